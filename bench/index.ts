@@ -1,0 +1,17 @@
+// `npm run bench`: every benchmark suite of the project, one after another.
+import { arch, cpus, totalmem } from "node:os";
+
+interface Suite {
+  readonly title: string;
+  run(): Promise<void> | void;
+}
+
+const suites: Suite[] = [];
+
+const cpu = cpus()[0]?.model ?? "unknown CPU";
+console.log(
+  `telex benchmarks — node ${process.version}, ${arch()}, ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+);
+for (const suite of suites) {
+  await suite.run();
+}

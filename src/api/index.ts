@@ -1,0 +1,52 @@
+// Public face of the api module: the ExportPolicy and Secret model.
+export {
+  API_VERSION,
+  ExportPolicySchema,
+  GROUP,
+  KIND,
+  MAX_SINKS,
+  MAX_SOURCES,
+  PLURAL,
+  SINGULAR,
+  TARGET_PROTOCOLS,
+  VERSION,
+} from "./exportpolicy.js";
+export type {
+  Authentication,
+  BatchConfig,
+  Condition,
+  ExportPolicy,
+  ExportPolicySink,
+  ExportPolicySource,
+  ExportPolicySpec,
+  ExportPolicyStatus,
+  ObjectMeta,
+  PrometheusRemoteWriteTarget,
+  RetryConfig,
+  SecretReference,
+  SinkStatus,
+  SinkTarget,
+} from "./exportpolicy.js";
+export { DEFAULTS } from "./defaults.js";
+export { durationMs, parseDuration } from "./duration.js";
+export { FIELD_ERROR_TYPES, fieldError, formatFieldError, formatPath } from "./field-errors.js";
+export type { FieldError, FieldErrorType, FieldPath } from "./field-errors.js";
+export { redactEndpoint } from "./formats.js";
+export {
+  BASIC_AUTH_PASSWORD_KEY,
+  BASIC_AUTH_SECRET_TYPE,
+  BASIC_AUTH_USERNAME_KEY,
+  SECRET_API_VERSION,
+  SECRET_KIND,
+  SecretSchema,
+  basicAuthCredentials,
+  secretEntries,
+} from "./secret.js";
+export type { BasicAuthCredentials, Secret, SecretProblem } from "./secret.js";
+export { validateExportPolicy, validateObject, validateSecret } from "./validate.js";
+export type { AnyValidationResult, ValidationOptions, ValidationResult } from "./validate.js";
+export { CRD_PATH, exportPolicyCrd, exportPolicyCrdYaml, toKubernetesSchema } from "./crd.js";
+export { EXPLAINABLE, ExplainError, explain, findExplainable } from "./explain.js";
+export type { ExplainableResource } from "./explain.js";
+export { schemaNode } from "./schema-node.js";
+export type { SchemaNode } from "./schema-node.js";

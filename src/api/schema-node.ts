@@ -1,0 +1,49 @@
+// A read-only view of the JSON Schema subset our resource schemas use.
+//
+// TypeBox builds the schemas (and gives us the TypeScript types); everything
+// that consumes a schema at run time — validation, defaulting, the CRD, the
+// OpenAPI document, `explain` — walks it through this view.
+import type { TSchema } from "typebox";
+
+/** Semantic string formats checked by our validator (see formats.ts). */
+export type TelexFormat = "dns-label" | "dns-subdomain" | "duration" | "endpoint-url" | "metricsql";
+
+export interface SchemaNode {
+  readonly type?: "object" | "array" | "string" | "integer" | "number" | "boolean";
+  readonly description?: string;
+  readonly default?: unknown;
+  readonly properties?: Readonly<Record<string, SchemaNode>>;
+  readonly required?: readonly string[];
+  /** false: unknown fields are errors; a schema: a map whose values follow it. */
+  readonly additionalProperties?: boolean | SchemaNode;
+  readonly items?: SchemaNode;
+  readonly minItems?: number;
+  readonly maxItems?: number;
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  readonly pattern?: string;
+  readonly enum?: readonly (string | number)[];
+  readonly format?: string;
+  readonly "x-kubernetes-list-type"?: "atomic" | "set" | "map";
+  readonly "x-kubernetes-list-map-keys"?: readonly string[];
+  readonly "x-kubernetes-preserve-unknown-fields"?: boolean;
+  readonly "x-kubernetes-validations"?: readonly { readonly rule: string; readonly message: string }[];
+  /** Our semantic check for a string; emitted nowhere, enforced by the validator. */
+  readonly "x-telex-format"?: TelexFormat;
+  /** The type name `explain` shows instead of the structural one (e.g. ObjectMeta). */
+  readonly "x-telex-type-name"?: string;
+  /** Whether the CRD may describe this node's children (false for metadata). */
+  readonly "x-telex-crd-opaque"?: boolean;
+}
+
+/** Views a TypeBox schema as a SchemaNode. TypeBox schemas are plain JSON Schema objects. */
+export function schemaNode(schema: TSchema): SchemaNode {
+  return schema;
+}
+
+/** Keys of a SchemaNode that belong to us and never leave the process. */
+export function isPrivateKey(key: string): boolean {
+  return key.startsWith("x-telex-");
+}

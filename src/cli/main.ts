@@ -1,0 +1,59 @@
+// The `telex` command line: finds the verb and runs it with the given streams.
+import * as explainCommand from "./commands/explain.js";
+import * as serveCommand from "./commands/serve.js";
+import * as validateCommand from "./commands/validate.js";
+import { EXIT, UsageError, type CommandIO } from "./io.js";
+import { VERSION } from "../version.js";
+
+interface Command {
+  readonly summary: string;
+  run(args: readonly string[], io: CommandIO): Promise<number> | number;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  explain: explainCommand,
+  serve: serveCommand,
+  validate: validateCommand,
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `telex ${VERSION}: export a project's metrics to its own Prometheus Remote Write endpoints.
+
+Usage: telex COMMAND [options]
+
+Commands:
+${lines.join("\n")}
+
+Run "telex COMMAND --help" for a command's options.
+`;
+}
+
+export async function main(argv: readonly string[], io: CommandIO): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    io.stdout.write(usage());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "version" || name === "--version") {
+    io.stdout.write(`telex ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    io.stderr.write(`error: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    // parseArgs reports bad flags with a TypeError carrying an ERR_PARSE_ARGS_* code.
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) {
+      io.stderr.write(`error: ${(error as Error).message}\nSee "telex ${name} --help".\n`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+}

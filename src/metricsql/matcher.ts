@@ -1,0 +1,85 @@
+// Compiles a Selector into a series predicate, once per config change; the
+// predicate runs on the ingest hot path, so matches() allocates nothing.
+//
+// Semantics are VictoriaMetrics' (and Prometheus'): an absent label has the
+// value "", so `{a=""}` and `{a!~"x"}` match series without `a`, `{a!=""}`
+// requires it, `{a=~".*"}` matches it missing; groups joined by `or` are a
+// union; regexes are anchored RE2 (see regex.ts).
+import type { LabelFilter, Labels, Selector } from "./ast.js";
+import { compileRegex } from "./regex.js";
+import type { RegexStrategy, ValueTest } from "./regex.js";
+
+export interface SeriesMatcher {
+  matches(labels: Labels): boolean;
+}
+
+interface CompiledFilter {
+  readonly label: string;
+  readonly test: ValueTest;
+  /** Relative cost of test(); filters run cheapest first. */
+  readonly cost: number;
+}
+
+/** Throws MetricsqlError "InvalidRegex" for a regex RE2 rejects. */
+export function compileSelector(selector: Selector): SeriesMatcher {
+  const groups = selector.groups.map(compileGroup);
+  const [only] = groups;
+  if (groups.length === 1 && only !== undefined) {
+    return { matches: (labels) => matchesGroup(only, labels) };
+  }
+  return {
+    matches(labels) {
+      for (const group of groups) if (matchesGroup(group, labels)) return true;
+      return false;
+    },
+  };
+}
+
+function matchesGroup(filters: readonly CompiledFilter[], labels: Labels): boolean {
+  for (const filter of filters) {
+    if (!filter.test(labelValue(labels, filter.label))) return false;
+  }
+  return true;
+}
+
+/** The label's value, or "" when the series lacks it. */
+function labelValue(labels: Labels, name: string): string {
+  for (const label of labels) if (label.name === name) return label.value;
+  return "";
+}
+
+function compileGroup(filters: readonly LabelFilter[]): CompiledFilter[] {
+  // A group is a conjunction of pure predicates, so any order gives the same answer.
+  return filters.map(compileFilter).sort((a, b) => a.cost - b.cost);
+}
+
+const STRATEGY_COST: Readonly<Record<RegexStrategy, number>> = {
+  literal: 1,
+  "literal-set": 2,
+  any: 2,
+  "non-empty": 2,
+  prefix: 3,
+  "prefix-non-empty": 3,
+  suffix: 3,
+  contains: 4,
+  engine: 10,
+};
+
+function compileFilter(filter: LabelFilter): CompiledFilter {
+  const { label, value } = filter;
+  switch (filter.op) {
+    case "=":
+      return { label, cost: 0, test: (actual) => actual === value };
+    case "!=":
+      return { label, cost: 0, test: (actual) => actual !== value };
+    case "=~": {
+      const regex = compileRegex(value);
+      return { label, cost: STRATEGY_COST[regex.strategy], test: regex.test };
+    }
+    case "!~": {
+      const regex = compileRegex(value);
+      const test = regex.test;
+      return { label, cost: STRATEGY_COST[regex.strategy], test: (actual) => !test(actual) };
+    }
+  }
+}

@@ -1,0 +1,148 @@
+// Shared bits for tests that run a real peer program (a database, a receiver)
+// on 127.0.0.1: finding its binary, picking a port, waiting for it to be
+// ready, and stopping it by PID.
+import type { ChildProcess } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { createServer } from "node:net";
+import { delimiter, join } from "node:path";
+
+export interface PeerAvailability {
+  readonly binary: string;
+  /** Absolute path of the binary, when installed. */
+  readonly path: string | undefined;
+  /**
+   * For node:test's `skip` option: a reason when the binary is missing and
+   * this is not CI, otherwise undefined (so in CI the test runs and fails).
+   */
+  readonly skip: string | undefined;
+  /** The binary's path; throws a clear error when it is missing. */
+  requirePath(): string;
+}
+
+/**
+ * Whether a peer binary is on PATH. A missing peer skips its tests on a
+ * developer machine but fails them under CI=true: CI must never pass by not
+ * testing.
+ */
+export function peerAvailability(
+  binary: string,
+  installHint: string,
+  env: NodeJS.ProcessEnv = process.env,
+): PeerAvailability {
+  const path = findOnPath(binary, env["PATH"] ?? "");
+  const inCI = env["CI"] === "true";
+  const missing = `${binary} is not installed (${installHint})`;
+  return {
+    binary,
+    path,
+    skip: path === undefined && !inCI ? `${missing}; under CI=true this fails instead` : undefined,
+    requirePath() {
+      if (path === undefined) {
+        throw new Error(inCI ? `${missing}, and CI=true requires every peer test to run` : missing);
+      }
+      return path;
+    },
+  };
+}
+
+function findOnPath(binary: string, pathVariable: string): string | undefined {
+  for (const dir of pathVariable.split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, binary);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not in this directory; keep looking.
+    }
+  }
+  return undefined;
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (bind to 0, read it, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => {
+        if (port === 0) reject(new Error("could not read the port of a listening socket"));
+        else resolve(port);
+      });
+    });
+  });
+}
+
+/** Keeps the last `limit` characters a child printed, for error messages. */
+export function captureOutput(child: ChildProcess, limit = 8192): () => string {
+  let tail = "";
+  const append = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString("utf8")).slice(-limit);
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
+  return () => tail;
+}
+
+export interface WaitForHttpOptions {
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+  /** Stops waiting early, e.g. when the child exited: return a reason to give up. */
+  readonly giveUp?: () => string | undefined;
+}
+
+/** Polls url until it answers 2xx. */
+export async function waitForHttp(url: string, options: WaitForHttpOptions = {}): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  let lastError = "no attempt";
+  while (Date.now() < deadline) {
+    const reason = options.giveUp?.();
+    if (reason !== undefined) throw new Error(reason);
+    try {
+      const response = await fetch(url, { headers: options.headers, signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
+      if (response.ok) return;
+      lastError = `HTTP ${response.status}`;
+    } catch (error: unknown) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    await sleep(50);
+  }
+  throw new Error(`${url} not ready after ${options.timeoutMs ?? 20_000} ms: ${lastError}`);
+}
+
+export function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** SIGTERM by PID, then SIGKILL if it has not exited within graceMs. */
+export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (hasExited(child)) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const escalation = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(escalation);
+}
+
+/**
+ * SIGKILLs the child if this process exits without stopping it (a crashed
+ * test run must not leave a server behind). Returns the un-registration.
+ */
+export function killOnExit(child: ChildProcess): () => void {
+  const kill = (): void => {
+    if (!hasExited(child)) child.kill("SIGKILL");
+  };
+  process.once("exit", kill);
+  return () => process.removeListener("exit", kill);
+}
+
+export function basicAuthHeader(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+}
+
+async function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,114 @@
+// Runs a throwaway single-node VictoriaMetrics (Debian's `victoria-metrics`
+// package) on 127.0.0.1 for tests: a free port, a fresh temp storage dir,
+// ready once /health answers; stop() kills it by PID and removes the dir.
+//
+// Debian ships v1.79 (2022). Compared with current VictoriaMetrics it lacks:
+// `or` inside braces (`m{a="1" or b="2"}`, a 422 parse error), Go ≥ 1.22
+// regex syntax such as `(?<name>…)` named groups, and it reports an empty
+// vm_app_version. Its `.*`/`.+`/`prefix.*`/`.*suffix` regex shortcuts also
+// match values containing `\n`, which real RE2 (and its own slow path, e.g.
+// `line.break`) does not.
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  basicAuthHeader,
+  captureOutput,
+  freePort,
+  hasExited,
+  killOnExit,
+  peerAvailability,
+  stopProcess,
+  waitForHttp,
+} from "./peers.js";
+import type { PeerAvailability } from "./peers.js";
+
+export const VICTORIA_METRICS_BINARY = "victoria-metrics";
+
+export function victoriaMetricsAvailability(env: NodeJS.ProcessEnv = process.env): PeerAvailability {
+  return peerAvailability(VICTORIA_METRICS_BINARY, "apt-get install victoria-metrics", env);
+}
+
+export interface VictoriaMetricsOptions {
+  /** Turns on HTTP Basic Auth for every endpoint. */
+  readonly httpAuth?: { readonly username: string; readonly password: string };
+}
+
+export interface RunningVictoriaMetrics {
+  /** e.g. http://127.0.0.1:40123, no trailing slash. */
+  readonly url: string;
+  /** Headers every request needs: Authorization when httpAuth is set, else none. */
+  readonly headers: Readonly<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+const START_ATTEMPTS = 3;
+
+export async function startVictoriaMetrics(
+  options: VictoriaMetricsOptions = {},
+): Promise<RunningVictoriaMetrics> {
+  const binary = victoriaMetricsAvailability().requirePath();
+  let lastError: unknown;
+  // The free port can be taken between probing and binding; try a few.
+  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+    try {
+      return await startOnce(binary, options);
+    } catch (error: unknown) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+async function startOnce(binary: string, options: VictoriaMetricsOptions): Promise<RunningVictoriaMetrics> {
+  const port = await freePort();
+  const storageDir = await mkdtemp(join(tmpdir(), "telex-vm-"));
+  const args = [
+    `-httpListenAddr=127.0.0.1:${port}`,
+    `-storageDataPath=${storageDir}`,
+    "-retentionPeriod=100y",
+    "-loggerLevel=ERROR",
+    // Tests read back what they just wrote; no response caching.
+    "-search.disableCache",
+  ];
+  const headers: Record<string, string> = {};
+  if (options.httpAuth !== undefined) {
+    args.push(
+      `-httpAuth.username=${options.httpAuth.username}`,
+      `-httpAuth.password=${options.httpAuth.password}`,
+    );
+    headers["Authorization"] = basicAuthHeader(options.httpAuth.username, options.httpAuth.password);
+  }
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const unregister = killOnExit(child);
+  const output = captureOutput(child);
+  let spawnError: Error | undefined;
+  child.once("error", (error) => (spawnError = error));
+
+  let stopped: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    stopped ??= (async () => {
+      await stopProcess(child);
+      unregister();
+      await rm(storageDir, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/health`, {
+      headers,
+      giveUp: () => {
+        if (spawnError !== undefined) return `cannot run ${binary}: ${spawnError.message}`;
+        if (hasExited(child)) return `${binary} exited (${child.exitCode ?? child.signalCode}):\n${output()}`;
+        return undefined;
+      },
+    });
+  } catch (error: unknown) {
+    await stop();
+    throw error;
+  }
+  return { url, headers, stop };
+}
