@@ -1,12 +1,13 @@
 // `npm run bench`: every benchmark suite of the project, one after another.
 import { arch, cpus, totalmem } from "node:os";
+import { runMetricsqlBench } from "./metricsql.js";
 
 interface Suite {
   readonly title: string;
   run(): Promise<void> | void;
 }
 
-const suites: Suite[] = [];
+const suites: Suite[] = [{ title: "metricsql matcher", run: runMetricsqlBench }];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 console.log(

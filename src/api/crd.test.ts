@@ -67,6 +67,18 @@ describe("CRD", () => {
     assert.equal(child(props(sink), "sources")["x-kubernetes-list-type"], "set");
   });
 
+  it("carries the cross-field rules as CEL for API servers without Telex's validation", () => {
+    const rules = spec["x-kubernetes-validations"] as { rule: string }[];
+    assert.match(rules[0]?.rule ?? "", /self\.sources\.exists\(source, source\.name == name\)/);
+    const target = child(props(sink), "target");
+    assert.deepEqual(target["x-kubernetes-validations"], [
+      {
+        rule: "has(self.prometheusRemoteWrite)",
+        message: "exactly one of prometheusRemoteWrite must be set",
+      },
+    ]);
+  });
+
   it("is what exportPolicyCrd() returns", () => {
     assert.deepEqual(parse(committed), exportPolicyCrd());
   });

@@ -143,6 +143,13 @@ export const SinkTargetSchema = Type.Object(
   {
     description: "Configures the target of the telemetry sink.",
     additionalProperties: false,
+    // Mirrors the check in validate.ts for API servers that only have the CRD.
+    "x-kubernetes-validations": [
+      {
+        rule: "has(self.prometheusRemoteWrite)",
+        message: "exactly one of prometheusRemoteWrite must be set",
+      },
+    ],
   },
 );
 
@@ -219,6 +226,13 @@ export const ExportPolicySpecSchema = Type.Object(
     description:
       "Describes the expected state of the ExportPolicy's configuration. The control plane will constantly evaluate the current state of exporters that are deployed and ensure it matches the expected configuration. This field is required when configuring an export policy.",
     additionalProperties: false,
+    // Mirrors the check in validate.ts for API servers that only have the CRD.
+    "x-kubernetes-validations": [
+      {
+        rule: "self.sinks.all(sink, sink.sources.all(name, self.sources.exists(source, source.name == name)))",
+        message: "every entry of a sink's sources must name a source in spec.sources",
+      },
+    ],
   },
 );
 

@@ -219,6 +219,14 @@ describe("validateExportPolicy", () => {
       ],
     ],
     [
+      "sink name not a DNS label",
+      "spec.sinks.0.name",
+      "prom.write",
+      [
+        `spec.sinks[0].name: Invalid value: "prom.write": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc')`,
+      ],
+    ],
+    [
       "duplicate source names",
       "spec.sources.1",
       { name: "gateways", metrics: { metricsql: "up" } },

@@ -49,7 +49,7 @@ export function isPrintable(codePoint: number): boolean {
   return PRINTABLE.test(String.fromCodePoint(codePoint));
 }
 
-export function isSurrogate(codePoint: number): boolean {
+function isSurrogate(codePoint: number): boolean {
   return codePoint >= 0xd800 && codePoint <= 0xdfff;
 }
 
@@ -64,7 +64,7 @@ export function positionAt(source: string, offset: number): SourcePosition {
 }
 
 /** `U+00A0`-style name for a character that would be invisible or confusing when quoted. */
-export function describeCodePoint(codePoint: number): string {
+function describeCodePoint(codePoint: number): string {
   if (isPrintable(codePoint) && codePoint !== 0x20) return JSON.stringify(String.fromCodePoint(codePoint));
   return `U+${codePoint.toString(16).toUpperCase().padStart(4, "0")}`;
 }
@@ -161,7 +161,7 @@ export class Lexer {
 
   private scanString(quote: string, start: number): Token {
     if (quote === "`") return this.scanRawString(start);
-    const decoder = new StringDecoder((offset) =>
+    const decoder = new StringValueBuilder((offset) =>
       this.syntaxError("byte escapes in string do not form valid UTF-8", offset),
     );
     let i = start + 1;
@@ -207,7 +207,7 @@ export class Lexer {
   }
 
   /** Decodes the Go escape sequence at `backslash`; returns the offset after it. */
-  private decodeStringEscape(quote: string, backslash: number, decoder: StringDecoder): number {
+  private decodeStringEscape(quote: string, backslash: number, decoder: StringValueBuilder): number {
     const letter = this.source[backslash + 1] ?? "";
     const invalid = (): MetricsqlError =>
       this.syntaxError(
@@ -292,7 +292,7 @@ function decodeIdentifierEscape(
  * valid UTF-8 (`"\xc3\xa9"` is "é"); a value holding raw non-UTF-8 bytes has
  * no faithful JavaScript representation and is rejected.
  */
-class StringDecoder {
+class StringValueBuilder {
   private static readonly utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   private value = "";
   private bytes: number[] = [];
@@ -319,7 +319,7 @@ class StringDecoder {
     if (this.bytes.length === 0) return;
     let decoded: string;
     try {
-      decoded = StringDecoder.utf8.decode(Uint8Array.from(this.bytes));
+      decoded = StringValueBuilder.utf8.decode(Uint8Array.from(this.bytes));
     } catch {
       throw this.invalidUtf8(this.bytesStart);
     }

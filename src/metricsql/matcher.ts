@@ -1,5 +1,6 @@
 // Compiles a Selector into a series predicate, once per config change; the
-// predicate runs on the ingest hot path, so matches() allocates nothing.
+// predicate runs on the ingest hot path, so matches() allocates nothing
+// (except inside the RE2 engine, which wraps each value it scans).
 //
 // Semantics are VictoriaMetrics' (and Prometheus'): an absent label has the
 // value "", so `{a=""}` and `{a!~"x"}` match series without `a`, `{a!=""}`
@@ -36,15 +37,19 @@ export function compileSelector(selector: Selector): SeriesMatcher {
 }
 
 function matchesGroup(filters: readonly CompiledFilter[], labels: Labels): boolean {
-  for (const filter of filters) {
-    if (!filter.test(labelValue(labels, filter.label))) return false;
+  for (let i = 0; i < filters.length; i++) {
+    const filter = filters[i];
+    if (filter !== undefined && !filter.test(labelValue(labels, filter.label))) return false;
   }
   return true;
 }
 
 /** The label's value, or "" when the series lacks it. */
 function labelValue(labels: Labels, name: string): string {
-  for (const label of labels) if (label.name === name) return label.value;
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i];
+    if (label !== undefined && label.name === name) return label.value;
+  }
   return "";
 }
 

@@ -62,7 +62,11 @@ describe("parse: valid selectors", () => {
     ],
     ["quoted metric names in or groups", '{"m" or "n"}', groups([name("m")], [name("n")])],
     ["quoted metric name after a filter keeps its place", '{a="1", "m"}', groups([eq("a", "1"), name("m")])],
-    ["name before braces and __name__ inside are both kept", 'm{__name__="n"}', groups([name("m"), name("n")])],
+    [
+      "name before braces and __name__ inside are both kept",
+      'm{__name__="n"}',
+      groups([name("m"), name("n")]),
+    ],
     ["__name__ regex", '{__name__=~"http_.*"}', groups([filter("__name__", "=~", "http_.*")])],
     ["single-quoted value with a double quote", "{a='say \"hi\"'}", groups([eq("a", 'say "hi"')])],
     ["single-quoted value with an escaped quote", "{a='it\\'s'}", groups([eq("a", "it's")])],
@@ -83,7 +87,7 @@ describe("parse: valid selectors", () => {
     ["comment at the very end without newline", 'm{a="1"}#', groups([name("m"), eq("a", "1")])],
     ["identifier with colon and dot", "job:rate5m.sum{}", groups([name("job:rate5m.sum")])],
     ["identifier starting with a colon", ":m", groups([name(":m")])],
-    ["unicode letters in identifiers", "größe{ü=\"x\"}", groups([name("größe"), eq("ü", "x")])],
+    ["unicode letters in identifiers", 'größe{ü="x"}', groups([name("größe"), eq("ü", "x")])],
     ["escaped punctuation in an identifier", "met\\-ric\\ name", groups([name("met-ric name")])],
     ["escaped leading digit", "\\3xx", groups([name("3xx")])],
     ["hex and unicode identifier escapes", "\\x41b\\u00e9", groups([name("Abé")])],
@@ -158,10 +162,20 @@ describe("parse: rejected input", () => {
     ["{a=b}", "Syntax", "1:4", /^expected a quoted string after =, found identifier "b"/],
     ["{a=1}", "Syntax", "1:4", /^expected a quoted string after =, found number "1"/],
     ['{="x"}', "Syntax", "1:2", /^expected a label name, found "="/],
-    ['{a="1" b="2"}', "Syntax", "1:8", /^expected ",", "or" or "\}" after a label filter, found identifier "b"/],
+    [
+      '{a="1" b="2"}',
+      "Syntax",
+      "1:8",
+      /^expected ",", "or" or "\}" after a label filter, found identifier "b"/,
+    ],
     ['{a="1",,}', "Syntax", "1:8", /^expected a label name, found ","/],
     // As in VictoriaMetrics, a comma starts a filter, so `or` after it is a label name.
-    ['{a="1", or b="2"}', "Syntax", "1:12", /^expected =, !=, =~ or !~ after label "or", found identifier "b"/],
+    [
+      '{a="1", or b="2"}',
+      "Syntax",
+      "1:12",
+      /^expected =, !=, =~ or !~ after label "or", found identifier "b"/,
+    ],
     ['{a="1" or}', "Syntax", "1:10", /^expected a label name, found "\}"/],
     ["}", "Syntax", "1:1", /^expected a metric name or "\{", found "\}"/],
     ["[5m]", "Syntax", "1:1", /^expected a metric name or "\{", found "\["/],
@@ -176,9 +190,9 @@ describe("parse: rejected input", () => {
     ["a\\x4", "Syntax", "1:2", /^invalid escape sequence \\x in identifier/],
     ["a\\\n", "Syntax", "1:2", /^invalid escape sequence \\ followed by U\+000A in identifier/],
     ['{a="\ud800"}', "Syntax", "1:5", /^invalid character U\+D800 in string/],
-    ["{\n  a=\"1\",\n  b=2\n}", "Syntax", "3:5", /^expected a quoted string after =, found number "2"/],
+    ['{\n  a="1",\n  b=2\n}', "Syntax", "3:5", /^expected a quoted string after =, found number "2"/],
     ['{a="😀", b=1}', "Syntax", "1:12", /found number "1"/],
-    ["{\n\ta=\"1\",\n", "Syntax", "2:8", /^unexpected end of input: expected a label name; the "\{" at 1:1/],
+    ['{\n\ta="1",\n', "Syntax", "2:8", /^unexpected end of input: expected a label name; the "\{" at 1:1/],
   ];
   for (const [text, code, at, reason] of cases) {
     it(`${JSON.stringify(text)} → ${code} at ${at}`, () => {
@@ -207,9 +221,22 @@ describe("parse: rejected input", () => {
     assert.equal(parseError("sum(rate(x[5m]))").excerpt(), "sum(rate(x[5m]))\n^");
   });
 
+  it("turns an internal failure into a MetricsqlError", (t) => {
+    // Simulate a bug deep in the lexer.
+    t.mock.method(String.prototype, "codePointAt", () => {
+      throw new TypeError("boom");
+    });
+    assert.throws(() => parse("up"), {
+      name: "MetricsqlError",
+      code: "Syntax",
+      message: /internal parser error: boom/,
+    });
+  });
+
   it("rejects a non-string argument with MetricsqlError", () => {
-    for (const input of [undefined, null, 42, {}, ["{}"]]) {
-      assert.throws(() => parse(input as unknown as string), MetricsqlError);
+    const inputs: unknown[] = [undefined, null, 42, {}, ["{}"]];
+    for (const input of inputs) {
+      assert.throws(() => parse(input as string), MetricsqlError);
     }
   });
 });

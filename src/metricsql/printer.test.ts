@@ -119,11 +119,14 @@ describe("print: selectors the parser never produces", () => {
   });
 
   it("refuses a selector without groups, which matches nothing", () => {
-    assert.throws(() => print({ groups: [] }), (error: unknown) => {
-      assert.ok(error instanceof MetricsqlError);
-      assert.equal(error.code, "Syntax");
-      return true;
-    });
+    assert.throws(
+      () => print({ groups: [] }),
+      (error: unknown) => {
+        assert.ok(error instanceof MetricsqlError);
+        assert.equal(error.code, "Syntax");
+        return true;
+      },
+    );
   });
 
   it("keeps filter order and duplicates", () => {

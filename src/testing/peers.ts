@@ -120,7 +120,11 @@ export function hasExited(child: ChildProcess): boolean {
 /** SIGTERM by PID, then SIGKILL if it has not exited within graceMs. */
 export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (hasExited(child)) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => {
+      resolve();
+    });
+  });
   child.kill("SIGTERM");
   const escalation = setTimeout(() => child.kill("SIGKILL"), graceMs);
   await exited;

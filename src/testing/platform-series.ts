@@ -15,7 +15,15 @@ export interface SeriesDataset {
 }
 
 const REGIONS = ["us-central1", "us-east4", "europe-west4", "asia-southeast1"];
-const GATEWAY_NAMES = ["default-gateway", "api-gateway", "web-Frontend", "Public-GW", "edge-01", "internal", "café-gw"];
+const GATEWAY_NAMES = [
+  "default-gateway",
+  "api-gateway",
+  "web-Frontend",
+  "Public-GW",
+  "edge-01",
+  "internal",
+  "café-gw",
+];
 const RESPONSE_CODES = ["200", "201", "204", "301", "404", "429", "500", "503"];
 const BUCKETS = ["0.5", "1", "5", "10", "25", "100", "+Inf"];
 const CORAZA_OUTCOMES = ["allowed", "blocked", "Detected"];
@@ -26,7 +34,7 @@ const RECORD_TYPES = ["A", "AAAA", "CNAME", "TXT"];
 /** Label values are plain strings; "" means the label is absent. */
 type LabelRecord = Record<string, string>;
 
-export function generatePlatformSeries(random: Random, projectCount = 24): SeriesDataset {
+export function generatePlatformSeries(random: Random, projectCount = 40): SeriesDataset {
   const projects = projectIds(random, projectCount);
   const series = new Map<string, Labels>();
   const add = (record: LabelRecord): void => {
@@ -59,7 +67,7 @@ function addProject(random: Random, project: string, add: (record: LabelRecord) 
   const namespace = (): string => (random.chance(0.85) ? "default" : random.pick(["", "production"]));
   const tenant = { [TENANT_LABEL]: project };
 
-  for (const gateway of random.sample(GATEWAY_NAMES, random.between(2, 3))) {
+  for (const gateway of random.sample(GATEWAY_NAMES, random.between(3, 5))) {
     const ns = namespace();
     const gatewayLabels = {
       ...tenant,
@@ -92,7 +100,12 @@ function addProject(random: Random, project: string, add: (record: LabelRecord) 
       ["Accepted", "True"],
       ["Programmed", random.pick(["True", "False"])],
     ] as const) {
-      add({ ...gatewayLabels, [METRIC_NAME_LABEL]: "datum_cloud_networking_gateway_status", condition, status });
+      add({
+        ...gatewayLabels,
+        [METRIC_NAME_LABEL]: "datum_cloud_networking_gateway_status",
+        condition,
+        status,
+      });
     }
     for (const protocol of random.sample(["HTTP", "HTTPS"], random.between(1, 2))) {
       add({
@@ -137,7 +150,8 @@ function addProject(random: Random, project: string, add: (record: LabelRecord) 
         state,
       });
     }
-    for (let instance = 0; instance < random.between(1, 3); instance++) {
+    const instances = random.between(1, 3);
+    for (let instance = 0; instance < instances; instance++) {
       for (const cpu of ["0", "1"]) {
         add({
           ...compute,

@@ -5,9 +5,12 @@
 // Debian ships v1.79 (2022). Compared with current VictoriaMetrics it lacks:
 // `or` inside braces (`m{a="1" or b="2"}`, a 422 parse error), Go ≥ 1.22
 // regex syntax such as `(?<name>…)` named groups, and it reports an empty
-// vm_app_version. Its `.*`/`.+`/`prefix.*`/`.*suffix` regex shortcuts also
-// match values containing `\n`, which real RE2 (and its own slow path, e.g.
-// `line.break`) does not.
+// vm_app_version. Two matching quirks: its `.*`/`.+`/`prefix.*`/`.*suffix`
+// regex shortcuts match values containing `\n`, which RE2 (and its own regex
+// path, e.g. `line.break`) does not; and `a!~".*"` selects the series without
+// `a` (as `a=""` would) instead of none. It accepts the unbalanced `a)|(b`
+// and matches nothing with it; it rejects `{}` (422). `/health` answers
+// without httpAuth.
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -40,6 +43,9 @@ export interface RunningVictoriaMetrics {
   readonly url: string;
   /** Headers every request needs: Authorization when httpAuth is set, else none. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The temp -storageDataPath; stop() removes it. */
+  readonly storageDataPath: string;
+  /** Idempotent: SIGTERM, SIGKILL after 10 s, then removes the storage dir. */
   stop(): Promise<void>;
 }
 
@@ -110,5 +116,63 @@ async function startOnce(binary: string, options: VictoriaMetricsOptions): Promi
     await stop();
     throw error;
   }
-  return { url, headers, stop };
+  return { url, headers, storageDataPath: storageDir, stop };
+}
+
+/** Makes just-ingested samples searchable now (VictoriaMetrics buffers them for up to a second). */
+export async function forceFlush(vm: RunningVictoriaMetrics): Promise<void> {
+  await vmFetch(vm, "/internal/force_flush", { method: "GET" });
+}
+
+/** `/api/v1/import/prometheus`: Prometheus text exposition lines, with millisecond timestamps. */
+export async function importPrometheusText(vm: RunningVictoriaMetrics, text: string): Promise<void> {
+  await vmFetch(vm, "/api/v1/import/prometheus", { method: "POST", body: text });
+}
+
+export interface TimeRange {
+  /** Unix seconds. */
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * `/api/v1/series` for one or more selectors (the union of their series), each
+ * series as a label-name → value record. Throws with VictoriaMetrics' error
+ * text when it rejects a selector.
+ */
+export async function querySeries(
+  vm: RunningVictoriaMetrics,
+  selectors: readonly string[],
+  range: TimeRange,
+): Promise<Record<string, string>[]> {
+  const form = new URLSearchParams({ start: String(range.start), end: String(range.end) });
+  for (const selector of selectors) form.append("match[]", selector);
+  const body = await vmFetch(vm, "/api/v1/series", { method: "POST", body: form });
+  const parsed = JSON.parse(body) as { status?: unknown; data?: unknown };
+  if (parsed.status !== "success" || !Array.isArray(parsed.data)) {
+    throw new Error(`unexpected /api/v1/series answer: ${body.slice(0, 500)}`);
+  }
+  return parsed.data as Record<string, string>[];
+}
+
+async function vmFetch(vm: RunningVictoriaMetrics, path: string, init: RequestInit): Promise<string> {
+  const response = await fetch(`${vm.url}${path}`, {
+    ...init,
+    headers: { ...vm.headers },
+    signal: AbortSignal.timeout(30_000),
+  });
+  const body = await response.text();
+  if (!response.ok) throw new VictoriaMetricsError(path, response.status, body);
+  return body;
+}
+
+export class VictoriaMetricsError extends Error {
+  override readonly name = "VictoriaMetricsError";
+  constructor(
+    readonly path: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`${path}: HTTP ${status}: ${body.slice(0, 500)}`);
+  }
 }

@@ -1,0 +1,120 @@
+// Health and accounting of one sink. Every sample a sink receives ends in
+// exactly one place, so at any moment
+//   received = sent + Σ dropped[reason] + queued + inFlight
+// and loss is never silent. Counters are plain numbers bumped on the hot path;
+// /metrics and status conditions read them.
+
+/** Why a delivery attempt failed, as status conditions and /metrics name it. */
+export type FailureReason =
+  "Unreachable" | "Timeout" | "Unauthorized" | "Rejected" | "ServerError" | "Throttled";
+
+/** Why samples were dropped. */
+export const DROP_REASONS = [
+  /** The queue was full; the oldest samples made room. */
+  "queue_full",
+  /** Every attempt failed with a retryable error. */
+  "retries_exhausted",
+  /** The endpoint refused the data for good (4xx other than 429). */
+  "rejected",
+  /** The endpoint refused our credentials (401, 403). */
+  "unauthorized",
+  /** The sink was removed or shut down before the samples could be sent. */
+  "shutdown",
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export const REQUEST_OUTCOMES = [
+  "success",
+  "unreachable",
+  "timeout",
+  "unauthorized",
+  "rejected",
+  "server_error",
+  "throttled",
+] as const;
+export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
+
+/** Upper bounds, in seconds, of the send-latency histogram buckets. */
+export const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const;
+
+export interface LastError {
+  readonly reason: FailureReason;
+  /** Human-readable, never containing credentials. */
+  readonly message: string;
+  readonly atMs: number;
+}
+
+export class LatencyHistogram {
+  /** Cumulative counts per bucket of LATENCY_BUCKETS_S, then +Inf. */
+  readonly counts = new Float64Array(LATENCY_BUCKETS_S.length + 1);
+  sumSeconds = 0;
+  count = 0;
+
+  observe(seconds: number): void {
+    this.sumSeconds += seconds;
+    this.count++;
+    for (let i = 0; i < LATENCY_BUCKETS_S.length; i++) {
+      if (seconds <= (LATENCY_BUCKETS_S[i] ?? Infinity)) this.counts[i] = (this.counts[i] ?? 0) + 1;
+    }
+    this.counts[LATENCY_BUCKETS_S.length] = this.count;
+  }
+}
+
+const OUTCOME_OF_REASON: Readonly<Record<FailureReason, RequestOutcome>> = {
+  Unreachable: "unreachable",
+  Timeout: "timeout",
+  Unauthorized: "unauthorized",
+  Rejected: "rejected",
+  ServerError: "server_error",
+  Throttled: "throttled",
+};
+
+export class SinkStats {
+  samplesReceived = 0;
+  samplesSent = 0;
+  /** Samples taken from the queue into a request that has not finished yet. */
+  samplesInFlight = 0;
+  bytesSent = 0;
+  readonly dropped: Record<DropReason, number> = {
+    queue_full: 0,
+    retries_exhausted: 0,
+    rejected: 0,
+    unauthorized: 0,
+    shutdown: 0,
+  };
+  readonly requests: Record<RequestOutcome, number> = {
+    success: 0,
+    unreachable: 0,
+    timeout: 0,
+    unauthorized: 0,
+    rejected: 0,
+    server_error: 0,
+    throttled: 0,
+  };
+  readonly latency = new LatencyHistogram();
+  lastSuccessMs: number | undefined;
+  lastError: LastError | undefined;
+  consecutiveFailures = 0;
+
+  droppedTotal(): number {
+    let total = 0;
+    for (const reason of DROP_REASONS) total += this.dropped[reason];
+    return total;
+  }
+
+  recordSuccess(atMs: number, samples: number, bytes: number, seconds: number): void {
+    this.requests.success++;
+    this.samplesSent += samples;
+    this.bytesSent += bytes;
+    this.latency.observe(seconds);
+    this.lastSuccessMs = atMs;
+    this.consecutiveFailures = 0;
+  }
+
+  recordFailure(atMs: number, reason: FailureReason, message: string, seconds: number | undefined): void {
+    this.requests[OUTCOME_OF_REASON[reason]]++;
+    if (seconds !== undefined) this.latency.observe(seconds);
+    this.lastError = { reason, message, atMs };
+    this.consecutiveFailures++;
+  }
+}
