@@ -31,18 +31,12 @@ export function measure(name: string, fn: () => unknown, options: MeasureOptions
     calls += 16;
     now = performance.now();
   }
-  consume(sink);
+  blackhole = sink;
   return { name, opsPerSec: (calls * unitsPerCall * 1000) / (now - start), unit: options.unit ?? "ops/s" };
 }
 
-let consumed: unknown;
-/** Keeps a result observable so the optimiser cannot drop the work. */
-function consume(value: unknown): void {
-  consumed = value;
-}
-export function lastConsumed(): unknown {
-  return consumed;
-}
+/** Keeps the last result reachable so the optimiser cannot drop the work. */
+export let blackhole: unknown;
 
 export function formatRate(value: number): string {
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M`;
