@@ -1,7 +1,7 @@
 // Shared bits for tests that run a real peer program (a database, a receiver)
 // on 127.0.0.1: finding its binary, picking a port, waiting for it to be
 // ready, and stopping it by PID.
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
@@ -149,4 +149,67 @@ export function basicAuthHeader(username: string, password: string): string {
 
 async function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface PeerProcessSpec {
+  readonly binary: string;
+  readonly args: readonly string[];
+  /** Polled until it answers 2xx. */
+  readonly readyUrl: string;
+  readonly readyHeaders?: Readonly<Record<string, string>>;
+  /** Runs after the process has exited on stop(), e.g. to remove its data dir. */
+  readonly cleanup?: () => Promise<void>;
+}
+
+export interface PeerProcess {
+  /** Idempotent: SIGTERM, SIGKILL after 10 s, then cleanup. */
+  stop(): Promise<void>;
+}
+
+/** Spawns a peer, waits until readyUrl answers, and gives a stop() that always cleans up. */
+export async function launchPeer(spec: PeerProcessSpec): Promise<PeerProcess> {
+  const { binary } = spec;
+  const child = spawn(binary, [...spec.args], { stdio: ["ignore", "pipe", "pipe"] });
+  const unregister = killOnExit(child);
+  const output = captureOutput(child);
+  let spawnError: Error | undefined;
+  child.once("error", (error) => (spawnError = error));
+
+  let stopped: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    stopped ??= (async () => {
+      await stopProcess(child);
+      unregister();
+      await spec.cleanup?.();
+    })();
+    return stopped;
+  };
+
+  try {
+    await waitForHttp(spec.readyUrl, {
+      ...(spec.readyHeaders ? { headers: spec.readyHeaders } : {}),
+      giveUp: () => {
+        if (spawnError !== undefined) return `cannot run ${binary}: ${spawnError.message}`;
+        if (hasExited(child)) return `${binary} exited (${child.exitCode ?? child.signalCode}):\n${output()}`;
+        return undefined;
+      },
+    });
+  } catch (error: unknown) {
+    await stop();
+    throw error;
+  }
+  return { stop };
+}
+
+/** Runs start(port) on a free port, retrying with another port when one was taken in between. */
+export async function onFreePort<T>(start: (port: number) => Promise<T>, attempts = 3): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (error: unknown) {
+      lastError = error;
+    }
+  }
+  throw lastError;
 }

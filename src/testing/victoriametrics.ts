@@ -11,20 +11,10 @@
 // `a` (as `a=""` would) instead of none. It accepts the unbalanced `a)|(b`
 // and matches nothing with it; it rejects `{}` (422). `/health` answers
 // without httpAuth.
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  basicAuthHeader,
-  captureOutput,
-  freePort,
-  hasExited,
-  killOnExit,
-  peerAvailability,
-  stopProcess,
-  waitForHttp,
-} from "./peers.js";
+import { basicAuthHeader, launchPeer, onFreePort, peerAvailability } from "./peers.js";
 import type { PeerAvailability } from "./peers.js";
 
 export const VICTORIA_METRICS_BINARY = "victoria-metrics";
@@ -49,74 +39,38 @@ export interface RunningVictoriaMetrics {
   stop(): Promise<void>;
 }
 
-const START_ATTEMPTS = 3;
-
 export async function startVictoriaMetrics(
   options: VictoriaMetricsOptions = {},
 ): Promise<RunningVictoriaMetrics> {
   const binary = victoriaMetricsAvailability().requirePath();
-  let lastError: unknown;
-  // The free port can be taken between probing and binding; try a few.
-  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-    try {
-      return await startOnce(binary, options);
-    } catch (error: unknown) {
-      lastError = error;
+  return onFreePort(async (port) => {
+    const storageDir = await mkdtemp(join(tmpdir(), "telex-vm-"));
+    const args = [
+      `-httpListenAddr=127.0.0.1:${port}`,
+      `-storageDataPath=${storageDir}`,
+      "-retentionPeriod=100y",
+      "-loggerLevel=ERROR",
+      // Tests read back what they just wrote; no response caching.
+      "-search.disableCache",
+    ];
+    const headers: Record<string, string> = {};
+    if (options.httpAuth !== undefined) {
+      args.push(
+        `-httpAuth.username=${options.httpAuth.username}`,
+        `-httpAuth.password=${options.httpAuth.password}`,
+      );
+      headers["Authorization"] = basicAuthHeader(options.httpAuth.username, options.httpAuth.password);
     }
-  }
-  throw lastError;
-}
-
-async function startOnce(binary: string, options: VictoriaMetricsOptions): Promise<RunningVictoriaMetrics> {
-  const port = await freePort();
-  const storageDir = await mkdtemp(join(tmpdir(), "telex-vm-"));
-  const args = [
-    `-httpListenAddr=127.0.0.1:${port}`,
-    `-storageDataPath=${storageDir}`,
-    "-retentionPeriod=100y",
-    "-loggerLevel=ERROR",
-    // Tests read back what they just wrote; no response caching.
-    "-search.disableCache",
-  ];
-  const headers: Record<string, string> = {};
-  if (options.httpAuth !== undefined) {
-    args.push(
-      `-httpAuth.username=${options.httpAuth.username}`,
-      `-httpAuth.password=${options.httpAuth.password}`,
-    );
-    headers["Authorization"] = basicAuthHeader(options.httpAuth.username, options.httpAuth.password);
-  }
-  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
-  const unregister = killOnExit(child);
-  const output = captureOutput(child);
-  let spawnError: Error | undefined;
-  child.once("error", (error) => (spawnError = error));
-
-  let stopped: Promise<void> | undefined;
-  const stop = async (): Promise<void> => {
-    stopped ??= (async () => {
-      await stopProcess(child);
-      unregister();
-      await rm(storageDir, { recursive: true, force: true });
-    })();
-    return stopped;
-  };
-
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/health`, {
-      headers,
-      giveUp: () => {
-        if (spawnError !== undefined) return `cannot run ${binary}: ${spawnError.message}`;
-        if (hasExited(child)) return `${binary} exited (${child.exitCode ?? child.signalCode}):\n${output()}`;
-        return undefined;
-      },
+    const url = `http://127.0.0.1:${port}`;
+    const peer = await launchPeer({
+      binary,
+      args,
+      readyUrl: `${url}/health`,
+      readyHeaders: headers,
+      cleanup: () => rm(storageDir, { recursive: true, force: true }),
     });
-  } catch (error: unknown) {
-    await stop();
-    throw error;
-  }
-  return { url, headers, storageDataPath: storageDir, stop };
+    return { url, headers, storageDataPath: storageDir, stop: () => peer.stop() };
+  });
 }
 
 /** Makes just-ingested samples searchable now (VictoriaMetrics buffers them for up to a second). */
@@ -175,4 +129,28 @@ export class VictoriaMetricsError extends Error {
   ) {
     super(`${path}: HTTP ${status}: ${body.slice(0, 500)}`);
   }
+}
+
+export interface ExportedSeries {
+  readonly metric: Record<string, string>;
+  readonly values: readonly number[];
+  readonly timestamps: readonly number[];
+}
+
+/** `/api/v1/export`: the raw samples of every series matching the selector in the range. */
+export async function exportSamples(
+  vm: RunningVictoriaMetrics,
+  selector: string,
+  range: TimeRange,
+): Promise<ExportedSeries[]> {
+  const form = new URLSearchParams({
+    "match[]": selector,
+    start: String(range.start),
+    end: String(range.end),
+  });
+  const body = await vmFetch(vm, "/api/v1/export", { method: "POST", body: form });
+  return body
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as ExportedSeries);
 }

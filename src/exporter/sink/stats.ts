@@ -20,6 +20,8 @@ export const DROP_REASONS = [
   "unauthorized",
   /** The sink was removed or shut down before the samples could be sent. */
   "shutdown",
+  /** A fault in Telex itself (logged); never expected. */
+  "internal_error",
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -81,6 +83,7 @@ export class SinkStats {
     rejected: 0,
     unauthorized: 0,
     shutdown: 0,
+    internal_error: 0,
   };
   readonly requests: Record<RequestOutcome, number> = {
     success: 0,

@@ -1,0 +1,118 @@
+// Remote Write wire format: encoding (with and without snappy) and decoding
+// of one-sample-per-series batches, against protobufjs with the official
+// prompb types on the same workload. Figures are samples per second on one core.
+import { measure, printResults } from "./harness.js";
+import type { BenchResult } from "./harness.js";
+import {
+  WriteRequestBuilder,
+  decodeWriteRequest,
+  encodeLabels,
+  snappyCompress,
+  snappyUncompress,
+} from "../src/remotewrite/index.js";
+import type { Label, WriteRequestVisitor } from "../src/remotewrite/index.js";
+import {
+  referenceDecodeMessage,
+  referenceEncodeDirect,
+} from "../src/remotewrite/reference-prompb.js";
+import type { ReferenceTimeSeries } from "../src/remotewrite/reference-prompb.js";
+import { generateLabelSets } from "../src/remotewrite/test-series.js";
+
+const BATCH_SIZES = [500, 5000];
+const BASE_TIMESTAMP_MS = 1_763_780_000_000;
+const MAX_UNCOMPRESSED = 64 << 20;
+
+interface Workload {
+  readonly size: number;
+  readonly labelBytes: Uint8Array[];
+  readonly sortedLabels: Label[][];
+  readonly values: Float64Array;
+}
+
+function workload(size: number): Workload {
+  const sets = generateLabelSets(size, size);
+  const labelBytes = sets.map((labels) => encodeLabels(labels));
+  const sortedLabels = sets.map((labels) => [...labels].sort((a, b) => (a.name < b.name ? -1 : 1)));
+  const values = new Float64Array(size);
+  for (let i = 0; i < size; i++) values[i] = (i * 7919) % 1000 / 7;
+  return { size, labelBytes, sortedLabels, values };
+}
+
+function encodeBatch(builder: WriteRequestBuilder, w: Workload, round: number): Uint8Array {
+  builder.reset();
+  const timestamp = BASE_TIMESTAMP_MS + round * 15_000;
+  for (let i = 0; i < w.size; i++) {
+    builder.addSample(w.labelBytes[i] ?? new Uint8Array(0), w.values[i] ?? 0, timestamp);
+  }
+  return builder.finish();
+}
+
+function encodeWithProtobufjs(w: Workload, round: number): Uint8Array {
+  const timestamp = BASE_TIMESTAMP_MS + round * 15_000;
+  const timeseries: ReferenceTimeSeries[] = [];
+  for (let i = 0; i < w.size; i++) {
+    timeseries.push({ labels: w.sortedLabels[i] ?? [], samples: [{ value: w.values[i] ?? 0, timestamp }] });
+  }
+  return referenceEncodeDirect({ timeseries });
+}
+
+function suiteResults(w: Workload): BenchResult[] {
+  const options = { unitsPerCall: w.size, unit: "samples/s" };
+  const builder = new WriteRequestBuilder();
+  let round = 0;
+  const payload = encodeBatch(builder, w, 0).slice();
+  const compressed = snappyCompress(payload);
+  let sink = 0;
+  const visitor: WriteRequestVisitor = {
+    onSeries(labels) {
+      sink += labels.length;
+    },
+    onSample(value) {
+      sink += value;
+    },
+  };
+  const note = `${Math.round(payload.length / 1024)} KiB, ${Math.round(compressed.length / 1024)} KiB snappy`;
+  const results = [
+    measure(`encode ${w.size} × 1 sample`, () => encodeBatch(builder, w, round++), options),
+    {
+      ...measure(`encode + snappy ${w.size} × 1`, () => snappyCompress(encodeBatch(builder, w, round++)), options),
+      note,
+    },
+    measure(`protobufjs encode ${w.size} × 1`, () => encodeWithProtobufjs(w, round++), options),
+    measure(
+      `protobufjs encode + snappy ${w.size} × 1`,
+      () => snappyCompress(encodeWithProtobufjs(w, round++)),
+      options,
+    ),
+    measure(`decode ${w.size} × 1`, () => decodeWriteRequest(payload, visitor), options),
+    measure(
+      `snappy + decode ${w.size} × 1`,
+      () => decodeWriteRequest(snappyUncompress(compressed, MAX_UNCOMPRESSED), visitor),
+      options,
+    ),
+    measure(`protobufjs decode ${w.size} × 1`, () => referenceDecodeMessage(payload), options),
+    {
+      ...measure(`snappy compress ${w.size}`, () => snappyCompress(payload), {
+        unitsPerCall: payload.length / 1e6,
+        unit: "MB/s",
+      }),
+    },
+    measure(`snappy uncompress ${w.size}`, () => snappyUncompress(compressed, MAX_UNCOMPRESSED), {
+      unitsPerCall: payload.length / 1e6,
+      unit: "MB/s",
+    }),
+  ];
+  if (sink === -1) console.log(sink);
+  return results;
+}
+
+export const remoteWriteSuite = {
+  title: "remotewrite: WriteRequest encode/decode, snappy (one core)",
+  run(): void {
+    const results: BenchResult[] = [];
+    for (const size of BATCH_SIZES) results.push(...suiteResults(workload(size)));
+    printResults(this.title, results);
+  },
+};
+
+if (import.meta.url === `file://${process.argv[1] ?? ""}`) remoteWriteSuite.run();

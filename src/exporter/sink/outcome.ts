@@ -1,0 +1,29 @@
+// What one delivery attempt came to, classified once at the boundary.
+// A sender never rejects for an HTTP or network result: it returns one of these.
+import type { FailureReason } from "./stats.js";
+
+export type DeliveryOutcome =
+  | { readonly kind: "ok" }
+  | {
+      readonly kind: "retryable";
+      readonly reason: Extract<FailureReason, "ServerError" | "Throttled" | "Unreachable" | "Timeout">;
+      readonly message: string;
+      /** The server's Retry-After, already capped. */
+      readonly retryAfterMs?: number;
+    }
+  | {
+      readonly kind: "fatal";
+      readonly reason: Extract<FailureReason, "Unauthorized" | "Rejected"> | "TooLarge";
+      readonly message: string;
+    };
+
+/** The result of sending one body, with the time it took. */
+export interface AttemptResult {
+  readonly outcome: DeliveryOutcome;
+  readonly seconds: number;
+}
+
+/** Sends one encoded request body. Implementations never reject for delivery failures. */
+export interface Sender {
+  send(body: Uint8Array, signal: AbortSignal): Promise<DeliveryOutcome>;
+}
