@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark suite of the project, one after another.
 import { arch, cpus, totalmem } from "node:os";
+import { runDeliveryBench } from "./delivery.js";
 import { runMetricsqlBench } from "./metricsql.js";
 
 interface Suite {
@@ -7,7 +8,10 @@ interface Suite {
   run(): Promise<void> | void;
 }
 
-const suites: Suite[] = [{ title: "metricsql matcher", run: runMetricsqlBench }];
+const suites: Suite[] = [
+  { title: "metricsql matcher", run: runMetricsqlBench },
+  { title: "delivery", run: runDeliveryBench },
+];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 console.log(

@@ -11,10 +11,7 @@ import {
   snappyUncompress,
 } from "../src/remotewrite/index.js";
 import type { Label, WriteRequestVisitor } from "../src/remotewrite/index.js";
-import {
-  referenceDecodeMessage,
-  referenceEncodeDirect,
-} from "../src/remotewrite/reference-prompb.js";
+import { referenceDecodeMessage, referenceEncodeDirect } from "../src/remotewrite/reference-prompb.js";
 import type { ReferenceTimeSeries } from "../src/remotewrite/reference-prompb.js";
 import { generateLabelSets } from "../src/remotewrite/test-series.js";
 
@@ -34,7 +31,7 @@ function workload(size: number): Workload {
   const labelBytes = sets.map((labels) => encodeLabels(labels));
   const sortedLabels = sets.map((labels) => [...labels].sort((a, b) => (a.name < b.name ? -1 : 1)));
   const values = new Float64Array(size);
-  for (let i = 0; i < size; i++) values[i] = (i * 7919) % 1000 / 7;
+  for (let i = 0; i < size; i++) values[i] = ((i * 7919) % 1000) / 7;
   return { size, labelBytes, sortedLabels, values };
 }
 
@@ -75,7 +72,11 @@ function suiteResults(w: Workload): BenchResult[] {
   const results = [
     measure(`encode ${w.size} × 1 sample`, () => encodeBatch(builder, w, round++), options),
     {
-      ...measure(`encode + snappy ${w.size} × 1`, () => snappyCompress(encodeBatch(builder, w, round++)), options),
+      ...measure(
+        `encode + snappy ${w.size} × 1`,
+        () => snappyCompress(encodeBatch(builder, w, round++)),
+        options,
+      ),
       note,
     },
     measure(`protobufjs encode ${w.size} × 1`, () => encodeWithProtobufjs(w, round++), options),

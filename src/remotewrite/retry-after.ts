@@ -75,9 +75,10 @@ function utc(
   const minute = Number(minuteText);
   const second = Number(secondText);
   if (month < 0 || hour > 23 || minute > 59 || second > 60) return undefined;
-  const ms = Date.UTC(year, month, date, hour, minute, second);
+  // A leap second (:60) is taken as the next second; Date.UTC alone would do that, but also roll over the check below.
+  const ms = Date.UTC(year, month, date, hour, minute, Math.min(second, 59));
   const check = new Date(ms);
   // Rejects dates such as 31 Feb, which Date.UTC would roll over.
   if (check.getUTCDate() !== date || check.getUTCMonth() !== month) return undefined;
-  return ms;
+  return second === 60 ? ms + 1000 : ms;
 }
