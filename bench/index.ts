@@ -2,6 +2,7 @@
 import { arch, cpus, totalmem } from "node:os";
 import { runDeliveryBench } from "./delivery.js";
 import { runMetricsqlBench } from "./metricsql.js";
+import { remoteWriteSuite } from "./remotewrite.js";
 
 interface Suite {
   readonly title: string;
@@ -11,6 +12,7 @@ interface Suite {
 const suites: Suite[] = [
   { title: "metricsql matcher", run: runMetricsqlBench },
   { title: "delivery", run: runDeliveryBench },
+  remoteWriteSuite,
 ];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";

@@ -11,7 +11,11 @@ import {
   snappyUncompress,
 } from "../src/remotewrite/index.js";
 import type { Label, WriteRequestVisitor } from "../src/remotewrite/index.js";
-import { referenceDecodeMessage, referenceEncodeDirect } from "../src/remotewrite/reference-prompb.js";
+import {
+  referenceDecodeMessage,
+  referenceEncode,
+  referenceEncodeDirect,
+} from "../src/remotewrite/reference-prompb.js";
 import type { ReferenceTimeSeries } from "../src/remotewrite/reference-prompb.js";
 import { generateLabelSets } from "../src/remotewrite/test-series.js";
 
@@ -44,13 +48,28 @@ function encodeBatch(builder: WriteRequestBuilder, w: Workload, round: number): 
   return builder.finish();
 }
 
-function encodeWithProtobufjs(w: Workload, round: number): Uint8Array {
+function protobufjsRequest(w: Workload, round: number): { timeseries: ReferenceTimeSeries[] } {
   const timestamp = BASE_TIMESTAMP_MS + round * 15_000;
   const timeseries: ReferenceTimeSeries[] = [];
   for (let i = 0; i < w.size; i++) {
     timeseries.push({ labels: w.sortedLabels[i] ?? [], samples: [{ value: w.values[i] ?? 0, timestamp }] });
   }
-  return referenceEncodeDirect({ timeseries });
+  return { timeseries };
+}
+
+/** Ten samples per series, for the per-sample cost of decoding once labels are paid for. */
+function tenSamplesPerSeries(w: Workload): Uint8Array {
+  const builder = new WriteRequestBuilder();
+  for (let i = 0; i < w.size; i++) {
+    for (let k = 0; k < 10; k++) {
+      builder.addSample(
+        w.labelBytes[i] ?? new Uint8Array(0),
+        w.values[i] ?? 0,
+        BASE_TIMESTAMP_MS + k * 15_000,
+      );
+    }
+  }
+  return builder.finish();
 }
 
 function suiteResults(w: Workload): BenchResult[] {
@@ -59,6 +78,7 @@ function suiteResults(w: Workload): BenchResult[] {
   let round = 0;
   const payload = encodeBatch(builder, w, 0).slice();
   const compressed = snappyCompress(payload);
+  const tenSamples = tenSamplesPerSeries(w).slice();
   let sink = 0;
   const visitor: WriteRequestVisitor = {
     onSeries(labels) {
@@ -79,10 +99,19 @@ function suiteResults(w: Workload): BenchResult[] {
       ),
       note,
     },
-    measure(`protobufjs encode ${w.size} × 1`, () => encodeWithProtobufjs(w, round++), options),
+    measure(
+      `protobufjs encode ${w.size} × 1`,
+      () => referenceEncodeDirect(protobufjsRequest(w, round++)),
+      options,
+    ),
     measure(
       `protobufjs encode + snappy ${w.size} × 1`,
-      () => snappyCompress(encodeWithProtobufjs(w, round++)),
+      () => snappyCompress(referenceEncodeDirect(protobufjsRequest(w, round++))),
+      options,
+    ),
+    measure(
+      `protobufjs fromObject+encode+snappy ${w.size}`,
+      () => snappyCompress(referenceEncode(protobufjsRequest(w, round++))),
       options,
     ),
     measure(`decode ${w.size} × 1`, () => decodeWriteRequest(payload, visitor), options),
@@ -92,6 +121,10 @@ function suiteResults(w: Workload): BenchResult[] {
       options,
     ),
     measure(`protobufjs decode ${w.size} × 1`, () => referenceDecodeMessage(payload), options),
+    measure(`decode ${w.size} × 10 samples`, () => decodeWriteRequest(tenSamples, visitor), {
+      ...options,
+      unitsPerCall: w.size * 10,
+    }),
     {
       ...measure(`snappy compress ${w.size}`, () => snappyCompress(payload), {
         unitsPerCall: payload.length / 1e6,

@@ -48,7 +48,10 @@ function decodeError(payload: Uint8Array): WriteRequestDecodeError {
 
 const realistic: TimeSeriesInput[] = generateLabelSets(5, 400).map((set, i) => ({
   labels: set,
-  samples: Array.from({ length: (i % 3) + 1 }, (_, k) => ({ value: i * 0.5 - k, timestampMs: 1_700_000_000_000 + k })),
+  samples: Array.from({ length: (i % 3) + 1 }, (_, k) => ({
+    value: i * 0.5 - k,
+    timestampMs: 1_700_000_000_000 + k,
+  })),
 }));
 
 describe("decoder round trips", () => {
@@ -61,7 +64,7 @@ describe("decoder round trips", () => {
         output?.labels,
         [...input.labels].sort((a, b) => (a.name < b.name ? -1 : 1)),
       );
-      assert.deepEqual(output?.samples, input.samples);
+      assert.deepEqual(output.samples, input.samples);
     });
   });
 
@@ -69,7 +72,10 @@ describe("decoder round trips", () => {
     const ours = encodeWriteRequest(realistic);
     const reference = referenceEncode(referenceDecode(ours));
     assertSameBytes(reference, ours);
-    assert.deepEqual(normalise(decodeToObjects(reference).timeseries), normalise(decodeToObjects(ours).timeseries));
+    assert.deepEqual(
+      normalise(decodeToObjects(reference).timeseries),
+      normalise(decodeToObjects(ours).timeseries),
+    );
   });
 
   it("keeps special values, NaN payloads and timestamps exact", () => {
@@ -79,7 +85,8 @@ describe("decoder round trips", () => {
     const timestamps = [0, -1, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, -(2 ** 32), 2 ** 32 + 1];
     const builder = new WriteRequestBuilder();
     const labelBytes = encodeLabels(labels({ a: "b" }));
-    for (const bits of valueBits) for (const t of timestamps) builder.addSample(labelBytes, fromBits(bits), t);
+    for (const bits of valueBits)
+      for (const t of timestamps) builder.addSample(labelBytes, fromBits(bits), t);
     builder.addStaleMarker(labelBytes, 7);
 
     const seen: [bigint, number][] = [];
@@ -100,7 +107,9 @@ describe("decoder round trips", () => {
 
   it("decodes unicode labels and the empty request", () => {
     const record = { __name__: "ünïcödé", "😀": "日本語 ✓", é: "\u0000\uFFFF" };
-    const decoded = decodeToObjects(encodeWriteRequest([{ labels: labels(record), samples: [{ value: 1, timestampMs: 2 }] }]));
+    const decoded = decodeToObjects(
+      encodeWriteRequest([{ labels: labels(record), samples: [{ value: 1, timestampMs: 2 }] }]),
+    );
     assert.deepEqual(
       Object.fromEntries(decoded.timeseries[0]?.labels.map((l) => [l.name, l.value]) ?? []),
       record,
@@ -140,7 +149,16 @@ describe("decoder skips what it does not decode", () => {
           labels: labels({ __name__: "h" }),
           samples: [{ value: 1, timestamp: 10 }],
           exemplars: [{ labels: labels({ trace_id: "abc" }), value: 2, timestamp: 11 }],
-          histograms: [{ countInt: 5, sum: 3.5, schema: -2, positiveSpans: [{ offset: -1, length: 2 }], positiveDeltas: [1, -1], timestamp: 12 }],
+          histograms: [
+            {
+              countInt: 5,
+              sum: 3.5,
+              schema: -2,
+              positiveSpans: [{ offset: -1, length: 2 }],
+              positiveDeltas: [1, -1],
+              timestamp: 12,
+            },
+          ],
         },
         { labels: labels({ __name__: "histogram_only" }), histograms: [{ countInt: 1, timestamp: 13 }] },
       ],
@@ -195,7 +213,11 @@ describe("decoder skips what it does not decode", () => {
 
   it("takes defaults for missing fields and the last value of a repeated scalar", () => {
     const payload = bytes(
-      timeSeries(lengthDelimited(1), lengthDelimited(2), lengthDelimited(2, varintField(2, 1), varintField(2, 3))),
+      timeSeries(
+        lengthDelimited(1),
+        lengthDelimited(2),
+        lengthDelimited(2, varintField(2, 1), varintField(2, 3)),
+      ),
     );
     assert.deepEqual(decodeToObjects(payload).timeseries, [
       {
@@ -225,30 +247,78 @@ describe("decoder rejects malformed input", () => {
     ["wire type 6", bytes([0x0e]), /invalid wire type 6/],
     ["wire type 7", bytes([0x0f]), /invalid wire type 7/],
     ["tag beyond 32 bits", bytes(varint(2n ** 35n)), /field number out of range/],
-    ["varint longer than 10 bytes", bytes(tag(9, 0), Array<number>(10).fill(0x80), [0]), /longer than 10 bytes|overflows/],
-    ["varint overflowing 64 bits", bytes(tag(9, 0), Array<number>(9).fill(0xff), [0x02]), /overflows 64 bits/],
-    ["timeseries as a varint", bytes(varintField(1, 1)), /WriteRequest.timeseries \(field 1\) has wire type 0, want 2/],
+    [
+      "varint longer than 10 bytes",
+      bytes(tag(9, 0), Array<number>(10).fill(0x80), [0]),
+      /longer than 10 bytes|overflows/,
+    ],
+    [
+      "varint overflowing 64 bits",
+      bytes(tag(9, 0), Array<number>(9).fill(0xff), [0x02]),
+      /overflows 64 bits/,
+    ],
+    [
+      "timeseries as a varint",
+      bytes(varintField(1, 1)),
+      /WriteRequest.timeseries \(field 1\) has wire type 0, want 2/,
+    ],
     ["metadata as a fixed32", bytes(fixed32(3, 1)), /WriteRequest.metadata \(field 3\) has wire type 5/],
     ["labels as a varint", bytes(timeSeries(varintField(1, 1))), /TimeSeries.labels .* wire type 0/],
     ["samples as a fixed64", bytes(timeSeries(fixed64(2, 1n))), /TimeSeries.samples .* wire type 1/],
     ["exemplars as a varint", bytes(timeSeries(varintField(3, 1))), /TimeSeries.exemplars .* wire type 0/],
     ["histograms as a fixed32", bytes(timeSeries(fixed32(4, 1))), /TimeSeries.histograms .* wire type 5/],
-    ["label name as a varint", bytes(timeSeries(lengthDelimited(1, varintField(1, 1)))), /Label.name .* wire type 0/],
-    ["sample value as a varint", bytes(timeSeries(lengthDelimited(2, varintField(1, 1)))), /Sample.value .* wire type 0, want 1/],
-    ["timestamp as a fixed64", bytes(timeSeries(lengthDelimited(2, fixed64(2, 1n)))), /Sample.timestamp .* wire type 1, want 0/],
+    [
+      "label name as a varint",
+      bytes(timeSeries(lengthDelimited(1, varintField(1, 1)))),
+      /Label.name .* wire type 0/,
+    ],
+    [
+      "sample value as a varint",
+      bytes(timeSeries(lengthDelimited(2, varintField(1, 1)))),
+      /Sample.value .* wire type 0, want 1/,
+    ],
+    [
+      "timestamp as a fixed64",
+      bytes(timeSeries(lengthDelimited(2, fixed64(2, 1n)))),
+      /Sample.timestamp .* wire type 1, want 0/,
+    ],
     ["truncated double", bytes(timeSeries(lengthDelimited(2, tag(1, 1), [0, 0, 0]))), /truncated double/],
     ["truncated timestamp", bytes(timeSeries(lengthDelimited(2, tag(2, 0), [0x80]))), /truncated varint/],
-    ["truncated timestamp, 6th byte", bytes(timeSeries(lengthDelimited(2, tag(2, 0), [0x80, 0x80, 0x80, 0x80, 0x80]))), /truncated varint/],
-    ["timestamp overflowing 64 bits", bytes(timeSeries(lengthDelimited(2, tag(2, 0), Array<number>(9).fill(0xff), [0x7f]))), /overflows 64 bits/],
+    [
+      "truncated timestamp, 6th byte",
+      bytes(timeSeries(lengthDelimited(2, tag(2, 0), [0x80, 0x80, 0x80, 0x80, 0x80]))),
+      /truncated varint/,
+    ],
+    [
+      "timestamp overflowing 64 bits",
+      bytes(timeSeries(lengthDelimited(2, tag(2, 0), Array<number>(9).fill(0xff), [0x7f]))),
+      /overflows 64 bits/,
+    ],
     ["truncated fixed64", bytes(tag(20, 1), [1, 2, 3]), /truncated 8-byte field/],
     ["truncated fixed32", bytes(tag(20, 5), [1]), /truncated 4-byte field/],
-    ["invalid UTF-8", bytes(timeSeries(lengthDelimited(1, lengthDelimited(1, [0xc3, 0x28])))), /not valid UTF-8/],
-    ["overlong UTF-8", bytes(timeSeries(lengthDelimited(1, lengthDelimited(2, [0xc0, 0xaf])))), /not valid UTF-8/],
-    ["UTF-8 surrogate", bytes(timeSeries(lengthDelimited(1, lengthDelimited(2, [0xed, 0xa0, 0x80])))), /not valid UTF-8/],
+    [
+      "invalid UTF-8",
+      bytes(timeSeries(lengthDelimited(1, lengthDelimited(1, [0xc3, 0x28])))),
+      /not valid UTF-8/,
+    ],
+    [
+      "overlong UTF-8",
+      bytes(timeSeries(lengthDelimited(1, lengthDelimited(2, [0xc0, 0xaf])))),
+      /not valid UTF-8/,
+    ],
+    [
+      "UTF-8 surrogate",
+      bytes(timeSeries(lengthDelimited(1, lengthDelimited(2, [0xed, 0xa0, 0x80])))),
+      /not valid UTF-8/,
+    ],
     ["stray end-group", bytes(tag(5, 4)), /unexpected end-group/],
     ["mismatched end-group", bytes(tag(5, 3), tag(6, 4)), /does not match/],
     ["unterminated group", bytes(tag(5, 3), varintField(1, 1)), /unterminated group/],
-    ["groups nested too deeply", bytes(Array.from({ length: 100 }, () => tag(5, 3)).flat()), /nested too deeply/],
+    [
+      "groups nested too deeply",
+      bytes(Array.from({ length: 100 }, () => tag(5, 3)).flat()),
+      /nested too deeply/,
+    ],
   ];
   for (const [name, payload, reason] of cases) {
     it(name, () => {

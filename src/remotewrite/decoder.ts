@@ -279,7 +279,10 @@ class Reader {
     const at = this.pos;
     const length = this.varint(end);
     if (length > end - this.pos) {
-      throw this.error(`length ${length} runs past the end of its message (${end - this.pos} bytes left)`, at);
+      throw this.error(
+        `length ${length} runs past the end of its message (${end - this.pos} bytes left)`,
+        at,
+      );
     }
     return this.pos + length;
   }
@@ -305,7 +308,8 @@ class Reader {
       case WireType.Len: {
         const at = this.pos;
         const length = this.varint(end);
-        if (length > end - this.pos) throw this.error(`length ${length} runs past the end of its message`, at);
+        if (length > end - this.pos)
+          throw this.error(`length ${length} runs past the end of its message`, at);
         this.pos += length;
         return;
       }
@@ -333,7 +337,8 @@ class Reader {
       const at = this.pos;
       this.tag(end);
       if (this.wireType === WireType.EndGroup) {
-        if (open.pop() !== this.field) throw this.error(`end-group tag for field ${this.field} does not match`, at);
+        if (open.pop() !== this.field)
+          throw this.error(`end-group tag for field ${this.field} does not match`, at);
       } else if (this.wireType === WireType.StartGroup) {
         if (open.length >= MAX_GROUP_DEPTH) throw this.error("groups nested too deeply", at);
         open.push(this.field);

@@ -28,20 +28,24 @@ function toReference(timeseries: readonly TimeSeriesInput[], metadata: readonly 
         labels: canonicalLabels(series.labels),
         samples: series.samples.map((sample) => ({ value: sample.value, timestamp: sample.timestampMs })),
       })),
-    metadata: metadata.map(
-      (entry): ReferenceMetadata => ({
-        type: entry.type.toUpperCase() as Uppercase<typeof entry.type>,
-        metricFamilyName: entry.metricFamilyName,
-        help: entry.help,
-        unit: entry.unit,
-      }),
-    ),
+    metadata: metadata.map((entry): ReferenceMetadata => ({
+      type: entry.type.toUpperCase() as Uppercase<typeof entry.type>,
+      metricFamilyName: entry.metricFamilyName,
+      help: entry.help,
+      unit: entry.unit,
+    })),
   };
   return request;
 }
 
-function assertMatchesReference(timeseries: readonly TimeSeriesInput[], metadata: readonly MetricMetadata[] = []) {
-  assertSameBytes(encodeWriteRequest(timeseries, metadata), referenceEncode(toReference(timeseries, metadata)));
+function assertMatchesReference(
+  timeseries: readonly TimeSeriesInput[],
+  metadata: readonly MetricMetadata[] = [],
+) {
+  assertSameBytes(
+    encodeWriteRequest(timeseries, metadata),
+    referenceEncode(toReference(timeseries, metadata)),
+  );
 }
 
 const labels = (record: Record<string, string>): Label[] =>
@@ -60,7 +64,11 @@ describe("encoder matches protobufjs with the official prompb types", () => {
 
   it("encodes many realistic series", () => {
     const sets = generateLabelSets(11, 2000);
-    assertMatchesReference(sets.map((set, i) => series(Object.fromEntries(set.map((l) => [l.name, l.value])), [i / 3, 1_763_780_000_000 + i])));
+    assertMatchesReference(
+      sets.map((set, i) =>
+        series(Object.fromEntries(set.map((l) => [l.name, l.value])), [i / 3, 1_763_780_000_000 + i]),
+      ),
+    );
   });
 
   it("encodes special float values bit for bit", () => {
@@ -142,7 +150,10 @@ describe("encoder matches protobufjs with the official prompb types", () => {
       counts.map((count) =>
         series(
           { __name__: "many", n: String(count) },
-          ...Array.from({ length: count }, (_, i): [number, number] => [i % 3 === 0 ? 0 : i * 0.25, 1_700_000_000_000 + i * 15_000]),
+          ...Array.from({ length: count }, (_, i): [number, number] => [
+            i % 3 === 0 ? 0 : i * 0.25,
+            1_700_000_000_000 + i * 15_000,
+          ]),
         ),
       ),
     );
@@ -175,28 +186,58 @@ describe("NaN bits and stale markers", () => {
 
   it("writes STALE_NAN with the exact stale marker bits", () => {
     assert.equal(bitsOf(STALE_NAN), STALE_NAN_BITS);
-    assert.equal(sampleBits(encodeOne((b, l) => b.addSample(l, STALE_NAN, 5))), STALE_NAN_BITS);
+    assert.equal(
+      sampleBits(
+        encodeOne((b, l) => {
+          b.addSample(l, STALE_NAN, 5);
+        }),
+      ),
+      STALE_NAN_BITS,
+    );
   });
 
   it("writes addStaleMarker with the exact bits", () => {
-    assert.equal(sampleBits(encodeOne((b, l) => b.addStaleMarker(l, 5))), STALE_NAN_BITS);
+    assert.equal(
+      sampleBits(
+        encodeOne((b, l) => {
+          b.addStaleMarker(l, 5);
+        }),
+      ),
+      STALE_NAN_BITS,
+    );
   });
 
   it("restores a stale marker V8 has quieted", () => {
     const quieted = fromBits(0x7ff8000000000002n);
-    assert.equal(sampleBits(encodeOne((b, l) => b.addSample(l, quieted, 5))), STALE_NAN_BITS);
+    assert.equal(
+      sampleBits(
+        encodeOne((b, l) => {
+          b.addSample(l, quieted, 5);
+        }),
+      ),
+      STALE_NAN_BITS,
+    );
   });
 
   it("keeps other NaN payloads and the sign bit", () => {
     for (const bits of [0x7ff8000000000000n, 0xfff8000000000000n, 0x7ff8000000000123n, 0x7ff0000000000001n]) {
       const value = fromBits(bits);
-      assert.equal(sampleBits(encodeOne((b, l) => b.addSample(l, value, 5))), bits);
+      assert.equal(
+        sampleBits(
+          encodeOne((b, l) => {
+            b.addSample(l, value, 5);
+          }),
+        ),
+        bits,
+      );
     }
   });
 
   it("matches protobufjs, up to protobufjs quieting the stale marker", () => {
     // protobufjs may set the quiet bit (depending on the JIT), which Prometheus would not read as stale.
-    const ours = encodeOne((b, l) => b.addSample(l, STALE_NAN, 1));
+    const ours = encodeOne((b, l) => {
+      b.addSample(l, STALE_NAN, 1);
+    });
     const reference = Buffer.from(referenceEncode(toReference([series({ a: "b" }, [STALE_NAN, 1])])));
     assert.equal(sampleBits(reference) | 0x0008000000000000n, 0x7ff8000000000002n);
     // The value's last two bytes, little-endian: 0xf8 0x7f when quieted, 0xf0 0x7f for the marker.
@@ -256,20 +297,37 @@ describe("WriteRequestBuilder", () => {
 
   it("refuses samples after finish and invalid timestamps", () => {
     const builder = new WriteRequestBuilder();
-    assert.throws(() => builder.addSample(a, 1, 1.5), RangeError);
-    assert.throws(() => builder.addSample(a, 1, Number.NaN), RangeError);
-    assert.throws(() => builder.addSample(a, 1, 2 ** 53), RangeError);
+    assert.throws(() => {
+      builder.addSample(a, 1, 1.5);
+    }, RangeError);
+    assert.throws(() => {
+      builder.addSample(a, 1, Number.NaN);
+    }, RangeError);
+    assert.throws(() => {
+      builder.addSample(a, 1, 2 ** 53);
+    }, RangeError);
     builder.finish();
-    assert.throws(() => builder.addSample(a, 1, 1), /after finish/);
-    assert.throws(() => builder.addMetadata({ type: "gauge", metricFamilyName: "m", help: "", unit: "" }), /after finish/);
+    assert.throws(() => {
+      builder.addSample(a, 1, 1);
+    }, /after finish/);
+    assert.throws(() => {
+      builder.addMetadata({ type: "gauge", metricFamilyName: "m", help: "", unit: "" });
+    }, /after finish/);
   });
 
   it("checks label bytes when asked to", () => {
-    const unsorted = new Uint8Array([...encodeLabels(labels({ b: "1" })), ...encodeLabels(labels({ a: "1" }))]);
+    const unsorted = new Uint8Array([
+      ...encodeLabels(labels({ b: "1" })),
+      ...encodeLabels(labels({ a: "1" })),
+    ]);
     const checking = new WriteRequestBuilder({ validateLabels: true });
     checking.addSample(a, 1, 1);
-    assert.throws(() => checking.addSample(unsorted, 1, 1), InvalidLabelsError);
-    assert.throws(() => checking.addSample(new Uint8Array([0x0a, 0x05, 0x0a]), 1, 1), InvalidLabelsError);
+    assert.throws(() => {
+      checking.addSample(unsorted, 1, 1);
+    }, InvalidLabelsError);
+    assert.throws(() => {
+      checking.addSample(new Uint8Array([0x0a, 0x05, 0x0a]), 1, 1);
+    }, InvalidLabelsError);
     // Without the option the bytes are taken as they are.
     new WriteRequestBuilder().addSample(unsorted, 1, 1);
   });

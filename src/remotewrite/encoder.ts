@@ -122,7 +122,7 @@ export class WriteRequestBuilder {
    * written with its exact bits.
    */
   addSample(labelBytes: Uint8Array, value: number, timestampMs: number): void {
-    this.append(labelBytes, value, timestampMs, value !== value && isStaleMarker(value));
+    this.append(labelBytes, value, timestampMs, Number.isNaN(value) && isStaleMarker(value));
   }
 
   /** Appends Prometheus' stale marker for the series at timestampMs. */
@@ -164,7 +164,9 @@ export class WriteRequestBuilder {
     if (!Number.isSafeInteger(timestampMs)) {
       throw new RangeError(`timestamp must be a safe integer of milliseconds, got ${timestampMs}`);
     }
-    if (this.finished) throw new Error("WriteRequestBuilder: sample added after finish(); call reset() first");
+    if (this.finished) {
+      throw new Error("WriteRequestBuilder: sample added after finish(); call reset() first");
+    }
     const writeValue = value !== 0 || 1 / value < 0;
     const low = int64Low(timestampMs);
     const high = int64High(timestampMs);

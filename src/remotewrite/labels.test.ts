@@ -46,15 +46,29 @@ describe("validateLabelBytes", () => {
   it("rejects unsorted, repeated, empty and non-canonical label bytes", () => {
     const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
     const one = (name: string, value: string): Uint8Array => encodeLabels(labels([name, value]));
-    assert.throws(() => validateLabelBytes(concat(one("b", "1"), one("a", "1"))), /out of order/);
-    assert.throws(() => validateLabelBytes(concat(one("a", "1"), one("a", "2"))), /repeated/);
+    assert.throws(() => {
+      validateLabelBytes(concat(one("b", "1"), one("a", "1")));
+    }, /out of order/);
+    assert.throws(() => {
+      validateLabelBytes(concat(one("a", "1"), one("a", "2")));
+    }, /repeated/);
     // {name: "a"} without a value, and a label without a name.
-    assert.throws(() => validateLabelBytes(Buffer.from("0a030a0161", "hex")), /empty value/);
-    assert.throws(() => validateLabelBytes(Buffer.from("0a03120161", "hex")), /empty name/);
+    assert.throws(() => {
+      validateLabelBytes(Buffer.from("0a030a0161", "hex"));
+    }, /empty value/);
+    assert.throws(() => {
+      validateLabelBytes(Buffer.from("0a03120161", "hex"));
+    }, /empty name/);
     // Value before name: the same label, not canonical.
-    assert.throws(() => validateLabelBytes(Buffer.from("0a06120162" + "0a0161", "hex")), /canonical/);
+    assert.throws(() => {
+      validateLabelBytes(Buffer.from("0a06120162" + "0a0161", "hex"));
+    }, /canonical/);
     // Not label fields at all.
-    assert.throws(() => validateLabelBytes(Buffer.from("1200", "hex")), InvalidLabelsError);
-    assert.throws(() => validateLabelBytes(Buffer.from("0a05", "hex")), InvalidLabelsError);
+    assert.throws(() => {
+      validateLabelBytes(Buffer.from("1200", "hex"));
+    }, InvalidLabelsError);
+    assert.throws(() => {
+      validateLabelBytes(Buffer.from("0a05", "hex"));
+    }, InvalidLabelsError);
   });
 });

@@ -51,7 +51,9 @@ export function encodeLabels(labels: Iterable<Label>): Uint8Array {
   let previous: Uint8Array | undefined;
   for (const label of encoded) {
     if (previous !== undefined && compareBytes(previous, label.name) === 0) {
-      throw new InvalidLabelsError(`label name ${JSON.stringify(new TextDecoder().decode(label.name))} repeated`);
+      throw new InvalidLabelsError(
+        `label name ${JSON.stringify(new TextDecoder().decode(label.name))} repeated`,
+      );
     }
     previous = label.name;
     pos = writeLabelField(out, pos, label);
@@ -99,13 +101,15 @@ export function validateLabelBytes(labelBytes: Uint8Array): void {
   try {
     labels = decodeLabelBytes(labelBytes);
   } catch (error: unknown) {
-    if (error instanceof WriteRequestDecodeError) throw new InvalidLabelsError(`label bytes: ${error.reason}`);
+    if (error instanceof WriteRequestDecodeError)
+      throw new InvalidLabelsError(`label bytes: ${error.reason}`);
     throw error;
   }
   let previous: Uint8Array | undefined;
   for (const { name, value } of labels) {
     if (name === "") throw new InvalidLabelsError("label bytes: a label has an empty name");
-    if (value === "") throw new InvalidLabelsError(`label bytes: label ${JSON.stringify(name)} has an empty value`);
+    if (value === "")
+      throw new InvalidLabelsError(`label bytes: label ${JSON.stringify(name)} has an empty value`);
     const current = utf8.encode(name);
     if (previous !== undefined && compareBytes(previous, current) >= 0) {
       throw new InvalidLabelsError(`label bytes: label ${JSON.stringify(name)} is out of order or repeated`);

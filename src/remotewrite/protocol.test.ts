@@ -29,7 +29,11 @@ describe("classifyResponse", () => {
     [429, "7", { kind: "retryable", reason: "Throttled", retryAfterMs: 7000 }],
     [429, "soon", { kind: "retryable", reason: "Throttled" }],
     [503, "120", { kind: "retryable", reason: "ServerError", retryAfterMs: 120_000 }],
-    [503, "Fri, 22 May 2026 12:00:30 GMT", { kind: "retryable", reason: "ServerError", retryAfterMs: 30_000 }],
+    [
+      503,
+      "Fri, 22 May 2026 12:00:30 GMT",
+      { kind: "retryable", reason: "ServerError", retryAfterMs: 30_000 },
+    ],
     [503, undefined, { kind: "retryable", reason: "ServerError" }],
     [500, undefined, { kind: "retryable", reason: "ServerError" }],
     // Only 429 and 503 honour Retry-After.
@@ -100,6 +104,7 @@ describe("parseRetryAfter", () => {
     ["Fri, 22 May 2026 12:60:00 GMT", undefined],
     ["2026-05-22T12:01:00Z", undefined],
     ["Fri, 22 May 2026 12:01:00 GMT trailing", undefined],
+    ["Mon, 01 Jan 0050 00:00:00 GMT", 0],
   ];
   for (const [header, expected] of cases) {
     it(`${JSON.stringify(header)} → ${expected}`, () => {
@@ -128,5 +133,9 @@ describe("parseHttpDate", () => {
     assert.equal(parseHttpDate("Sat, 31 Dec 2016 23:59:60 GMT", NOW), Date.UTC(2017, 0, 1));
     assert.equal(parseHttpDate("Thu, 29 Feb 2024 00:00:00 GMT", NOW), Date.UTC(2024, 1, 29));
     assert.equal(parseHttpDate("Sun, 29 Feb 2026 00:00:00 GMT", NOW), undefined);
+  });
+
+  it("reads four-digit years below 100 literally", () => {
+    assert.equal(new Date(parseHttpDate("Mon, 01 Jan 0050 00:00:00 GMT", NOW) ?? 0).getUTCFullYear(), 50);
   });
 });

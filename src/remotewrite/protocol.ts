@@ -40,7 +40,9 @@ export function classifyResponse(status: number, headers: ResponseHeaders, nowMs
   if (status === 429 || status === 503) {
     const reason = status === 429 ? "Throttled" : "ServerError";
     const retryAfterMs = parseRetryAfter(headers.retryAfter, nowMs);
-    return retryAfterMs === undefined ? { kind: "retryable", reason } : { kind: "retryable", reason, retryAfterMs };
+    return retryAfterMs === undefined
+      ? { kind: "retryable", reason }
+      : { kind: "retryable", reason, retryAfterMs };
   }
   if (status >= 500 && status < 600) return { kind: "retryable", reason: "ServerError" };
   if (status === 401 || status === 403) return { kind: "fatal", reason: "Unauthorized" };

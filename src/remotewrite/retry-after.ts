@@ -75,10 +75,12 @@ function utc(
   const minute = Number(minuteText);
   const second = Number(secondText);
   if (month < 0 || hour > 23 || minute > 59 || second > 60) return undefined;
-  // A leap second (:60) is taken as the next second; Date.UTC alone would do that, but also roll over the check below.
-  const ms = Date.UTC(year, month, date, hour, minute, Math.min(second, 59));
-  const check = new Date(ms);
-  // Rejects dates such as 31 Feb, which Date.UTC would roll over.
+  // setUTCFullYear, unlike Date.UTC, does not read years 0–99 as 1900–1999.
+  const check = new Date(0);
+  check.setUTCFullYear(year, month, date);
+  // A leap second (:60) counts as the next second, added after the check below.
+  check.setUTCHours(hour, minute, Math.min(second, 59));
+  // Rejects dates such as 31 Feb, which Date rolls over into March.
   if (check.getUTCDate() !== date || check.getUTCMonth() !== month) return undefined;
-  return second === 60 ? ms + 1000 : ms;
+  return second === 60 ? check.getTime() + 1000 : check.getTime();
 }

@@ -10,7 +10,7 @@ import { Random } from "../testing/random.js";
 const LIMIT = 64 << 20;
 
 function repetitive(length: number): Uint8Array {
-  const text = "envoy_vhost_vcluster_upstream_rq{gateway_name=\"default\",code=\"200\"} ";
+  const text = 'envoy_vhost_vcluster_upstream_rq{gateway_name="default",code="200"} ';
   return new Uint8Array(Buffer.from(text.repeat(Math.ceil(length / text.length)).slice(0, length)));
 }
 
@@ -58,7 +58,9 @@ describe("snappy round trip", () => {
 
   it("compresses a WriteRequest well", () => {
     const sets = generateLabelSets(9, 500);
-    const payload = encodeWriteRequest(sets.map((labels, i) => ({ labels, samples: [{ value: i, timestampMs: 1e12 + i }] })));
+    const payload = encodeWriteRequest(
+      sets.map((labels, i) => ({ labels, samples: [{ value: i, timestampMs: 1e12 + i }] })),
+    );
     const compressed = snappyCompress(payload);
     assert.ok(compressed.length < payload.length * 0.3, `ratio ${compressed.length / payload.length}`);
     assertSameBytes(snappyUncompress(compressed, payload.length), payload);
@@ -103,7 +105,10 @@ describe("snappy decodes every element kind", () => {
 
   it("copy with a 1-byte offset whose high bits sit in the tag", () => {
     const literal = Array.from({ length: 300 }, (_, i) => i % 251);
-    const input = block(304, [61 << 2, 299 & 0xff, 299 >> 8], literal, [((260 >> 8) << 5) | ((4 - 4) << 2) | 1, 260 & 0xff]);
+    const input = block(304, [61 << 2, 299 & 0xff, 299 >> 8], literal, [
+      ((260 >> 8) << 5) | ((4 - 4) << 2) | 1,
+      260 & 0xff,
+    ]);
     assert.deepEqual([...snappyUncompress(input, LIMIT)], [...literal, ...literal.slice(40, 44)]);
   });
 });
@@ -113,7 +118,10 @@ describe("snappy rejects bad input with SnappyError", () => {
     const error = snappyError(() => snappyUncompress(block(0xffffffff, [0], ascii("a")), 1 << 20));
     assert.equal(error.code, "TooLarge");
     assert.match(error.message, /4294967295 exceeds the limit of 1048576/);
-    assert.equal(snappyError(() => snappyUncompress(snappyCompress(repetitive(1001)), 1000)).code, "TooLarge");
+    assert.equal(
+      snappyError(() => snappyUncompress(snappyCompress(repetitive(1001)), 1000)).code,
+      "TooLarge",
+    );
     assert.equal(snappyUncompress(snappyCompress(repetitive(1000)), 1000).length, 1000);
   });
 
@@ -124,10 +132,18 @@ describe("snappy rejects bad input with SnappyError", () => {
     ["preamble of six bytes", new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x00]), /exceeds 32 bits/],
     ["copy offset 0", block(5, [0], ascii("a"), [(0 << 2) | 1, 0]), /copy offset 0/],
     ["copy before any output", block(4, [(0 << 2) | 1, 1]), /copy offset 1 outside the 0 bytes/],
-    ["copy offset beyond the output", block(10, [0], ascii("a"), [(3 << 2) | 2, 2, 0]), /copy offset 2 outside/],
+    [
+      "copy offset beyond the output",
+      block(10, [0], ascii("a"), [(3 << 2) | 2, 2, 0]),
+      /copy offset 2 outside/,
+    ],
     ["literal past the input", block(10, [9 << 2], ascii("abc")), /literal runs past the input/],
     ["literal past the declared length", block(2, [4 << 2], ascii("hello")), /past the declared length/],
-    ["copy past the declared length", block(6, [0], ascii("a"), [(9 << 2) | 2, 1, 0]), /copy runs past the declared length/],
+    [
+      "copy past the declared length",
+      block(6, [0], ascii("a"), [(9 << 2) | 2, 1, 0]),
+      /copy runs past the declared length/,
+    ],
     ["fewer bytes than declared", block(6, [4 << 2], ascii("hello")), /5 bytes decoded but 6 declared/],
     ["truncated literal length", block(100, [60 << 2]), /truncated literal length/],
     ["truncated 1-byte-offset copy", block(5, [0], ascii("a"), [1]), /truncated copy/],

@@ -279,7 +279,7 @@ function uncompressInto(src: Uint8Array, p: number, dst: Uint8Array): number {
       if (length > srcLength - p) throw corrupt("literal runs past the input");
       if (length > dstLength - d) throw corrupt("literal runs past the declared length");
       if (length < 16) {
-        for (let end = d + length; d < end; ) dst[d++] = src[p++] ?? 0;
+        for (let end = d + length; d < end;) dst[d++] = src[p++] ?? 0;
       } else {
         dst.set(src.subarray(p, p + length), d);
         d += length;
@@ -303,7 +303,8 @@ function uncompressInto(src: Uint8Array, p: number, dst: Uint8Array): number {
       // A copy with a 4-byte offset (never written by our compressor: blocks are 64 KiB).
       if (p + 4 > srcLength) throw corrupt("truncated copy");
       length = (tag >>> 2) + 1;
-      offset = ((src[p] ?? 0) | ((src[p + 1] ?? 0) << 8) | ((src[p + 2] ?? 0) << 16)) + (src[p + 3] ?? 0) * 2 ** 24;
+      offset =
+        ((src[p] ?? 0) | ((src[p + 1] ?? 0) << 8) | ((src[p + 2] ?? 0) << 16)) + (src[p + 3] ?? 0) * 2 ** 24;
       p += 4;
     }
     if (offset === 0 || offset > d) throw corrupt(`copy offset ${offset} outside the ${d} bytes decoded`);
@@ -314,7 +315,7 @@ function uncompressInto(src: Uint8Array, p: number, dst: Uint8Array): number {
       d += length;
     } else {
       // Overlapping copies repeat the bytes just written, so go byte by byte.
-      for (const end = d + length; d < end; ) dst[d++] = dst[from++] ?? 0;
+      for (const end = d + length; d < end;) dst[d++] = dst[from++] ?? 0;
     }
   }
   return d;

@@ -8,7 +8,9 @@ const CACHE_SLOTS = 4096;
 /** Longer strings are decoded every time. */
 const MAX_CACHED_LENGTH = 64;
 
-const cachedBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(CACHE_SLOTS).fill(undefined);
+const cachedBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(CACHE_SLOTS).fill(
+  undefined,
+);
 const cachedStrings: string[] = new Array<string>(CACHE_SLOTS).fill("");
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
