@@ -29,6 +29,17 @@ export interface WriteRequestVisitor {
   onSample(value: number, timestampMs: number): void;
 }
 
+/**
+ * Like WriteRequestVisitor, for callers that look series up by their label
+ * bytes before paying for strings (the ingest hot path). The bytes' framing
+ * is checked; their contents are not: decode them with decodeLabelBytes,
+ * which validates, the first time a series is seen.
+ */
+export interface RawWriteRequestVisitor {
+  onSeries(labelBytes: Uint8Array): void;
+  onSample(value: number, timestampMs: number): void;
+}
+
 export interface DecodeSummary {
   readonly series: number;
   readonly samples: number;
@@ -55,7 +66,20 @@ const MESSAGE_FIELDS: Readonly<Record<string, Readonly<Record<number, string>>>>
  * throws propagate unchanged.
  */
 export function decodeWriteRequest(bytes: Uint8Array, visitor: WriteRequestVisitor): DecodeSummary {
-  return new Reader(bytes).writeRequest(visitor);
+  return new Reader(bytes).writeRequest(visitor, true);
+}
+
+/** Decodes a WriteRequest without decoding label strings; see RawWriteRequestVisitor. */
+export function decodeWriteRequestRaw(bytes: Uint8Array, visitor: RawWriteRequestVisitor): DecodeSummary {
+  return new Reader(bytes).writeRequest(
+    {
+      onSeries: (_labels, labelBytes) => {
+        visitor.onSeries(labelBytes);
+      },
+      onSample: visitor.onSample.bind(visitor),
+    },
+    false,
+  );
 }
 
 /** Decodes label bytes (a sequence of TimeSeries `labels` fields, as encodeLabels returns). */
@@ -105,7 +129,7 @@ class Reader {
     this.buffer = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  writeRequest(visitor: WriteRequestVisitor): DecodeSummary {
+  writeRequest(visitor: WriteRequestVisitor, decodeLabels: boolean): DecodeSummary {
     const end = this.buf.length;
     let series = 0;
     let samples = 0;
@@ -113,7 +137,7 @@ class Reader {
       this.tag(end);
       if (this.field === Field.WriteRequest.timeseries) {
         const seriesEnd = this.lengthDelimited("WriteRequest", end);
-        samples += this.timeSeries(seriesEnd, visitor);
+        samples += this.timeSeries(seriesEnd, visitor, decodeLabels);
         series++;
       } else {
         if (this.field === Field.WriteRequest.metadata) this.expectWireType("WriteRequest", WireType.Len);
@@ -139,9 +163,10 @@ class Reader {
   }
 
   /** Decodes the TimeSeries in [pos, end); returns its sample count. */
-  private timeSeries(end: number, visitor: WriteRequestVisitor): number {
+  private timeSeries(end: number, visitor: WriteRequestVisitor, decodeLabels: boolean): number {
     const start = this.pos;
     const labels: Label[] = [];
+    let labelCount = 0;
     let labelsStart = start;
     let labelsEnd = start;
     let labelsContiguous = true;
@@ -154,9 +179,11 @@ class Reader {
       const field = this.field;
       if (field === Field.TimeSeries.labels) {
         const labelEnd = this.lengthDelimited("TimeSeries", end);
-        labels.push(this.label(labelEnd));
-        if (labels.length === 1) labelsStart = fieldStart;
+        if (decodeLabels) labels.push(this.label(labelEnd));
+        else this.pos = labelEnd;
+        if (labelCount === 0) labelsStart = fieldStart;
         else if (fieldStart !== labelsEnd) labelsContiguous = false;
+        labelCount++;
         labelsEnd = labelEnd;
       } else if (field === Field.TimeSeries.samples) {
         if (firstSampleAt < 0) firstSampleAt = fieldStart;

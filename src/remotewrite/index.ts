@@ -9,8 +9,14 @@ export { compareBytes, encodeLabels, validateLabelBytes } from "./labels.js";
 export type { Label } from "./labels.js";
 export { METRIC_TYPES, WriteRequestBuilder, encodeWriteRequest } from "./encoder.js";
 export type { MetricMetadata, MetricType, TimeSeriesInput, WriteRequestBuilderOptions } from "./encoder.js";
-export { decodeLabelBytes, decodeToObjects, decodeWriteRequest } from "./decoder.js";
-export type { DecodeSummary, DecodedSample, DecodedTimeSeries, WriteRequestVisitor } from "./decoder.js";
+export { decodeLabelBytes, decodeToObjects, decodeWriteRequest, decodeWriteRequestRaw } from "./decoder.js";
+export type {
+  DecodeSummary,
+  DecodedSample,
+  DecodedTimeSeries,
+  RawWriteRequestVisitor,
+  WriteRequestVisitor,
+} from "./decoder.js";
 export { REMOTE_WRITE_HEADERS, REMOTE_WRITE_VERSION, USER_AGENT, classifyResponse } from "./protocol.js";
 export type { ResponseClass, ResponseHeaders } from "./protocol.js";
 export { MAX_RETRY_AFTER_MS, parseHttpDate, parseRetryAfter } from "./retry-after.js";

@@ -1,0 +1,194 @@
+// The data plane: runs what policy plans describe. apply() adds or changes a
+// policy without disturbing the others — a sink whose configuration did not
+// change keeps its queue and its connections — and remove() tears a policy's
+// pipelines down. Samples come in through `ingest` (pushed by agents) and are
+// routed per project by the router.
+import { isDeepStrictEqual } from "node:util";
+import { silentLogger, type Logger } from "../log.js";
+import { compileSelector } from "../metricsql/index.js";
+import type { ExpositionWriter } from "../metrics/exposition.js";
+import { IngestProcessor } from "./ingest/processor.js";
+import type { PolicyPlan } from "./plan.js";
+import { Router, SourceStats, type CompiledSource } from "./router/router.js";
+import { RemoteWriteSink, SINK_RUNTIME_DEFAULTS, type SinkRuntime } from "./sink/index.js";
+import { writeSinkMetrics } from "./sink/metrics.js";
+
+export interface ExporterOptions {
+  readonly tenantLabel: string;
+  /** Upper bound on series whose routing decision is cached (default 200 000). */
+  readonly maxCachedSeries?: number;
+  readonly sinkRuntime?: SinkRuntime;
+  readonly logger?: Logger;
+}
+
+/** What the controller reads back about a policy. */
+export interface PolicyHealth {
+  readonly generation: number;
+  readonly sinks: ReadonlyMap<string, RemoteWriteSink>;
+  readonly sources: ReadonlyMap<string, SourceStats>;
+}
+
+interface RunningPolicy {
+  plan: PolicyPlan;
+  sinks: Map<string, RemoteWriteSink>;
+  sources: Map<string, SourceStats>;
+  compiled: CompiledSource[];
+}
+
+const DEFAULT_MAX_CACHED_SERIES = 200_000;
+
+export class Exporter {
+  readonly router: Router;
+  readonly ingest: IngestProcessor;
+  private readonly policies = new Map<string, RunningPolicy>();
+  private readonly projectPolicies = new Map<string, Set<string>>();
+  private readonly logger: Logger;
+  private readonly closing = new Set<Promise<void>>();
+
+  constructor(private readonly options: ExporterOptions) {
+    this.router = new Router({
+      tenantLabel: options.tenantLabel,
+      maxCachedSeries: options.maxCachedSeries ?? DEFAULT_MAX_CACHED_SERIES,
+    });
+    this.ingest = new IngestProcessor(this.router);
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Runs the plan: creates, keeps, replaces or removes the policy's sinks and recompiles its sources. */
+  apply(plan: PolicyPlan): void {
+    const previous = this.policies.get(plan.uid);
+    const sinks = new Map<string, RemoteWriteSink>();
+    for (const sinkPlan of plan.sinks) {
+      const existing = previous?.sinks.get(sinkPlan.name);
+      if (existing !== undefined && isDeepStrictEqual(existing.config, sinkPlan.remoteWrite)) {
+        sinks.set(sinkPlan.name, existing);
+      } else {
+        sinks.set(
+          sinkPlan.name,
+          new RemoteWriteSink(sinkPlan.remoteWrite, {
+            ...this.options.sinkRuntime,
+            logger: this.logger,
+          }),
+        );
+      }
+    }
+    for (const [name, sink] of previous?.sinks ?? []) {
+      if (sinks.get(name) !== sink) this.retire(sink);
+    }
+    const sources = new Map<string, SourceStats>();
+    const compiled: CompiledSource[] = [];
+    for (const source of plan.sources) {
+      const stats = previous?.sources.get(source.name) ?? new SourceStats();
+      sources.set(source.name, stats);
+      const targets = plan.sinks
+        .filter((sink) => sink.sources.includes(source.name))
+        .flatMap((sink) => {
+          const running = sinks.get(sink.name);
+          return running === undefined ? [] : [running];
+        });
+      compiled.push({ matcher: compileSelector(source.selector), targets, stats });
+    }
+    this.policies.set(plan.uid, { plan, sinks, sources, compiled });
+    if (previous !== undefined && previous.plan.project !== plan.project) {
+      this.unindex(previous.plan.project, plan.uid);
+    }
+    this.index(plan.project, plan.uid);
+  }
+
+  /** Stops a policy's pipelines, delivering what they hold for up to the drain timeout. */
+  async remove(uid: string): Promise<void> {
+    const running = this.policies.get(uid);
+    if (running === undefined) return;
+    this.policies.delete(uid);
+    this.unindex(running.plan.project, uid);
+    await Promise.all([...running.sinks.values()].map((sink) => sink.close()));
+  }
+
+  has(uid: string): boolean {
+    return this.policies.has(uid);
+  }
+
+  health(uid: string): PolicyHealth | undefined {
+    const running = this.policies.get(uid);
+    if (running === undefined) return undefined;
+    return { generation: running.plan.generation, sinks: running.sinks, sources: running.sources };
+  }
+
+  /** Every running policy's sink and source metrics, and the ingest counters. */
+  writeMetrics(writer: ExpositionWriter): void {
+    for (const { plan, sinks, sources } of this.policies.values()) {
+      const policyLabels = { project: plan.project, namespace: plan.namespace, policy: plan.name };
+      for (const [name, sink] of sinks) writeSinkMetrics(writer, { ...policyLabels, sink: name }, sink);
+      for (const [name, stats] of sources) {
+        writer.sample(
+          "telex_source_matched_samples_total",
+          "Samples that matched a source's selector.",
+          "counter",
+          { ...policyLabels, source: name },
+          stats.matchedSamples,
+        );
+      }
+    }
+    const ingest = this.ingest.stats;
+    const counter = (name: string, help: string, value: number) => {
+      writer.sample(name, help, "counter", {}, value);
+    };
+    counter(
+      "telex_ingest_samples_received_total",
+      "Samples received by the ingest endpoint.",
+      ingest.samplesReceived,
+    );
+    counter(
+      "telex_ingest_samples_without_tenant_total",
+      "Samples ignored because their series has no tenant label.",
+      ingest.samplesWithoutTenant,
+    );
+    counter(
+      "telex_ingest_samples_not_selected_total",
+      "Samples no policy of their project selects.",
+      ingest.samplesNotSelected,
+    );
+    counter("telex_ingest_samples_routed_total", "Sample deliveries handed to sinks.", ingest.samplesRouted);
+    counter("telex_router_cache_hits_total", "Series routed from the cache.", this.router.cacheHits);
+    counter("telex_router_cache_misses_total", "Series whose route was computed.", this.router.cacheMisses);
+  }
+
+  /** Removes every policy, draining sinks for up to the drain timeout. */
+  async close(): Promise<void> {
+    await Promise.all([...this.policies.keys()].map((uid) => this.remove(uid)));
+    await Promise.all(this.closing);
+  }
+
+  private retire(sink: RemoteWriteSink): void {
+    const closing = sink.close(SINK_RUNTIME_DEFAULTS.drainTimeoutMs).catch((error: unknown) => {
+      this.logger.error("closing a replaced sink failed", { error: String(error) });
+    });
+    this.closing.add(closing);
+    void closing.finally(() => this.closing.delete(closing));
+  }
+
+  private index(project: string, uid: string): void {
+    let uids = this.projectPolicies.get(project);
+    if (uids === undefined) {
+      uids = new Set();
+      this.projectPolicies.set(project, uids);
+    }
+    uids.add(uid);
+    this.recompileProject(project);
+  }
+
+  private unindex(project: string, uid: string): void {
+    const uids = this.projectPolicies.get(project);
+    uids?.delete(uid);
+    if (uids?.size === 0) this.projectPolicies.delete(project);
+    this.recompileProject(project);
+  }
+
+  private recompileProject(project: string): void {
+    const sources: CompiledSource[] = [];
+    for (const uid of this.projectPolicies.get(project) ?? []) {
+      sources.push(...(this.policies.get(uid)?.compiled ?? []));
+    }
+    this.router.setProject(project, sources);
+  }
+}

@@ -1,0 +1,162 @@
+// The ingest endpoint's handling of bad input: each case gets its status and
+// a one-line reason, is counted, and applies nothing.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { encodeWriteRequest, snappyCompress } from "../../remotewrite/index.js";
+import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
+import { TENANT_LABEL } from "../../testing/platform-series.js";
+import { policyPlan } from "../../testing/policies.js";
+import { postRemoteWrite, pushSeries } from "../../testing/remote-write-client.js";
+import { Exporter } from "../exporter.js";
+import { startIngestServer, type IngestServer } from "./server.js";
+
+describe("ingest endpoint", () => {
+  let receiver: FaultServer;
+  let exporter: Exporter;
+  let ingest: IngestServer;
+  let url = "";
+
+  before(async () => {
+    receiver = await startFaultServer(() => ({ status: 204 }));
+    exporter = new Exporter({ tenantLabel: TENANT_LABEL });
+    exporter.apply(
+      policyPlan("p1", {
+        name: "all",
+        sources: { all: "{}" },
+        sinks: [{ name: "null", endpoint: receiver.url, sources: ["all"], batch: { timeout: "50ms" } }],
+      }),
+    );
+    ingest = await startIngestServer({
+      host: "127.0.0.1",
+      port: 0,
+      processor: exporter.ingest,
+      token: "s3cret-token",
+      maxCompressedBytes: 64 * 1024,
+      maxUncompressedBytes: 256 * 1024,
+    });
+    url = `${ingest.url}/api/v1/write`;
+  });
+
+  after(async () => {
+    await ingest.close();
+    await exporter.close();
+    await receiver.close();
+  });
+
+  const auth = { Authorization: "Bearer s3cret-token" };
+  const series = (labels: Record<string, string>, n = 1) => ({
+    labels: Object.entries(labels).map(([name, value]) => ({ name, value })),
+    samples: Array.from({ length: n }, (_, i) => ({ value: i, timestampMs: 1_700_000_000_000 + i })),
+  });
+  const good = series({ __name__: "up", [TENANT_LABEL]: "p1" }, 3);
+  const received = () => exporter.ingest.stats.samplesReceived;
+
+  it("accepts a valid request with 204 and routes it", async () => {
+    const before = received();
+    const result = await pushSeries(url, [good, series({ __name__: "up", [TENANT_LABEL]: "p2" })], auth);
+    assert.equal(result.status, 204);
+    assert.equal(received() - before, 4);
+    const sink = exporter.health("uid-p1-all")?.sinks.get("null");
+    assert.ok(sink);
+    assert.equal(sink.stats.samplesReceived, 3, "only p1's samples reach p1's sink");
+  });
+
+  it("counts and ignores series without the tenant label", async () => {
+    const before = exporter.ingest.stats.samplesWithoutTenant;
+    const result = await pushSeries(url, [series({ __name__: "up", job: "x" }, 2)], auth);
+    assert.equal(result.status, 204);
+    assert.equal(exporter.ingest.stats.samplesWithoutTenant - before, 2);
+  });
+
+  const rejections: [string, () => Promise<{ status: number; body: string }>, number, RegExp, string][] = [
+    ["no token", () => pushSeries(url, [good]), 401, /bearer token/, "unauthorized"],
+    [
+      "wrong token",
+      () => pushSeries(url, [good], { Authorization: "Bearer nope" }),
+      401,
+      /bearer token/,
+      "unauthorized",
+    ],
+    [
+      "bad snappy",
+      () => postRemoteWrite(url, Buffer.from("definitely not snappy"), auth),
+      400,
+      /^bad snappy: /,
+      "bad_request",
+    ],
+    [
+      "bad protobuf",
+      () => postRemoteWrite(url, snappyCompress(Buffer.from([0x0a, 0xff, 0x01])), auth),
+      400,
+      /^malformed WriteRequest at byte \d+: /,
+      "bad_request",
+    ],
+    [
+      "invalid label name",
+      () => pushSeries(url, [good, series({ __name__: "up", "bad-name": "x", [TENANT_LABEL]: "p1" })], auth),
+      400,
+      /invalid label name "bad-name"/,
+      "bad_request",
+    ],
+    [
+      "compressed body over the limit",
+      () => postRemoteWrite(url, new Uint8Array(70 * 1024), auth),
+      413,
+      /exceeds/,
+      "too_large",
+    ],
+    [
+      "decompressed body over the limit",
+      () =>
+        postRemoteWrite(
+          url,
+          snappyCompress(
+            encodeWriteRequest([series({ __name__: "x".repeat(300 * 1024), [TENANT_LABEL]: "p1" })]),
+          ),
+          auth,
+        ),
+      413,
+      /too large/,
+      "too_large",
+    ],
+    [
+      "gzip instead of snappy",
+      () => postRemoteWrite(url, Buffer.from("x"), { ...auth, "Content-Encoding": "gzip" }),
+      415,
+      /Content-Encoding must be snappy/,
+      "unsupported_media_type",
+    ],
+    [
+      "Remote Write 2.0",
+      () =>
+        postRemoteWrite(url, Buffer.from("x"), {
+          ...auth,
+          "Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+        }),
+      415,
+      /only Remote Write 1\.0/,
+      "unsupported_media_type",
+    ],
+  ];
+
+  for (const [name, send, status, reason, outcome] of rejections) {
+    it(`rejects ${name} with ${status}, applying nothing`, async () => {
+      const before = received();
+      const counted = ingest.requests[outcome as keyof typeof ingest.requests];
+      const result = await send();
+      assert.equal(result.status, status, result.body);
+      assert.match(result.body.trim(), reason);
+      assert.equal(result.body.trim().split("\n").length, 1, "one-line reason");
+      assert.equal(received(), before, "nothing applied");
+      assert.equal(ingest.requests[outcome as keyof typeof ingest.requests], counted + 1);
+    });
+  }
+
+  it("answers 404 and 405 for other paths and methods, and keeps serving", async () => {
+    const notFound = await fetch(`${ingest.url}/write`, { method: "POST" });
+    assert.equal(notFound.status, 404);
+    const wrongMethod = await fetch(url, { headers: auth });
+    assert.equal(wrongMethod.status, 405);
+    assert.equal((await pushSeries(url, [good], auth)).status, 204);
+  });
+});

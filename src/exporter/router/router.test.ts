@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { compileSelector, parse, scope } from "../../metricsql/index.js";
+import { InvalidLabelsError, encodeLabels, type Label } from "../../remotewrite/index.js";
+import type { SeriesRef } from "../series.js";
+import { Router, SourceStats, type CompiledSource, type SampleTarget } from "./router.js";
+import { SeriesCache, hashBytes } from "./series-cache.js";
+
+const TENANT = "tenant";
+
+class Recorder implements SampleTarget {
+  readonly pushed: [SeriesRef, number, number][] = [];
+  push(series: SeriesRef, value: number, timestampMs: number): void {
+    this.pushed.push([series, value, timestampMs]);
+  }
+}
+
+function source(project: string, selector: string, ...targets: SampleTarget[]): CompiledSource {
+  return {
+    matcher: compileSelector(scope(parse(selector), { tenantLabel: TENANT, project })),
+    targets,
+    stats: new SourceStats(),
+  };
+}
+
+const bytes = (labels: Record<string, string>) =>
+  encodeLabels(Object.entries(labels).map(([name, value]): Label => ({ name, value })));
+
+describe("Router", () => {
+  it("routes a series to the sinks of its own project's matching sources only", () => {
+    const router = new Router({ tenantLabel: TENANT, maxCachedSeries: 100 });
+    const a = new Recorder();
+    const b = new Recorder();
+    router.setProject("p1", [source("p1", '{kind="Gateway"}', a)]);
+    router.setProject("p2", [source("p2", "{}", b)]);
+    const route = router.resolve(bytes({ __name__: "up", kind: "Gateway", tenant: "p1" }));
+    assert.ok(typeof route === "object");
+    assert.deepEqual(route.targets, [a]);
+    assert.equal(router.resolve(bytes({ __name__: "up", kind: "Proxy", tenant: "p1" })), "not-selected");
+    assert.equal(router.resolve(bytes({ __name__: "up", kind: "Gateway" })), "no-tenant");
+    assert.equal(router.resolve(bytes({ __name__: "up", tenant: "p3" })), "not-selected");
+  });
+
+  it("sends a series matching two sources of one sink twice (no de-duplication)", () => {
+    const router = new Router({ tenantLabel: TENANT, maxCachedSeries: 100 });
+    const sink = new Recorder();
+    router.setProject("p1", [source("p1", '{kind="Gateway"}', sink), source("p1", "up", sink)]);
+    const route = router.resolve(bytes({ __name__: "up", kind: "Gateway", tenant: "p1" }));
+    assert.ok(typeof route === "object");
+    assert.deepEqual(route.targets, [sink, sink]);
+    assert.equal(route.sources.length, 2);
+  });
+
+  it("answers from the cache, and recomputes only the changed project's series", () => {
+    const router = new Router({ tenantLabel: TENANT, maxCachedSeries: 100 });
+    const first = new Recorder();
+    const second = new Recorder();
+    router.setProject("p1", [source("p1", "{}", first)]);
+    router.setProject("p2", [source("p2", "{}", first)]);
+    const s1 = bytes({ __name__: "up", tenant: "p1" });
+    const s2 = bytes({ __name__: "up", tenant: "p2" });
+    router.resolve(s1);
+    router.resolve(s2);
+    assert.equal(router.cacheMisses, 2);
+    router.resolve(Uint8Array.from(s1));
+    assert.equal(router.cacheHits, 1, "same bytes in another buffer hit the cache");
+    router.setProject("p1", [source("p1", "{}", second)]);
+    const again = router.resolve(s1);
+    assert.ok(typeof again === "object");
+    assert.deepEqual(again.targets, [second], "new policy takes effect");
+    router.resolve(s2);
+    assert.equal(router.cacheMisses, 3, "p2's series stayed cached");
+    router.setProject("p1", []);
+    assert.equal(router.resolve(s1), "not-selected");
+  });
+
+  it("re-encodes unsorted or empty-valued labels, passes canonical bytes through", () => {
+    const router = new Router({ tenantLabel: TENANT, maxCachedSeries: 100 });
+    router.setProject("p1", [source("p1", "{}", new Recorder())]);
+    const canonical = bytes({ __name__: "up", tenant: "p1" });
+    const routed = router.resolve(canonical);
+    assert.ok(typeof routed === "object");
+    assert.deepEqual(routed.series.labelBytes, canonical);
+    // Hand-built: tenant before __name__, plus an empty label.
+    const unsorted = Buffer.concat([
+      bytes({ tenant: "p1" }),
+      bytes({ __name__: "up" }),
+      labelField("empty", ""),
+    ]);
+    const fixed = router.resolve(unsorted);
+    assert.ok(typeof fixed === "object");
+    assert.deepEqual(fixed.series.labelBytes, canonical);
+  });
+
+  it("rejects invalid and repeated label names the first time a series is seen", () => {
+    const router = new Router({ tenantLabel: TENANT, maxCachedSeries: 100 });
+    assert.throws(() => router.resolve(labelField("bad-name", "x")), InvalidLabelsError);
+    assert.throws(
+      () => router.resolve(Buffer.concat([labelField("a", "1"), labelField("a", "2")])),
+      InvalidLabelsError,
+    );
+  });
+});
+
+describe("SeriesCache", () => {
+  it("tells apart keys whose hashes collide", () => {
+    const cache = new SeriesCache<string>(100);
+    const a = Uint8Array.of(1, 2, 3);
+    const b = Uint8Array.of(4, 5, 6);
+    cache.set(a, 7, "a");
+    cache.set(b, 7, "b");
+    assert.equal(cache.get(a, 7)?.value, "a");
+    assert.equal(cache.get(b, 7)?.value, "b");
+    assert.equal(cache.get(Uint8Array.of(1, 2), 7), undefined);
+  });
+
+  it("stays bounded, keeping entries in use", () => {
+    const cache = new SeriesCache<number>(10);
+    const hot = Uint8Array.of(255);
+    cache.set(hot, hashBytes(hot), -1);
+    for (let i = 0; i < 100; i++) {
+      const key = Uint8Array.of(i, i);
+      cache.set(key, hashBytes(key), i);
+      assert.ok(cache.get(hot, hashBytes(hot)), `hot entry kept at ${i}`);
+      assert.ok(cache.size <= 12, `size ${cache.size}`);
+    }
+    assert.equal(
+      cache.get(Uint8Array.of(0, 0), hashBytes(Uint8Array.of(0, 0))),
+      undefined,
+      "cold entry evicted",
+    );
+  });
+
+  it("hashes every byte", () => {
+    const base = new Uint8Array(37).fill(9);
+    const seen = new Set([hashBytes(base)]);
+    for (let i = 0; i < base.length; i++) {
+      const changed = base.slice();
+      changed[i] = 10;
+      seen.add(hashBytes(changed));
+    }
+    assert.equal(seen.size, 38);
+  });
+});
+
+/** One TimeSeries `labels` field, written by hand (encodeLabels would refuse or fix it). */
+function labelField(name: string, value: string): Uint8Array {
+  const n = Buffer.from(name);
+  const v = Buffer.from(value);
+  const inner = Buffer.concat([Buffer.of(0x0a, n.length), n, Buffer.of(0x12, v.length), v]);
+  return Buffer.concat([Buffer.of(0x0a, inner.length), inner]);
+}

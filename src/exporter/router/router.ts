@@ -1,0 +1,158 @@
+// Routes incoming series to sinks. A series belongs to the project named by
+// its tenant label; only that project's sources are evaluated, and a series
+// goes to every sink that forwards a matching source — twice to a sink that
+// forwards two matching sources, as the API promises no de-duplication.
+//
+// The decision is cached per series (see series-cache.ts) and recomputed when
+// the series' project changes its policies; other projects' series keep their
+// cached routes.
+import { decodeLabelBytes, encodeLabels, InvalidLabelsError } from "../../remotewrite/index.js";
+import type { Label } from "../../remotewrite/index.js";
+import type { SeriesMatcher } from "../../metricsql/index.js";
+import type { SeriesRef } from "../series.js";
+import { SeriesCache, hashBytes } from "./series-cache.js";
+
+/** Where a routed sample goes: a sink's push. */
+export interface SampleTarget {
+  push(series: SeriesRef, value: number, timestampMs: number): void;
+}
+
+/** Counts what one source of one policy matched. */
+export class SourceStats {
+  matchedSamples = 0;
+}
+
+export interface CompiledSource {
+  readonly matcher: SeriesMatcher;
+  /** The sinks forwarding this source. */
+  readonly targets: readonly SampleTarget[];
+  readonly stats: SourceStats;
+}
+
+/** A resolved series: what to push and where. */
+export interface Route {
+  readonly series: SeriesRef;
+  /** One entry per (matching source, forwarding sink); may repeat a sink. */
+  readonly targets: readonly SampleTarget[];
+  /** One entry per matching source. */
+  readonly sources: readonly SourceStats[];
+}
+
+/** Why a series has no route. */
+export type Unrouted = "no-tenant" | "not-selected";
+
+interface CachedRoute {
+  readonly project: string | undefined;
+  generation: number;
+  route: Route | Unrouted;
+}
+
+/** Prometheus' label name syntax: what every Remote Write receiver accepts. */
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+export interface RouterOptions {
+  readonly tenantLabel: string;
+  /** Upper bound on series whose routes are cached. */
+  readonly maxCachedSeries: number;
+}
+
+export class Router {
+  private readonly projects = new Map<string, readonly CompiledSource[]>();
+  private readonly generations = new Map<string, number>();
+  private readonly cache: SeriesCache<CachedRoute>;
+  private nextGeneration = 1;
+  cacheHits = 0;
+  cacheMisses = 0;
+
+  constructor(private readonly options: RouterOptions) {
+    this.cache = new SeriesCache<CachedRoute>(options.maxCachedSeries);
+  }
+
+  /** Replaces a project's sources (all its policies together); an empty list removes the project. */
+  setProject(project: string, sources: readonly CompiledSource[]): void {
+    if (sources.length === 0) this.projects.delete(project);
+    else this.projects.set(project, sources);
+    this.generations.set(project, this.nextGeneration++);
+  }
+
+  /**
+   * The route of a series given its encoded label bytes. Throws
+   * InvalidLabelsError or WriteRequestDecodeError for a label set that is not
+   * acceptable, the first time the series is seen.
+   */
+  resolve(labelBytes: Uint8Array): Route | Unrouted {
+    const hash = hashBytes(labelBytes);
+    const entry = this.cache.get(labelBytes, hash);
+    if (entry !== undefined) {
+      const cached = entry.value;
+      if (cached.project === undefined || cached.generation === this.generationOf(cached.project)) {
+        this.cacheHits++;
+        return cached.route;
+      }
+      this.cacheMisses++;
+      cached.generation = this.generationOf(cached.project);
+      cached.route = this.compute(entry.key, decodeLabelBytes(entry.key), cached.project);
+      return cached.route;
+    }
+    this.cacheMisses++;
+    const labels = decodeLabelBytes(labelBytes);
+    checkLabels(labels);
+    const project = labels.find((l) => l.name === this.options.tenantLabel)?.value;
+    const generation = project === undefined ? 0 : this.generationOf(project);
+    const created = this.cache.set(labelBytes, hash, { project, generation, route: "no-tenant" });
+    created.value.route = project === undefined ? "no-tenant" : this.compute(created.key, labels, project);
+    return created.value.route;
+  }
+
+  private generationOf(project: string): number {
+    return this.generations.get(project) ?? 0;
+  }
+
+  private compute(
+    labelBytes: Uint8Array,
+    labels: readonly Label[],
+    project: string | undefined,
+  ): Route | Unrouted {
+    if (project === undefined) return "no-tenant";
+    const sources = this.projects.get(project);
+    if (sources === undefined) return "not-selected";
+    const targets: SampleTarget[] = [];
+    const matched: SourceStats[] = [];
+    for (const source of sources) {
+      if (!source.matcher.matches(labels)) continue;
+      matched.push(source.stats);
+      targets.push(...source.targets);
+    }
+    if (targets.length === 0) return "not-selected";
+    return { series: { labelBytes: canonicalLabelBytes(labelBytes, labels) }, targets, sources: matched };
+  }
+}
+
+/** Rejects label sets Remote Write receivers would refuse: bad or repeated names. */
+function checkLabels(labels: readonly Label[]): void {
+  const seen = new Set<string>();
+  for (const { name } of labels) {
+    if (!LABEL_NAME.test(name)) throw new InvalidLabelsError(`invalid label name ${JSON.stringify(name)}`);
+    if (seen.has(name)) throw new InvalidLabelsError(`label name ${JSON.stringify(name)} repeated`);
+    seen.add(name);
+  }
+}
+
+/**
+ * The bytes to send: the received ones when already canonical (sorted, no
+ * empty values — what every agent sends), else re-encoded.
+ */
+function canonicalLabelBytes(labelBytes: Uint8Array, labels: readonly Label[]): Uint8Array {
+  let canonical = true;
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i];
+    const previous = labels[i - 1];
+    if (label === undefined) continue;
+    // Names are ASCII (checkLabels), so string order is byte order.
+    if (label.value === "" || (previous !== undefined && previous.name >= label.name)) {
+      canonical = false;
+      break;
+    }
+  }
+  return canonical ? labelBytes : encodeLabels(labels);
+}

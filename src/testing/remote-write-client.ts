@@ -1,0 +1,32 @@
+// Pushes Remote Write requests the way an agent would, for tests and benchmarks.
+import { REMOTE_WRITE_HEADERS, encodeWriteRequest, snappyCompress } from "../remotewrite/index.js";
+import type { TimeSeriesInput } from "../remotewrite/index.js";
+
+export interface PushResult {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** POSTs raw bytes with the Remote Write headers (overridable), returning status and body text. */
+export async function postRemoteWrite(
+  url: string,
+  body: Uint8Array,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<PushResult> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { ...REMOTE_WRITE_HEADERS, ...headers },
+    body,
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
+/** Encodes, compresses and POSTs series. */
+export async function pushSeries(
+  url: string,
+  series: Iterable<TimeSeriesInput>,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<PushResult> {
+  return postRemoteWrite(url, snappyCompress(encodeWriteRequest(series)), headers);
+}
