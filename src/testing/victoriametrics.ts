@@ -26,6 +26,13 @@ export function victoriaMetricsAvailability(env: NodeJS.ProcessEnv = process.env
 export interface VictoriaMetricsOptions {
   /** Turns on HTTP Basic Auth for every endpoint. */
   readonly httpAuth?: { readonly username: string; readonly password: string };
+  /**
+   * Use this storage dir instead of a fresh temp one, and keep it on stop():
+   * restarting on the same dir (and port) brings the same data back.
+   */
+  readonly storageDataPath?: string;
+  /** Listen on this port instead of a free one, e.g. to restart where clients already point. */
+  readonly port?: number;
 }
 
 export interface RunningVictoriaMetrics {
@@ -33,9 +40,10 @@ export interface RunningVictoriaMetrics {
   readonly url: string;
   /** Headers every request needs: Authorization when httpAuth is set, else none. */
   readonly headers: Readonly<Record<string, string>>;
-  /** The temp -storageDataPath; stop() removes it. */
+  /** The -storageDataPath; stop() removes it unless it was given in the options. */
   readonly storageDataPath: string;
-  /** Idempotent: SIGTERM, SIGKILL after 10 s, then removes the storage dir. */
+  readonly port: number;
+  /** Idempotent: SIGTERM, SIGKILL after 10 s, then removes the storage dir (unless given). */
   stop(): Promise<void>;
 }
 
@@ -43,8 +51,9 @@ export async function startVictoriaMetrics(
   options: VictoriaMetricsOptions = {},
 ): Promise<RunningVictoriaMetrics> {
   const binary = victoriaMetricsAvailability().requirePath();
-  return onFreePort(async (port) => {
-    const storageDir = await mkdtemp(join(tmpdir(), "telex-vm-"));
+  const launch = async (port: number): Promise<RunningVictoriaMetrics> => {
+    const ownsStorage = options.storageDataPath === undefined;
+    const storageDir = options.storageDataPath ?? (await mkdtemp(join(tmpdir(), "telex-vm-")));
     const args = [
       `-httpListenAddr=127.0.0.1:${port}`,
       `-storageDataPath=${storageDir}`,
@@ -67,10 +76,11 @@ export async function startVictoriaMetrics(
       args,
       readyUrl: `${url}/health`,
       readyHeaders: headers,
-      cleanup: () => rm(storageDir, { recursive: true, force: true }),
+      cleanup: ownsStorage ? () => rm(storageDir, { recursive: true, force: true }) : undefined,
     });
-    return { url, headers, storageDataPath: storageDir, stop: () => peer.stop() };
-  });
+    return { url, headers, storageDataPath: storageDir, port, stop: () => peer.stop() };
+  };
+  return options.port === undefined ? onFreePort(launch) : launch(options.port);
 }
 
 /** Makes just-ingested samples searchable now (VictoriaMetrics buffers them for up to a second). */

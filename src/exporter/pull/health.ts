@@ -1,0 +1,53 @@
+// What a pull job reports about itself: progress (cursor, samples, windows)
+// and failures (the last one, and how many in a row). Read by the exporter for
+// the source's status and metrics.
+import type { PullFailureReason } from "./pull-error.js";
+
+export interface PullFailure {
+  /** The classification of the failure; "Internal" when emitting failed rather than the store. */
+  readonly reason: PullFailureReason | "Internal";
+  /** Never contains credentials: status codes, error text from the store, transport errors. */
+  readonly message: string;
+  readonly atMs: number;
+}
+
+export interface PullHealth {
+  /** When a window was last read completely. */
+  readonly lastSuccessMs?: number;
+  /** The most recent failure, kept after recovery; compare atMs with lastSuccessMs. */
+  readonly lastError?: PullFailure;
+  /** Failed attempts since the last success; 0 when healthy. */
+  readonly consecutiveFailures: number;
+  /** Samples emitted since this PullSource started. */
+  readonly samplesPulled: number;
+  /** Windows read completely since this PullSource started. */
+  readonly windowsCompleted: number;
+  /** The first millisecond not yet exported. */
+  readonly cursorMs: number;
+  /**
+   * How much readable data (older than now − lag) waits to be exported:
+   * below one interval when keeping up, growing while the store fails.
+   */
+  readonly lagBehindMs: number;
+}
+
+/** The mutable counterpart a job updates as it goes. */
+export class HealthRecord {
+  lastSuccessMs: number | undefined;
+  lastError: PullFailure | undefined;
+  consecutiveFailures = 0;
+  samplesPulled = 0;
+  windowsCompleted = 0;
+
+  snapshot(cursorMs: number, readableHorizonMs: number): PullHealth {
+    return {
+      ...(this.lastSuccessMs === undefined ? {} : { lastSuccessMs: this.lastSuccessMs }),
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      consecutiveFailures: this.consecutiveFailures,
+      samplesPulled: this.samplesPulled,
+      windowsCompleted: this.windowsCompleted,
+      cursorMs,
+      lagBehindMs: Math.max(0, readableHorizonMs - cursorMs),
+    };
+  }
+}

@@ -1,0 +1,168 @@
+// The pull source: keeps one JobRunner per job, shares one HTTP pool and one
+// concurrency limit between them, and answers health by job key.
+import type { Logger } from "../../log.js";
+import type { Clock } from "../util/clock.js";
+import { ConcurrencyLimit } from "./concurrency-limit.js";
+import type { CursorStore } from "./cursor-store.js";
+import {
+  DEFAULT_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_MAX_RETRY_BACKOFF_MS,
+  DEFAULT_MAX_WINDOW_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_RETRY_BACKOFF_MS,
+  DEFAULT_STOP_GRACE_MS,
+} from "./defaults.js";
+import { ExportClient } from "./export-client.js";
+import type { PullHealth } from "./health.js";
+import type { PullJob } from "./job.js";
+import { JobRunner, type JobRunnerDeps } from "./job-runner.js";
+import { validatePlannerOptions } from "./window-planner.js";
+
+export interface PullSourceOptions {
+  /**
+   * VictoriaMetrics: a single node's root (`http://vm:8428`) or vmselect with
+   * its tenant prefix (`http://vmselect:8481/select/0/prometheus`).
+   */
+  readonly url: string;
+  /** How often each job reads a window, and the window's length in steady state. */
+  readonly intervalMs: number;
+  /** Only samples older than now − lagMs are read: time for agents and the store to make them searchable. */
+  readonly lagMs: number;
+  /** Sent with every request, e.g. Authorization; never logged. */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly cursorStore: CursorStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Longest window while catching up; default max(intervalMs, 5 min). */
+  readonly maxWindowMs?: number;
+  /** Header and body idle timeout of a request; default 30 s. */
+  readonly requestTimeoutMs?: number;
+  /** Requests in flight at once over all jobs; default 4. */
+  readonly maxConcurrentRequests?: number;
+  /** First retry wait (doubling, +≤20 % jitter); default 1 s. */
+  readonly retryBackoffMs?: number;
+  /** Longest retry wait; default 60 s. */
+  readonly maxRetryBackoffMs?: number;
+  /** How long stop() lets a window that is already emitting finish; default 5 s. */
+  readonly stopGraceMs?: number;
+  /** In [0, 1), for the retry jitter; injectable for tests. */
+  readonly random?: () => number;
+}
+
+export interface SetJobsOptions {
+  /**
+   * Also delete the persisted cursors of the jobs this call removes. Off by
+   * default: a job that comes back (a policy re-applied, or moved back to
+   * this replica) then resumes where it stopped instead of skipping ahead.
+   * Turn it on when the policy itself was deleted.
+   */
+  readonly forgetRemoved?: boolean;
+}
+
+export class PullSource {
+  private readonly deps: JobRunnerDeps;
+  private readonly runners = new Map<string, JobRunner>();
+  /** Runners being stopped after removal, by key: a job re-added meanwhile starts after them. */
+  private readonly stopping = new Map<string, Promise<void>>();
+  private state: "new" | "started" | "stopped" = "new";
+  private stopped: Promise<void> | undefined;
+
+  constructor(options: PullSourceOptions) {
+    const planner = {
+      intervalMs: options.intervalMs,
+      lagMs: options.lagMs,
+      maxWindowMs: options.maxWindowMs ?? Math.max(options.intervalMs, DEFAULT_MAX_WINDOW_MS),
+    };
+    validatePlannerOptions(planner);
+    const maxConcurrentRequests = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
+    this.deps = {
+      client: new ExportClient({
+        url: options.url,
+        ...(options.headers === undefined ? {} : { headers: options.headers }),
+        requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        maxConnections: maxConcurrentRequests,
+      }),
+      clock: options.clock,
+      logger: options.logger,
+      planner,
+      cursorStore: options.cursorStore,
+      limit: new ConcurrencyLimit(maxConcurrentRequests),
+      backoff: {
+        baseMs: options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
+        maxMs: options.maxRetryBackoffMs ?? DEFAULT_MAX_RETRY_BACKOFF_MS,
+        random: options.random ?? Math.random,
+      },
+      stopGraceMs: options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
+    };
+  }
+
+  /**
+   * Makes the running set equal `jobs`: new keys start, removed keys stop,
+   * and a key present before and now keeps its runner and cursor and takes
+   * the new selector and emit target.
+   */
+  setJobs(jobs: readonly PullJob[], options: SetJobsOptions = {}): void {
+    if (this.state === "stopped") throw new Error("PullSource.setJobs after stop()");
+    const wanted = new Map<string, PullJob>();
+    for (const job of jobs) {
+      if (wanted.has(job.key)) throw new Error(`two pull jobs with the key ${JSON.stringify(job.key)}`);
+      wanted.set(job.key, job);
+    }
+    for (const [key, runner] of this.runners) {
+      if (wanted.has(key)) continue;
+      this.runners.delete(key);
+      this.retire(key, runner, options.forgetRemoved === true);
+    }
+    for (const [key, job] of wanted) {
+      const existing = this.runners.get(key);
+      if (existing !== undefined) {
+        existing.replace(job);
+        continue;
+      }
+      const runner = new JobRunner(job, this.deps);
+      this.runners.set(key, runner);
+      if (this.state === "started") runner.start(this.stopping.get(key));
+    }
+  }
+
+  start(): void {
+    if (this.state !== "new") throw new Error(`PullSource.start() when ${this.state}`);
+    this.state = "started";
+    for (const [key, runner] of this.runners) runner.start(this.stopping.get(key));
+  }
+
+  /** Idempotent. Resolves when every job has stopped and its last cursor is saved. */
+  stop(): Promise<void> {
+    this.stopped ??= this.stopAll();
+    return this.stopped;
+  }
+
+  /** The job's health, or undefined for a key that is not running. */
+  health(key: string): PullHealth | undefined {
+    return this.runners.get(key)?.snapshot();
+  }
+
+  private async stopAll(): Promise<void> {
+    this.state = "stopped";
+    const runners = [...this.runners.values()];
+    this.runners.clear();
+    await Promise.all([...runners.map((runner) => runner.stop()), ...this.stopping.values()]);
+    await this.deps.client.close();
+  }
+
+  private retire(key: string, runner: JobRunner, forget: boolean): void {
+    const previous = this.stopping.get(key) ?? Promise.resolve();
+    const done = Promise.all([previous, runner.stop()])
+      .then(() => (forget ? this.deps.cursorStore.delete(key) : undefined))
+      .catch((error: unknown) => {
+        this.deps.logger.warn("stopping a removed pull job failed", {
+          job: key,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      })
+      .finally(() => {
+        if (this.stopping.get(key) === done) this.stopping.delete(key);
+      });
+    this.stopping.set(key, done);
+  }
+}
