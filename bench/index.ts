@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark suite of the project, one after another.
 import { arch, cpus, totalmem } from "node:os";
 import { runDeliveryBench } from "./delivery.js";
+import { runIngestBench } from "./ingest.js";
 import { runMetricsqlBench } from "./metricsql.js";
 import { remoteWriteSuite } from "./remotewrite.js";
 
@@ -12,6 +13,7 @@ interface Suite {
 const suites: Suite[] = [
   { title: "metricsql matcher", run: runMetricsqlBench },
   { title: "delivery", run: runDeliveryBench },
+  { title: "ingest", run: runIngestBench },
   remoteWriteSuite,
 ];
 

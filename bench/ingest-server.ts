@@ -1,0 +1,46 @@
+// The telex side of the ingest benchmark, run as its own process so its CPU
+// time can be read from /proc: an Exporter with the benchmark's policies and
+// the ingest endpoint. Prints `ready <ingest url>` and runs until killed.
+//
+// argv: <receiver url> <projects> <policies per project> <single-policy: 0|1>
+import { Exporter } from "../src/exporter/exporter.js";
+import { startIngestServer } from "../src/exporter/ingest/server.js";
+import { TENANT_LABEL } from "../src/testing/platform-series.js";
+import { policyPlan } from "../src/testing/policies.js";
+import { BENCH_SELECTORS, SINGLE_POLICY } from "./ingest-workload.js";
+
+const [receiver = "", projectsArg = "100", perProjectArg = "10", singleArg = "0"] = process.argv.slice(2);
+const exporter = new Exporter({ tenantLabel: TENANT_LABEL, maxCachedSeries: 1_000_000 });
+const sink = (name: string) => ({
+  name,
+  endpoint: receiver,
+  sources: ["s"],
+  batch: { maxSize: 5000, timeout: "1s" },
+});
+
+if (singleArg === "1") {
+  exporter.apply(
+    policyPlan(SINGLE_POLICY.project, {
+      name: "one",
+      sources: { s: SINGLE_POLICY.selector },
+      sinks: [sink("k")],
+    }),
+  );
+} else {
+  for (let p = 0; p < Number(projectsArg); p++) {
+    for (let i = 0; i < Number(perProjectArg); i++) {
+      const selector = BENCH_SELECTORS[i % BENCH_SELECTORS.length] ?? "{}";
+      exporter.apply(
+        policyPlan(`project-${p}`, { name: `policy-${i}`, sources: { s: selector }, sinks: [sink("k")] }),
+      );
+    }
+  }
+}
+const ingest = await startIngestServer({ host: "127.0.0.1", port: 0, processor: exporter.ingest });
+console.log(`ready ${ingest.url}/api/v1/write`);
+process.on("SIGTERM", () => {
+  console.log(
+    `routed ${exporter.ingest.stats.samplesRouted} received ${exporter.ingest.stats.samplesReceived} cache-misses ${exporter.router.cacheMisses}`,
+  );
+  process.exit(0);
+});

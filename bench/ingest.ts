@@ -1,0 +1,216 @@
+// Ingest → route → deliver, end to end over loopback HTTP: the same
+// pre-encoded Remote Write requests are pushed into telex (1,000 policies in
+// 100 projects, and a single policy) and into vmagent (one remote-write URL
+// with an equivalent keep filter, and forwarding everything), each running
+// as its own process. Reported: accepted samples/s and CPU seconds the
+// process spent per million input samples (from /proc, 100 ticks/s).
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { peerAvailability, freePort, waitForHttp } from "../src/testing/peers.js";
+import { REMOTE_WRITE_HEADERS } from "../src/remotewrite/index.js";
+import { SINGLE_POLICY, benchRequests, benchSeries } from "./ingest-workload.js";
+
+const PROJECTS = 100;
+const SERIES_PER_PROJECT = 100;
+const SERIES_PER_REQUEST = 1000;
+const REQUESTS = 3000;
+const CONCURRENCY = 4;
+const CLOCK_TICKS_PER_SECOND = 100;
+
+interface Receiver {
+  readonly url: string;
+  requests: number;
+  bytes: number;
+  close(): Promise<void>;
+}
+
+async function nullReceiver(): Promise<Receiver> {
+  const server = createServer((req, res) => {
+    req.on("data", (chunk: Buffer) => {
+      receiver.bytes += chunk.length;
+    });
+    req.on("end", () => {
+      receiver.requests++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const receiver: Receiver = {
+    url: `http://127.0.0.1:${port}/api/v1/write`,
+    requests: 0,
+    bytes: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+  return receiver;
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+async function push(url: string, bodies: readonly Buffer[], count: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const body = bodies[next++ % bodies.length];
+      const response = await fetch(url, { method: "POST", headers: REMOTE_WRITE_HEADERS, body });
+      await response.arrayBuffer();
+      if (response.status >= 300) throw new Error(`push failed: HTTP ${response.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+/** Waits until the receiver has had no request for quietMs. */
+async function settle(receiver: Receiver, quietMs = 2500): Promise<void> {
+  let last = receiver.requests;
+  let quietSince = performance.now();
+  while (performance.now() - quietSince < quietMs) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (receiver.requests !== last) {
+      last = receiver.requests;
+      quietSince = performance.now();
+    }
+  }
+}
+
+interface Candidate {
+  readonly name: string;
+  start(receiverUrl: string): Promise<{ url: string; child: ChildProcess; cleanup: () => void }>;
+}
+
+function telex(single: boolean): Candidate {
+  return {
+    name: single ? "telex, 1 policy" : `telex, ${PROJECTS * 10} policies in ${PROJECTS} projects`,
+    async start(receiverUrl) {
+      const script = fileURLToPath(new URL("./ingest-server.js", import.meta.url));
+      const child = spawn(
+        process.execPath,
+        [script, receiverUrl, String(PROJECTS), "10", single ? "1" : "0"],
+        {
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          const match = /ready (\S+)/.exec(chunk.toString());
+          if (match?.[1] !== undefined) resolve(match[1]);
+        });
+        child.once("exit", () => {
+          reject(new Error("telex bench server exited"));
+        });
+      });
+      return { url, child, cleanup: () => undefined };
+    },
+  };
+}
+
+function vmagent(filter: boolean): Candidate {
+  return {
+    name: filter ? "vmagent, 1 keep filter" : "vmagent, forwarding everything",
+    async start(receiverUrl) {
+      const binary = peerAvailability("vmagent", "apt-get install victoria-metrics").requirePath();
+      const dir = mkdtempSync(join(tmpdir(), "telex-bench-vmagent-"));
+      const port = await freePort();
+      const args = [
+        `-httpListenAddr=127.0.0.1:${port}`,
+        `-remoteWrite.url=${receiverUrl}`,
+        `-remoteWrite.tmpDataPath=${dir}`,
+        "-loggerLevel=ERROR",
+      ];
+      if (filter) {
+        writeFileSync(join(dir, "relabel.yml"), SINGLE_POLICY.relabel);
+        args.push(`-remoteWrite.urlRelabelConfig=${join(dir, "relabel.yml")}`);
+      }
+      const child = spawn(binary, args, { stdio: "ignore" });
+      await waitForHttp(`http://127.0.0.1:${port}/health`);
+      return {
+        url: `http://127.0.0.1:${port}/api/v1/write`,
+        child,
+        cleanup: () => {
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  };
+}
+
+interface Measurement {
+  readonly name: string;
+  readonly samplesPerSecond: number;
+  readonly cpuPerMillion: number;
+  readonly requestsOut: number;
+}
+
+async function measureCandidate(candidate: Candidate, bodies: readonly Buffer[]): Promise<Measurement> {
+  const receiver = await nullReceiver();
+  const { url, child, cleanup } = await candidate.start(receiver.url);
+  const pid = child.pid ?? 0;
+  try {
+    await push(url, bodies, bodies.length); // warm-up: every series seen once
+    await settle(receiver);
+    const requestsBefore = receiver.requests;
+    const cpuBefore = cpuSeconds(pid);
+    const started = performance.now();
+    await push(url, bodies, REQUESTS);
+    const seconds = (performance.now() - started) / 1000;
+    await settle(receiver);
+    const cpu = cpuSeconds(pid) - cpuBefore;
+    const samples = REQUESTS * SERIES_PER_REQUEST;
+    return {
+      name: candidate.name,
+      samplesPerSecond: samples / seconds,
+      cpuPerMillion: cpu / (samples / 1e6),
+      requestsOut: receiver.requests - requestsBefore,
+    };
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+    cleanup();
+    await receiver.close();
+  }
+}
+
+export async function runIngestBench(): Promise<void> {
+  const series = benchSeries(PROJECTS, SERIES_PER_PROJECT);
+  const bodies = benchRequests(series, SERIES_PER_REQUEST, 2);
+  console.log(
+    `\n## ingest → route → deliver (${series.length} series of 11 labels in ${PROJECTS} projects, ${SERIES_PER_REQUEST} samples a request, ${(REQUESTS * SERIES_PER_REQUEST) / 1e6} M samples, ${CONCURRENCY} concurrent pushers)`,
+  );
+  const candidates = [telex(false), telex(true)];
+  const vmagentInstalled = peerAvailability("vmagent", "").path !== undefined;
+  if (vmagentInstalled) candidates.push(vmagent(true), vmagent(false));
+  const results: Measurement[] = [];
+  for (const candidate of candidates) {
+    const result = await measureCandidate(candidate, bodies);
+    results.push(result);
+    console.log(
+      `  ${result.name.padEnd(40)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million  (${result.requestsOut} requests out)`,
+    );
+  }
+  const reference = results.find((r) => r.name.startsWith("vmagent, 1"));
+  if (reference === undefined) {
+    console.log("  vmagent not installed (apt-get install victoria-metrics): no comparison");
+    return;
+  }
+  for (const result of results.filter((r) => r.name.startsWith("telex"))) {
+    console.log(
+      `  ${result.name}: ${(result.cpuPerMillion / reference.cpuPerMillion).toFixed(2)}× vmagent's CPU per sample (filtering to one policy)`,
+    );
+  }
+}
