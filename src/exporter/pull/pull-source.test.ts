@@ -9,9 +9,8 @@ import { startFakeExportServer, type FakeExportServer } from "../../testing/fake
 import { freePort } from "../../testing/peers.js";
 import { ManualClock } from "../util/clock.js";
 import { MemoryCursorStore, type CursorStore } from "./cursor-store.js";
-import type { PullHealth } from "./health.js";
 import { PullSource, type PullSourceOptions } from "./pull-source.js";
-import { duplicates, recordingJob, sampleId, type RecordingJob } from "./test-recorder.js";
+import { duplicates, healthOf, recordingJob, sampleId, type RecordingJob } from "./test-recorder.js";
 
 const TENANT = "resourcemanager_datumapis_com_project_name";
 const T = 1_700_000_040_000;
@@ -117,12 +116,6 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 5000):
   }
 }
 
-function healthOf(source: PullSource, key = KEY): PullHealth {
-  const health = source.health(key);
-  if (health === undefined) throw new Error(`no job ${key}`);
-  return health;
-}
-
 function completed(source: PullSource, key = KEY): number {
   return source.health(key)?.windowsCompleted ?? -1;
 }
@@ -167,7 +160,7 @@ describe("PullSource (stand-in store, manual clock)", () => {
         "each request starts right after the last one's inclusive end",
       );
     }
-    const health = healthOf(second);
+    const health = healthOf(second, KEY);
     assert.equal(health.consecutiveFailures, 0);
     assert.equal(health.cursorMs, cursor);
     assert.ok(health.lagBehindMs < INTERVAL);
@@ -194,7 +187,7 @@ describe("PullSource (stand-in store, manual clock)", () => {
       eventually(() => source.health(KEY)?.consecutiveFailures === n, `${n} failures`);
 
     await failures(1);
-    let health = healthOf(source);
+    let health = healthOf(source, KEY);
     assert.deepEqual(health.lastError, {
       reason: "ServerError",
       message: "HTTP 503: service unavailable",
@@ -211,7 +204,7 @@ describe("PullSource (stand-in store, manual clock)", () => {
     assert.equal(source.health(KEY)?.lastError?.reason, "Unreachable");
     await clock.advance(4000);
     await failures(4);
-    health = healthOf(source);
+    health = healthOf(source, KEY);
     const badResponse = health.lastError;
     assert.ok(badResponse !== undefined);
     assert.equal(badResponse.reason, "BadResponse");
@@ -220,7 +213,7 @@ describe("PullSource (stand-in store, manual clock)", () => {
 
     await clock.advance(8000);
     await eventually(() => completed(source) === 1, "the window finally read");
-    health = healthOf(source);
+    health = healthOf(source, KEY);
     assert.equal(health.consecutiveFailures, 0);
     assert.equal(health.lastError?.reason, "BadResponse", "the last error is kept after recovery");
     assert.equal(health.lastSuccessMs, T + 15_000);

@@ -1,7 +1,9 @@
 // For tests: a PullJob that records every emitted sample, keyed by series and
 // timestamp, so exactly-once is a matter of counting.
 import type { Label } from "../../metricsql/ast.js";
+import type { PullHealth } from "./health.js";
 import type { PullJob } from "./job.js";
+import type { PullSource } from "./pull-source.js";
 
 export interface RecordingJob extends PullJob {
   /** `labels@timestamp` → how many times it was emitted. */
@@ -45,4 +47,11 @@ export function recordingJob(key: string, selector: string): RecordingJob {
 /** Samples emitted more than once, for assertion messages. */
 export function duplicates(counts: ReadonlyMap<string, number>): string[] {
   return [...counts].filter(([, n]) => n > 1).map(([id, n]) => `${id} ×${n}`);
+}
+
+/** The job's health; throws when the source has no such job. */
+export function healthOf(source: PullSource, key: string): PullHealth {
+  const health = source.health(key);
+  if (health === undefined) throw new Error(`no pull job ${key}`);
+  return health;
 }
