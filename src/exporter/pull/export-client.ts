@@ -3,15 +3,11 @@
 // on before the next is read, so memory stays at one line whatever the
 // window holds. Every failure becomes a PullError; an abort by the caller's
 // signal is rethrown as is.
-//
-// undici rather than global fetch: a Pool of our own bounds the connections
-// to the store and keeps them alive between windows, and its separate header
-// and body timeouts let a long export keep streaming as long as bytes keep
-// coming, where fetch offers only one deadline for the whole exchange.
-import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
+import type { Dispatcher, Pool } from "undici";
 import { ExportFormatError } from "./export-format-error.js";
 import { parseExportLine, type ExportedChunk } from "./export-parser.js";
 import { exportForm, exportUrl } from "./export-request.js";
+import { errorText, networkFailure, storePool } from "./http-failure.js";
 import { LineSplitter } from "./line-splitter.js";
 import { PullError, reasonForStatus } from "./pull-error.js";
 import type { TimeWindow } from "./window-planner.js";
@@ -31,12 +27,8 @@ export interface ExportReadResult {
   readonly samples: number;
 }
 
-/** How much of an error body goes into the message. */
-const ERROR_BODY_BYTES = 512;
 /** A line holds at most MAX_SAMPLES_PER_LINE samples (~40 bytes each) plus labels; far above that is garbage. */
 const MAX_LINE_CHARS = 16 * 1024 * 1024;
-const CONNECT_TIMEOUT_CAP_MS = 10_000;
-const IDLE_CONNECTION_MS = 60_000;
 
 export class ExportClient {
   private readonly pool: Pool;
@@ -46,13 +38,7 @@ export class ExportClient {
   constructor(options: ExportClientOptions) {
     const url = exportUrl(options.url);
     this.path = `${url.pathname}${url.search}`;
-    this.pool = new Pool(url.origin, {
-      connections: options.maxConnections,
-      headersTimeout: options.requestTimeoutMs,
-      bodyTimeout: options.requestTimeoutMs,
-      keepAliveTimeout: IDLE_CONNECTION_MS,
-      connect: { timeout: Math.min(options.requestTimeoutMs, CONNECT_TIMEOUT_CAP_MS) },
-    });
+    this.pool = storePool(url.origin, options.requestTimeoutMs, options.maxConnections);
     this.headers = {
       ...options.headers,
       "content-type": "application/x-www-form-urlencoded",
@@ -110,48 +96,4 @@ export class ExportClient {
   async close(): Promise<void> {
     await this.pool.destroy();
   }
-}
-
-const TIMEOUT_CODES = new Set([
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "ETIMEDOUT",
-]);
-
-/** A PullError for a transport failure, or the abort reason itself when the caller aborted. */
-function networkFailure(error: unknown, signal: AbortSignal): unknown {
-  if (signal.aborted) return signal.reason;
-  if (error instanceof PullError) return error;
-  const code = (error as { code?: unknown }).code;
-  const message = error instanceof Error ? error.message : String(error);
-  if (typeof code === "string" && TIMEOUT_CODES.has(code)) {
-    return new PullError("Timeout", `no response in time (${code})`);
-  }
-  if (error instanceof undiciErrors.RequestAbortedError) return new PullError("Timeout", "request aborted");
-  const detail = typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
-  return new PullError("Unreachable", detail);
-}
-
-/** The start of an error body as `: text`, or "" when empty; the rest is discarded. */
-async function errorText(body: Dispatcher.ResponseData["body"]): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      const buffer = chunk as Buffer;
-      chunks.push(buffer);
-      size += buffer.length;
-      if (size >= ERROR_BODY_BYTES) break;
-    }
-  } catch {
-    // The status alone still explains the failure.
-  }
-  body.destroy();
-  const text = Buffer.concat(chunks)
-    .subarray(0, ERROR_BODY_BYTES)
-    .toString("utf8")
-    .replace(/\s+/g, " ")
-    .trim();
-  return text === "" ? "" : `: ${text}`;
 }

@@ -7,16 +7,14 @@
 // store sends each series' samples in time order, so the runner remembers,
 // per series, the newest timestamp it emitted in the current window and skips
 // anything not newer on the next attempt: retries do not duplicate either.
-import type { Logger } from "../../log.js";
-import { sleep, type Clock, type TimerHandle } from "../util/clock.js";
-import { retryDelayMs, type RetryBackoffOptions } from "./backoff.js";
-import type { ConcurrencyLimit } from "./concurrency-limit.js";
+import { sleep, type TimerHandle } from "../util/clock.js";
+import { retryDelayMs } from "./backoff.js";
 import type { CursorStore } from "./cursor-store.js";
 import type { ExportClient } from "./export-client.js";
 import type { ExportedChunk } from "./export-parser.js";
-import { HealthRecord, type PullHealth } from "./health.js";
+import { HealthRecord, recordFailure, recordSuccess, type PullHealth } from "./health.js";
 import type { PullJob } from "./job.js";
-import { PullError } from "./pull-error.js";
+import type { JobRunner, RunnerDeps } from "./runner.js";
 import {
   initialCursorMs,
   planWindow,
@@ -25,14 +23,11 @@ import {
   type WindowPlannerOptions,
 } from "./window-planner.js";
 
-export interface JobRunnerDeps {
+export interface ExportRunnerDeps extends RunnerDeps {
   readonly client: ExportClient;
-  readonly clock: Clock;
-  readonly logger: Logger;
   readonly planner: WindowPlannerOptions;
   readonly cursorStore: CursorStore;
-  readonly limit: ConcurrencyLimit;
-  readonly backoff: RetryBackoffOptions;
+  /** How long stop() lets a window that is already emitting finish. */
   readonly stopGraceMs: number;
 }
 
@@ -41,7 +36,7 @@ interface Attempt {
   emitted: number;
 }
 
-export class JobRunner {
+export class ExportJobRunner implements JobRunner {
   private readonly health = new HealthRecord();
   private readonly stopController = new AbortController();
   private cursorMs: number;
@@ -52,7 +47,7 @@ export class JobRunner {
 
   constructor(
     private job: PullJob,
-    private readonly deps: JobRunnerDeps,
+    private readonly deps: ExportRunnerDeps,
   ) {
     this.cursorMs = this.startingCursor();
   }
@@ -61,12 +56,10 @@ export class JobRunner {
     return this.job.key;
   }
 
-  /** Takes a new selector or emit target for the same key; it applies from the next attempt or line. */
   replace(job: PullJob): void {
     this.job = job;
   }
 
-  /** Starts the loop once `after` settles (a previous runner of the same key finishing). */
   start(after: Promise<void> = Promise.resolve()): void {
     this.running ??= after.then(() => this.loop());
   }
@@ -127,7 +120,7 @@ export class JobRunner {
         else await this.readWindow(plan.window, signal);
       } catch (error: unknown) {
         if (this.stopRequested()) break;
-        this.recordFailure(error);
+        recordFailure(this.health, error, clock.now(), this.deps.logger, this.job.key);
         try {
           await sleep(clock, retryDelayMs(this.health.consecutiveFailures, this.deps.backoff), signal);
         } catch {
@@ -151,7 +144,7 @@ export class JobRunner {
     }
     this.cursorMs = window.endMs;
     this.emittedUpTo.clear();
-    this.recordSuccess();
+    recordSuccess(this.health, this.deps.clock.now(), this.deps.logger, this.job.key);
     await this.saveCursor();
   }
 
@@ -185,34 +178,6 @@ export class JobRunner {
     let newest = after;
     for (const t of keptTimestamps) if (t > newest) newest = t;
     this.emittedUpTo.set(chunk.seriesKey, newest);
-  }
-
-  private recordSuccess(): void {
-    const { health } = this;
-    if (health.consecutiveFailures > 0) {
-      this.deps.logger.info("pull recovered", { job: this.job.key, failures: health.consecutiveFailures });
-    }
-    health.consecutiveFailures = 0;
-    health.windowsCompleted++;
-    health.lastSuccessMs = this.deps.clock.now();
-  }
-
-  private recordFailure(error: unknown): void {
-    const { health } = this;
-    const failure =
-      error instanceof PullError
-        ? { reason: error.reason, message: error.detail }
-        : { reason: "Internal" as const, message: error instanceof Error ? error.message : String(error) };
-    health.lastError = { ...failure, atMs: this.deps.clock.now() };
-    health.consecutiveFailures++;
-    // Once per run of failures; health carries the rest.
-    if (health.consecutiveFailures === 1) {
-      this.deps.logger.warn("pull failed; retrying the same window", {
-        job: this.job.key,
-        reason: failure.reason,
-        error: failure.message,
-      });
-    }
   }
 
   private async saveCursor(): Promise<void> {

@@ -1,7 +1,8 @@
 // What a pull job reports about itself: progress (cursor, samples, windows)
 // and failures (the last one, and how many in a row). Read by the exporter for
 // the source's status and metrics.
-import type { PullFailureReason } from "./pull-error.js";
+import type { Logger } from "../../log.js";
+import { PullError, type PullFailureReason } from "./pull-error.js";
 
 export interface PullFailure {
   /** The classification of the failure; "Internal" when emitting failed rather than the store. */
@@ -50,4 +51,33 @@ export class HealthRecord {
       lagBehindMs: Math.max(0, readableHorizonMs - cursorMs),
     };
   }
+}
+
+/** Records a failed attempt in health, and logs it once per run of failures (health carries the rest). */
+export function recordFailure(
+  health: HealthRecord,
+  error: unknown,
+  atMs: number,
+  logger: Logger,
+  key: string,
+): void {
+  const failure =
+    error instanceof PullError
+      ? { reason: error.reason, message: error.detail }
+      : { reason: "Internal" as const, message: error instanceof Error ? error.message : String(error) };
+  health.lastError = { ...failure, atMs };
+  health.consecutiveFailures++;
+  if (health.consecutiveFailures === 1) {
+    logger.warn("pull failed; retrying", { job: key, reason: failure.reason, error: failure.message });
+  }
+}
+
+/** Records a successful pull, logging the recovery when it ends a run of failures. */
+export function recordSuccess(health: HealthRecord, atMs: number, logger: Logger, key: string): void {
+  if (health.consecutiveFailures > 0) {
+    logger.info("pull recovered", { job: key, failures: health.consecutiveFailures });
+  }
+  health.consecutiveFailures = 0;
+  health.windowsCompleted++;
+  health.lastSuccessMs = atMs;
 }

@@ -20,11 +20,14 @@
 //   already read, are not exported: choose lag above the agents' delivery delay.
 // - A crash (not stop()) in the middle of a window re-reads that window on
 //   restart: its already-emitted part is sent again (at least once).
+// - mode "federate" reads `/federate` instead, for Prometheus-compatible
+//   stores without `/api/v1/export`: only each series' newest sample at pull
+//   time, so no exactly-once, gaps between pulls, and timestamps as stored.
 export type { CursorStore } from "./cursor-store.js";
 export { MemoryCursorStore } from "./cursor-store.js";
 export { CursorFileError, FileCursorStore } from "./file-cursor-store.js";
 export type { PullFailure, PullHealth } from "./health.js";
 export type { PullJob } from "./job.js";
 export type { PullFailureReason } from "./pull-error.js";
-export type { PullSourceOptions, SetJobsOptions } from "./pull-source.js";
+export type { PullMode, PullSourceOptions, SetJobsOptions } from "./pull-source.js";
 export { PullSource } from "./pull-source.js";

@@ -13,12 +13,26 @@ import {
   DEFAULT_STOP_GRACE_MS,
 } from "./defaults.js";
 import { ExportClient } from "./export-client.js";
+import { ExportJobRunner } from "./export-runner.js";
+import { FederateClient } from "./federate-client.js";
+import { FederateJobRunner } from "./federate-runner.js";
 import type { PullHealth } from "./health.js";
 import type { PullJob } from "./job.js";
-import { JobRunner, type JobRunnerDeps } from "./job-runner.js";
+import type { JobRunner, RunnerDeps } from "./runner.js";
 import { validatePlannerOptions } from "./window-planner.js";
 
+/**
+ * `export` (VictoriaMetrics' `/api/v1/export`): consecutive windows, every
+ * sample exactly once, a persisted cursor. `federate` (`/federate`, any
+ * Prometheus-compatible store): the latest sample per series each interval;
+ * samples between pulls are missed, lagMs and the cursor store are unused,
+ * and a restart re-emits each series' current sample once.
+ */
+export type PullMode = "export" | "federate";
+
 export interface PullSourceOptions {
+  /** Default "export". */
+  readonly mode?: PullMode;
   /**
    * VictoriaMetrics: a single node's root (`http://vm:8428`) or vmselect with
    * its tenant prefix (`http://vmselect:8481/select/0/prometheus`).
@@ -60,7 +74,10 @@ export interface SetJobsOptions {
 }
 
 export class PullSource {
-  private readonly deps: JobRunnerDeps;
+  private readonly newRunner: (job: PullJob) => JobRunner;
+  private readonly close: () => Promise<void>;
+  private readonly cursorStore: CursorStore;
+  private readonly logger: Logger;
   private readonly runners = new Map<string, JobRunner>();
   /** Runners being stopped after removal, by key: a job re-added meanwhile starts after them. */
   private readonly stopping = new Map<string, Promise<void>>();
@@ -74,26 +91,42 @@ export class PullSource {
       maxWindowMs: options.maxWindowMs ?? Math.max(options.intervalMs, DEFAULT_MAX_WINDOW_MS),
     };
     validatePlannerOptions(planner);
-    const maxConcurrentRequests = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
-    this.deps = {
-      client: new ExportClient({
-        url: options.url,
-        ...(options.headers === undefined ? {} : { headers: options.headers }),
-        requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-        maxConnections: maxConcurrentRequests,
-      }),
+    const maxConnections = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
+    const client = {
+      url: options.url,
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      maxConnections,
+    };
+    const shared: RunnerDeps = {
       clock: options.clock,
       logger: options.logger,
-      planner,
-      cursorStore: options.cursorStore,
-      limit: new ConcurrencyLimit(maxConcurrentRequests),
+      limit: new ConcurrencyLimit(maxConnections),
       backoff: {
         baseMs: options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
         maxMs: options.maxRetryBackoffMs ?? DEFAULT_MAX_RETRY_BACKOFF_MS,
         random: options.random ?? Math.random,
       },
-      stopGraceMs: options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
     };
+    this.cursorStore = options.cursorStore;
+    this.logger = options.logger;
+    if (options.mode === "federate") {
+      const federate = new FederateClient(client);
+      const deps = { ...shared, client: federate, intervalMs: options.intervalMs };
+      this.newRunner = (job) => new FederateJobRunner(job, deps);
+      this.close = () => federate.close();
+    } else {
+      const exporter = new ExportClient(client);
+      const deps = {
+        ...shared,
+        client: exporter,
+        planner,
+        cursorStore: options.cursorStore,
+        stopGraceMs: options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
+      };
+      this.newRunner = (job) => new ExportJobRunner(job, deps);
+      this.close = () => exporter.close();
+    }
   }
 
   /**
@@ -119,7 +152,7 @@ export class PullSource {
         existing.replace(job);
         continue;
       }
-      const runner = new JobRunner(job, this.deps);
+      const runner = this.newRunner(job);
       this.runners.set(key, runner);
       if (this.state === "started") runner.start(this.stopping.get(key));
     }
@@ -147,15 +180,15 @@ export class PullSource {
     const runners = [...this.runners.values()];
     this.runners.clear();
     await Promise.all([...runners.map((runner) => runner.stop()), ...this.stopping.values()]);
-    await this.deps.client.close();
+    await this.close();
   }
 
   private retire(key: string, runner: JobRunner, forget: boolean): void {
     const previous = this.stopping.get(key) ?? Promise.resolve();
     const done = Promise.all([previous, runner.stop()])
-      .then(() => (forget ? this.deps.cursorStore.delete(key) : undefined))
+      .then(() => (forget ? this.cursorStore.delete(key) : undefined))
       .catch((error: unknown) => {
-        this.deps.logger.warn("stopping a removed pull job failed", {
+        this.logger.warn("stopping a removed pull job failed", {
           job: key,
           error: error instanceof Error ? error.message : String(error),
         });

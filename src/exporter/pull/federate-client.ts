@@ -1,0 +1,77 @@
+// Reads the latest sample of every series matching a selector from a
+// Prometheus-compatible `/federate` (Prometheus itself, VictoriaMetrics, or
+// anything else that federates), streaming line by line like ExportClient.
+import type { Dispatcher, Pool } from "undici";
+import { ExportFormatError } from "./export-format-error.js";
+import { parseFederateLine, type FederatedSample } from "./federate-parser.js";
+import { errorText, networkFailure, storePool } from "./http-failure.js";
+import { LineSplitter } from "./line-splitter.js";
+import { PullError, reasonForStatus } from "./pull-error.js";
+
+export interface FederateClientOptions {
+  /** The store's root: `http://prometheus:9090`, or vmselect's `…/select/<accountID>/prometheus`. */
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly requestTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+/** One sample line is short; a megabyte is garbage. */
+const MAX_LINE_CHARS = 1024 * 1024;
+
+export class FederateClient {
+  private readonly pool: Pool;
+  private readonly url: URL;
+  private readonly headers: Record<string, string>;
+
+  constructor(options: FederateClientOptions) {
+    this.url = new URL(options.url);
+    this.url.pathname = `${this.url.pathname.replace(/\/+$/, "")}/federate`;
+    this.pool = storePool(this.url.origin, options.requestTimeoutMs, options.maxConnections);
+    // The text format: without it Prometheus may answer in protobuf.
+    this.headers = { ...options.headers, accept: "text/plain;version=0.0.4" };
+  }
+
+  async read(
+    selector: string,
+    signal: AbortSignal,
+    onSample: (sample: FederatedSample) => void,
+  ): Promise<void> {
+    const query = new URLSearchParams({ "match[]": selector });
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.pool.request({
+        method: "GET",
+        path: `${this.url.pathname}?${query.toString()}`,
+        headers: this.headers,
+        signal,
+      });
+    } catch (error: unknown) {
+      throw networkFailure(error, signal);
+    }
+    if (response.statusCode < 200 || response.statusCode > 299) {
+      const text = await errorText(response.body);
+      throw new PullError(reasonForStatus(response.statusCode), `HTTP ${response.statusCode}${text}`);
+    }
+    const splitter = new LineSplitter(MAX_LINE_CHARS);
+    const handle = (line: string): void => {
+      const sample = parseFederateLine(line);
+      if (sample !== undefined) onSample(sample);
+    };
+    try {
+      for await (const data of response.body) {
+        for (const line of splitter.push(data as Buffer)) handle(line);
+      }
+      const last = splitter.end();
+      if (last !== undefined) handle(last);
+    } catch (error: unknown) {
+      response.body.destroy();
+      if (error instanceof ExportFormatError) throw new PullError("BadResponse", error.message);
+      throw networkFailure(error, signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
