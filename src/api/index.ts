@@ -50,3 +50,9 @@ export { EXPLAINABLE, ExplainError, explain, findExplainable } from "./explain.j
 export type { ExplainableResource } from "./explain.js";
 export { schemaNode } from "./schema-node.js";
 export type { SchemaNode } from "./schema-node.js";
+export { ObjectMetaSchema } from "./objectmeta.js";
+export { validateAgainstSchema } from "./validate-schema.js";
+export type { SchemaValidation } from "./validate-schema.js";
+export { META_V1, openApiDocument, toOpenApiSchema } from "./openapi.js";
+export type { OpenApiResource } from "./openapi.js";
+export { dnsLabelProblems } from "./names.js";

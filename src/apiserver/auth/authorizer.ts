@@ -1,0 +1,72 @@
+// Who may do what: admins do everything in their projects, viewers read
+// ExportPolicies, Events and Namespaces (never Secrets). A project a
+// principal has no access to is refused before anything is looked up, with
+// the same message whether the object (or the project) exists or not.
+import type { Principal } from "./tokens.js";
+
+export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection";
+
+export interface ResourceAttributes {
+  /** Undefined: the cross-project view. */
+  readonly project: string | undefined;
+  readonly verb: string;
+  readonly group: string;
+  readonly resource: string;
+  readonly subresource?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly reason: string;
+}
+
+const READ_VERBS = new Set(["get", "list", "watch"]);
+
+/** What a viewer may read: group/resource pairs. */
+const VIEWER_READABLE = new Set(["telemetry.miloapis.com/exportpolicies", "/events", "/namespaces"]);
+
+/** Open access for development: an administrator of every project. */
+export const OPEN_ACCESS: Principal = { user: "system:anonymous", projects: "*", role: "admin" };
+
+export function canAccessProject(principal: Principal, project: string | undefined): boolean {
+  if (principal.projects === "*") return true;
+  return project !== undefined && principal.projects.has(project);
+}
+
+export function authorize(principal: Principal, attributes: ResourceAttributes): Decision {
+  if (!canAccessProject(principal, attributes.project)) {
+    return {
+      allowed: false,
+      reason:
+        attributes.project === undefined
+          ? "the cross-project view needs access to every project"
+          : "no access to this project",
+    };
+  }
+  if (attributes.project === undefined && !READ_VERBS.has(attributes.verb)) {
+    return { allowed: false, reason: "the cross-project view is read-only" };
+  }
+  if (principal.role === "admin") return { allowed: true, reason: "admin of the project" };
+  if (READ_VERBS.has(attributes.verb) && VIEWER_READABLE.has(`${attributes.group}/${attributes.resource}`)) {
+    return { allowed: true, reason: "viewers may read this resource" };
+  }
+  return { allowed: false, reason: "viewers may only read exportpolicies, events and namespaces" };
+}
+
+/** Kubernetes' wording: `User "alice" cannot list resource "secrets" in API group "" in the namespace "default"`. */
+export function forbiddenMessage(principal: Principal, attributes: ResourceAttributes): string {
+  const qualified =
+    attributes.group === "" ? attributes.resource : `${attributes.resource}.${attributes.group}`;
+  const subject = attributes.name === undefined ? qualified : `${qualified} "${attributes.name}"`;
+  const resource =
+    attributes.subresource === undefined
+      ? attributes.resource
+      : `${attributes.resource}/${attributes.subresource}`;
+  const where = [
+    attributes.namespace === undefined ? "" : ` in the namespace "${attributes.namespace}"`,
+    attributes.project === undefined ? " across projects" : ` of project "${attributes.project}"`,
+  ].join("");
+  return `${subject} is forbidden: User "${principal.user}" cannot ${attributes.verb} resource "${resource}" in API group "${attributes.group}"${where}`;
+}

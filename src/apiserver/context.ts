@@ -1,0 +1,37 @@
+// What handlers share: the server's parts and one request's state.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../log.js";
+import type { Principal, TokenTable } from "./auth/tokens.js";
+import type { Clock } from "./clock.js";
+import type { OpenApiDocuments } from "./discovery.js";
+import type { Query, ResponseFormat } from "./http-io.js";
+import type { Registry } from "./registry.js";
+import type { WatchHub } from "./watch-hub.js";
+import type { Writes } from "./writes.js";
+
+export interface ServerContext {
+  readonly registry: Registry;
+  readonly writes: Writes;
+  readonly hub: WatchHub;
+  readonly openapi: OpenApiDocuments;
+  /** Undefined: open access (development, loopback only). */
+  readonly tokens: TokenTable | undefined;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** host:port clients reach us at, for discovery. */
+  serverAddress: string;
+  readonly bookmarkIntervalMs: number;
+  /** Upper bound (and default) of a watch's timeoutSeconds. */
+  readonly maxWatchSeconds: number;
+  /** Open watches, ended when the server stops. */
+  readonly watches: Set<ServerResponse>;
+}
+
+export interface RequestContext {
+  readonly server: ServerContext;
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  readonly query: Query;
+  readonly principal: Principal;
+  readonly format: ResponseFormat;
+}

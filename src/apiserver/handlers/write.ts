@@ -1,0 +1,148 @@
+// POST, PUT, PATCH and DELETE on resources.
+import type { RequestContext } from "../context.js";
+import {
+  PATCH_MEDIA_TYPES,
+  decodeBody,
+  mediaType,
+  queryBool,
+  readBody,
+  sendJson,
+  type BodyFormat,
+} from "../http-io.js";
+import { isObject, stringAt } from "../json.js";
+import { PROTOBUF_MEDIA_TYPE } from "../protobuf.js";
+import { renderObject } from "../render.js";
+import { errors } from "../status.js";
+import type { WriteTarget } from "../target.js";
+import type { DeleteOptions, PatchType, WriteOptions } from "../writes.js";
+import { dryRunOf, fieldManagerOf, fieldValidationOf } from "./options.js";
+import { handleList, renderOptions } from "./read.js";
+
+export function bodyFormat(contentType: string | undefined): BodyFormat {
+  const media = mediaType(contentType);
+  if (media === "" || media === "application/json") return "json";
+  if (media === "application/yaml") return "yaml";
+  if (media === PROTOBUF_MEDIA_TYPE) return "protobuf";
+  throw errors.unsupportedMediaType(media, ["application/json", "application/yaml", PROTOBUF_MEDIA_TYPE]);
+}
+
+function writeOptions(ctx: RequestContext, subresource: "status" | undefined, apply = false): WriteOptions {
+  return {
+    dryRun: dryRunOf(ctx.query),
+    fieldValidation: fieldValidationOf(ctx.query),
+    fieldManager: fieldManagerOf(ctx.query, ctx.request.headers["user-agent"], apply),
+    subresource,
+  };
+}
+
+async function readObject(ctx: RequestContext): Promise<Record<string, unknown>> {
+  const format = bodyFormat(ctx.request.headers["content-type"]);
+  return decodeBody(await readBody(ctx.request), format) as Record<string, unknown>;
+}
+
+export async function handleCreate(ctx: RequestContext, target: WriteTarget): Promise<void> {
+  const body = await readObject(ctx);
+  const outcome = ctx.server.writes.create(target, body, writeOptions(ctx, undefined));
+  sendJson(
+    ctx.response,
+    201,
+    renderObject(target.resource, outcome.object, renderOptions(ctx, target)),
+    outcome.warnings,
+    ctx.format,
+  );
+}
+
+export async function handleUpdate(
+  ctx: RequestContext,
+  target: WriteTarget,
+  name: string,
+  subresource: "status" | undefined,
+): Promise<void> {
+  const body = await readObject(ctx);
+  const outcome = ctx.server.writes.update(target, name, body, writeOptions(ctx, subresource));
+  sendJson(
+    ctx.response,
+    200,
+    renderObject(target.resource, outcome.object, renderOptions(ctx, target)),
+    outcome.warnings,
+    ctx.format,
+  );
+}
+
+export async function handlePatch(
+  ctx: RequestContext,
+  target: WriteTarget,
+  name: string,
+  subresource: "status" | undefined,
+): Promise<void> {
+  const media = mediaType(ctx.request.headers["content-type"]);
+  const type: PatchType | undefined = (PATCH_MEDIA_TYPES as Record<string, PatchType>)[media];
+  if (type === undefined) throw errors.unsupportedMediaType(media, Object.keys(PATCH_MEDIA_TYPES));
+  const raw = await readBody(ctx.request);
+  const patch = decodeBody(raw, type === "apply" ? "yaml" : "json", { allowArray: type === "json" });
+  if (type === "json" && !Array.isArray(patch))
+    throw errors.badRequest("a JSON patch must be an array of operations");
+  const outcome = ctx.server.writes.patch(target, name, type, patch, {
+    ...writeOptions(ctx, subresource, type === "apply"),
+    force: queryBool(ctx.query, "force"),
+  });
+  const code = outcome.created ? 201 : 200;
+  sendJson(
+    ctx.response,
+    code,
+    renderObject(target.resource, outcome.object, renderOptions(ctx, target)),
+    outcome.warnings,
+    ctx.format,
+  );
+}
+
+async function deleteOptions(ctx: RequestContext): Promise<DeleteOptions> {
+  const raw = await readBody(ctx.request);
+  let dryRun = dryRunOf(ctx.query);
+  let preconditions: DeleteOptions["preconditions"];
+  if (raw.length > 0 && raw.toString("utf8").trim() !== "") {
+    const body = decodeBody(raw, bodyFormat(ctx.request.headers["content-type"]));
+    if (isObject(body)) {
+      const dry = body["dryRun"];
+      if (Array.isArray(dry) && dry.includes("All")) dryRun = true;
+      const pre = body["preconditions"];
+      if (isObject(pre)) {
+        const uid = stringAt(pre, "uid");
+        const resourceVersion = stringAt(pre, "resourceVersion");
+        preconditions = {
+          ...(uid === undefined ? {} : { uid }),
+          ...(resourceVersion === undefined ? {} : { resourceVersion }),
+        };
+      }
+    }
+  }
+  return { dryRun, ...(preconditions === undefined ? {} : { preconditions }) };
+}
+
+export async function handleDelete(ctx: RequestContext, target: WriteTarget, name: string): Promise<void> {
+  const outcome = ctx.server.writes.delete(target, name, await deleteOptions(ctx));
+  sendJson(
+    ctx.response,
+    200,
+    renderObject(target.resource, outcome.object, renderOptions(ctx, target)),
+    [],
+    ctx.format,
+  );
+}
+
+export async function handleDeleteCollection(ctx: RequestContext, target: WriteTarget): Promise<void> {
+  const options = await deleteOptions(ctx);
+  ctx.server.writes.deleteCollection(
+    target,
+    {
+      ...(ctx.query.get("labelSelector") === null
+        ? {}
+        : { labelSelector: ctx.query.get("labelSelector") ?? "" }),
+      ...(ctx.query.get("fieldSelector") === null
+        ? {}
+        : { fieldSelector: ctx.query.get("fieldSelector") ?? "" }),
+    },
+    options,
+  );
+  handleList(ctx, target);
+}

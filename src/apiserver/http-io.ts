@@ -1,0 +1,170 @@
+// Reading requests and writing responses: body size limit, media types,
+// JSON/YAML decoding, Status errors and Warning headers.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { parseAllDocuments } from "yaml";
+import { decodeProtobuf } from "./protobuf.js";
+import { serialise } from "./render.js";
+import type { ApiError } from "./status.js";
+import { errors } from "./status.js";
+
+/** Kubernetes' own limit for a request body (3 MiB); objects are further capped by admission. */
+export const MAX_REQUEST_BYTES = 3 * 1024 * 1024;
+
+export type BodyFormat = "json" | "yaml" | "protobuf";
+export type ResponseFormat = "json" | "yaml" | "table" | "partial";
+
+export const PATCH_MEDIA_TYPES = {
+  "application/json-patch+json": "json",
+  "application/merge-patch+json": "merge",
+  "application/strategic-merge-patch+json": "strategic",
+  "application/apply-patch+yaml": "apply",
+} as const;
+
+export const BODY_MEDIA_TYPES = ["application/json", "application/yaml"] as const;
+
+export function mediaType(header: string | undefined): string {
+  return (header ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+}
+
+/** Reads the body up to the limit; a larger body is a 413 and is not buffered. */
+export async function readBody(request: IncomingMessage, limit = MAX_REQUEST_BYTES): Promise<Buffer> {
+  const declared = Number(request.headers["content-length"] ?? "0");
+  if (declared > limit) throw errors.tooLarge("the request body", limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > limit) throw errors.tooLarge("the request body", limit);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Decodes a JSON or YAML document (one document, an object unless arrays are allowed). */
+export function decodeBody(
+  body: Buffer,
+  format: BodyFormat,
+  options: { allowArray?: boolean } = {},
+): unknown {
+  if (format === "protobuf") return decodeProtobuf(body);
+  const text = body.toString("utf8");
+  if (text.trim() === "") throw errors.badRequest("the request body is empty");
+  let value: unknown;
+  if (format === "json") {
+    try {
+      value = JSON.parse(text);
+    } catch (error: unknown) {
+      throw errors.badRequest(`couldn't decode the body as JSON: ${(error as Error).message}`);
+    }
+  } else {
+    const documents = parseAllDocuments(text, { uniqueKeys: true });
+    if (!Array.isArray(documents) || documents.length !== 1) {
+      throw errors.badRequest("the body must hold exactly one YAML document");
+    }
+    const [document] = documents;
+    if (document === undefined || document.errors.length > 0) {
+      throw errors.badRequest(
+        `couldn't decode the body as YAML: ${document?.errors[0]?.message ?? "empty document"}`,
+      );
+    }
+    value = document.toJS({ maxAliasCount: 100 });
+  }
+  const isArray = Array.isArray(value);
+  if (
+    (isArray && options.allowArray !== true) ||
+    (!isArray && (typeof value !== "object" || value === null))
+  ) {
+    throw errors.badRequest(
+      `the body must be a JSON ${options.allowArray === true ? "array or object" : "object"}`,
+    );
+  }
+  return value;
+}
+
+export interface Negotiated {
+  readonly format: ResponseFormat;
+}
+
+/**
+ * Picks the response format from Accept, in the client's order:
+ * `application/json;as=Table;g=meta.k8s.io` → a Table, `as=PartialObjectMetadata(List)` → metadata only,
+ * plain JSON or YAML otherwise. Protobuf-only clients get 406.
+ */
+export function negotiate(accept: string | undefined): Negotiated {
+  if (accept === undefined || accept.trim() === "") return { format: "json" };
+  for (const range of accept.split(",")) {
+    const [type = "", ...params] = range.split(";").map((p) => p.trim());
+    const options = new Map(
+      params.map((p) => {
+        const [k = "", v = ""] = p.split("=");
+        return [k.trim().toLowerCase(), v.trim()];
+      }),
+    );
+    const media = type.toLowerCase();
+    if (media === "application/json" || media === "*/*" || media === "application/*") {
+      const as = options.get("as");
+      if (as === undefined) return { format: "json" };
+      if (as === "Table" && options.get("g") === "meta.k8s.io") return { format: "table" };
+      if (
+        (as === "PartialObjectMetadata" || as === "PartialObjectMetadataList") &&
+        options.get("g") === "meta.k8s.io"
+      ) {
+        return { format: "partial" };
+      }
+      continue;
+    }
+    if (media === "application/yaml") return { format: "yaml" };
+  }
+  throw errors.notAcceptable(accept);
+}
+
+export function sendJson(
+  response: ServerResponse,
+  code: number,
+  body: unknown,
+  warnings: readonly string[] = [],
+  format: ResponseFormat = "json",
+): void {
+  const { text: payload, contentType } = serialise(body, format);
+  if (warnings.length > 0) response.setHeader("Warning", warnings.map(warningHeader));
+  response.writeHead(code, {
+    "Content-Type": contentType,
+    "Content-Length": Buffer.byteLength(payload),
+    "Cache-Control": "no-cache, private",
+  });
+  response.end(payload);
+}
+
+export function sendError(response: ServerResponse, error: ApiError): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  sendJson(response, error.code, error.toStatus());
+}
+
+/** RFC 7234 warning as Kubernetes sends it: `299 - "text"`. */
+function warningHeader(text: string): string {
+  return `299 - ${JSON.stringify(text)}`;
+}
+
+export type Query = URLSearchParams;
+
+export function queryString(query: Query, name: string): string | undefined {
+  const value = query.get(name);
+  return value === null ? undefined : value;
+}
+
+export function queryBool(query: Query, name: string): boolean {
+  const value = query.get(name);
+  return value === "true" || value === "1";
+}
+
+export function queryInt(query: Query, name: string): number | undefined {
+  const value = query.get(name);
+  if (value === null || value === "") return undefined;
+  if (!/^-?[0-9]+$/.test(value))
+    throw errors.badRequest(`${name} must be an integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}

@@ -1,0 +1,195 @@
+// One request from URL to handler: authentication, authorization (before
+// anything is looked up), the project's bootstrap, then the verb.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  OPEN_ACCESS,
+  authorize,
+  canAccessProject,
+  forbiddenMessage,
+  type ResourceAttributes,
+} from "./auth/authorizer.js";
+import type { Principal } from "./auth/tokens.js";
+import type { RequestContext, ServerContext } from "./context.js";
+import { ACCESS_REVIEW_RESOURCE, AUTHORIZATION_GROUP } from "./discovery.js";
+import { handleAccessReview } from "./handlers/access-review.js";
+import { handleDiscovery } from "./handlers/discovery.js";
+import { handleGet, handleList } from "./handlers/read.js";
+import { handleWatch } from "./handlers/watch.js";
+import {
+  handleCreate,
+  handleDelete,
+  handleDeleteCollection,
+  handlePatch,
+  handleUpdate,
+} from "./handlers/write.js";
+import { negotiate, queryBool, sendError } from "./http-io.js";
+import { parseRoute, type Route } from "./paths.js";
+import { findResource } from "./resources.js";
+import { ApiError, errors } from "./status.js";
+import type { Target, WriteTarget } from "./target.js";
+
+type ResourceRoute = Extract<Route, { kind: "resource" }>;
+
+export async function handleRequest(
+  server: ServerContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  try {
+    await dispatch(server, request, response);
+  } catch (error: unknown) {
+    if (error instanceof ApiError) {
+      sendError(response, error);
+    } else {
+      server.logger.error("request failed", {
+        method: request.method,
+        path: pathOf(request),
+        error: String(error),
+      });
+      sendError(response, errors.internal("the server could not complete the request"));
+    }
+  }
+}
+
+function pathOf(request: IncomingMessage): string {
+  return (request.url ?? "/").split("?")[0] ?? "/";
+}
+
+async function dispatch(
+  server: ServerContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const url = new URL(request.url ?? "/", "http://telex.invalid");
+  const route = parseRoute(url.pathname);
+  if (route.kind === "health") {
+    response.writeHead(200, { "Content-Type": "text/plain" });
+    response.end("ok");
+    return;
+  }
+  const principal = authenticate(server, request);
+  if (route.kind === "notFound")
+    throw new ApiError("NotFound", "the server could not find the requested resource");
+  const base = { server, request, response, query: url.searchParams, principal };
+  if (route.kind !== "resource") {
+    if (route.project !== undefined && !canAccessProject(principal, route.project)) {
+      throw errors.forbidden(`forbidden: User "${principal.user}" cannot get path "${url.pathname}"`);
+    }
+    if (request.method !== "GET" && request.method !== "HEAD")
+      throw errors.methodNotAllowed(request.method ?? "", url.pathname);
+    handleDiscovery({ ...base, format: "json" }, route);
+    return;
+  }
+  if (route.group === AUTHORIZATION_GROUP && route.plural === ACCESS_REVIEW_RESOURCE) {
+    if (!canAccessProject(principal, route.project)) {
+      throw errors.forbidden(
+        `forbidden: User "${principal.user}" cannot create selfsubjectaccessreviews in this project`,
+      );
+    }
+    if (request.method !== "POST")
+      throw errors.methodNotAllowed(request.method ?? "", ACCESS_REVIEW_RESOURCE);
+    await handleAccessReview({ ...base, format: "json" }, route.project);
+    return;
+  }
+  const verb = verbOf(request.method ?? "", route, queryBool(url.searchParams, "watch"));
+  const attributes: ResourceAttributes = {
+    project: route.project,
+    verb,
+    group: route.group,
+    resource: route.plural,
+    ...(route.subresource === undefined ? {} : { subresource: route.subresource }),
+    ...(route.namespace === undefined ? {} : { namespace: route.namespace }),
+    ...(route.name === undefined ? {} : { name: route.name }),
+  };
+  if (!authorize(principal, attributes).allowed)
+    throw errors.forbidden(forbiddenMessage(principal, attributes));
+  const resource = findResource(route.group, route.version, route.plural);
+  if (resource === undefined)
+    throw new ApiError("NotFound", "the server could not find the requested resource");
+  if (route.namespace !== undefined && !resource.namespaced)
+    throw new ApiError("NotFound", "the server could not find the requested resource");
+  if (route.subresource !== undefined && !(route.subresource === "status" && resource.hasStatus)) {
+    throw new ApiError("NotFound", "the server could not find the requested resource");
+  }
+  const ctx: RequestContext = { ...base, format: negotiate(request.headers.accept).format };
+  const target: Target = { resource, project: route.project, namespace: route.namespace };
+  if (route.project === undefined) {
+    if (verb !== "list" && verb !== "watch")
+      throw errors.methodNotAllowed(request.method ?? "", "the cross-project view (list and watch only)");
+    if (verb === "watch") handleWatch(ctx, target);
+    else handleList(ctx, target);
+    return;
+  }
+  server.registry.ensureProject(route.project);
+  const writeTarget: WriteTarget = { ...target, project: route.project };
+  await runVerb(ctx, verb, writeTarget, route);
+}
+
+async function runVerb(
+  ctx: RequestContext,
+  verb: string,
+  target: WriteTarget,
+  route: ResourceRoute,
+): Promise<void> {
+  const { name } = route;
+  const subresource = route.subresource === "status" ? "status" : undefined;
+  if (target.resource.namespaced && target.namespace === undefined && verb !== "list" && verb !== "watch") {
+    throw new ApiError("NotFound", "the server could not find the requested resource");
+  }
+  switch (verb) {
+    case "get":
+      handleGet(ctx, target, name ?? "");
+      return;
+    case "list":
+      handleList(ctx, target);
+      return;
+    case "watch":
+      handleWatch(ctx, target);
+      return;
+    case "create":
+      await handleCreate(ctx, target);
+      return;
+    case "update":
+      await handleUpdate(ctx, target, name ?? "", subresource);
+      return;
+    case "patch":
+      await handlePatch(ctx, target, name ?? "", subresource);
+      return;
+    case "delete":
+      if (subresource !== undefined)
+        throw errors.methodNotAllowed("DELETE", `${target.resource.plural}/status`);
+      await handleDelete(ctx, target, name ?? "");
+      return;
+    case "deletecollection":
+      await handleDeleteCollection(ctx, target);
+      return;
+    default:
+      throw errors.methodNotAllowed(ctx.request.method ?? "", target.resource.plural);
+  }
+}
+
+function verbOf(method: string, route: ResourceRoute, watch: boolean): string {
+  const named = route.name !== undefined;
+  switch (method) {
+    case "GET":
+    case "HEAD":
+      return named ? "get" : watch ? "watch" : "list";
+    case "POST":
+      return named ? "unsupported" : "create";
+    case "PUT":
+      return named ? "update" : "unsupported";
+    case "PATCH":
+      return named ? "patch" : "unsupported";
+    case "DELETE":
+      return named ? "delete" : "deletecollection";
+    default:
+      return "unsupported";
+  }
+}
+
+function authenticate(server: ServerContext, request: IncomingMessage): Principal {
+  if (server.tokens === undefined) return OPEN_ACCESS;
+  const principal = server.tokens.authenticate(request.headers.authorization);
+  if (principal === undefined) throw errors.unauthorized();
+  return principal;
+}

@@ -1,0 +1,139 @@
+// The API server: an HTTP listener over the store. startApiServer() is what
+// `telex serve` and the tests run; stop() ends watches, lets in-flight
+// requests finish and closes the store.
+import { mkdirSync } from "node:fs";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { silentLogger, type Logger } from "../log.js";
+import { ObjectStore, type Synchronous } from "../store/index.js";
+import { loadTokensFile, type TokenTable } from "./auth/tokens.js";
+import { systemClock, type Clock } from "./clock.js";
+import type { ServerContext } from "./context.js";
+import { buildOpenApiDocuments } from "./discovery.js";
+import { formatHostPort, isLoopback, parseListenAddress } from "./listen.js";
+import { controlPlanePath } from "./paths.js";
+import { Registry } from "./registry.js";
+import { handleRequest } from "./router.js";
+import { WatchHub } from "./watch-hub.js";
+import { Writes } from "./writes.js";
+
+export const DATABASE_FILE = "telex.db";
+
+export interface ApiServerOptions {
+  /** HOST:PORT; port 0 picks a free port. */
+  readonly listen: string;
+  readonly dataDir: string;
+  readonly tokensFile?: string;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Changes kept for resuming watches (see ObjectStore). */
+  readonly eventWindow?: number;
+  readonly bookmarkIntervalMs?: number;
+  readonly maxWatchSeconds?: number;
+  readonly synchronous?: Synchronous;
+}
+
+export interface ApiServer {
+  /** `http://host:port`, the server's root. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly openAccess: boolean;
+  /** The base URL of a project's control plane, for a kubeconfig's `server`. */
+  projectUrl(project: string): string;
+  stop(): Promise<void>;
+}
+
+export class ApiServerConfigError extends Error {
+  override readonly name = "ApiServerConfigError";
+}
+
+/** Grace for in-flight requests at shutdown before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const address = parseListenAddress(options.listen);
+  const logger = options.logger ?? silentLogger;
+  const tokens: TokenTable | undefined =
+    options.tokensFile === undefined ? undefined : loadTokensFile(options.tokensFile);
+  if (tokens === undefined && !isLoopback(address.host)) {
+    throw new ApiServerConfigError(
+      `refusing open access on ${options.listen}: without --tokens-file the API listens on loopback only (127.0.0.1, ::1, localhost)`,
+    );
+  }
+  mkdirSync(options.dataDir, { recursive: true });
+  const store = ObjectStore.open({
+    path: join(options.dataDir, DATABASE_FILE),
+    ...(options.eventWindow === undefined ? {} : { eventWindow: options.eventWindow }),
+    ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+  });
+  const clock = options.clock ?? systemClock;
+  const registry = new Registry(store, clock);
+  for (const project of tokens?.namedProjects() ?? []) registry.ensureProject(project);
+  const context: ServerContext = {
+    registry,
+    writes: new Writes(registry),
+    hub: new WatchHub(store),
+    openapi: buildOpenApiDocuments(),
+    tokens,
+    clock,
+    logger,
+    serverAddress: "",
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 30_000,
+    maxWatchSeconds: options.maxWatchSeconds ?? 1800,
+    watches: new Set<ServerResponse>(),
+  };
+  const server = createServer((request, response) => {
+    void handleRequest(context, request, response);
+  });
+  try {
+    await listen(server, address.host, address.port);
+  } catch (error: unknown) {
+    store.close();
+    throw error;
+  }
+  const bound = server.address() as AddressInfo;
+  const hostPort = formatHostPort(address.host, bound.port);
+  context.serverAddress = hostPort;
+  const url = `http://${hostPort}`;
+
+  let stopping: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
+      for (const watch of [...context.watches]) watch.end();
+      server.closeIdleConnections();
+      const force = setTimeout(() => {
+        server.closeAllConnections();
+      }, SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(force);
+      context.hub.close();
+      store.close();
+    })();
+    return stopping;
+  };
+  return {
+    url,
+    host: address.host,
+    port: bound.port,
+    openAccess: tokens === undefined,
+    projectUrl: (project) => `${url}${controlPlanePath(project)}`,
+    stop,
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
