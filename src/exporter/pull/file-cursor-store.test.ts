@@ -63,7 +63,11 @@ describe("FileCursorStore", () => {
       });
       let output = "";
       child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      await new Promise((resolve) => setTimeout(resolve, 150 + kill * 37));
+      // Once a first round is durable (startup time varies under load), kill at a varying moment.
+      const deadline = Date.now() + 10_000;
+      while (!output.includes("\n") && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      await new Promise((resolve) => setTimeout(resolve, (kill * 37) % 100));
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGKILL");
       await exited;
