@@ -46,12 +46,15 @@ export class ExportClient {
     };
   }
 
-  /** Calls onChunk for every line of the window's export; resolves when the whole body was read. */
+  /**
+   * Calls onChunk for every line of the window's export, waiting for it when
+   * it returns a promise; resolves when the whole body was read.
+   */
   async read(
     selector: string,
     window: TimeWindow,
     signal: AbortSignal,
-    onChunk: (chunk: ExportedChunk) => void,
+    onChunk: (chunk: ExportedChunk) => PromiseLike<void> | undefined,
   ): Promise<ExportReadResult> {
     let response: Dispatcher.ResponseData;
     try {
@@ -72,19 +75,22 @@ export class ExportClient {
     const splitter = new LineSplitter(MAX_LINE_CHARS);
     let lines = 0;
     let samples = 0;
-    const handle = (line: string): void => {
+    const handle = (line: string): PromiseLike<void> | undefined => {
       if (line.trim() === "") return;
       const chunk = parseExportLine(line);
       lines++;
       samples += chunk.values.length;
-      onChunk(chunk);
+      return onChunk(chunk);
     };
     try {
       for await (const data of response.body) {
-        for (const line of splitter.push(data as Buffer)) handle(line);
+        for (const line of splitter.push(data as Buffer)) {
+          const pending = handle(line);
+          if (pending !== undefined) await pending;
+        }
       }
       const last = splitter.end();
-      if (last !== undefined) handle(last);
+      if (last !== undefined) await handle(last);
     } catch (error: unknown) {
       response.body.destroy();
       if (error instanceof ExportFormatError) throw new PullError("BadResponse", error.message);

@@ -13,7 +13,7 @@ import type { CursorStore } from "./cursor-store.js";
 import type { ExportClient } from "./export-client.js";
 import type { ExportedChunk } from "./export-parser.js";
 import { HealthRecord, recordFailure, recordSuccess, type PullHealth } from "./health.js";
-import type { PullJob } from "./job.js";
+import { pendingOf, type PullJob } from "./job.js";
 import type { JobRunner, RunnerDeps } from "./runner.js";
 import {
   initialCursorMs,
@@ -135,9 +135,9 @@ export class ExportJobRunner implements JobRunner {
     const attempt: Attempt = { controller: new AbortController(), emitted: 0 };
     this.attempt = attempt;
     try {
-      await this.deps.client.read(this.job.selector, window, attempt.controller.signal, (chunk) => {
-        this.emitNew(chunk, window, attempt);
-      });
+      await this.deps.client.read(this.job.selector, window, attempt.controller.signal, (chunk) =>
+        this.emitNew(chunk, window, attempt),
+      );
     } finally {
       this.attempt = undefined;
       release();
@@ -149,7 +149,7 @@ export class ExportJobRunner implements JobRunner {
   }
 
   /** Emits the chunk's samples that lie in the window and were not emitted by an earlier attempt. */
-  private emitNew(chunk: ExportedChunk, window: TimeWindow, attempt: Attempt): void {
+  private emitNew(chunk: ExportedChunk, window: TimeWindow, attempt: Attempt): PromiseLike<void> | undefined {
     const { timestampsMs, values } = chunk;
     const after = this.emittedUpTo.get(chunk.seriesKey) ?? -Infinity;
     let keepAll = true;
@@ -172,12 +172,13 @@ export class ExportJobRunner implements JobRunner {
       }
     }
     if (keptTimestamps.length === 0) return;
-    this.job.emit(chunk.labels, keptValues, keptTimestamps);
+    const pending = pendingOf(this.job.emit(chunk.labels, keptValues, keptTimestamps));
     attempt.emitted += keptTimestamps.length;
     this.health.samplesPulled += keptTimestamps.length;
     let newest = after;
     for (const t of keptTimestamps) if (t > newest) newest = t;
     this.emittedUpTo.set(chunk.seriesKey, newest);
+    return pending;
   }
 
   private async saveCursor(): Promise<void> {

@@ -32,10 +32,11 @@ export class FederateClient {
     this.headers = { ...options.headers, accept: "text/plain;version=0.0.4" };
   }
 
+  /** Calls onSample for every sample line, waiting for it when it returns a promise. */
   async read(
     selector: string,
     signal: AbortSignal,
-    onSample: (sample: FederatedSample) => void,
+    onSample: (sample: FederatedSample) => PromiseLike<void> | undefined,
   ): Promise<void> {
     const query = new URLSearchParams({ "match[]": selector });
     let response: Dispatcher.ResponseData;
@@ -54,16 +55,19 @@ export class FederateClient {
       throw new PullError(reasonForStatus(response.statusCode), `HTTP ${response.statusCode}${text}`);
     }
     const splitter = new LineSplitter(MAX_LINE_CHARS);
-    const handle = (line: string): void => {
+    const handle = (line: string): PromiseLike<void> | undefined => {
       const sample = parseFederateLine(line);
-      if (sample !== undefined) onSample(sample);
+      return sample === undefined ? undefined : onSample(sample);
     };
     try {
       for await (const data of response.body) {
-        for (const line of splitter.push(data as Buffer)) handle(line);
+        for (const line of splitter.push(data as Buffer)) {
+          const pending = handle(line);
+          if (pending !== undefined) await pending;
+        }
       }
       const last = splitter.end();
-      if (last !== undefined) handle(last);
+      if (last !== undefined) await handle(last);
     } catch (error: unknown) {
       response.body.destroy();
       if (error instanceof ExportFormatError) throw new PullError("BadResponse", error.message);

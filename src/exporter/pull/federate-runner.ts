@@ -11,7 +11,7 @@ import { sleep } from "../util/clock.js";
 import { retryDelayMs } from "./backoff.js";
 import type { FederateClient } from "./federate-client.js";
 import { HealthRecord, recordFailure, recordSuccess, type PullHealth } from "./health.js";
-import type { PullJob } from "./job.js";
+import { pendingOf, type PullJob } from "./job.js";
 import type { JobRunner, RunnerDeps } from "./runner.js";
 
 export interface FederateRunnerDeps extends RunnerDeps {
@@ -91,9 +91,10 @@ export class FederateJobRunner implements JobRunner {
         const timestampMs = sample.timestampMs ?? startedMs;
         const previous = this.emittedAt.get(sample.seriesKey);
         if (previous !== undefined && timestampMs <= previous) return;
-        this.job.emit(sample.labels, [sample.value], [timestampMs]);
+        const pending = pendingOf(this.job.emit(sample.labels, [sample.value], [timestampMs]));
         this.emittedAt.set(sample.seriesKey, timestampMs);
         this.health.samplesPulled++;
+        return pending;
       });
     } finally {
       release();

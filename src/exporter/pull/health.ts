@@ -21,9 +21,9 @@ export interface PullHealth {
   readonly consecutiveFailures: number;
   /** Samples emitted since this PullSource started. */
   readonly samplesPulled: number;
-  /** Windows read completely since this PullSource started. */
+  /** Windows read completely since this PullSource started (federate mode: pulls). */
   readonly windowsCompleted: number;
-  /** The first millisecond not yet exported. */
+  /** The first millisecond not yet exported (federate mode: when the last pull started). */
   readonly cursorMs: number;
   /**
    * How much readable data (older than now − lag) waits to be exported:

@@ -363,6 +363,36 @@ describe("PullSource (stand-in store, manual clock)", () => {
     assert.equal(stalledStore.load(KEY), FIRST_CURSOR, "an unfinished window leaves the cursor where it was");
   });
 
+  it("pauses reading while emit's promise is pending (backpressure), and completes the window after", async () => {
+    const server = await fakeServer(2);
+    const clock = new ManualClock(T);
+    const store = new MemoryCursorStore();
+    const recorder = recordingJob(KEY, SELECTOR_A);
+    let release: (() => void) | undefined;
+    let calls = 0;
+    const job = {
+      key: KEY,
+      selector: SELECTOR_A,
+      emit(...args: Parameters<RecordingJob["emit"]>) {
+        void recorder.emit(...args);
+        calls++;
+        // The first line waits until released, as a full sink queue would.
+        if (calls === 1) return new Promise<void>((resolve) => (release = resolve));
+        return undefined;
+      },
+    };
+    const source = pullSource(server, clock, store);
+    source.setJobs([job]);
+    source.start();
+    await eventually(() => release !== undefined, "first line emitted");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(calls, 1, "nothing more is read while the first emit is pending");
+    release?.();
+    await eventually(() => completed(source) === 1, "window completed after the release");
+    assert.ok(recorder.counts.size > 10, "the rest of the window followed");
+    assertExactlyOnce(recorder, FIRST_CURSOR, FIRST_CURSOR + INTERVAL);
+  });
+
   it("setJobs adds, replaces, removes and forgets jobs by key", async () => {
     const server = await fakeServer();
     const clock = new ManualClock(T);

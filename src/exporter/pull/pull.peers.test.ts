@@ -226,9 +226,10 @@ describe("ExportClient against VictoriaMetrics", { skip: availability.skip }, ()
       // Searchable asynchronously even after a flush: retry until the first read finds something.
       do {
         chunks.length = 0;
-        await client.read(selector, { startMs, endMs }, new AbortController().signal, (chunk) =>
-          chunks.push(chunk),
-        );
+        await client.read(selector, { startMs, endMs }, new AbortController().signal, (chunk) => {
+          chunks.push(chunk);
+          return undefined;
+        });
       } while (chunks.length === 0 && Date.now() < deadline);
       return chunks;
     };
