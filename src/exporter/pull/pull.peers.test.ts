@@ -27,6 +27,7 @@ import { ExportClient } from "./export-client.js";
 import type { ExportedChunk } from "./export-parser.js";
 import type { CursorStore } from "./cursor-store.js";
 import { FileCursorStore } from "./file-cursor-store.js";
+import { PullError } from "./pull-error.js";
 import { PullSource } from "./pull-source.js";
 import { duplicates, healthOf, recordingJob, sampleId, type RecordingJob } from "./test-recorder.js";
 
@@ -249,6 +250,30 @@ describe("ExportClient against VictoriaMetrics", { skip: availability.skip }, ()
     const stale = special.get("stale") ?? [];
     assert.equal(stale[0], 7);
     assert.ok(isStaleMarker(stale[1] ?? 0), "VictoriaMetrics' null comes back as the staleness marker");
+  });
+
+  it("sends the configured headers (basic auth) and reports a 401 as Unauthorized", async () => {
+    const vm = await startVictoriaMetrics({ httpAuth: { username: "telex", password: "s3cret" } });
+    cleanups.push(() => vm.stop());
+    const window = { startMs: alignedNow(60_000), endMs: alignedNow(0) };
+    const anonymous = new ExportClient({ url: vm.url, requestTimeoutMs: 5000, maxConnections: 1 });
+    const authorized = new ExportClient({
+      url: vm.url,
+      headers: vm.headers,
+      requestTimeoutMs: 5000,
+      maxConnections: 1,
+    });
+    cleanups.push(
+      () => anonymous.close(),
+      () => authorized.close(),
+    );
+    const never = new AbortController().signal;
+    await assert.rejects(
+      anonymous.read("up", window, never, () => undefined),
+      (error: unknown) =>
+        error instanceof PullError && error.reason === "Unauthorized" && /HTTP 401/.test(error.detail),
+    );
+    assert.deepEqual(await authorized.read("up", window, never, () => undefined), { lines: 0, samples: 0 });
   });
 });
 
