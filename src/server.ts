@@ -13,6 +13,8 @@ export interface ServerOptions {
   readonly dataDir?: string;
   /** Bearer tokens; without it the API is open, loopback only. */
   readonly tokensFile?: string;
+  /** PEM certificate and key: serve the API over https. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly logger?: Logger;
 }
 
@@ -28,6 +30,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     listen: options.apiListen ?? DEFAULT_API_LISTEN,
     dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
     ...(options.tokensFile === undefined ? {} : { tokensFile: options.tokensFile }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     logger,
   });
   const components: { readonly name: string; stop(): Promise<void> }[] = [

@@ -81,11 +81,6 @@ async function dispatch(
     return;
   }
   if (route.group === AUTHORIZATION_GROUP && route.plural === ACCESS_REVIEW_RESOURCE) {
-    if (!canAccessProject(principal, route.project)) {
-      throw errors.forbidden(
-        `forbidden: User "${principal.user}" cannot create selfsubjectaccessreviews in this project`,
-      );
-    }
     if (request.method !== "POST")
       throw errors.methodNotAllowed(request.method ?? "", ACCESS_REVIEW_RESOURCE);
     await handleAccessReview({ ...base, format: "json" }, route.project);

@@ -1,8 +1,9 @@
 // The API server: an HTTP listener over the store. startApiServer() is what
 // `telex serve` and the tests run; stop() ends watches, lets in-flight
 // requests finish and closes the store.
-import { mkdirSync } from "node:fs";
-import { createServer, type Server, type ServerResponse } from "node:http";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { silentLogger, type Logger } from "../log.js";
@@ -25,6 +26,8 @@ export interface ApiServerOptions {
   readonly listen: string;
   readonly dataDir: string;
   readonly tokensFile?: string;
+  /** PEM files; with them the API is served over https (kubectl sends bearer tokens only over https). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly logger?: Logger;
   readonly clock?: Clock;
   /** Changes kept for resuming watches (see ObjectStore). */
@@ -35,11 +38,12 @@ export interface ApiServerOptions {
 }
 
 export interface ApiServer {
-  /** `http://host:port`, the server's root. */
+  /** `http(s)://host:port`, the server's root. */
   readonly url: string;
   readonly host: string;
   readonly port: number;
   readonly openAccess: boolean;
+  readonly tls: boolean;
   /** The base URL of a project's control plane, for a kubeconfig's `server`. */
   projectUrl(project: string): string;
   stop(): Promise<void>;
@@ -84,9 +88,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     maxWatchSeconds: options.maxWatchSeconds ?? 1800,
     watches: new Set<ServerResponse>(),
   };
-  const server = createServer((request, response) => {
+  const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     void handleRequest(context, request, response);
-  });
+  };
+  const server: Server =
+    options.tls === undefined ? createServer(onRequest) : createHttpsServer(readTls(options.tls), onRequest);
   try {
     await listen(server, address.host, address.port);
   } catch (error: unknown) {
@@ -96,7 +102,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const bound = server.address() as AddressInfo;
   const hostPort = formatHostPort(address.host, bound.port);
   context.serverAddress = hostPort;
-  const url = `http://${hostPort}`;
+  const url = `${options.tls === undefined ? "http" : "https"}://${hostPort}`;
 
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
@@ -123,9 +129,21 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     host: address.host,
     port: bound.port,
     openAccess: tokens === undefined,
+    tls: options.tls !== undefined,
     projectUrl: (project) => `${url}${controlPlanePath(project)}`,
     stop,
   };
+}
+
+function readTls(tls: { readonly certFile: string; readonly keyFile: string }): {
+  cert: Buffer;
+  key: Buffer;
+} {
+  try {
+    return { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+  } catch (error: unknown) {
+    throw new ApiServerConfigError(`cannot read the TLS certificate or key: ${(error as Error).message}`);
+  }
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -23,7 +23,8 @@ export async function handleAccessReview(ctx: RequestContext, project: string | 
       ...optional("namespace", stringAt(attributes, "namespace")),
       ...optional("name", stringAt(attributes, "name")),
     });
-    status = { allowed: decision.allowed, reason: decision.reason };
+    // kubectl prints a denial's reason after "no"; like RBAC, give reasons for grants only.
+    status = decision.allowed ? { allowed: true, reason: decision.reason } : { allowed: false };
   } else if (isObject(spec["nonResourceAttributes"])) {
     const verb = stringAt(objectAt(spec, "nonResourceAttributes"), "verb");
     status = {

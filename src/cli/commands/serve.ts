@@ -6,11 +6,12 @@ import { ApiServerConfigError, DEFAULT_API_LISTEN, TokensFileError } from "../..
 import { streamLogger } from "../../log.js";
 import { DEFAULT_DATA_DIR, startServer } from "../../server.js";
 import { DatabaseLockedError } from "../../store/index.js";
-import { EXIT, type CommandIO } from "../io.js";
+import { EXIT, UsageError, type CommandIO } from "../io.js";
 
 export const summary = "Run the Telex server: the Kubernetes-compatible resource API over SQLite";
 
 const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--tokens-file FILE]
+                   [--tls-cert-file FILE --tls-key-file FILE]
 
 Runs the resource API: per-project Kubernetes-style control planes at
   http://HOST:PORT/apis/resourcemanager.miloapis.com/v1alpha1/projects/PROJECT/control-plane
@@ -20,6 +21,8 @@ Options:
   --data-dir DIR          where the SQLite store lives (default ${DEFAULT_DATA_DIR})
   --tokens-file FILE      bearer tokens (YAML or JSON); without it access is open and
                           the API must listen on a loopback address
+  --tls-cert-file FILE    PEM certificate: serve https (kubectl sends tokens only over https)
+  --tls-key-file FILE     PEM private key of the certificate
 `;
 
 /** Resolves when the process is asked to stop. Injected by tests. */
@@ -48,6 +51,8 @@ export async function run(
       "api-listen": { type: "string", default: DEFAULT_API_LISTEN },
       "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
       "tokens-file": { type: "string" },
+      "tls-cert-file": { type: "string" },
+      "tls-key-file": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -57,6 +62,11 @@ export async function run(
     io.stdout.write(HELP);
     return EXIT.ok;
   }
+  const certFile = values["tls-cert-file"];
+  const keyFile = values["tls-key-file"];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("--tls-cert-file and --tls-key-file go together");
+  }
   const logger = streamLogger((line) => io.stderr.write(line));
   let server;
   try {
@@ -64,6 +74,7 @@ export async function run(
       apiListen: values["api-listen"],
       dataDir: values["data-dir"],
       ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
+      ...(certFile === undefined || keyFile === undefined ? {} : { tls: { certFile, keyFile } }),
       logger,
     });
   } catch (error: unknown) {
@@ -87,6 +98,11 @@ export async function run(
     projects: `${server.api.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/PROJECT/control-plane`,
     dataDir: values["data-dir"],
   });
+  if (!server.api.openAccess && !server.api.tls) {
+    logger.warn(
+      "bearer tokens over plain http: kubectl sends tokens only over https (use --tls-cert-file and --tls-key-file)",
+    );
+  }
   if (server.api.openAccess) {
     logger.warn(
       "open access: no --tokens-file, so anyone who can reach this loopback address can read and write every project",

@@ -1,0 +1,68 @@
+// Runs `telex serve` as a child process (for tests that must kill it), reads
+// the address it prints and stops it by PID.
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { captureOutput, hasExited, killOnExit, stopProcess } from "./peers.js";
+
+/** bin/telex.js of this checkout (tests run from dist/src/testing). */
+export const TELEX_BIN = fileURLToPath(new URL("../../../bin/telex.js", import.meta.url));
+
+const LISTENING = /^api: listening on (http:\/\/\S+)$/m;
+
+export interface TelexServe {
+  readonly child: ChildProcess;
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  /** Everything the process printed so far (last 8 KiB). */
+  output(): string;
+  /** SIGTERM and wait (graceful stop). */
+  stop(): Promise<void>;
+  /** SIGKILL and wait: a crash at an arbitrary moment. */
+  kill(): Promise<void>;
+}
+
+export async function startTelexServe(args: readonly string[], timeoutMs = 15_000): Promise<TelexServe> {
+  const child = spawn(process.execPath, [TELEX_BIN, "serve", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const unregister = killOnExit(child);
+  const output = captureOutput(child);
+  const url = await new Promise<string>((resolve, reject) => {
+    let stdout = "";
+    const timer = setTimeout(() => {
+      reject(new Error(`telex serve printed no address within ${timeoutMs} ms:\n${output()}`));
+    }, timeoutMs);
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("utf8");
+      const match = LISTENING.exec(stdout);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`telex serve exited (${String(code ?? signal)}) before listening:\n${output()}`));
+    });
+  });
+  const waitExit = async (): Promise<void> => {
+    if (hasExited(child)) return;
+    await new Promise<void>((resolve) => {
+      child.once("exit", () => {
+        resolve();
+      });
+    });
+  };
+  return {
+    child,
+    url,
+    output,
+    stop: async () => {
+      await stopProcess(child);
+      unregister();
+    },
+    kill: async () => {
+      if (!hasExited(child)) child.kill("SIGKILL");
+      await waitExit();
+      unregister();
+    },
+  };
+}
