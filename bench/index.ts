@@ -3,6 +3,7 @@ import { arch, cpus, totalmem } from "node:os";
 import { runDeliveryBench } from "./delivery.js";
 import { runIngestBench } from "./ingest.js";
 import { runMetricsqlBench } from "./metricsql.js";
+import { runPullBench } from "./pull.js";
 import { remoteWriteSuite } from "./remotewrite.js";
 
 interface Suite {
@@ -14,6 +15,7 @@ const suites: Suite[] = [
   { title: "metricsql matcher", run: runMetricsqlBench },
   { title: "delivery", run: runDeliveryBench },
   { title: "ingest", run: runIngestBench },
+  { title: "pull", run: runPullBench },
   remoteWriteSuite,
 ];
 

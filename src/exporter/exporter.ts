@@ -5,13 +5,16 @@
 // routed per project by the router.
 import { isDeepStrictEqual } from "node:util";
 import { silentLogger, type Logger } from "../log.js";
-import { compileSelector } from "../metricsql/index.js";
+import { compileSelector, print } from "../metricsql/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { IngestProcessor } from "./ingest/processor.js";
 import type { PolicyPlan } from "./plan.js";
+import { pullEmitter } from "./pull-emitter.js";
+import type { PullJob, PullSource } from "./pull/index.js";
 import { Router, SourceStats, type CompiledSource } from "./router/router.js";
 import { RemoteWriteSink, SINK_RUNTIME_DEFAULTS, type SinkRuntime } from "./sink/index.js";
 import { writeSinkMetrics } from "./sink/metrics.js";
+import { systemClock, type Clock } from "./util/clock.js";
 
 export interface ExporterOptions {
   readonly tenantLabel: string;
@@ -19,6 +22,13 @@ export interface ExporterOptions {
   readonly maxCachedSeries?: number;
   readonly sinkRuntime?: SinkRuntime;
   readonly logger?: Logger;
+  readonly clock?: Clock;
+  /**
+   * Pull mode: sources are read from the metrics store with their scoped
+   * selectors instead of matched against ingested series. The exporter sets
+   * the source's jobs; the caller starts and stops it.
+   */
+  readonly pull?: PullSource;
 }
 
 /** What the controller reads back about a policy. */
@@ -33,6 +43,7 @@ interface RunningPolicy {
   sinks: Map<string, RemoteWriteSink>;
   sources: Map<string, SourceStats>;
   compiled: CompiledSource[];
+  pullJobs: PullJob[];
 }
 
 const DEFAULT_MAX_CACHED_SERIES = 200_000;
@@ -44,6 +55,8 @@ export class Exporter {
   private readonly projectPolicies = new Map<string, Set<string>>();
   private readonly logger: Logger;
   private readonly closing = new Set<Promise<void>>();
+  /** Pull mode: samples the store returned for another project than the job's; never sent. */
+  foreignPulledSamples = 0;
 
   constructor(private readonly options: ExporterOptions) {
     this.router = new Router({
@@ -77,6 +90,7 @@ export class Exporter {
     }
     const sources = new Map<string, SourceStats>();
     const compiled: CompiledSource[] = [];
+    const pullJobs: PullJob[] = [];
     for (const source of plan.sources) {
       const stats = previous?.sources.get(source.name) ?? new SourceStats();
       sources.set(source.name, stats);
@@ -87,8 +101,25 @@ export class Exporter {
           return running === undefined ? [] : [running];
         });
       compiled.push({ matcher: compileSelector(source.selector), targets, stats });
+      if (this.options.pull !== undefined) {
+        pullJobs.push({
+          key: `${plan.uid}/${source.name}`,
+          selector: print(source.selector),
+          emit: pullEmitter({
+            project: plan.project,
+            tenantLabel: this.options.tenantLabel,
+            sinks: targets,
+            stats,
+            clock: this.options.clock ?? systemClock,
+            onForeign: (samples) => {
+              this.foreignPulledSamples += samples;
+            },
+          }),
+        });
+      }
     }
-    this.policies.set(plan.uid, { plan, sinks, sources, compiled });
+    this.policies.set(plan.uid, { plan, sinks, sources, compiled, pullJobs });
+    this.syncPullJobs(false);
     if (previous !== undefined && previous.plan.project !== plan.project) {
       this.unindex(previous.plan.project, plan.uid);
     }
@@ -101,6 +132,7 @@ export class Exporter {
     if (running === undefined) return;
     this.policies.delete(uid);
     this.unindex(running.plan.project, uid);
+    this.syncPullJobs(true);
     await Promise.all([...running.sinks.values()].map((sink) => sink.close()));
   }
 
@@ -153,10 +185,24 @@ export class Exporter {
     counter("telex_router_cache_misses_total", "Series whose route was computed.", this.router.cacheMisses);
   }
 
-  /** Removes every policy, draining sinks for up to the drain timeout. */
+  /**
+   * Stops every policy's sinks, draining them for up to the drain timeout.
+   * Pull cursors are kept (the caller stops the pull source first), so a
+   * restart resumes where this run stopped.
+   */
   async close(): Promise<void> {
-    await Promise.all([...this.policies.keys()].map((uid) => this.remove(uid)));
+    const running = [...this.policies.values()];
+    this.policies.clear();
+    this.projectPolicies.clear();
+    await Promise.all(running.flatMap((policy) => [...policy.sinks.values()].map((sink) => sink.close())));
     await Promise.all(this.closing);
+  }
+
+  /** Gives the pull source every running policy's jobs; removed policies' cursors are forgotten when asked. */
+  private syncPullJobs(forgetRemoved: boolean): void {
+    if (this.options.pull === undefined) return;
+    const jobs = [...this.policies.values()].flatMap((p) => p.pullJobs);
+    this.options.pull.setJobs(jobs, { forgetRemoved });
   }
 
   private retire(sink: RemoteWriteSink): void {

@@ -59,6 +59,14 @@ export class RemoteWriteSink {
     return this.pipeline.queued;
   }
 
+  get capacity(): number {
+    return this.pipeline.capacity;
+  }
+
+  get closed(): boolean {
+    return this.pipeline.closed;
+  }
+
   push(series: SeriesRef, value: number, timestampMs: number): void {
     this.pipeline.push(series, value, timestampMs);
   }

@@ -64,6 +64,11 @@ export class SinkPipeline<S> {
     return this.queue.length;
   }
 
+  /** Samples the queue holds before it drops the oldest. */
+  get capacity(): number {
+    return this.queue.capacity;
+  }
+
   get closed(): boolean {
     return this.closing !== undefined;
   }
