@@ -87,11 +87,13 @@ describe("pull mode", { skip: victoriaMetricsAvailability().skip }, () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
     assert.equal(rows.length, 1, JSON.stringify(rows.map((r) => r.metric)));
-    assert.equal(rows[0]?.metric[TENANT_LABEL], "alpha");
-    assert.equal(rows[0]?.metric["resource_kind"], "Gateway");
-    assert.deepEqual(rows[0]?.values, [0, 1, 2, 3, 4]);
+    const [row] = rows;
+    assert.ok(row);
+    assert.equal(row.metric[TENANT_LABEL], "alpha");
+    assert.equal(row.metric["resource_kind"], "Gateway");
+    assert.deepEqual(row.values, [0, 1, 2, 3, 4]);
     assert.deepEqual(
-      rows[0]?.timestamps,
+      row.timestamps,
       [0, 1, 2, 3, 4].map((i) => base + i * 200),
     );
     assert.equal(exporter.health("uid-alpha-gateways")?.sources.get("gw")?.matchedSamples, 5);
