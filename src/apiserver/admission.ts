@@ -79,7 +79,7 @@ export function admit(request: AdmissionRequest): JsonObject {
   let object = resource.normalize(validation.object);
   checkFinalizers(old, object, request);
 
-  const meta = { ...metadataOf(object) };
+  const meta = withoutEmptyCollections(metadataOf(object));
   if (resource.tracksGeneration) {
     const previous = old === undefined ? 0 : (metadataOf(old).generation ?? 1);
     meta.generation =
@@ -125,6 +125,21 @@ export function dropUnknownFields(
       field: formatPath(path),
     })),
   );
+}
+
+/** Go's `omitempty`: empty labels, annotations, finalizers and ownerReferences are not kept. */
+function withoutEmptyCollections(metadata: Metadata): Metadata {
+  const out: Metadata = { ...metadata };
+  for (const key of ["labels", "annotations", "finalizers", "ownerReferences"] as const) {
+    const value: unknown = out[key];
+    if (
+      (Array.isArray(value) && value.length === 0) ||
+      (isObject(value) && Object.keys(value).length === 0)
+    ) {
+      Reflect.deleteProperty(out, key);
+    }
+  }
+  return out;
 }
 
 /** Metadata the server owns: identity and timestamps come from the stored object (or are new). */

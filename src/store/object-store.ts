@@ -42,8 +42,8 @@ interface EventRow extends ObjectRow {
 }
 
 const DEFAULT_EVENT_WINDOW = 20_000;
-/** Compaction runs inside every Nth write transaction, not each one. */
-const COMPACT_EVERY = 256;
+/** The log may outgrow its window by this fraction before it is trimmed back, so trims are rare. */
+const COMPACT_SLACK = 0.25;
 
 export class ObjectStore {
   readonly #db: SqliteDatabase;
@@ -51,7 +51,6 @@ export class ObjectStore {
   readonly #listeners = new Set<StoreListener>();
   #resourceVersion: number;
   #compactedThrough: number;
-  #writesSinceCompaction = 0;
 
   readonly #statements;
 
@@ -194,7 +193,8 @@ export class ObjectStore {
     const rv = this.#resourceVersion + 1;
     const stamped = stampResourceVersion(object, rv);
     const body = JSON.stringify(stamped);
-    const compactTo = this.#writesSinceCompaction + 1 >= COMPACT_EVERY ? rv - this.#eventWindow : undefined;
+    const due = rv - this.#compactedThrough > this.#eventWindow * (1 + COMPACT_SLACK);
+    const compactTo = due ? rv - this.#eventWindow : undefined;
     this.#db
       .transaction(() => {
         const s = this.#statements;
@@ -202,19 +202,14 @@ export class ObjectStore {
         if (type === "DELETED") s.remove.run(key.resource, key.project, key.namespace, key.name);
         else s.upsert.run(key.resource, key.project, key.namespace, key.name, rv, body);
         s.writeMeta.run(rv, "resourceVersion");
-        if (compactTo !== undefined && compactTo > this.#compactedThrough) {
+        if (compactTo !== undefined) {
           s.compact.run(compactTo);
           s.writeMeta.run(compactTo, "compactedThrough");
         }
       })
       .immediate();
     this.#resourceVersion = rv;
-    if (compactTo !== undefined) {
-      this.#writesSinceCompaction = 0;
-      this.#compactedThrough = Math.max(this.#compactedThrough, compactTo);
-    } else {
-      this.#writesSinceCompaction++;
-    }
+    if (compactTo !== undefined) this.#compactedThrough = compactTo;
     const event: StoreEvent = { type, key, resourceVersion: rv, object: stamped };
     for (const listener of this.#listeners) listener(event, previous);
     return event;
