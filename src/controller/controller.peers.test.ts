@@ -1,0 +1,214 @@
+// The controller against the embedded API server and a real VictoriaMetrics
+// with basic auth as the customer's endpoint: finalizer, plan applied,
+// status that follows delivery and Secret changes, events, teardown.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { ExportPolicy } from "../api/index.js";
+import { Exporter } from "../exporter/exporter.js";
+import { TENANT_LABEL } from "../testing/platform-series.js";
+import { startTestApiServer, type TestApiServer } from "../testing/telex-api.js";
+import {
+  exportSamples,
+  forceFlush,
+  startVictoriaMetrics,
+  victoriaMetricsAvailability,
+  type RunningVictoriaMetrics,
+} from "../testing/victoriametrics.js";
+import { encodeWriteRequest } from "../remotewrite/index.js";
+import { Controller } from "./controller.js";
+import { KubeApiError, KubeClient } from "./kube/client.js";
+import { embeddedLayout } from "./kube/layout.js";
+import { FINALIZER } from "./reconciler.js";
+
+const PROJECT = "test-rdzjb8";
+const BASE = `/apis/resourcemanager.miloapis.com/v1alpha1/projects/${PROJECT}/control-plane`;
+const POLICY_PATH = `${BASE}/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies`;
+const SECRET_PATH = `${BASE}/api/v1/namespaces/default/secrets`;
+
+async function eventually<T>(
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await read();
+    if (ok(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+}
+
+describe("controller with the embedded API", { skip: victoriaMetricsAvailability().skip }, () => {
+  let server: TestApiServer;
+  let vm: RunningVictoriaMetrics;
+  let exporter: Exporter;
+  let controller: Controller;
+  let client: KubeClient;
+
+  before(async () => {
+    [server, vm] = await Promise.all([
+      startTestApiServer(),
+      startVictoriaMetrics({ httpAuth: { username: "1234567", password: "glc_token" } }),
+    ]);
+    client = new KubeClient({
+      server: server.api.url,
+      tls: { rejectUnauthorized: true },
+      authorization: () => undefined,
+    });
+    exporter = new Exporter({ tenantLabel: TENANT_LABEL });
+    controller = new Controller({
+      client,
+      layout: embeddedLayout(),
+      exporter,
+      tenantLabel: TENANT_LABEL,
+      statusRefreshMs: 200,
+    });
+    await controller.start();
+  });
+
+  after(async () => {
+    await controller.stop();
+    await exporter.close();
+    await client.close();
+    await Promise.all([server.close(), vm.stop()]);
+  });
+
+  const getPolicy = () => client.request<ExportPolicy>("GET", `${POLICY_PATH}/gateways`);
+  const sinkReason = (policy: ExportPolicy) =>
+    policy.status?.sinks?.[0]?.conditions?.find((c) => c.type === "Ready")?.reason;
+  const secret = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "vm-creds", namespace: "default" },
+    type: "kubernetes.io/basic-auth",
+    stringData: { username: "1234567", password: "glc_token" },
+  };
+  const push = (value: number) => {
+    exporter.ingest.apply(
+      encodeWriteRequest([
+        {
+          labels: [
+            { name: "__name__", value: "envoy_vhost_vcluster_upstream_rq" },
+            { name: TENANT_LABEL, value: PROJECT },
+            { name: "resource_kind", value: "Gateway" },
+          ],
+          samples: [{ value, timestampMs: Date.now() }],
+        },
+      ]),
+    );
+  };
+
+  it("runs an applied policy, delivers, and reports Ready", async () => {
+    await client.request("POST", SECRET_PATH, { body: secret });
+    await client.request("POST", POLICY_PATH, {
+      body: {
+        apiVersion: "telemetry.miloapis.com/v1alpha1",
+        kind: "ExportPolicy",
+        metadata: { name: "gateways", namespace: "default" },
+        spec: {
+          sources: [{ name: "gw", metrics: { metricsql: '{resource_kind="Gateway"}' } }],
+          sinks: [
+            {
+              name: "vm",
+              sources: ["gw"],
+              target: {
+                prometheusRemoteWrite: {
+                  endpoint: `${vm.url}/api/v1/write`,
+                  authentication: { basicAuth: { secretRef: { name: "vm-creds" } } },
+                  batch: { timeout: "100ms" },
+                },
+              },
+            },
+          ],
+        },
+      },
+    });
+    const withFinalizer = await eventually(
+      getPolicy,
+      (p) => p.metadata.finalizers?.includes(FINALIZER) === true,
+      "finalizer",
+    );
+    assert.ok(withFinalizer);
+    const awaiting = await eventually(getPolicy, (p) => sinkReason(p) !== undefined, "a status");
+    assert.equal(sinkReason(awaiting), "AwaitingData");
+    push(1);
+    const ready = await eventually(getPolicy, (p) => sinkReason(p) === "Delivering", "Delivering");
+    const condition = ready.status?.conditions?.find((c) => c.type === "Ready");
+    assert.equal(condition?.status, "True");
+    assert.equal(condition.message, "1/1 sinks ready");
+    assert.equal(condition.observedGeneration, ready.metadata.generation);
+    await forceFlush(vm);
+    const rows = await exportSamples(vm, "envoy_vhost_vcluster_upstream_rq", {
+      start: Date.now() / 1000 - 60,
+      end: Date.now() / 1000 + 60,
+    });
+    assert.equal(rows.length, 1);
+  });
+
+  it("does not rewrite an unchanged status", async () => {
+    const before = controller.reconciler.status.writes;
+    const reconcilesBefore = controller.reconciles;
+    await eventually(
+      () => Promise.resolve(controller.reconciles),
+      (n) => n >= reconcilesBefore + 5,
+      "more reconciles",
+    );
+    assert.equal(controller.reconciler.status.writes, before);
+  });
+
+  it("turns the sink not Ready with SecretNotFound when the Secret goes, and back when it returns", async () => {
+    await client.request("DELETE", `${SECRET_PATH}/vm-creds`);
+    const missing = await eventually(getPolicy, (p) => sinkReason(p) === "SecretNotFound", "SecretNotFound");
+    assert.equal(missing.status?.conditions?.find((c) => c.type === "Ready")?.status, "False");
+    await client.request("POST", SECRET_PATH, { body: secret });
+    await eventually(
+      async () => {
+        push(2);
+        return getPolicy();
+      },
+      (p) => sinkReason(p) === "Delivering",
+      "Delivering again",
+    );
+  });
+
+  it("reports wrong credentials as Unauthorized and records events", async () => {
+    await client.request("PATCH", `${SECRET_PATH}/vm-creds`, {
+      contentType: "application/merge-patch+json",
+      body: { stringData: { password: "wrong" } },
+    });
+    await eventually(
+      async () => {
+        push(3);
+        return getPolicy();
+      },
+      (p) => sinkReason(p) === "Unauthorized",
+      "Unauthorized",
+    );
+    const events = await client.request<{ items: { reason: string; message: string }[] }>(
+      "GET",
+      `${BASE}/api/v1/namespaces/default/events`,
+    );
+    assert.ok(events.items.some((e) => e.reason === "NotReady" && e.message.includes("Unauthorized")));
+    assert.ok(events.items.some((e) => e.reason === "Ready"));
+    assert.ok(events.items.every((e) => !e.message.includes("wrong") && !e.message.includes("glc_token")));
+  });
+
+  it("tears the pipelines down before the policy goes", async () => {
+    const uid = (await getPolicy()).metadata.uid ?? "";
+    assert.ok(exporter.health(uid));
+    await client.request("DELETE", `${POLICY_PATH}/gateways`);
+    await eventually(
+      () =>
+        getPolicy().then(
+          () => false,
+          (error: unknown) => error instanceof KubeApiError && error.statusCode === 404,
+        ),
+      (gone) => gone,
+      "policy deleted",
+    );
+    assert.equal(exporter.health(uid), undefined);
+  });
+});

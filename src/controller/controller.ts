@@ -1,0 +1,185 @@
+// The control plane: informers on ExportPolicies and Secrets feed a work
+// queue; workers reconcile one policy key at a time. A Secret change wakes
+// every policy that references it; a periodic resync wakes them all.
+import type { ExportPolicy, Secret } from "../api/index.js";
+import { systemClock, type Clock, type TimerHandle } from "../exporter/util/clock.js";
+import { silentLogger, type Logger } from "../log.js";
+import type { KubeClient } from "./kube/client.js";
+import { Informer, type KubeObject } from "./kube/informer.js";
+import type { ControlPlaneLayout } from "./kube/layout.js";
+import { POLICIES, Reconciler, SECRETS, formatKey, type ExporterControl } from "./reconciler.js";
+import { WorkQueue } from "./workqueue.js";
+
+export interface ControllerOptions {
+  readonly client: KubeClient;
+  readonly layout: ControlPlaneLayout;
+  readonly exporter: ExporterControl;
+  readonly tenantLabel: string;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Reconciles running at once (each key still one at a time). Default 4. */
+  readonly workers?: number;
+  /** Every policy is reconciled again this often regardless of events. Default 10 min. */
+  readonly resyncMs?: number;
+  /** A policy's status is refreshed from delivery health this often. Default 10 s. */
+  readonly statusRefreshMs?: number;
+}
+
+type SecretObject = Secret & KubeObject;
+type PolicyObject = ExportPolicy & KubeObject;
+
+export class Controller {
+  readonly queue: WorkQueue;
+  readonly reconciler: Reconciler;
+  private readonly policies: Informer<PolicyObject>;
+  private readonly secrets: Informer<SecretObject>;
+  /** Secret key (project/namespace/name) → keys of the policies that reference it. */
+  private readonly secretUsers = new Map<string, Set<string>>();
+  /** Policy key → the Secret keys it references (the reverse of secretUsers). */
+  private readonly secretsUsed = new Map<string, string[]>();
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private resyncTimer: TimerHandle | undefined;
+  private workers: Promise<void>[] = [];
+  reconciles = 0;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.queue = new WorkQueue({ clock: this.clock });
+    const keyOf = (object: KubeObject) =>
+      formatKey({
+        project: options.layout.projectOf(object) ?? "",
+        namespace: object.metadata.namespace ?? "default",
+        name: object.metadata.name,
+      });
+    this.policies = new Informer<PolicyObject>({
+      client: options.client,
+      path: options.layout.collectionPath(POLICIES),
+      keyOf,
+      clock: this.clock,
+      logger: this.logger,
+      handlers: {
+        onUpsert: (key, policy) => {
+          this.indexSecrets(key, policy);
+          this.queue.add(key);
+        },
+        onDelete: (key) => {
+          this.indexSecrets(key, undefined);
+          this.queue.add(key);
+        },
+      },
+    });
+    this.secrets = new Informer<SecretObject>({
+      client: options.client,
+      path: options.layout.collectionPath(SECRETS),
+      keyOf,
+      clock: this.clock,
+      logger: this.logger,
+      handlers: {
+        onUpsert: (key) => {
+          this.wakeUsersOf(key);
+        },
+        onDelete: (key) => {
+          this.wakeUsersOf(key);
+        },
+      },
+    });
+    this.reconciler = new Reconciler({
+      client: options.client,
+      layout: options.layout,
+      exporter: options.exporter,
+      tenantLabel: options.tenantLabel,
+      policy: (key) => this.policies.get(key),
+      secret: (project, namespace, name) => this.secrets.get(formatKey({ project, namespace, name })),
+      now: () => new Date(this.clock.now()),
+      logger: this.logger,
+      statusRefreshMs: options.statusRefreshMs ?? 10_000,
+    });
+  }
+
+  /** Starts watching; resolves once both caches are filled and workers run. */
+  async start(): Promise<void> {
+    this.secrets.start();
+    this.policies.start();
+    await Promise.all([this.secrets.waitForSync(), this.policies.waitForSync()]);
+    const workers = this.options.workers ?? 4;
+    this.workers = Array.from({ length: workers }, () => this.work());
+    this.scheduleResync();
+  }
+
+  async stop(): Promise<void> {
+    this.resyncTimer?.cancel();
+    this.queue.shutDown();
+    await Promise.all(this.workers);
+    await Promise.all([this.policies.stop(), this.secrets.stop()]);
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        const result = await this.reconciler.reconcile(key);
+        this.reconciles++;
+        this.queue.forget(key);
+        if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+      } catch (error) {
+        this.logger.warn("reconcile failed, will retry", {
+          policy: key,
+          attempt: this.queue.failureCount(key) + 1,
+          error: String(error),
+        });
+        this.queue.addRateLimited(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private scheduleResync(): void {
+    this.resyncTimer = this.clock.setTimer(this.options.resyncMs ?? 10 * 60_000, () => {
+      for (const policy of this.policies.list()) {
+        this.queue.add(
+          formatKey({
+            project: this.options.layout.projectOf(policy) ?? "",
+            namespace: policy.metadata.namespace ?? "default",
+            name: policy.metadata.name,
+          }),
+        );
+      }
+      this.scheduleResync();
+    });
+  }
+
+  private indexSecrets(policyKey: string, policy: ExportPolicy | undefined): void {
+    for (const secretKey of this.secretsUsed.get(policyKey) ?? []) {
+      const users = this.secretUsers.get(secretKey);
+      users?.delete(policyKey);
+      if (users?.size === 0) this.secretUsers.delete(secretKey);
+    }
+    this.secretsUsed.delete(policyKey);
+    if (policy === undefined) return;
+    const [project = "", namespace = ""] = policyKey.split("/");
+    const used: string[] = [];
+    // Objects come from the API: a real cluster may hold ones our schema rejects.
+    const sinks = (policy.spec as ExportPolicy["spec"] | undefined)?.sinks ?? [];
+    for (const sink of sinks) {
+      const secret = sink.target.prometheusRemoteWrite?.authentication?.basicAuth?.secretRef.name;
+      if (secret === undefined) continue;
+      const secretKey = formatKey({ project, namespace, name: secret });
+      used.push(secretKey);
+      let users = this.secretUsers.get(secretKey);
+      if (users === undefined) {
+        users = new Set();
+        this.secretUsers.set(secretKey, users);
+      }
+      users.add(policyKey);
+    }
+    this.secretsUsed.set(policyKey, used);
+  }
+
+  private wakeUsersOf(secretKey: string): void {
+    for (const policyKey of this.secretUsers.get(secretKey) ?? []) this.queue.add(policyKey);
+  }
+}

@@ -1,0 +1,141 @@
+// A small typed REST client for the Kubernetes API: JSON requests, Status
+// errors as exceptions with their reason, and watch streams as async
+// iterables of events. One keep-alive pool per API server.
+import { Pool, type Dispatcher } from "undici";
+import type { ClusterConnection } from "./config.js";
+
+/** A Kubernetes Status, as API errors carry it. */
+export interface KubeStatus {
+  readonly kind?: string;
+  readonly status?: string;
+  readonly message?: string;
+  readonly reason?: string;
+  readonly code?: number;
+}
+
+export class KubeApiError extends Error {
+  override readonly name = "KubeApiError";
+  constructor(
+    readonly statusCode: number,
+    readonly status: KubeStatus,
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`${method} ${path}: ${statusCode} ${status.reason ?? ""}: ${status.message ?? ""}`.trim());
+  }
+
+  get reason(): string | undefined {
+    return this.status.reason;
+  }
+}
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+
+export interface WatchEvent<T> {
+  readonly type: WatchEventType;
+  readonly object: T;
+}
+
+export interface RequestOptions {
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly body?: unknown;
+  /** Defaults to application/json when there is a body. */
+  readonly contentType?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** Error bodies longer than this are cut: a Status is small. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+export class KubeClient {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+
+  constructor(private readonly connection: ClusterConnection) {
+    const url = new URL(connection.server);
+    this.basePath = url.pathname.replace(/\/+$/, "");
+    const { tls } = connection;
+    this.pool = new Pool(url.origin, {
+      connections: 8,
+      keepAliveTimeout: 60_000,
+      // Watches stay open for minutes with nothing to say between bookmarks.
+      bodyTimeout: 0,
+      headersTimeout: 30_000,
+      connect: {
+        rejectUnauthorized: tls.rejectUnauthorized,
+        ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+        ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+        ...(tls.key === undefined ? {} : { key: tls.key }),
+        ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+      },
+    });
+  }
+
+  async request<T>(method: Dispatcher.HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.send(method, path, options);
+    const text = await response.body.text();
+    if (response.statusCode >= 300) throw this.error(response.statusCode, text, method, path);
+    return (text === "" ? {} : JSON.parse(text)) as T;
+  }
+
+  /**
+   * Opens a watch; yields events until the server ends the stream or the
+   * signal aborts. Throws KubeApiError when the server refuses the watch.
+   */
+  async *watch<T>(path: string, options: RequestOptions = {}): AsyncGenerator<WatchEvent<T>> {
+    const response = await this.send("GET", path, { ...options, query: { ...options.query, watch: true } });
+    if (response.statusCode >= 300) {
+      throw this.error(response.statusCode, await response.body.text(), "GET", path);
+    }
+    let buffered = "";
+    for await (const chunk of response.body) {
+      buffered += (chunk as Buffer).toString("utf8");
+      let newline = buffered.indexOf("\n");
+      while (newline >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (line !== "") yield JSON.parse(line) as WatchEvent<T>;
+        newline = buffered.indexOf("\n");
+      }
+    }
+    if (buffered.trim() !== "") yield JSON.parse(buffered) as WatchEvent<T>;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private async send(method: Dispatcher.HttpMethod, path: string, options: RequestOptions) {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) query.set(key, String(value));
+    }
+    const search = query.size > 0 ? `?${query.toString()}` : "";
+    const headers: Record<string, string> = { Accept: "application/json" };
+    const authorization = this.connection.authorization();
+    if (authorization !== undefined) headers["Authorization"] = authorization;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      headers["Content-Type"] = options.contentType ?? "application/json";
+      body = JSON.stringify(options.body);
+    }
+    return this.pool.request({
+      method,
+      path: `${this.basePath}${path}${search}`,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  }
+
+  private error(statusCode: number, text: string, method: string, path: string): KubeApiError {
+    let status: KubeStatus = { message: text.slice(0, MAX_ERROR_BODY) };
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (typeof parsed === "object" && parsed !== null) status = parsed;
+    } catch {
+      // Not JSON: keep the text as the message.
+    }
+    return new KubeApiError(statusCode, status, method, path);
+  }
+}

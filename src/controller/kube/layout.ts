@@ -1,0 +1,62 @@
+// Where the controller finds objects and writes them back. Against telex's
+// embedded API, every project has its own control plane under a path prefix
+// and the project `-` is a read-only view across projects that names each
+// object's project in an annotation. Against a Kubernetes cluster with the
+// CRD installed, paths are plain and the cluster serves one project.
+import type { KubeObject } from "./informer.js";
+
+export interface ResourceRef {
+  /** "" for the core group. */
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
+}
+
+export interface ControlPlaneLayout {
+  /** The collection across every project the controller serves (list/watch). */
+  collectionPath(resource: ResourceRef): string;
+  /** A namespaced collection or object in one project (writes). */
+  objectPath(
+    project: string,
+    resource: ResourceRef,
+    namespace: string,
+    name?: string,
+    subresource?: string,
+  ): string;
+  projectOf(object: KubeObject): string | undefined;
+}
+
+/** The annotation the embedded API's cross-project view sets. */
+export const PROJECT_ANNOTATION = "telex.miloapis.com/project";
+const PROJECTS_PREFIX = "/apis/resourcemanager.miloapis.com/v1alpha1/projects";
+
+function groupPath({ group, version }: ResourceRef): string {
+  return group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
+}
+
+function namespaced(resource: ResourceRef, namespace: string, name?: string, subresource?: string): string {
+  let path = `${groupPath(resource)}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`;
+  if (name !== undefined) path += `/${encodeURIComponent(name)}`;
+  if (subresource !== undefined) path += `/${subresource}`;
+  return path;
+}
+
+export function embeddedLayout(): ControlPlaneLayout {
+  return {
+    collectionPath: (resource) =>
+      `${PROJECTS_PREFIX}/-/control-plane${groupPath(resource)}/${resource.plural}`,
+    objectPath: (project, resource, namespace, name, subresource) =>
+      `${PROJECTS_PREFIX}/${encodeURIComponent(project)}/control-plane${namespaced(resource, namespace, name, subresource)}`,
+    projectOf: (object) => object.metadata.annotations?.[PROJECT_ANNOTATION],
+  };
+}
+
+/** A Kubernetes cluster serving one project. */
+export function clusterLayout(project: string): ControlPlaneLayout {
+  return {
+    collectionPath: (resource) => `${groupPath(resource)}/${resource.plural}`,
+    objectPath: (_project, resource, namespace, name, subresource) =>
+      namespaced(resource, namespace, name, subresource),
+    projectOf: () => project,
+  };
+}

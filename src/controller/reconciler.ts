@@ -1,0 +1,280 @@
+// reconcile(key): make the exporter run what the policy says and write back a
+// status that tells the truth about delivery. Level-based: it reads the
+// current state from the informers' caches, never from the event that woke
+// it, so repeated or collapsed events give the same result.
+import { isDeepStrictEqual } from "node:util";
+import {
+  API_VERSION,
+  GROUP,
+  KIND,
+  PLURAL,
+  VERSION,
+  validateExportPolicy,
+  type Condition,
+  type ExportPolicy,
+  type ExportPolicyStatus,
+  type Secret,
+  type SinkStatus,
+} from "../api/index.js";
+import type { Exporter } from "../exporter/exporter.js";
+import type { PolicyPlan } from "../exporter/plan.js";
+import type { Logger } from "../log.js";
+import { compilePolicy, type SinkProblem } from "./compile.js";
+import { findCondition, formatTime, setCondition } from "./conditions.js";
+import type { KubeClient } from "./kube/client.js";
+import { KubeApiError } from "./kube/client.js";
+import type { ControlPlaneLayout, ResourceRef } from "./kube/layout.js";
+import { policyReadiness, sinkReadiness, type Readiness } from "./sink-readiness.js";
+
+export const FINALIZER = "exportpolicy.telemetry.miloapis.com/controller";
+export const POLICIES: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL };
+export const SECRETS: ResourceRef = { group: "", version: "v1", plural: "secrets" };
+const EVENTS: ResourceRef = { group: "", version: "v1", plural: "events" };
+const READY = "Ready";
+
+/** The exporter as the controller sees it: a narrow interface. */
+export type ExporterControl = Pick<Exporter, "apply" | "remove" | "health">;
+
+export interface PolicyKey {
+  readonly project: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export function formatKey(key: PolicyKey): string {
+  return `${key.project}/${key.namespace}/${key.name}`;
+}
+
+export function parseKey(key: string): PolicyKey {
+  const [project = "", namespace = "", name = ""] = key.split("/");
+  return { project, namespace, name };
+}
+
+export interface ReconcileResult {
+  readonly requeueAfterMs?: number;
+}
+
+export interface ReconcilerDeps {
+  readonly client: KubeClient;
+  readonly layout: ControlPlaneLayout;
+  readonly exporter: ExporterControl;
+  readonly tenantLabel: string;
+  readonly policy: (key: string) => ExportPolicy | undefined;
+  readonly secret: (project: string, namespace: string, name: string) => Secret | undefined;
+  readonly now: () => Date;
+  readonly logger: Logger;
+  /** How often a healthy policy's status is refreshed from delivery health. */
+  readonly statusRefreshMs: number;
+}
+
+interface Applied {
+  readonly uid: string;
+  readonly plan: PolicyPlan;
+}
+
+export class Reconciler {
+  /** What runs in the exporter, per policy key. */
+  private readonly applied = new Map<string, Applied>();
+  status = { writes: 0, events: 0 };
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const policy = this.deps.policy(key);
+    if (policy === undefined) {
+      await this.stopExporting(key);
+      return {};
+    }
+    const parsed = parseKey(key);
+    if (policy.metadata.deletionTimestamp !== undefined) {
+      await this.stopExporting(key);
+      if (policy.metadata.finalizers?.includes(FINALIZER) === true)
+        await this.removeFinalizer(parsed, policy);
+      return {};
+    }
+    if (policy.metadata.finalizers?.includes(FINALIZER) !== true) {
+      await this.addFinalizer(parsed, policy);
+      // The update comes back through the watch and wakes this key again.
+      return {};
+    }
+    const validation = validateExportPolicy(policy, { tenantLabel: this.deps.tenantLabel });
+    if (!validation.valid) {
+      await this.stopExporting(key);
+      const message = validation.errors.map((e) => `${e.path.join(".")}: ${e.detail}`).join("; ");
+      await this.writeStatus(parsed, policy, { status: "False", reason: "InvalidSpec", message }, []);
+      return {};
+    }
+    const compiled = compilePolicy(validation.object, {
+      project: parsed.project,
+      tenantLabel: this.deps.tenantLabel,
+      secret: (name) => this.deps.secret(parsed.project, parsed.namespace, name),
+    });
+    const previous = this.applied.get(key);
+    if (previous === undefined || !isDeepStrictEqual(previous.plan, compiled.plan)) {
+      if (previous !== undefined && previous.uid !== compiled.plan.uid)
+        await this.deps.exporter.remove(previous.uid);
+      this.deps.exporter.apply(compiled.plan);
+      this.applied.set(key, { uid: compiled.plan.uid, plan: compiled.plan });
+    }
+    const sinks = this.sinkReadiness(validation.object, compiled.plan.uid, compiled.problems);
+    await this.writeStatus(parsed, policy, policyReadiness(sinks), sinks);
+    return { requeueAfterMs: this.deps.statusRefreshMs };
+  }
+
+  private sinkReadiness(
+    policy: ExportPolicy,
+    uid: string,
+    problems: readonly SinkProblem[],
+  ): { name: string; readiness: Readiness }[] {
+    const health = this.deps.exporter.health(uid);
+    return policy.spec.sinks.map((sink) => {
+      const running = health?.sinks.get(sink.name);
+      const stats = running?.stats;
+      return {
+        name: sink.name,
+        readiness: sinkReadiness(
+          problems.find((p) => p.sink === sink.name),
+          stats === undefined
+            ? undefined
+            : { lastSuccessMs: stats.lastSuccessMs, lastError: stats.lastError },
+        ),
+      };
+    });
+  }
+
+  private async stopExporting(key: string): Promise<void> {
+    const applied = this.applied.get(key);
+    if (applied === undefined) return;
+    this.applied.delete(key);
+    await this.deps.exporter.remove(applied.uid);
+  }
+
+  private policyPath(key: PolicyKey, subresource?: string): string {
+    return this.deps.layout.objectPath(key.project, POLICIES, key.namespace, key.name, subresource);
+  }
+
+  private async addFinalizer(key: PolicyKey, policy: ExportPolicy): Promise<void> {
+    await this.deps.client.request("PATCH", this.policyPath(key), {
+      contentType: "application/merge-patch+json",
+      body: {
+        metadata: {
+          finalizers: [...(policy.metadata.finalizers ?? []), FINALIZER],
+          resourceVersion: policy.metadata.resourceVersion,
+        },
+      },
+    });
+  }
+
+  private async removeFinalizer(key: PolicyKey, policy: ExportPolicy): Promise<void> {
+    try {
+      await this.deps.client.request("PATCH", this.policyPath(key), {
+        contentType: "application/merge-patch+json",
+        body: {
+          metadata: {
+            finalizers: (policy.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+            resourceVersion: policy.metadata.resourceVersion,
+          },
+        },
+      });
+    } catch (error) {
+      // Already gone: nothing left to finalize.
+      if (error instanceof KubeApiError && error.statusCode === 404) return;
+      throw error;
+    }
+  }
+
+  /** Writes the status only when it differs; records an Event for each Ready transition. */
+  private async writeStatus(
+    key: PolicyKey,
+    policy: ExportPolicy,
+    overall: Readiness,
+    sinks: readonly { name: string; readiness: Readiness }[],
+  ): Promise<void> {
+    const now = this.deps.now();
+    const generation = policy.metadata.generation ?? 0;
+    const current = policy.status ?? {};
+    let changed = false;
+    const transitions: string[] = [];
+    const conditionsFor = (
+      existing: readonly Condition[] | undefined,
+      readiness: Readiness,
+      what: string,
+    ) => {
+      const before = findCondition(existing, READY);
+      const result = setCondition(
+        existing ?? [],
+        { type: READY, ...readiness, observedGeneration: generation },
+        now,
+      );
+      changed ||= result.changed;
+      if (before?.status !== readiness.status) {
+        transitions.push(
+          `${what} Ready ${before?.status ?? "unset"} → ${readiness.status} (${readiness.reason}): ${readiness.message}`,
+        );
+      }
+      return result.conditions;
+    };
+    const next: ExportPolicyStatus = {
+      conditions: conditionsFor(current.conditions, overall, "policy"),
+      sinks: sinks.map((sink): SinkStatus => ({
+        name: sink.name,
+        conditions: conditionsFor(
+          current.sinks?.find((s) => s.name === sink.name)?.conditions,
+          sink.readiness,
+          `sink ${sink.name}`,
+        ),
+      })),
+    };
+    if ((current.sinks?.length ?? 0) !== sinks.length) changed = true;
+    if (!changed) return;
+    await this.deps.client.request("PATCH", this.policyPath(key, "status"), {
+      contentType: "application/merge-patch+json",
+      body: { status: next },
+    });
+    this.status.writes++;
+    for (const transition of transitions) {
+      await this.recordEvent(key, policy, transition.includes("→ True") ? "Normal" : "Warning", transition);
+    }
+  }
+
+  private async recordEvent(
+    key: PolicyKey,
+    policy: ExportPolicy,
+    type: "Normal" | "Warning",
+    message: string,
+  ): Promise<void> {
+    const now = formatTime(this.deps.now());
+    const reason = type === "Normal" ? "Ready" : "NotReady";
+    try {
+      await this.deps.client.request(
+        "POST",
+        this.deps.layout.objectPath(key.project, EVENTS, key.namespace),
+        {
+          body: {
+            apiVersion: "v1",
+            kind: "Event",
+            metadata: { generateName: `${key.name}.`, namespace: key.namespace },
+            involvedObject: {
+              apiVersion: API_VERSION,
+              kind: KIND,
+              name: key.name,
+              namespace: key.namespace,
+              ...(policy.metadata.uid === undefined ? {} : { uid: policy.metadata.uid }),
+            },
+            reason,
+            message,
+            type,
+            source: { component: "telex-controller" },
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        },
+      );
+      this.status.events++;
+    } catch (error) {
+      // Events are best effort: a failure must not block the status.
+      this.deps.logger.warn("could not record an event", { policy: formatKey(key), error: String(error) });
+    }
+  }
+}
