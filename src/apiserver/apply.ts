@@ -11,6 +11,7 @@ import {
   keyElement,
   leafMap,
   listType,
+  joinPath,
   splitPath,
   type FieldScope,
   type PathKey,
@@ -170,7 +171,11 @@ export function mergeApplied(live: unknown, applied: unknown, schema: SchemaNode
   return applied;
 }
 
-/** Removes fields (deepest first), then containers they leave empty unless someone owns them. */
+/**
+ * Removes fields, ancestors first (a removed list element takes its fields
+ * with it), then the containers they leave empty unless someone owns them.
+ * Key fields of a kept list element stay: they identify it.
+ */
 function removeFields(
   object: JsonObject,
   paths: readonly PathKey[],
@@ -178,24 +183,34 @@ function removeFields(
   owned: ReadonlySet<PathKey>,
 ): JsonObject {
   const result = structuredClone(object);
-  const sorted = [...paths].sort((a, b) => splitPath(b).length - splitPath(a).length);
-  for (const path of sorted) {
-    const elements = splitPath(path);
+  const sorted = paths.map(splitPath).sort((a, b) => a.length - b.length);
+  const removed: string[][] = [];
+  for (const elements of sorted) {
+    if (removed.some((r) => r.every((element, i) => elements[i] === element))) continue;
+    const last = elements[elements.length - 1] ?? "";
+    const parent = elements[elements.length - 2] ?? "";
+    if (
+      last.startsWith("f:") &&
+      parent.startsWith("k:") &&
+      last.slice(2) in (JSON.parse(parent.slice(2)) as JsonObject)
+    ) {
+      continue;
+    }
     for (let depth = elements.length; depth > 0; depth--) {
       const prefix = elements.slice(0, depth);
-      const isTarget = depth === elements.length;
       const container = resolve(result, prefix.slice(0, -1), schema);
-      const last = prefix[prefix.length - 1] ?? "";
+      const element = prefix[prefix.length - 1] ?? "";
       if (container === undefined) break;
-      if (!isTarget) {
-        const value = lookup(container.value, last, container.schema);
+      if (depth < elements.length) {
+        const value = lookup(container.value, element, container.schema);
         const empty =
           (isObject(value) && Object.keys(value).length === 0) ||
           (Array.isArray(value) && value.length === 0);
-        if (!empty || owned.has(prefix.join("\n"))) break;
+        if (!empty || owned.has(joinPath(prefix))) break;
       }
-      remove(container.value, last, container.schema);
+      remove(container.value, element, container.schema);
     }
+    removed.push(elements);
   }
   return result;
 }

@@ -43,13 +43,15 @@ export class DatabaseLockedError extends Error {
 }
 
 export function openDatabase(path: string, synchronous: Synchronous = "FULL"): SqliteDatabase {
-  const db = new Database(path);
+  // No busy wait: the file is ours alone (exclusive lock), so "busy" means another process has it.
+  const db = new Database(path, { timeout: 0 });
   try {
     // Exclusive locking keeps a second server off the same file (it fails at
     // once instead of interleaving writes) and lets WAL run without a -shm file.
     db.pragma("locking_mode = EXCLUSIVE");
     const mode = db.pragma("journal_mode = WAL", { simple: true });
-    if (mode !== "wal") throw new Error(`SQLite refused WAL mode (journal_mode=${String(mode)})`);
+    const expected = path === ":memory:" ? "memory" : "wal";
+    if (mode !== expected) throw new Error(`SQLite refused WAL mode (journal_mode=${String(mode)})`);
     db.pragma(`synchronous = ${synchronous}`);
     migrate(db);
   } catch (error: unknown) {
