@@ -1,55 +1,225 @@
 // `telex serve` as a library: starts every component of the server from one
-// place and stops them together. Today that is the resource API; the ingest
-// endpoint, exporter and controller join here, each with a start and a stop.
-import { DEFAULT_API_LISTEN, startApiServer, type ApiServer } from "./apiserver/index.js";
+// place and stops them together, the most downstream first. Components: the
+// resource API (SQLite), the exporter (sinks, router), the controller (which
+// speaks to the API over HTTP like any client), and either the ingest
+// endpoint (agents push) or the pull source (telex reads the metrics store).
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DEFAULT_API_LISTEN, parseListenAddress, startApiServer, type ApiServer } from "./apiserver/index.js";
+import { DEFAULTS } from "./api/index.js";
+import { Controller } from "./controller/controller.js";
+import { KubeClient } from "./controller/kube/client.js";
+import { embeddedLayout } from "./controller/kube/layout.js";
+import { Exporter } from "./exporter/exporter.js";
+import { INGEST_OUTCOMES, startIngestServer, type IngestServer } from "./exporter/ingest/server.js";
+import { FileCursorStore, PullSource } from "./exporter/pull/index.js";
+import { systemClock } from "./exporter/util/clock.js";
 import { silentLogger, type Logger } from "./log.js";
+import { ExpositionWriter } from "./metrics/exposition.js";
+import { writeProcessMetrics } from "./metrics/process.js";
 
 export const DEFAULT_DATA_DIR = "./.telex";
+/** Where agents remote-write by default: Thanos Receive's well-known port, on loopback. */
+export const DEFAULT_INGEST_LISTEN = "127.0.0.1:19291";
+
+export const PULL_DEFAULTS = {
+  // Each source is read every 30 s: delivery delay stays well under a minute.
+  intervalMs: 30_000,
+  // Samples are read once a minute old: agents' delivery and the store's
+  // indexing both finish well within that on a healthy platform.
+  lagMs: 60_000,
+} as const;
+
+export interface PullOptions {
+  /** VictoriaMetrics single-node root or vmselect `/select/<account>/prometheus` URL. */
+  readonly url: string;
+  readonly intervalMs?: number;
+  readonly lagMs?: number;
+  readonly mode?: "export" | "federate";
+}
 
 export interface ServerOptions {
   /** HOST:PORT of the resource API (default 127.0.0.1:6443; port 0 picks one). */
   readonly apiListen?: string;
-  /** Where the SQLite store lives (default ./.telex). */
+  /** Where the SQLite store and pull cursors live (default ./.telex). */
   readonly dataDir?: string;
   /** Bearer tokens; without it the API is open, loopback only. */
   readonly tokensFile?: string;
   /** PEM certificate and key: serve the API over https. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** HOST:PORT of the ingest endpoint (and /metrics); default 127.0.0.1:19291. */
+  readonly ingestListen?: string;
+  /** A file holding the bearer token agents must send to the ingest endpoint. */
+  readonly ingestTokenFile?: string;
+  /** The label naming a series' project (default resourcemanager_datumapis_com_project_name). */
+  readonly tenantLabel?: string;
+  /** Pull mode: read sources from this store instead of accepting pushes. */
+  readonly pull?: PullOptions;
+  /** How often delivery health refreshes status (default 10 s). */
+  readonly statusRefreshMs?: number;
   readonly logger?: Logger;
 }
 
 export interface RunningServer {
   readonly api: ApiServer;
+  readonly exporter: Exporter;
+  readonly controller: Controller;
+  /** Undefined in pull mode. */
+  readonly ingest: IngestServer | undefined;
+  /** Prometheus exposition of every component's metrics. */
+  metrics(): string;
   /** Stops every component, the most downstream first; idempotent. */
   stop(): Promise<void>;
 }
 
+interface Component {
+  readonly name: string;
+  stop(): Promise<void>;
+}
+
+function readToken(file: string): string {
+  const token = readFileSync(file, "utf8").trim();
+  if (token === "") throw new Error(`ingest token file ${file} is empty`);
+  return token;
+}
+
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? silentLogger;
-  const api = await startApiServer({
-    listen: options.apiListen ?? DEFAULT_API_LISTEN,
-    dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
-    ...(options.tokensFile === undefined ? {} : { tokensFile: options.tokensFile }),
-    ...(options.tls === undefined ? {} : { tls: options.tls }),
-    logger,
-  });
-  const components: { readonly name: string; stop(): Promise<void> }[] = [
-    { name: "api", stop: () => api.stop() },
-  ];
-  let stopping: Promise<void> | undefined;
-  return {
-    api,
-    stop: () => {
-      stopping ??= (async () => {
-        for (const component of [...components].reverse()) {
-          try {
-            await component.stop();
-          } catch (error: unknown) {
-            logger.error("component failed to stop", { component: component.name, error: String(error) });
-          }
-        }
-      })();
-      return stopping;
-    },
+  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
+  const tenantLabel = options.tenantLabel ?? DEFAULTS.tenantLabel;
+  const components: Component[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const component of [...components].reverse()) {
+      try {
+        await component.stop();
+      } catch (error: unknown) {
+        logger.error("component failed to stop", { component: component.name, error: String(error) });
+      }
+    }
   };
+  try {
+    // The controller authenticates with a token that lives only in this process.
+    const internalToken = randomBytes(32).toString("hex");
+    const api = await startApiServer({
+      listen: options.apiListen ?? DEFAULT_API_LISTEN,
+      dataDir,
+      ...(options.tokensFile === undefined ? {} : { tokensFile: options.tokensFile, internalToken }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      logger,
+    });
+    components.push({ name: "api", stop: () => api.stop() });
+
+    let pull: PullSource | undefined;
+    if (options.pull !== undefined) {
+      pull = new PullSource({
+        url: options.pull.url,
+        intervalMs: options.pull.intervalMs ?? PULL_DEFAULTS.intervalMs,
+        lagMs: options.pull.lagMs ?? PULL_DEFAULTS.lagMs,
+        mode: options.pull.mode ?? "export",
+        cursorStore: await FileCursorStore.open(join(dataDir, "pull-cursors.json")),
+        clock: systemClock,
+        logger,
+      });
+    }
+    const exporter = new Exporter({ tenantLabel, logger, ...(pull === undefined ? {} : { pull }) });
+    components.push({ name: "exporter", stop: () => exporter.close() });
+    if (pull !== undefined) {
+      const source = pull;
+      source.start();
+      components.push({ name: "pull", stop: () => source.stop() });
+    }
+
+    const client = new KubeClient({
+      server: api.url,
+      tls: {
+        rejectUnauthorized: true,
+        ...(options.tls === undefined ? {} : { ca: readFileSync(options.tls.certFile, "utf8") }),
+      },
+      authorization: () => (options.tokensFile === undefined ? undefined : `Bearer ${internalToken}`),
+    });
+    const controller = new Controller({
+      client,
+      layout: embeddedLayout(),
+      exporter,
+      tenantLabel,
+      logger,
+      ...(options.statusRefreshMs === undefined ? {} : { statusRefreshMs: options.statusRefreshMs }),
+    });
+    await controller.start();
+    components.push({
+      name: "controller",
+      stop: async () => {
+        await controller.stop();
+        await client.close();
+      },
+    });
+
+    let ingest: IngestServer | undefined;
+    const metrics = (): string => {
+      const writer = new ExpositionWriter();
+      exporter.writeMetrics(writer);
+      for (const outcome of INGEST_OUTCOMES) {
+        writer.sample(
+          "telex_ingest_requests_total",
+          "Remote Write requests to the ingest endpoint, by outcome.",
+          "counter",
+          { outcome },
+          ingest?.requests[outcome] ?? 0,
+        );
+      }
+      writer.sample(
+        "telex_controller_reconciles_total",
+        "Reconciles finished.",
+        "counter",
+        {},
+        controller.reconciles,
+      );
+      writer.sample(
+        "telex_controller_status_writes_total",
+        "Status updates written to the API.",
+        "counter",
+        {},
+        controller.reconciler.status.writes,
+      );
+      writer.sample(
+        "telex_controller_queue_length",
+        "Policies waiting to be reconciled.",
+        "gauge",
+        {},
+        controller.queue.length,
+      );
+      writeProcessMetrics(writer);
+      return writer.render();
+    };
+    if (pull === undefined) {
+      const address = parseListenAddress(options.ingestListen ?? DEFAULT_INGEST_LISTEN);
+      const started = await startIngestServer({
+        host: address.host,
+        port: address.port,
+        processor: exporter.ingest,
+        ...(options.ingestTokenFile === undefined ? {} : { token: readToken(options.ingestTokenFile) }),
+        logger,
+        metrics,
+      });
+      ingest = started;
+      components.push({ name: "ingest", stop: () => started.close() });
+    }
+
+    let stopping: Promise<void> | undefined;
+    return {
+      api,
+      exporter,
+      controller,
+      ingest,
+      metrics,
+      stop: () => {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (error: unknown) {
+    await stopAll();
+    throw error;
+  }
 }

@@ -26,6 +26,11 @@ export interface ApiServerOptions {
   readonly listen: string;
   readonly dataDir: string;
   readonly tokensFile?: string;
+  /**
+   * A token for components in the same process (the controller): it may read
+   * every project and write to each. Only used with a tokens file.
+   */
+  readonly internalToken?: string;
   /** PEM files; with them the API is served over https (kubectl sends bearer tokens only over https). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly logger?: Logger;
@@ -59,8 +64,16 @@ const SHUTDOWN_GRACE_MS = 5000;
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const address = parseListenAddress(options.listen);
   const logger = options.logger ?? silentLogger;
-  const tokens: TokenTable | undefined =
+  const fileTokens: TokenTable | undefined =
     options.tokensFile === undefined ? undefined : loadTokensFile(options.tokensFile);
+  const tokens =
+    fileTokens === undefined || options.internalToken === undefined
+      ? fileTokens
+      : fileTokens.with(options.internalToken, {
+          user: "system:telex-controller",
+          projects: "*",
+          role: "admin",
+        });
   if (tokens === undefined && !isLoopback(address.host)) {
     throw new ApiServerConfigError(
       `refusing open access on ${options.listen}: without --tokens-file the API listens on loopback only (127.0.0.1, ::1, localhost)`,

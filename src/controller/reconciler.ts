@@ -207,7 +207,9 @@ export class Reconciler {
         now,
       );
       changed ||= result.changed;
-      if (before?.status !== readiness.status) {
+      // A new policy's first Unknown is not news; every later flip is.
+      const first = before === undefined && readiness.status === "Unknown";
+      if (before?.status !== readiness.status && !first) {
         transitions.push(
           `${what} Ready ${before?.status ?? "unset"} → ${readiness.status} (${readiness.reason}): ${readiness.message}`,
         );
@@ -233,7 +235,7 @@ export class Reconciler {
     });
     this.status.writes++;
     for (const transition of transitions) {
-      await this.recordEvent(key, policy, transition.includes("→ True") ? "Normal" : "Warning", transition);
+      await this.recordEvent(key, policy, transition.includes("→ False") ? "Warning" : "Normal", transition);
     }
   }
 
@@ -244,7 +246,7 @@ export class Reconciler {
     message: string,
   ): Promise<void> {
     const now = formatTime(this.deps.now());
-    const reason = type === "Normal" ? "Ready" : "NotReady";
+    const reason = type === "Warning" ? "NotReady" : message.includes("→ True") ? "Ready" : "Pending";
     try {
       await this.deps.client.request(
         "POST",

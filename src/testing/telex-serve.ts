@@ -22,7 +22,11 @@ export interface TelexServe {
 }
 
 export async function startTelexServe(args: readonly string[], timeoutMs = 15_000): Promise<TelexServe> {
-  const child = spawn(process.execPath, [TELEX_BIN, "serve", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // Tests run side by side: the ingest endpoint gets a free port too unless the test picks one.
+  const ingest = args.includes("--ingest-listen") ? [] : ["--ingest-listen", "127.0.0.1:0"];
+  const child = spawn(process.execPath, [TELEX_BIN, "serve", ...ingest, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const unregister = killOnExit(child);
   const output = captureOutput(child);
   const url = await new Promise<string>((resolve, reject) => {

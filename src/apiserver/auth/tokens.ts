@@ -29,7 +29,7 @@ export class TokensFileError extends Error {
 const digest = (token: string): string => createHash("sha256").update(token).digest("hex");
 
 export class TokenTable {
-  readonly #byDigest: ReadonlyMap<string, Principal>;
+  #byDigest: ReadonlyMap<string, Principal>;
 
   constructor(entries: readonly { readonly token: string; readonly principal: Principal }[]) {
     this.#byDigest = new Map(entries.map((e) => [digest(e.token), e.principal]));
@@ -37,6 +37,13 @@ export class TokenTable {
 
   get size(): number {
     return this.#byDigest.size;
+  }
+
+  /** A table that also knows this token (e.g. the in-process controller's own). */
+  with(token: string, principal: Principal): TokenTable {
+    const table = new TokenTable([]);
+    table.#byDigest = new Map([...this.#byDigest, [digest(token), principal]]);
+    return table;
   }
 
   /** The projects the file names, which exist from the start. */

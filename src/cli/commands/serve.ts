@@ -4,17 +4,25 @@
 import { parseArgs } from "node:util";
 import { ApiServerConfigError, DEFAULT_API_LISTEN, TokensFileError } from "../../apiserver/index.js";
 import { streamLogger } from "../../log.js";
-import { DEFAULT_DATA_DIR, startServer } from "../../server.js";
+import { DEFAULTS, parseDuration } from "../../api/index.js";
+import { DEFAULT_DATA_DIR, DEFAULT_INGEST_LISTEN, startServer, type PullOptions } from "../../server.js";
 import { DatabaseLockedError } from "../../store/index.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 
-export const summary = "Run the Telex server: the Kubernetes-compatible resource API over SQLite";
+export const summary = "Run the Telex server: resource API, controller, exporter and ingest in one process";
 
 const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--tokens-file FILE]
                    [--tls-cert-file FILE --tls-key-file FILE]
+                   [--ingest-listen HOST:PORT] [--ingest-token-file FILE] [--tenant-label NAME]
+                   [--source-url URL [--pull-interval DURATION] [--pull-lag DURATION] [--pull-mode export|federate]]
 
-Runs the resource API: per-project Kubernetes-style control planes at
-  http://HOST:PORT/apis/resourcemanager.miloapis.com/v1alpha1/projects/PROJECT/control-plane
+Runs everything on embedded defaults: the resource API (per-project
+Kubernetes-style control planes at
+  http://HOST:PORT/apis/resourcemanager.miloapis.com/v1alpha1/projects/PROJECT/control-plane),
+the controller that turns ExportPolicies into running exporters, and the
+ingest endpoint where the platform's agents remote-write
+(http://INGEST/api/v1/write; /metrics on the same listener). With
+--source-url, sources are read from VictoriaMetrics instead of ingested.
 
 Options:
   --api-listen HOST:PORT  address of the resource API (default ${DEFAULT_API_LISTEN}; port 0 picks a free port)
@@ -23,6 +31,13 @@ Options:
                           the API must listen on a loopback address
   --tls-cert-file FILE    PEM certificate: serve https (kubectl sends tokens only over https)
   --tls-key-file FILE     PEM private key of the certificate
+  --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
+  --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint
+  --tenant-label NAME     the label naming a series' project (default ${DEFAULTS.tenantLabel})
+  --source-url URL        pull mode: VictoriaMetrics (or vmselect .../select/0/prometheus) to read sources from
+  --pull-interval DURATION  how often each source is read (default 30s)
+  --pull-lag DURATION     read samples once this old (default 1m)
+  --pull-mode MODE        export (default; exactly once) or federate (latest values only)
 `;
 
 /** Resolves when the process is asked to stop. Injected by tests. */
@@ -53,6 +68,13 @@ export async function run(
       "tokens-file": { type: "string" },
       "tls-cert-file": { type: "string" },
       "tls-key-file": { type: "string" },
+      "ingest-listen": { type: "string", default: DEFAULT_INGEST_LISTEN },
+      "ingest-token-file": { type: "string" },
+      "tenant-label": { type: "string", default: DEFAULTS.tenantLabel },
+      "source-url": { type: "string" },
+      "pull-interval": { type: "string" },
+      "pull-lag": { type: "string" },
+      "pull-mode": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -67,6 +89,7 @@ export async function run(
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new UsageError("--tls-cert-file and --tls-key-file go together");
   }
+  const pull = pullOptions(values);
   const logger = streamLogger((line) => io.stderr.write(line));
   let server;
   try {
@@ -75,6 +98,10 @@ export async function run(
       dataDir: values["data-dir"],
       ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
       ...(certFile === undefined || keyFile === undefined ? {} : { tls: { certFile, keyFile } }),
+      ingestListen: values["ingest-listen"],
+      ...(values["ingest-token-file"] === undefined ? {} : { ingestTokenFile: values["ingest-token-file"] }),
+      tenantLabel: values["tenant-label"],
+      ...(pull === undefined ? {} : { pull }),
       logger,
     });
   } catch (error: unknown) {
@@ -94,6 +121,13 @@ export async function run(
     throw error;
   }
   io.stdout.write(`api: listening on ${server.api.url}\n`);
+  if (server.ingest !== undefined) {
+    io.stdout.write(`ingest: listening on ${server.ingest.url}/api/v1/write\n`);
+    io.stdout.write(`metrics: ${server.ingest.url}/metrics\n`);
+  } else if (pull !== undefined) {
+    io.stdout.write(`pull: reading sources from ${pull.url}\n`);
+  }
+  io.stdout.write(nextSteps(server.api.url, server.ingest?.url));
   logger.info("resource API ready", {
     projects: `${server.api.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/PROJECT/control-plane`,
     dataDir: values["data-dir"],
@@ -113,4 +147,54 @@ export async function run(
   await server.stop();
   logger.info("stopped");
   return EXIT.ok;
+}
+
+interface PullFlags {
+  readonly "source-url"?: string | undefined;
+  readonly "pull-interval"?: string | undefined;
+  readonly "pull-lag"?: string | undefined;
+  readonly "pull-mode"?: string | undefined;
+}
+
+function durationFlag(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0)
+    throw new UsageError(`--${name}: ${JSON.stringify(text)} is not a positive duration such as 30s or 1m`);
+  return ms;
+}
+
+function pullOptions(values: PullFlags): PullOptions | undefined {
+  const url = values["source-url"];
+  if (url === undefined) {
+    if (
+      values["pull-interval"] !== undefined ||
+      values["pull-lag"] !== undefined ||
+      values["pull-mode"] !== undefined
+    ) {
+      throw new UsageError("--pull-interval, --pull-lag and --pull-mode need --source-url");
+    }
+    return undefined;
+  }
+  const mode = values["pull-mode"];
+  if (mode !== undefined && mode !== "export" && mode !== "federate") {
+    throw new UsageError(`--pull-mode must be export or federate, not ${JSON.stringify(mode)}`);
+  }
+  const intervalMs = durationFlag("pull-interval", values["pull-interval"]);
+  const lagMs = durationFlag("pull-lag", values["pull-lag"]);
+  return {
+    url,
+    ...(intervalMs === undefined ? {} : { intervalMs }),
+    ...(lagMs === undefined ? {} : { lagMs }),
+    ...(mode === undefined ? {} : { mode }),
+  };
+}
+
+function nextSteps(apiUrl: string, ingestUrl: string | undefined): string {
+  const server = `${apiUrl}/apis/resourcemanager.miloapis.com/v1alpha1/projects/my-project/control-plane`;
+  return `
+Next:
+  kubectl --server ${server} apply -f examples/exportpolicy.yaml
+  kubectl --server ${server} get exportpolicies
+${ingestUrl === undefined ? "" : `  point an agent's remote_write at ${ingestUrl}/api/v1/write\n`}`;
 }

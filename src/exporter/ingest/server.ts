@@ -12,6 +12,7 @@ import {
   WriteRequestDecodeError,
   snappyUncompress,
 } from "../../remotewrite/index.js";
+import { EXPOSITION_CONTENT_TYPE } from "../../metrics/exposition.js";
 import type { IngestProcessor } from "./processor.js";
 
 export const INGEST_PATH = "/api/v1/write";
@@ -43,6 +44,8 @@ export interface IngestServerOptions {
   readonly maxCompressedBytes?: number;
   readonly maxUncompressedBytes?: number;
   readonly logger?: Logger;
+  /** When set, GET /metrics answers with this Prometheus exposition (no token needed). */
+  readonly metrics?: () => string;
 }
 
 export interface IngestServer {
@@ -163,6 +166,15 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   };
 
   const server: Server = createServer((request, response) => {
+    const path = (request.url ?? "").split("?")[0];
+    if (options.metrics !== undefined && path === "/metrics" && request.method === "GET") {
+      response.writeHead(200, { "Content-Type": EXPOSITION_CONTENT_TYPE }).end(options.metrics());
+      return;
+    }
+    if (path === "/healthz" && request.method === "GET") {
+      respond(response, 200, "ok");
+      return;
+    }
     handle(request).then(
       () => {
         requests.ok++;
