@@ -67,7 +67,8 @@ describe("durability across kill -9", () => {
     assert.equal(list.status, 200);
     const items = list.json()["items"] as { metadata: { name: string; resourceVersion: string } }[];
     const stored = new Map(items.map((i) => [i.metadata.name, Number(i.metadata.resourceVersion)]));
-    const lost = acks.filter((a) => stored.get(a.name) !== a.resourceVersion);
+    // The controller in the same process may have written since (finalizer, status): newer is fine.
+    const lost = acks.filter((a) => (stored.get(a.name) ?? -1) < a.resourceVersion);
     assert.deepEqual(lost, [], `${lost.length} of ${acks.length} acknowledged writes lost`);
 
     const highest = Math.max(...acks.map((a) => a.resourceVersion));
