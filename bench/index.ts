@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark suite of the project, one after another.
 import { arch, cpus, totalmem } from "node:os";
+import { runApiServerBench } from "./apiserver.js";
 import { runDeliveryBench } from "./delivery.js";
 import { runIngestBench } from "./ingest.js";
 import { runMetricsqlBench } from "./metricsql.js";
@@ -16,6 +17,7 @@ const suites: Suite[] = [
   { title: "delivery", run: runDeliveryBench },
   { title: "ingest", run: runIngestBench },
   { title: "pull", run: runPullBench },
+  { title: "resource API", run: runApiServerBench },
   remoteWriteSuite,
 ];
 
