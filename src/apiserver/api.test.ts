@@ -514,6 +514,25 @@ describe("the resource API over HTTP", () => {
     });
   });
 
+  it("expires events an hour after they last occurred", async () => {
+    const old = new Date(Date.now() - 2 * 3600_000).toISOString().slice(0, 19) + "Z";
+    const event = (name: string, lastTimestamp: string): Json => ({
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name },
+      involvedObject: { kind: "ExportPolicy", name: "one", namespace: "default" },
+      reason: "Test",
+      message: "m",
+      type: "Normal",
+      lastTimestamp,
+    });
+    await create("/api/v1/namespaces/default/events", event("stale", old));
+    const now = new Date().toISOString().slice(0, 19) + "Z";
+    for (let i = 0; i < 64; i++) await create("/api/v1/namespaces/default/events", event(`fresh-${i}`, now));
+    assert.equal((await call("GET", "/api/v1/namespaces/default/events/stale")).status, 404);
+    assert.equal((await call("GET", "/api/v1/namespaces/default/events/fresh-0")).status, 200);
+  });
+
   it("answers SelfSubjectAccessReviews", async () => {
     const review = await call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
       body: {

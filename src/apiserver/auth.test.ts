@@ -181,6 +181,9 @@ describe("authentication and authorization", () => {
         const cannot = await kubectl.run(["auth", "can-i", "get", "secrets"]);
         assert.equal(cannot.stdout.trim(), "no");
         assert.equal((await kubectl.ok(["auth", "can-i", "watch", "exportpolicies"])).trim(), "yes");
+        const rules = await kubectl.ok(["auth", "can-i", "--list"]);
+        assert.match(rules, /^exportpolicies\.telemetry\.miloapis\.com\s+\[\]\s+\[\]\s+\[get list watch\]$/m);
+        assert.doesNotMatch(rules, /secrets/);
       } finally {
         await kubectl.cleanup();
       }

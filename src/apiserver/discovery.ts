@@ -9,6 +9,7 @@ import { RESOURCES, apiVersionOf, type ResourceType } from "./resources.js";
 
 export const AUTHORIZATION_GROUP = "authorization.k8s.io";
 export const ACCESS_REVIEW_RESOURCE = "selfsubjectaccessreviews";
+export const RULES_REVIEW_RESOURCE = "selfsubjectrulesreviews";
 
 const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
@@ -81,6 +82,13 @@ export function apiResourceList(group: string, version: string): JsonObject | un
       apiVersion: "v1",
       groupVersion,
       resources: [
+        {
+          name: RULES_REVIEW_RESOURCE,
+          singularName: "selfsubjectrulesreview",
+          namespaced: false,
+          kind: "SelfSubjectRulesReview",
+          verbs: ["create"],
+        },
         {
           name: ACCESS_REVIEW_RESOURCE,
           singularName: "selfsubjectaccessreview",

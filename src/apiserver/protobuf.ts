@@ -158,7 +158,14 @@ function selfSubjectAccessReview(buffer: Buffer): JsonObject {
   return { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", metadata: {}, spec: out };
 }
 
+function selfSubjectRulesReview(buffer: Buffer): JsonObject {
+  const f = fields(buffer);
+  const spec = strings(bytesOf(f, 2)[0], ["namespace"]) ?? {};
+  return { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectRulesReview", metadata: {}, spec };
+}
+
 const DECODERS: Readonly<Record<string, (raw: Buffer) => JsonObject>> = {
+  "authorization.k8s.io/v1/SelfSubjectRulesReview": selfSubjectRulesReview,
   "v1/Secret": secret,
   "v1/Namespace": namespace,
   "authorization.k8s.io/v1/SelfSubjectAccessReview": selfSubjectAccessReview,

@@ -10,8 +10,8 @@ import {
 } from "./auth/authorizer.js";
 import type { Principal } from "./auth/tokens.js";
 import type { RequestContext, ServerContext } from "./context.js";
-import { ACCESS_REVIEW_RESOURCE, AUTHORIZATION_GROUP } from "./discovery.js";
-import { handleAccessReview } from "./handlers/access-review.js";
+import { ACCESS_REVIEW_RESOURCE, AUTHORIZATION_GROUP, RULES_REVIEW_RESOURCE } from "./discovery.js";
+import { handleAccessReview, handleRulesReview } from "./handlers/access-review.js";
 import { handleDiscovery } from "./handlers/discovery.js";
 import { handleGet, handleList } from "./handlers/read.js";
 import { handleWatch } from "./handlers/watch.js";
@@ -80,10 +80,14 @@ async function dispatch(
     handleDiscovery({ ...base, format: "json" }, route);
     return;
   }
-  if (route.group === AUTHORIZATION_GROUP && route.plural === ACCESS_REVIEW_RESOURCE) {
-    if (request.method !== "POST")
-      throw errors.methodNotAllowed(request.method ?? "", ACCESS_REVIEW_RESOURCE);
-    await handleAccessReview({ ...base, format: "json" }, route.project);
+  // Reviews answer for the caller; every authenticated user may ask.
+  if (
+    route.group === AUTHORIZATION_GROUP &&
+    (route.plural === ACCESS_REVIEW_RESOURCE || route.plural === RULES_REVIEW_RESOURCE)
+  ) {
+    if (request.method !== "POST") throw errors.methodNotAllowed(request.method ?? "", route.plural);
+    const review = route.plural === ACCESS_REVIEW_RESOURCE ? handleAccessReview : handleRulesReview;
+    await review({ ...base, format: "json" }, route.project);
     return;
   }
   const verb = verbOf(request.method ?? "", route, queryBool(url.searchParams, "watch"));

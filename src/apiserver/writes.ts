@@ -7,6 +7,7 @@ import type { JsonObject, StoredObject } from "../store/index.js";
 import { admit, dropUnknownFields, fieldScope, isNoop, type FieldValidation } from "./admission.js";
 import { ApplyConflictError, serverSideApply } from "./apply.js";
 import { timestamp } from "./clock.js";
+import { SWEEP_EVERY, expireEvents } from "./event-expiry.js";
 import { describePath } from "./field-paths.js";
 import { isObject } from "./json.js";
 import { parseManagedFields, type Writer } from "./managed-fields.js";
@@ -16,7 +17,7 @@ import { applyMergePatch } from "./patch/merge-patch.js";
 import { applyStrategicMergePatch } from "./patch/strategic-merge-patch.js";
 import { PatchError } from "./patch/errors.js";
 import type { ListOptions, Registry } from "./registry.js";
-import { RESOURCES, apiVersionOf, namespaces } from "./resources.js";
+import { RESOURCES, apiVersionOf, events, namespaces } from "./resources.js";
 import { ApiError, errors } from "./status.js";
 import { objectKey, refOf, type WriteTarget } from "./target.js";
 
@@ -50,6 +51,8 @@ function generatedName(prefix: string): string {
 }
 
 export class Writes {
+  private eventsRecorded = 0;
+
   constructor(private readonly registry: Registry) {}
 
   private get store() {
@@ -83,7 +86,11 @@ export class Writes {
       now: this.registry.clock(),
       warnings,
     });
-    return { object: this.finish(target, name, undefined, object, options), created: true, warnings };
+    const stored = this.finish(target, name, undefined, object, options);
+    if (target.resource === events && !options.dryRun && ++this.eventsRecorded % SWEEP_EVERY === 0) {
+      expireEvents(this.store, target.project, this.registry.clock());
+    }
+    return { object: stored, created: true, warnings };
   }
 
   update(target: WriteTarget, name: string, body: JsonObject, options: WriteOptions): WriteOutcome {

@@ -24,8 +24,16 @@ export interface Decision {
 
 const READ_VERBS = new Set(["get", "list", "watch"]);
 
-/** What a viewer may read: group/resource pairs. */
-const VIEWER_READABLE = new Set(["telemetry.miloapis.com/exportpolicies", "/events", "/namespaces"]);
+/** What a viewer may read, by API group. */
+const VIEWER_READABLE_BY_GROUP: Readonly<Record<string, readonly string[]>> = {
+  "telemetry.miloapis.com": ["exportpolicies"],
+  "": ["events", "namespaces"],
+};
+const VIEWER_READABLE = new Set(
+  Object.entries(VIEWER_READABLE_BY_GROUP).flatMap(([group, resources]) =>
+    resources.map((r) => `${group}/${r}`),
+  ),
+);
 
 /** Open access for development: an administrator of every project. */
 export const OPEN_ACCESS: Principal = { user: "system:anonymous", projects: "*", role: "admin" };
@@ -69,4 +77,31 @@ export function forbiddenMessage(principal: Principal, attributes: ResourceAttri
     attributes.project === undefined ? " across projects" : ` of project "${attributes.project}"`,
   ].join("");
   return `${subject} is forbidden: User "${principal.user}" cannot ${attributes.verb} resource "${resource}" in API group "${attributes.group}"${where}`;
+}
+
+export interface ResourceRule {
+  readonly verbs: readonly string[];
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+}
+
+/** The rules `authorize` applies, listed for a SelfSubjectRulesReview (`kubectl auth can-i --list`). */
+export function rulesFor(principal: Principal, project: string | undefined): ResourceRule[] {
+  const reviews: ResourceRule = {
+    verbs: ["create"],
+    apiGroups: ["authorization.k8s.io"],
+    resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+  };
+  if (!canAccessProject(principal, project)) return [reviews];
+  const read = [...READ_VERBS];
+  if (project === undefined) return [reviews, { verbs: read, apiGroups: ["*"], resources: ["*"] }];
+  if (principal.role === "admin") return [reviews, { verbs: ["*"], apiGroups: ["*"], resources: ["*"] }];
+  return [
+    reviews,
+    ...Object.entries(VIEWER_READABLE_BY_GROUP).map(([group, resources]) => ({
+      verbs: read,
+      apiGroups: [group],
+      resources: resources.flatMap((r) => [r, `${r}/status`]),
+    })),
+  ];
 }

@@ -1,6 +1,6 @@
 // POST .../apis/authorization.k8s.io/v1/selfsubjectaccessreviews: what
 // `kubectl auth can-i` asks. Answers for the caller, within the project of the URL.
-import { authorize } from "../auth/authorizer.js";
+import { authorize, canAccessProject, rulesFor } from "../auth/authorizer.js";
 import type { RequestContext } from "../context.js";
 import { decodeBody, readBody, sendJson } from "../http-io.js";
 import { isObject, objectAt, stringAt } from "../json.js";
@@ -55,4 +55,35 @@ export async function handleAccessReview(ctx: RequestContext, project: string | 
 
 function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
+}
+
+/** The URLs every user of a project may read: discovery, OpenAPI, version. */
+const DISCOVERY_URLS = [
+  "/api",
+  "/api/*",
+  "/apis",
+  "/apis/*",
+  "/openapi/*",
+  "/version",
+  "/healthz",
+  "/readyz",
+  "/livez",
+];
+
+/** POST .../selfsubjectrulesreviews: what `kubectl auth can-i --list` shows. */
+export async function handleRulesReview(ctx: RequestContext, project: string | undefined): Promise<void> {
+  const body = decodeBody(await readBody(ctx.request), bodyFormat(ctx.request.headers["content-type"]));
+  const spec = isObject(body) ? objectAt(body, "spec") : {};
+  const accessible = canAccessProject(ctx.principal, project);
+  sendJson(ctx.response, 201, {
+    kind: "SelfSubjectRulesReview",
+    apiVersion: "authorization.k8s.io/v1",
+    metadata: { creationTimestamp: null },
+    spec,
+    status: {
+      resourceRules: rulesFor(ctx.principal, project),
+      nonResourceRules: accessible ? [{ verbs: ["get"], nonResourceURLs: DISCOVERY_URLS }] : [],
+      incomplete: false,
+    },
+  });
 }
