@@ -2,7 +2,7 @@
 // JSON/YAML decoding, Status errors and Warning headers.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseAllDocuments } from "yaml";
-import { decodeProtobuf } from "./protobuf.js";
+import { PROTOBUF_MEDIA_TYPE, decodeProtobuf } from "./protobuf.js";
 import { serialise } from "./render.js";
 import type { ApiError } from "./status.js";
 import { errors } from "./status.js";
@@ -24,6 +24,15 @@ export const BODY_MEDIA_TYPES = ["application/json", "application/yaml"] as cons
 
 export function mediaType(header: string | undefined): string {
   return (header ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+}
+
+/** The format of a request body from its Content-Type (JSON when absent); 415 otherwise. */
+export function bodyFormat(contentType: string | undefined): BodyFormat {
+  const media = mediaType(contentType);
+  if (media === "" || media === "application/json") return "json";
+  if (media === "application/yaml") return "yaml";
+  if (media === PROTOBUF_MEDIA_TYPE) return "protobuf";
+  throw errors.unsupportedMediaType(media, ["application/json", "application/yaml", PROTOBUF_MEDIA_TYPE]);
 }
 
 /** Reads the body up to the limit; a larger body is a 413 and is not buffered. */

@@ -8,6 +8,7 @@ import { admit, dropUnknownFields, fieldScope, isNoop, type FieldValidation } fr
 import { ApplyConflictError, serverSideApply } from "./apply.js";
 import { timestamp } from "./clock.js";
 import { SWEEP_EVERY, expireEvents } from "./event-expiry.js";
+import { checkNamespaceOpen, removeNamespaceIfEmpty } from "./namespace-lifecycle.js";
 import { describePath } from "./field-paths.js";
 import { isObject } from "./json.js";
 import { parseManagedFields, type Writer } from "./managed-fields.js";
@@ -71,7 +72,7 @@ export class Writes {
       ]);
     }
     this.checkNamespace(target, body);
-    this.checkNamespaceOpen(target);
+    checkNamespaceOpen(this.store, target);
     if (this.registry.find(target, name) !== undefined) throw errors.alreadyExists(refOf(target, name));
     const warnings: string[] = [];
     const object = admit({
@@ -223,7 +224,7 @@ export class Writes {
       throw errors.staleResourceVersion(refOf(target, name));
     if (current === undefined) {
       if (options.subresource !== undefined) throw errors.notFound(refOf(target, name));
-      this.checkNamespaceOpen(target);
+      checkNamespaceOpen(this.store, target);
     }
     const writer = this.writer(target, options);
     let result;
@@ -354,23 +355,13 @@ export class Writes {
         this.delete(inner, item.key.name, { dryRun: false });
       }
     }
-    const removed = this.removeNamespaceIfEmpty(target.project, name);
+    const removed = removeNamespaceIfEmpty(this.store, target.project, name);
     return { object: removed ?? namespace, created: false, warnings: [] };
   }
 
   private afterRemoval(target: WriteTarget): void {
     if (target.resource.namespaced && target.namespace !== undefined)
-      this.removeNamespaceIfEmpty(target.project, target.namespace);
-  }
-
-  private removeNamespaceIfEmpty(project: string, name: string): JsonObject | undefined {
-    const key = { resource: namespaces.plural, project, namespace: "", name };
-    const namespace = this.store.get(key);
-    if (namespace === undefined || metadataOf(namespace.object).deletionTimestamp === undefined)
-      return undefined;
-    const inside = this.store.countInNamespace(project, name);
-    if (inside > 0) return undefined;
-    return this.store.commit("DELETED", key, namespace.object).object;
+      removeNamespaceIfEmpty(this.store, target.project, target.namespace);
   }
 
   private checkName(name: string, body: JsonObject): void {
@@ -388,24 +379,6 @@ export class Writes {
     if (given !== target.namespace) {
       throw errors.badRequest(
         "the namespace of the provided object does not match the namespace sent on the request",
-      );
-    }
-  }
-
-  /** Objects are created only in namespaces that exist and are not being deleted. */
-  private checkNamespaceOpen(target: WriteTarget): void {
-    if (!target.resource.namespaced) return;
-    const name = target.namespace ?? "";
-    const namespace = this.store.get({
-      resource: namespaces.plural,
-      project: target.project,
-      namespace: "",
-      name,
-    });
-    if (namespace === undefined) throw errors.notFound({ resource: "namespaces", group: "", name });
-    if (metadataOf(namespace.object).deletionTimestamp !== undefined) {
-      throw errors.forbidden(
-        `${target.resource.plural} is forbidden: unable to create new content in namespace ${name} because it is being terminated`,
       );
     }
   }

@@ -2,10 +2,9 @@
 // `kubectl auth can-i` asks. Answers for the caller, within the project of the URL.
 import { authorize, canAccessProject, rulesFor } from "../auth/authorizer.js";
 import type { RequestContext } from "../context.js";
-import { decodeBody, readBody, sendJson } from "../http-io.js";
+import { bodyFormat, decodeBody, readBody, sendJson } from "../http-io.js";
 import { isObject, objectAt, stringAt } from "../json.js";
 import { errors } from "../status.js";
-import { bodyFormat } from "./write.js";
 
 export async function handleAccessReview(ctx: RequestContext, project: string | undefined): Promise<void> {
   const body = decodeBody(await readBody(ctx.request), bodyFormat(ctx.request.headers["content-type"]));

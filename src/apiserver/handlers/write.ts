@@ -2,29 +2,20 @@
 import type { RequestContext } from "../context.js";
 import {
   PATCH_MEDIA_TYPES,
+  bodyFormat,
   decodeBody,
   mediaType,
   queryBool,
   readBody,
   sendJson,
-  type BodyFormat,
 } from "../http-io.js";
 import { isObject, stringAt } from "../json.js";
-import { PROTOBUF_MEDIA_TYPE } from "../protobuf.js";
 import { renderObject } from "../render.js";
 import { errors } from "../status.js";
 import type { WriteTarget } from "../target.js";
 import type { DeleteOptions, PatchType, WriteOptions } from "../writes.js";
 import { dryRunOf, fieldManagerOf, fieldValidationOf } from "./options.js";
 import { handleList, renderOptions } from "./read.js";
-
-export function bodyFormat(contentType: string | undefined): BodyFormat {
-  const media = mediaType(contentType);
-  if (media === "" || media === "application/json") return "json";
-  if (media === "application/yaml") return "yaml";
-  if (media === PROTOBUF_MEDIA_TYPE) return "protobuf";
-  throw errors.unsupportedMediaType(media, ["application/json", "application/yaml", PROTOBUF_MEDIA_TYPE]);
-}
 
 function writeOptions(ctx: RequestContext, subresource: "status" | undefined, apply = false): WriteOptions {
   return {
