@@ -426,6 +426,18 @@ describe("the resource API over HTTP", () => {
       );
     });
 
+    it("the cross-project view watches every project, naming each object's project", async () => {
+      const view = server.api.projectUrl("-");
+      const events = await watchEvents(
+        `${view}/apis/telemetry.miloapis.com/v1alpha1/exportpolicies?watch=1&fieldSelector=metadata.name%3Dl-03`,
+        1,
+      );
+      const annotations = meta(events[0]?.object ?? {})["annotations"] as Record<string, string> | undefined;
+      assert.equal(annotations?.["telex.miloapis.com/project"], "semantics");
+      const write = await apiRequest(view, "DELETE", `${EP}/l-03`);
+      assert.equal(write.status, 403, "the view is read-only");
+    });
+
     it("sends bookmarks when allowed and ends at timeoutSeconds", async () => {
       const started = Date.now();
       const events = await watchEvents(
