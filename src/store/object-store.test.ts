@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +41,12 @@ describe("ObjectStore", () => {
     assert.equal(reopened.commit("DELETED", key("b"), object("b")).resourceVersion, 4);
     assert.equal(reopened.get(key("b")), undefined);
     reopened.close();
+  });
+
+  it("keeps its file readable by the owner only (it holds Secrets)", () => {
+    const path = join(dir, "mode.db");
+    ObjectStore.open({ path }).close();
+    assert.equal(statSync(path).mode & 0o777, 0o600);
   });
 
   it("refuses a second process on the same file", () => {

@@ -3,6 +3,7 @@
 // better-sqlite3 is synchronous, which suits an API server whose writes are
 // small: a request's read-check-write runs in one tick with no interleaving,
 // so no request can slip between another's read and its commit.
+import { chmodSync } from "node:fs";
 import Database from "better-sqlite3";
 
 export type SqliteDatabase = Database.Database;
@@ -46,6 +47,8 @@ export function openDatabase(path: string, synchronous: Synchronous = "FULL"): S
   // No busy wait: the file is ours alone (exclusive lock), so "busy" means another process has it.
   const db = new Database(path, { timeout: 0 });
   try {
+    // Secrets live in this file: owner only (SQLite gives the WAL the same mode).
+    if (path !== ":memory:") chmodSync(path, 0o600);
     // Exclusive locking keeps a second server off the same file (it fails at
     // once instead of interleaving writes) and lets WAL run without a -shm file.
     db.pragma("locking_mode = EXCLUSIVE");
