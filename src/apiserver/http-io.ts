@@ -20,8 +20,6 @@ export const PATCH_MEDIA_TYPES = {
   "application/apply-patch+yaml": "apply",
 } as const;
 
-export const BODY_MEDIA_TYPES = ["application/json", "application/yaml"] as const;
-
 export function mediaType(header: string | undefined): string {
   return (header ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 }

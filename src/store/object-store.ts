@@ -73,9 +73,6 @@ export class ObjectStore {
         `SELECT * FROM objects WHERE resource = ? AND (project, namespace, name) > (?, ?, ?)
          ORDER BY project, namespace, name LIMIT ?`,
       ),
-      count: db.prepare<[string, string], { n: number }>(
-        "SELECT count(*) AS n FROM objects WHERE resource = ? AND project = ?",
-      ),
       countNamespace: db.prepare<[string, string], { n: number }>(
         "SELECT count(*) AS n FROM objects WHERE project = ? AND namespace = ?",
       ),
@@ -95,9 +92,6 @@ export class ObjectStore {
       compact: db.prepare<[number]>("DELETE FROM events WHERE rv <= ?"),
       readMeta: db.prepare<[string], { value: number }>("SELECT value FROM meta WHERE key = ?"),
       writeMeta: db.prepare<[number, string]>("UPDATE meta SET value = ? WHERE key = ?"),
-      namespacesOf: db.prepare<[string, string], { namespace: string }>(
-        "SELECT DISTINCT namespace FROM objects WHERE resource = ? AND project = ?",
-      ),
     };
     this.#resourceVersion = this.#statements.readMeta.get("resourceVersion")?.value ?? 0;
     this.#compactedThrough = this.#statements.readMeta.get("compactedThrough")?.value ?? 0;
@@ -168,19 +162,9 @@ export class ObjectStore {
     return rows.map(toStored);
   }
 
-  /** How many objects of a resource a project holds. */
-  count(resource: string, project: string): number {
-    return this.#statements.count.get(resource, project)?.n ?? 0;
-  }
-
   /** How many objects of any resource live in a namespace. */
   countInNamespace(project: string, namespace: string): number {
     return this.#statements.countNamespace.get(project, namespace)?.n ?? 0;
-  }
-
-  /** The distinct namespaces holding objects of a resource in a project. */
-  namespacesWith(resource: string, project: string): string[] {
-    return this.#statements.namespacesOf.all(resource, project).map((r) => r.namespace);
   }
 
   /**
