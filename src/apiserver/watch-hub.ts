@@ -70,7 +70,13 @@ export class WatchHub {
     for (const watch of [...watches]) {
       if (!inScope(event.key, watch.scope)) continue;
       const type = translate(event, previous, watch.matches);
-      if (type !== undefined) watch.deliver(type, event);
+      if (type === undefined) continue;
+      try {
+        watch.deliver(type, event);
+      } catch {
+        // A broken watch must not fail the write that was already committed: drop it.
+        watches.delete(watch);
+      }
     }
   }
 }
