@@ -1,0 +1,55 @@
+// `telex serve` refuses unsafe or broken setups before it serves anything.
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { startApiServer } from "../../apiserver/index.js";
+import { runCli } from "../testing.js";
+
+describe("telex serve refuses", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "telex-serve-cli-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const serve = (...args: string[]) =>
+    runCli(["serve", "--ingest-listen", "127.0.0.1:0", "--data-dir", join(dir, "data"), ...args]);
+
+  it("open access on a non-loopback address", async () => {
+    const result = await serve("--api-listen", "0.0.0.0:0");
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /refusing open access on 0\.0\.0\.0:0/);
+  });
+
+  it("a certificate without its key", async () => {
+    const result = await serve("--api-listen", "127.0.0.1:0", "--tls-cert-file", join(dir, "tls.crt"));
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--tls-cert-file and --tls-key-file go together/);
+  });
+
+  it("a tokens file with a mistake, naming it", async () => {
+    const file = join(dir, "tokens.yaml");
+    await writeFile(
+      file,
+      "tokens:\n  - {token: a-long-enough-token-value, user: a, projects: [p], role: owner}\n",
+    );
+    const result = await serve("--api-listen", "127.0.0.1:0", "--tokens-file", file);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /tokens\[0\]\.role: must be viewer or admin/);
+  });
+
+  it("a data directory another server is using", async () => {
+    const running = await startApiServer({ listen: "127.0.0.1:0", dataDir: join(dir, "data") });
+    try {
+      const result = await serve("--api-listen", "127.0.0.1:0");
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /in use by another process/);
+    } finally {
+      await running.stop();
+    }
+  });
+});
