@@ -2,34 +2,15 @@
 // real Kubernetes API server validates and defaults exactly as Telex does.
 import { stringify } from "yaml";
 import { ExportPolicySchema, GROUP, KIND, PLURAL, SINGULAR, VERSION } from "./exportpolicy.js";
-import { isPrivateKey, schemaNode, type SchemaNode } from "./schema-node.js";
+import { publishSchema, schemaNode, type SchemaNode } from "./schema-node.js";
 
 export const CRD_PATH = "deploy/crd/telemetry.miloapis.com_exportpolicies.yaml";
 
 /** The schema as a Kubernetes structural schema: private keys removed, opaque nodes reduced to their type. */
 export function toKubernetesSchema(node: SchemaNode): Record<string, unknown> {
-  if (node["x-telex-crd-opaque"] === true) return { type: node.type ?? "object" };
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (isPrivateKey(key)) continue;
-    if (key === "properties" && typeof value === "object" && value !== null) {
-      out[key] = Object.fromEntries(
-        Object.entries(value as Record<string, SchemaNode>).map(([name, child]) => [
-          name,
-          toKubernetesSchema(child),
-        ]),
-      );
-    } else if (
-      (key === "items" || key === "additionalProperties") &&
-      typeof value === "object" &&
-      value !== null
-    ) {
-      out[key] = toKubernetesSchema(value as SchemaNode);
-    } else {
-      out[key] = value;
-    }
-  }
-  return out;
+  return publishSchema(node, (n) =>
+    n["x-telex-crd-opaque"] === true ? { type: n.type ?? "object" } : undefined,
+  );
 }
 
 export function exportPolicyCrd(): Record<string, unknown> {

@@ -6,7 +6,7 @@
 // the query parameters kubectl probes for (fieldValidation, dryRun, ...).
 import { toKubernetesSchema } from "./crd.js";
 import { ObjectMetaSchema } from "./objectmeta.js";
-import { isPrivateKey, schemaNode, type SchemaNode } from "./schema-node.js";
+import { publishSchema, schemaNode, type SchemaNode } from "./schema-node.js";
 
 export const META_V1 = "io.k8s.apimachinery.pkg.apis.meta.v1";
 const OBJECT_META_REF = `#/components/schemas/${META_V1}.ObjectMeta`;
@@ -29,30 +29,11 @@ type Json = Record<string, unknown>;
 
 /** A schema for OpenAPI: private keys removed, ObjectMeta (and its lists) by reference. */
 export function toOpenApiSchema(node: SchemaNode): Json {
-  if (node["x-telex-type-name"] === "ObjectMeta") {
-    return { allOf: [{ $ref: OBJECT_META_REF }], description: node.description, default: {} };
-  }
-  const out: Json = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (isPrivateKey(key)) continue;
-    if (key === "properties" && typeof value === "object" && value !== null) {
-      out[key] = Object.fromEntries(
-        Object.entries(value as Record<string, SchemaNode>).map(([name, child]) => [
-          name,
-          toOpenApiSchema(child),
-        ]),
-      );
-    } else if (
-      (key === "items" || key === "additionalProperties") &&
-      typeof value === "object" &&
-      value !== null
-    ) {
-      out[key] = toOpenApiSchema(value as SchemaNode);
-    } else {
-      out[key] = value;
-    }
-  }
-  return out;
+  return publishSchema(node, (n) =>
+    n["x-telex-type-name"] === "ObjectMeta"
+      ? { allOf: [{ $ref: OBJECT_META_REF }], description: n.description, default: {} }
+      : undefined,
+  );
 }
 
 function objectMetaDefinition(): Json {

@@ -44,6 +44,40 @@ export function schemaNode(schema: TSchema): SchemaNode {
 }
 
 /** Keys of a SchemaNode that belong to us and never leave the process. */
-export function isPrivateKey(key: string): boolean {
+function isPrivateKey(key: string): boolean {
   return key.startsWith("x-telex-");
+}
+
+/**
+ * Copies a schema tree for publication (CRD, OpenAPI): private keys dropped,
+ * and any node for which `replace` returns a value published as that value
+ * instead of its subtree.
+ */
+export function publishSchema(
+  node: SchemaNode,
+  replace: (node: SchemaNode) => Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const replaced = replace(node);
+  if (replaced !== undefined) return replaced;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (isPrivateKey(key)) continue;
+    if (key === "properties" && typeof value === "object" && value !== null) {
+      out[key] = Object.fromEntries(
+        Object.entries(value as Record<string, SchemaNode>).map(([name, child]) => [
+          name,
+          publishSchema(child, replace),
+        ]),
+      );
+    } else if (
+      (key === "items" || key === "additionalProperties") &&
+      typeof value === "object" &&
+      value !== null
+    ) {
+      out[key] = publishSchema(value as SchemaNode, replace);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
 }

@@ -1,0 +1,100 @@
+// HTTP pieces the sinks and the pull source share: a keep-alive pool per
+// peer, transport failures classified once, and error bodies read capped.
+import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
+
+/** How much of an error response's body goes into a message. */
+const ERROR_BODY_BYTES = 512;
+/** How much of an error body is read to keep the connection reusable before giving up on it. */
+const DRAIN_LIMIT_BYTES = 64 * 1024;
+const CONNECT_TIMEOUT_CAP_MS = 10_000;
+const IDLE_CONNECTION_MS = 60_000;
+
+export interface PoolOptions {
+  readonly requestTimeoutMs: number;
+  readonly connections: number;
+  /** CAs for https peers; Node's bundled roots when absent. */
+  readonly ca?: readonly string[];
+}
+
+/**
+ * undici rather than global fetch: a Pool of our own bounds the connections
+ * to one peer and keeps them alive, and its separate header and body idle
+ * timeouts let a long answer stream as long as bytes keep coming, where fetch
+ * offers one deadline for the whole exchange.
+ */
+export function keepAlivePool(origin: string, options: PoolOptions): Pool {
+  return new Pool(origin, {
+    connections: options.connections,
+    pipelining: 1,
+    headersTimeout: options.requestTimeoutMs,
+    bodyTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: IDLE_CONNECTION_MS,
+    connect: {
+      timeout: Math.min(options.requestTimeoutMs, CONNECT_TIMEOUT_CAP_MS),
+      ...(options.ca === undefined ? {} : { ca: [...options.ca] }),
+    },
+  });
+}
+
+const TIMEOUT_CODES = new Set([
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "ETIMEDOUT",
+]);
+
+export interface TransportFailure {
+  readonly reason: "Timeout" | "Unreachable";
+  readonly message: string;
+}
+
+/** Classifies a failure to get any response at all (refused, DNS, TLS, no answer in time). */
+export function transportFailure(error: unknown): TransportFailure {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof code === "string" && TIMEOUT_CODES.has(code)) {
+    return { reason: "Timeout", message: `no response in time (${code})` };
+  }
+  if (
+    error instanceof undiciErrors.RequestAbortedError ||
+    (error as { name?: unknown }).name === "AbortError"
+  ) {
+    return { reason: "Timeout", message: "request aborted" };
+  }
+  const detail = typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
+  return { reason: "Unreachable", message: detail };
+}
+
+/** Reads a body so the connection can be reused; gives up (closing it) past the drain limit. */
+export async function drainBody(body: Dispatcher.ResponseData["body"]): Promise<void> {
+  try {
+    await body.dump({ limit: DRAIN_LIMIT_BYTES });
+  } catch {
+    // The connection is discarded; nothing else to do.
+  }
+}
+
+/** The start of an error body as `: text` on one line, or "" when empty; the rest is drained. */
+export async function errorText(body: Dispatcher.ResponseData["body"]): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      const buffer = chunk as Buffer;
+      if (size < ERROR_BODY_BYTES) chunks.push(buffer);
+      size += buffer.length;
+      if (size > DRAIN_LIMIT_BYTES) {
+        body.destroy();
+        break;
+      }
+    }
+  } catch {
+    // A body that fails mid-way still gave us its status.
+  }
+  const text = Buffer.concat(chunks)
+    .subarray(0, ERROR_BODY_BYTES)
+    .toString("utf8")
+    .replace(/\s+/g, " ")
+    .trim();
+  return text === "" ? "" : `: ${text}`;
+}
