@@ -4,11 +4,9 @@
 // window holds. Every failure becomes a PullError; an abort by the caller's
 // signal is rethrown as is.
 import type { Dispatcher, Pool } from "undici";
-import { ExportFormatError } from "./export-format-error.js";
 import { parseExportLine, type ExportedChunk } from "./export-parser.js";
 import { exportForm, exportUrl } from "./export-request.js";
-import { errorText, networkFailure, storePool } from "./http-failure.js";
-import { LineSplitter } from "./line-splitter.js";
+import { errorText, networkFailure, readLines, storePool } from "./http-failure.js";
 import { PullError, reasonForStatus } from "./pull-error.js";
 import type { TimeWindow } from "./window-planner.js";
 
@@ -72,7 +70,6 @@ export class ExportClient {
       const text = await errorText(response.body);
       throw new PullError(reasonForStatus(response.statusCode), `HTTP ${response.statusCode}${text}`);
     }
-    const splitter = new LineSplitter(MAX_LINE_CHARS);
     let lines = 0;
     let samples = 0;
     const handle = (line: string): PromiseLike<void> | undefined => {
@@ -82,20 +79,7 @@ export class ExportClient {
       samples += chunk.values.length;
       return onChunk(chunk);
     };
-    try {
-      for await (const data of response.body) {
-        for (const line of splitter.push(data as Buffer)) {
-          const pending = handle(line);
-          if (pending !== undefined) await pending;
-        }
-      }
-      const last = splitter.end();
-      if (last !== undefined) await handle(last);
-    } catch (error: unknown) {
-      response.body.destroy();
-      if (error instanceof ExportFormatError) throw new PullError("BadResponse", error.message);
-      throw networkFailure(error, signal);
-    }
+    await readLines(response.body, MAX_LINE_CHARS, handle, signal);
     return { lines, samples };
   }
 

@@ -2,10 +2,8 @@
 // Prometheus-compatible `/federate` (Prometheus itself, VictoriaMetrics, or
 // anything else that federates), streaming line by line like ExportClient.
 import type { Dispatcher, Pool } from "undici";
-import { ExportFormatError } from "./export-format-error.js";
 import { parseFederateLine, type FederatedSample } from "./federate-parser.js";
-import { errorText, networkFailure, storePool } from "./http-failure.js";
-import { LineSplitter } from "./line-splitter.js";
+import { errorText, networkFailure, readLines, storePool } from "./http-failure.js";
 import { PullError, reasonForStatus } from "./pull-error.js";
 
 export interface FederateClientOptions {
@@ -54,25 +52,11 @@ export class FederateClient {
       const text = await errorText(response.body);
       throw new PullError(reasonForStatus(response.statusCode), `HTTP ${response.statusCode}${text}`);
     }
-    const splitter = new LineSplitter(MAX_LINE_CHARS);
     const handle = (line: string): PromiseLike<void> | undefined => {
       const sample = parseFederateLine(line);
       return sample === undefined ? undefined : onSample(sample);
     };
-    try {
-      for await (const data of response.body) {
-        for (const line of splitter.push(data as Buffer)) {
-          const pending = handle(line);
-          if (pending !== undefined) await pending;
-        }
-      }
-      const last = splitter.end();
-      if (last !== undefined) await handle(last);
-    } catch (error: unknown) {
-      response.body.destroy();
-      if (error instanceof ExportFormatError) throw new PullError("BadResponse", error.message);
-      throw networkFailure(error, signal);
-    }
+    await readLines(response.body, MAX_LINE_CHARS, handle, signal);
   }
 
   async close(): Promise<void> {

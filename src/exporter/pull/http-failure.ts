@@ -1,7 +1,9 @@
 // The HTTP pieces both pull clients share: one keep-alive pool per source,
 // transport failures classified into PullErrors, and error bodies read capped.
-import type { Pool } from "undici";
+import type { Dispatcher, Pool } from "undici";
 import { keepAlivePool, transportFailure } from "../util/http.js";
+import { ExportFormatError } from "./export-format-error.js";
+import { LineSplitter } from "./line-splitter.js";
 import { PullError } from "./pull-error.js";
 
 export { errorText } from "../util/http.js";
@@ -17,4 +19,32 @@ export function networkFailure(error: unknown, signal: AbortSignal): unknown {
   if (error instanceof PullError) return error;
   const failure = transportFailure(error);
   return new PullError(failure.reason, failure.message);
+}
+
+/**
+ * Feeds each line of a streamed response body to handle, waiting for what it
+ * returns before reading on (backpressure). A malformed line becomes a
+ * "BadResponse" PullError, a broken stream a transport PullError.
+ */
+export async function readLines(
+  body: Dispatcher.ResponseData["body"],
+  maxLineChars: number,
+  handle: (line: string) => PromiseLike<void> | undefined,
+  signal: AbortSignal,
+): Promise<void> {
+  const splitter = new LineSplitter(maxLineChars);
+  try {
+    for await (const data of body) {
+      for (const line of splitter.push(data as Buffer)) {
+        const pending = handle(line);
+        if (pending !== undefined) await pending;
+      }
+    }
+    const last = splitter.end();
+    if (last !== undefined) await handle(last);
+  } catch (error: unknown) {
+    body.destroy();
+    if (error instanceof ExportFormatError) throw new PullError("BadResponse", error.message);
+    throw networkFailure(error, signal);
+  }
 }
