@@ -14,6 +14,7 @@ import {
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
 } from "../testing/victoriametrics.js";
+import { eventuallyValue as eventually } from "../testing/eventually.js";
 import { encodeWriteRequest } from "../remotewrite/index.js";
 import { Controller } from "./controller.js";
 import { KubeApiError, KubeClient } from "./kube/client.js";
@@ -24,22 +25,6 @@ const PROJECT = "test-rdzjb8";
 const BASE = `/apis/resourcemanager.miloapis.com/v1alpha1/projects/${PROJECT}/control-plane`;
 const POLICY_PATH = `${BASE}/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies`;
 const SECRET_PATH = `${BASE}/api/v1/namespaces/default/secrets`;
-
-async function eventually<T>(
-  read: () => Promise<T>,
-  ok: (value: T) => boolean,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read();
-    if (ok(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 describe("controller with the embedded API", { skip: victoriaMetricsAvailability().skip }, () => {
   let server: TestApiServer;

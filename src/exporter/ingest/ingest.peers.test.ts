@@ -11,6 +11,7 @@ import {
   startPrometheus,
   type RunningPrometheus,
 } from "../../testing/prometheus.js";
+import { eventually } from "../../testing/eventually.js";
 import { TENANT_LABEL } from "../../testing/platform-series.js";
 import { policyPlan } from "../../testing/policies.js";
 import { pushSeries } from "../../testing/remote-write-client.js";
@@ -25,19 +26,6 @@ import { Exporter } from "../exporter.js";
 import { startIngestServer, type IngestServer } from "./server.js";
 
 const skip = prometheusAvailability().skip ?? victoriaMetricsAvailability().skip;
-
-async function eventually(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 /** A scrape target exposing gateway metrics of three projects, values changing every scrape. */
 async function startTarget(): Promise<{ url: string; close(): Promise<void> }> {
@@ -133,7 +121,10 @@ describe("ingest from a real Prometheus agent to VictoriaMetrics", { skip }, () 
     // Everything since the peers started: both sides are queried over the same wide window.
     const started = Date.now() / 1000 - 600;
     // Let Prometheus scrape and forward a few times.
-    await eventually(() => exporter.ingest.stats.samplesReceived > 60, "samples reaching ingest");
+    await eventually(() => exporter.ingest.stats.samplesReceived > 60, "samples reaching ingest", {
+      timeoutMs: 20_000,
+      intervalMs: 250,
+    });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const end = Date.now() / 1000;
     const selector = `envoy_vhost_vcluster_upstream_rq{${TENANT_LABEL}="beta-2", resource_kind="Gateway"}`;
@@ -148,19 +139,23 @@ describe("ingest from a real Prometheus agent to VictoriaMetrics", { skip }, () 
 
     let delivered: SampleSet = new Set();
     let foreign: string[] = [];
-    await eventually(async () => {
-      await forceFlush(vm);
-      const rows = await exportSamples(vm, '{__name__!=""}', { start: started, end: end + 60 });
-      foreign = rows
-        .filter((r) => r.metric[TENANT_LABEL] !== "beta-2" || r.metric["resource_kind"] !== "Gateway")
-        .map((r) => JSON.stringify(r.metric));
-      delivered = new Set(
-        rows.flatMap((r) =>
-          r.timestamps.flatMap((t, i) => (t <= cutoff ? [sampleKey(r.metric, t, r.values[i] ?? NaN)] : [])),
-        ),
-      );
-      return [...expected].every((k) => delivered.has(k));
-    }, "every selected sample at VictoriaMetrics");
+    await eventually(
+      async () => {
+        await forceFlush(vm);
+        const rows = await exportSamples(vm, '{__name__!=""}', { start: started, end: end + 60 });
+        foreign = rows
+          .filter((r) => r.metric[TENANT_LABEL] !== "beta-2" || r.metric["resource_kind"] !== "Gateway")
+          .map((r) => JSON.stringify(r.metric));
+        delivered = new Set(
+          rows.flatMap((r) =>
+            r.timestamps.flatMap((t, i) => (t <= cutoff ? [sampleKey(r.metric, t, r.values[i] ?? NaN)] : [])),
+          ),
+        );
+        return [...expected].every((k) => delivered.has(k));
+      },
+      "every selected sample at VictoriaMetrics",
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
     assert.deepEqual(foreign, [], "nothing outside the selector");
     assert.deepEqual([...delivered].sort(), [...expected].sort());
   });
@@ -233,6 +228,7 @@ describe("tenant isolation through ingest", { skip: victoriaMetricsAvailability(
     await eventually(
       async () => (await projectsAt(vmA)).length === 3 && (await projectsAt(vmB)).length === 3,
       "both sinks",
+      { timeoutMs: 20_000, intervalMs: 250 },
     );
     assert.deepEqual(await projectsAt(vmA), ["project-03", "project-03", "project-03"]);
     assert.deepEqual(await projectsAt(vmB), ["project-07", "project-07", "project-07"]);

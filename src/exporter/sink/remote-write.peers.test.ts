@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { decodeToObjects, encodeLabels, snappyUncompress } from "../../remotewrite/index.js";
+import { eventually } from "../../testing/eventually.js";
 import { freePort } from "../../testing/peers.js";
 import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
 import {
@@ -47,19 +48,6 @@ function sink(cfg: RemoteWriteSinkConfig, runtime: SinkRuntime = {}): RemoteWrit
 after(async () => {
   await Promise.all(sinks.map((s) => s.close(0)));
 });
-
-async function eventually(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 function assertBalanced(s: RemoteWriteSink): void {
   const st = s.stats;
@@ -292,7 +280,9 @@ describe("Remote Write sink faults", () => {
       queueBatches: 3,
     });
     for (let i = 0; i < 95; i++) s.push(ref, i, i);
-    await eventually(() => s.queued === 0 && s.stats.samplesInFlight === 0, "queue drained by drops", 15_000);
+    await eventually(() => s.queued === 0 && s.stats.samplesInFlight === 0, "queue drained by drops", {
+      timeoutMs: 15_000,
+    });
     assert.equal(s.stats.lastError?.reason, "Unreachable");
     assert.match(s.stats.lastError.message, /ECONNREFUSED/);
     assert.equal(s.stats.samplesSent, 0);
@@ -325,11 +315,10 @@ describe("Remote Write sink isolation", { skip: victoriaMetricsAvailability().sk
           stuck.push(a, i, start + i);
           healthy.push(a, i, start + i);
         }
-        await eventually(
-          () => healthy.stats.samplesSent === (round + 1) * 500,
-          `round ${round} delivered`,
-          2000,
-        );
+        await eventually(() => healthy.stats.samplesSent === (round + 1) * 500, `round ${round} delivered`, {
+          timeoutMs: 2000,
+          intervalMs: 20,
+        });
       }
       assert.ok(Date.now() - began < 5000, `healthy sink not held back (${Date.now() - began} ms)`);
       assert.equal(healthy.stats.droppedTotal(), 0);
