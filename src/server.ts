@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { DEFAULT_API_LISTEN, parseListenAddress, startApiServer, type ApiServer } from "./apiserver/index.js";
 import { DEFAULTS } from "./api/index.js";
 import { Controller } from "./controller/controller.js";
+import { startDemo } from "./demo/generator.js";
 import { KubeClient } from "./controller/kube/client.js";
 import { embeddedLayout } from "./controller/kube/layout.js";
 import { Exporter } from "./exporter/exporter.js";
@@ -56,6 +57,8 @@ export interface ServerOptions {
   readonly tenantLabel?: string;
   /** Pull mode: read sources from this store instead of accepting pushes. */
   readonly pull?: PullOptions;
+  /** Feed synthetic platform metrics of a few projects (see src/demo). */
+  readonly demo?: boolean;
   /** How often delivery health refreshes status (default 10 s). */
   readonly statusRefreshMs?: number;
   readonly logger?: Logger;
@@ -204,6 +207,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       });
       ingest = started;
       components.push({ name: "ingest", stop: () => started.close() });
+      if (options.demo === true) {
+        const demo = startDemo(exporter.ingest, tenantLabel, systemClock);
+        components.push({
+          name: "demo",
+          stop: () => {
+            demo.stop();
+            return Promise.resolve();
+          },
+        });
+      }
     }
 
     let stopping: Promise<void> | undefined;

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { ApiServerConfigError, DEFAULT_API_LISTEN, TokensFileError } from "../../apiserver/index.js";
 import { streamLogger } from "../../log.js";
 import { DEFAULTS, parseDuration } from "../../api/index.js";
+import { DEMO_PROJECTS } from "../../demo/generator.js";
 import { DEFAULT_DATA_DIR, DEFAULT_INGEST_LISTEN, startServer, type PullOptions } from "../../server.js";
 import { DatabaseLockedError } from "../../store/index.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
@@ -38,6 +39,8 @@ Options:
   --pull-interval DURATION  how often each source is read (default 30s)
   --pull-lag DURATION     read samples once this old (default 1m)
   --pull-mode MODE        export (default; exactly once) or federate (latest values only)
+  --demo                  feed synthetic gateway metrics of projects ${DEMO_PROJECTS.join(", ")}
+                          every 5 s, so a policy in one of them delivers at once
 `;
 
 /** Resolves when the process is asked to stop. Injected by tests. */
@@ -75,6 +78,7 @@ export async function run(
       "pull-interval": { type: "string" },
       "pull-lag": { type: "string" },
       "pull-mode": { type: "string" },
+      demo: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -102,6 +106,7 @@ export async function run(
       ...(values["ingest-token-file"] === undefined ? {} : { ingestTokenFile: values["ingest-token-file"] }),
       tenantLabel: values["tenant-label"],
       ...(pull === undefined ? {} : { pull }),
+      demo: values.demo,
       logger,
     });
   } catch (error: unknown) {
@@ -121,6 +126,9 @@ export async function run(
     throw error;
   }
   io.stdout.write(`api: listening on ${server.api.url}\n`);
+  if (values.demo && pull === undefined) {
+    io.stdout.write(`demo: feeding synthetic metrics of projects ${DEMO_PROJECTS.join(", ")} every 5s\n`);
+  }
   if (server.ingest !== undefined) {
     io.stdout.write(`ingest: listening on ${server.ingest.url}/api/v1/write\n`);
     io.stdout.write(`metrics: ${server.ingest.url}/metrics\n`);
