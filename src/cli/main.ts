@@ -1,5 +1,10 @@
 // The `telex` command line: finds the verb and runs it with the given streams.
+import * as applyCommand from "./commands/apply.js";
+import * as createCommand from "./commands/create.js";
+import * as deleteCommand from "./commands/delete.js";
+import * as describeCommand from "./commands/describe.js";
 import * as explainCommand from "./commands/explain.js";
+import * as getCommand from "./commands/get.js";
 import * as serveCommand from "./commands/serve.js";
 import * as validateCommand from "./commands/validate.js";
 import { EXIT, UsageError, type CommandIO } from "./io.js";
@@ -11,7 +16,12 @@ interface Command {
 }
 
 const COMMANDS: Readonly<Record<string, Command>> = {
+  apply: applyCommand,
+  create: createCommand,
+  delete: deleteCommand,
+  describe: describeCommand,
   explain: explainCommand,
+  get: getCommand,
   serve: serveCommand,
   validate: validateCommand,
 };
