@@ -7,7 +7,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { KubeApiError, KubeClient } from "../controller/kube/client.js";
-import { UsageError } from "./io.js";
+import { EXIT, UsageError } from "./io.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:6443";
 
@@ -100,4 +100,24 @@ export function explainFailure(error: unknown, connection: Connection): string {
     return `error: cannot reach the Telex API at ${connection.server} (${code}).\nIs a server running? Start one with \`npm start\` or \`telex serve\`, or pass --server.`;
   }
   return `error: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/**
+ * Connects, runs the command's requests, and turns any failure into a
+ * message and exit status 1; the connection is always closed.
+ */
+export async function withConnection(
+  flags: ConnectionFlags,
+  stderr: { write(text: string): unknown },
+  action: (connection: Connection) => Promise<number>,
+): Promise<number> {
+  const connection = connect(flags);
+  try {
+    return await action(connection);
+  } catch (error) {
+    stderr.write(`${explainFailure(error, connection)}\n`);
+    return EXIT.failure;
+  } finally {
+    await connection.client.close();
+  }
 }

@@ -4,7 +4,7 @@
 import { isDeepStrictEqual, parseArgs } from "node:util";
 import { formatFieldError, validateObject } from "../../api/index.js";
 import { KubeApiError } from "../../controller/kube/client.js";
-import { CONNECTION_FLAGS, connect, explainFailure } from "../connection.js";
+import { CONNECTION_FLAGS, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { loadManifests } from "../manifests.js";
 import { text } from "../printers.js";
@@ -68,36 +68,35 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
   }
   const files = values.filename ?? [];
   if (files.length === 0) throw new UsageError("must give at least one -f FILE|DIR|-");
-  const connection = connect(values);
-  const entries = await loadManifests(files, { recursive: values.recursive, stdin: io.stdin });
-  const objects: { object: Json; kind: "ExportPolicy" | "Secret" }[] = [];
-  let invalid = false;
-  for (const entry of entries) {
-    if (entry.type === "problem") {
-      io.stderr.write(
-        `error: ${entry.source}${entry.position ? `:${entry.position.line}:${entry.position.column}` : ""}: ${entry.message}\n`,
-      );
-      invalid = true;
-      continue;
-    }
-    const { kind, result } = validateObject(entry.object);
-    if (!result.valid || kind === "unknown") {
-      const name = ((entry.object as Json)["metadata"] as Json | undefined)?.["name"];
-      io.stderr.write(
-        `error: ${entry.source}: ${text((entry.object as Json)["kind"], "object")} ${JSON.stringify(name ?? "")} is invalid:\n`,
-      );
-      for (const error of result.errors) {
-        const at = entry.locate(error.path);
-        io.stderr.write(`  ${entry.source}:${at.line}:${at.column}: ${formatFieldError(error)}\n`);
+  return withConnection(values, io.stderr, async (connection) => {
+    const entries = await loadManifests(files, { recursive: values.recursive, stdin: io.stdin });
+    const objects: { object: Json; kind: "ExportPolicy" | "Secret" }[] = [];
+    let invalid = false;
+    for (const entry of entries) {
+      if (entry.type === "problem") {
+        io.stderr.write(
+          `error: ${entry.source}${entry.position ? `:${entry.position.line}:${entry.position.column}` : ""}: ${entry.message}\n`,
+        );
+        invalid = true;
+        continue;
       }
-      invalid = true;
-      continue;
+      const { kind, result } = validateObject(entry.object);
+      if (!result.valid || kind === "unknown") {
+        const name = ((entry.object as Json)["metadata"] as Json | undefined)?.["name"];
+        io.stderr.write(
+          `error: ${entry.source}: ${text((entry.object as Json)["kind"], "object")} ${JSON.stringify(name ?? "")} is invalid:\n`,
+        );
+        for (const error of result.errors) {
+          const at = entry.locate(error.path);
+          io.stderr.write(`  ${entry.source}:${at.line}:${at.column}: ${formatFieldError(error)}\n`);
+        }
+        invalid = true;
+        continue;
+      }
+      // The defaulted object: compared with what the server stored, which is defaulted too.
+      objects.push({ object: result.object, kind });
     }
-    // The defaulted object: compared with what the server stored, which is defaulted too.
-    objects.push({ object: result.object, kind });
-  }
-  if (invalid) return EXIT.failure;
-  try {
+    if (invalid) return EXIT.failure;
     for (const { object, kind } of objects) {
       const resource = resourceOfKind(kind);
       if (resource === undefined) continue;
@@ -126,10 +125,5 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
       }
     }
     return EXIT.ok;
-  } catch (error) {
-    io.stderr.write(`${explainFailure(error, connection)}\n`);
-    return EXIT.failure;
-  } finally {
-    await connection.client.close();
-  }
+  });
 }

@@ -2,7 +2,7 @@
 // credentials a sink's basicAuth.secretRef names.
 import { parseArgs } from "node:util";
 import { BASIC_AUTH_SECRET_TYPE } from "../../api/index.js";
-import { CONNECTION_FLAGS, connect, explainFailure } from "../connection.js";
+import { CONNECTION_FLAGS, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { SECRETS } from "../resources.js";
 
@@ -35,8 +35,7 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
   if (values.username === undefined || values.password === undefined) {
     throw new UsageError("--username and --password are both required");
   }
-  const connection = connect(values);
-  try {
+  return withConnection(values, io.stderr, async (connection) => {
     await connection.client.request("POST", SECRETS.collection(connection.namespace), {
       body: {
         apiVersion: "v1",
@@ -48,10 +47,5 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
     });
     io.stdout.write(`secret/${name} created\n`);
     return EXIT.ok;
-  } catch (error) {
-    io.stderr.write(`${explainFailure(error, connection)}\n`);
-    return EXIT.failure;
-  } finally {
-    await connection.client.close();
-  }
+  });
 }

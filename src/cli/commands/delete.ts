@@ -3,7 +3,7 @@
 // torn its pipelines down and removed its finalizer.
 import { parseArgs } from "node:util";
 import { KubeApiError } from "../../controller/kube/client.js";
-import { CONNECTION_FLAGS, connect, explainFailure } from "../connection.js";
+import { CONNECTION_FLAGS, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { resourceNamed } from "../resources.js";
 
@@ -35,9 +35,8 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
   const timeoutSeconds = Number(values.timeout.replace(/s$/, ""));
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
     throw new UsageError("--timeout takes seconds, e.g. 60s");
-  const connection = connect(values);
-  const path = resource.object(connection.namespace, name);
-  try {
+  return withConnection(values, io.stderr, async (connection) => {
+    const path = resource.object(connection.namespace, name);
     await connection.client.request("DELETE", path);
     if (values.wait !== "false") {
       const deadline = Date.now() + timeoutSeconds * 1000;
@@ -59,10 +58,5 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
     }
     io.stdout.write(`${resource.display} "${name}" deleted\n`);
     return EXIT.ok;
-  } catch (error) {
-    io.stderr.write(`${explainFailure(error, connection)}\n`);
-    return EXIT.failure;
-  } finally {
-    await connection.client.close();
-  }
+  });
 }

@@ -1,7 +1,7 @@
 // `telex describe exportpolicy NAME`: the spec in brief, the policy's and
 // each sink's Ready condition, and the events of its transitions.
 import { parseArgs } from "node:util";
-import { CONNECTION_FLAGS, connect, explainFailure } from "../connection.js";
+import { CONNECTION_FLAGS, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { age, text } from "../printers.js";
 import { EXPORT_POLICIES, resourceNamed } from "../resources.js";
@@ -82,8 +82,7 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
   if (name === undefined || extra.length > 0) throw new UsageError("give one resource type and one NAME");
   if (resourceNamed(resourceName) !== EXPORT_POLICIES)
     throw new UsageError("describe supports exportpolicies");
-  const connection = connect(values);
-  try {
+  return withConnection(values, io.stderr, async (connection) => {
     const policy = await connection.client.request<Json>(
       "GET",
       EXPORT_POLICIES.object(connection.namespace, name),
@@ -108,10 +107,5 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
       .sort((a, b) => text(a["lastTimestamp"]).localeCompare(text(b["lastTimestamp"])));
     io.stdout.write(describePolicy(policy, mine, connection.project, Date.now()));
     return EXIT.ok;
-  } catch (error) {
-    io.stderr.write(`${explainFailure(error, connection)}\n`);
-    return EXIT.failure;
-  } finally {
-    await connection.client.close();
-  }
+  });
 }

@@ -1,7 +1,7 @@
 // `telex get exportpolicies|secrets [NAME] [-o wide|yaml|json|name] [-w]`.
 import { parseArgs } from "node:util";
 import type { KubeObject } from "../../controller/kube/informer.js";
-import { CONNECTION_FLAGS, connect, explainFailure } from "../connection.js";
+import { CONNECTION_FLAGS, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { formatObjects, formatTable, parseOutput, tableHeader, tableRow } from "../printers.js";
 import { resourceNamed } from "../resources.js";
@@ -39,9 +39,8 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const connection = connect(values);
-  const wide = format === "wide";
-  try {
+  return withConnection(values, io.stderr, async (connection) => {
+    const wide = format === "wide";
     const objects =
       name === undefined
         ? ((
@@ -80,10 +79,5 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
       }
     }
     return EXIT.ok;
-  } catch (error) {
-    io.stderr.write(`${explainFailure(error, connection)}\n`);
-    return EXIT.failure;
-  } finally {
-    await connection.client.close();
-  }
+  });
 }
