@@ -181,6 +181,31 @@ describe("controller with the embedded API", { skip: victoriaMetricsAvailability
     assert.ok(events.items.every((e) => !e.message.includes("wrong") && !e.message.includes("glc_token")));
   });
 
+  it("reports EndpointUnreachable while the endpoint is down, and recovers when it is back", async () => {
+    await client.request("PATCH", `${SECRET_PATH}/vm-creds`, {
+      contentType: "application/merge-patch+json",
+      body: { stringData: { password: "glc_token" } },
+    });
+    const pushing = async () => {
+      push(Date.now());
+      return getPolicy();
+    };
+    await eventually(pushing, (p) => sinkReason(p) === "Delivering", "Delivering with the right password");
+    const { port } = vm;
+    await vm.stop();
+    const down = await eventually(
+      pushing,
+      (p) => sinkReason(p) === "EndpointUnreachable",
+      "EndpointUnreachable",
+      { timeoutMs: 30_000 },
+    );
+    assert.match(down.status?.sinks?.[0]?.conditions?.[0]?.message ?? "", /ECONNREFUSED/);
+    vm = await startVictoriaMetrics({ httpAuth: { username: "1234567", password: "glc_token" }, port });
+    await eventually(pushing, (p) => sinkReason(p) === "Delivering", "Delivering after the restart", {
+      timeoutMs: 30_000,
+    });
+  });
+
   it("tears the pipelines down before the policy goes", async () => {
     const uid = (await getPolicy()).metadata.uid ?? "";
     assert.ok(exporter.health(uid));
