@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark suite of the project, one after another.
 import { arch, cpus, totalmem } from "node:os";
 import { runApiServerBench } from "./apiserver.js";
+import { runControllerBench } from "./controller.js";
 import { runDeliveryBench } from "./delivery.js";
 import { runIngestBench } from "./ingest.js";
 import { runMetricsqlBench } from "./metricsql.js";
@@ -18,6 +19,7 @@ const suites: Suite[] = [
   { title: "ingest", run: runIngestBench },
   { title: "pull", run: runPullBench },
   { title: "resource API", run: runApiServerBench },
+  { title: "control plane", run: runControllerBench },
   remoteWriteSuite,
 ];
 

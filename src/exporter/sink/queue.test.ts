@@ -50,6 +50,24 @@ describe("SampleQueue", () => {
     assert.deepEqual(Array.from(batch.values.subarray(0, batch.length)), [5, 6]);
   });
 
+  it("grows its ring on demand without reordering, even after wrapping", () => {
+    const queue = new SampleQueue<number>(1000);
+    for (let i = 0; i < 50; i++) queue.push(i, i, i);
+    const first = new SampleBatch<number>(30);
+    queue.drainInto(first); // head now mid-ring
+    for (let i = 50; i < 700; i++) queue.push(i, i, i); // wraps, then grows several times
+    const rest = new SampleBatch<number>(1000);
+    queue.drainInto(rest);
+    assert.deepEqual(
+      Array.from(first.values.subarray(0, first.length)),
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      Array.from(rest.values.subarray(0, rest.length)),
+      Array.from({ length: 670 }, (_, i) => i + 30),
+    );
+  });
+
   it("keeps NaN payloads bit-exact (stale markers)", () => {
     const stale = new Float64Array(new BigUint64Array([0x7ff0000000000002n]).buffer)[0] ?? 0;
     const queue = new SampleQueue<string>(2);

@@ -6,11 +6,16 @@ import type { SeriesRef } from "../series.js";
 import type { BatchEncoder } from "./pipeline.js";
 import type { SampleBatch } from "./queue.js";
 
-export class RemoteWriteEncoder implements BatchEncoder<SeriesRef> {
-  private readonly builder = new WriteRequestBuilder();
+/**
+ * One builder for every sink: encode() runs to completion synchronously and
+ * snappyCompress() returns a new buffer, so no two sinks ever use it at once,
+ * and 10,000 sinks share one grown buffer instead of holding one each.
+ */
+const sharedBuilder = new WriteRequestBuilder();
 
+export class RemoteWriteEncoder implements BatchEncoder<SeriesRef> {
   encode(batch: SampleBatch<SeriesRef>, start: number, end: number): Uint8Array {
-    const builder = this.builder;
+    const builder = sharedBuilder;
     builder.reset();
     for (let i = start; i < end; i++) {
       const series = batch.series[i];
