@@ -3,11 +3,10 @@
 // on before the next is read, so memory stays at one line whatever the
 // window holds. Every failure becomes a PullError; an abort by the caller's
 // signal is rethrown as is.
-import type { Dispatcher, Pool } from "undici";
+import type { Pool } from "undici";
 import { parseExportLine, type ExportedChunk } from "./export-parser.js";
 import { exportForm, exportUrl } from "./export-request.js";
-import { errorText, networkFailure, readLines, storePool } from "./http-failure.js";
-import { PullError, reasonForStatus } from "./pull-error.js";
+import { readLines, requestStore, storePool } from "./http-failure.js";
 import type { TimeWindow } from "./window-planner.js";
 
 export interface ExportClientOptions {
@@ -54,22 +53,16 @@ export class ExportClient {
     signal: AbortSignal,
     onChunk: (chunk: ExportedChunk) => PromiseLike<void> | undefined,
   ): Promise<ExportReadResult> {
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await this.pool.request({
+    const response = await requestStore(
+      this.pool,
+      {
         method: "POST",
         path: this.path,
         headers: this.headers,
         body: exportForm(selector, window),
-        signal,
-      });
-    } catch (error: unknown) {
-      throw networkFailure(error, signal);
-    }
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      const text = await errorText(response.body);
-      throw new PullError(reasonForStatus(response.statusCode), `HTTP ${response.statusCode}${text}`);
-    }
+      },
+      signal,
+    );
     let lines = 0;
     let samples = 0;
     const handle = (line: string): PromiseLike<void> | undefined => {

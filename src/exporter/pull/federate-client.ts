@@ -1,10 +1,9 @@
 // Reads the latest sample of every series matching a selector from a
 // Prometheus-compatible `/federate` (Prometheus itself, VictoriaMetrics, or
 // anything else that federates), streaming line by line like ExportClient.
-import type { Dispatcher, Pool } from "undici";
+import type { Pool } from "undici";
 import { parseFederateLine, type FederatedSample } from "./federate-parser.js";
-import { errorText, networkFailure, readLines, storePool } from "./http-failure.js";
-import { PullError, reasonForStatus } from "./pull-error.js";
+import { readLines, requestStore, storePool } from "./http-failure.js";
 
 export interface FederateClientOptions {
   /** The store's root: `http://prometheus:9090`, or vmselect's `…/select/<accountID>/prometheus`. */
@@ -37,21 +36,15 @@ export class FederateClient {
     onSample: (sample: FederatedSample) => PromiseLike<void> | undefined,
   ): Promise<void> {
     const query = new URLSearchParams({ "match[]": selector });
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await this.pool.request({
+    const response = await requestStore(
+      this.pool,
+      {
         method: "GET",
         path: `${this.url.pathname}?${query.toString()}`,
         headers: this.headers,
-        signal,
-      });
-    } catch (error: unknown) {
-      throw networkFailure(error, signal);
-    }
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      const text = await errorText(response.body);
-      throw new PullError(reasonForStatus(response.statusCode), `HTTP ${response.statusCode}${text}`);
-    }
+      },
+      signal,
+    );
     const handle = (line: string): PromiseLike<void> | undefined => {
       const sample = parseFederateLine(line);
       return sample === undefined ? undefined : onSample(sample);

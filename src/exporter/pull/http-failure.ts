@@ -4,9 +4,9 @@ import type { Dispatcher, Pool } from "undici";
 import { keepAlivePool, transportFailure } from "../util/http.js";
 import { ExportFormatError } from "./export-format-error.js";
 import { LineSplitter } from "./line-splitter.js";
-import { PullError } from "./pull-error.js";
+import { PullError, reasonForStatus } from "./pull-error.js";
 
-export { errorText } from "../util/http.js";
+import { errorText } from "../util/http.js";
 
 /** One keep-alive pool per store (see util/http.ts). */
 export function storePool(origin: string, requestTimeoutMs: number, maxConnections: number): Pool {
@@ -47,4 +47,27 @@ export async function readLines(
     if (error instanceof ExportFormatError) throw new PullError("BadResponse", error.message);
     throw networkFailure(error, signal);
   }
+}
+
+/**
+ * One request to the store: a transport failure or a non-2xx answer becomes
+ * a PullError (with the start of the error body); a 2xx response is returned
+ * with its body unread.
+ */
+export async function requestStore(
+  pool: Pool,
+  options: Dispatcher.RequestOptions,
+  signal: AbortSignal,
+): Promise<Dispatcher.ResponseData> {
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await pool.request({ ...options, signal });
+  } catch (error: unknown) {
+    throw networkFailure(error, signal);
+  }
+  if (response.statusCode < 200 || response.statusCode > 299) {
+    const text = await errorText(response.body);
+    throw new PullError(reasonForStatus(response.statusCode), `HTTP ${response.statusCode}${text}`);
+  }
+  return response;
 }
