@@ -6,15 +6,22 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_API_LISTEN, parseListenAddress, startApiServer, type ApiServer } from "./apiserver/index.js";
+import {
+  DEFAULT_API_LISTEN,
+  parseListenAddress,
+  startApiServer,
+  type ApiServer,
+  type PolicyDelivery,
+} from "./apiserver/index.js";
 import { DEFAULTS } from "./api/index.js";
 import { Controller } from "./controller/controller.js";
 import { startDemo } from "./demo/generator.js";
 import { KubeClient } from "./controller/kube/client.js";
 import { embeddedLayout } from "./controller/kube/layout.js";
-import { Exporter } from "./exporter/exporter.js";
+import { Exporter, type PolicyHealth } from "./exporter/exporter.js";
 import { INGEST_OUTCOMES, startIngestServer, type IngestServer } from "./exporter/ingest/server.js";
 import { FileCursorStore, PullSource } from "./exporter/pull/index.js";
+import { DROP_REASONS, REQUEST_OUTCOMES } from "./exporter/sink/index.js";
 import { systemClock } from "./exporter/util/clock.js";
 import { silentLogger, type Logger } from "./log.js";
 import { ExpositionWriter } from "./metrics/exposition.js";
@@ -87,6 +94,33 @@ function readToken(file: string): string {
   return token;
 }
 
+/**
+ * The exporter's counters in the API's terms, for the ExportPolicy `delivery`
+ * subresource (served on read, never written to status: see src/apiserver/delivery.ts).
+ */
+export function deliveryReport(health: PolicyHealth): PolicyDelivery {
+  return {
+    generation: health.generation,
+    sinks: [...health.sinks].map(([name, sink]) => {
+      const { stats } = sink;
+      return {
+        name,
+        samplesReceived: stats.samplesReceived,
+        samplesSent: stats.samplesSent,
+        samplesDropped: Object.fromEntries(DROP_REASONS.map((r) => [r, stats.dropped[r]])),
+        samplesPending: sink.queued + stats.samplesInFlight,
+        requests: Object.fromEntries(REQUEST_OUTCOMES.map((o) => [o, stats.requests[o]])),
+        bytesSent: stats.bytesSent,
+        consecutiveFailures: stats.consecutiveFailures,
+        ...(stats.lastSuccessMs === undefined ? {} : { lastSuccessMs: stats.lastSuccessMs }),
+        ...(stats.lastError === undefined ? {} : { lastError: stats.lastError }),
+        latency: { count: stats.latency.count, sumSeconds: stats.latency.sumSeconds },
+      };
+    }),
+    sources: [...health.sources].map(([name, stats]) => ({ name, samplesMatched: stats.matchedSamples })),
+  };
+}
+
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? silentLogger;
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
@@ -104,12 +138,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   try {
     // The controller authenticates with a token that lives only in this process.
     const internalToken = randomBytes(32).toString("hex");
+    // The exporter starts after the API (it needs the data directory the API creates).
+    const late: { exporter?: Exporter } = {};
     const api = await startApiServer({
       listen: options.apiListen ?? DEFAULT_API_LISTEN,
       dataDir,
       ...(options.tokensFile === undefined ? {} : { tokensFile: options.tokensFile, internalToken }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       logger,
+      delivery: ({ uid }) => {
+        const health = late.exporter?.health(uid);
+        return health === undefined ? undefined : deliveryReport(health);
+      },
     });
     components.push({ name: "api", stop: () => api.stop() });
 
@@ -126,6 +166,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       });
     }
     const exporter = new Exporter({ tenantLabel, logger, ...(pull === undefined ? {} : { pull }) });
+    late.exporter = exporter;
     components.push({ name: "exporter", stop: () => exporter.close() });
     if (pull !== undefined) {
       const source = pull;

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.js";
 import type { Principal, TokenTable } from "./auth/tokens.js";
 import type { Clock } from "./clock.js";
+import type { DeliveryProvider } from "./delivery.js";
 import type { OpenApiDocuments } from "./discovery.js";
 import type { Query, ResponseFormat } from "./http-io.js";
 import type { Registry } from "./registry.js";
@@ -18,6 +19,8 @@ export interface ServerContext {
   readonly tokens: TokenTable | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Live delivery counters (ExportPolicy `delivery` subresource); undefined: not served. */
+  readonly delivery: DeliveryProvider | undefined;
   /** host:port clients reach us at, for discovery. */
   serverAddress: string;
   readonly bookmarkIntervalMs: number;

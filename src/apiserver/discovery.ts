@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { openApiDocument, type OpenApiResource } from "../api/index.js";
 import type { JsonObject } from "../store/index.js";
+import { DELIVERY_KIND, DELIVERY_SUBRESOURCE, hasDelivery } from "./delivery.js";
 import { PATCH_MEDIA_TYPES } from "./http-io.js";
 import { controlPlanePath } from "./paths.js";
 import { RESOURCES, apiVersionOf, type ResourceType } from "./resources.js";
@@ -51,7 +52,13 @@ export function apiGroup(group: string): JsonObject | undefined {
   return found === undefined ? undefined : { kind: "APIGroup", apiVersion: "v1", ...found };
 }
 
-function resourceEntries(resource: ResourceType): JsonObject[] {
+/** What the server serves beyond the static resource table. */
+export interface DiscoveryOptions {
+  /** The ExportPolicy `delivery` subresource (only with a delivery provider). */
+  readonly delivery: boolean;
+}
+
+function resourceEntries(resource: ResourceType, options: DiscoveryOptions): JsonObject[] {
   const main: JsonObject = {
     name: resource.plural,
     singularName: resource.singular,
@@ -61,20 +68,33 @@ function resourceEntries(resource: ResourceType): JsonObject[] {
     ...(resource.shortNames.length > 0 ? { shortNames: resource.shortNames } : {}),
     ...(resource.categories.length > 0 ? { categories: resource.categories } : {}),
   };
-  if (!resource.hasStatus) return [main];
-  return [
-    main,
-    {
+  const entries = [main];
+  if (resource.hasStatus) {
+    entries.push({
       name: `${resource.plural}/status`,
       singularName: "",
       namespaced: resource.namespaced,
       kind: resource.kind,
       verbs: ["get", "patch", "update"],
-    },
-  ];
+    });
+  }
+  if (options.delivery && hasDelivery(resource)) {
+    entries.push({
+      name: `${resource.plural}/${DELIVERY_SUBRESOURCE}`,
+      singularName: "",
+      namespaced: resource.namespaced,
+      kind: DELIVERY_KIND,
+      verbs: ["get"],
+    });
+  }
+  return entries;
 }
 
-export function apiResourceList(group: string, version: string): JsonObject | undefined {
+export function apiResourceList(
+  group: string,
+  version: string,
+  options: DiscoveryOptions,
+): JsonObject | undefined {
   const groupVersion = group === "" ? version : `${group}/${version}`;
   if (group === AUTHORIZATION_GROUP && version === "v1") {
     return {
@@ -105,7 +125,7 @@ export function apiResourceList(group: string, version: string): JsonObject | un
     kind: "APIResourceList",
     apiVersion: "v1",
     groupVersion,
-    resources: resources.flatMap(resourceEntries),
+    resources: resources.flatMap((r) => resourceEntries(r, options)),
   };
 }
 

@@ -10,6 +10,7 @@ import {
 } from "./auth/authorizer.js";
 import type { Principal } from "./auth/tokens.js";
 import type { RequestContext, ServerContext } from "./context.js";
+import { DELIVERY_SUBRESOURCE, deliveryNotServed, handleDelivery, hasDelivery } from "./delivery.js";
 import { ACCESS_REVIEW_RESOURCE, AUTHORIZATION_GROUP, RULES_REVIEW_RESOURCE } from "./discovery.js";
 import { handleAccessReview, handleRulesReview } from "./handlers/access-review.js";
 import { handleDiscovery } from "./handlers/discovery.js";
@@ -107,11 +108,15 @@ async function dispatch(
     throw new ApiError("NotFound", "the server could not find the requested resource");
   if (route.namespace !== undefined && !resource.namespaced)
     throw new ApiError("NotFound", "the server could not find the requested resource");
+  const target: Target = { resource, project: route.project, namespace: route.namespace };
+  if (route.subresource === DELIVERY_SUBRESOURCE && hasDelivery(resource) && route.name !== undefined) {
+    serveDelivery({ ...base, format: negotiate(request.headers.accept).format }, verb, target, route.name);
+    return;
+  }
   if (route.subresource !== undefined && !(route.subresource === "status" && resource.hasStatus)) {
     throw new ApiError("NotFound", "the server could not find the requested resource");
   }
   const ctx: RequestContext = { ...base, format: negotiate(request.headers.accept).format };
-  const target: Target = { resource, project: route.project, namespace: route.namespace };
   if (route.project === undefined) {
     if (verb !== "list" && verb !== "watch")
       throw errors.methodNotAllowed(request.method ?? "", "the cross-project view (list and watch only)");
@@ -122,6 +127,23 @@ async function dispatch(
   server.registry.ensureProject(route.project);
   const writeTarget: WriteTarget = { ...target, project: route.project };
   await runVerb(ctx, verb, writeTarget, route);
+}
+
+/** The read-only `delivery` subresource: get only, per project and namespace. */
+function serveDelivery(ctx: RequestContext, verb: string, target: Target, name: string): void {
+  const provider = ctx.server.delivery;
+  if (provider === undefined) throw deliveryNotServed();
+  if (verb !== "get")
+    throw errors.methodNotAllowed(
+      ctx.request.method ?? "",
+      `${target.resource.plural}/${DELIVERY_SUBRESOURCE}`,
+    );
+  if (target.project === undefined)
+    throw new ApiError("NotFound", "delivery counters are served per project, not in the cross-project view");
+  if (target.namespace === undefined)
+    throw new ApiError("NotFound", "the server could not find the requested resource");
+  ctx.server.registry.ensureProject(target.project);
+  handleDelivery(ctx, provider, { ...target, project: target.project }, name);
 }
 
 async function runVerb(

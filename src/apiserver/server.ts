@@ -11,6 +11,7 @@ import { ObjectStore, type Synchronous } from "../store/index.js";
 import { loadTokensFile, type TokenTable } from "./auth/tokens.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { ServerContext } from "./context.js";
+import type { DeliveryProvider } from "./delivery.js";
 import { buildOpenApiDocuments } from "./discovery.js";
 import { formatHostPort, isLoopback, parseListenAddress } from "./listen.js";
 import { controlPlanePath } from "./paths.js";
@@ -40,6 +41,11 @@ export interface ApiServerOptions {
   readonly bookmarkIntervalMs?: number;
   readonly maxWatchSeconds?: number;
   readonly synchronous?: Synchronous;
+  /**
+   * Reads the live delivery counters of a policy, for the ExportPolicy
+   * `delivery` subresource; without it that subresource is not served (404).
+   */
+  readonly delivery?: DeliveryProvider;
 }
 
 export interface ApiServer {
@@ -96,6 +102,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     tokens,
     clock,
     logger,
+    delivery: options.delivery,
     serverAddress: "",
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 30_000,
     maxWatchSeconds: options.maxWatchSeconds ?? 1800,

@@ -35,6 +35,11 @@ const VIEWER_READABLE = new Set(
   ),
 );
 
+/** Read-only subresources besides status, listed in rules reviews (`authorize` allows any of a readable resource). */
+const READABLE_SUBRESOURCES: Readonly<Record<string, readonly string[]>> = {
+  exportpolicies: ["exportpolicies/delivery"],
+};
+
 /** Open access for development: an administrator of every project. */
 export const OPEN_ACCESS: Principal = { user: "system:anonymous", projects: "*", role: "admin" };
 
@@ -101,7 +106,7 @@ export function rulesFor(principal: Principal, project: string | undefined): Res
     ...Object.entries(VIEWER_READABLE_BY_GROUP).map(([group, resources]) => ({
       verbs: read,
       apiGroups: [group],
-      resources: resources.flatMap((r) => [r, `${r}/status`]),
+      resources: resources.flatMap((r) => [r, `${r}/status`, ...(READABLE_SUBRESOURCES[r] ?? [])]),
     })),
   ];
 }

@@ -31,7 +31,9 @@ export function handleDiscovery(ctx: RequestContext, route: Route): void {
       return;
     }
     case "resourceList": {
-      const list = apiResourceList(route.group, route.version);
+      const list = apiResourceList(route.group, route.version, {
+        delivery: ctx.server.delivery !== undefined,
+      });
       if (list === undefined)
         throw errors.notFound({
           resource: "groupversions",

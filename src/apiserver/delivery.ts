@@ -1,0 +1,138 @@
+// The `delivery` subresource of ExportPolicies: each sink's live delivery
+// counters (samples received, sent, dropped by reason, pending; requests by
+// outcome; latency; last success and last error) and each source's matched
+// samples, read on request from the exporter running in the same process.
+//
+// Why not `status`: these counters change with every request a sink sends.
+// The controller writes status only when something a person acts on changed
+// (a condition flips); putting counters there would rewrite every policy on
+// every refresh — at 10,000 policies a constant storm of fsynced writes,
+// resourceVersion bumps and watch events that carry no decision. Live data is
+// served on read instead, as pods/log and metrics.k8s.io do: nothing is
+// stored, nothing is watched, and a server without an exporter (the API
+// alone, or a Kubernetes cluster) simply does not serve it.
+//
+// The API server knows nothing of the exporter: whoever runs both passes a
+// DeliveryProvider that reads the counters by the policy's uid.
+import type { JsonObject } from "../store/index.js";
+import { timestamp } from "./clock.js";
+import type { RequestContext } from "./context.js";
+import { sendJson } from "./http-io.js";
+import { metadataOf } from "./metadata.js";
+import { apiVersionOf, exportPolicies, type ResourceType } from "./resources.js";
+import { ApiError } from "./status.js";
+import type { WriteTarget } from "./target.js";
+
+export const DELIVERY_SUBRESOURCE = "delivery";
+export const DELIVERY_KIND = "ExportPolicyDelivery";
+
+/** The policy whose counters are asked for; the uid tells a recreated policy from its predecessor. */
+export interface DeliveryPolicyRef {
+  readonly project: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+export interface SinkDelivery {
+  readonly name: string;
+  readonly samplesReceived: number;
+  readonly samplesSent: number;
+  /** By drop reason (queue_full, retries_exhausted, …); received = sent + Σ dropped + pending. */
+  readonly samplesDropped: Readonly<Record<string, number>>;
+  /** Queued, or in a request that has not finished yet. */
+  readonly samplesPending: number;
+  /** Delivery attempts by outcome (success, unreachable, server_error, …), retries included. */
+  readonly requests: Readonly<Record<string, number>>;
+  readonly bytesSent: number;
+  readonly consecutiveFailures: number;
+  readonly lastSuccessMs?: number;
+  /** The message never carries credentials (the exporter guarantees it). */
+  readonly lastError?: { readonly reason: string; readonly message: string; readonly atMs: number };
+  /** Every timed attempt, failed ones included. */
+  readonly latency: { readonly count: number; readonly sumSeconds: number };
+}
+
+export interface SourceDelivery {
+  readonly name: string;
+  readonly samplesMatched: number;
+}
+
+export interface PolicyDelivery {
+  /** The policy generation the running pipelines were built from. */
+  readonly generation: number;
+  readonly sinks: readonly SinkDelivery[];
+  readonly sources: readonly SourceDelivery[];
+}
+
+/** Reads a policy's live counters; undefined when no pipelines run for it. */
+export type DeliveryProvider = (policy: DeliveryPolicyRef) => PolicyDelivery | undefined;
+
+export const NO_PIPELINES_MESSAGE =
+  "no delivery pipelines run for this policy: it is not reconciled yet, or its spec is invalid (see its conditions)";
+
+/** The resources that have the subresource. */
+export function hasDelivery(resource: ResourceType): boolean {
+  return resource === exportPolicies;
+}
+
+/** Without a provider the subresource does not exist here, as on a Kubernetes cluster: 404. */
+export function deliveryNotServed(): ApiError {
+  return new ApiError(
+    "NotFound",
+    `${exportPolicies.plural}/${DELIVERY_SUBRESOURCE} is not served by this API server: no exporter runs with it, so it has no delivery counters`,
+  );
+}
+
+function sinkJson(sink: SinkDelivery): JsonObject {
+  return {
+    name: sink.name,
+    samplesReceived: sink.samplesReceived,
+    samplesSent: sink.samplesSent,
+    samplesDropped: { ...sink.samplesDropped },
+    samplesPending: sink.samplesPending,
+    requests: { ...sink.requests },
+    bytesSent: sink.bytesSent,
+    consecutiveFailures: sink.consecutiveFailures,
+    ...(sink.lastSuccessMs === undefined ? {} : { lastSuccessTime: timestamp(new Date(sink.lastSuccessMs)) }),
+    ...(sink.lastError === undefined
+      ? {}
+      : {
+          lastError: {
+            reason: sink.lastError.reason,
+            message: sink.lastError.message,
+            time: timestamp(new Date(sink.lastError.atMs)),
+          },
+        }),
+    latency: { count: sink.latency.count, sumSeconds: sink.latency.sumSeconds },
+  };
+}
+
+/** GET `…/exportpolicies/{name}/delivery`: 404 when the policy does not exist, else the counters. */
+export function handleDelivery(
+  ctx: RequestContext,
+  provider: DeliveryProvider,
+  target: WriteTarget,
+  name: string,
+): void {
+  const found = ctx.server.registry.get(target, name);
+  const meta = metadataOf(found.object);
+  const namespace = target.namespace ?? "";
+  const uid = meta.uid ?? "";
+  const report = provider({ project: target.project, namespace, name, uid });
+  const body: JsonObject = {
+    kind: DELIVERY_KIND,
+    apiVersion: apiVersionOf(target.resource),
+    metadata: { name, namespace, uid },
+    // When the counters were read, so clients compute ages against the server's clock.
+    timestamp: timestamp(ctx.server.clock()),
+    ...(report === undefined
+      ? { sinks: [], sources: [], message: NO_PIPELINES_MESSAGE }
+      : {
+          observedGeneration: report.generation,
+          sinks: report.sinks.map(sinkJson),
+          sources: report.sources.map((s) => ({ name: s.name, samplesMatched: s.samplesMatched })),
+        }),
+  };
+  sendJson(ctx.response, 200, body, [], ctx.format === "yaml" ? "yaml" : "json");
+}
