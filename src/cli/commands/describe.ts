@@ -1,7 +1,11 @@
 // `telex describe exportpolicy NAME`: the spec in brief, the policy's and
-// each sink's Ready condition, and the events of its transitions.
+// each sink's Ready condition and delivery counters, and the events of its
+// transitions. The counters come from the policy's `delivery` subresource,
+// which only a Telex server running the exporter serves; elsewhere (a
+// Kubernetes cluster) describe says so and shows the rest.
 import { parseArgs } from "node:util";
-import { CONNECTION_FLAGS, withConnection } from "../connection.js";
+import { KubeApiError } from "../../controller/kube/client.js";
+import { CONNECTION_FLAGS, withConnection, type Connection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { age, text } from "../printers.js";
 import { EXPORT_POLICIES, resourceNamed } from "../resources.js";
@@ -19,11 +23,70 @@ function conditionLines(conditions: unknown, indent: string): string[] {
   );
 }
 
+/** The policy's `delivery` subresource, or why there is none. */
+export type DeliveryView = { readonly report: Json } | { readonly unavailable: string };
+
+const count = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0);
+const thousands = (value: number): string => value.toLocaleString("en-US");
+const sum = (values: Json): number => Object.values(values).reduce<number>((total, v) => total + count(v), 0);
+
+function ago(time: unknown, nowMs: number): string {
+  const shown = age(time, nowMs);
+  return shown === "<unknown>" ? shown : `${shown} ago`;
+}
+
+function latency(value: unknown): string | undefined {
+  const histogram = record(value);
+  const attempts = count(histogram["count"]);
+  if (attempts === 0) return undefined;
+  const ms = (count(histogram["sumSeconds"]) / attempts) * 1000;
+  return ms < 1 ? "<1 ms" : `${thousands(Math.round(ms))} ms`;
+}
+
+/** The `Delivery:` block of one sink: counters, drops by reason, the last error. */
+function deliveryLines(sinkName: unknown, delivery: DeliveryView, nowMs: number): string[] {
+  if ("unavailable" in delivery) return [`    Delivery:  ${delivery.unavailable}`];
+  const sink = list(delivery.report["sinks"]).find((s) => s["name"] === sinkName);
+  if (sink === undefined) {
+    const message = delivery.report["message"];
+    return [`    Delivery:  ${typeof message === "string" ? message : "no pipeline runs for this sink yet"}`];
+  }
+  // Ages against the server's clock when it says when it read the counters.
+  const readAt = Date.parse(text(delivery.report["timestamp"]));
+  const now = Number.isNaN(readAt) ? nowMs : readAt;
+  const requests = record(sink["requests"]);
+  const dropped = record(sink["samplesDropped"]);
+  const failed = sum(requests) - count(requests["success"]);
+  const lastSuccess = sink["lastSuccessTime"];
+  const mean = latency(sink["latency"]);
+  const lines = [
+    `    Delivery:  ${thousands(count(sink["samplesSent"]))} samples sent in ${thousands(sum(requests))} requests (${thousands(failed)} failed), ` +
+      `${thousands(sum(dropped))} dropped, ${thousands(count(sink["samplesPending"]))} pending; ` +
+      `last success ${lastSuccess === undefined ? "never" : ago(lastSuccess, now)}` +
+      (mean === undefined ? "" : `; mean latency ${mean}`),
+  ];
+  const reasons = Object.entries(dropped).filter(([, n]) => count(n) > 0);
+  if (reasons.length > 0) {
+    lines.push(
+      `    Dropped:   ${reasons.map(([reason, n]) => `${reason} ${thousands(count(n))}`).join(", ")}`,
+    );
+  }
+  const lastError = sink["lastError"];
+  if (lastError !== undefined) {
+    const error = record(lastError);
+    lines.push(
+      `    Last error: ${text(error["reason"])} ${ago(error["time"], now)} — ${text(error["message"])}`,
+    );
+  }
+  return lines;
+}
+
 export function describePolicy(
   policy: Json,
   events: readonly Json[],
   project: string,
   nowMs: number,
+  delivery: DeliveryView,
 ): string {
   const metadata = record(policy["metadata"]);
   const spec = record(policy["spec"]);
@@ -53,6 +116,7 @@ export function describePolicy(
     );
     const sinkStatus = list(status["sinks"]).find((s) => s["name"] === sink["name"]);
     lines.push(...conditionLines(sinkStatus?.["conditions"], "    "));
+    lines.push(...deliveryLines(sink["name"], delivery, nowMs));
   }
   lines.push("Conditions:", ...conditionLines(status["conditions"], "  "));
   lines.push("Events:");
@@ -63,6 +127,27 @@ export function describePolicy(
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** 404: the server has no such subresource (a Kubernetes cluster, or the API without an exporter). */
+async function readDelivery(connection: Connection, name: string): Promise<DeliveryView> {
+  try {
+    return {
+      report: await connection.client.request<Json>(
+        "GET",
+        `${EXPORT_POLICIES.object(connection.namespace, name)}/delivery`,
+      ),
+    };
+  } catch (error: unknown) {
+    if (error instanceof KubeApiError && error.statusCode === 404) {
+      return { unavailable: "not reported by this server" };
+    }
+    // A cluster's RBAC may grant the policy but not its subresources.
+    if (error instanceof KubeApiError && error.statusCode === 403) {
+      return { unavailable: "not readable with these credentials (403 Forbidden)" };
+    }
+    throw error;
+  }
 }
 
 export async function run(args: readonly string[], io: CommandIO): Promise<number> {
@@ -105,7 +190,8 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
         );
       })
       .sort((a, b) => text(a["lastTimestamp"]).localeCompare(text(b["lastTimestamp"])));
-    io.stdout.write(describePolicy(policy, mine, connection.project, Date.now()));
+    const delivery = await readDelivery(connection, name);
+    io.stdout.write(describePolicy(policy, mine, connection.project, Date.now(), delivery));
     return EXIT.ok;
   });
 }

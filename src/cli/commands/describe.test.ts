@@ -1,0 +1,142 @@
+// describe's Delivery block from a `delivery` report, and what it prints
+// against an API server that does not serve one.
+import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  apiRequest,
+  examplePolicy,
+  startTestApiServer,
+  type TestApiServer,
+} from "../../testing/telex-api.js";
+import { runCli } from "../testing.js";
+import { describePolicy } from "./describe.js";
+
+// No developer's config file may change the defaults these tests rely on.
+process.env["TELEX_CONFIG"] = join(tmpdir(), "telex-test-no-config.yaml");
+
+const POLICY = {
+  metadata: { name: "edge", namespace: "default", generation: 2 },
+  spec: {
+    sources: [{ name: "gw", metrics: { metricsql: '{resource_kind="Gateway"}' } }],
+    sinks: ["ok", "broken", "new"].map((name) => ({
+      name,
+      sources: ["gw"],
+      target: { prometheusRemoteWrite: { endpoint: `https://${name}.example.com/write` } },
+    })),
+  },
+};
+
+const READ_AT = "2026-03-01T12:00:00Z";
+
+const REPORT = {
+  kind: "ExportPolicyDelivery",
+  timestamp: READ_AT,
+  sinks: [
+    {
+      name: "ok",
+      samplesSent: 12_345,
+      samplesDropped: { queue_full: 0, retries_exhausted: 0 },
+      samplesPending: 0,
+      requests: { success: 30, unreachable: 0 },
+      lastSuccessTime: "2026-03-01T11:59:57Z",
+      latency: { count: 30, sumSeconds: 0.12 },
+    },
+    {
+      name: "broken",
+      samplesSent: 0,
+      samplesDropped: { queue_full: 1000, retries_exhausted: 1500 },
+      samplesPending: 500,
+      requests: { success: 0, unreachable: 9 },
+      lastError: {
+        reason: "Unreachable",
+        message: "connect ECONNREFUSED 127.0.0.1:9",
+        time: "2026-03-01T11:59:48Z",
+      },
+      latency: { count: 0, sumSeconds: 0 },
+    },
+  ],
+};
+
+/** The lines of one sink's block in describe's output. */
+function sinkBlock(output: string, sink: string): string[] {
+  const lines = output.split("\n");
+  const start = lines.indexOf(`  ${sink}:`);
+  assert.ok(start >= 0, output);
+  const end = lines.findIndex((line, i) => i > start && !line.startsWith("    "));
+  return lines.slice(start + 1, end);
+}
+
+describe("telex describe: delivery counters", () => {
+  // The client's clock is a minute off: ages are measured against the server's read time.
+  const clientNow = Date.parse(READ_AT) + 60_000;
+
+  it("prints sent, requests, failures, drops, pending, last success and mean latency per sink", () => {
+    const output = describePolicy(POLICY, [], "p", clientNow, { report: REPORT });
+    assert.deepEqual(
+      sinkBlock(output, "ok").filter((l) => /^ {4}(Delivery|Dropped|Last error):/.test(l)),
+      [
+        "    Delivery:  12,345 samples sent in 30 requests (0 failed), 0 dropped, 0 pending; last success 3s ago; mean latency 4 ms",
+      ],
+    );
+    assert.deepEqual(
+      sinkBlock(output, "broken").filter((l) => /^ {4}(Delivery|Dropped|Last error):/.test(l)),
+      [
+        "    Delivery:  0 samples sent in 9 requests (9 failed), 2,500 dropped, 500 pending; last success never",
+        "    Dropped:   queue_full 1,000, retries_exhausted 1,500",
+        "    Last error: Unreachable 12s ago — connect ECONNREFUSED 127.0.0.1:9",
+      ],
+    );
+  });
+
+  it("a sink the report does not name yet, and a report without pipelines, say so", () => {
+    const output = describePolicy(POLICY, [], "p", clientNow, { report: REPORT });
+    assert.ok(sinkBlock(output, "new").includes("    Delivery:  no pipeline runs for this sink yet"), output);
+    const idle = describePolicy(POLICY, [], "p", clientNow, {
+      report: { sinks: [], message: "no delivery pipelines run for this policy" },
+    });
+    for (const sink of ["ok", "broken", "new"]) {
+      assert.ok(
+        sinkBlock(idle, sink).includes("    Delivery:  no delivery pipelines run for this policy"),
+        idle,
+      );
+    }
+  });
+
+  describe("against an API server without an exporter", () => {
+    let server: TestApiServer;
+
+    before(async () => {
+      server = await startTestApiServer();
+      const created = await apiRequest(
+        server.api.projectUrl("api-only"),
+        "POST",
+        "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies",
+        { body: examplePolicy("plain") },
+      );
+      assert.equal(created.status, 201, created.text);
+    });
+    after(async () => {
+      await server.close();
+    });
+
+    it("prints 'not reported by this server' under each sink and exits 0", async () => {
+      const result = await runCli([
+        "describe",
+        "exportpolicy",
+        "plain",
+        "--server",
+        server.api.url,
+        "--project",
+        "api-only",
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, "");
+      assert.deepEqual(sinkBlock(result.stdout, "remote").slice(-1), [
+        "    Delivery:  not reported by this server",
+      ]);
+      assert.match(result.stdout, /\nEvents:\n {2}<none>\n$/);
+    });
+  });
+});
