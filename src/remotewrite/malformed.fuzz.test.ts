@@ -4,12 +4,13 @@
 // throw their own error types, never anything else, and never hang.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { decodeToObjects, decodeWriteRequest } from "./decoder.js";
+import { decodeToObjects, decodeWriteRequest, decodeWriteRequestRaw } from "./decoder.js";
 import { WriteRequestBuilder } from "./encoder.js";
 import { SnappyError, WriteRequestDecodeError } from "./errors.js";
 import { encodeLabels } from "./labels.js";
 import type { Label } from "./labels.js";
 import { referenceDecode, referenceEncode } from "./reference-prompb.js";
+import { scanWriteRequest } from "./scan.js";
 import { snappyCompress, snappyUncompress } from "./snappy.js";
 import { assertSameBytes, bitsOf, fromBits } from "./test-bytes.js";
 import { Random } from "../testing/random.js";
@@ -149,6 +150,26 @@ function expectOnly(
 
 const noopVisitor = { onSeries(): void {}, onSample(): void {} };
 
+/** What a decoder reported, as comparable text: label bytes in hex, value bits, timestamps. */
+function rawEvents(input: Uint8Array): string[] {
+  const events: string[] = [];
+  decodeWriteRequestRaw(input, {
+    onSeries: (labelBytes) => events.push(Buffer.from(labelBytes).toString("hex")),
+    onSample: (value, timestampMs) => events.push(`${bitsOf(value)}@${timestampMs}`),
+  });
+  return events;
+}
+
+/** The scanner's events, or undefined when it left the request to the decoder. */
+function scannedEvents(input: Uint8Array): string[] | undefined {
+  const events: string[] = [];
+  const accepted = scanWriteRequest(input, {
+    series: (bytes, start, end) => events.push(Buffer.from(bytes.subarray(start, end)).toString("hex")),
+    sample: (value, timestampMs) => events.push(`${bitsOf(value)}@${timestampMs}`),
+  });
+  return accepted ? events : undefined;
+}
+
 describe("fuzz: random valid requests", () => {
   it("round-trip through our decoder and protobufjs", TIME_LIMIT, () => {
     const random = new Random(SEED);
@@ -184,6 +205,52 @@ describe("fuzz: random valid requests", () => {
         `round ${round}`,
       );
     }
+  });
+});
+
+describe("fuzz: the ingest scanner agrees with the decoder", () => {
+  it("on random valid requests it takes (all but negative timestamps)", TIME_LIMIT, () => {
+    const random = new Random(SEED + 2);
+    let scanned = 0;
+    for (let round = 0; round < 400; round++) {
+      const request = randomRequest(random);
+      // Agents send non-negative timestamps: make most requests look like theirs.
+      if (round % 4 !== 0)
+        for (const series of request) for (const s of series.samples) s.timestampMs = Math.abs(s.timestampMs);
+      const bytes = encode(request);
+      const events = scannedEvents(bytes);
+      const negative = request.some((series) => series.samples.some((s) => s.timestampMs < 0));
+      assert.equal(
+        events === undefined,
+        negative,
+        `round ${round}: fell back ${String(events === undefined)}`,
+      );
+      if (events === undefined) continue;
+      scanned++;
+      assert.deepEqual(events, rawEvents(bytes), `round ${round}`);
+    }
+    assert.ok(scanned > 250, `${scanned} requests scanned`);
+  });
+
+  it("never throws, and what it accepts decodes to the same series and samples", TIME_LIMIT, () => {
+    const random = new Random(SEED + 3);
+    const bases = Array.from({ length: 8 }, () => {
+      const request = randomRequest(random);
+      for (const series of request)
+        for (const sample of series.samples) sample.timestampMs = Math.abs(sample.timestampMs);
+      return encode(request);
+    });
+    let accepted = 0;
+    const iterations = 30_000;
+    for (let i = 0; i < iterations; i++) {
+      const input = mutate(random, random.pick(bases));
+      const events = scannedEvents(input);
+      if (events === undefined) continue;
+      accepted++;
+      // Label contents are checked later, by the router on first sight (decodeLabelBytes); framing here.
+      assert.deepEqual(events, rawEvents(input), Buffer.from(input).toString("hex").slice(0, 400));
+    }
+    assert.ok(accepted > iterations / 20 && accepted < iterations, `${accepted} of ${iterations} accepted`);
   });
 });
 

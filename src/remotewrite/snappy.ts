@@ -240,8 +240,12 @@ function readLengthPreamble(buf: Uint8Array): { length: number; next: number } {
  * Uncompresses a Snappy block. Rejects with SnappyError("TooLarge") when its
  * declared length exceeds maxLength (checked before allocating), and with
  * SnappyError("Corrupt") for anything that is not a valid block.
+ *
+ * With `into`, decodes into the start of that buffer when it is large
+ * enough, and returns a view of it: a server that handles one body at a time
+ * saves allocating (and collecting) a fresh buffer per request.
  */
-export function snappyUncompress(buf: Uint8Array, maxLength: number): Buffer {
+export function snappyUncompress(buf: Uint8Array, maxLength: number, into?: Buffer): Buffer {
   if (!(maxLength >= 0)) throw new RangeError(`snappy: maxLength must be ≥ 0, got ${maxLength}`);
   const { length, next } = readLengthPreamble(buf);
   if (length > maxLength) {
@@ -250,7 +254,8 @@ export function snappyUncompress(buf: Uint8Array, maxLength: number): Buffer {
       `snappy: declared uncompressed length ${length} exceeds the limit of ${maxLength} bytes`,
     );
   }
-  const out = Buffer.allocUnsafe(length);
+  const out =
+    into !== undefined && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
   const written = uncompressInto(buf, next, new Uint8Array(out.buffer, out.byteOffset, length));
   if (written !== length) {
     throw corrupt(`${written} bytes decoded but ${length} declared`);

@@ -1,9 +1,14 @@
 // Applies one Remote Write request to the router, all or nothing: the first
 // pass decodes the whole request and resolves every series' route into
 // reused scratch arrays; only when nothing in it was malformed does the
-// second pass push the samples. Pushing never blocks: a full sink queue drops
+// second pass push the samples. The first pass takes the fast scanner
+// (scan.ts) and falls back to the general decoder for any other layout. Pushing never blocks: a full sink queue drops
 // its oldest samples and counts them, and the request still succeeds.
-import { decodeWriteRequestRaw } from "../../remotewrite/index.js";
+import {
+  decodeWriteRequestRaw,
+  scanWriteRequest,
+  type WriteRequestScanner,
+} from "../../remotewrite/index.js";
 import type { Route, Router, Unrouted } from "../router/router.js";
 
 export class IngestStats {
@@ -18,7 +23,7 @@ export class IngestStats {
 
 const INITIAL_SCRATCH = 1024;
 
-export class IngestProcessor {
+export class IngestProcessor implements WriteRequestScanner {
   readonly stats = new IngestStats();
   private routes: (Route | Unrouted | undefined)[] = new Array<Route | Unrouted | undefined>(INITIAL_SCRATCH);
   private values = new Float64Array(INITIAL_SCRATCH);
@@ -26,16 +31,13 @@ export class IngestProcessor {
   private count = 0;
   private current: Route | Unrouted = "not-selected";
 
+  /** The general decoder's visitor, for requests the scanner leaves to it. */
   private readonly visitor = {
     onSeries: (labelBytes: Uint8Array): void => {
-      this.current = this.router.resolve(labelBytes);
+      this.series(labelBytes, 0, labelBytes.length);
     },
     onSample: (value: number, timestampMs: number): void => {
-      if (this.count === this.values.length) this.grow();
-      this.routes[this.count] = this.current;
-      this.values[this.count] = value;
-      this.timestamps[this.count] = timestampMs;
-      this.count++;
+      this.sample(value, timestampMs);
     },
   };
 
@@ -44,16 +46,35 @@ export class IngestProcessor {
   /**
    * Decodes an uncompressed WriteRequest and routes its samples. Throws
    * WriteRequestDecodeError or InvalidLabelsError, having applied nothing.
+   * The request's bytes are not kept: the caller may reuse them afterwards.
    */
   apply(request: Uint8Array): void {
     this.count = 0;
     try {
-      decodeWriteRequestRaw(request, this.visitor);
+      if (!scanWriteRequest(request, this)) {
+        this.routes.fill(undefined, 0, this.count);
+        this.count = 0;
+        decodeWriteRequestRaw(request, this.visitor);
+      }
       this.push();
     } finally {
       this.routes.fill(undefined, 0, this.count);
       this.count = 0;
     }
+  }
+
+  /** WriteRequestScanner: resolves the series' route. */
+  series(bytes: Uint8Array, start: number, end: number): void {
+    this.current = this.router.resolve(bytes, start, end);
+  }
+
+  /** WriteRequestScanner: records the sample with the route of its series. */
+  sample(value: number, timestampMs: number): void {
+    if (this.count === this.values.length) this.grow();
+    this.routes[this.count] = this.current;
+    this.values[this.count] = value;
+    this.timestamps[this.count] = timestampMs;
+    this.count++;
   }
 
   private push(): void {

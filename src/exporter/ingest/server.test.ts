@@ -2,7 +2,13 @@
 // a one-line reason, is counted, and applies nothing.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { encodeWriteRequest, snappyCompress } from "../../remotewrite/index.js";
+import {
+  decodeToObjects,
+  encodeWriteRequest,
+  snappyCompress,
+  snappyUncompress,
+} from "../../remotewrite/index.js";
+import { eventuallyValue } from "../../testing/eventually.js";
 import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
 import { TENANT_LABEL } from "../../testing/platform-series.js";
 import { policyPlan } from "../../testing/policies.js";
@@ -59,6 +65,40 @@ describe("ingest endpoint", () => {
     const sink = exporter.health("uid-p1-all")?.sinks.get("null");
     assert.ok(sink);
     assert.equal(sink.stats.samplesReceived, 3, "only p1's samples reach p1's sink");
+  });
+
+  it("forwards every series with its own labels while request buffers are reused", async () => {
+    const start = receiver.requests.length;
+    const named = (name: string) => series({ __name__: name, [TENANT_LABEL]: "p1", pad: name.repeat(20) });
+    // Same-sized requests: each is decompressed into the buffer the one before used, so a
+    // key that was a view of it would now hold other bytes.
+    const hits: number[] = [];
+    for (const names of [
+      ["aa", "bb"],
+      ["cc", "dd"],
+      ["bb", "aa"],
+      ["ee", "ff"],
+    ]) {
+      const before = exporter.router.cacheHits;
+      const result = await pushSeries(url, names.map(named), auth);
+      assert.equal(result.status, 204);
+      hits.push(exporter.router.cacheHits - before);
+    }
+    // The route cache kept its own copy of aa and bb: the second time they are hits.
+    assert.deepEqual(hits, [0, 0, 2, 0]);
+    const forwarded = async () => {
+      const names: string[] = [];
+      for (const request of receiver.requests.slice(start)) {
+        const decoded = decodeToObjects(snappyUncompress(request.body, 1 << 20));
+        for (const ts of decoded.timeseries) {
+          const name = ts.labels.find((l) => l.name === "__name__")?.value ?? "";
+          if (name !== "up") names.push(name); // the earlier tests' series may share a batch
+        }
+      }
+      return names;
+    };
+    const names = await eventuallyValue(forwarded, (n) => n.length === 8, "8 series at the receiver");
+    assert.deepEqual(names.sort(), ["aa", "aa", "bb", "bb", "cc", "dd", "ee", "ff"]);
   });
 
   it("counts and ignores series without the tenant label", async () => {

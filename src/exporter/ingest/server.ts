@@ -24,6 +24,9 @@ export const INGEST_DEFAULTS = {
   maxUncompressedBytes: 128 * 2 ** 20,
 } as const;
 
+/** The largest decompressed body kept for reuse; larger ones are allocated each time. */
+const MAX_SCRATCH_BYTES = 16 * 2 ** 20;
+
 export const INGEST_OUTCOMES = [
   "ok",
   "bad_request",
@@ -142,6 +145,10 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
     INGEST_OUTCOMES.map((o) => [o, 0]),
   ) as Record<IngestOutcome, number>;
 
+  // Bodies are decompressed into one reused buffer: nothing awaits between
+  // decompressing and applying a body (apply is synchronous and keeps no
+  // reference to it), so two requests never share it.
+  let scratch: Buffer = Buffer.alloc(0);
   const handle = async (request: IncomingMessage): Promise<void> => {
     const path = (request.url ?? "").split("?")[0];
     if (path !== INGEST_PATH)
@@ -152,7 +159,12 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
     checkToken(request, token);
     checkContentHeaders(request);
     const body = await readBody(request, maxCompressed);
-    options.processor.apply(snappyUncompress(body, maxUncompressed));
+    const uncompressed = snappyUncompress(body, maxUncompressed, scratch);
+    // A body that did not fit was decoded into a fresh buffer: keep that one for the next.
+    if (uncompressed.length > scratch.length && uncompressed.length <= MAX_SCRATCH_BYTES) {
+      scratch = uncompressed;
+    }
+    options.processor.apply(uncompressed);
   };
 
   const respond = (

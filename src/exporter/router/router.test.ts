@@ -4,7 +4,7 @@ import { compileSelector, parse, scope } from "../../metricsql/index.js";
 import { InvalidLabelsError, encodeLabels, type Label } from "../../remotewrite/index.js";
 import type { SeriesRef } from "../series.js";
 import { Router, SourceStats, type CompiledSource, type SampleTarget } from "./router.js";
-import { SeriesCache, hashBytes } from "./series-cache.js";
+import { SeriesCache, hashBytes, hashRange } from "./series-cache.js";
 
 const TENANT = "tenant";
 
@@ -105,27 +105,38 @@ describe("Router", () => {
 describe("SeriesCache", () => {
   it("tells apart keys whose hashes collide", () => {
     const cache = new SeriesCache<string>(100);
-    const a = Uint8Array.of(1, 2, 3);
-    const b = Uint8Array.of(4, 5, 6);
-    cache.set(a, 7, "a");
-    cache.set(b, 7, "b");
-    assert.equal(cache.get(a, 7)?.value, "a");
-    assert.equal(cache.get(b, 7)?.value, "b");
-    assert.equal(cache.get(Uint8Array.of(1, 2), 7), undefined);
+    const a = Buffer.of(1, 2, 3);
+    const b = Buffer.of(4, 5, 6);
+    cache.set(a, 0, 3, 7, "a");
+    cache.set(b, 0, 3, 7, "b");
+    assert.equal(cache.get(a, 0, 3, 7)?.value, "a");
+    assert.equal(cache.get(b, 0, 3, 7)?.value, "b");
+    assert.equal(cache.get(a, 0, 2, 7), undefined);
+  });
+
+  it("finds a key wherever it lies in a request, and keeps its own copy", () => {
+    const cache = new SeriesCache<string>(100);
+    const request = Buffer.of(9, 9, 1, 2, 3, 9);
+    const hash = hashRange(new DataView(request.buffer, request.byteOffset, request.length), request, 2, 5);
+    assert.equal(hash, hashBytes(Uint8Array.of(1, 2, 3)));
+    cache.set(request, 2, 5, hash, "series");
+    request.fill(0);
+    const elsewhere = Buffer.of(1, 2, 3);
+    assert.equal(cache.get(elsewhere, 0, 3, hash)?.value, "series");
   });
 
   it("stays bounded, keeping entries in use", () => {
     const cache = new SeriesCache<number>(10);
-    const hot = Uint8Array.of(255);
-    cache.set(hot, hashBytes(hot), -1);
+    const hot = Buffer.of(255);
+    cache.set(hot, 0, 1, hashBytes(hot), -1);
     for (let i = 0; i < 100; i++) {
-      const key = Uint8Array.of(i, i);
-      cache.set(key, hashBytes(key), i);
-      assert.ok(cache.get(hot, hashBytes(hot)), `hot entry kept at ${i}`);
+      const key = Buffer.of(i, i);
+      cache.set(key, 0, 2, hashBytes(key), i);
+      assert.ok(cache.get(hot, 0, 1, hashBytes(hot)), `hot entry kept at ${i}`);
       assert.ok(cache.size <= 12, `size ${cache.size}`);
     }
     assert.equal(
-      cache.get(Uint8Array.of(0, 0), hashBytes(Uint8Array.of(0, 0))),
+      cache.get(Buffer.of(0, 0), 0, 2, hashBytes(Uint8Array.of(0, 0))),
       undefined,
       "cold entry evicted",
     );

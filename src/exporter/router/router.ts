@@ -10,7 +10,7 @@ import { decodeLabelBytes, encodeLabels, InvalidLabelsError } from "../../remote
 import type { Label } from "../../remotewrite/index.js";
 import type { SeriesMatcher } from "../../metricsql/index.js";
 import type { SeriesRef } from "../series.js";
-import { SeriesCache, hashBytes } from "./series-cache.js";
+import { SeriesCache, hashRange } from "./series-cache.js";
 
 /** Where a routed sample goes: a sink's push. */
 export interface SampleTarget {
@@ -61,6 +61,10 @@ export class Router {
   private readonly generations = new Map<string, number>();
   private readonly cache: SeriesCache<CachedRoute>;
   private nextGeneration = 1;
+  // The request resolve() saw last, as a Buffer (for native comparison) and a DataView (for hashing).
+  private lastBytes: Uint8Array = new Uint8Array(0);
+  private lastBuffer: Buffer = Buffer.alloc(0);
+  private lastView: DataView = new DataView(new ArrayBuffer(0));
   cacheHits = 0;
   cacheMisses = 0;
 
@@ -76,13 +80,21 @@ export class Router {
   }
 
   /**
-   * The route of a series given its encoded label bytes. Throws
-   * InvalidLabelsError or WriteRequestDecodeError for a label set that is not
-   * acceptable, the first time the series is seen.
+   * The route of the series whose encoded label fields are bytes[start, end)
+   * (by default all of bytes). Throws InvalidLabelsError or
+   * WriteRequestDecodeError for a label set that is not acceptable, the first
+   * time the series is seen.
    */
-  resolve(labelBytes: Uint8Array): Route | Unrouted {
-    const hash = hashBytes(labelBytes);
-    const entry = this.cache.get(labelBytes, hash);
+  resolve(bytes: Uint8Array, start = 0, end = bytes.length): Route | Unrouted {
+    if (bytes !== this.lastBytes) {
+      this.lastBytes = bytes;
+      this.lastBuffer = Buffer.isBuffer(bytes)
+        ? bytes
+        : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      this.lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    const hash = hashRange(this.lastView, bytes, start, end);
+    const entry = this.cache.get(this.lastBuffer, start, end, hash);
     if (entry !== undefined) {
       const cached = entry.value;
       if (cached.project === undefined || cached.generation === this.generationOf(cached.project)) {
@@ -95,11 +107,11 @@ export class Router {
       return cached.route;
     }
     this.cacheMisses++;
-    const labels = decodeLabelBytes(labelBytes);
+    const labels = decodeLabelBytes(bytes.subarray(start, end));
     checkLabels(labels);
     const project = labels.find((l) => l.name === this.options.tenantLabel)?.value;
     const generation = project === undefined ? 0 : this.generationOf(project);
-    const created = this.cache.set(labelBytes, hash, { project, generation, route: "no-tenant" });
+    const created = this.cache.set(bytes, start, end, hash, { project, generation, route: "no-tenant" });
     created.value.route = project === undefined ? "no-tenant" : this.compute(created.key, labels, project);
     return created.value.route;
   }

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 
 // Routing decisions cached per series, keyed by the series' encoded label
-// bytes exactly as they arrive. In the steady state a series costs a hash of
-// its bytes, one map lookup and one byte comparison: no strings, no regexes.
+// bytes exactly as they arrive, looked up where they lie in the request. In
+// the steady state a series costs a hash of its bytes, one map lookup and one
+// byte comparison: no copies, strings or regexes.
 //
 // Bounded by two generations: when the current map reaches half the limit it
 // becomes the previous one and a new map starts; an entry found in the
@@ -15,34 +16,31 @@ import { randomBytes } from "node:crypto";
  */
 const HASH_SEED = randomBytes(4).readUInt32LE(0);
 
-/** A 32-bit hash of bytes (Murmur3's mixing, four bytes at a time). */
-export function hashBytes(bytes: Uint8Array): number {
-  const length = bytes.length;
-  const words = length >>> 2;
-  let h = HASH_SEED ^ length;
-  let i = 0;
-  for (let w = 0; w < words; w++, i += 4) {
-    let k =
-      (bytes[i] ?? 0) |
-      ((bytes[i + 1] ?? 0) << 8) |
-      ((bytes[i + 2] ?? 0) << 16) |
-      ((bytes[i + 3] ?? 0) << 24);
-    k = Math.imul(k, 0xcc9e2d51);
+/**
+ * A 32-bit hash of bytes[start, end), read through view (a DataView of the
+ * same bytes): two Murmur3-style lanes over alternate 32-bit words, so the
+ * multiplications of one word overlap with the next (~80 ns for 370 bytes,
+ * against ~250 ns for one lane assembling words byte by byte).
+ */
+export function hashRange(view: DataView, bytes: Uint8Array, start: number, end: number): number {
+  let h1 = HASH_SEED ^ (end - start);
+  let h2 = ~HASH_SEED;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    let k = Math.imul(view.getUint32(i, true), 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    h1 ^= Math.imul(k, 0x1b873593);
+    h1 = (h1 << 13) | (h1 >>> 19);
+    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+    let m = Math.imul(view.getUint32(i + 4, true), 0x85ebca6b);
+    m = (m << 17) | (m >>> 15);
+    h2 ^= Math.imul(m, 0xc2b2ae35);
+    h2 = (h2 << 15) | (h2 >>> 17);
+    h2 = (Math.imul(h2, 5) + 0x561ccd1b) | 0;
   }
-  const rest = length & 3;
-  if (rest > 0) {
-    let tail = bytes[i] ?? 0;
-    if (rest > 1) tail ^= (bytes[i + 1] ?? 0) << 8;
-    if (rest > 2) tail ^= (bytes[i + 2] ?? 0) << 16;
-    tail = Math.imul(tail, 0xcc9e2d51);
-    tail = (tail << 15) | (tail >>> 17);
-    h ^= Math.imul(tail, 0x1b873593);
-  }
+  let tail = 0;
+  for (; i < end; i++) tail = Math.imul(tail ^ (bytes[i] ?? 0), 0x01000193);
+  let h = h1 ^ Math.imul(h2, 0x9e3779b1) ^ tail;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -51,9 +49,14 @@ export function hashBytes(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
-/** Native memcmp: seven times faster than a JavaScript loop on 400-byte label sets. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
+/** hashRange of all of bytes. */
+export function hashBytes(bytes: Uint8Array): number {
+  return hashRange(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, 0, bytes.length);
+}
+
+/** bytes[start, end) equals key: native memcmp, 3× faster than a JavaScript loop on 400 bytes. */
+function sameBytes(key: Uint8Array, bytes: Buffer, start: number, end: number): boolean {
+  return key.length === end - start && bytes.compare(key, 0, key.length, start, end) === 0;
 }
 
 export interface CacheEntry<V> {
@@ -76,19 +79,23 @@ export class SeriesCache<V> {
     return this.currentSize + this.previous.size;
   }
 
-  /** The entry for these label bytes, or undefined. */
-  get(labelBytes: Uint8Array, hash: number): CacheEntry<V> | undefined {
-    const found = find(this.current.get(hash), labelBytes);
+  /** The entry for the label bytes bytes[start, end), or undefined. */
+  get(bytes: Buffer, start: number, end: number, hash: number): CacheEntry<V> | undefined {
+    const found = find(this.current.get(hash), bytes, start, end);
     if (found !== undefined) return found;
-    const old = find(this.previous.get(hash), labelBytes);
+    const old = find(this.previous.get(hash), bytes, start, end);
     if (old === undefined) return undefined;
     this.insert(hash, old);
     return old;
   }
 
-  /** Adds an entry (the caller checked it is absent); copies the key. */
-  set(labelBytes: Uint8Array, hash: number, value: V): CacheEntry<V> {
-    const entry: CacheEntry<V> = { key: labelBytes.slice(), value };
+  /** Adds an entry for bytes[start, end) (the caller checked it is absent); copies the key. */
+  set(bytes: Uint8Array, start: number, end: number, hash: number, value: V): CacheEntry<V> {
+    // A copy of its own: Buffer#slice would return a view, keeping the request's buffer alive (or,
+    // when the server reuses that buffer, letting the next request overwrite the key).
+    const key = new Uint8Array(end - start);
+    key.set(bytes.subarray(start, end));
+    const entry: CacheEntry<V> = { key, value };
     this.insert(hash, entry);
     return entry;
   }
@@ -113,9 +120,14 @@ export class SeriesCache<V> {
   }
 }
 
-function find<V>(bucket: Bucket<V> | undefined, key: Uint8Array): CacheEntry<V> | undefined {
+function find<V>(
+  bucket: Bucket<V> | undefined,
+  bytes: Buffer,
+  start: number,
+  end: number,
+): CacheEntry<V> | undefined {
   if (bucket === undefined) return undefined;
-  if (!Array.isArray(bucket)) return sameBytes(bucket.key, key) ? bucket : undefined;
-  for (const entry of bucket) if (sameBytes(entry.key, key)) return entry;
+  if (!Array.isArray(bucket)) return sameBytes(bucket.key, bytes, start, end) ? bucket : undefined;
+  for (const entry of bucket) if (sameBytes(entry.key, bytes, start, end)) return entry;
   return undefined;
 }
