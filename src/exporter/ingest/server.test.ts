@@ -86,7 +86,7 @@ describe("ingest endpoint", () => {
     }
     // The route cache kept its own copy of aa and bb: the second time they are hits.
     assert.deepEqual(hits, [0, 0, 2, 0]);
-    const forwarded = async () => {
+    const forwarded = () => {
       const names: string[] = [];
       for (const request of receiver.requests.slice(start)) {
         const decoded = decodeToObjects(snappyUncompress(request.body, 1 << 20));
