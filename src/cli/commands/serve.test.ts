@@ -31,6 +31,17 @@ describe("telex serve refuses", () => {
     assert.match(result.stderr, /--tls-cert-file and --tls-key-file go together/);
   });
 
+  it("a status interval that is not a positive duration", async () => {
+    for (const value of ["0s", "0", "10", "soon"]) {
+      const result = await serve("--api-listen", "127.0.0.1:0", "--status-interval", value);
+      assert.equal(result.code, 2, value);
+      assert.match(
+        result.stderr,
+        new RegExp(`--status-interval: "${value}" is not a positive duration such as 30s or 1m`),
+      );
+    }
+  });
+
   it("a tokens file with a mistake, naming it", async () => {
     const file = join(dir, "tokens.yaml");
     await writeFile(
@@ -51,5 +62,14 @@ describe("telex serve refuses", () => {
     } finally {
       await running.stop();
     }
+  });
+});
+
+describe("telex serve --help", () => {
+  it("lists --status-interval with its default", async () => {
+    const result = await runCli(["serve", "--help"]);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /--status-interval DURATION +how often each policy's status is refreshed/);
+    assert.match(result.stdout, /\(default 10s\)/);
   });
 });

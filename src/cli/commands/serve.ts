@@ -15,6 +15,7 @@ export const summary = "Run the Telex server: resource API, controller, exporter
 const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--tokens-file FILE]
                    [--tls-cert-file FILE --tls-key-file FILE]
                    [--ingest-listen HOST:PORT] [--ingest-token-file FILE] [--tenant-label NAME]
+                   [--status-interval DURATION]
                    [--source-url URL [--pull-interval DURATION] [--pull-lag DURATION] [--pull-mode export|federate]]
 
 Runs everything on embedded defaults: the resource API (per-project
@@ -35,6 +36,8 @@ Options:
   --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
   --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint
   --tenant-label NAME     the label naming a series' project (default ${DEFAULTS.tenantLabel})
+  --status-interval DURATION  how often each policy's status is refreshed from delivery
+                          health, e.g. 500ms or 1m (default 10s)
   --source-url URL        pull mode: VictoriaMetrics (or vmselect .../select/0/prometheus) to read sources from
   --pull-interval DURATION  how often each source is read (default 30s)
   --pull-lag DURATION     read samples once this old (default 1m)
@@ -74,6 +77,7 @@ export async function run(
       "ingest-listen": { type: "string", default: DEFAULT_INGEST_LISTEN },
       "ingest-token-file": { type: "string" },
       "tenant-label": { type: "string", default: DEFAULTS.tenantLabel },
+      "status-interval": { type: "string" },
       "source-url": { type: "string" },
       "pull-interval": { type: "string" },
       "pull-lag": { type: "string" },
@@ -94,6 +98,7 @@ export async function run(
     throw new UsageError("--tls-cert-file and --tls-key-file go together");
   }
   const pull = pullOptions(values);
+  const statusRefreshMs = durationFlag("status-interval", values["status-interval"]);
   const logger = streamLogger((line) => io.stderr.write(line));
   let server;
   try {
@@ -106,6 +111,7 @@ export async function run(
       ...(values["ingest-token-file"] === undefined ? {} : { ingestTokenFile: values["ingest-token-file"] }),
       tenantLabel: values["tenant-label"],
       ...(pull === undefined ? {} : { pull }),
+      ...(statusRefreshMs === undefined ? {} : { statusRefreshMs }),
       demo: values.demo,
       logger,
     });
