@@ -1,5 +1,5 @@
-// Runs `telex serve` as a child process (for tests that must kill it), reads
-// the address it prints and stops it by PID.
+// Runs `telex serve` as a child process (for tests that must kill it or drive
+// it through the CLI), reads the addresses it prints and stops it by PID.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { captureOutput, hasExited, killOnExit, stopProcess } from "./peers.js";
@@ -8,11 +8,19 @@ import { captureOutput, hasExited, killOnExit, stopProcess } from "./peers.js";
 export const TELEX_BIN = fileURLToPath(new URL("../../../bin/telex.js", import.meta.url));
 
 const LISTENING = /^api: listening on (http:\/\/\S+)$/m;
+const INGEST = /^ingest: listening on (http:\/\/\S+)\/api\/v1\/write$/m;
+/** serve prints its next steps after every address line. */
+const ADDRESSES_DONE = /^Next:$/m;
 
 export interface TelexServe {
   readonly child: ChildProcess;
   /** http://127.0.0.1:PORT */
   readonly url: string;
+  /**
+   * The ingest listener, http://127.0.0.1:PORT: agents POST to `${ingestUrl}/api/v1/write`,
+   * and `${ingestUrl}/metrics` is the server's exposition. Undefined in pull mode.
+   */
+  readonly ingestUrl: string | undefined;
   /** Everything the process printed so far (last 8 KiB). */
   output(): string;
   /** SIGTERM and wait (graceful stop). */
@@ -29,24 +37,27 @@ export async function startTelexServe(args: readonly string[], timeoutMs = 15_00
   });
   const unregister = killOnExit(child);
   const output = captureOutput(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = "";
-    const timer = setTimeout(() => {
-      reject(new Error(`telex serve printed no address within ${timeoutMs} ms:\n${output()}`));
-    }, timeoutMs);
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-      const match = LISTENING.exec(stdout);
-      if (match?.[1] !== undefined) {
+  const { url, ingestUrl } = await new Promise<{ url: string; ingestUrl: string | undefined }>(
+    (resolve, reject) => {
+      let stdout = "";
+      const timer = setTimeout(() => {
+        reject(new Error(`telex serve printed no address within ${timeoutMs} ms:\n${output()}`));
+      }, timeoutMs);
+      const onData = (chunk: Buffer): void => {
+        stdout += chunk.toString("utf8");
+        const api = LISTENING.exec(stdout)?.[1];
+        if (api === undefined || !ADDRESSES_DONE.test(stdout)) return;
         clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`telex serve exited (${String(code ?? signal)}) before listening:\n${output()}`));
-    });
-  });
+        child.stdout.off("data", onData);
+        resolve({ url: api, ingestUrl: INGEST.exec(stdout)?.[1] });
+      };
+      child.stdout.on("data", onData);
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`telex serve exited (${String(code ?? signal)}) before listening:\n${output()}`));
+      });
+    },
+  );
   const waitExit = async (): Promise<void> => {
     if (hasExited(child)) return;
     await new Promise<void>((resolve) => {
@@ -58,6 +69,7 @@ export async function startTelexServe(args: readonly string[], timeoutMs = 15_00
   return {
     child,
     url,
+    ingestUrl,
     output,
     stop: async () => {
       await stopProcess(child);
