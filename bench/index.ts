@@ -27,6 +27,8 @@ const cpu = cpus()[0]?.model ?? "unknown CPU";
 console.log(
   `telex benchmarks — node ${process.version}, ${arch()}, ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
 );
-for (const suite of suites) {
+// `npm run bench -- ingest pull` runs the suites whose titles contain one of the words.
+const wanted = process.argv.slice(2);
+for (const suite of suites.filter((s) => wanted.length === 0 || wanted.some((w) => s.title.includes(w)))) {
   await suite.run();
 }

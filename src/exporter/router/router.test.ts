@@ -142,6 +142,46 @@ describe("SeriesCache", () => {
     );
   });
 
+  it("follows the order series came in last time, never to another key or an evicted entry", () => {
+    const cache = new SeriesCache<string>(4);
+    const key = (n: number) => Buffer.of(n, n, n);
+    const a = cache.set(key(1), 0, 3, hashBytes(key(1)), "a");
+    const b = cache.set(key(2), 0, 3, hashBytes(key(2)), "b");
+    a.next = b;
+    assert.equal(cache.follow(a, key(2), 0, 3), b);
+    assert.equal(cache.follow(a, key(3), 0, 3), undefined, "other bytes: look them up");
+    assert.equal(cache.follow(b, key(2), 0, 3), undefined, "nothing followed b yet");
+    // Four more entries push a and b out of both generations.
+    for (let n = 10; n < 14; n++) cache.set(key(n), 0, 3, hashBytes(key(n)), String(n));
+    assert.equal(cache.get(key(2), 0, 3, hashBytes(key(2))), undefined);
+    assert.equal(cache.follow(a, key(2), 0, 3), undefined, "an evicted entry is not brought back");
+    assert.equal(a.next, undefined, "evicted entries are unlinked");
+  });
+
+  it("routes series sent in a repeating order through follow, and changes of order through the hash", () => {
+    const router = new Router({ tenantLabel: TENANT, maxCachedSeries: 100 });
+    router.setProject("p1", [source("p1", '{kind="Gateway"}', new Recorder())]);
+    const series = ["Gateway", "Proxy", "Gateway", "Other"].map((kind, i) =>
+      bytes({ __name__: `m${i}`, kind, tenant: "p1" }),
+    );
+    const request = Buffer.concat(series);
+    const ranges = series.map((_, i) => {
+      const start = series.slice(0, i).reduce((sum, s) => sum + s.length, 0);
+      return [start, start + (series[i]?.length ?? 0)] as const;
+    });
+    const kinds = (order: number[]) =>
+      order.map((i) => {
+        const [start, end] = ranges[i] ?? [0, 0];
+        const route = router.resolve(request, start, end);
+        return typeof route === "string" ? route : "routed";
+      });
+    assert.deepEqual(kinds([0, 1, 2, 3]), ["routed", "not-selected", "routed", "not-selected"]);
+    assert.equal(router.cacheMisses, 4);
+    assert.deepEqual(kinds([0, 1, 2, 3]), ["routed", "not-selected", "routed", "not-selected"]);
+    assert.deepEqual(kinds([3, 2, 1, 0]), ["not-selected", "routed", "not-selected", "routed"]);
+    assert.equal(router.cacheMisses, 4, "all hits, in either order");
+  });
+
   it("hashes every byte", () => {
     const base = new Uint8Array(37).fill(9);
     const seen = new Set([hashBytes(base)]);

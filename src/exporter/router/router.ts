@@ -10,7 +10,7 @@ import { decodeLabelBytes, encodeLabels, InvalidLabelsError } from "../../remote
 import type { Label } from "../../remotewrite/index.js";
 import type { SeriesMatcher } from "../../metricsql/index.js";
 import type { SeriesRef } from "../series.js";
-import { SeriesCache, hashRange } from "./series-cache.js";
+import { SeriesCache, hashRange, type CacheEntry } from "./series-cache.js";
 
 /** Where a routed sample goes: a sink's push. */
 export interface SampleTarget {
@@ -65,6 +65,8 @@ export class Router {
   private lastBytes: Uint8Array = new Uint8Array(0);
   private lastBuffer: Buffer = Buffer.alloc(0);
   private lastView: DataView = new DataView(new ArrayBuffer(0));
+  /** The series resolved last: its successor is the first guess for the next one. */
+  private lastEntry: CacheEntry<CachedRoute> | undefined;
   cacheHits = 0;
   cacheMisses = 0;
 
@@ -93,9 +95,15 @@ export class Router {
         : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
       this.lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
-    const hash = hashRange(this.lastView, bytes, start, end);
-    const entry = this.cache.get(this.lastBuffer, start, end, hash);
+    let entry = this.cache.follow(this.lastEntry, this.lastBuffer, start, end);
+    let hash = 0;
+    if (entry === undefined) {
+      hash = hashRange(this.lastView, bytes, start, end);
+      entry = this.cache.get(this.lastBuffer, start, end, hash);
+      if (entry !== undefined) this.link(entry);
+    }
     if (entry !== undefined) {
+      this.lastEntry = entry;
       const cached = entry.value;
       if (cached.project === undefined || cached.generation === this.generationOf(cached.project)) {
         this.cacheHits++;
@@ -112,8 +120,15 @@ export class Router {
     const project = labels.find((l) => l.name === this.options.tenantLabel)?.value;
     const generation = project === undefined ? 0 : this.generationOf(project);
     const created = this.cache.set(bytes, start, end, hash, { project, generation, route: "no-tenant" });
+    this.link(created);
     created.value.route = project === undefined ? "no-tenant" : this.compute(created.key, labels, project);
     return created.value.route;
+  }
+
+  /** Remembers that entry followed the one resolved before it, for the next time. */
+  private link(entry: CacheEntry<CachedRoute>): void {
+    if (this.lastEntry !== undefined) this.lastEntry.next = entry;
+    this.lastEntry = entry;
   }
 
   private generationOf(project: string): number {

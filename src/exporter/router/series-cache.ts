@@ -62,7 +62,12 @@ function sameBytes(key: Uint8Array, bytes: Buffer, start: number, end: number): 
 export interface CacheEntry<V> {
   /** A copy of the label bytes: request buffers are not kept. */
   readonly key: Uint8Array;
+  readonly hash: number;
   value: V;
+  /** The entry looked up right after this one, the last time (see follow()). */
+  next: CacheEntry<V> | undefined;
+  /** The generation the entry was last placed in; older than the previous one means evicted. */
+  epoch: number;
 }
 
 type Bucket<V> = CacheEntry<V> | CacheEntry<V>[];
@@ -71,6 +76,7 @@ export class SeriesCache<V> {
   private current = new Map<number, Bucket<V>>();
   private previous = new Map<number, Bucket<V>>();
   private currentSize = 0;
+  private epoch = 2;
 
   /** @param maxEntries upper bound on cached series across both generations. */
   constructor(private readonly maxEntries: number) {}
@@ -85,8 +91,28 @@ export class SeriesCache<V> {
     if (found !== undefined) return found;
     const old = find(this.previous.get(hash), bytes, start, end);
     if (old === undefined) return undefined;
-    this.insert(hash, old);
+    this.insert(old);
     return old;
+  }
+
+  /**
+   * The entry that followed `last` the last time, if it is still cached and
+   * its key is bytes[start, end): agents send their series in the same order
+   * scrape after scrape, so this finds most series with one comparison and
+   * no hashing. Undefined otherwise: look the bytes up with get().
+   */
+  follow(
+    last: CacheEntry<V> | undefined,
+    bytes: Buffer,
+    start: number,
+    end: number,
+  ): CacheEntry<V> | undefined {
+    const guess = last?.next;
+    if (guess === undefined || guess.epoch < this.epoch - 1 || !sameBytes(guess.key, bytes, start, end)) {
+      return undefined;
+    }
+    if (guess.epoch !== this.epoch) this.insert(guess);
+    return guess;
   }
 
   /** Adds an entry for bytes[start, end) (the caller checked it is absent); copies the key. */
@@ -95,28 +121,44 @@ export class SeriesCache<V> {
     // when the server reuses that buffer, letting the next request overwrite the key).
     const key = new Uint8Array(end - start);
     key.set(bytes.subarray(start, end));
-    const entry: CacheEntry<V> = { key, value };
-    this.insert(hash, entry);
+    const entry: CacheEntry<V> = { key, hash, value, next: undefined, epoch: this.epoch };
+    this.insert(entry);
     return entry;
   }
 
   clear(): void {
+    this.evict(this.previous, -1);
+    this.evict(this.current, -1);
     this.current = new Map();
     this.previous = new Map();
     this.currentSize = 0;
+    this.epoch += 2;
   }
 
-  private insert(hash: number, entry: CacheEntry<V>): void {
+  private insert(entry: CacheEntry<V>): void {
     if (this.currentSize >= this.maxEntries / 2) {
+      // Entries moved from it to the current generation stay linked.
+      this.evict(this.previous, this.epoch);
       this.previous = this.current;
       this.current = new Map();
       this.currentSize = 0;
+      this.epoch++;
     }
-    const bucket = this.current.get(hash);
-    if (bucket === undefined) this.current.set(hash, entry);
+    entry.epoch = this.epoch;
+    const bucket = this.current.get(entry.hash);
+    if (bucket === undefined) this.current.set(entry.hash, entry);
     else if (Array.isArray(bucket)) bucket.push(entry);
-    else this.current.set(hash, [bucket, entry]);
+    else this.current.set(entry.hash, [bucket, entry]);
     this.currentSize++;
+  }
+
+  /** Unlinks the entries of a dropped generation (but survivors), so next pointers keep no evicted chains alive. */
+  private evict(generation: Map<number, Bucket<V>>, survivor: number): void {
+    for (const bucket of generation.values()) {
+      for (const entry of Array.isArray(bucket) ? bucket : [bucket]) {
+        if (entry.epoch !== survivor) entry.next = undefined;
+      }
+    }
   }
 }
 
