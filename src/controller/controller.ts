@@ -21,7 +21,7 @@ export interface ControllerOptions {
   readonly workers?: number;
   /** Every policy is reconciled again this often regardless of events. Default 10 min. */
   readonly resyncMs?: number;
-  /** A policy's status is refreshed from delivery health this often. Default 10 s. */
+  /** Delivery health is checked this often; policies whose readiness moved are reconciled. Default 10 s. */
   readonly statusRefreshMs?: number;
 }
 
@@ -40,6 +40,7 @@ export class Controller {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private resyncTimer: TimerHandle | undefined;
+  private statusTimer: TimerHandle | undefined;
   private workers: Promise<void>[] = [];
   reconciles = 0;
 
@@ -94,7 +95,6 @@ export class Controller {
       secret: (project, namespace, name) => this.secrets.get(formatKey({ project, namespace, name })),
       now: () => new Date(this.clock.now()),
       logger: this.logger,
-      statusRefreshMs: options.statusRefreshMs ?? 10_000,
     });
   }
 
@@ -106,10 +106,12 @@ export class Controller {
     const workers = this.options.workers ?? 4;
     this.workers = Array.from({ length: workers }, () => this.work());
     this.scheduleResync();
+    this.scheduleStatusCheck();
   }
 
   async stop(): Promise<void> {
     this.resyncTimer?.cancel();
+    this.statusTimer?.cancel();
     this.queue.shutDown();
     await Promise.all(this.workers);
     await Promise.all([this.policies.stop(), this.secrets.stop()]);
@@ -120,10 +122,9 @@ export class Controller {
       const key = await this.queue.get();
       if (key === undefined) return;
       try {
-        const result = await this.reconciler.reconcile(key);
+        await this.reconciler.reconcile(key);
         this.reconciles++;
         this.queue.forget(key);
-        if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
       } catch (error) {
         this.logger.warn("reconcile failed, will retry", {
           policy: key,
@@ -135,6 +136,14 @@ export class Controller {
         this.queue.done(key);
       }
     }
+  }
+
+  /** Reconciles the policies whose delivery health changed their readiness (see Reconciler.readinessChanged). */
+  private scheduleStatusCheck(): void {
+    this.statusTimer = this.clock.setTimer(this.options.statusRefreshMs ?? 10_000, () => {
+      for (const key of this.reconciler.readinessChanged()) this.queue.add(key);
+      this.scheduleStatusCheck();
+    });
   }
 
   private scheduleResync(): void {
