@@ -61,9 +61,9 @@ export class Controller {
       clock: this.clock,
       logger: this.logger,
       handlers: {
-        onUpsert: (key, policy) => {
+        onUpsert: (key, policy, previous) => {
           this.indexSecrets(key, policy);
-          this.queue.add(key);
+          if (needsReconcile(policy, previous)) this.queue.add(key);
         },
         onDelete: (key) => {
           this.indexSecrets(key, undefined);
@@ -191,4 +191,22 @@ export class Controller {
   private wakeUsersOf(secretKey: string): void {
     for (const policyKey of this.secretUsers.get(secretKey) ?? []) this.queue.add(policyKey);
   }
+}
+
+/**
+ * Whether an update can change what reconcile does: a new object, a new
+ * generation (spec), deletion or finalizers. Status-only updates — above all
+ * the controller's own status writes, coming back through the watch — are
+ * skipped: reconciling them would double the work for nothing.
+ */
+export function needsReconcile(policy: PolicyObject, previous: PolicyObject | undefined): boolean {
+  if (previous === undefined) return true;
+  const now = policy.metadata;
+  const before = previous.metadata;
+  return (
+    now.generation !== before.generation ||
+    now.deletionTimestamp !== before.deletionTimestamp ||
+    (now.finalizers ?? []).join("\n") !== (before.finalizers ?? []).join("\n") ||
+    now.uid !== before.uid
+  );
 }
