@@ -3,7 +3,7 @@
 // on before the next is read, so memory stays at one line whatever the
 // window holds. Every failure becomes a PullError; an abort by the caller's
 // signal is rethrown as is.
-import type { Pool } from "undici";
+import type { Dispatcher } from "undici";
 import { parseExportLine, type ExportedChunk } from "./export-parser.js";
 import { exportForm, exportUrl } from "./export-request.js";
 import { readLines, requestStore, storePool } from "./http-failure.js";
@@ -28,7 +28,7 @@ export interface ExportReadResult {
 const MAX_LINE_CHARS = 16 * 1024 * 1024;
 
 export class ExportClient {
-  private readonly pool: Pool;
+  private readonly pool: Dispatcher;
   private readonly path: string;
   private readonly headers: Record<string, string>;
 

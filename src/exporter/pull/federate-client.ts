@@ -1,7 +1,7 @@
 // Reads the latest sample of every series matching a selector from a
 // Prometheus-compatible `/federate` (Prometheus itself, VictoriaMetrics, or
 // anything else that federates), streaming line by line like ExportClient.
-import type { Pool } from "undici";
+import type { Dispatcher } from "undici";
 import { parseFederateLine, type FederatedSample } from "./federate-parser.js";
 import { readLines, requestStore, storePool } from "./http-failure.js";
 
@@ -17,7 +17,7 @@ export interface FederateClientOptions {
 const MAX_LINE_CHARS = 1024 * 1024;
 
 export class FederateClient {
-  private readonly pool: Pool;
+  private readonly pool: Dispatcher;
   private readonly url: URL;
   private readonly headers: Record<string, string>;
 

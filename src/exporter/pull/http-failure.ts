@@ -1,6 +1,6 @@
 // The HTTP pieces both pull clients share: one keep-alive pool per source,
 // transport failures classified into PullErrors, and error bodies read capped.
-import type { Dispatcher, Pool } from "undici";
+import type { Dispatcher } from "undici";
 import { keepAlivePool, transportFailure } from "../util/http.js";
 import { ExportFormatError } from "./export-format-error.js";
 import { LineSplitter } from "./line-splitter.js";
@@ -9,7 +9,7 @@ import { PullError, reasonForStatus } from "./pull-error.js";
 import { errorText } from "../util/http.js";
 
 /** One keep-alive pool per store (see util/http.ts). */
-export function storePool(origin: string, requestTimeoutMs: number, maxConnections: number): Pool {
+export function storePool(origin: string, requestTimeoutMs: number, maxConnections: number): Dispatcher {
   return keepAlivePool(origin, { requestTimeoutMs, connections: maxConnections });
 }
 
@@ -55,7 +55,7 @@ export async function readLines(
  * with its body unread.
  */
 export async function requestStore(
-  pool: Pool,
+  pool: Dispatcher,
   options: Dispatcher.RequestOptions,
   signal: AbortSignal,
 ): Promise<Dispatcher.ResponseData> {

@@ -2,7 +2,7 @@
 // pool of its own (one per sink, so a slow endpoint holds only its own
 // sockets), a request timeout, and every result classified once into a
 // DeliveryOutcome. Error bodies are read capped and always drained.
-import type { Dispatcher, Pool } from "undici";
+import type { Dispatcher } from "undici";
 import { REMOTE_WRITE_HEADERS, classifyResponse } from "../../remotewrite/index.js";
 import type { Clock } from "../util/clock.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
@@ -21,7 +21,7 @@ export interface HttpSenderOptions {
 }
 
 export class HttpSender implements Sender {
-  private readonly pool: Pool;
+  private readonly pool: Dispatcher;
   private readonly path: string;
   private readonly headers: Record<string, string>;
 
@@ -30,8 +30,8 @@ export class HttpSender implements Sender {
     this.path = `${url.pathname}${url.search}`;
     this.pool = keepAlivePool(url.origin, {
       requestTimeoutMs: options.requestTimeoutMs,
-      // One request in flight per sink; a second socket only covers a reconnect.
-      connections: 2,
+      // One request in flight per sink.
+      connections: 1,
       ...(url.protocol === "https:" ? { ca: options.ca ?? processTrustedCertificates() } : {}),
     });
     this.headers = { ...REMOTE_WRITE_HEADERS, ...options.headers };

@@ -1,6 +1,6 @@
-// HTTP pieces the sinks and the pull source share: a keep-alive pool per
+// HTTP pieces the sinks and the pull source share: keep-alive connections per
 // peer, transport failures classified once, and error bodies read capped.
-import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
+import { Client, Pool, errors as undiciErrors, type Dispatcher } from "undici";
 
 /** How much of an error response's body goes into a message. */
 const ERROR_BODY_BYTES = 512;
@@ -11,20 +11,24 @@ const IDLE_CONNECTION_MS = 60_000;
 
 export interface PoolOptions {
   readonly requestTimeoutMs: number;
+  /** At most this many connections; 1 gives a single-connection Client. */
   readonly connections: number;
   /** CAs for https peers; Node's bundled roots when absent. */
   readonly ca?: readonly string[];
 }
 
 /**
- * undici rather than global fetch: a Pool of our own bounds the connections
- * to one peer and keeps them alive, and its separate header and body idle
- * timeouts let a long answer stream as long as bytes keep coming, where fetch
- * offers one deadline for the whole exchange.
+ * undici rather than global fetch: a dispatcher of our own bounds the
+ * connections to one peer and keeps them alive, and its separate header and
+ * body idle timeouts let a long answer stream as long as bytes keep coming,
+ * where fetch offers one deadline for the whole exchange.
+ *
+ * One connection is a Client (it reconnects by itself): a Pool carries a
+ * 16 KB request queue of its own, 160 MB across 10,000 sinks that each send
+ * one request at a time anyway.
  */
-export function keepAlivePool(origin: string, options: PoolOptions): Pool {
-  return new Pool(origin, {
-    connections: options.connections,
+export function keepAlivePool(origin: string, options: PoolOptions): Dispatcher {
+  const common = {
     pipelining: 1,
     headersTimeout: options.requestTimeoutMs,
     bodyTimeout: options.requestTimeoutMs,
@@ -33,7 +37,10 @@ export function keepAlivePool(origin: string, options: PoolOptions): Pool {
       timeout: Math.min(options.requestTimeoutMs, CONNECT_TIMEOUT_CAP_MS),
       ...(options.ca === undefined ? {} : { ca: [...options.ca] }),
     },
-  });
+  };
+  return options.connections === 1
+    ? new Client(origin, common)
+    : new Pool(origin, { ...common, connections: options.connections });
 }
 
 const TIMEOUT_CODES = new Set([
