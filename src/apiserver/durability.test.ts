@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { apiRequest, examplePolicy } from "../testing/telex-api.js";
+import { eventually } from "../testing/eventually.js";
 import { startTelexServe, type TelexServe } from "../testing/telex-serve.js";
 import { controlPlanePath } from "./paths.js";
 
@@ -52,8 +53,14 @@ describe("durability across kill -9", () => {
       }
     };
     const writers = Array.from({ length: WRITERS }, writer);
-    const delayMs = 300 + Math.floor(Math.random() * 900);
-    t.diagnostic(`kill -9 after ${delayMs} ms`);
+    // A random moment once the writers are well under way: counting writes
+    // rather than milliseconds keeps a busy machine from killing it too early.
+    await eventually(() => acks.length >= 20, "20 acknowledged writes", {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+    });
+    const delayMs = Math.floor(Math.random() * 600);
+    t.diagnostic(`kill -9 ${delayMs} ms after the 20th acknowledged write`);
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     loop.stopped = true;
     await serve.kill();
@@ -97,7 +104,7 @@ describe("durability across kill -9", () => {
   });
 
   it("stops gracefully on SIGTERM", async () => {
-    assert.ok(serve !== undefined);
+    serve ??= await startTelexServe(["--api-listen", "127.0.0.1:0", "--data-dir", dataDir]);
     const exited = new Promise<number | null>((resolve) =>
       serve?.child.once("exit", (code) => {
         resolve(code);
