@@ -4,7 +4,7 @@
 // speaks to the API over HTTP like any client), and either the ingest
 // endpoint (agents push) or the pull source (telex reads the metrics store).
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   DEFAULT_API_LISTEN,
@@ -13,11 +13,13 @@ import {
   type ApiServer,
   type PolicyDelivery,
 } from "./apiserver/index.js";
-import { DEFAULTS } from "./api/index.js";
+import { DEFAULTS, GROUP } from "./api/index.js";
 import { Controller } from "./controller/controller.js";
 import { startDemo } from "./demo/generator.js";
-import { KubeClient } from "./controller/kube/client.js";
-import { embeddedLayout } from "./controller/kube/layout.js";
+import { KubeApiError, KubeClient } from "./controller/kube/client.js";
+import { POLICIES } from "./controller/reconciler.js";
+import type { ClusterConnection } from "./controller/kube/config.js";
+import { clusterLayout, embeddedLayout, type ControlPlaneLayout } from "./controller/kube/layout.js";
 import { Exporter, type PolicyHealth } from "./exporter/exporter.js";
 import { INGEST_OUTCOMES, startIngestServer, type IngestServer } from "./exporter/ingest/server.js";
 import { FileCursorStore, PullSource } from "./exporter/pull/index.js";
@@ -47,15 +49,10 @@ export interface PullOptions {
   readonly mode?: "export" | "federate";
 }
 
-export interface ServerOptions {
-  /** HOST:PORT of the resource API (default 127.0.0.1:6443; port 0 picks one). */
-  readonly apiListen?: string;
-  /** Where the SQLite store and pull cursors live (default ./.telex). */
+/** What runs in every mode: the exporter, the controller and the sources. */
+export interface ExporterRunOptions {
+  /** Where pull cursors (and, with the embedded API, the SQLite store) live (default ./.telex). */
   readonly dataDir?: string;
-  /** Bearer tokens; without it the API is open, loopback only. */
-  readonly tokensFile?: string;
-  /** PEM certificate and key: serve the API over https. */
-  readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** HOST:PORT of the ingest endpoint (and /metrics); default 127.0.0.1:19291. */
   readonly ingestListen?: string;
   /** A file holding the bearer token agents must send to the ingest endpoint. */
@@ -66,13 +63,29 @@ export interface ServerOptions {
   readonly pull?: PullOptions;
   /** Feed synthetic platform metrics of a few projects (see src/demo). */
   readonly demo?: boolean;
-  /** How often delivery health refreshes status (default 10 s). */
+  /** How often delivery health is checked for status changes (default 10 s). */
   readonly statusRefreshMs?: number;
   readonly logger?: Logger;
 }
 
-export interface RunningServer {
-  readonly api: ApiServer;
+export interface ServerOptions extends ExporterRunOptions {
+  /** HOST:PORT of the resource API (default 127.0.0.1:6443; port 0 picks one). */
+  readonly apiListen?: string;
+  /** Bearer tokens; without it the API is open, loopback only. */
+  readonly tokensFile?: string;
+  /** PEM certificate and key: serve the API over https. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+}
+
+/** Against a Kubernetes API with the CRD installed (a cluster, or one project's control plane). */
+export interface ClusterOptions extends ExporterRunOptions {
+  /** From a kubeconfig or the in-cluster service account (src/controller/kube/config.ts). */
+  readonly connection: ClusterConnection;
+  /** The project that API serves: its policies export series whose tenant label has this value. */
+  readonly project: string;
+}
+
+export interface RunningExporter {
   readonly exporter: Exporter;
   readonly controller: Controller;
   /** Undefined in pull mode. */
@@ -81,6 +94,10 @@ export interface RunningServer {
   metrics(): string;
   /** Stops every component, the most downstream first; idempotent. */
   stop(): Promise<void>;
+}
+
+export interface RunningServer extends RunningExporter {
+  readonly api: ApiServer;
 }
 
 interface Component {
@@ -121,20 +138,36 @@ export function deliveryReport(health: PolicyHealth): PolicyDelivery {
   };
 }
 
+/** Components started so far, stopped together in reverse order. */
+class Components {
+  private readonly started: Component[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly logger: Logger) {}
+
+  add(name: string, stop: () => Promise<void>): void {
+    this.started.push({ name, stop });
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const component of [...this.started].reverse()) {
+        try {
+          await component.stop();
+        } catch (error: unknown) {
+          this.logger.error("component failed to stop", { component: component.name, error: String(error) });
+        }
+      }
+    })();
+    return this.stopping;
+  }
+}
+
+/** Starts the server on embedded defaults: the resource API with its SQLite store, and everything else. */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? silentLogger;
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
-  const tenantLabel = options.tenantLabel ?? DEFAULTS.tenantLabel;
-  const components: Component[] = [];
-  const stopAll = async (): Promise<void> => {
-    for (const component of [...components].reverse()) {
-      try {
-        await component.stop();
-      } catch (error: unknown) {
-        logger.error("component failed to stop", { component: component.name, error: String(error) });
-      }
-    }
-  };
+  const components = new Components(logger);
   try {
     // The controller authenticates with a token that lives only in this process.
     const internalToken = randomBytes(32).toString("hex");
@@ -151,29 +184,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         return health === undefined ? undefined : deliveryReport(health);
       },
     });
-    components.push({ name: "api", stop: () => api.stop() });
-
-    let pull: PullSource | undefined;
-    if (options.pull !== undefined) {
-      pull = new PullSource({
-        url: options.pull.url,
-        intervalMs: options.pull.intervalMs ?? PULL_DEFAULTS.intervalMs,
-        lagMs: options.pull.lagMs ?? PULL_DEFAULTS.lagMs,
-        mode: options.pull.mode ?? "export",
-        cursorStore: await FileCursorStore.open(join(dataDir, "pull-cursors.json")),
-        clock: systemClock,
-        logger,
-      });
-    }
-    const exporter = new Exporter({ tenantLabel, logger, ...(pull === undefined ? {} : { pull }) });
-    late.exporter = exporter;
-    components.push({ name: "exporter", stop: () => exporter.close() });
-    if (pull !== undefined) {
-      const source = pull;
-      source.start();
-      components.push({ name: "pull", stop: () => source.stop() });
-    }
-
+    components.add("api", () => api.stop());
     const client = new KubeClient({
       server: api.url,
       tls: {
@@ -182,98 +193,172 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       },
       authorization: () => (options.tokensFile === undefined ? undefined : `Bearer ${internalToken}`),
     });
-    const controller = new Controller({
-      client,
-      layout: embeddedLayout(),
-      exporter,
-      tenantLabel,
-      logger,
-      ...(options.statusRefreshMs === undefined ? {} : { statusRefreshMs: options.statusRefreshMs }),
-    });
-    await controller.start();
-    components.push({
-      name: "controller",
-      stop: async () => {
-        await controller.stop();
-        await client.close();
-      },
-    });
-
-    let ingest: IngestServer | undefined;
-    const metrics = (): string => {
-      const writer = new ExpositionWriter();
-      exporter.writeMetrics(writer);
-      for (const outcome of INGEST_OUTCOMES) {
-        writer.sample(
-          "telex_ingest_requests_total",
-          "Remote Write requests to the ingest endpoint, by outcome.",
-          "counter",
-          { outcome },
-          ingest?.requests[outcome] ?? 0,
-        );
-      }
-      writer.sample(
-        "telex_controller_reconciles_total",
-        "Reconciles finished.",
-        "counter",
-        {},
-        controller.reconciles,
-      );
-      writer.sample(
-        "telex_controller_status_writes_total",
-        "Status updates written to the API.",
-        "counter",
-        {},
-        controller.reconciler.status.writes,
-      );
-      writer.sample(
-        "telex_controller_queue_length",
-        "Policies waiting to be reconciled.",
-        "gauge",
-        {},
-        controller.queue.length,
-      );
-      writeProcessMetrics(writer);
-      return writer.render();
-    };
-    if (pull === undefined) {
-      const address = parseListenAddress(options.ingestListen ?? DEFAULT_INGEST_LISTEN);
-      const started = await startIngestServer({
-        host: address.host,
-        port: address.port,
-        processor: exporter.ingest,
-        ...(options.ingestTokenFile === undefined ? {} : { token: readToken(options.ingestTokenFile) }),
-        logger,
-        metrics,
-      });
-      ingest = started;
-      components.push({ name: "ingest", stop: () => started.close() });
-      if (options.demo === true) {
-        const demo = startDemo(exporter.ingest, tenantLabel, systemClock);
-        components.push({
-          name: "demo",
-          stop: () => {
-            demo.stop();
-            return Promise.resolve();
-          },
-        });
-      }
-    }
-
-    let stopping: Promise<void> | undefined;
-    return {
-      api,
-      exporter,
-      controller,
-      ingest,
-      metrics,
-      stop: () => {
-        stopping ??= stopAll();
-        return stopping;
-      },
-    };
+    const running = await startExporting(options, client, embeddedLayout(), components);
+    late.exporter = running.exporter;
+    return { ...running, api };
   } catch (error: unknown) {
-    await stopAll();
+    await components.stop();
     throw error;
   }
+}
+
+/**
+ * Runs the controller, exporter and sources against a Kubernetes API that
+ * serves one project (a cluster with the CRD installed, or a project's control
+ * plane): the same controller code, with plain Kubernetes paths.
+ */
+export async function startClusterExporter(options: ClusterOptions): Promise<RunningExporter> {
+  const components = new Components(options.logger ?? silentLogger);
+  try {
+    if (options.pull !== undefined) mkdirSync(options.dataDir ?? DEFAULT_DATA_DIR, { recursive: true });
+    const client = new KubeClient({
+      server: options.connection.server,
+      tls: options.connection.tls,
+      authorization: () => options.connection.authorization(),
+    });
+    const layout = clusterLayout(options.project);
+    try {
+      await checkCluster(client, layout, options.connection.server);
+    } catch (error: unknown) {
+      await client.close();
+      throw error;
+    }
+    return await startExporting(options, client, layout, components);
+  } catch (error: unknown) {
+    await components.stop();
+    throw error;
+  }
+}
+
+export class ClusterConnectionError extends Error {
+  override readonly name = "ClusterConnectionError";
+}
+
+/**
+ * One list of ExportPolicies before the controller starts, so that a wrong
+ * address, refused credentials or a missing CRD stop `telex serve` with a
+ * reason instead of a controller retrying in silence.
+ */
+async function checkCluster(client: KubeClient, layout: ControlPlaneLayout, server: string): Promise<void> {
+  try {
+    await client.request("GET", `${layout.collectionPath(POLICIES)}?limit=1`);
+  } catch (error: unknown) {
+    if (error instanceof KubeApiError) {
+      if (error.statusCode === 404) {
+        throw new ClusterConnectionError(
+          `${server} does not serve exportpolicies.${GROUP}: install the CRD (kubectl apply -f deploy/crd/${GROUP}_exportpolicies.yaml)`,
+        );
+      }
+      if (error.statusCode === 401 || error.statusCode === 403) {
+        throw new ClusterConnectionError(
+          `${server} refused the kubeconfig's credentials (${error.statusCode}): the controller needs to list, watch and update exportpolicies, their status and finalizers, read secrets and create events`,
+        );
+      }
+    }
+    throw new ClusterConnectionError(`cannot reach the Kubernetes API at ${server}: ${String(error)}`);
+  }
+}
+
+/** The exporter, its sources and the controller feeding it; the client is closed on stop. */
+async function startExporting(
+  options: ExporterRunOptions,
+  client: KubeClient,
+  layout: ControlPlaneLayout,
+  components: Components,
+): Promise<RunningExporter> {
+  const logger = options.logger ?? silentLogger;
+  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
+  const tenantLabel = options.tenantLabel ?? DEFAULTS.tenantLabel;
+  let pull: PullSource | undefined;
+  if (options.pull !== undefined) {
+    pull = new PullSource({
+      url: options.pull.url,
+      intervalMs: options.pull.intervalMs ?? PULL_DEFAULTS.intervalMs,
+      lagMs: options.pull.lagMs ?? PULL_DEFAULTS.lagMs,
+      mode: options.pull.mode ?? "export",
+      cursorStore: await FileCursorStore.open(join(dataDir, "pull-cursors.json")),
+      clock: systemClock,
+      logger,
+    });
+  }
+  const exporter = new Exporter({ tenantLabel, logger, ...(pull === undefined ? {} : { pull }) });
+  components.add("exporter", () => exporter.close());
+  if (pull !== undefined) {
+    const source = pull;
+    source.start();
+    components.add("pull", () => source.stop());
+  }
+
+  const controller = new Controller({
+    client,
+    layout,
+    exporter,
+    tenantLabel,
+    logger,
+    ...(options.statusRefreshMs === undefined ? {} : { statusRefreshMs: options.statusRefreshMs }),
+  });
+  components.add("controller", async () => {
+    await controller.stop();
+    await client.close();
+  });
+  await controller.start();
+  let ingest: IngestServer | undefined;
+  const metrics = (): string => {
+    const writer = new ExpositionWriter();
+    exporter.writeMetrics(writer);
+    for (const outcome of INGEST_OUTCOMES) {
+      writer.sample(
+        "telex_ingest_requests_total",
+        "Remote Write requests to the ingest endpoint, by outcome.",
+        "counter",
+        { outcome },
+        ingest?.requests[outcome] ?? 0,
+      );
+    }
+    writer.sample(
+      "telex_controller_reconciles_total",
+      "Reconciles finished.",
+      "counter",
+      {},
+      controller.reconciles,
+    );
+    writer.sample(
+      "telex_controller_status_writes_total",
+      "Status updates written to the API.",
+      "counter",
+      {},
+      controller.reconciler.status.writes,
+    );
+    writer.sample(
+      "telex_controller_queue_length",
+      "Policies waiting to be reconciled.",
+      "gauge",
+      {},
+      controller.queue.length,
+    );
+    writeProcessMetrics(writer);
+    return writer.render();
+  };
+  if (pull === undefined) {
+    const address = parseListenAddress(options.ingestListen ?? DEFAULT_INGEST_LISTEN);
+    const started = await startIngestServer({
+      host: address.host,
+      port: address.port,
+      processor: exporter.ingest,
+      ...(options.ingestTokenFile === undefined ? {} : { token: readToken(options.ingestTokenFile) }),
+      logger,
+      metrics,
+    });
+    ingest = started;
+    components.add("ingest", () => started.close());
+    if (options.demo === true) {
+      const demo = startDemo(exporter.ingest, tenantLabel, systemClock);
+      components.add("demo", () => {
+        demo.stop();
+        return Promise.resolve();
+      });
+    }
+  }
+
+  return { exporter, controller, ingest, metrics, stop: () => components.stop() };
 }

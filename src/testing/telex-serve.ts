@@ -7,14 +7,16 @@ import { captureOutput, hasExited, killOnExit, stopProcess } from "./peers.js";
 /** bin/telex.js of this checkout (tests run from dist/src/testing). */
 export const TELEX_BIN = fileURLToPath(new URL("../../../bin/telex.js", import.meta.url));
 
-const LISTENING = /^api: listening on (http:\/\/\S+)$/m;
+/** The API it serves, or with --kubeconfig the API it watches. */
+const LISTENING =
+  /^(?:api: listening on|controller: watching exportpolicies of project \S+ at) (https?:\/\/\S+)$/m;
 const INGEST = /^ingest: listening on (http:\/\/\S+)\/api\/v1\/write$/m;
 /** serve prints its next steps after every address line. */
 const ADDRESSES_DONE = /^Next:$/m;
 
 export interface TelexServe {
   readonly child: ChildProcess;
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT: the embedded API, or with --kubeconfig the server it watches. */
   readonly url: string;
   /**
    * The ingest listener, http://127.0.0.1:PORT: agents POST to `${ingestUrl}/api/v1/write`,

@@ -3,10 +3,21 @@
 // line (`api: listening on http://HOST:PORT`) that scripts and tests read.
 import { parseArgs } from "node:util";
 import { ApiServerConfigError, DEFAULT_API_LISTEN, TokensFileError } from "../../apiserver/index.js";
-import { streamLogger } from "../../log.js";
+import { inClusterConnection, loadKubeconfig, type ClusterConnection } from "../../controller/kube/config.js";
+import { streamLogger, type Logger } from "../../log.js";
 import { DEFAULTS, parseDuration } from "../../api/index.js";
+import { dnsLabelProblems } from "../../api/names.js";
 import { DEMO_PROJECTS } from "../../demo/generator.js";
-import { DEFAULT_DATA_DIR, DEFAULT_INGEST_LISTEN, startServer, type PullOptions } from "../../server.js";
+import {
+  ClusterConnectionError,
+  DEFAULT_DATA_DIR,
+  DEFAULT_INGEST_LISTEN,
+  startClusterExporter,
+  startServer,
+  type ExporterRunOptions,
+  type PullOptions,
+  type RunningExporter,
+} from "../../server.js";
 import { DatabaseLockedError } from "../../store/index.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 
@@ -17,6 +28,7 @@ const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--to
                    [--ingest-listen HOST:PORT] [--ingest-token-file FILE] [--tenant-label NAME]
                    [--status-interval DURATION]
                    [--source-url URL [--pull-interval DURATION] [--pull-lag DURATION] [--pull-mode export|federate]]
+       telex serve (--kubeconfig FILE [--context NAME] | --in-cluster) --project NAME [ingest, pull and status flags]
 
 Runs everything on embedded defaults: the resource API (per-project
 Kubernetes-style control planes at
@@ -25,6 +37,11 @@ the controller that turns ExportPolicies into running exporters, and the
 ingest endpoint where the platform's agents remote-write
 (http://INGEST/api/v1/write; /metrics on the same listener). With
 --source-url, sources are read from VictoriaMetrics instead of ingested.
+
+With --kubeconfig or --in-cluster there is no embedded API: the controller
+watches ExportPolicies and Secrets of a Kubernetes API that has the CRD
+(deploy/crd/) installed — a cluster, or one project's control plane — and
+exports that project's series (--project).
 
 Options:
   --api-listen HOST:PORT  address of the resource API (default ${DEFAULT_API_LISTEN}; port 0 picks a free port)
@@ -42,6 +59,10 @@ Options:
   --pull-interval DURATION  how often each source is read (default 30s)
   --pull-lag DURATION     read samples once this old (default 1m)
   --pull-mode MODE        export (default; exactly once) or federate (latest values only)
+  --kubeconfig FILE       run against the Kubernetes API of this kubeconfig (its current context)
+  --context NAME          the kubeconfig context to use instead of the current one
+  --in-cluster            run against the cluster this pod runs in (its service account)
+  --project NAME          with --kubeconfig or --in-cluster: the project that API serves
   --demo                  feed synthetic gateway metrics of projects ${DEMO_PROJECTS.join(", ")}
                           every 5 s, so a policy in one of them delivers at once
 `;
@@ -69,7 +90,7 @@ export async function run(
   const { values } = parseArgs({
     args: [...args],
     options: {
-      "api-listen": { type: "string", default: DEFAULT_API_LISTEN },
+      "api-listen": { type: "string" },
       "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
       "tokens-file": { type: "string" },
       "tls-cert-file": { type: "string" },
@@ -82,6 +103,10 @@ export async function run(
       "pull-interval": { type: "string" },
       "pull-lag": { type: "string" },
       "pull-mode": { type: "string" },
+      kubeconfig: { type: "string" },
+      context: { type: "string" },
+      "in-cluster": { type: "boolean", default: false },
+      project: { type: "string" },
       demo: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -100,20 +125,30 @@ export async function run(
   const pull = pullOptions(values);
   const statusRefreshMs = durationFlag("status-interval", values["status-interval"]);
   const logger = streamLogger((line) => io.stderr.write(line));
+  const common = {
+    dataDir: values["data-dir"],
+    ingestListen: values["ingest-listen"],
+    ...(values["ingest-token-file"] === undefined ? {} : { ingestTokenFile: values["ingest-token-file"] }),
+    tenantLabel: values["tenant-label"],
+    ...(pull === undefined ? {} : { pull }),
+    ...(statusRefreshMs === undefined ? {} : { statusRefreshMs }),
+    demo: values.demo,
+    logger,
+  };
+  if (values.kubeconfig !== undefined || values["in-cluster"]) {
+    return runAgainstCluster(values, common, io, stopSignal);
+  }
+  if (values.context !== undefined || values.project !== undefined) {
+    throw new UsageError("--context and --project go with --kubeconfig or --in-cluster");
+  }
+  const apiListen = values["api-listen"] ?? DEFAULT_API_LISTEN;
   let server;
   try {
     server = await startServer({
-      apiListen: values["api-listen"],
-      dataDir: values["data-dir"],
+      apiListen,
       ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
       ...(certFile === undefined || keyFile === undefined ? {} : { tls: { certFile, keyFile } }),
-      ingestListen: values["ingest-listen"],
-      ...(values["ingest-token-file"] === undefined ? {} : { ingestTokenFile: values["ingest-token-file"] }),
-      tenantLabel: values["tenant-label"],
-      ...(pull === undefined ? {} : { pull }),
-      ...(statusRefreshMs === undefined ? {} : { statusRefreshMs }),
-      demo: values.demo,
-      logger,
+      ...common,
     });
   } catch (error: unknown) {
     if (
@@ -126,7 +161,7 @@ export async function run(
     }
     const code = (error as { code?: unknown }).code;
     if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
-      io.stderr.write(`telex serve: cannot listen on ${values["api-listen"]}: ${(error as Error).message}\n`);
+      io.stderr.write(`telex serve: cannot listen on ${apiListen}: ${(error as Error).message}\n`);
       return EXIT.failure;
     }
     throw error;
@@ -156,11 +191,90 @@ export async function run(
       "open access: no --tokens-file, so anyone who can reach this loopback address can read and write every project",
     );
   }
+  return stopOnSignal(server, stopSignal, logger);
+}
+
+async function stopOnSignal(
+  server: { stop(): Promise<void> },
+  stopSignal: StopSignal,
+  logger: Logger,
+): Promise<number> {
   const signal = await stopSignal;
   logger.info("stopping", { signal });
   await server.stop();
   logger.info("stopped");
   return EXIT.ok;
+}
+
+interface ClusterFlags {
+  readonly kubeconfig?: string | undefined;
+  readonly context?: string | undefined;
+  readonly "in-cluster"?: boolean | undefined;
+  readonly project?: string | undefined;
+  readonly "api-listen"?: string | undefined;
+  readonly "tokens-file"?: string | undefined;
+  readonly "tls-cert-file"?: string | undefined;
+}
+
+/** `--kubeconfig`/`--in-cluster`: the controller, exporter and sources against an existing Kubernetes API. */
+async function runAgainstCluster(
+  values: ClusterFlags,
+  common: ExporterRunOptions & { readonly logger: Logger },
+  io: CommandIO,
+  stopSignal: StopSignal,
+): Promise<number> {
+  if (values.kubeconfig !== undefined && values["in-cluster"] === true) {
+    throw new UsageError("--kubeconfig and --in-cluster exclude each other");
+  }
+  if (
+    values["api-listen"] !== undefined ||
+    values["tokens-file"] !== undefined ||
+    values["tls-cert-file"] !== undefined
+  ) {
+    throw new UsageError(
+      "--api-listen, --tokens-file and --tls-* configure the embedded API, which does not run with --kubeconfig or --in-cluster",
+    );
+  }
+  const project = values.project;
+  if (project === undefined) throw new UsageError("--project is required with --kubeconfig or --in-cluster");
+  const problems = dnsLabelProblems(project);
+  if (problems.length > 0)
+    throw new UsageError(`--project ${JSON.stringify(project)}: ${problems.join("; ")}`);
+  let connection: ClusterConnection;
+  try {
+    if (values.kubeconfig !== undefined) {
+      connection = loadKubeconfig(values.kubeconfig, values.context);
+    } else {
+      const inCluster = inClusterConnection();
+      if (inCluster === undefined) {
+        io.stderr.write(
+          "telex serve: --in-cluster, but KUBERNETES_SERVICE_HOST is not set: not running in a pod\n",
+        );
+        return EXIT.failure;
+      }
+      connection = inCluster;
+    }
+  } catch (error: unknown) {
+    io.stderr.write(`telex serve: ${(error as Error).message}\n`);
+    return EXIT.failure;
+  }
+  let running: RunningExporter;
+  try {
+    running = await startClusterExporter({ ...common, connection, project });
+  } catch (error: unknown) {
+    if (error instanceof ClusterConnectionError) {
+      io.stderr.write(`telex serve: ${error.message}\n`);
+      return EXIT.failure;
+    }
+    throw error;
+  }
+  io.stdout.write(`controller: watching exportpolicies of project ${project} at ${connection.server}\n`);
+  if (running.ingest !== undefined) {
+    io.stdout.write(`ingest: listening on ${running.ingest.url}/api/v1/write\n`);
+    io.stdout.write(`metrics: ${running.ingest.url}/metrics\n`);
+  }
+  io.stdout.write(`\nNext:\n  kubectl apply -f examples/exportpolicy.yaml\n  kubectl get exportpolicies\n`);
+  return stopOnSignal(running, stopSignal, common.logger);
 }
 
 interface PullFlags {
