@@ -8,7 +8,10 @@ import {
   decodeWriteRequest,
   encodeLabels,
   snappyCompress,
+  scanWriteRequest,
+  snappyDecoder,
   snappyUncompress,
+  uncompressBody,
 } from "../src/remotewrite/index.js";
 import type { Label, WriteRequestVisitor } from "../src/remotewrite/index.js";
 import {
@@ -88,6 +91,14 @@ function suiteResults(w: Workload): BenchResult[] {
       sink += value;
     },
   };
+  const scanner = {
+    series(_bytes: Uint8Array, start: number, end: number) {
+      sink += end - start;
+    },
+    sample(value: number) {
+      sink += value;
+    },
+  };
   const note = `${Math.round(payload.length / 1024)} KiB, ${Math.round(compressed.length / 1024)} KiB snappy`;
   const results = [
     measure(`encode ${w.size} × 1 sample`, () => encodeBatch(builder, w, round++), options),
@@ -135,6 +146,12 @@ function suiteResults(w: Workload): BenchResult[] {
       unitsPerCall: payload.length / 1e6,
       unit: "MB/s",
     }),
+    measure(
+      `snappy uncompress ${w.size}, ingest decoder (${snappyDecoder})`,
+      () => uncompressBody(compressed, MAX_UNCOMPRESSED),
+      { unitsPerCall: payload.length / 1e6, unit: "MB/s" },
+    ),
+    measure(`scan (ingest fast path) ${w.size} × 1`, () => scanWriteRequest(payload, scanner), options),
   ];
   if (sink === -1) console.log(sink);
   return results;

@@ -4,6 +4,7 @@
 export { InvalidLabelsError, SnappyError, WriteRequestDecodeError } from "./errors.js";
 export type { SnappyErrorCode } from "./errors.js";
 export { maxCompressedLength, snappyCompress, snappyUncompress, snappyUncompressedLength } from "./snappy.js";
+export { snappyDecoder, uncompressBody } from "./snappy-native.js";
 export { STALE_NAN, STALE_NAN_BITS, isStaleMarker } from "./stale-marker.js";
 export { compareBytes, encodeLabels, validateLabelBytes } from "./labels.js";
 export type { Label } from "./labels.js";

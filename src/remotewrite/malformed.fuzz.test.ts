@@ -12,6 +12,7 @@ import type { Label } from "./labels.js";
 import { referenceDecode, referenceEncode } from "./reference-prompb.js";
 import { scanWriteRequest } from "./scan.js";
 import { snappyCompress, snappyUncompress } from "./snappy.js";
+import { snappyDecoder, uncompressBody } from "./snappy-native.js";
 import { assertSameBytes, bitsOf, fromBits } from "./test-bytes.js";
 import { Random } from "../testing/random.js";
 
@@ -301,6 +302,37 @@ describe("fuzz: malformed input", () => {
     }
     assert.ok(rejected > iterations / 10, `${rejected} of ${iterations} rejected`);
   });
+
+  it(
+    `the ingest body decoder (${snappyDecoder}) accepts and rejects what ours does, only with SnappyError`,
+    TIME_LIMIT,
+    () => {
+      const compressed = bases.map((base) => snappyCompress(base));
+      for (const [i, body] of compressed.entries())
+        assertSameBytes(uncompressBody(body, LIMIT), bases[i] ?? new Uint8Array(0));
+      let rejected = 0;
+      const iterations = 30_000;
+      for (let i = 0; i < iterations; i++) {
+        const input = mutate(random, random.pick(compressed));
+        let ours: Buffer | SnappyError;
+        try {
+          ours = snappyUncompress(input, 4096);
+        } catch (error: unknown) {
+          if (!(error instanceof SnappyError)) throw error;
+          ours = error;
+        }
+        const hex = Buffer.from(input).toString("hex").slice(0, 200);
+        if (expectOnly(SnappyError, () => uncompressBody(input, 4096), input)) {
+          rejected++;
+          assert.ok(ours instanceof SnappyError, `only ${snappyDecoder} rejected ${hex}`);
+        } else {
+          assert.ok(!(ours instanceof SnappyError), `only ${snappyDecoder} accepted ${hex}`);
+          assertSameBytes(uncompressBody(input, 4096), ours);
+        }
+      }
+      assert.ok(rejected > iterations / 10, `${rejected} of ${iterations} rejected`);
+    },
+  );
 
   it("snappy then decode, as the ingest path does, fails only with the two error types", TIME_LIMIT, () => {
     const compressed = bases.map((base) => snappyCompress(base));

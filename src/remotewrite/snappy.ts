@@ -246,14 +246,7 @@ function readLengthPreamble(buf: Uint8Array): { length: number; next: number } {
  * saves allocating (and collecting) a fresh buffer per request.
  */
 export function snappyUncompress(buf: Uint8Array, maxLength: number, into?: Buffer): Buffer {
-  if (!(maxLength >= 0)) throw new RangeError(`snappy: maxLength must be ≥ 0, got ${maxLength}`);
-  const { length, next } = readLengthPreamble(buf);
-  if (length > maxLength) {
-    throw new SnappyError(
-      "TooLarge",
-      `snappy: declared uncompressed length ${length} exceeds the limit of ${maxLength} bytes`,
-    );
-  }
+  const { length, next } = checkedPreamble(buf, maxLength);
   const out =
     into !== undefined && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
   const written = uncompressInto(buf, next, new Uint8Array(out.buffer, out.byteOffset, length));
@@ -261,6 +254,26 @@ export function snappyUncompress(buf: Uint8Array, maxLength: number, into?: Buff
     throw corrupt(`${written} bytes decoded but ${length} declared`);
   }
   return out;
+}
+
+/**
+ * The length a block declares, checked against maxLength before anything is
+ * allocated: SnappyError("TooLarge") above it, ("Corrupt") for a bad preamble.
+ */
+export function snappyDeclaredLength(buf: Uint8Array, maxLength: number): number {
+  return checkedPreamble(buf, maxLength).length;
+}
+
+function checkedPreamble(buf: Uint8Array, maxLength: number): { length: number; next: number } {
+  if (!(maxLength >= 0)) throw new RangeError(`snappy: maxLength must be ≥ 0, got ${maxLength}`);
+  const preamble = readLengthPreamble(buf);
+  if (preamble.length > maxLength) {
+    throw new SnappyError(
+      "TooLarge",
+      `snappy: declared uncompressed length ${preamble.length} exceeds the limit of ${maxLength} bytes`,
+    );
+  }
+  return preamble;
 }
 
 /** Decodes the elements of src from position p into dst; returns the bytes written. */

@@ -10,7 +10,8 @@ import {
   InvalidLabelsError,
   SnappyError,
   WriteRequestDecodeError,
-  snappyUncompress,
+  snappyDecoder,
+  uncompressBody,
 } from "../../remotewrite/index.js";
 import { EXPOSITION_CONTENT_TYPE } from "../../metrics/exposition.js";
 import type { IngestProcessor } from "./processor.js";
@@ -159,9 +160,14 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
     checkToken(request, token);
     checkContentHeaders(request);
     const body = await readBody(request, maxCompressed);
-    const uncompressed = snappyUncompress(body, maxUncompressed, scratch);
-    // A body that did not fit was decoded into a fresh buffer: keep that one for the next.
-    if (uncompressed.length > scratch.length && uncompressed.length <= MAX_SCRATCH_BYTES) {
+    const uncompressed = uncompressBody(body, maxUncompressed, scratch);
+    // A body that did not fit was decoded into a fresh buffer: keep that one for the next
+    // (the native decoder allocates its own, so then there is nothing to keep).
+    if (
+      snappyDecoder === "javascript" &&
+      uncompressed.length > scratch.length &&
+      uncompressed.length <= MAX_SCRATCH_BYTES
+    ) {
       scratch = uncompressed;
     }
     options.processor.apply(uncompressed);
