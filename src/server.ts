@@ -3,6 +3,8 @@
 // resource API (SQLite), the exporter (sinks, router), the controller (which
 // speaks to the API over HTTP like any client), and either the ingest
 // endpoint (agents push) or the pull source (telex reads the metrics store).
+// startClusterExporter runs the same minus the resource API, against a
+// Kubernetes API that someone else runs (`telex serve --kubeconfig`).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
