@@ -126,15 +126,6 @@ export class SeriesCache<V> {
     return entry;
   }
 
-  clear(): void {
-    this.evict(this.previous, -1);
-    this.evict(this.current, -1);
-    this.current = new Map();
-    this.previous = new Map();
-    this.currentSize = 0;
-    this.epoch += 2;
-  }
-
   private insert(entry: CacheEntry<V>): void {
     if (this.currentSize >= this.maxEntries / 2) {
       // Entries moved from it to the current generation stay linked.
@@ -152,7 +143,7 @@ export class SeriesCache<V> {
     this.currentSize++;
   }
 
-  /** Unlinks the entries of a dropped generation (but survivors), so next pointers keep no evicted chains alive. */
+  /** Unlinks a dropped generation's entries (not those moved on), so next pointers keep no evicted chains alive. */
   private evict(generation: Map<number, Bucket<V>>, survivor: number): void {
     for (const bucket of generation.values()) {
       for (const entry of Array.isArray(bucket) ? bucket : [bucket]) {
