@@ -152,10 +152,14 @@ describe("controller with the embedded API", { skip: victoriaMetricsAvailability
     assert.equal(controller.reconciler.status.writes, writes);
   });
 
-  it("turns the sink not Ready with SecretNotFound when the Secret goes, and back when it returns", async () => {
+  it("turns the sink not Ready with SecretNotFound when the Secret goes, SecretInvalid when it is unusable, and back", async () => {
     await client.request("DELETE", `${SECRET_PATH}/vm-creds`);
     const missing = await eventually(getPolicy, (p) => sinkReason(p) === "SecretNotFound", "SecretNotFound");
     assert.equal(missing.status?.conditions?.find((c) => c.type === "Ready")?.status, "False");
+    // Missing, then present but unusable: the plan stays the same (no sink either way), the reason must not.
+    await client.request("POST", SECRET_PATH, { body: { ...secret, type: "Opaque" } });
+    await eventually(getPolicy, (p) => sinkReason(p) === "SecretInvalid", "SecretInvalid");
+    await client.request("DELETE", `${SECRET_PATH}/vm-creds`);
     await client.request("POST", SECRET_PATH, { body: secret });
     await eventually(
       async () => {

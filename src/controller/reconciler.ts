@@ -109,22 +109,21 @@ export class Reconciler {
       secret: (name) => this.deps.secret(parsed.project, parsed.namespace, name),
     });
     const previous = this.applied.get(key);
-    let applied: Applied;
     if (previous === undefined || !isDeepStrictEqual(previous.plan, compiled.plan)) {
       if (previous !== undefined && previous.uid !== compiled.plan.uid)
         await this.deps.exporter.remove(previous.uid);
       this.deps.exporter.apply(compiled.plan);
-      applied = {
-        uid: compiled.plan.uid,
-        plan: compiled.plan,
-        sinks: validation.object.spec.sinks.map((sink) => sink.name),
-        problems: compiled.problems,
-        written: "",
-      };
-      this.applied.set(key, applied);
-    } else {
-      applied = previous;
     }
+    // Problems can change while the plan does not (a missing Secret turning
+    // into an invalid one leaves the sink out either way).
+    const applied: Applied = {
+      uid: compiled.plan.uid,
+      plan: compiled.plan,
+      sinks: validation.object.spec.sinks.map((sink) => sink.name),
+      problems: compiled.problems,
+      written: previous?.written ?? "",
+    };
+    this.applied.set(key, applied);
     const sinks = this.sinkReadiness(applied);
     await this.writeStatus(parsed, policy, policyReadiness(sinks), sinks);
     applied.written = readinessKey(sinks);
