@@ -2,8 +2,9 @@
 // pass decodes the whole request and resolves every series' route into
 // reused scratch arrays; only when nothing in it was malformed does the
 // second pass push the samples. The first pass takes the fast scanner
-// (scan.ts) and falls back to the general decoder for any other layout. Pushing never blocks: a full sink queue drops
-// its oldest samples and counts them, and the request still succeeds.
+// (scan.ts) and falls back to the general decoder for any other layout.
+// Pushing never blocks: a full sink queue drops its oldest samples and
+// counts them, and the request still succeeds.
 import {
   decodeWriteRequestRaw,
   scanWriteRequest,
