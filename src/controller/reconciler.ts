@@ -62,7 +62,6 @@ export interface ReconcilerDeps {
 }
 
 interface Applied {
-  readonly uid: string;
   readonly plan: PolicyPlan;
   /** The sinks in spec order and their configuration problems, for readiness between reconciles. */
   readonly sinks: readonly string[];
@@ -110,14 +109,13 @@ export class Reconciler {
     });
     const previous = this.applied.get(key);
     if (previous === undefined || !isDeepStrictEqual(previous.plan, compiled.plan)) {
-      if (previous !== undefined && previous.uid !== compiled.plan.uid)
-        await this.deps.exporter.remove(previous.uid);
+      if (previous !== undefined && previous.plan.uid !== compiled.plan.uid)
+        await this.deps.exporter.remove(previous.plan.uid);
       this.deps.exporter.apply(compiled.plan);
     }
     // Problems can change while the plan does not (a missing Secret turning
     // into an invalid one leaves the sink out either way).
     const applied: Applied = {
-      uid: compiled.plan.uid,
       plan: compiled.plan,
       sinks: validation.object.spec.sinks.map((sink) => sink.name),
       problems: compiled.problems,
@@ -144,7 +142,7 @@ export class Reconciler {
   }
 
   private sinkReadiness(applied: Applied): { name: string; readiness: Readiness }[] {
-    const health = this.deps.exporter.health(applied.uid);
+    const health = this.deps.exporter.health(applied.plan.uid);
     return applied.sinks.map((name) => {
       const stats = health?.sinks.get(name)?.stats;
       return {
@@ -163,7 +161,7 @@ export class Reconciler {
     const applied = this.applied.get(key);
     if (applied === undefined) return;
     this.applied.delete(key);
-    await this.deps.exporter.remove(applied.uid);
+    await this.deps.exporter.remove(applied.plan.uid);
   }
 
   private policyPath(key: PolicyKey, subresource?: string): string {

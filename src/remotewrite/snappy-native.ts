@@ -13,7 +13,7 @@
 // SnappyError("Corrupt") the JavaScript decoder throws.
 import { createRequire } from "node:module";
 import { SnappyError } from "./errors.js";
-import { snappyDeclaredLength, snappyUncompress } from "./snappy.js";
+import { snappyUncompress, snappyUncompressedLength } from "./snappy.js";
 
 interface NativeSnappy {
   uncompressSync(input: Uint8Array, options: { asBuffer: true; copyOutputData: true }): Buffer | string;
@@ -39,7 +39,7 @@ export const snappyDecoder: "native" | "javascript" = native === undefined ? "ja
  */
 export function uncompressBody(buf: Uint8Array, maxLength: number, into?: Buffer): Buffer {
   if (native === undefined) return snappyUncompress(buf, maxLength, into);
-  const length = snappyDeclaredLength(buf, maxLength);
+  const length = snappyUncompressedLength(buf, maxLength);
   let out: Buffer | string;
   try {
     out = native.uncompressSync(buf, { asBuffer: true, copyOutputData: true });

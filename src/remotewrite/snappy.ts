@@ -216,10 +216,11 @@ function emitCopy(dst: Uint8Array, d: number, offset: number, length: number): n
 
 /**
  * The uncompressed length a Snappy block declares, without decompressing it.
- * Throws SnappyError("Corrupt") when the preamble is malformed.
+ * Throws SnappyError("Corrupt") when the preamble is malformed, and
+ * ("TooLarge") when it declares more than maxLength.
  */
-export function snappyUncompressedLength(buf: Uint8Array): number {
-  return readLengthPreamble(buf).length;
+export function snappyUncompressedLength(buf: Uint8Array, maxLength = Infinity): number {
+  return checkedPreamble(buf, maxLength).length;
 }
 
 function readLengthPreamble(buf: Uint8Array): { length: number; next: number } {
@@ -254,14 +255,6 @@ export function snappyUncompress(buf: Uint8Array, maxLength: number, into?: Buff
     throw corrupt(`${written} bytes decoded but ${length} declared`);
   }
   return out;
-}
-
-/**
- * The length a block declares, checked against maxLength before anything is
- * allocated: SnappyError("TooLarge") above it, ("Corrupt") for a bad preamble.
- */
-export function snappyDeclaredLength(buf: Uint8Array, maxLength: number): number {
-  return checkedPreamble(buf, maxLength).length;
 }
 
 function checkedPreamble(buf: Uint8Array, maxLength: number): { length: number; next: number } {

@@ -1,6 +1,6 @@
 // GET of one object and of lists (label/field selectors, limit/continue).
 import type { RequestContext } from "../context.js";
-import { queryInt, queryString, sendJson } from "../http-io.js";
+import { queryInt, queryString, sendJson, type Query } from "../http-io.js";
 import { decorate, renderList, renderObject, type RenderOptions } from "../render.js";
 import type { Target, WriteTarget } from "../target.js";
 import { errors } from "../status.js";
@@ -33,8 +33,7 @@ export function handleList(ctx: RequestContext, target: Target): void {
   const limit = queryInt(ctx.query, "limit");
   const continueToken = queryString(ctx.query, "continue");
   const result = ctx.server.registry.list(target, {
-    ...optional("labelSelector", queryString(ctx.query, "labelSelector")),
-    ...optional("fieldSelector", queryString(ctx.query, "fieldSelector")),
+    ...selectorOptions(ctx.query),
     ...(limit === undefined ? {} : { limit }),
     ...(continueToken === undefined || continueToken === "" ? {} : { continueToken }),
   });
@@ -45,6 +44,14 @@ export function handleList(ctx: RequestContext, target: Target): void {
     ...(result.continueToken === undefined ? {} : { continue: result.continueToken }),
   };
   sendJson(ctx.response, 200, renderList(target.resource, items, listMeta, options), [], ctx.format);
+}
+
+/** The label and field selectors a list, watch or delete-collection request names. */
+export function selectorOptions(query: Query): { labelSelector?: string; fieldSelector?: string } {
+  return {
+    ...optional("labelSelector", queryString(query, "labelSelector")),
+    ...optional("fieldSelector", queryString(query, "fieldSelector")),
+  };
 }
 
 function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {

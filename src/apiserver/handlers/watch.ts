@@ -13,7 +13,7 @@ import { errors } from "../status.js";
 import { toTable } from "../tables.js";
 import type { Target } from "../target.js";
 import type { WatchEventType } from "../watch-hub.js";
-import { renderOptions } from "./read.js";
+import { renderOptions, selectorOptions } from "./read.js";
 
 /** A client this far behind (bytes queued) is cut off; it resumes from its last resourceVersion. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
@@ -37,14 +37,7 @@ export function handleWatch(ctx: RequestContext, target: Target): void {
     requested !== undefined && requested > 0
       ? Math.min(requested, server.maxWatchSeconds)
       : server.maxWatchSeconds;
-  const { matches, name } = server.registry.filter(target, {
-    ...(ctx.query.get("labelSelector") === null
-      ? {}
-      : { labelSelector: ctx.query.get("labelSelector") ?? "" }),
-    ...(ctx.query.get("fieldSelector") === null
-      ? {}
-      : { fieldSelector: ctx.query.get("fieldSelector") ?? "" }),
-  });
+  const { matches, name } = server.registry.filter(target, selectorOptions(ctx.query));
   const options = renderOptions(ctx, target);
   const scope = {
     resource: target.resource.plural,

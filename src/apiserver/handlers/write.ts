@@ -15,7 +15,7 @@ import { errors } from "../status.js";
 import type { WriteTarget } from "../target.js";
 import type { DeleteOptions, PatchType, WriteOptions } from "../writes.js";
 import { dryRunOf, fieldManagerOf, fieldValidationOf } from "./options.js";
-import { handleList, renderOptions } from "./read.js";
+import { handleList, renderOptions, selectorOptions } from "./read.js";
 
 function writeOptions(ctx: RequestContext, subresource: "status" | undefined, apply = false): WriteOptions {
   return {
@@ -123,17 +123,6 @@ export async function handleDelete(ctx: RequestContext, target: WriteTarget, nam
 
 export async function handleDeleteCollection(ctx: RequestContext, target: WriteTarget): Promise<void> {
   const options = await deleteOptions(ctx);
-  ctx.server.writes.deleteCollection(
-    target,
-    {
-      ...(ctx.query.get("labelSelector") === null
-        ? {}
-        : { labelSelector: ctx.query.get("labelSelector") ?? "" }),
-      ...(ctx.query.get("fieldSelector") === null
-        ? {}
-        : { fieldSelector: ctx.query.get("fieldSelector") ?? "" }),
-    },
-    options,
-  );
+  ctx.server.writes.deleteCollection(target, selectorOptions(ctx.query), options);
   handleList(ctx, target);
 }

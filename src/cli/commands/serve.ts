@@ -167,16 +167,9 @@ export async function run(
     throw error;
   }
   io.stdout.write(`api: listening on ${server.api.url}\n`);
-  if (values.demo && pull === undefined) {
-    io.stdout.write(`demo: feeding synthetic metrics of projects ${DEMO_PROJECTS.join(", ")} every 5s\n`);
-  }
-  if (server.ingest !== undefined) {
-    io.stdout.write(`ingest: listening on ${server.ingest.url}/api/v1/write\n`);
-    io.stdout.write(`metrics: ${server.ingest.url}/metrics\n`);
-  } else if (pull !== undefined) {
-    io.stdout.write(`pull: reading sources from ${pull.url}\n`);
-  }
-  io.stdout.write(nextSteps(server.api.url, server.ingest?.url));
+  printSources(io, server, common);
+  const projectServer = `${server.api.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/my-project/control-plane`;
+  io.stdout.write(nextSteps(`--server ${projectServer} `, server.ingest?.url));
   logger.info("resource API ready", {
     projects: `${server.api.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/PROJECT/control-plane`,
     dataDir: values["data-dir"],
@@ -269,11 +262,8 @@ async function runAgainstCluster(
     throw error;
   }
   io.stdout.write(`controller: watching exportpolicies of project ${project} at ${connection.server}\n`);
-  if (running.ingest !== undefined) {
-    io.stdout.write(`ingest: listening on ${running.ingest.url}/api/v1/write\n`);
-    io.stdout.write(`metrics: ${running.ingest.url}/metrics\n`);
-  }
-  io.stdout.write(`\nNext:\n  kubectl apply -f examples/exportpolicy.yaml\n  kubectl get exportpolicies\n`);
+  printSources(io, running, common);
+  io.stdout.write(nextSteps("", running.ingest?.url));
   return stopOnSignal(running, stopSignal, common.logger);
 }
 
@@ -318,11 +308,24 @@ function pullOptions(values: PullFlags): PullOptions | undefined {
   };
 }
 
-function nextSteps(apiUrl: string, ingestUrl: string | undefined): string {
-  const server = `${apiUrl}/apis/resourcemanager.miloapis.com/v1alpha1/projects/my-project/control-plane`;
+/** Where the metrics come from: the ingest listener (and /metrics), or the store pulled from. */
+function printSources(io: CommandIO, running: RunningExporter, options: ExporterRunOptions): void {
+  if (options.demo === true && options.pull === undefined) {
+    io.stdout.write(`demo: feeding synthetic metrics of projects ${DEMO_PROJECTS.join(", ")} every 5s\n`);
+  }
+  if (running.ingest !== undefined) {
+    io.stdout.write(`ingest: listening on ${running.ingest.url}/api/v1/write\n`);
+    io.stdout.write(`metrics: ${running.ingest.url}/metrics\n`);
+  } else if (options.pull !== undefined) {
+    io.stdout.write(`pull: reading sources from ${options.pull.url}\n`);
+  }
+}
+
+/** kubectlFlags: what kubectl needs to reach the API (nothing when its kubeconfig already does). */
+function nextSteps(kubectlFlags: string, ingestUrl: string | undefined): string {
   return `
 Next:
-  kubectl --server ${server} apply -f examples/exportpolicy.yaml
-  kubectl --server ${server} get exportpolicies
+  kubectl ${kubectlFlags}apply -f examples/exportpolicy.yaml
+  kubectl ${kubectlFlags}get exportpolicies
 ${ingestUrl === undefined ? "" : `  point an agent's remote_write at ${ingestUrl}/api/v1/write\n`}`;
 }
