@@ -19,6 +19,13 @@ export type {
   RawWriteRequestVisitor,
   WriteRequestVisitor,
 } from "./decoder.js";
-export { REMOTE_WRITE_HEADERS, REMOTE_WRITE_VERSION, USER_AGENT, classifyResponse } from "./protocol.js";
+export {
+  LOOP_MARKER_HEADER,
+  LOOP_MARKER_VALUE,
+  REMOTE_WRITE_HEADERS,
+  REMOTE_WRITE_VERSION,
+  USER_AGENT,
+  classifyResponse,
+} from "./protocol.js";
 export type { ResponseClass, ResponseHeaders } from "./protocol.js";
 export { MAX_RETRY_AFTER_MS, parseHttpDate, parseRetryAfter } from "./retry-after.js";

@@ -6,12 +6,22 @@ import { parseRetryAfter } from "./retry-after.js";
 export const REMOTE_WRITE_VERSION = "0.1.0";
 export const USER_AGENT = `telex/${VERSION}`;
 
+/**
+ * The loop marker: every request a Telex sink sends carries this header, and
+ * Telex's ingest refuses requests that carry it, so samples that already passed
+ * through Telex are never routed again (no amplification through any chain of
+ * policies). Lower case, as Node presents incoming header names.
+ */
+export const LOOP_MARKER_HEADER = "telex-exported";
+export const LOOP_MARKER_VALUE = "1";
+
 /** Headers of every Remote Write 1.0 request (the body: a snappy-compressed WriteRequest). */
 export const REMOTE_WRITE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   "Content-Encoding": "snappy",
   "Content-Type": "application/x-protobuf",
   "X-Prometheus-Remote-Write-Version": REMOTE_WRITE_VERSION,
   "User-Agent": USER_AGENT,
+  [LOOP_MARKER_HEADER]: LOOP_MARKER_VALUE,
 });
 
 export type ResponseClass =
