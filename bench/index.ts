@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark suite of the project, one after another.
 import { arch, cpus, totalmem } from "node:os";
 import { runApiServerBench } from "./apiserver.js";
+import { runAttackBench } from "./attacks.js";
 import { runControllerBench } from "./controller.js";
 import { runDeliveryBench } from "./delivery.js";
 import { runIngestBench } from "./ingest.js";
@@ -21,6 +22,7 @@ const suites: Suite[] = [
   { title: "resource API", run: runApiServerBench },
   { title: "control plane", run: runControllerBench },
   remoteWriteSuite,
+  { title: "attacks", run: runAttackBench },
 ];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
