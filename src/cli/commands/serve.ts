@@ -8,6 +8,7 @@ import { streamLogger, type Logger } from "../../log.js";
 import { DEFAULTS, parseDuration } from "../../api/index.js";
 import { dnsLabelProblems } from "../../api/names.js";
 import { DEMO_PROJECTS } from "../../demo/generator.js";
+import { CidrError, parseCidr } from "../../exporter/egress/index.js";
 import {
   ClusterConnectionError,
   DEFAULT_DATA_DIR,
@@ -26,7 +27,7 @@ export const summary = "Run the Telex server: resource API, controller, exporter
 const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--tokens-file FILE]
                    [--tls-cert-file FILE --tls-key-file FILE]
                    [--ingest-listen HOST:PORT] [--ingest-token-file FILE] [--tenant-label NAME]
-                   [--status-interval DURATION]
+                   [--status-interval DURATION] [--endpoint-allow CIDR,...] [--endpoint-deny CIDR,...]
                    [--source-url URL [--pull-interval DURATION] [--pull-lag DURATION] [--pull-mode export|federate]]
        telex serve (--kubeconfig FILE [--context NAME] | --in-cluster) --project NAME [ingest, pull and status flags]
 
@@ -55,6 +56,12 @@ Options:
   --tenant-label NAME     the label naming a series' project (default ${DEFAULTS.tenantLabel})
   --status-interval DURATION  how often each policy's status is refreshed from delivery
                           health, e.g. 500ms or 1m (default 10s)
+  --endpoint-allow CIDR[,CIDR...]  sink endpoints these addresses may be reached although a
+                          default denies them (repeatable). Denied by default: link-local, cloud
+                          metadata, unspecified, multicast, broadcast; with --tokens-file or a
+                          cluster also loopback and private ranges. The longest matching prefix wins
+  --endpoint-deny CIDR[,CIDR...]   sink endpoints may never reach these addresses (repeatable;
+                          on an equal prefix a deny beats an allow)
   --source-url URL        pull mode: VictoriaMetrics (or vmselect .../select/0/prometheus) to read sources from
   --pull-interval DURATION  how often each source is read (default 30s)
   --pull-lag DURATION     read samples once this old (default 1m)
@@ -99,6 +106,8 @@ export async function run(
       "ingest-token-file": { type: "string" },
       "tenant-label": { type: "string", default: DEFAULTS.tenantLabel },
       "status-interval": { type: "string" },
+      "endpoint-allow": { type: "string", multiple: true },
+      "endpoint-deny": { type: "string", multiple: true },
       "source-url": { type: "string" },
       "pull-interval": { type: "string" },
       "pull-lag": { type: "string" },
@@ -124,6 +133,8 @@ export async function run(
   }
   const pull = pullOptions(values);
   const statusRefreshMs = durationFlag("status-interval", values["status-interval"]);
+  const endpointAllow = cidrFlag("endpoint-allow", values["endpoint-allow"]);
+  const endpointDeny = cidrFlag("endpoint-deny", values["endpoint-deny"]);
   const logger = streamLogger((line) => io.stderr.write(line));
   const common = {
     dataDir: values["data-dir"],
@@ -132,6 +143,8 @@ export async function run(
     tenantLabel: values["tenant-label"],
     ...(pull === undefined ? {} : { pull }),
     ...(statusRefreshMs === undefined ? {} : { statusRefreshMs }),
+    ...(endpointAllow.length === 0 ? {} : { endpointAllow }),
+    ...(endpointDeny.length === 0 ? {} : { endpointDeny }),
     demo: values.demo,
     logger,
   };
@@ -280,6 +293,20 @@ function durationFlag(name: string, text: string | undefined): number | undefine
   if (ms === undefined || ms <= 0)
     throw new UsageError(`--${name}: ${JSON.stringify(text)} is not a positive duration such as 30s or 1m`);
   return ms;
+}
+
+/** A repeatable, comma-separated list of CIDRs (or single addresses), each checked. */
+function cidrFlag(name: string, values: readonly string[] | undefined): string[] {
+  const cidrs = (values ?? []).flatMap((value) => value.split(",")).map((cidr) => cidr.trim());
+  for (const cidr of cidrs) {
+    try {
+      parseCidr(cidr);
+    } catch (error: unknown) {
+      if (error instanceof CidrError) throw new UsageError(`--${name}: ${error.message}`);
+      throw error;
+    }
+  }
+  return cidrs;
 }
 
 function pullOptions(values: PullFlags): PullOptions | undefined {
