@@ -30,7 +30,8 @@ function writeOptions(ctx: RequestContext, subresource: "status" | undefined, ap
 /** The write's warnings, plus the exporter's about an ExportPolicy's spec (see ApiServerOptions.policyWarnings). */
 function warningsOf(ctx: RequestContext, target: WriteTarget, outcome: WriteOutcome, subresource?: string) {
   const extra = ctx.server.policyWarnings;
-  if (extra === undefined || target.resource !== exportPolicies || subresource !== undefined) return outcome.warnings;
+  if (extra === undefined || target.resource !== exportPolicies || subresource !== undefined)
+    return outcome.warnings;
   return [...outcome.warnings, ...extra(outcome.object)];
 }
 

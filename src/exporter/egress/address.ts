@@ -75,7 +75,7 @@ export function formatIp(ip: IpAddress): string {
   // Collapse the longest run of zero groups, as RFC 5952 asks.
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < groups.length; ) {
+  for (let i = 0; i < groups.length;) {
     let j = i;
     while (j < groups.length && groups[j] === "0") j++;
     if (j - i > bestLength) {
@@ -104,7 +104,8 @@ export function parseCidr(text: string): Cidr {
   const trimmed = text.trim();
   const slash = trimmed.indexOf("/");
   const address = parseIp(slash === -1 ? trimmed : trimmed.slice(0, slash));
-  if (address === undefined) throw new CidrError(`${JSON.stringify(text)} is not an IP address or CIDR prefix`);
+  if (address === undefined)
+    throw new CidrError(`${JSON.stringify(text)} is not an IP address or CIDR prefix`);
   const lengthText = slash === -1 ? undefined : trimmed.slice(slash + 1);
   if (lengthText !== undefined && !/^\d{1,3}$/.test(lengthText)) {
     throw new CidrError(`${JSON.stringify(text)}: the prefix length must be a number`);
@@ -114,7 +115,8 @@ export function parseCidr(text: string): Cidr {
   let length = lengthText === undefined ? Number(width(address.family)) : Number(lengthText);
   if (address.family === 4 && writtenAsV6 && lengthText !== undefined) {
     // ::ffff:a.b.c.d/96+n is the IPv4 prefix a.b.c.d/n.
-    if (length < 96) throw new CidrError(`${JSON.stringify(text)}: an IPv4-mapped prefix needs a length of 96 or more`);
+    if (length < 96)
+      throw new CidrError(`${JSON.stringify(text)}: an IPv4-mapped prefix needs a length of 96 or more`);
     length -= 96;
   }
   if (length > Number(width(address.family))) {

@@ -69,7 +69,8 @@ describe("guardedConnector with undici", () => {
     clients.push(created);
     return created;
   };
-  const post = (c: Client, reset = false) => c.request({ method: "POST", path: "/api/v1/write", body: "x", reset });
+  const post = (c: Client, reset = false) =>
+    c.request({ method: "POST", path: "/api/v1/write", body: "x", reset });
 
   it("refuses localhost when loopback is denied; nothing reaches the server", async () => {
     const before = server.requests.length;
@@ -102,7 +103,10 @@ describe("guardedConnector with undici", () => {
     const first = await post(c, true);
     await first.body.dump();
     assert.equal(first.statusCode, 204);
-    await assert.rejects(post(c), /sink\.test → 127\.0\.0\.2 is in 127\.0\.0\.2\/32 \(denied by --endpoint-deny\)/);
+    await assert.rejects(
+      post(c),
+      /sink\.test → 127\.0\.0\.2 is in 127\.0\.0\.2\/32 \(denied by --endpoint-deny\)/,
+    );
     assert.equal(lookups, 2, "looked up again for the new connection");
     assert.equal(server.requests.length, before + 1);
   });

@@ -17,7 +17,10 @@ export const systemLookup: LookupAll = async (hostname) =>
   (await dnsLookup(hostname, { all: true })).map((entry) => entry.address);
 
 /** A host's addresses: an IP literal as is (brackets dropped), a name looked up; [] when it does not resolve. */
-export async function addressesOf(host: string, lookup: LookupAll = systemLookup): Promise<readonly string[]> {
+export async function addressesOf(
+  host: string,
+  lookup: LookupAll = systemLookup,
+): Promise<readonly string[]> {
   const literal = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
   if (parseIp(literal) !== undefined) return [literal];
   try {
@@ -75,7 +78,8 @@ export async function resolveAllowed(
     if (!byName.allowed) throw new EndpointForbiddenError(byName.message);
     candidates = await lookup(hostname);
   }
-  if (candidates.length === 0) throw Object.assign(new Error(`${hostname} has no address`), { code: "ENOTFOUND" });
+  if (candidates.length === 0)
+    throw Object.assign(new Error(`${hostname} has no address`), { code: "ENOTFOUND" });
   for (const address of candidates) {
     const verdict = policy.checkAddress(address, port);
     if (!verdict.allowed) {

@@ -53,7 +53,10 @@ describe("address normalisation", () => {
 
   it("compresses the longest zero run only", () => {
     assert.equal(formatIp(parseIp("2001:db8:0:0:1:0:0:1") ?? { family: 4, bits: 0n }), "2001:db8::1:0:0:1");
-    assert.equal(formatIp(parseIp("2001:db8:1:2:3:4:5:6") ?? { family: 4, bits: 0n }), "2001:db8:1:2:3:4:5:6");
+    assert.equal(
+      formatIp(parseIp("2001:db8:1:2:3:4:5:6") ?? { family: 4, bits: 0n }),
+      "2001:db8:1:2:3:4:5:6",
+    );
   });
 });
 
@@ -72,7 +75,16 @@ describe("CIDR parsing and matching", () => {
   });
 
   it("refuses malformed prefixes with a reason", () => {
-    for (const text of ["10.1.2.3/8", "abc", "10.0.0.0/33", "10.0.0.0/x", "::/129", "127.1/8", "", "::ffff:0:0/90"]) {
+    for (const text of [
+      "10.1.2.3/8",
+      "abc",
+      "10.0.0.0/33",
+      "10.0.0.0/x",
+      "::/129",
+      "127.1/8",
+      "",
+      "::ffff:0:0/90",
+    ]) {
       assert.throws(() => parseCidr(text), CidrError, text);
     }
   });
@@ -95,7 +107,10 @@ describe("default denials", () => {
 
   it("deny metadata, link-local, unspecified, multicast and broadcast in every mode, naming the rule", () => {
     const cases: [string, RegExp][] = [
-      ["169.254.169.254", /^169\.254\.169\.254 is a cloud metadata address \(denied; allow with --endpoint-allow\)$/],
+      [
+        "169.254.169.254",
+        /^169\.254\.169\.254 is a cloud metadata address \(denied; allow with --endpoint-allow\)$/,
+      ],
       ["::ffff:169.254.169.254", /^169\.254\.169\.254 is a cloud metadata address/],
       ["fd00:ec2::254", /^fd00:ec2::254 is a cloud metadata address/],
       ["100.100.100.200", /cloud metadata/],
@@ -114,7 +129,15 @@ describe("default denials", () => {
   });
 
   it("allow loopback and private ranges to a single-user server", () => {
-    for (const address of ["127.0.0.1", "::1", "10.1.2.3", "192.168.1.1", "172.16.0.1", "100.64.0.1", "fd12::1"]) {
+    for (const address of [
+      "127.0.0.1",
+      "::1",
+      "10.1.2.3",
+      "192.168.1.1",
+      "172.16.0.1",
+      "100.64.0.1",
+      "fd12::1",
+    ]) {
       assert.equal(denied(single.checkAddress(address, 80)), "allowed", address);
     }
   });
@@ -134,7 +157,9 @@ describe("default denials", () => {
     for (const [address, what] of cases) {
       assert.match(
         denied(shared.checkAddress(address, 80)),
-        new RegExp(`is ${what.replace(/[()]/g, "\\$&")} \\(denied on a shared server; allow with --endpoint-allow\\)$`),
+        new RegExp(
+          `is ${what.replace(/[()]/g, "\\$&")} \\(denied on a shared server; allow with --endpoint-allow\\)$`,
+        ),
         address,
       );
     }
@@ -144,7 +169,8 @@ describe("default denials", () => {
   });
 
   it("deny metadata names before any lookup, in any case and with a trailing dot", () => {
-    for (const name of EGRESS_DEFAULTS.metadataNames) assert.equal(single.checkName(name).allowed, false, name);
+    for (const name of EGRESS_DEFAULTS.metadataNames)
+      assert.equal(single.checkName(name).allowed, false, name);
     assert.equal(denied(single.checkAddress("not-an-ip", 80)), "not-an-ip is not an IP address");
     const verdict = single.checkName("Metadata.Google.Internal.");
     assert.deepEqual(verdict, {
@@ -172,10 +198,19 @@ describe("precedence", () => {
   });
 
   it("between explicit rules the longest prefix wins, and a deny wins a tie", () => {
-    const policy = new EgressPolicy({ allow: ["10.1.0.0/16", "192.0.2.0/24"], deny: ["10.0.0.0/8", "192.0.2.0/24"] });
+    const policy = new EgressPolicy({
+      allow: ["10.1.0.0/16", "192.0.2.0/24"],
+      deny: ["10.0.0.0/8", "192.0.2.0/24"],
+    });
     assert.equal(denied(policy.checkAddress("10.1.2.3", 80)), "allowed");
-    assert.equal(denied(policy.checkAddress("10.2.0.1", 80)), "10.2.0.1 is in 10.0.0.0/8 (denied by --endpoint-deny)");
-    assert.equal(denied(policy.checkAddress("192.0.2.1", 80)), "192.0.2.1 is in 192.0.2.0/24 (denied by --endpoint-deny)");
+    assert.equal(
+      denied(policy.checkAddress("10.2.0.1", 80)),
+      "10.2.0.1 is in 10.0.0.0/8 (denied by --endpoint-deny)",
+    );
+    assert.equal(
+      denied(policy.checkAddress("192.0.2.1", 80)),
+      "192.0.2.1 is in 192.0.2.0/24 (denied by --endpoint-deny)",
+    );
     assert.equal(denied(policy.checkAddress("203.0.113.1", 80)), "allowed");
   });
 
@@ -206,7 +241,10 @@ describe("Telex's own sockets", () => {
     for (const address of ["10.9.8.7", "127.0.0.1", "127.0.0.53", "::1"]) {
       assert.match(denied(policy.checkAddress(address, 19291)), /ingest listener/, address);
     }
-    assert.match(denied(policy.checkAddress("2001:db8::7", 9000)), /^\[2001:db8::7\]:9000 is Telex's API listener/);
+    assert.match(
+      denied(policy.checkAddress("2001:db8::7", 9000)),
+      /^\[2001:db8::7\]:9000 is Telex's API listener/,
+    );
     assert.equal(denied(policy.checkAddress("10.9.8.6", 19291)), "allowed", "not a local address");
     assert.equal(denied(policy.checkAddress("10.9.8.7", 19292)), "allowed", "another port");
   });
@@ -244,7 +282,10 @@ describe("judging an endpoint URL without a lookup", () => {
 
   it("leaves names that need a lookup, and allowed addresses, to connect time", () => {
     assert.equal(policy.judgeEndpoint("http://localhost:8428/api/v1/write"), undefined);
-    assert.equal(policy.judgeEndpoint("https://prometheus-prod-56-prod-us-east-2.grafana.net/api/prom/push"), undefined);
+    assert.equal(
+      policy.judgeEndpoint("https://prometheus-prod-56-prod-us-east-2.grafana.net/api/prom/push"),
+      undefined,
+    );
     assert.equal(policy.judgeEndpoint("https://93.184.216.34/api/v1/write"), undefined);
     assert.equal(policy.judgeEndpoint("not a url"), undefined);
   });

@@ -14,7 +14,15 @@
 //      reopen 169.254.169.254 (a /32 default): only naming it does.
 //   4. Anything else is allowed.
 import { networkInterfaces } from "node:os";
-import { cidrContains, formatCidr, formatIp, parseCidr, parseIp, type Cidr, type IpAddress } from "./address.js";
+import {
+  cidrContains,
+  formatCidr,
+  formatIp,
+  parseCidr,
+  parseIp,
+  type Cidr,
+  type IpAddress,
+} from "./address.js";
 
 interface DefaultRule {
   readonly cidr: string;
@@ -229,13 +237,18 @@ export class EgressPolicy {
     }
     const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
     const verdict =
-      parseIp(url.hostname) === undefined ? this.checkName(url.hostname) : this.checkAddress(url.hostname, port);
+      parseIp(url.hostname) === undefined
+        ? this.checkName(url.hostname)
+        : this.checkAddress(url.hostname, port);
     return verdict.allowed ? undefined : verdict.message;
   }
 
   private selfMatches(rule: SelfRule, ip: IpAddress): boolean {
     if (rule.address !== "local") return rule.address.family === ip.family && rule.address.bits === ip.bits;
-    if (LOOPBACK.some((cidr) => cidrContains(cidr, ip)) || UNSPECIFIED.some((cidr) => cidrContains(cidr, ip))) {
+    if (
+      LOOPBACK.some((cidr) => cidrContains(cidr, ip)) ||
+      UNSPECIFIED.some((cidr) => cidrContains(cidr, ip))
+    ) {
       return true;
     }
     return this.localAddresses().some((text) => {

@@ -6,7 +6,6 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
-import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { peerAvailability } from "../../testing/peers.js";
@@ -63,7 +62,7 @@ describe("HTTPS sinks", { skip: openssl.skip }, () => {
     server = createServer(
       { key: readFileSync(join(dir, "server.key")), cert: readFileSync(join(dir, "server.pem")) },
       (req, res) => {
-        const sni = (req.socket as TLSSocket).servername;
+        const sni: unknown = Reflect.get(req.socket, "servername");
         lastServername = typeof sni === "string" ? sni : undefined;
         req.resume();
         req.on("end", () => res.writeHead(204).end());

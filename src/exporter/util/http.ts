@@ -120,9 +120,9 @@ export async function errorText(
   } catch {
     // A body that fails mid-way still gave us its status.
   }
-  const read = Buffer.concat(chunks).subarray(0, ERROR_BODY_BYTES + REDACTION_MARGIN_BYTES).toString("utf8");
-  const text = redact(redact(read).replace(/\s+/g, " "))
-    .slice(0, ERROR_BODY_BYTES)
-    .trim();
+  const read = Buffer.concat(chunks)
+    .subarray(0, ERROR_BODY_BYTES + REDACTION_MARGIN_BYTES)
+    .toString("utf8");
+  const text = redact(redact(read).replace(/\s+/g, " ")).slice(0, ERROR_BODY_BYTES).trim();
   return text === "" ? "" : `: ${text}`;
 }

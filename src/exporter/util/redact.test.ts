@@ -13,7 +13,13 @@ const redact = redactorFor(authorizationSecrets(header));
 
 describe("credential redaction", () => {
   it("derives the header, its token, user:password, the username and the password from Basic", () => {
-    assert.deepEqual(authorizationSecrets(header), [header, token, `${USERNAME}:${PASSWORD}`, USERNAME, PASSWORD]);
+    assert.deepEqual(authorizationSecrets(header), [
+      header,
+      token,
+      `${USERNAME}:${PASSWORD}`,
+      USERNAME,
+      PASSWORD,
+    ]);
     assert.deepEqual(authorizationSecrets("Bearer abc.def"), ["Bearer abc.def", "abc.def"]);
   });
 
@@ -32,7 +38,14 @@ describe("credential redaction", () => {
     it(`removes ${what}`, () => {
       const out = redact(text);
       assert.ok(out.includes(REDACTED), out);
-      for (const secret of [token, token.toLowerCase(), PASSWORD, PASSWORD.toUpperCase(), USERNAME, "s3cr3t"]) {
+      for (const secret of [
+        token,
+        token.toLowerCase(),
+        PASSWORD,
+        PASSWORD.toUpperCase(),
+        USERNAME,
+        "s3cr3t",
+      ]) {
         assert.ok(!out.includes(secret), `${what}: ${out}`);
       }
     });
