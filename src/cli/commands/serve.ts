@@ -56,12 +56,12 @@ Options:
   --tenant-label NAME     the label naming a series' project (default ${DEFAULTS.tenantLabel})
   --status-interval DURATION  how often each policy's status is refreshed from delivery
                           health, e.g. 500ms or 1m (default 10s)
-  --endpoint-allow CIDR[,CIDR...]  sink endpoints these addresses may be reached although a
-                          default denies them (repeatable). Denied by default: link-local, cloud
-                          metadata, unspecified, multicast, broadcast; with --tokens-file or a
-                          cluster also loopback and private ranges. The longest matching prefix wins
-  --endpoint-deny CIDR[,CIDR...]   sink endpoints may never reach these addresses (repeatable;
-                          on an equal prefix a deny beats an allow)
+  --endpoint-allow CIDR[,CIDR...]  sink endpoints may reach these addresses although a default
+                          denies them (repeatable). Denied by default: cloud metadata, link-local,
+                          unspecified, multicast, broadcast, Telex's own listeners and --source-url;
+                          with --tokens-file or a cluster also loopback and private ranges
+  --endpoint-deny CIDR[,CIDR...]   sink endpoints may never reach these addresses (repeatable).
+                          The longest matching prefix wins; on a tie deny beats allow
   --source-url URL        pull mode: VictoriaMetrics (or vmselect .../select/0/prometheus) to read sources from
   --pull-interval DURATION  how often each source is read (default 30s)
   --pull-lag DURATION     read samples once this old (default 1m)
@@ -92,7 +92,7 @@ function processSignal(): StopSignal {
 export async function run(
   args: readonly string[],
   io: CommandIO,
-  stopSignal: StopSignal = processSignal(),
+  stopSignal?: StopSignal,
 ): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
@@ -136,6 +136,8 @@ export async function run(
   const endpointAllow = cidrFlag("endpoint-allow", values["endpoint-allow"]);
   const endpointDeny = cidrFlag("endpoint-deny", values["endpoint-deny"]);
   const logger = streamLogger((line) => io.stderr.write(line));
+  // Listened for only once the flags are valid: a refused invocation leaves no handlers behind.
+  const stop = stopSignal ?? processSignal();
   const common = {
     dataDir: values["data-dir"],
     ingestListen: values["ingest-listen"],
@@ -149,7 +151,7 @@ export async function run(
     logger,
   };
   if (values.kubeconfig !== undefined || values["in-cluster"]) {
-    return runAgainstCluster(values, common, io, stopSignal);
+    return runAgainstCluster(values, common, io, stop);
   }
   if (values.context !== undefined || values.project !== undefined) {
     throw new UsageError("--context and --project go with --kubeconfig or --in-cluster");
@@ -197,7 +199,7 @@ export async function run(
       "open access: no --tokens-file, so anyone who can reach this loopback address can read and write every project",
     );
   }
-  return stopOnSignal(server, stopSignal, logger);
+  return stopOnSignal(server, stop, logger);
 }
 
 async function stopOnSignal(
