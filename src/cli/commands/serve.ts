@@ -89,11 +89,7 @@ function processSignal(): StopSignal {
   });
 }
 
-export async function run(
-  args: readonly string[],
-  io: CommandIO,
-  stopSignal?: StopSignal,
-): Promise<number> {
+export async function run(args: readonly string[], io: CommandIO, stopSignal?: StopSignal): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
     options: {

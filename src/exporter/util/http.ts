@@ -4,7 +4,7 @@ import { Client, Pool, errors as undiciErrors, type Dispatcher } from "undici";
 import { guardedConnector, type EgressPolicy } from "../egress/index.js";
 import { noRedaction, type Redactor } from "./redact.js";
 
-/** How much of an error response's body goes into a message. */
+/** How much of an error response's body goes into a message (characters, after redaction). */
 const ERROR_BODY_BYTES = 512;
 /**
  * Read past the cap before redacting, so that a secret that starts inside the
