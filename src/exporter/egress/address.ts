@@ -1,6 +1,6 @@
 // IP addresses and CIDR prefixes as numbers, so that every spelling of an
 // address compares equal: IPv4-mapped IPv6 (::ffff:127.0.0.1, ::ffff:7f00:1)
-// becomes the IPv4 address it carries, zone ids are dropped, and prefixes are
+// and NAT64 (64:ff9b::a9fe:a9fe) become the IPv4 address they carry, zone ids are dropped, and prefixes are
 // matched with plain bit arithmetic. Host spellings such as `127.1`,
 // `2852039166` or `0x7f.0.0.1` never get here: WHATWG URL parsing already
 // turned them into dotted quads (src/exporter/egress/policy.test.ts checks it).
@@ -51,9 +51,13 @@ function parseV6(text: string): bigint {
   return bits;
 }
 
+/** NAT64's well-known prefix (RFC 6052): 64:ff9b::a.b.c.d reaches a.b.c.d through a translator. */
+const NAT64_PREFIX = 0x0064_ff9bn << 96n;
+
 /**
  * An IP literal, or undefined for anything else (a name). Accepts brackets
- * and zone ids; an IPv4-mapped IPv6 address is returned as IPv4.
+ * and zone ids; an IPv4-mapped IPv6 address (and a NAT64 one, which a
+ * translator turns into the IPv4 address it carries) is returned as IPv4.
  */
 export function parseIp(text: string): IpAddress | undefined {
   let literal = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
@@ -62,7 +66,8 @@ export function parseIp(text: string): IpAddress | undefined {
   if (isIPv4(literal)) return { family: 4, bits: parseV4(literal) };
   if (!isIPv6(literal)) return undefined;
   const bits = parseV6(literal);
-  if (bits >> 32n === 0xffffn) return { family: 4, bits: bits & V4_MASK };
+  if (bits >> 32n === 0xffffn || bits >> 32n === NAT64_PREFIX >> 32n)
+    return { family: 4, bits: bits & V4_MASK };
   return { family: 6, bits };
 }
 
