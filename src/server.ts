@@ -22,6 +22,8 @@ import { KubeApiError, KubeClient } from "./controller/kube/client.js";
 import { POLICIES } from "./controller/reconciler.js";
 import type { ClusterConnection } from "./controller/kube/config.js";
 import { clusterLayout, embeddedLayout, type ControlPlaneLayout } from "./controller/kube/layout.js";
+import { endpointWarnings } from "./controller/endpoint-warnings.js";
+import { EgressPolicy, addressesOf } from "./exporter/egress/index.js";
 import { Exporter, type PolicyHealth } from "./exporter/exporter.js";
 import { INGEST_OUTCOMES, startIngestServer, type IngestServer } from "./exporter/ingest/server.js";
 import { FileCursorStore, PullSource } from "./exporter/pull/index.js";
@@ -67,6 +69,10 @@ export interface ExporterRunOptions {
   readonly demo?: boolean;
   /** How often delivery health is checked for status changes (default 10 s). */
   readonly statusRefreshMs?: number;
+  /** CIDRs sinks may reach although a default denies them (--endpoint-allow; see src/exporter/egress). */
+  readonly endpointAllow?: readonly string[];
+  /** CIDRs sinks may never reach (--endpoint-deny). */
+  readonly endpointDeny?: readonly string[];
   readonly logger?: Logger;
 }
 
@@ -171,6 +177,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const components = new Components(logger);
   try {
+    // With a tokens file strangers share the server: loopback and private ranges are theirs no more.
+    const egress = egressPolicy(options, options.tokensFile !== undefined);
     // The controller authenticates with a token that lives only in this process.
     const internalToken = randomBytes(32).toString("hex");
     // The exporter starts after the API (it needs the data directory the API creates).
@@ -185,8 +193,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         const health = late.exporter?.health(uid);
         return health === undefined ? undefined : deliveryReport(health);
       },
+      policyWarnings: (policy) => endpointWarnings(egress, policy),
     });
     components.add("api", () => api.stop());
+    egress.denyListener(await addressesOf(api.host), api.port, "Telex's API listener");
     const client = new KubeClient({
       server: api.url,
       tls: {
@@ -195,7 +205,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       },
       authorization: () => (options.tokensFile === undefined ? undefined : `Bearer ${internalToken}`),
     });
-    const running = await startExporting(options, client, embeddedLayout(), components);
+    const running = await startExporting(options, client, embeddedLayout(), components, egress);
     late.exporter = running.exporter;
     return { ...running, api };
   } catch (error: unknown) {
@@ -212,6 +222,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 export async function startClusterExporter(options: ClusterOptions): Promise<RunningExporter> {
   const components = new Components(options.logger ?? silentLogger);
   try {
+    // A cluster's projects are strangers to each other: shared-tenancy defaults.
+    const egress = egressPolicy(options, true);
+    const apiUrl = new URL(options.connection.server);
+    egress.denyPeer(await addressesOf(apiUrl.hostname), portOf(apiUrl), "the Kubernetes API Telex watches");
     if (options.pull !== undefined) mkdirSync(options.dataDir ?? DEFAULT_DATA_DIR, { recursive: true });
     const client = new KubeClient({
       server: options.connection.server,
@@ -225,7 +239,7 @@ export async function startClusterExporter(options: ClusterOptions): Promise<Run
       await client.close();
       throw error;
     }
-    return await startExporting(options, client, layout, components);
+    return await startExporting(options, client, layout, components, egress);
   } catch (error: unknown) {
     await components.stop();
     throw error;
@@ -261,18 +275,38 @@ async function checkCluster(client: KubeClient, layout: ControlPlaneLayout, serv
   }
 }
 
+function egressPolicy(options: ExporterRunOptions, sharedTenancy: boolean): EgressPolicy {
+  return new EgressPolicy({
+    sharedTenancy,
+    ...(options.endpointAllow === undefined ? {} : { allow: options.endpointAllow }),
+    ...(options.endpointDeny === undefined ? {} : { deny: options.endpointDeny }),
+  });
+}
+
+function portOf(url: URL): number {
+  if (url.port !== "") return Number(url.port);
+  return url.protocol === "https:" ? 443 : 80;
+}
+
 /** The exporter, its sources and the controller feeding it; the client is closed on stop. */
 async function startExporting(
   options: ExporterRunOptions,
   client: KubeClient,
   layout: ControlPlaneLayout,
   components: Components,
+  egress: EgressPolicy,
 ): Promise<RunningExporter> {
   const logger = options.logger ?? silentLogger;
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const tenantLabel = options.tenantLabel ?? DEFAULTS.tenantLabel;
   let pull: PullSource | undefined;
   if (options.pull !== undefined) {
+    const store = new URL(options.pull.url);
+    egress.denyPeer(
+      await addressesOf(store.hostname),
+      portOf(store),
+      "the metrics store Telex reads (--source-url)",
+    );
     pull = new PullSource({
       url: options.pull.url,
       intervalMs: options.pull.intervalMs ?? PULL_DEFAULTS.intervalMs,
@@ -283,7 +317,12 @@ async function startExporting(
       logger,
     });
   }
-  const exporter = new Exporter({ tenantLabel, logger, ...(pull === undefined ? {} : { pull }) });
+  const exporter = new Exporter({
+    tenantLabel,
+    logger,
+    sinkRuntime: { egress },
+    ...(pull === undefined ? {} : { pull }),
+  });
   components.add("exporter", () => exporter.close());
   if (pull !== undefined) {
     const source = pull;
@@ -353,6 +392,8 @@ async function startExporting(
     });
     ingest = started;
     components.add("ingest", () => started.close());
+    const listener = new URL(started.url);
+    egress.denyListener(await addressesOf(listener.hostname), portOf(listener), "Telex's ingest listener");
     if (options.demo === true) {
       const demo = startDemo(exporter.ingest, tenantLabel, systemClock);
       components.add("demo", () => {

@@ -9,6 +9,10 @@ import type { Query, ResponseFormat } from "./http-io.js";
 import type { Registry } from "./registry.js";
 import type { WatchHub } from "./watch-hub.js";
 import type { Writes } from "./writes.js";
+import type { JsonObject } from "../store/index.js";
+
+/** Warning texts about a stored ExportPolicy from whoever runs the exporter (see ApiServerOptions). */
+export type PolicyWarnings = (policy: JsonObject) => readonly string[];
 
 export interface ServerContext {
   readonly registry: Registry;
@@ -21,6 +25,7 @@ export interface ServerContext {
   readonly logger: Logger;
   /** Live delivery counters (ExportPolicy `delivery` subresource); undefined: not served. */
   readonly delivery: DeliveryProvider | undefined;
+  readonly policyWarnings: PolicyWarnings | undefined;
   /** host:port clients reach us at, for discovery. */
   serverAddress: string;
   readonly bookmarkIntervalMs: number;

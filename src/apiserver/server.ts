@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from "../log.js";
 import { ObjectStore, type Synchronous } from "../store/index.js";
 import { loadTokensFile, type TokenTable } from "./auth/tokens.js";
 import { systemClock, type Clock } from "./clock.js";
-import type { ServerContext } from "./context.js";
+import type { PolicyWarnings, ServerContext } from "./context.js";
 import type { DeliveryProvider } from "./delivery.js";
 import { buildOpenApiDocuments } from "./discovery.js";
 import { formatHostPort, isLoopback, parseListenAddress } from "./listen.js";
@@ -46,6 +46,12 @@ export interface ApiServerOptions {
    * `delivery` subresource; without it that subresource is not served (404).
    */
   readonly delivery?: DeliveryProvider;
+  /**
+   * Warnings about an ExportPolicy that the API cannot judge itself (an
+   * endpoint the exporter will refuse to connect to), sent as Warning headers
+   * with the create or update; never a rejection.
+   */
+  readonly policyWarnings?: PolicyWarnings;
 }
 
 export interface ApiServer {
@@ -103,6 +109,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     clock,
     logger,
     delivery: options.delivery,
+    policyWarnings: options.policyWarnings,
     serverAddress: "",
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 30_000,
     maxWatchSeconds: options.maxWatchSeconds ?? 1800,

@@ -90,6 +90,9 @@ describe("telex serve against a Kubernetes API through a kubeconfig", { skip }, 
       PROJECT,
       "--status-interval",
       "300ms",
+      // A cluster is shared by strangers, so loopback is denied unless allowed; the receiver is on it.
+      "--endpoint-allow",
+      "127.0.0.0/8",
       "--data-dir",
       join(dir, "data"),
     ]);

@@ -250,6 +250,8 @@ export class Reconciler {
     });
     this.status.writes++;
     for (const transition of transitions) {
+      // Operators read the same news in the log; messages carry no credentials (the sender redacts them).
+      this.deps.logger.info("readiness changed", { policy: formatKey(key), transition });
       await this.recordEvent(key, policy, transition.includes("→ False") ? "Warning" : "Normal", transition);
     }
   }

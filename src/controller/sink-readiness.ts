@@ -12,6 +12,7 @@
 //   Rejected            False    another 4xx: the endpoint refuses the data
 //   EndpointError       False    5xx
 //   Throttled           False    429 on the last attempt
+//   EndpointForbidden   False    the egress policy refuses the endpoint's address
 // Messages carry status codes and error text, never credentials.
 import type { SinkProblem } from "./compile.js";
 import type { ConditionStatus } from "./conditions.js";
@@ -36,6 +37,7 @@ const FAILURE_REASONS: Readonly<Record<string, string>> = {
   Rejected: "Rejected",
   ServerError: "EndpointError",
   Throttled: "Throttled",
+  Forbidden: "EndpointForbidden",
 };
 
 export function sinkReadiness(

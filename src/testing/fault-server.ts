@@ -35,7 +35,11 @@ export interface FaultServer {
   close(): Promise<void>;
 }
 
-export async function startFaultServer(initial: FaultScript = () => ({ status: 204 })): Promise<FaultServer> {
+export async function startFaultServer(
+  initial: FaultScript = () => ({ status: 204 }),
+  /** Another loopback address (127.0.0.2) stands for "a different host". */
+  host = "127.0.0.1",
+): Promise<FaultServer> {
   let current = initial;
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
@@ -58,11 +62,11 @@ export async function startFaultServer(initial: FaultScript = () => ({ status: 2
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("fault server has no TCP address");
   return {
-    url: `http://127.0.0.1:${address.port}`,
+    url: `http://${host}:${address.port}`,
     requests,
     script(next) {
       current = next;

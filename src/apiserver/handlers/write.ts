@@ -11,9 +11,10 @@ import {
 } from "../http-io.js";
 import { isObject, stringAt } from "../json.js";
 import { renderObject } from "../render.js";
+import { exportPolicies } from "../resources.js";
 import { errors } from "../status.js";
 import type { WriteTarget } from "../target.js";
-import type { DeleteOptions, PatchType, WriteOptions } from "../writes.js";
+import type { DeleteOptions, PatchType, WriteOptions, WriteOutcome } from "../writes.js";
 import { dryRunOf, fieldManagerOf, fieldValidationOf } from "./options.js";
 import { handleList, renderOptions, selectorOptions } from "./read.js";
 
@@ -24,6 +25,14 @@ function writeOptions(ctx: RequestContext, subresource: "status" | undefined, ap
     fieldManager: fieldManagerOf(ctx.query, ctx.request.headers["user-agent"], apply),
     subresource,
   };
+}
+
+/** The write's warnings, plus the exporter's about an ExportPolicy's spec (see ApiServerOptions.policyWarnings). */
+function warningsOf(ctx: RequestContext, target: WriteTarget, outcome: WriteOutcome, subresource?: string) {
+  const extra = ctx.server.policyWarnings;
+  if (extra === undefined || target.resource !== exportPolicies || subresource !== undefined)
+    return outcome.warnings;
+  return [...outcome.warnings, ...extra(outcome.object)];
 }
 
 async function readObject(ctx: RequestContext): Promise<Record<string, unknown>> {
@@ -38,7 +47,7 @@ export async function handleCreate(ctx: RequestContext, target: WriteTarget): Pr
     ctx.response,
     201,
     renderObject(target.resource, outcome.object, renderOptions(ctx, target)),
-    outcome.warnings,
+    warningsOf(ctx, target, outcome),
     ctx.format,
   );
 }
@@ -55,7 +64,7 @@ export async function handleUpdate(
     ctx.response,
     200,
     renderObject(target.resource, outcome.object, renderOptions(ctx, target)),
-    outcome.warnings,
+    warningsOf(ctx, target, outcome, subresource),
     ctx.format,
   );
 }
@@ -82,7 +91,7 @@ export async function handlePatch(
     ctx.response,
     code,
     renderObject(target.resource, outcome.object, renderOptions(ctx, target)),
-    outcome.warnings,
+    warningsOf(ctx, target, outcome, subresource),
     ctx.format,
   );
 }

@@ -42,6 +42,26 @@ describe("telex serve refuses", () => {
     }
   });
 
+  it("an --endpoint-allow or --endpoint-deny value that is not a CIDR, naming it", async () => {
+    const cases: [string, string, RegExp][] = [
+      [
+        "--endpoint-allow",
+        "10.0.0.0/8,10.1.2.3/8",
+        /--endpoint-allow: "10\.1\.2\.3\/8" has bits set past its prefix length/,
+      ],
+      [
+        "--endpoint-deny",
+        "metadata.google.internal",
+        /--endpoint-deny: "metadata\.google\.internal" is not an IP address or CIDR prefix/,
+      ],
+    ];
+    for (const [flag, value, message] of cases) {
+      const result = await serve("--api-listen", "127.0.0.1:0", flag, value);
+      assert.equal(result.code, 2, value);
+      assert.match(result.stderr, message);
+    }
+  });
+
   it("a tokens file with a mistake, naming it", async () => {
     const file = join(dir, "tokens.yaml");
     await writeFile(
@@ -71,5 +91,18 @@ describe("telex serve --help", () => {
     assert.equal(result.code, 0);
     assert.match(result.stdout, /--status-interval DURATION +how often each policy's status is refreshed/);
     assert.match(result.stdout, /\(default 10s\)/);
+  });
+
+  it("lists --endpoint-allow and --endpoint-deny with the defaults and the precedence", async () => {
+    const result = await runCli(["serve", "--help"]);
+    assert.match(
+      result.stdout,
+      /--endpoint-allow CIDR\[,CIDR\.\.\.\] +sink endpoints may reach these addresses/,
+    );
+    assert.match(
+      result.stdout,
+      /--endpoint-deny CIDR\[,CIDR\.\.\.\] +sink endpoints may never reach these addresses/,
+    );
+    assert.match(result.stdout, /longest matching prefix wins/);
   });
 });

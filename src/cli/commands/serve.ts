@@ -8,6 +8,7 @@ import { streamLogger, type Logger } from "../../log.js";
 import { DEFAULTS, parseDuration } from "../../api/index.js";
 import { dnsLabelProblems } from "../../api/names.js";
 import { DEMO_PROJECTS } from "../../demo/generator.js";
+import { CidrError, parseCidr } from "../../exporter/egress/index.js";
 import {
   ClusterConnectionError,
   DEFAULT_DATA_DIR,
@@ -26,7 +27,7 @@ export const summary = "Run the Telex server: resource API, controller, exporter
 const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--tokens-file FILE]
                    [--tls-cert-file FILE --tls-key-file FILE]
                    [--ingest-listen HOST:PORT] [--ingest-token-file FILE] [--tenant-label NAME]
-                   [--status-interval DURATION]
+                   [--status-interval DURATION] [--endpoint-allow CIDR,...] [--endpoint-deny CIDR,...]
                    [--source-url URL [--pull-interval DURATION] [--pull-lag DURATION] [--pull-mode export|federate]]
        telex serve (--kubeconfig FILE [--context NAME] | --in-cluster) --project NAME [ingest, pull and status flags]
 
@@ -55,6 +56,12 @@ Options:
   --tenant-label NAME     the label naming a series' project (default ${DEFAULTS.tenantLabel})
   --status-interval DURATION  how often each policy's status is refreshed from delivery
                           health, e.g. 500ms or 1m (default 10s)
+  --endpoint-allow CIDR[,CIDR...]  sink endpoints may reach these addresses although a default
+                          denies them (repeatable). Denied by default: cloud metadata, link-local,
+                          unspecified, multicast, broadcast, Telex's own listeners and --source-url;
+                          with --tokens-file or a cluster also loopback and private ranges
+  --endpoint-deny CIDR[,CIDR...]   sink endpoints may never reach these addresses (repeatable).
+                          The longest matching prefix wins; on a tie deny beats allow
   --source-url URL        pull mode: VictoriaMetrics (or vmselect .../select/0/prometheus) to read sources from
   --pull-interval DURATION  how often each source is read (default 30s)
   --pull-lag DURATION     read samples once this old (default 1m)
@@ -82,11 +89,7 @@ function processSignal(): StopSignal {
   });
 }
 
-export async function run(
-  args: readonly string[],
-  io: CommandIO,
-  stopSignal: StopSignal = processSignal(),
-): Promise<number> {
+export async function run(args: readonly string[], io: CommandIO, stopSignal?: StopSignal): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
     options: {
@@ -99,6 +102,8 @@ export async function run(
       "ingest-token-file": { type: "string" },
       "tenant-label": { type: "string", default: DEFAULTS.tenantLabel },
       "status-interval": { type: "string" },
+      "endpoint-allow": { type: "string", multiple: true },
+      "endpoint-deny": { type: "string", multiple: true },
       "source-url": { type: "string" },
       "pull-interval": { type: "string" },
       "pull-lag": { type: "string" },
@@ -124,7 +129,11 @@ export async function run(
   }
   const pull = pullOptions(values);
   const statusRefreshMs = durationFlag("status-interval", values["status-interval"]);
+  const endpointAllow = cidrFlag("endpoint-allow", values["endpoint-allow"]);
+  const endpointDeny = cidrFlag("endpoint-deny", values["endpoint-deny"]);
   const logger = streamLogger((line) => io.stderr.write(line));
+  // Listened for only once the flags are valid: a refused invocation leaves no handlers behind.
+  const stop = stopSignal ?? processSignal();
   const common = {
     dataDir: values["data-dir"],
     ingestListen: values["ingest-listen"],
@@ -132,11 +141,13 @@ export async function run(
     tenantLabel: values["tenant-label"],
     ...(pull === undefined ? {} : { pull }),
     ...(statusRefreshMs === undefined ? {} : { statusRefreshMs }),
+    ...(endpointAllow.length === 0 ? {} : { endpointAllow }),
+    ...(endpointDeny.length === 0 ? {} : { endpointDeny }),
     demo: values.demo,
     logger,
   };
   if (values.kubeconfig !== undefined || values["in-cluster"]) {
-    return runAgainstCluster(values, common, io, stopSignal);
+    return runAgainstCluster(values, common, io, stop);
   }
   if (values.context !== undefined || values.project !== undefined) {
     throw new UsageError("--context and --project go with --kubeconfig or --in-cluster");
@@ -184,7 +195,7 @@ export async function run(
       "open access: no --tokens-file, so anyone who can reach this loopback address can read and write every project",
     );
   }
-  return stopOnSignal(server, stopSignal, logger);
+  return stopOnSignal(server, stop, logger);
 }
 
 async function stopOnSignal(
@@ -280,6 +291,20 @@ function durationFlag(name: string, text: string | undefined): number | undefine
   if (ms === undefined || ms <= 0)
     throw new UsageError(`--${name}: ${JSON.stringify(text)} is not a positive duration such as 30s or 1m`);
   return ms;
+}
+
+/** A repeatable, comma-separated list of CIDRs (or single addresses), each checked. */
+function cidrFlag(name: string, values: readonly string[] | undefined): string[] {
+  const cidrs = (values ?? []).flatMap((value) => value.split(",")).map((cidr) => cidr.trim());
+  for (const cidr of cidrs) {
+    try {
+      parseCidr(cidr);
+    } catch (error: unknown) {
+      if (error instanceof CidrError) throw new UsageError(`--${name}: ${error.message}`);
+      throw error;
+    }
+  }
+  return cidrs;
 }
 
 function pullOptions(values: PullFlags): PullOptions | undefined {

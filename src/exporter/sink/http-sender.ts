@@ -1,10 +1,15 @@
 // Sends Remote Write request bodies over HTTP(S) with a keep-alive connection
 // pool of its own (one per sink, so a slow endpoint holds only its own
 // sockets), a request timeout, and every result classified once into a
-// DeliveryOutcome. Error bodies are read capped and always drained.
+// DeliveryOutcome. Error bodies are read capped, redacted of the request's
+// credentials and always drained. Every connection passes the egress policy;
+// redirects are never followed (a 3xx is a rejection), so an endpoint cannot
+// bounce a sink to an address the policy would refuse.
 import type { Dispatcher } from "undici";
 import { REMOTE_WRITE_HEADERS, classifyResponse } from "../../remotewrite/index.js";
+import { EndpointForbiddenError, type EgressPolicy } from "../egress/index.js";
 import type { Clock } from "../util/clock.js";
+import { authorizationSecrets, redactorFor, type Redactor } from "../util/redact.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import { processTrustedCertificates } from "./trust.js";
 import { drainBody, errorText, keepAlivePool, transportFailure } from "../util/http.js";
@@ -18,12 +23,15 @@ export interface HttpSenderOptions {
   readonly clock: Clock;
   /** CAs for https endpoints; defaults to the process's trusted set (see trust.ts). */
   readonly ca?: readonly string[];
+  /** Which addresses may be connected to; checked on every connection. */
+  readonly egress: EgressPolicy;
 }
 
 export class HttpSender implements Sender {
   private readonly pool: Dispatcher;
   private readonly path: string;
   private readonly headers: Record<string, string>;
+  private readonly redact: Redactor;
 
   constructor(private readonly options: HttpSenderOptions) {
     const url = new URL(options.endpoint);
@@ -32,9 +40,15 @@ export class HttpSender implements Sender {
       requestTimeoutMs: options.requestTimeoutMs,
       // One request in flight per sink.
       connections: 1,
+      egress: options.egress,
       ...(url.protocol === "https:" ? { ca: options.ca ?? processTrustedCertificates() } : {}),
     });
     this.headers = { ...REMOTE_WRITE_HEADERS, ...options.headers };
+    this.redact = redactorFor(
+      Object.entries(this.headers)
+        .filter(([name]) => name.toLowerCase() === "authorization")
+        .flatMap(([, value]) => authorizationSecrets(value)),
+    );
   }
 
   async send(body: Uint8Array, signal: AbortSignal): Promise<DeliveryOutcome> {
@@ -61,7 +75,11 @@ export class HttpSender implements Sender {
       await drainBody(response.body);
       return verdict;
     }
-    const message = `HTTP ${statusCode}${await errorText(response.body)}`;
+    if (statusCode >= 300 && statusCode < 400) {
+      await drainBody(response.body);
+      return { kind: "fatal", reason: "Rejected", message: `HTTP ${statusCode}: redirects are not followed` };
+    }
+    const message = `HTTP ${statusCode}${await errorText(response.body, this.redact)}`;
     if (verdict.kind === "retryable") {
       return verdict.retryAfterMs === undefined
         ? { kind: "retryable", reason: verdict.reason, message }
@@ -80,8 +98,11 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Classifies a failure to get any response at all. */
+/** Classifies a failure to get any response at all; a connection the egress policy refused is final. */
 export function networkOutcome(error: unknown): DeliveryOutcome {
+  if (error instanceof EndpointForbiddenError) {
+    return { kind: "fatal", reason: "Forbidden", message: error.message };
+  }
   const failure = transportFailure(error);
   return { kind: "retryable", reason: failure.reason, message: failure.message };
 }

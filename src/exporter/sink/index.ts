@@ -1,6 +1,7 @@
 // A Prometheus Remote Write sink: the pipeline wired to an HTTP sender with
 // the sink's credentials and to the Remote Write encoder.
 import { silentLogger, type Logger } from "../../log.js";
+import { EgressPolicy } from "../egress/index.js";
 import type { SeriesRef } from "../series.js";
 import { systemClock, type Clock } from "../util/clock.js";
 import { basicAuthHeaders } from "./auth.js";
@@ -18,7 +19,12 @@ export interface SinkRuntime {
   readonly queueBatches?: number;
   /** Jitter source for backoff; injectable for tests. */
   readonly random?: () => number;
+  /** Which addresses sinks may connect to; the single-user defaults when absent. */
+  readonly egress?: EgressPolicy;
 }
+
+/** Without a policy of its own a sink still refuses metadata, link-local and the like. */
+let defaultEgress: EgressPolicy | undefined;
 
 export class RemoteWriteSink {
   private readonly pipeline: SinkPipeline<SeriesRef>;
@@ -34,6 +40,7 @@ export class RemoteWriteSink {
       requestTimeoutMs: runtime.requestTimeoutMs ?? SINK_RUNTIME_DEFAULTS.requestTimeoutMs,
       headers: basicAuthHeaders(config.credentials),
       clock,
+      egress: runtime.egress ?? (defaultEgress ??= new EgressPolicy()),
     });
     this.pipeline = new SinkPipeline<SeriesRef>({
       batchMaxSize: config.batchMaxSize,

@@ -13,7 +13,7 @@ export type DeliveryOutcome =
     }
   | {
       readonly kind: "fatal";
-      readonly reason: Extract<FailureReason, "Unauthorized" | "Rejected"> | "TooLarge";
+      readonly reason: Extract<FailureReason, "Unauthorized" | "Rejected" | "Forbidden"> | "TooLarge";
       readonly message: string;
     };
 

@@ -227,5 +227,6 @@ export class SinkPipeline<S> {
 
 function dropReasonOf(outcome: Exclude<DeliveryOutcome, { kind: "ok" }>): DropReason {
   if (outcome.kind === "retryable") return "retries_exhausted";
+  if (outcome.reason === "Forbidden") return "endpoint_forbidden";
   return outcome.reason === "Unauthorized" ? "unauthorized" : "rejected";
 }

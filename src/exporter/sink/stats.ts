@@ -6,7 +6,7 @@
 
 /** Why a delivery attempt failed, as status conditions and /metrics name it. */
 export type FailureReason =
-  "Unreachable" | "Timeout" | "Unauthorized" | "Rejected" | "ServerError" | "Throttled";
+  "Unreachable" | "Timeout" | "Unauthorized" | "Rejected" | "ServerError" | "Throttled" | "Forbidden";
 
 /** Why samples were dropped. */
 export const DROP_REASONS = [
@@ -22,6 +22,8 @@ export const DROP_REASONS = [
   "shutdown",
   /** A fault in Telex itself (logged); never expected. */
   "internal_error",
+  /** The egress policy refused the endpoint's address. */
+  "endpoint_forbidden",
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -33,6 +35,7 @@ export const REQUEST_OUTCOMES = [
   "rejected",
   "server_error",
   "throttled",
+  "forbidden",
 ] as const;
 export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
 
@@ -69,6 +72,7 @@ const OUTCOME_OF_REASON: Readonly<Record<FailureReason, RequestOutcome>> = {
   Rejected: "rejected",
   ServerError: "server_error",
   Throttled: "throttled",
+  Forbidden: "forbidden",
 };
 
 export class SinkStats {
@@ -84,6 +88,7 @@ export class SinkStats {
     unauthorized: 0,
     shutdown: 0,
     internal_error: 0,
+    endpoint_forbidden: 0,
   };
   readonly requests: Record<RequestOutcome, number> = {
     success: 0,
@@ -93,6 +98,7 @@ export class SinkStats {
     rejected: 0,
     server_error: 0,
     throttled: 0,
+    forbidden: 0,
   };
   readonly latency = new LatencyHistogram();
   lastSuccessMs: number | undefined;

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { peerAvailability } from "../../testing/peers.js";
+import { EgressPolicy } from "../egress/index.js";
 import { systemClock } from "../util/clock.js";
 import { HttpSender } from "./http-sender.js";
 import { trustedCertificates } from "./trust.js";
@@ -20,6 +21,7 @@ describe("HTTPS sinks", { skip: openssl.skip }, () => {
   let server: Server;
   let url = "";
   let caPem = "";
+  let lastServername: string | undefined;
   const run = (...args: string[]) => execFileSync(openssl.requirePath(), args, { cwd: dir, stdio: "pipe" });
 
   before(async () => {
@@ -38,7 +40,7 @@ describe("HTTPS sinks", { skip: openssl.skip }, () => {
       "/CN=telex test CA",
     );
     run("req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
-    writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+    writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
     run(
       "x509",
       "-req",
@@ -60,6 +62,8 @@ describe("HTTPS sinks", { skip: openssl.skip }, () => {
     server = createServer(
       { key: readFileSync(join(dir, "server.key")), cert: readFileSync(join(dir, "server.pem")) },
       (req, res) => {
+        const sni: unknown = Reflect.get(req.socket, "servername");
+        lastServername = typeof sni === "string" ? sni : undefined;
         req.resume();
         req.on("end", () => res.writeHead(204).end());
       },
@@ -79,9 +83,10 @@ describe("HTTPS sinks", { skip: openssl.skip }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const send = async (ca?: readonly string[]) => {
+  const send = async (ca?: readonly string[], endpoint = url) => {
     const sender = new HttpSender({
-      endpoint: url,
+      endpoint,
+      egress: new EgressPolicy(),
       requestTimeoutMs: 5000,
       clock: systemClock,
       ...(ca ? { ca } : {}),
@@ -95,6 +100,14 @@ describe("HTTPS sinks", { skip: openssl.skip }, () => {
 
   it("delivers to an endpoint whose CA is trusted", async () => {
     assert.deepEqual(await send([caPem]), { kind: "ok" });
+  });
+
+  it("checks the certificate against the endpoint's name, not the address the egress connector dialled", async () => {
+    // The connector resolves localhost itself and connects to an address;
+    // SNI (and with it the identity check) must still say "localhost".
+    const named = url.replace("127.0.0.1", "localhost");
+    assert.deepEqual(await send([caPem], named), { kind: "ok" });
+    assert.equal(lastServername, "localhost");
   });
 
   it("trusts a bundle named by SSL_CERT_FILE, on top of the bundled roots", async () => {

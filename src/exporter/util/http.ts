@@ -1,9 +1,17 @@
 // HTTP pieces the sinks and the pull source share: keep-alive connections per
 // peer, transport failures classified once, and error bodies read capped.
 import { Client, Pool, errors as undiciErrors, type Dispatcher } from "undici";
+import { guardedConnector, type EgressPolicy } from "../egress/index.js";
+import { noRedaction, type Redactor } from "./redact.js";
 
-/** How much of an error response's body goes into a message. */
+/** How much of an error response's body goes into a message (characters, after redaction). */
 const ERROR_BODY_BYTES = 512;
+/**
+ * Read past the cap before redacting, so that a secret that starts inside the
+ * cap is seen whole (and redacted) rather than cut into an unrecognisable,
+ * still revealing prefix.
+ */
+const REDACTION_MARGIN_BYTES = 4096;
 /** How much of an error body is read to keep the connection reusable before giving up on it. */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
 const CONNECT_TIMEOUT_CAP_MS = 10_000;
@@ -15,6 +23,8 @@ export interface PoolOptions {
   readonly connections: number;
   /** CAs for https peers; Node's bundled roots when absent. */
   readonly ca?: readonly string[];
+  /** Checked on every connection, on the address actually connected to (see src/exporter/egress). */
+  readonly egress?: EgressPolicy;
 }
 
 /**
@@ -28,15 +38,20 @@ export interface PoolOptions {
  * one request at a time anyway.
  */
 export function keepAlivePool(origin: string, options: PoolOptions): Dispatcher {
+  const connectTimeoutMs = Math.min(options.requestTimeoutMs, CONNECT_TIMEOUT_CAP_MS);
   const common = {
     pipelining: 1,
     headersTimeout: options.requestTimeoutMs,
     bodyTimeout: options.requestTimeoutMs,
     keepAliveTimeout: IDLE_CONNECTION_MS,
-    connect: {
-      timeout: Math.min(options.requestTimeoutMs, CONNECT_TIMEOUT_CAP_MS),
-      ...(options.ca === undefined ? {} : { ca: [...options.ca] }),
-    },
+    connect:
+      options.egress === undefined
+        ? { timeout: connectTimeoutMs, ...(options.ca === undefined ? {} : { ca: [...options.ca] }) }
+        : guardedConnector({
+            policy: options.egress,
+            timeoutMs: connectTimeoutMs,
+            ...(options.ca === undefined ? {} : { ca: options.ca }),
+          }),
   };
   return options.connections === 1
     ? new Client(origin, common)
@@ -81,14 +96,21 @@ export async function drainBody(body: Dispatcher.ResponseData["body"]): Promise<
   }
 }
 
-/** The start of an error body as `: text` on one line, or "" when empty; the rest is drained. */
-export async function errorText(body: Dispatcher.ResponseData["body"]): Promise<string> {
+/**
+ * The start of an error body as `: text` on one line, or "" when empty; the
+ * rest is drained. `redact` removes what must never be shown (the request's
+ * credentials) before the text is cut to size.
+ */
+export async function errorText(
+  body: Dispatcher.ResponseData["body"],
+  redact: Redactor = noRedaction,
+): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of body) {
       const buffer = chunk as Buffer;
-      if (size < ERROR_BODY_BYTES) chunks.push(buffer);
+      if (size < ERROR_BODY_BYTES + REDACTION_MARGIN_BYTES) chunks.push(buffer);
       size += buffer.length;
       if (size > DRAIN_LIMIT_BYTES) {
         body.destroy();
@@ -98,10 +120,9 @@ export async function errorText(body: Dispatcher.ResponseData["body"]): Promise<
   } catch {
     // A body that fails mid-way still gave us its status.
   }
-  const text = Buffer.concat(chunks)
-    .subarray(0, ERROR_BODY_BYTES)
-    .toString("utf8")
-    .replace(/\s+/g, " ")
-    .trim();
+  const read = Buffer.concat(chunks)
+    .subarray(0, ERROR_BODY_BYTES + REDACTION_MARGIN_BYTES)
+    .toString("utf8");
+  const text = redact(redact(read).replace(/\s+/g, " ")).slice(0, ERROR_BODY_BYTES).trim();
   return text === "" ? "" : `: ${text}`;
 }
