@@ -8,12 +8,13 @@ import { VERSION } from "../version.js";
 const NOW = Date.UTC(2026, 4, 22, 12, 0, 0);
 
 describe("request headers", () => {
-  it("are the Remote Write 1.0 headers", () => {
+  it("are the Remote Write 1.0 headers and the loop marker", () => {
     assert.deepEqual(REMOTE_WRITE_HEADERS, {
       "Content-Encoding": "snappy",
       "Content-Type": "application/x-protobuf",
       "X-Prometheus-Remote-Write-Version": "0.1.0",
       "User-Agent": `telex/${VERSION}`,
+      "telex-exported": "1",
     });
     assert.match(USER_AGENT, /^telex\/\d+\.\d+\.\d+/);
     assert.ok(Object.isFrozen(REMOTE_WRITE_HEADERS));

@@ -1,13 +1,23 @@
 // Pushes Remote Write requests the way an agent would, for tests and benchmarks.
-import { REMOTE_WRITE_HEADERS, encodeWriteRequest, snappyCompress } from "../remotewrite/index.js";
+import {
+  LOOP_MARKER_HEADER,
+  REMOTE_WRITE_HEADERS,
+  encodeWriteRequest,
+  snappyCompress,
+} from "../remotewrite/index.js";
 import type { TimeSeriesInput } from "../remotewrite/index.js";
+
+/** An agent's Remote Write headers: Telex's own, without the loop marker only Telex sinks send. */
+export const AGENT_HEADERS: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(REMOTE_WRITE_HEADERS).filter(([name]) => name !== LOOP_MARKER_HEADER)),
+);
 
 export interface PushResult {
   readonly status: number;
   readonly body: string;
 }
 
-/** POSTs raw bytes with the Remote Write headers (overridable), returning status and body text. */
+/** POSTs raw bytes with an agent's Remote Write headers (overridable), returning status and body text. */
 export async function postRemoteWrite(
   url: string,
   body: Uint8Array,
@@ -15,7 +25,7 @@ export async function postRemoteWrite(
 ): Promise<PushResult> {
   const response = await fetch(url, {
     method: "POST",
-    headers: { ...REMOTE_WRITE_HEADERS, ...headers },
+    headers: { ...AGENT_HEADERS, ...headers },
     body,
     signal: AbortSignal.timeout(30_000),
   });
