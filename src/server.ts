@@ -61,6 +61,8 @@ export interface ExporterRunOptions {
   readonly ingestTokenFile?: string;
   /** The label naming a series' project (default resourcemanager_datumapis_com_project_name). */
   readonly tenantLabel?: string;
+  /** Label bytes of the series whose routes are cached (default ROUTER_DEFAULTS.maxCachedBytes). */
+  readonly routeCacheBytes?: number;
   /** Pull mode: read sources from this store instead of accepting pushes. */
   readonly pull?: PullOptions;
   /** Feed synthetic platform metrics of a few projects (see src/demo). */
@@ -283,7 +285,12 @@ async function startExporting(
       logger,
     });
   }
-  const exporter = new Exporter({ tenantLabel, logger, ...(pull === undefined ? {} : { pull }) });
+  const exporter = new Exporter({
+    tenantLabel,
+    logger,
+    ...(options.routeCacheBytes === undefined ? {} : { maxCachedBytes: options.routeCacheBytes }),
+    ...(pull === undefined ? {} : { pull }),
+  });
   components.add("exporter", () => exporter.close());
   if (pull !== undefined) {
     const source = pull;
@@ -317,6 +324,13 @@ async function startExporting(
         ingest?.requests[outcome] ?? 0,
       );
     }
+    writer.sample(
+      "telex_ingest_inflight_bytes",
+      "Bytes of Remote Write bodies held by the ingest endpoint, compressed and decompressed.",
+      "gauge",
+      {},
+      ingest?.inflightBytes ?? 0,
+    );
     writer.sample(
       "telex_controller_reconciles_total",
       "Reconciles finished.",
