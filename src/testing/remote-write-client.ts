@@ -1,4 +1,5 @@
 // Pushes Remote Write requests the way an agent would, for tests and benchmarks.
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from "node:http";
 import {
   LOOP_MARKER_HEADER,
   REMOTE_WRITE_HEADERS,
@@ -39,4 +40,32 @@ export async function pushSeries(
   headers: Readonly<Record<string, string>> = {},
 ): Promise<PushResult> {
   return postRemoteWrite(url, snappyCompress(encodeWriteRequest(series)), headers);
+}
+
+/**
+ * POSTs with node:http, writing the body through `write`: for bodies sent
+ * slowly, in chunks or in part. Resolves with the answer even when it arrives
+ * before the body is sent (and the server then closes the connection).
+ */
+export function postRaw(
+  url: string,
+  headers: Readonly<Record<string, string | number>>,
+  write: (request: ClientRequest) => void,
+): Promise<PushResult & { readonly headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      url,
+      { method: "POST", headers: { ...AGENT_HEADERS, ...headers } },
+      (response) => {
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => (body += chunk));
+        response.on("end", () => {
+          resolve({ status: response.statusCode ?? 0, body, headers: response.headers });
+        });
+      },
+    );
+    request.on("error", reject);
+    write(request);
+  });
 }

@@ -1,7 +1,7 @@
 // The ingest endpoint's handling of bad input: each case gets its status and
 // a one-line reason, is counted, and applies nothing.
 import assert from "node:assert/strict";
-import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from "node:http";
+import type { ClientRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import {
   decodeToObjects,
@@ -14,7 +14,7 @@ import { eventually, eventuallyValue } from "../../testing/eventually.js";
 import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
 import { TENANT_LABEL } from "../../testing/platform-series.js";
 import { policyPlan } from "../../testing/policies.js";
-import { AGENT_HEADERS, postRemoteWrite, pushSeries } from "../../testing/remote-write-client.js";
+import { postRaw, postRemoteWrite, pushSeries } from "../../testing/remote-write-client.js";
 import { Exporter } from "../exporter.js";
 import { startIngestServer, type IngestServer } from "./server.js";
 
@@ -239,31 +239,6 @@ describe("ingest endpoint", () => {
   });
 });
 
-/** POSTs with node:http, which reports an answer that arrives before the body is sent. */
-function rawPost(
-  url: string,
-  headers: Readonly<Record<string, string | number>>,
-  write: (request: ClientRequest) => void,
-): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(
-      url,
-      { method: "POST", headers: { ...AGENT_HEADERS, ...headers } },
-      (response) => {
-        let body = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => (body += chunk));
-        response.on("end", () => {
-          resolve({ status: response.statusCode ?? 0, body, headers: response.headers });
-        });
-      },
-    );
-    // Writing the rest of a refused body may fail once the server closes: the answer is what counts.
-    request.on("error", reject);
-    write(request);
-  });
-}
-
 describe("ingest memory budget", () => {
   let exporter: Exporter;
   let ingest: IngestServer;
@@ -303,13 +278,13 @@ describe("ingest memory budget", () => {
   it("answers 429 with Retry-After while other bodies hold the budget, and recovers", async () => {
     // A client that declares 150 KiB and sends a third of it holds 150 KiB of the budget.
     let holder: ClientRequest | undefined;
-    const held = rawPost(url, { "Content-Length": 150 * 1024 }, (request) => {
+    const held = postRaw(url, { "Content-Length": 150 * 1024 }, (request) => {
       holder = request;
       request.write(Buffer.alloc(50 * 1024));
     });
     held.catch(() => undefined);
     await eventually(() => ingest.inflightBytes === 150 * 1024, "the first body's bytes taken");
-    const busy = await rawPost(url, { "Content-Length": 120 * 1024 }, (request) => {
+    const busy = await postRaw(url, { "Content-Length": 120 * 1024 }, (request) => {
       request.end(Buffer.alloc(120 * 1024));
     });
     assert.equal(busy.status, 429, busy.body);
@@ -334,7 +309,7 @@ describe("ingest memory budget", () => {
 
   it("refuses an unsized (chunked) body once it outgrows the limit, answering before reading on", async () => {
     const before = ingest.requests.too_large;
-    const result = await rawPost(url, { "Transfer-Encoding": "chunked" }, (request) => {
+    const result = await postRaw(url, { "Transfer-Encoding": "chunked" }, (request) => {
       for (let i = 0; i < 40; i++) request.write(Buffer.alloc(8 * 1024)); // 320 KiB
       request.end();
     });

@@ -102,6 +102,12 @@ export interface IngestServer {
   readonly requests: Readonly<Record<IngestOutcome, number>>;
   /** Bytes of request bodies held now (see maxInflightBytes). */
   readonly inflightBytes: number;
+  /**
+   * The longest a request has blocked the event loop decompressing and
+   * applying its body, in CPU milliseconds (CPU rather than wall time, so a
+   * busy machine does not inflate it).
+   */
+  readonly maxBlockingCpuMs: number;
   close(): Promise<void>;
 }
 
@@ -283,6 +289,7 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   // decompressing and applying a body (apply is synchronous and keeps no
   // reference to it), so two requests never share it.
   let scratch: Buffer = Buffer.alloc(0);
+  let maxBlockingCpuMs = 0;
   const handle = async (request: IncomingMessage): Promise<void> => {
     const path = (request.url ?? "").split("?")[0];
     if (path !== INGEST_PATH)
@@ -308,6 +315,7 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
       taken.bytes += length;
       // Decompressing and applying are synchronous: the decompressed bytes are
       // garbage (or the reused scratch) once apply returns.
+      const cpu = process.cpuUsage();
       const uncompressed = uncompressBody(body, maxUncompressed, scratch);
       // A body that did not fit was decoded into a fresh buffer: keep that one for the next
       // (the native decoder allocates its own, so then there is nothing to keep).
@@ -318,7 +326,12 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
       ) {
         scratch = uncompressed;
       }
-      options.processor.apply(uncompressed);
+      try {
+        options.processor.apply(uncompressed);
+      } finally {
+        const used = process.cpuUsage(cpu);
+        maxBlockingCpuMs = Math.max(maxBlockingCpuMs, (used.user + used.system) / 1000);
+      }
     } finally {
       budget.give(taken.bytes);
     }
@@ -397,6 +410,9 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
     requests,
     get inflightBytes() {
       return budget.inUse;
+    },
+    get maxBlockingCpuMs() {
+      return maxBlockingCpuMs;
     },
     close: () =>
       new Promise<void>((resolve) => {
