@@ -69,17 +69,18 @@ export interface LabelLimits {
 export const ROUTER_DEFAULTS = {
   // Routes of 200,000 series: a few platform clusters' worth of agents.
   maxCachedSeries: 200_000,
-  // 64 MiB of label bytes holds ~190,000 platform series (~350 bytes each),
-  // close to the entry bound, and caps what long label sets can pin.
+  // 64 MiB of label bytes holds the 200,000 series of the entry bound at up
+  // to 335 bytes each (platform series: 200–250), and caps what long label
+  // sets can pin: 8,000 series of 8 KiB.
   maxCachedBytes: 64 * 2 ** 20,
   labelLimits: {
     // VictoriaMetrics' defaults (lib/timeserieslimits: -maxLabelsPerTimeseries=40,
-    // -maxLabelNameLen=256, -maxLabelValueLen=4096); platform series carry ~11 labels.
+    // -maxLabelNameLen=256, -maxLabelValueLen=4096); platform series carry ≤ 11 labels.
     maxLabels: 40,
     maxNameBytes: 256,
     maxValueBytes: 4096,
     // VictoriaMetrics has no total; without one 40 labels of 4 KiB would pass.
-    // 8 KiB is ~20× a platform series and 2× the longest single value allowed.
+    // 8 KiB is ~30× a platform series and 2× the longest single value allowed.
     maxSeriesBytes: 8192,
   } satisfies LabelLimits,
 } as const;
