@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { peerAvailability, freePort, waitForHttp } from "../src/testing/peers.js";
-import { REMOTE_WRITE_HEADERS } from "../src/remotewrite/index.js";
+import { AGENT_HEADERS } from "../src/testing/remote-write-client.js";
 import { SINGLE_POLICY, benchRequests, benchSeries } from "./ingest-workload.js";
 
 const PROJECTS = 100;
@@ -68,7 +68,7 @@ async function push(url: string, bodies: readonly Buffer[], count: number): Prom
   const worker = async () => {
     while (next < count) {
       const body = bodies[next++ % bodies.length];
-      const response = await fetch(url, { method: "POST", headers: REMOTE_WRITE_HEADERS, body });
+      const response = await fetch(url, { method: "POST", headers: AGENT_HEADERS, body });
       await response.arrayBuffer();
       if (response.status >= 300) throw new Error(`push failed: HTTP ${response.status}`);
     }

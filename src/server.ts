@@ -63,6 +63,8 @@ export interface ExporterRunOptions {
   readonly ingestTokenFile?: string;
   /** The label naming a series' project (default resourcemanager_datumapis_com_project_name). */
   readonly tenantLabel?: string;
+  /** Label bytes of the series whose routes are cached (default ROUTER_DEFAULTS.maxCachedBytes). */
+  readonly routeCacheBytes?: number;
   /** Pull mode: read sources from this store instead of accepting pushes. */
   readonly pull?: PullOptions;
   /** Feed synthetic platform metrics of a few projects (see src/demo). */
@@ -321,6 +323,7 @@ async function startExporting(
     tenantLabel,
     logger,
     sinkRuntime: { egress },
+    ...(options.routeCacheBytes === undefined ? {} : { maxCachedBytes: options.routeCacheBytes }),
     ...(pull === undefined ? {} : { pull }),
   });
   components.add("exporter", () => exporter.close());
@@ -356,6 +359,13 @@ async function startExporting(
         ingest?.requests[outcome] ?? 0,
       );
     }
+    writer.sample(
+      "telex_ingest_inflight_bytes",
+      "Bytes of Remote Write bodies held by the ingest endpoint, compressed and decompressed.",
+      "gauge",
+      {},
+      ingest?.inflightBytes ?? 0,
+    );
     writer.sample(
       "telex_controller_reconciles_total",
       "Reconciles finished.",

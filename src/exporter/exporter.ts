@@ -11,15 +11,25 @@ import { IngestProcessor } from "./ingest/processor.js";
 import type { PolicyPlan } from "./plan.js";
 import { pullEmitter } from "./pull-emitter.js";
 import type { PullJob, PullSource } from "./pull/index.js";
-import { Router, SourceStats, type CompiledSource } from "./router/router.js";
+import {
+  LABEL_LIMIT_REASONS,
+  Router,
+  SourceStats,
+  type CompiledSource,
+  type LabelLimits,
+} from "./router/router.js";
 import { RemoteWriteSink, SINK_RUNTIME_DEFAULTS, type SinkRuntime } from "./sink/index.js";
 import { writeSinkMetrics } from "./sink/metrics.js";
 import { systemClock, type Clock } from "./util/clock.js";
 
 export interface ExporterOptions {
   readonly tenantLabel: string;
-  /** Upper bound on series whose routing decision is cached (default 200 000). */
+  /** Upper bound on series whose routing decision is cached (default ROUTER_DEFAULTS). */
   readonly maxCachedSeries?: number;
+  /** Upper bound on the label bytes of those series (default ROUTER_DEFAULTS). */
+  readonly maxCachedBytes?: number;
+  /** Per-series label limits (default ROUTER_DEFAULTS). */
+  readonly labelLimits?: Partial<LabelLimits>;
   readonly sinkRuntime?: SinkRuntime;
   readonly logger?: Logger;
   readonly clock?: Clock;
@@ -46,8 +56,6 @@ interface RunningPolicy {
   pullJobs: PullJob[];
 }
 
-const DEFAULT_MAX_CACHED_SERIES = 200_000;
-
 export class Exporter {
   readonly router: Router;
   readonly ingest: IngestProcessor;
@@ -61,7 +69,9 @@ export class Exporter {
   constructor(private readonly options: ExporterOptions) {
     this.router = new Router({
       tenantLabel: options.tenantLabel,
-      maxCachedSeries: options.maxCachedSeries ?? DEFAULT_MAX_CACHED_SERIES,
+      ...(options.maxCachedSeries === undefined ? {} : { maxCachedSeries: options.maxCachedSeries }),
+      ...(options.maxCachedBytes === undefined ? {} : { maxCachedBytes: options.maxCachedBytes }),
+      ...(options.labelLimits === undefined ? {} : { labelLimits: options.labelLimits }),
     });
     this.ingest = new IngestProcessor(this.router);
     this.logger = options.logger ?? silentLogger;
@@ -181,6 +191,22 @@ export class Exporter {
       ingest.samplesNotSelected,
     );
     counter("telex_ingest_samples_routed_total", "Sample deliveries handed to sinks.", ingest.samplesRouted);
+    for (const reason of LABEL_LIMIT_REASONS) {
+      writer.sample(
+        "telex_ingest_samples_dropped_total",
+        "Samples of series dropped at ingest, by reason (a label limit).",
+        "counter",
+        { reason },
+        ingest.samplesDropped[reason],
+      );
+    }
+    writer.sample(
+      "telex_router_cache_bytes",
+      "Label bytes held by the route cache.",
+      "gauge",
+      {},
+      this.router.cachedBytes,
+    );
     counter("telex_router_cache_hits_total", "Series routed from the cache.", this.router.cacheHits);
     counter("telex_router_cache_misses_total", "Series whose route was computed.", this.router.cacheMisses);
   }

@@ -8,7 +8,7 @@ import { VERSION } from "../version.js";
 const NOW = Date.UTC(2026, 4, 22, 12, 0, 0);
 
 describe("request headers", () => {
-  it("are the Remote Write 1.0 headers and Telex's loop marker", () => {
+  it("are the Remote Write 1.0 headers and the loop marker", () => {
     assert.deepEqual(REMOTE_WRITE_HEADERS, {
       "Content-Encoding": "snappy",
       "Content-Type": "application/x-protobuf",

@@ -25,6 +25,30 @@ describe("telex serve refuses", () => {
     assert.match(result.stderr, /refusing open access on 0\.0\.0\.0:0/);
   });
 
+  it("unauthenticated ingest on a non-loopback address, saying what to pass", async () => {
+    const result = await runCli([
+      "serve",
+      "--api-listen",
+      "127.0.0.1:0",
+      "--data-dir",
+      join(dir, "data"),
+      "--ingest-listen",
+      "0.0.0.0:0",
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /refusing unauthenticated ingest on 0\.0\.0\.0:0/);
+    assert.match(result.stderr, /--ingest-token-file FILE/);
+    assert.match(result.stderr, /--ingest-allow-unauthenticated/);
+  });
+
+  it("a route cache size that is not a positive size", async () => {
+    for (const value of ["0", "64MB", "1.5MiB", "lots"]) {
+      const result = await serve("--api-listen", "127.0.0.1:0", "--route-cache-bytes", value);
+      assert.equal(result.code, 2, value);
+      assert.match(result.stderr, /--route-cache-bytes: .* is not a positive size such as 67108864 or 64MiB/);
+    }
+  });
+
   it("a certificate without its key", async () => {
     const result = await serve("--api-listen", "127.0.0.1:0", "--tls-cert-file", join(dir, "tls.crt"));
     assert.equal(result.code, 2);
@@ -104,5 +128,11 @@ describe("telex serve --help", () => {
       /--endpoint-deny CIDR\[,CIDR\.\.\.\] +sink endpoints may never reach these addresses/,
     );
     assert.match(result.stdout, /longest matching prefix wins/);
+  });
+
+  it("lists the ingest access and route cache flags", async () => {
+    const result = await runCli(["serve", "--help"]);
+    assert.match(result.stdout, /--ingest-allow-unauthenticated +accept pushes without a token/);
+    assert.match(result.stdout, /--route-cache-bytes SIZE[\s\S]*\(default 64MiB\)/);
   });
 });

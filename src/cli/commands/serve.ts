@@ -2,10 +2,17 @@
 // component gracefully. The listening address goes to stdout in one stable
 // line (`api: listening on http://HOST:PORT`) that scripts and tests read.
 import { parseArgs } from "node:util";
-import { ApiServerConfigError, DEFAULT_API_LISTEN, TokensFileError } from "../../apiserver/index.js";
+import {
+  ApiServerConfigError,
+  DEFAULT_API_LISTEN,
+  TokensFileError,
+  isLoopback,
+  parseListenAddress,
+} from "../../apiserver/index.js";
 import { inClusterConnection, loadKubeconfig, type ClusterConnection } from "../../controller/kube/config.js";
 import { streamLogger, type Logger } from "../../log.js";
 import { DEFAULTS, parseDuration } from "../../api/index.js";
+import { ROUTER_DEFAULTS } from "../../exporter/router/router.js";
 import { dnsLabelProblems } from "../../api/names.js";
 import { DEMO_PROJECTS } from "../../demo/generator.js";
 import { CidrError, parseCidr } from "../../exporter/egress/index.js";
@@ -26,7 +33,8 @@ export const summary = "Run the Telex server: resource API, controller, exporter
 
 const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--tokens-file FILE]
                    [--tls-cert-file FILE --tls-key-file FILE]
-                   [--ingest-listen HOST:PORT] [--ingest-token-file FILE] [--tenant-label NAME]
+                   [--ingest-listen HOST:PORT] [--ingest-token-file FILE | --ingest-allow-unauthenticated]
+                   [--route-cache-bytes SIZE] [--tenant-label NAME]
                    [--status-interval DURATION] [--endpoint-allow CIDR,...] [--endpoint-deny CIDR,...]
                    [--source-url URL [--pull-interval DURATION] [--pull-lag DURATION] [--pull-mode export|federate]]
        telex serve (--kubeconfig FILE [--context NAME] | --in-cluster) --project NAME [ingest, pull and status flags]
@@ -52,7 +60,11 @@ Options:
   --tls-cert-file FILE    PEM certificate: serve https (kubectl sends tokens only over https)
   --tls-key-file FILE     PEM private key of the certificate
   --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
-  --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint
+  --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint; required
+                          when --ingest-listen is not a loopback address
+  --ingest-allow-unauthenticated  accept pushes without a token on a non-loopback address
+  --route-cache-bytes SIZE  label bytes of the series whose routes are cached, e.g. 128MiB
+                          (default ${formatBytes(ROUTER_DEFAULTS.maxCachedBytes)})
   --tenant-label NAME     the label naming a series' project (default ${DEFAULTS.tenantLabel})
   --status-interval DURATION  how often each policy's status is refreshed from delivery
                           health, e.g. 500ms or 1m (default 10s)
@@ -100,6 +112,8 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
       "tls-key-file": { type: "string" },
       "ingest-listen": { type: "string", default: DEFAULT_INGEST_LISTEN },
       "ingest-token-file": { type: "string" },
+      "ingest-allow-unauthenticated": { type: "boolean", default: false },
+      "route-cache-bytes": { type: "string" },
       "tenant-label": { type: "string", default: DEFAULTS.tenantLabel },
       "status-interval": { type: "string" },
       "endpoint-allow": { type: "string", multiple: true },
@@ -128,6 +142,8 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
     throw new UsageError("--tls-cert-file and --tls-key-file go together");
   }
   const pull = pullOptions(values);
+  checkIngestAccess(values, pull);
+  const routeCacheBytes = bytesFlag("route-cache-bytes", values["route-cache-bytes"]);
   const statusRefreshMs = durationFlag("status-interval", values["status-interval"]);
   const endpointAllow = cidrFlag("endpoint-allow", values["endpoint-allow"]);
   const endpointDeny = cidrFlag("endpoint-deny", values["endpoint-deny"]);
@@ -139,6 +155,7 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
     ingestListen: values["ingest-listen"],
     ...(values["ingest-token-file"] === undefined ? {} : { ingestTokenFile: values["ingest-token-file"] }),
     tenantLabel: values["tenant-label"],
+    ...(routeCacheBytes === undefined ? {} : { routeCacheBytes }),
     ...(pull === undefined ? {} : { pull }),
     ...(statusRefreshMs === undefined ? {} : { statusRefreshMs }),
     ...(endpointAllow.length === 0 ? {} : { endpointAllow }),
@@ -305,6 +322,48 @@ function cidrFlag(name: string, values: readonly string[] | undefined): string[]
     }
   }
   return cidrs;
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { "": 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 };
+
+function bytesFlag(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^([0-9]+)(|KiB|MiB|GiB)$/.exec(text);
+  const bytes = match === null ? NaN : Number(match[1]) * (BYTE_UNITS[match[2] ?? ""] ?? NaN);
+  if (!(bytes > 0) || !Number.isSafeInteger(bytes))
+    throw new UsageError(
+      `--${name}: ${JSON.stringify(text)} is not a positive size such as 67108864 or 64MiB`,
+    );
+  return bytes;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes % 2 ** 20 === 0 ? `${bytes / 2 ** 20}MiB` : String(bytes);
+}
+
+interface IngestAccessFlags {
+  readonly "ingest-listen": string;
+  readonly "ingest-token-file"?: string | undefined;
+  readonly "ingest-allow-unauthenticated": boolean;
+}
+
+/**
+ * Anyone who reaches the ingest endpoint can feed every project's sinks: off
+ * loopback it needs a token, unless open access is asked for by name.
+ */
+function checkIngestAccess(values: IngestAccessFlags, pull: PullOptions | undefined): void {
+  if (pull !== undefined || values["ingest-token-file"] !== undefined) return;
+  if (values["ingest-allow-unauthenticated"]) return;
+  let host: string;
+  try {
+    host = parseListenAddress(values["ingest-listen"]).host;
+  } catch (error: unknown) {
+    throw new UsageError(`--ingest-listen: ${(error as Error).message}`);
+  }
+  if (isLoopback(host)) return;
+  throw new UsageError(
+    `refusing unauthenticated ingest on ${values["ingest-listen"]}: pass --ingest-token-file FILE (agents send its token as a bearer token), or --ingest-allow-unauthenticated to accept pushes from anyone who can reach it`,
+  );
 }
 
 function pullOptions(values: PullFlags): PullOptions | undefined {

@@ -10,7 +10,13 @@ import {
   scanWriteRequest,
   type WriteRequestScanner,
 } from "../../remotewrite/index.js";
-import type { Route, Router, Unrouted } from "../router/router.js";
+import {
+  LABEL_LIMIT_REASONS,
+  type LabelLimitReason,
+  type Route,
+  type Router,
+  type Unrouted,
+} from "../router/router.js";
 
 export class IngestStats {
   samplesReceived = 0;
@@ -20,9 +26,18 @@ export class IngestStats {
   samplesNotSelected = 0;
   /** Sample deliveries handed to sinks (one sample to two sinks counts two). */
   samplesRouted = 0;
+  /** Samples of series over a label limit, by the limit: dropped, the rest of the request accepted. */
+  readonly samplesDropped: Record<LabelLimitReason, number> = Object.fromEntries(
+    LABEL_LIMIT_REASONS.map((r) => [r, 0]),
+  ) as Record<LabelLimitReason, number>;
 }
 
 const INITIAL_SCRATCH = 1024;
+/**
+ * Scratch arrays grown past this many samples (~1.6 MB) by one large request
+ * are given back afterwards: a single 32 MiB body can hold ~2.5 M samples.
+ */
+const MAX_KEPT_SCRATCH = 65_536;
 
 export class IngestProcessor implements WriteRequestScanner {
   readonly stats = new IngestStats();
@@ -61,6 +76,7 @@ export class IngestProcessor implements WriteRequestScanner {
     } finally {
       this.routes.fill(undefined, 0, this.count);
       this.count = 0;
+      if (this.values.length > MAX_KEPT_SCRATCH) this.shrink();
     }
   }
 
@@ -84,12 +100,10 @@ export class IngestProcessor implements WriteRequestScanner {
     stats.samplesReceived += count;
     for (let i = 0; i < count; i++) {
       const route = this.routes[i];
-      if (route === undefined || route === "not-selected") {
-        stats.samplesNotSelected++;
-        continue;
-      }
-      if (route === "no-tenant") {
-        stats.samplesWithoutTenant++;
+      if (route === undefined || typeof route === "string") {
+        if (route === undefined || route === "not-selected") stats.samplesNotSelected++;
+        else if (route === "no-tenant") stats.samplesWithoutTenant++;
+        else stats.samplesDropped[route]++;
         continue;
       }
       const value = this.values[i] ?? NaN;
@@ -98,6 +112,12 @@ export class IngestProcessor implements WriteRequestScanner {
       for (const target of route.targets) target.push(route.series, value, timestamp);
       stats.samplesRouted += route.targets.length;
     }
+  }
+
+  private shrink(): void {
+    this.values = new Float64Array(INITIAL_SCRATCH);
+    this.timestamps = new Float64Array(INITIAL_SCRATCH);
+    this.routes = new Array<Route | Unrouted | undefined>(INITIAL_SCRATCH);
   }
 
   private grow(): void {

@@ -1,18 +1,20 @@
 // The ingest endpoint's handling of bad input: each case gets its status and
 // a one-line reason, is counted, and applies nothing.
 import assert from "node:assert/strict";
+import type { ClientRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import {
   decodeToObjects,
+  encodeLabels,
   encodeWriteRequest,
   snappyCompress,
   snappyUncompress,
 } from "../../remotewrite/index.js";
-import { eventuallyValue } from "../../testing/eventually.js";
+import { eventually, eventuallyValue } from "../../testing/eventually.js";
 import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
 import { TENANT_LABEL } from "../../testing/platform-series.js";
 import { policyPlan } from "../../testing/policies.js";
-import { postRemoteWrite, pushSeries } from "../../testing/remote-write-client.js";
+import { postRaw, postRemoteWrite, pushSeries } from "../../testing/remote-write-client.js";
 import { Exporter } from "../exporter.js";
 import { startIngestServer, type IngestServer } from "./server.js";
 
@@ -108,7 +110,43 @@ describe("ingest endpoint", () => {
     assert.equal(exporter.ingest.stats.samplesWithoutTenant - before, 2);
   });
 
+  it("drops and counts series over a label limit, accepts the rest, and caches none of them", async () => {
+    const tenant = { [TENANT_LABEL]: "p1" };
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, "v"]));
+    const overLimit = {
+      too_many_labels: series({ __name__: "many", ...tenant, ...many }, 2),
+      label_name_too_long: series({ __name__: "name", ...tenant, ["n".repeat(257)]: "v" }, 3),
+      label_value_too_long: series({ __name__: "value", ...tenant, v: "é".repeat(2049) }, 4),
+      labels_too_large: series(
+        { __name__: "total", ...tenant, a: "a".repeat(3000), b: "b".repeat(3000), c: "c".repeat(3000) },
+        5,
+      ),
+    };
+    const dropped = { ...exporter.ingest.stats.samplesDropped };
+    const sink = exporter.health("uid-p1-all")?.sinks.get("null");
+    assert.ok(sink);
+    const sinkBefore = sink.stats.samplesReceived;
+    const bytesBefore = exporter.router.cachedBytes;
+    const atLimits = series({ __name__: "edge", ...tenant, v: "é".repeat(2048), ["n".repeat(256)]: "x" });
+    const result = await pushSeries(url, [...Object.values(overLimit), atLimits], auth);
+    assert.equal(result.status, 204, result.body);
+    for (const [reason, { samples }] of Object.entries(overLimit)) {
+      const key = reason as keyof typeof dropped;
+      assert.equal(exporter.ingest.stats.samplesDropped[key] - dropped[key], samples.length, reason);
+    }
+    assert.equal(sink.stats.samplesReceived - sinkBefore, 1, "the series at the limits is routed");
+    const edgeBytes = encodeLabels(atLimits.labels).length;
+    assert.equal(exporter.router.cachedBytes - bytesBefore, edgeBytes, "only the accepted series is cached");
+  });
+
   const rejections: [string, () => Promise<{ status: number; body: string }>, number, RegExp, string][] = [
+    [
+      "a Telex sink's request (the loop marker), before its token",
+      () => pushSeries(url, [good], { "telex-exported": "1" }),
+      400,
+      /^this request was sent by a Telex sink; Telex does not route samples it exported again \(loop\)$/,
+      "loop",
+    ],
     ["no token", () => pushSeries(url, [good]), 401, /bearer token/, "unauthorized"],
     [
       "wrong token",
@@ -198,5 +236,85 @@ describe("ingest endpoint", () => {
     const wrongMethod = await fetch(url, { headers: auth });
     assert.equal(wrongMethod.status, 405);
     assert.equal((await pushSeries(url, [good], auth)).status, 204);
+  });
+});
+
+describe("ingest memory budget", () => {
+  let exporter: Exporter;
+  let ingest: IngestServer;
+  let url = "";
+
+  before(async () => {
+    exporter = new Exporter({ tenantLabel: TENANT_LABEL });
+    ingest = await startIngestServer({
+      host: "127.0.0.1",
+      port: 0,
+      processor: exporter.ingest,
+      maxCompressedBytes: 200 * 1024,
+      maxUncompressedBytes: 512 * 1024,
+      maxInflightBytes: 256 * 1024,
+    });
+    url = `${ingest.url}/api/v1/write`;
+  });
+
+  after(async () => {
+    await ingest.close();
+    await exporter.close();
+  });
+
+  const body = (bytes: number) =>
+    snappyCompress(
+      encodeWriteRequest([
+        {
+          labels: [
+            { name: "__name__", value: "up" },
+            { name: "pad", value: "x".repeat(bytes) },
+          ],
+          samples: [{ value: 1, timestampMs: 1 }],
+        },
+      ]),
+    );
+
+  it("answers 429 with Retry-After while other bodies hold the budget, and recovers", async () => {
+    // A client that declares 150 KiB and sends a third of it holds 150 KiB of the budget.
+    let holder: ClientRequest | undefined;
+    const held = postRaw(url, { "Content-Length": 150 * 1024 }, (request) => {
+      holder = request;
+      request.write(Buffer.alloc(50 * 1024));
+    });
+    held.catch(() => undefined);
+    await eventually(() => ingest.inflightBytes === 150 * 1024, "the first body's bytes taken");
+    const busy = await postRaw(url, { "Content-Length": 120 * 1024 }, (request) => {
+      request.end(Buffer.alloc(120 * 1024));
+    });
+    assert.equal(busy.status, 429, busy.body);
+    assert.equal(busy.headers["retry-after"], "1");
+    assert.match(busy.body, /ingest is busy/);
+    assert.equal(ingest.requests.throttled, 1);
+    holder?.destroy();
+    await eventually(() => ingest.inflightBytes === 0, "the budget given back when the client goes away");
+    assert.equal((await postRemoteWrite(url, body(100))).status, 204);
+    assert.equal(ingest.inflightBytes, 0);
+  });
+
+  it("answers 413 to a request that could never fit, before decompressing it", async () => {
+    // 100 KiB compressed declaring 200 KiB decompressed: 300 KiB, over the 256 KiB budget.
+    const compressible = body(200 * 1024);
+    assert.ok(compressible.length < 20 * 1024);
+    const padded = Buffer.concat([compressible, Buffer.alloc(100 * 1024 - compressible.length)]);
+    const result = await postRemoteWrite(url, padded);
+    assert.equal(result.status, 413, result.body);
+    assert.match(result.body, /exceed the 262144 bytes of the ingest budget/);
+  });
+
+  it("refuses an unsized (chunked) body once it outgrows the limit, answering before reading on", async () => {
+    const before = ingest.requests.too_large;
+    const result = await postRaw(url, { "Transfer-Encoding": "chunked" }, (request) => {
+      for (let i = 0; i < 40; i++) request.write(Buffer.alloc(8 * 1024)); // 320 KiB
+      request.end();
+    });
+    assert.equal(result.status, 413, result.body);
+    assert.equal(ingest.requests.too_large, before + 1);
+    assert.equal(ingest.inflightBytes, 0);
   });
 });

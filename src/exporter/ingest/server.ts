@@ -2,28 +2,65 @@
 // (POST /api/v1/write, snappy-compressed protobuf) for the platform's agents.
 // Bad requests get a 4xx with a one-line reason and are counted; nothing of a
 // rejected request is applied; a full sink never slows the answer.
+//
+// Memory is bounded whatever a client sends: one budget (ByteBudget) covers
+// the compressed bytes being read and the decompressed bytes in use, taken
+// before either is held; a request that does not fit now gets 429 with
+// Retry-After, one that never could gets 413. Requests a Telex sink sent
+// (the loop marker header) are refused before their body is read, so no
+// chain of policies can route a sample twice.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { timingSafeEqual } from "node:crypto";
 import { silentLogger, type Logger } from "../../log.js";
 import {
   InvalidLabelsError,
+  LOOP_MARKER_HEADER,
   SnappyError,
   WriteRequestDecodeError,
   snappyDecoder,
+  snappyUncompressedLength,
   uncompressBody,
 } from "../../remotewrite/index.js";
 import { EXPOSITION_CONTENT_TYPE } from "../../metrics/exposition.js";
+import { ByteBudget } from "./budget.js";
 import type { IngestProcessor } from "./processor.js";
 
 export const INGEST_PATH = "/api/v1/write";
 
 export const INGEST_DEFAULTS = {
-  // Prometheus sends at most a few MB per request; 32 MiB leaves room for
-  // large batches from vmagent while bounding what one request can cost.
-  maxCompressedBytes: 32 * 2 ** 20,
-  maxUncompressedBytes: 128 * 2 ** 20,
+  // The largest requests agents send by default: vmagent's blocks are at most
+  // 8 MiB before compression (-remoteWrite.maxBlockSize), the OpenTelemetry
+  // collector's 3 MB, Prometheus' 2,000 samples well under 1 MiB. 8 MiB
+  // compressed and 32 MiB decompressed leave 4× room over the largest.
+  maxCompressedBytes: 8 * 2 ** 20,
+  maxUncompressedBytes: 32 * 2 ** 20,
+  // Process-wide, compressed bytes being read plus decompressed bytes in use:
+  // room for one largest request (40 MiB) beside ordinary ones, and with
+  // decompression's transient copy ~100 MB of RSS at most, so the whole
+  // process stays under 500 MB whatever clients send.
+  maxInflightBytes: 64 * 2 ** 20,
+  // Each connection holds a socket and its buffers; agents keep a few each.
+  // 1,024 stays within the usual open-file limit.
+  maxConnections: 1024,
+  // Slowloris: headers must arrive within 10 s and the whole request within
+  // 60 s (a largest body at 1.2 Mbit/s); checked every second.
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  // Longer than the idle timeout of agents' connection pools (Go: 90 s is the
+  // client's; 65 s here outlives load balancers' usual 60 s).
+  keepAliveTimeoutMs: 65_000,
+  // A refused body up to this size is read and discarded, keeping the
+  // connection (and the answer reliably reaching the client); a larger or
+  // unsized one closes the connection instead of being read.
+  maxDrainBytes: 2 ** 20,
+  // How long a throttled agent waits (Retry-After) before sending again.
+  retryAfterSeconds: 1,
 } as const;
+
+/** The one-line reason a looping Telex sink sees in its status. */
+export const LOOP_MESSAGE =
+  "this request was sent by a Telex sink; Telex does not route samples it exported again (loop)";
 
 /** The largest decompressed body kept for reuse; larger ones are allocated each time. */
 const MAX_SCRATCH_BYTES = 16 * 2 ** 20;
@@ -31,11 +68,14 @@ const MAX_SCRATCH_BYTES = 16 * 2 ** 20;
 export const INGEST_OUTCOMES = [
   "ok",
   "bad_request",
+  "loop",
   "too_large",
+  "throttled",
   "unauthorized",
   "unsupported_media_type",
   "not_found",
   "method_not_allowed",
+  "aborted",
 ] as const;
 export type IngestOutcome = (typeof INGEST_OUTCOMES)[number];
 
@@ -47,6 +87,11 @@ export interface IngestServerOptions {
   readonly token?: string;
   readonly maxCompressedBytes?: number;
   readonly maxUncompressedBytes?: number;
+  /** Bytes of request bodies held at once, compressed and decompressed together. */
+  readonly maxInflightBytes?: number;
+  readonly maxConnections?: number;
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
   readonly logger?: Logger;
   /** When set, GET /metrics answers with this Prometheus exposition (no token needed). */
   readonly metrics?: () => string;
@@ -55,6 +100,14 @@ export interface IngestServerOptions {
 export interface IngestServer {
   readonly url: string;
   readonly requests: Readonly<Record<IngestOutcome, number>>;
+  /** Bytes of request bodies held now (see maxInflightBytes). */
+  readonly inflightBytes: number;
+  /**
+   * The longest a request has blocked the event loop decompressing and
+   * applying its body, in CPU milliseconds (CPU rather than wall time, so a
+   * busy machine does not inflate it).
+   */
+  readonly maxBlockingCpuMs: number;
   close(): Promise<void>;
 }
 
@@ -109,19 +162,102 @@ function checkContentHeaders(request: IncomingMessage): void {
   }
 }
 
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(request.headers["content-length"] ?? NaN);
-  if (declared > limit)
-    throw new RequestError(413, "too_large", `body of ${declared} bytes exceeds ${limit}`);
+function checkLoop(request: IncomingMessage): void {
+  if (request.headers[LOOP_MARKER_HEADER] !== undefined) {
+    throw new RequestError(400, "loop", LOOP_MESSAGE);
+  }
+}
+
+function throttled(what: string): RequestError {
+  return new RequestError(429, "throttled", `ingest is busy (${what}); retry later`, {
+    "Retry-After": String(INGEST_DEFAULTS.retryAfterSeconds),
+  });
+}
+
+/** The client went away, or Node's request timeout closed the connection, before the body arrived. */
+class AbortedError extends Error {}
+
+/**
+ * Calls onChunk for each chunk of the body until it returns a RequestError,
+ * which rejects (the rest is left unread). Not `for await`: leaving that loop
+ * early destroys the socket, and the answer with it.
+ */
+function readChunks(
+  request: IncomingMessage,
+  onChunk: (chunk: Buffer) => RequestError | undefined,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      request.off("data", onData);
+      request.off("end", onEnd);
+      request.off("error", onAbort);
+      request.off("close", onAbort);
+    };
+    const onData = (chunk: Buffer): void => {
+      const problem = onChunk(chunk);
+      if (problem === undefined) return;
+      done();
+      request.pause();
+      reject(problem);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve();
+    };
+    const onAbort = (): void => {
+      done();
+      reject(new AbortedError("request aborted before its body arrived"));
+    };
+    request.on("data", onData);
+    request.once("end", onEnd);
+    request.once("error", onAbort);
+    request.once("close", onAbort);
+  });
+}
+
+/**
+ * Reads the body into one buffer, taking its bytes from the budget first: all
+ * of a declared Content-Length at once (nothing is read if it does not fit),
+ * else chunk by chunk. The caller gives back `taken.bytes` when done.
+ */
+async function readBody(
+  request: IncomingMessage,
+  limit: number,
+  budget: ByteBudget,
+  taken: { bytes: number },
+): Promise<Buffer> {
+  const header = request.headers["content-length"];
+  if (header !== undefined) {
+    const declared = Number(header);
+    if (declared > limit)
+      throw new RequestError(413, "too_large", `body of ${declared} bytes exceeds ${limit}`);
+    if (!budget.tryTake(declared)) throw throttled("request bodies in flight at their limit");
+    taken.bytes = declared;
+    // Node's parser delivers exactly Content-Length bytes: one buffer, no concatenation.
+    const body = Buffer.allocUnsafe(declared);
+    let size = 0;
+    await readChunks(request, (chunk) => {
+      size += chunk.copy(body, size);
+      return undefined;
+    });
+    return body;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limit) throw new RequestError(413, "too_large", `body exceeds ${limit} bytes`);
-    chunks.push(buffer);
-  }
+  await readChunks(request, (chunk) => {
+    size += chunk.length;
+    if (size > limit) return new RequestError(413, "too_large", `body exceeds ${limit} bytes`);
+    if (!budget.tryTake(chunk.length)) return throttled("request bodies in flight at their limit");
+    taken.bytes += chunk.length;
+    chunks.push(chunk);
+    return undefined;
+  });
   return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size);
+}
+
+function drainable(request: IncomingMessage): boolean {
+  const length = Number(request.headers["content-length"] ?? NaN);
+  return length <= INGEST_DEFAULTS.maxDrainBytes;
 }
 
 function classify(error: unknown): RequestError {
@@ -141,6 +277,9 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   const logger = options.logger ?? silentLogger;
   const maxCompressed = options.maxCompressedBytes ?? INGEST_DEFAULTS.maxCompressedBytes;
   const maxUncompressed = options.maxUncompressedBytes ?? INGEST_DEFAULTS.maxUncompressedBytes;
+  const budget = new ByteBudget(options.maxInflightBytes ?? INGEST_DEFAULTS.maxInflightBytes);
+  // A request too large for the whole budget could never be accepted: 413, not 429.
+  const compressedLimit = Math.min(maxCompressed, budget.capacity);
   const token = options.token === undefined ? undefined : Buffer.from(options.token);
   const requests: Record<IngestOutcome, number> = Object.fromEntries(
     INGEST_OUTCOMES.map((o) => [o, 0]),
@@ -150,6 +289,7 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   // decompressing and applying a body (apply is synchronous and keeps no
   // reference to it), so two requests never share it.
   let scratch: Buffer = Buffer.alloc(0);
+  let maxBlockingCpuMs = 0;
   const handle = async (request: IncomingMessage): Promise<void> => {
     const path = (request.url ?? "").split("?")[0];
     if (path !== INGEST_PATH)
@@ -157,20 +297,44 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
     if (request.method !== "POST") {
       throw new RequestError(405, "method_not_allowed", "use POST", { Allow: "POST" });
     }
+    checkLoop(request);
     checkToken(request, token);
     checkContentHeaders(request);
-    const body = await readBody(request, maxCompressed);
-    const uncompressed = uncompressBody(body, maxUncompressed, scratch);
-    // A body that did not fit was decoded into a fresh buffer: keep that one for the next
-    // (the native decoder allocates its own, so then there is nothing to keep).
-    if (
-      snappyDecoder === "javascript" &&
-      uncompressed.length > scratch.length &&
-      uncompressed.length <= MAX_SCRATCH_BYTES
-    ) {
-      scratch = uncompressed;
+    const taken = { bytes: 0 };
+    try {
+      const body = await readBody(request, compressedLimit, budget, taken);
+      const length = snappyUncompressedLength(body, maxUncompressed);
+      if (taken.bytes + length > budget.capacity) {
+        throw new RequestError(
+          413,
+          "too_large",
+          `${body.length} bytes decompressing to ${length} exceed the ${budget.capacity} bytes of the ingest budget`,
+        );
+      }
+      if (!budget.tryTake(length)) throw throttled("request bodies in flight at their limit");
+      taken.bytes += length;
+      // Decompressing and applying are synchronous: the decompressed bytes are
+      // garbage (or the reused scratch) once apply returns.
+      const cpu = process.cpuUsage();
+      const uncompressed = uncompressBody(body, maxUncompressed, scratch);
+      // A body that did not fit was decoded into a fresh buffer: keep that one for the next
+      // (the native decoder allocates its own, so then there is nothing to keep).
+      if (
+        snappyDecoder === "javascript" &&
+        uncompressed.length > scratch.length &&
+        uncompressed.length <= MAX_SCRATCH_BYTES
+      ) {
+        scratch = uncompressed;
+      }
+      try {
+        options.processor.apply(uncompressed);
+      } finally {
+        const used = process.cpuUsage(cpu);
+        maxBlockingCpuMs = Math.max(maxBlockingCpuMs, (used.user + used.system) / 1000);
+      }
+    } finally {
+      budget.give(taken.bytes);
     }
-    options.processor.apply(uncompressed);
   };
 
   const respond = (
@@ -183,38 +347,55 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
     response.end(message === "" ? "" : `${message}\n`);
   };
 
-  const server: Server = createServer((request, response) => {
-    const path = (request.url ?? "").split("?")[0];
-    if (options.metrics !== undefined && path === "/metrics" && request.method === "GET") {
-      response.writeHead(200, { "Content-Type": EXPOSITION_CONTENT_TYPE }).end(options.metrics());
-      return;
-    }
-    if (path === "/healthz" && request.method === "GET") {
-      respond(response, 200, "ok");
-      return;
-    }
-    handle(request).then(
-      () => {
-        requests.ok++;
-        response.writeHead(204).end();
-      },
-      (error: unknown) => {
-        let failure: RequestError;
-        try {
-          failure = classify(error);
-        } catch (unexpected) {
-          logger.error("ingest request failed", { error: String(unexpected) });
-          respond(response, 500, "internal error");
-          return;
-        }
-        requests[failure.outcome]++;
-        // The rest of a rejected body is not read; close instead of draining it.
-        if (!request.complete) response.setHeader("Connection", "close");
-        respond(response, failure.status, failure.message, failure.headers);
-      },
-    );
-  });
-  server.keepAliveTimeout = 65_000;
+  const server: Server = createServer(
+    {
+      headersTimeout: options.headersTimeoutMs ?? INGEST_DEFAULTS.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs ?? INGEST_DEFAULTS.requestTimeoutMs,
+      keepAliveTimeout: INGEST_DEFAULTS.keepAliveTimeoutMs,
+      // Node checks both timeouts every 30 s by default: a 10 s limit would be up to 40 s.
+      connectionsCheckingInterval: 1000,
+    },
+    (request, response) => {
+      const path = (request.url ?? "").split("?")[0];
+      if (options.metrics !== undefined && path === "/metrics" && request.method === "GET") {
+        response.writeHead(200, { "Content-Type": EXPOSITION_CONTENT_TYPE }).end(options.metrics());
+        return;
+      }
+      if (path === "/healthz" && request.method === "GET") {
+        respond(response, 200, "ok");
+        return;
+      }
+      handle(request).then(
+        () => {
+          requests.ok++;
+          response.writeHead(204).end();
+        },
+        (error: unknown) => {
+          if (error instanceof AbortedError) {
+            requests.aborted++;
+            return;
+          }
+          let failure: RequestError;
+          try {
+            failure = classify(error);
+          } catch (unexpected) {
+            logger.error("ingest request failed", { error: String(unexpected) });
+            respond(response, 500, "internal error");
+            return;
+          }
+          requests[failure.outcome]++;
+          // The rest of a refused body: Node reads and discards it after the answer
+          // when the connection stays open; a large or unsized one closes it instead.
+          if (!request.complete) {
+            if (drainable(request)) request.resume();
+            else response.setHeader("Connection", "close");
+          }
+          respond(response, failure.status, failure.message, failure.headers);
+        },
+      );
+    },
+  );
+  server.maxConnections = options.maxConnections ?? INGEST_DEFAULTS.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
@@ -227,6 +408,12 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   return {
     url: `http://${host}:${address.port}`,
     requests,
+    get inflightBytes() {
+      return budget.inUse;
+    },
+    get maxBlockingCpuMs() {
+      return maxBlockingCpuMs;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

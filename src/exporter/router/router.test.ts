@@ -102,6 +102,31 @@ describe("Router", () => {
   });
 });
 
+describe("Router label limits", () => {
+  const limits = { maxLabels: 4, maxNameBytes: 8, maxValueBytes: 6, maxSeriesBytes: 60 };
+
+  it("drops a series over a limit with its reason, every time, caching none of it", () => {
+    const router = new Router({ tenantLabel: TENANT, labelLimits: limits });
+    router.setProject("p1", [source("p1", "{}", new Recorder())]);
+    const over: [string, Uint8Array][] = [
+      ["too_many_labels", bytes({ __name__: "up", a: "1", b: "2", tenant: "p1", z: "3" })],
+      ["label_name_too_long", bytes({ __name__: "up", abcdefghi: "1", tenant: "p1" })],
+      // Six characters, seven bytes.
+      ["label_value_too_long", bytes({ __name__: "up", v: "abcdeé", tenant: "p1" })],
+      // Under every per-label limit; 63 bytes in all.
+      ["labels_too_large", bytes({ __name__: "up", abcdefgh: "123456", b: "123456", tenant: "p1" })],
+    ];
+    for (const [reason, series] of over) {
+      assert.equal(router.resolve(series), reason);
+      assert.equal(router.resolve(series), reason, `${reason} again`);
+    }
+    assert.equal(router.cachedBytes, 0, "nothing cached");
+    const atLimits = bytes({ __name__: "up", abcdefgh: "abcdé", tenant: "p1" });
+    assert.equal(typeof router.resolve(atLimits), "object");
+    assert.equal(router.cachedBytes, atLimits.length);
+  });
+});
+
 describe("SeriesCache", () => {
   it("tells apart keys whose hashes collide", () => {
     const cache = new SeriesCache<string>(100);
@@ -140,6 +165,21 @@ describe("SeriesCache", () => {
       undefined,
       "cold entry evicted",
     );
+  });
+
+  it("stays within its key bytes, keeping entries in use", () => {
+    const cache = new SeriesCache<number>(1_000_000, 1000);
+    const hot = Buffer.alloc(100, 255);
+    cache.set(hot, 0, 100, hashBytes(hot), -1);
+    for (let i = 0; i < 100; i++) {
+      const key = Buffer.alloc(100, i);
+      cache.set(key, 0, 100, hashBytes(key), i);
+      assert.ok(cache.get(hot, 0, 100, hashBytes(hot)), `hot entry kept at ${i}`);
+      assert.ok(cache.keyBytes <= 1000 + 100, `key bytes ${cache.keyBytes}`);
+    }
+    assert.ok(cache.size <= 11, `size ${cache.size}`);
+    const cold = Buffer.alloc(100, 0);
+    assert.equal(cache.get(cold, 0, 100, hashBytes(cold)), undefined, "cold entry evicted");
   });
 
   it("follows the order series came in last time, never to another key or an evicted entry", () => {

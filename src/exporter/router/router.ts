@@ -6,6 +6,13 @@
 // The decision is cached per series (see series-cache.ts) and recomputed when
 // the series' project changes its policies; other projects' series keep their
 // cached routes.
+//
+// A series over a label limit (LabelLimits) is dropped and counted, never
+// cached, and the rest of its request is accepted, as VictoriaMetrics and
+// Prometheus do: refusing the request would make the agent retry, or drop,
+// the good series sent with it. The limits are checked on a cache miss only,
+// where the labels are decoded anyway; a cached series has passed them, so
+// the steady state pays one length comparison.
 import { decodeLabelBytes, encodeLabels, InvalidLabelsError } from "../../remotewrite/index.js";
 import type { Label } from "../../remotewrite/index.js";
 import type { SeriesMatcher } from "../../metricsql/index.js";
@@ -38,8 +45,45 @@ export interface Route {
   readonly sources: readonly SourceStats[];
 }
 
+/** Why a series over a label limit is dropped: one counter each. */
+export const LABEL_LIMIT_REASONS = [
+  "too_many_labels",
+  "label_name_too_long",
+  "label_value_too_long",
+  "labels_too_large",
+] as const;
+export type LabelLimitReason = (typeof LABEL_LIMIT_REASONS)[number];
+
 /** Why a series has no route. */
-export type Unrouted = "no-tenant" | "not-selected";
+export type Unrouted = "no-tenant" | "not-selected" | LabelLimitReason;
+
+/** Per-series label limits; lengths in bytes (UTF-8), as VictoriaMetrics counts them. */
+export interface LabelLimits {
+  readonly maxLabels: number;
+  readonly maxNameBytes: number;
+  readonly maxValueBytes: number;
+  /** The series' encoded label fields (names, values and 2–6 bytes of framing per label). */
+  readonly maxSeriesBytes: number;
+}
+
+export const ROUTER_DEFAULTS = {
+  // Routes of 200,000 series: a few platform clusters' worth of agents.
+  maxCachedSeries: 200_000,
+  // 64 MiB of label bytes holds the 200,000 series of the entry bound at up
+  // to 335 bytes each (platform series: 200–250), and caps what long label
+  // sets can pin: 8,000 series of 8 KiB.
+  maxCachedBytes: 64 * 2 ** 20,
+  labelLimits: {
+    // VictoriaMetrics' defaults (lib/timeserieslimits: -maxLabelsPerTimeseries=40,
+    // -maxLabelNameLen=256, -maxLabelValueLen=4096); platform series carry ≤ 11 labels.
+    maxLabels: 40,
+    maxNameBytes: 256,
+    maxValueBytes: 4096,
+    // VictoriaMetrics has no total; without one 40 labels of 4 KiB would pass.
+    // 8 KiB is ~30× a platform series and 2× the longest single value allowed.
+    maxSeriesBytes: 8192,
+  } satisfies LabelLimits,
+} as const;
 
 interface CachedRoute {
   readonly project: string | undefined;
@@ -52,8 +96,11 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 export interface RouterOptions {
   readonly tenantLabel: string;
-  /** Upper bound on series whose routes are cached. */
-  readonly maxCachedSeries: number;
+  /** Upper bound on series whose routes are cached (default ROUTER_DEFAULTS). */
+  readonly maxCachedSeries?: number;
+  /** Upper bound on the label bytes of the cached series (default ROUTER_DEFAULTS). */
+  readonly maxCachedBytes?: number;
+  readonly labelLimits?: Partial<LabelLimits>;
 }
 
 export class Router {
@@ -67,11 +114,21 @@ export class Router {
   private lastView: DataView = new DataView(new ArrayBuffer(0));
   /** The series resolved last: its successor is the first guess for the next one. */
   private lastEntry: CacheEntry<CachedRoute> | undefined;
+  private readonly limits: LabelLimits;
   cacheHits = 0;
   cacheMisses = 0;
 
   constructor(private readonly options: RouterOptions) {
-    this.cache = new SeriesCache<CachedRoute>(options.maxCachedSeries);
+    this.limits = { ...ROUTER_DEFAULTS.labelLimits, ...options.labelLimits };
+    this.cache = new SeriesCache<CachedRoute>(
+      options.maxCachedSeries ?? ROUTER_DEFAULTS.maxCachedSeries,
+      options.maxCachedBytes ?? ROUTER_DEFAULTS.maxCachedBytes,
+    );
+  }
+
+  /** Label bytes held by the route cache. */
+  get cachedBytes(): number {
+    return this.cache.keyBytes;
   }
 
   /** Replaces a project's sources (all its policies together); an empty list removes the project. */
@@ -85,9 +142,11 @@ export class Router {
    * The route of the series whose encoded label fields are bytes[start, end)
    * (by default all of bytes). Throws InvalidLabelsError or
    * WriteRequestDecodeError for a label set that is not acceptable, the first
-   * time the series is seen.
+   * time the series is seen. A series over a label limit gets its reason.
    */
   resolve(bytes: Uint8Array, start = 0, end = bytes.length): Route | Unrouted {
+    // Before hashing: a 10 KB label set costs nothing more than this comparison.
+    if (end - start > this.limits.maxSeriesBytes) return "labels_too_large";
     if (bytes !== this.lastBytes) {
       this.lastBytes = bytes;
       this.lastBuffer = Buffer.isBuffer(bytes)
@@ -117,6 +176,8 @@ export class Router {
     this.cacheMisses++;
     const labels = decodeLabelBytes(bytes.subarray(start, end));
     checkLabels(labels);
+    const overLimit = labelLimitExceeded(labels, this.limits);
+    if (overLimit !== undefined) return overLimit;
     const project = labels.find((l) => l.name === this.options.tenantLabel)?.value;
     const generation = project === undefined ? 0 : this.generationOf(project);
     const created = this.cache.set(bytes, start, end, hash, { project, generation, route: "no-tenant" });
@@ -163,6 +224,22 @@ function checkLabels(labels: readonly Label[]): void {
     if (seen.has(name)) throw new InvalidLabelsError(`label name ${JSON.stringify(name)} repeated`);
     seen.add(name);
   }
+}
+
+/** The first limit labels exceed (names are ASCII: checkLabels ran), or undefined. */
+function labelLimitExceeded(labels: readonly Label[], limits: LabelLimits): LabelLimitReason | undefined {
+  if (labels.length > limits.maxLabels) return "too_many_labels";
+  for (const { name, value } of labels) {
+    if (name.length > limits.maxNameBytes) return "label_name_too_long";
+    // A UTF-16 unit is 1 to 3 UTF-8 bytes: count bytes only when it can matter.
+    if (
+      value.length > limits.maxValueBytes ||
+      (value.length * 3 > limits.maxValueBytes && Buffer.byteLength(value) > limits.maxValueBytes)
+    ) {
+      return "label_value_too_long";
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -5,10 +5,12 @@ import { randomBytes } from "node:crypto";
 // the steady state a series costs a hash of its bytes, one map lookup and one
 // byte comparison: no copies, strings or regexes.
 //
-// Bounded by two generations: when the current map reaches half the limit it
-// becomes the previous one and a new map starts; an entry found in the
-// previous map moves back to the current. Series not seen for a whole
-// generation fall out, which approximates LRU at the cost of a Map swap.
+// Bounded by two generations: when the current map reaches half the limit
+// (of entries, or of key bytes) it becomes the previous one and a new map
+// starts; an entry found in the previous map moves back to the current.
+// Series not seen for a whole generation fall out, which approximates LRU at
+// the cost of a Map swap. Both bounds count: an entry bound alone let long
+// label sets (10 KB each) grow the cache to gigabytes.
 
 /**
  * Seeded per process, so label values chosen to collide on one machine do not
@@ -76,10 +78,23 @@ export class SeriesCache<V> {
   private current = new Map<number, Bucket<V>>();
   private previous = new Map<number, Bucket<V>>();
   private currentSize = 0;
+  private currentBytes = 0;
+  private previousBytes = 0;
   private epoch = 2;
 
-  /** @param maxEntries upper bound on cached series across both generations. */
-  constructor(private readonly maxEntries: number) {}
+  /**
+   * @param maxEntries upper bound on cached series across both generations.
+   * @param maxKeyBytes upper bound on their key bytes across both generations.
+   */
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxKeyBytes = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Key bytes held by both generations (an entry moved back is counted in both until the older one is dropped). */
+  get keyBytes(): number {
+    return this.currentBytes + this.previousBytes;
+  }
 
   get size(): number {
     return this.currentSize + this.previous.size;
@@ -127,12 +142,17 @@ export class SeriesCache<V> {
   }
 
   private insert(entry: CacheEntry<V>): void {
-    if (this.currentSize >= this.maxEntries / 2) {
+    if (
+      this.currentSize >= this.maxEntries / 2 ||
+      this.currentBytes + entry.key.length > this.maxKeyBytes / 2
+    ) {
       // Entries moved from it to the current generation stay linked.
       this.evict(this.previous, this.epoch);
       this.previous = this.current;
+      this.previousBytes = this.currentBytes;
       this.current = new Map();
       this.currentSize = 0;
+      this.currentBytes = 0;
       this.epoch++;
     }
     entry.epoch = this.epoch;
@@ -141,6 +161,7 @@ export class SeriesCache<V> {
     else if (Array.isArray(bucket)) bucket.push(entry);
     else this.current.set(entry.hash, [bucket, entry]);
     this.currentSize++;
+    this.currentBytes += entry.key.length;
   }
 
   /** Unlinks a dropped generation's entries (not those moved on), so next pointers keep no evicted chains alive. */
