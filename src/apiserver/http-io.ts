@@ -2,6 +2,7 @@
 // JSON/YAML decoding, Status errors and Warning headers.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseAllDocuments } from "yaml";
+import { MAX_YAML_ALIASES, checkDecodedValue, checkJsonTextDepth, checkYamlTextDepth } from "./limits.js";
 import { PROTOBUF_MEDIA_TYPE, decodeProtobuf } from "./protobuf.js";
 import { serialise } from "./render.js";
 import type { ApiError } from "./status.js";
@@ -48,7 +49,11 @@ export async function readBody(request: IncomingMessage, limit = MAX_REQUEST_BYT
   return Buffer.concat(chunks);
 }
 
-/** Decodes a JSON or YAML document (one document, an object unless arrays are allowed). */
+/**
+ * Decodes a JSON or YAML document (one document, an object unless arrays are
+ * allowed). Nesting is checked on the text before parsing and on the value
+ * after, YAML aliases are bounded, and every failure is a 400 or 413.
+ */
 export function decodeBody(
   body: Buffer,
   format: BodyFormat,
@@ -57,26 +62,8 @@ export function decodeBody(
   if (format === "protobuf") return decodeProtobuf(body);
   const text = body.toString("utf8");
   if (text.trim() === "") throw errors.badRequest("the request body is empty");
-  let value: unknown;
-  if (format === "json") {
-    try {
-      value = JSON.parse(text);
-    } catch (error: unknown) {
-      throw errors.badRequest(`couldn't decode the body as JSON: ${(error as Error).message}`);
-    }
-  } else {
-    const documents = parseAllDocuments(text, { uniqueKeys: true });
-    if (!Array.isArray(documents) || documents.length !== 1) {
-      throw errors.badRequest("the body must hold exactly one YAML document");
-    }
-    const [document] = documents;
-    if (document === undefined || document.errors.length > 0) {
-      throw errors.badRequest(
-        `couldn't decode the body as YAML: ${document?.errors[0]?.message ?? "empty document"}`,
-      );
-    }
-    value = document.toJS({ maxAliasCount: 100 });
-  }
+  const value = format === "json" ? decodeJson(text) : decodeYaml(text);
+  checkDecodedValue(value, "the request body");
   const isArray = Array.isArray(value);
   if (
     (isArray && options.allowArray !== true) ||
@@ -87,6 +74,40 @@ export function decodeBody(
     );
   }
   return value;
+}
+
+function decodeJson(text: string): unknown {
+  checkJsonTextDepth(text, "the request body");
+  try {
+    return JSON.parse(text);
+  } catch (error: unknown) {
+    throw errors.badRequest(`couldn't decode the body as JSON: ${(error as Error).message}`);
+  }
+}
+
+function decodeYaml(text: string): unknown {
+  checkYamlTextDepth(text, "the request body");
+  const documents = parseAllDocuments(text, { uniqueKeys: true });
+  if (!Array.isArray(documents) || documents.length !== 1) {
+    throw errors.badRequest("the body must hold exactly one YAML document");
+  }
+  const [document] = documents;
+  if (document === undefined || document.errors.length > 0) {
+    throw errors.badRequest(
+      `couldn't decode the body as YAML: ${document?.errors[0]?.message ?? "empty document"}`,
+    );
+  }
+  try {
+    return document.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (error: unknown) {
+    // The yaml package throws a ReferenceError for too many aliases and for an alias to a missing anchor.
+    const message = (error as Error).message;
+    throw errors.badRequest(
+      /alias count/i.test(message)
+        ? `couldn't decode the body as YAML: its aliases expand more than the limit of ${MAX_YAML_ALIASES} (maxAliasCount)`
+        : `couldn't decode the body as YAML: ${message}`,
+    );
+  }
 }
 
 export interface Negotiated {

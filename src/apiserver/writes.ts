@@ -16,7 +16,7 @@ import { finalizersOf, metadataOf } from "./metadata.js";
 import { applyJsonPatch } from "./patch/json-patch.js";
 import { applyMergePatch } from "./patch/merge-patch.js";
 import { applyStrategicMergePatch } from "./patch/strategic-merge-patch.js";
-import { PatchError } from "./patch/errors.js";
+import { PatchError, PatchTooLargeError } from "./patch/errors.js";
 import type { ListOptions, Registry } from "./registry.js";
 import { RESOURCES, apiVersionOf, events, namespaces } from "./resources.js";
 import { ApiError, errors } from "./status.js";
@@ -143,6 +143,8 @@ export class Writes {
     } catch (error: unknown) {
       if (error instanceof PatchError)
         throw new ApiError("Invalid", `the patch could not be applied: ${error.message}`);
+      if (error instanceof PatchTooLargeError)
+        throw new ApiError("RequestEntityTooLarge", `the patch could not be applied: ${error.message}`);
       throw error;
     }
     if (!isObject(patched)) throw new ApiError("Invalid", "the patched document is not an object");

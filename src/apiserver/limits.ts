@@ -1,0 +1,210 @@
+// Bounds on the work one request can make the API do, each with its reason.
+// Strangers share this process: a body that is deep, aliased or grows under a
+// patch must be refused (400/413/422) before recursive or quadratic code sees
+// it, never crash the process or hold the event loop.
+import { errors } from "./status.js";
+
+/** etcd's default request limit (1.5 MiB), which caps every Kubernetes object; checked after every write path. */
+export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
+
+/**
+ * Nesting of JSON/YAML containers. Our objects need fewer than 20 levels;
+ * 100 leaves room for annotations-free clients and stays far below the depth
+ * at which recursive code (structuredClone, deepEqual, validation, managed
+ * fields) would overflow the stack.
+ */
+export const MAX_NESTING_DEPTH = 100;
+
+/** Kubernetes' limit on the operations of one JSON patch (since CVE-2019-1002100). */
+export const MAX_JSON_PATCH_OPERATIONS = 10_000;
+
+/**
+ * Bytes JSON patch `copy` operations may clone in one patch, summed, as
+ * Kubernetes' AccumulatedCopySizeLimit: no object needs more than itself.
+ */
+export const MAX_JSON_PATCH_COPY_BYTES = MAX_OBJECT_BYTES;
+
+/**
+ * Array elements JSON patch may shift by inserting or removing in the middle
+ * of arrays, summed over one patch: 10,000 inserts at the head of a
+ * 700,000-element array would otherwise memmove for seconds.
+ */
+export const MAX_JSON_PATCH_SHIFTED_ELEMENTS = 10_000_000;
+
+/**
+ * YAML aliases one document may expand (the `yaml` package counts nested
+ * expansions, so a billion-laughs document fails at its first levels).
+ */
+export const MAX_YAML_ALIASES = 100;
+
+/** A 400 naming the depth limit. */
+export function tooDeep(what: string): ReturnType<typeof errors.badRequest> {
+  return errors.badRequest(
+    `${what} is nested deeper than the limit of ${MAX_NESTING_DEPTH} levels (objects and arrays)`,
+  );
+}
+
+/**
+ * Refuses JSON text nested deeper than the limit, by one pass over the text
+ * before JSON.parse (which takes ~0.7 s for a million levels).
+ */
+export function checkJsonTextDepth(text: string, what: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === DOUBLE_QUOTE) inString = false;
+    } else if (c === DOUBLE_QUOTE) {
+      inString = true;
+    } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+      if (++depth > MAX_NESTING_DEPTH) throw tooDeep(what);
+    } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
+      depth--;
+    }
+  }
+}
+
+/**
+ * Refuses YAML text that could nest deeper than the limit, before the `yaml`
+ * parser (~20 µs per level) sees it. Conservative: a line's nesting is at most
+ * its indentation plus its block indicators (`- `, `? `, `: `) plus the open
+ * flow brackets, with quoted scalars, comments and block scalars skipped. Twice
+ * the object limit, so deep indentation of legitimate documents passes; the
+ * parsed value is then checked exactly.
+ */
+export function checkYamlTextDepth(text: string, what: string): void {
+  const limit = 2 * MAX_NESTING_DEPTH;
+  let flowDepth = 0;
+  let quote = 0;
+  let blockScalarIndent = -1;
+  let lineStart = 0;
+  while (lineStart <= text.length) {
+    let lineEnd = text.indexOf("\n", lineStart);
+    if (lineEnd < 0) lineEnd = text.length;
+    let indent = 0;
+    while (lineStart + indent < lineEnd && text.charCodeAt(lineStart + indent) === SPACE) indent++;
+    const blank = lineStart + indent >= lineEnd;
+    if (blockScalarIndent >= 0 && (blank || indent > blockScalarIndent)) {
+      lineStart = lineEnd + 1;
+      continue;
+    }
+    blockScalarIndent = -1;
+    let indicators = 0;
+    let lastToken = 0;
+    for (let i = lineStart + indent; i < lineEnd; i++) {
+      const c = text.charCodeAt(i);
+      if (quote !== 0) {
+        if (quote === DOUBLE_QUOTE && c === BACKSLASH) i++;
+        else if (c === quote) {
+          if (quote === SINGLE_QUOTE && text.charCodeAt(i + 1) === SINGLE_QUOTE) i++;
+          else quote = 0;
+        }
+        continue;
+      }
+      const previous = i === lineStart + indent ? SPACE : text.charCodeAt(i - 1);
+      const atTokenStart = previous === SPACE || previous === TAB || SEPARATORS.has(previous);
+      if ((c === DOUBLE_QUOTE || c === SINGLE_QUOTE) && atTokenStart) quote = c;
+      else if (c === HASH && (previous === SPACE || previous === TAB)) break;
+      else if (c === OPEN_BRACKET || c === OPEN_BRACE) flowDepth++;
+      else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) flowDepth = Math.max(0, flowDepth - 1);
+      else if ((c === DASH || c === QUESTION || c === COLON) && isSpaceOrEnd(text, i + 1, lineEnd))
+        indicators++;
+      if (c !== SPACE && c !== TAB) lastToken = c;
+    }
+    if (flowDepth + indent + indicators > limit) throw tooDeep(what);
+    if (quote === 0 && (lastToken === PIPE || lastToken === GREATER || endsWithBlockHeader(text, lineEnd)))
+      blockScalarIndent = indent;
+    lineStart = lineEnd + 1;
+  }
+}
+
+/** `key: |-`, `- >2` and the like: the lines after are a block scalar's text. */
+function endsWithBlockHeader(text: string, lineEnd: number): boolean {
+  let i = lineEnd - 1;
+  while (i >= 0 && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === 13)) i--;
+  let j = i;
+  while (j >= 0 && /[-+0-9]/.test(text.charAt(j))) j--;
+  if (j === i || j < 0) return false;
+  const c = text.charCodeAt(j);
+  return (c === PIPE || c === GREATER) && (j === 0 || text.charCodeAt(j - 1) === SPACE);
+}
+
+function isSpaceOrEnd(text: string, at: number, lineEnd: number): boolean {
+  if (at >= lineEnd) return true;
+  const c = text.charCodeAt(at);
+  return c === SPACE || c === TAB || c === 13;
+}
+
+export interface JsonMeasure {
+  /** About the length of the value's JSON text (strings by UTF-16 units). */
+  readonly bytes: number;
+  /** Levels of objects and arrays: 0 for a scalar. */
+  readonly depth: number;
+}
+
+/**
+ * Size and depth of a decoded value, walked without recursion (so any depth is
+ * safe to measure); the walk stops once past `stopAfterBytes` or past the
+ * depth limit, so shared subtrees (YAML aliases) cannot make it long.
+ */
+export function measureJson(value: unknown, stopAfterBytes = Infinity): JsonMeasure {
+  let bytes = 0;
+  let maxDepth = 0;
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    if (bytes > stopAfterBytes || maxDepth > MAX_NESTING_DEPTH) break;
+    const current = item.value;
+    if (typeof current === "string") bytes += current.length + 2;
+    else if (typeof current === "number") bytes += String(current).length;
+    else if (typeof current === "boolean") bytes += current ? 4 : 5;
+    else if (current === null || current === undefined) bytes += 4;
+    else if (Array.isArray(current)) {
+      const depth = item.depth + 1;
+      if (depth > maxDepth) maxDepth = depth;
+      bytes += 2 + current.length;
+      for (const child of current as unknown[]) stack.push({ value: child, depth });
+    } else if (typeof current === "object") {
+      const depth = item.depth + 1;
+      if (depth > maxDepth) maxDepth = depth;
+      bytes += 2;
+      for (const [key, child] of Object.entries(current)) {
+        bytes += key.length + 4;
+        stack.push({ value: child, depth });
+      }
+    } else bytes += 4;
+  }
+  return { bytes, depth: maxDepth };
+}
+
+/**
+ * What a decoded body may expand to (YAML aliases repeat their anchor's
+ * value): twice the 3 MiB request limit, as numbers print longer than they
+ * may be written (`1e9`); later stages then walk no more than this.
+ */
+export const MAX_DECODED_BYTES = 2 * 3 * 1024 * 1024;
+
+/** Refuses a decoded value deeper than the limit (400) or expanding past MAX_DECODED_BYTES (413). */
+export function checkDecodedValue(value: unknown, what: string): void {
+  const { bytes, depth } = measureJson(value, MAX_DECODED_BYTES);
+  if (depth > MAX_NESTING_DEPTH) throw tooDeep(what);
+  if (bytes > MAX_DECODED_BYTES) throw errors.tooLarge(`${what} (decoded)`, MAX_DECODED_BYTES);
+}
+
+const SPACE = 32;
+const TAB = 9;
+const DOUBLE_QUOTE = 34;
+const SINGLE_QUOTE = 39;
+const BACKSLASH = 92;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const HASH = 35;
+const DASH = 45;
+const QUESTION = 63;
+const COLON = 58;
+const PIPE = 124;
+const GREATER = 62;
+const SEPARATORS = new Set([OPEN_BRACKET, OPEN_BRACE, 44 /* , */, COLON]);
