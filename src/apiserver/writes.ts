@@ -17,6 +17,7 @@ import { applyJsonPatch } from "./patch/json-patch.js";
 import { applyMergePatch } from "./patch/merge-patch.js";
 import { applyStrategicMergePatch } from "./patch/strategic-merge-patch.js";
 import { PatchError, PatchTooLargeError } from "./patch/errors.js";
+import type { QuotaLedger } from "./quota.js";
 import type { ListOptions, Registry } from "./registry.js";
 import { RESOURCES, apiVersionOf, events, namespaces } from "./resources.js";
 import { ApiError, errors } from "./status.js";
@@ -54,7 +55,10 @@ function generatedName(prefix: string): string {
 export class Writes {
   private eventsRecorded = 0;
 
-  constructor(private readonly registry: Registry) {}
+  constructor(
+    private readonly registry: Registry,
+    private readonly quota: QuotaLedger,
+  ) {}
 
   private get store() {
     return this.registry.store;
@@ -318,12 +322,29 @@ export class Writes {
       this.afterRemoval(target);
       return removed;
     }
+    this.checkQuota(target, name, current, next);
     if (options.dryRun) {
       return current === undefined
         ? next
         : { ...next, metadata: { ...meta, resourceVersion: String(current.resourceVersion) } };
     }
     return this.store.commit(current === undefined ? "ADDED" : "MODIFIED", key, next, current?.object).object;
+  }
+
+  /** 403 when the write would take the project past a quota (dry runs too, as in Kubernetes). */
+  private checkQuota(
+    target: WriteTarget,
+    name: string,
+    current: StoredObject | undefined,
+    next: JsonObject,
+  ): void {
+    let exceeded = this.quota.exceeded(target, current?.object, next);
+    if (exceeded?.quota === "maxEventsPerProject") {
+      // Expired events still count until swept; sweep before refusing.
+      expireEvents(this.store, target.project, this.registry.clock());
+      exceeded = this.quota.exceeded(target, current?.object, next);
+    }
+    if (exceeded !== undefined) throw exceeded.toError(target, name);
   }
 
   private markDeleted(object: JsonObject, target: WriteTarget): JsonObject {

@@ -20,11 +20,12 @@ import {
 } from "../../server.js";
 import { DatabaseLockedError } from "../../store/index.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
+import { QUOTA_FLAG_OPTIONS, quotaFlagsHelp, quotaOptions } from "../quota-flags.js";
 
 export const summary = "Run the Telex server: resource API, controller, exporter and ingest in one process";
 
 const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--tokens-file FILE]
-                   [--tls-cert-file FILE --tls-key-file FILE]
+                   [--tls-cert-file FILE --tls-key-file FILE] [--max-*-per-project N]
                    [--ingest-listen HOST:PORT] [--ingest-token-file FILE] [--tenant-label NAME]
                    [--status-interval DURATION]
                    [--source-url URL [--pull-interval DURATION] [--pull-lag DURATION] [--pull-mode export|federate]]
@@ -50,7 +51,8 @@ Options:
                           the API must listen on a loopback address
   --tls-cert-file FILE    PEM certificate: serve https (kubectl sends tokens only over https)
   --tls-key-file FILE     PEM private key of the certificate
-  --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
+Per-project quotas of the embedded API (past one, writes get 403 exceeded quota):
+${quotaFlagsHelp()}  --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
   --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint
   --tenant-label NAME     the label naming a series' project (default ${DEFAULTS.tenantLabel})
   --status-interval DURATION  how often each policy's status is refreshed from delivery
@@ -109,6 +111,7 @@ export async function run(
       project: { type: "string" },
       demo: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
+      ...QUOTA_FLAG_OPTIONS,
     },
     strict: true,
     allowPositionals: false,
@@ -148,6 +151,7 @@ export async function run(
       apiListen,
       ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
       ...(certFile === undefined || keyFile === undefined ? {} : { tls: { certFile, keyFile } }),
+      quotas: quotaOptions(values),
       ...common,
     });
   } catch (error: unknown) {
