@@ -107,8 +107,9 @@ export function checkYamlTextDepth(text: string, what: string): void {
       const atTokenStart = previous === SPACE || previous === TAB || SEPARATORS.has(previous);
       if ((c === DOUBLE_QUOTE || c === SINGLE_QUOTE) && atTokenStart) quote = c;
       else if (c === HASH && (previous === SPACE || previous === TAB)) break;
-      else if (c === OPEN_BRACKET || c === OPEN_BRACE) flowDepth++;
-      else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) flowDepth = Math.max(0, flowDepth - 1);
+      else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+        if (++flowDepth + indent + indicators > limit) throw tooDeep(what);
+      } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) flowDepth = Math.max(0, flowDepth - 1);
       else if ((c === DASH || c === QUESTION || c === COLON) && isSpaceOrEnd(text, i + 1, lineEnd))
         indicators++;
       if (c !== SPACE && c !== TAB) lastToken = c;
