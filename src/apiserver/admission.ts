@@ -7,7 +7,13 @@ import { formatPath, type FieldError } from "../api/index.js";
 import type { JsonObject } from "../store/index.js";
 import { timestamp } from "./clock.js";
 import { leafMap, type FieldScope } from "./field-paths.js";
-import { MAX_NESTING_DEPTH, MAX_OBJECT_BYTES, measureJson } from "./limits.js";
+import {
+  MAX_NESTING_DEPTH,
+  MAX_OBJECT_BYTES,
+  MAX_OBJECT_VALUES,
+  measureJson,
+  tooManyValues,
+} from "./limits.js";
 import { deepEqual, isObject } from "./json.js";
 import {
   encodeManagedFields,
@@ -112,12 +118,13 @@ export function admit(request: AdmissionRequest): JsonObject {
  */
 function checkBounds(incoming: JsonObject, kind: string): void {
   const slack = 64 * 1024;
-  const { bytes, depth } = measureJson(incoming, MAX_OBJECT_BYTES + slack);
+  const { bytes, depth, values } = measureJson(incoming, MAX_OBJECT_BYTES + slack, MAX_OBJECT_VALUES);
   if (depth > MAX_NESTING_DEPTH)
     throw new ApiError(
       "Invalid",
       `the ${kind} is nested deeper than the limit of ${MAX_NESTING_DEPTH} levels (objects and arrays)`,
     );
+  if (values > MAX_OBJECT_VALUES) throw tooManyValues(`the ${kind}`, MAX_OBJECT_VALUES);
   if (bytes > MAX_OBJECT_BYTES + slack)
     throw errors.tooLarge(`the ${kind} (about ${bytes} bytes or more)`, MAX_OBJECT_BYTES);
 }

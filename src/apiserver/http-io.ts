@@ -2,7 +2,7 @@
 // JSON/YAML decoding, Status errors and Warning headers.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseAllDocuments } from "yaml";
-import { MAX_YAML_ALIASES, checkDecodedValue, checkJsonTextDepth, checkYamlTextDepth } from "./limits.js";
+import { MAX_YAML_ALIASES, checkDecodedValue, checkJsonText, checkYamlText } from "./limits.js";
 import { PROTOBUF_MEDIA_TYPE, decodeProtobuf } from "./protobuf.js";
 import { serialise } from "./render.js";
 import type { ApiError } from "./status.js";
@@ -77,7 +77,7 @@ export function decodeBody(
 }
 
 function decodeJson(text: string): unknown {
-  checkJsonTextDepth(text, "the request body");
+  checkJsonText(text, "the request body");
   try {
     return JSON.parse(text);
   } catch (error: unknown) {
@@ -86,7 +86,17 @@ function decodeJson(text: string): unknown {
 }
 
 function decodeYaml(text: string): unknown {
-  checkYamlTextDepth(text, "the request body");
+  // JSON is YAML, and what kubectl sends (server-side apply included): the fast, unbounded-size path.
+  const first = text.trimStart().charAt(0);
+  if (first === "{" || first === "[") {
+    checkJsonText(text, "the request body");
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Flow-style YAML that is not JSON: parsed as YAML below.
+    }
+  }
+  checkYamlText(text, "the request body");
   const documents = parseAllDocuments(text, { uniqueKeys: true });
   if (!Array.isArray(documents) || documents.length !== 1) {
     throw errors.badRequest("the body must hold exactly one YAML document");
@@ -155,7 +165,7 @@ export function sendJson(
   format: ResponseFormat = "json",
 ): void {
   const { text: payload, contentType } = serialise(body, format);
-  if (warnings.length > 0) response.setHeader("Warning", warnings.map(warningHeader));
+  if (warnings.length > 0) response.setHeader("Warning", warningHeaders(warnings));
   response.writeHead(code, {
     "Content-Type": contentType,
     "Content-Length": Buffer.byteLength(payload),
@@ -172,9 +182,29 @@ export function sendError(response: ServerResponse, error: ApiError): void {
   sendJson(response, error.code, error.toStatus());
 }
 
-/** RFC 7234 warning as Kubernetes sends it: `299 - "text"`. */
-function warningHeader(text: string): string {
-  return `299 - ${JSON.stringify(text)}`;
+/** Kubernetes' bounds on Warning headers: each text at most 256 characters, all of them at most 4 KiB. */
+const MAX_WARNING_CHARS = 256;
+const MAX_WARNINGS_BYTES = 4096;
+
+/**
+ * RFC 7234 warnings as Kubernetes sends them (`299 - "text"`), within its
+ * bounds, and ASCII only: texts quote client input, which a header must not
+ * carry raw.
+ */
+function warningHeaders(warnings: readonly string[]): string[] {
+  const headers: string[] = [];
+  let bytes = 0;
+  for (const [i, text] of warnings.entries()) {
+    const short = text.length > MAX_WARNING_CHARS ? `${text.slice(0, MAX_WARNING_CHARS)}…` : text;
+    const header = `299 - ${JSON.stringify(short).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}`;
+    if (bytes + header.length > MAX_WARNINGS_BYTES) {
+      headers.push(`299 - "${warnings.length - i} more warnings not shown"`);
+      break;
+    }
+    bytes += header.length;
+    headers.push(header);
+  }
+  return headers;
 }
 
 export type Query = URLSearchParams;

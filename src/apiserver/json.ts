@@ -25,7 +25,9 @@ export function deepEqual(a: unknown, b: unknown): boolean {
  * client is a key like any other, never the object's prototype.
  */
 export function setKey(object: JsonObject, key: string, value: unknown): void {
-  Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === "__proto__")
+    Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+  else object[key] = value;
 }
 
 /** The value of an own key (never one inherited from Object.prototype, such as `constructor`). */

@@ -2,7 +2,7 @@
 // Strangers share this process: a body that is deep, aliased or grows under a
 // patch must be refused (400/413/422) before recursive or quadratic code sees
 // it, never crash the process or hold the event loop.
-import { errors } from "./status.js";
+import { ApiError, errors } from "./status.js";
 
 /** etcd's default request limit (1.5 MiB), which caps every Kubernetes object; checked after every write path. */
 export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
@@ -14,6 +14,19 @@ export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
  * fields) would overflow the stack.
  */
 export const MAX_NESTING_DEPTH = 100;
+
+/**
+ * JSON values (fields, items, scalars) in one object, managedFields included.
+ * Pruning, validation and managed fields cost ~15 µs per value; a policy with
+ * 20 sources, 20 sinks and its status has ~2,500 with its managed fields.
+ */
+export const MAX_OBJECT_VALUES = 10_000;
+
+/**
+ * JSON values in one request body, counted on the text before parsing: enough
+ * for a JSON patch of 10,000 operations, and it bounds what decoding builds.
+ */
+export const MAX_BODY_VALUES = 60_000;
 
 /** Kubernetes' limit on the operations of one JSON patch (since CVE-2019-1002100). */
 export const MAX_JSON_PATCH_OPERATIONS = 10_000;
@@ -38,18 +51,20 @@ export const MAX_JSON_PATCH_SHIFTED_ELEMENTS = 10_000_000;
 export const MAX_YAML_ALIASES = 100;
 
 /** A 400 naming the depth limit. */
-export function tooDeep(what: string): ReturnType<typeof errors.badRequest> {
+export function tooDeep(what: string): ApiError {
   return errors.badRequest(
     `${what} is nested deeper than the limit of ${MAX_NESTING_DEPTH} levels (objects and arrays)`,
   );
 }
 
 /**
- * Refuses JSON text nested deeper than the limit, by one pass over the text
- * before JSON.parse (which takes ~0.7 s for a million levels).
+ * Refuses JSON text nested deeper than the limit or holding more than
+ * MAX_BODY_VALUES values, by one pass over the text before JSON.parse (which
+ * takes ~0.7 s for a million levels).
  */
-export function checkJsonTextDepth(text: string, what: string): void {
+export function checkJsonText(text: string, what: string): void {
   let depth = 0;
+  let values = 1;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -60,22 +75,51 @@ export function checkJsonTextDepth(text: string, what: string): void {
       inString = true;
     } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
       if (++depth > MAX_NESTING_DEPTH) throw tooDeep(what);
+      values++;
     } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
       depth--;
+    } else if (c === COMMA && ++values > MAX_BODY_VALUES) {
+      throw tooManyValues(what, MAX_BODY_VALUES);
     }
   }
 }
 
+/** A 413 naming the limit on JSON values. */
+export function tooManyValues(what: string, limit: number): ApiError {
+  return new ApiError(
+    "RequestEntityTooLarge",
+    `${what} holds more than the limit of ${limit} JSON values (fields, items and scalars)`,
+  );
+}
+
 /**
- * Refuses YAML text that could nest deeper than the limit, before the `yaml`
- * parser (~20 µs per level) sees it. Conservative: a line's nesting is at most
- * its indentation plus its block indicators (`- `, `? `, `: `) plus the open
- * flow brackets, with quoted scalars, comments and block scalars skipped. Twice
- * the object limit, so deep indentation of legitimate documents passes; the
- * parsed value is then checked exactly.
+ * YAML text (not JSON, which takes the fast path) is at most this large: the
+ * `yaml` package parses about 1 MB/s of small nodes and 6 MB/s of one long
+ * scalar, and a request must not hold the event loop. Manifests are a few KiB;
+ * kubectl sends JSON even for server-side apply.
  */
-export function checkYamlTextDepth(text: string, what: string): void {
+export const MAX_YAML_BYTES = 256 * 1024;
+
+/**
+ * Nodes (lines, flow items) a YAML body may hold: the parser takes 25–45 µs
+ * each. A policy with 20 sources and 20 sinks is ~600 lines of YAML.
+ */
+export const MAX_YAML_NODES = 2000;
+
+/**
+ * Refuses YAML text over MAX_YAML_BYTES or MAX_YAML_NODES, or that could nest
+ * deeper than the limit, before the `yaml` parser (~20 µs per level) sees it.
+ * Conservative: a line's nesting is at most its indentation plus its block
+ * indicators (`- `, `? `, `: `) plus the open flow brackets, with quoted
+ * scalars, comments and block scalars skipped. Twice the object limit, so deep
+ * indentation of legitimate documents passes; the parsed value is then
+ * checked exactly.
+ */
+export function checkYamlText(text: string, what: string): void {
+  if (Buffer.byteLength(text) > MAX_YAML_BYTES)
+    throw errors.tooLarge(`${what} as YAML (send larger objects as JSON)`, MAX_YAML_BYTES);
   const limit = 2 * MAX_NESTING_DEPTH;
+  let nodes = 0;
   let flowDepth = 0;
   let quote = 0;
   let blockScalarIndent = -1;
@@ -108,17 +152,28 @@ export function checkYamlTextDepth(text: string, what: string): void {
       if ((c === DOUBLE_QUOTE || c === SINGLE_QUOTE) && atTokenStart) quote = c;
       else if (c === HASH && (previous === SPACE || previous === TAB)) break;
       else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+        nodes++;
         if (++flowDepth + indent + indicators > limit) throw tooDeep(what);
-      } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) flowDepth = Math.max(0, flowDepth - 1);
+      } else if (c === COMMA) nodes++;
+      else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) flowDepth = Math.max(0, flowDepth - 1);
       else if ((c === DASH || c === QUESTION || c === COLON) && isSpaceOrEnd(text, i + 1, lineEnd))
         indicators++;
       if (c !== SPACE && c !== TAB) lastToken = c;
     }
     if (flowDepth + indent + indicators > limit) throw tooDeep(what);
+    nodes += 1 + indicators;
+    if (nodes > MAX_YAML_NODES) throw tooManyYamlNodes(what);
     if (quote === 0 && (lastToken === PIPE || lastToken === GREATER || endsWithBlockHeader(text, lineEnd)))
       blockScalarIndent = indent;
     lineStart = lineEnd + 1;
   }
+}
+
+function tooManyYamlNodes(what: string): ApiError {
+  return new ApiError(
+    "RequestEntityTooLarge",
+    `${what} holds more than the limit of ${MAX_YAML_NODES} YAML nodes (lines and flow items); send larger objects as JSON`,
+  );
 }
 
 /** `key: |-`, `- >2` and the like: the lines after are a block scalar's text. */
@@ -141,6 +196,8 @@ function isSpaceOrEnd(text: string, at: number, lineEnd: number): boolean {
 export interface JsonMeasure {
   /** About the length of the value's JSON text (strings by UTF-16 units). */
   readonly bytes: number;
+  /** JSON values visited: objects, arrays and scalars. */
+  readonly values: number;
   /** Levels of objects and arrays: 0 for a scalar. */
   readonly depth: number;
 }
@@ -150,33 +207,43 @@ export interface JsonMeasure {
  * safe to measure); the walk stops once past `stopAfterBytes` or past the
  * depth limit, so shared subtrees (YAML aliases) cannot make it long.
  */
-export function measureJson(value: unknown, stopAfterBytes = Infinity): JsonMeasure {
+export function measureJson(
+  value: unknown,
+  stopAfterBytes = Infinity,
+  stopAfterValues = Infinity,
+): JsonMeasure {
   let bytes = 0;
   let maxDepth = 0;
-  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    if (bytes > stopAfterBytes || maxDepth > MAX_NESTING_DEPTH) break;
-    const current = item.value;
+  let visited = 0;
+  // Two parallel stacks: no allocation per visited value.
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    if (bytes > stopAfterBytes || maxDepth > MAX_NESTING_DEPTH || visited > stopAfterValues) break;
+    visited++;
+    const current = values.pop();
+    const depth = (depths.pop() ?? 0) + 1;
     if (typeof current === "string") bytes += current.length + 2;
     else if (typeof current === "number") bytes += String(current).length;
     else if (typeof current === "boolean") bytes += current ? 4 : 5;
-    else if (current === null || current === undefined) bytes += 4;
     else if (Array.isArray(current)) {
-      const depth = item.depth + 1;
       if (depth > maxDepth) maxDepth = depth;
       bytes += 2 + current.length;
-      for (const child of current as unknown[]) stack.push({ value: child, depth });
-    } else if (typeof current === "object") {
-      const depth = item.depth + 1;
+      for (const child of current as unknown[]) {
+        values.push(child);
+        depths.push(depth);
+      }
+    } else if (typeof current === "object" && current !== null) {
       if (depth > maxDepth) maxDepth = depth;
       bytes += 2;
-      for (const [key, child] of Object.entries(current)) {
+      for (const key of Object.keys(current)) {
         bytes += key.length + 4;
-        stack.push({ value: child, depth });
+        values.push((current as Record<string, unknown>)[key]);
+        depths.push(depth);
       }
     } else bytes += 4;
   }
-  return { bytes, depth: maxDepth };
+  return { bytes, values: visited, depth: maxDepth };
 }
 
 /**
@@ -208,4 +275,5 @@ const QUESTION = 63;
 const COLON = 58;
 const PIPE = 124;
 const GREATER = 62;
-const SEPARATORS = new Set([OPEN_BRACKET, OPEN_BRACE, 44 /* , */, COLON]);
+const COMMA = 44;
+const SEPARATORS = new Set([OPEN_BRACKET, OPEN_BRACE, COMMA, COLON]);

@@ -45,7 +45,7 @@ export async function handleRequest(
       server.logger.error("request failed", {
         method: request.method,
         path: pathOf(request),
-        error: String(error),
+        error: error instanceof Error ? (error.stack ?? String(error)) : String(error),
       });
       sendError(response, errors.internal("the server could not complete the request"));
     }

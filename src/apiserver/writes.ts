@@ -12,7 +12,7 @@ import { checkNamespaceOpen, removeNamespaceIfEmpty } from "./namespace-lifecycl
 import { describePath } from "./field-paths.js";
 import { isObject } from "./json.js";
 import { parseManagedFields, type Writer } from "./managed-fields.js";
-import { finalizersOf, metadataOf } from "./metadata.js";
+import { checkMetadataShape, finalizersOf, metadataOf } from "./metadata.js";
 import { applyJsonPatch } from "./patch/json-patch.js";
 import { applyMergePatch } from "./patch/merge-patch.js";
 import { applyStrategicMergePatch } from "./patch/strategic-merge-patch.js";
@@ -67,6 +67,7 @@ export class Writes {
   create(target: WriteTarget, body: JsonObject, options: WriteOptions): WriteOutcome {
     if (options.subresource !== undefined)
       throw errors.methodNotAllowed("POST", `${target.resource.plural}/${options.subresource}`);
+    checkMetadataShape(body);
     const meta = metadataOf(body);
     const name =
       meta.name ?? (meta.generateName === undefined ? undefined : generatedName(meta.generateName));
@@ -99,6 +100,7 @@ export class Writes {
   }
 
   update(target: WriteTarget, name: string, body: JsonObject, options: WriteOptions): WriteOutcome {
+    checkMetadataShape(body);
     this.checkName(name, body);
     this.checkNamespace(target, body);
     const current = this.registry.get(target, name);
@@ -152,6 +154,7 @@ export class Writes {
       throw error;
     }
     if (!isObject(patched)) throw new ApiError("Invalid", "the patched document is not an object");
+    checkMetadataShape(patched);
     this.checkName(name, patched);
     this.checkNamespace(target, patched);
     const given = metadataOf(patched).resourceVersion;
@@ -208,6 +211,7 @@ export class Writes {
     options: WriteOptions & { force: boolean },
   ): WriteOutcome {
     if (!isObject(patch)) throw errors.badRequest("an apply configuration must be an object");
+    checkMetadataShape(patch);
     if (options.fieldManager === "")
       throw errors.badRequest("PATCH with apply requires the fieldManager query parameter");
     const expected = apiVersionOf(target.resource);

@@ -4,7 +4,7 @@
 import { isObject, ownValue, removeKey, setKey } from "../json.js";
 
 export function applyMergePatch(target: unknown, patch: unknown): unknown {
-  if (!isObject(patch)) return structuredClone(patch);
+  if (!isObject(patch)) return Array.isArray(patch) ? structuredClone(patch) : patch;
   const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) removeKey(out, key);
