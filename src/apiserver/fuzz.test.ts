@@ -16,11 +16,16 @@ import {
 } from "../testing/telex-api.js";
 import { MAX_REQUEST_BYTES } from "./http-io.js";
 
-const REQUESTS = 3000;
+const REQUESTS = 2000;
 /** One at a time, so a request's time is its own (and the slowest names the request that stalled). */
 const CONCURRENCY = 1;
-/** The longest the event loop may stall on one request (measured worst: see README "The resource API"). */
-const MAX_EVENT_LOOP_BLOCK_MS = 250;
+/**
+ * CPU one request may take (user + system, this process): unlike wall time it
+ * does not grow when CI runs test files side by side. Measured worst ~100 ms.
+ */
+const MAX_REQUEST_CPU_MS = 250;
+/** The longest the event loop may stall on one request, in wall time: generous, for shared CI machines. */
+const MAX_EVENT_LOOP_BLOCK_MS = 1000;
 
 const EP = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";
 const SECRETS = "/api/v1/namespaces/default/secrets";
@@ -416,6 +421,7 @@ describe("fuzzing the resource API (issue 11)", () => {
     delay.enable();
     let slowest = { ms: 0, request: "" };
     let longestBlock = { ms: 0, request: "" };
+    let mostCpu = { ms: 0, request: "" };
     const statuses = new Map<number, number>();
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -426,6 +432,7 @@ describe("fuzzing the resource API (issue 11)", () => {
         // The histogram covers this request alone, not the generation of its body.
         delay.reset();
         const started = performance.now();
+        const cpuBefore = process.cpuUsage();
         let response: ApiResponse;
         try {
           response = await apiRequest(base, request.method, request.path, {
@@ -438,6 +445,9 @@ describe("fuzzing the resource API (issue 11)", () => {
           throw error;
         }
         const ms = performance.now() - started;
+        const cpu = process.cpuUsage(cpuBefore);
+        const cpuMs = (cpu.user + cpu.system) / 1000;
+        if (cpuMs > mostCpu.ms) mostCpu = { ms: cpuMs, request: `#${index}` };
         const blockedMs = delay.max / 1e6;
         if (blockedMs > longestBlock.ms) longestBlock = { ms: blockedMs, request: `#${index}` };
         const described = `#${index} ${request.method} ${request.path} ${request.contentType ?? ""} (${request.body?.length ?? 0} bytes)`;
@@ -457,6 +467,11 @@ describe("fuzzing the resource API (issue 11)", () => {
     );
     t.diagnostic(`slowest request ${slowest.ms.toFixed(1)} ms: ${slowest.request}`);
     t.diagnostic(`longest event-loop block ${maxBlockMs.toFixed(1)} ms (request ${longestBlock.request})`);
+    t.diagnostic(`most CPU for one request ${mostCpu.ms.toFixed(1)} ms (request ${mostCpu.request})`);
+    assert.ok(
+      mostCpu.ms < MAX_REQUEST_CPU_MS,
+      `FUZZ_SEED=${seed}: request ${mostCpu.request} took ${mostCpu.ms.toFixed(1)} ms of CPU`,
+    );
     assert.ok(
       maxBlockMs < MAX_EVENT_LOOP_BLOCK_MS,
       `FUZZ_SEED=${seed}: the event loop was blocked for ${maxBlockMs.toFixed(1)} ms (slowest: ${slowest.request})`,
