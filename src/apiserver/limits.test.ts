@@ -2,6 +2,7 @@
 // Telex or starve other tenants): JSON patch copy bombs, deep nesting, YAML
 // alias bombs, too many patch operations, objects over 1.5 MiB, and quotas.
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import {
   apiRequest,
@@ -184,6 +185,20 @@ describe("bounded API work (issue 11)", () => {
     });
     assert.equal(tooBig.status, 413, tooBig.text.slice(0, 300));
     assert.match(messageOf(tooBig), new RegExp(`larger than the limit of ${MAX_OBJECT_BYTES} bytes`));
+  });
+
+  it("a request target that is no URL → 400, not 500", async () => {
+    for (const path of ["//", "http://[", "http://x:99999/"]) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const request = httpRequest({ host: server.api.host, port: server.api.port, path }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on("error", reject);
+        request.end();
+      });
+      assert.equal(status, 400, path);
+    }
   });
 
   it("JSON pointers cannot reach Object.prototype", async () => {
