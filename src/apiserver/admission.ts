@@ -54,7 +54,7 @@ export function fieldScope(resource: ResourceType, subresource: "status" | undef
 /** Returns the object to store, or throws an ApiError (400, 403, 413, 422). */
 export function admit(request: AdmissionRequest): JsonObject {
   const { resource, old } = request;
-  checkBounds(request.incoming, resource.kind);
+  checkObjectBounds(request.incoming, resource.kind);
   const incoming = dropUnknownFields(request.incoming, request);
 
   let candidate: JsonObject;
@@ -112,19 +112,25 @@ export function admit(request: AdmissionRequest): JsonObject {
 
 /**
  * Every write path (create, update, status, the patches, apply) comes here
- * first: what pruning, validation and managed fields walk (recursively) is no
+ * first (apply also before merging): what pruning, validation and managed fields walk (recursively) is no
  * deeper than the limit and not far over the object limit. The exact size is
  * checked on the admitted object.
  */
-function checkBounds(incoming: JsonObject, kind: string): void {
+export function checkObjectBounds(incoming: JsonObject, kind: string): void {
   const slack = 64 * 1024;
-  const { bytes, depth, values } = measureJson(incoming, MAX_OBJECT_BYTES + slack, MAX_OBJECT_VALUES);
+  // managedFields grow with every manager that co-owns a field; they count towards the size, not the values.
+  const managed = measureJson(metadataOf(incoming).managedFields ?? [], MAX_OBJECT_BYTES + slack).values;
+  const { bytes, depth, values } = measureJson(
+    incoming,
+    MAX_OBJECT_BYTES + slack,
+    MAX_OBJECT_VALUES + managed,
+  );
   if (depth > MAX_NESTING_DEPTH)
     throw new ApiError(
       "Invalid",
       `the ${kind} is nested deeper than the limit of ${MAX_NESTING_DEPTH} levels (objects and arrays)`,
     );
-  if (values > MAX_OBJECT_VALUES) throw tooManyValues(`the ${kind}`, MAX_OBJECT_VALUES);
+  if (values - managed > MAX_OBJECT_VALUES) throw tooManyValues(`the ${kind}`, MAX_OBJECT_VALUES);
   if (bytes > MAX_OBJECT_BYTES + slack)
     throw errors.tooLarge(`the ${kind} (about ${bytes} bytes or more)`, MAX_OBJECT_BYTES);
 }

@@ -4,7 +4,14 @@
 import { randomBytes } from "node:crypto";
 import { DEFAULTS, type FieldError } from "../api/index.js";
 import type { JsonObject, StoredObject } from "../store/index.js";
-import { admit, dropUnknownFields, fieldScope, isNoop, type FieldValidation } from "./admission.js";
+import {
+  admit,
+  checkObjectBounds,
+  dropUnknownFields,
+  fieldScope,
+  isNoop,
+  type FieldValidation,
+} from "./admission.js";
 import { ApplyConflictError, serverSideApply } from "./apply.js";
 import { timestamp } from "./clock.js";
 import { SWEEP_EVERY, expireEvents } from "./event-expiry.js";
@@ -138,6 +145,8 @@ export class Writes {
       ]);
     }
     const current = this.registry.get(target, name);
+    // A merge patch larger than an object may be is refused before merging.
+    if (type !== "json" && isObject(patch)) checkObjectBounds(patch, target.resource.kind);
     let patched: unknown;
     try {
       patched =
@@ -212,6 +221,7 @@ export class Writes {
   ): WriteOutcome {
     if (!isObject(patch)) throw errors.badRequest("an apply configuration must be an object");
     checkMetadataShape(patch);
+    checkObjectBounds(patch, target.resource.kind);
     if (options.fieldManager === "")
       throw errors.badRequest("PATCH with apply requires the fieldManager query parameter");
     const expected = apiVersionOf(target.resource);
