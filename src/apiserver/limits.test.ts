@@ -241,6 +241,7 @@ describe("per-project quotas (issue 11)", () => {
         maxSecretsPerProject: 1,
         maxNamespacesPerProject: 2,
         maxEventsPerProject: 2,
+        maxWatchesPerProject: 2,
       },
     });
     base = server.api.projectUrl("quota");
@@ -302,5 +303,38 @@ describe("per-project quotas (issue 11)", () => {
     const events = await call("POST", EVENTS, { body: event("e3") });
     assert.equal(events.status, 403, events.text);
     assert.match(messageOf(events), /--max-events-per-project/);
+  });
+
+  it("bounds open watches per project with 429; closing one frees room", async () => {
+    const open = async (): Promise<{ status: number; close: () => void; text: () => Promise<string> }> => {
+      const controller = new AbortController();
+      const response = await fetch(`${base}${SECRETS}?watch=true`, { signal: controller.signal });
+      return {
+        status: response.status,
+        close: () => {
+          controller.abort();
+        },
+        text: () => response.text(),
+      };
+    };
+    const first = await open();
+    const second = await open();
+    assert.deepEqual([first.status, second.status], [200, 200]);
+    const third = await open();
+    assert.equal(third.status, 429);
+    const status = JSON.parse(await third.text()) as Json;
+    assert.equal(
+      status["message"],
+      'too many open watches in project "quota": 2 of at most 2 (telex serve --max-watches-per-project)',
+    );
+    first.close();
+    let fourth = await open();
+    for (let attempt = 0; fourth.status === 429 && attempt < 50; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      fourth = await open();
+    }
+    assert.equal(fourth.status, 200, "the closed watch was released");
+    second.close();
+    fourth.close();
   });
 });

@@ -5,7 +5,7 @@
 // up to date from its commits, so a check costs no scan.
 import type { JsonObject, ObjectStore, StoreEvent } from "../store/index.js";
 import { exportPolicies, events, namespaces, secrets, type ResourceType } from "./resources.js";
-import { errors, qualifiedResource, type ApiError } from "./status.js";
+import { ApiError, errors, qualifiedResource } from "./status.js";
 import type { WriteTarget } from "./target.js";
 
 export interface ProjectQuotas {
@@ -18,6 +18,8 @@ export interface ProjectQuotas {
   /** The `default` namespace included. */
   readonly maxNamespacesPerProject: number;
   readonly maxEventsPerProject: number;
+  /** Watches open at once (the cross-project view, the controller's, is not counted); past it, 429. */
+  readonly maxWatchesPerProject: number;
 }
 
 /**
@@ -38,6 +40,8 @@ export const DEFAULT_PROJECT_QUOTAS: ProjectQuotas = {
   maxNamespacesPerProject: 20,
   // Events expire after an hour; the controller writes a few per policy, so 1,000 leaves room for all of them.
   maxEventsPerProject: 1000,
+  // Each open watch holds a connection and up to 16 MiB of unread events; informers need one per resource.
+  maxWatchesPerProject: 50,
 };
 
 /** The `telex serve` flag of each quota, named in every 403 so an operator knows what to raise. */
@@ -48,6 +52,7 @@ export const QUOTA_FLAGS: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxSecretsPerProject: "--max-secrets-per-project",
   maxNamespacesPerProject: "--max-namespaces-per-project",
   maxEventsPerProject: "--max-events-per-project",
+  maxWatchesPerProject: "--max-watches-per-project",
 };
 
 function qualifiedResourceOf(resource: ResourceType): string {
@@ -67,6 +72,7 @@ const USAGE_NAMES: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxSecretsPerProject: `count/${qualifiedResourceOf(secrets)}`,
   maxNamespacesPerProject: `count/${qualifiedResourceOf(namespaces)}`,
   maxEventsPerProject: `count/${qualifiedResourceOf(events)}`,
+  maxWatchesPerProject: "watches",
 };
 
 function emptyUsage(): Usage {
@@ -77,6 +83,7 @@ function emptyUsage(): Usage {
     maxSecretsPerProject: 0,
     maxNamespacesPerProject: 0,
     maxEventsPerProject: 0,
+    maxWatchesPerProject: 0,
   };
 }
 
@@ -168,6 +175,8 @@ export class QuotaLedger {
       maxSecretsPerProject: store.countInProject(secrets.plural, project),
       maxNamespacesPerProject: store.countInProject(namespaces.plural, project),
       maxEventsPerProject: store.countInProject(events.plural, project),
+      // Open watches are counted by WatchQuota, not stored.
+      maxWatchesPerProject: 0,
     };
     this.#usage.set(project, usage);
     return usage;
@@ -187,5 +196,33 @@ export class QuotaLedger {
         ? emptyUsage()
         : usageOf(event.key.resource, event.type === "DELETED" ? event.object : previous);
     for (const quota of QUOTA_NAMES) usage[quota] += added[quota] - removed[quota];
+  }
+}
+
+/** Open watches per project, against maxWatchesPerProject. */
+export class WatchQuota {
+  readonly #open = new Map<string, number>();
+
+  constructor(private readonly limit: number) {}
+
+  /** Counts a new watch of the project, or throws 429 when it has as many open as it may. */
+  acquire(project: string): () => void {
+    const open = this.#open.get(project) ?? 0;
+    if (open >= this.limit) {
+      throw new ApiError(
+        "TooManyRequests",
+        `too many open watches in project "${project}": ${open} of at most ${this.limit} (telex serve ${QUOTA_FLAGS.maxWatchesPerProject})`,
+        { retryAfterSeconds: 1 },
+      );
+    }
+    this.#open.set(project, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#open.get(project) ?? 1) - 1;
+      if (left <= 0) this.#open.delete(project);
+      else this.#open.set(project, left);
+    };
   }
 }

@@ -15,7 +15,7 @@ import type { DeliveryProvider } from "./delivery.js";
 import { buildOpenApiDocuments } from "./discovery.js";
 import { formatHostPort, isLoopback, parseListenAddress } from "./listen.js";
 import { controlPlanePath } from "./paths.js";
-import { DEFAULT_PROJECT_QUOTAS, QuotaLedger, type ProjectQuotas } from "./quota.js";
+import { DEFAULT_PROJECT_QUOTAS, QuotaLedger, WatchQuota, type ProjectQuotas } from "./quota.js";
 import { Registry } from "./registry.js";
 import { handleRequest } from "./router.js";
 import { WatchHub } from "./watch-hub.js";
@@ -112,6 +112,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 30_000,
     maxWatchSeconds: options.maxWatchSeconds ?? 1800,
     watches: new Set<ServerResponse>(),
+    watchQuota: new WatchQuota(quotas.maxWatchesPerProject),
   };
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     void handleRequest(context, request, response);

@@ -10,6 +10,7 @@ export const QUOTA_FLAG_OPTIONS = {
   "max-secrets-per-project": { type: "string" },
   "max-namespaces-per-project": { type: "string" },
   "max-events-per-project": { type: "string" },
+  "max-watches-per-project": { type: "string" },
 } as const;
 
 const QUOTA_HELP_TEXT: Readonly<Record<keyof ProjectQuotas, string>> = {
@@ -19,6 +20,7 @@ const QUOTA_HELP_TEXT: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxSecretsPerProject: "Secrets in one project",
   maxNamespacesPerProject: "namespaces in one project (default included)",
   maxEventsPerProject: "Events in one project (they expire after an hour)",
+  maxWatchesPerProject: "watches open at once in one project (429 past it)",
 };
 
 /** Help lines for the quota flags, with their defaults. */
