@@ -152,7 +152,8 @@ describe("bounded API work (issue 11)", () => {
 
   it("deeply nested YAML (flow and block) → 400 naming the depth limit, quickly", async () => {
     const header = "apiVersion: v1\nkind: Secret\nmetadata: {name: deep}\n";
-    for (const nested of [`x: ${deepJson(100_000)}\n`, `x:\n${"- ".repeat(100_000)}1\n`]) {
+    const hiddenInFlow = `x: [ |\n  ${deepJson(100_000)}]\n`;
+    for (const nested of [`x: ${deepJson(100_000)}\n`, `x:\n${"- ".repeat(100_000)}1\n`, hiddenInFlow]) {
       const started = performance.now();
       const response = await call("POST", SECRETS, {
         body: header + nested,

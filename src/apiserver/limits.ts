@@ -164,7 +164,11 @@ export function checkYamlText(text: string, what: string): void {
     if (flowDepth + indent + indicators > limit) throw tooDeep(what);
     nodes += 1 + indicators;
     if (nodes > MAX_YAML_NODES) throw tooManyYamlNodes(what);
-    if (quote === 0 && (lastToken === PIPE || lastToken === GREATER || endsWithBlockHeader(text, lineEnd)))
+    if (
+      quote === 0 &&
+      flowDepth === 0 &&
+      (lastToken === PIPE || lastToken === GREATER || endsWithBlockHeader(text, lineEnd))
+    )
       blockScalarIndent = indent;
     lineStart = lineEnd + 1;
   }

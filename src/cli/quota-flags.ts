@@ -18,7 +18,7 @@ const QUOTA_HELP_TEXT: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxSinksPerProject: "sinks over all of a project's ExportPolicies",
   maxSourcesPerProject: "sources over all of a project's ExportPolicies",
   maxSecretsPerProject: "Secrets in one project",
-  maxNamespacesPerProject: "namespaces in one project (default included)",
+  maxNamespacesPerProject: "namespaces in one project, `default` among them",
   maxEventsPerProject: "Events in one project (they expire after an hour)",
   maxWatchesPerProject: "watches open at once in one project (429 past it)",
 };

@@ -51,8 +51,7 @@ Options:
                           the API must listen on a loopback address
   --tls-cert-file FILE    PEM certificate: serve https (kubectl sends tokens only over https)
   --tls-key-file FILE     PEM private key of the certificate
-Per-project quotas of the embedded API (past one, writes get 403 exceeded quota):
-${quotaFlagsHelp()}  --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
+  --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
   --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint
   --tenant-label NAME     the label naming a series' project (default ${DEFAULTS.tenantLabel})
   --status-interval DURATION  how often each policy's status is refreshed from delivery
@@ -67,7 +66,9 @@ ${quotaFlagsHelp()}  --ingest-listen HOST:PORT  the Remote Write ingest endpoint
   --project NAME          with --kubeconfig or --in-cluster: the project that API serves
   --demo                  feed synthetic gateway metrics of projects ${DEMO_PROJECTS.join(", ")}
                           every 5 s, so a policy in one of them delivers at once
-`;
+
+Per-project quotas of the embedded API (past one, writes get 403 exceeded quota):
+${quotaFlagsHelp()}`;
 
 /** Resolves when the process is asked to stop. Injected by tests. */
 export type StopSignal = Promise<string>;
