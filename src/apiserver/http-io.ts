@@ -97,14 +97,18 @@ function decodeYaml(text: string): unknown {
     }
   }
   checkYamlText(text, "the request body");
-  const documents = parseAllDocuments(text, { uniqueKeys: true });
+  // prettyErrors would quote the text around every error: quadratic in a body of stray brackets.
+  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false });
   if (!Array.isArray(documents) || documents.length !== 1) {
     throw errors.badRequest("the body must hold exactly one YAML document");
   }
   const [document] = documents;
   if (document === undefined || document.errors.length > 0) {
+    const first = document?.errors[0];
     throw errors.badRequest(
-      `couldn't decode the body as YAML: ${document?.errors[0]?.message ?? "empty document"}`,
+      first === undefined
+        ? "couldn't decode the body as YAML: empty document"
+        : `couldn't decode the body as YAML: ${first.message} (at character ${first.pos[0]})`,
     );
   }
   try {

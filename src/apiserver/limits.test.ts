@@ -165,6 +165,21 @@ describe("bounded API work (issue 11)", () => {
     }
   });
 
+  it("YAML with thousands of nodes on a line (anchors, tags, stray brackets) → 413 before the slow parser", async () => {
+    const header = "apiVersion: v1\nkind: Secret\nmetadata: {name: noisy}\n";
+    for (const noisy of [
+      `x: ${"&a ".repeat(50_000)}1\n`,
+      `x: ${"!t ".repeat(50_000)}1\n`,
+      `x: {"a":1${"}".repeat(50_000)}\n`,
+    ]) {
+      const started = performance.now();
+      const response = await call("POST", SECRETS, { body: header + noisy, contentType: "application/yaml" });
+      assert.equal(response.status, 413, response.text.slice(0, 300));
+      assert.match(messageOf(response), /limit of 2000 YAML nodes/);
+      assert.ok(performance.now() - started < 500);
+    }
+  });
+
   it("an object over 1.5 MiB via merge patch → 413; just under it is accepted", async () => {
     const over = await call("PATCH", `${SECRETS}/sized`, {
       body: { data: { big: Buffer.alloc(1.2 * 1024 * 1024).toString("base64") } },

@@ -150,13 +150,18 @@ export function checkYamlText(text: string, what: string): void {
       }
       const previous = i === lineStart + indent ? SPACE : text.charCodeAt(i - 1);
       const atTokenStart = previous === SPACE || previous === TAB || SEPARATORS.has(previous);
+      // Anchors, aliases, tags and quoted scalars are nodes, and each a parser error when misplaced.
+      if (atTokenStart && NODE_STARTS.has(c)) nodes++;
       if ((c === DOUBLE_QUOTE || c === SINGLE_QUOTE) && atTokenStart) quote = c;
       else if (c === HASH && (previous === SPACE || previous === TAB)) break;
       else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
         nodes++;
         if (++flowDepth + indent + indicators > limit) throw tooDeep(what);
+      } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
+        // Stray closers count too: the parser reports each as an error.
+        nodes++;
+        flowDepth = Math.max(0, flowDepth - 1);
       } else if (c === COMMA) nodes++;
-      else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) flowDepth = Math.max(0, flowDepth - 1);
       else if ((c === DASH || c === QUESTION || c === COLON) && isSpaceOrEnd(text, i + 1, lineEnd))
         indicators++;
       if (c !== SPACE && c !== TAB) lastToken = c;
@@ -282,3 +287,4 @@ const PIPE = 124;
 const GREATER = 62;
 const COMMA = 44;
 const SEPARATORS = new Set([OPEN_BRACKET, OPEN_BRACE, COMMA, COLON]);
+const NODE_STARTS = new Set([DOUBLE_QUOTE, SINGLE_QUOTE, 38 /* & */, 42 /* * */, 33 /* ! */, 37 /* % */]);
