@@ -347,7 +347,7 @@ function fuzzRequest(g: Generator): FuzzRequest {
     case 8:
       return {
         method: "GET",
-        path: `${g.pick([EP, SECRETS, EVENTS])}?${g.pick(["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion"])}=${queryText(g.string().slice(0, 200))}`,
+        path: `${g.pick([EP, SECRETS, EVENTS])}?${g.pick(["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion"])}=${g.chance(0.3) ? g.pick(["1e3", "-1", "0", "99999999999999999999", "9007199254740993"]) : queryText(g.string().slice(0, 200))}`,
       };
     case 9:
       return {

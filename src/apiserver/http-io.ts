@@ -226,7 +226,8 @@ export function queryBool(query: Query, name: string): boolean {
 export function queryInt(query: Query, name: string): number | undefined {
   const value = query.get(name);
   if (value === null || value === "") return undefined;
-  if (!/^-?[0-9]+$/.test(value))
-    throw errors.badRequest(`${name} must be an integer, got ${JSON.stringify(value)}`);
+  // Past 2^53 a number is no longer exact, and SQLite refuses it as a bound.
+  if (!/^-?[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw errors.badRequest(`${name} must be an integer, got ${JSON.stringify(value.slice(0, 40))}`);
   return Number(value);
 }

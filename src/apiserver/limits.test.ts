@@ -217,6 +217,20 @@ describe("bounded API work (issue 11)", () => {
     }
   });
 
+  it("query integers past 2^53 and forged continue tokens → 400, not 500", async () => {
+    const forgedContinue = Buffer.from(
+      JSON.stringify({ v: 1, rv: 1e300, p: "limits", ns: "", n: "" }),
+    ).toString("base64url");
+    for (const query of [
+      "limit=100000000000000000000",
+      "watch=true&timeoutSeconds=1e3",
+      `limit=1&continue=${forgedContinue}`,
+    ]) {
+      const response = await call("GET", `${SECRETS}?${query}`);
+      assert.equal(response.status, 400, `${query}: ${response.text.slice(0, 200)}`);
+    }
+  });
+
   it("JSON pointers cannot reach Object.prototype", async () => {
     const response = await call("PATCH", `${EP}/target`, {
       body: [{ op: "add", path: "/__proto__/polluted", value: "yes" }],
