@@ -14,6 +14,7 @@ import {
   startApiServer,
   type ApiServer,
   type PolicyDelivery,
+  type ProjectQuotas,
 } from "./apiserver/index.js";
 import { DEFAULTS, GROUP } from "./api/index.js";
 import { Controller } from "./controller/controller.js";
@@ -85,6 +86,8 @@ export interface ServerOptions extends ExporterRunOptions {
   readonly tokensFile?: string;
   /** PEM certificate and key: serve the API over https. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** Per-project quotas of the API; unset ones take their defaults. */
+  readonly quotas?: Partial<ProjectQuotas>;
 }
 
 /** Against a Kubernetes API with the CRD installed (a cluster, or one project's control plane). */
@@ -190,6 +193,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       dataDir,
       ...(options.tokensFile === undefined ? {} : { tokensFile: options.tokensFile, internalToken }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.quotas === undefined ? {} : { quotas: options.quotas }),
       logger,
       delivery: ({ uid }) => {
         const health = late.exporter?.health(uid);

@@ -89,7 +89,8 @@ function checkExportPolicySpec(policy: ExportPolicy): FieldError[] {
   const errors: FieldError[] = [];
   const { sources, sinks } = policy.spec;
   if (!Array.isArray(sources) || !Array.isArray(sinks)) return errors;
-  const sourceNames = new Set(sources.map((s) => s.name));
+  // Items of the wrong type were reported by the structural pass; they name nothing here.
+  const sourceNames = new Set(sources.map((s: unknown) => (isPlainObject(s) ? s["name"] : undefined)));
   sinks.forEach((sink, i) => {
     if (!isPlainObject(sink)) return;
     if (Array.isArray(sink.sources)) {

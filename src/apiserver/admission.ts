@@ -7,6 +7,13 @@ import { formatPath, type FieldError } from "../api/index.js";
 import type { JsonObject } from "../store/index.js";
 import { timestamp } from "./clock.js";
 import { leafMap, type FieldScope } from "./field-paths.js";
+import {
+  MAX_NESTING_DEPTH,
+  MAX_OBJECT_BYTES,
+  MAX_OBJECT_VALUES,
+  measureJson,
+  tooManyValues,
+} from "./limits.js";
 import { deepEqual, isObject } from "./json.js";
 import {
   encodeManagedFields,
@@ -18,12 +25,9 @@ import {
 import { metadataOf, type Metadata } from "./metadata.js";
 import { pruneUnknownFields } from "./prune.js";
 import { apiVersionOf, type ResourceType } from "./resources.js";
-import { errors } from "./status.js";
+import { ApiError, errors } from "./status.js";
 
 export type FieldValidation = "Strict" | "Warn" | "Ignore";
-
-/** Objects above this size are refused (etcd's default request limit is 1.5 MiB; ours is the object). */
-export const MAX_OBJECT_BYTES = 1024 * 1024;
 
 export interface AdmissionRequest {
   readonly resource: ResourceType;
@@ -50,6 +54,7 @@ export function fieldScope(resource: ResourceType, subresource: "status" | undef
 /** Returns the object to store, or throws an ApiError (400, 403, 413, 422). */
 export function admit(request: AdmissionRequest): JsonObject {
   const { resource, old } = request;
+  checkObjectBounds(request.incoming, resource.kind);
   const incoming = dropUnknownFields(request.incoming, request);
 
   let candidate: JsonObject;
@@ -103,6 +108,31 @@ export function admit(request: AdmissionRequest): JsonObject {
   if (size > MAX_OBJECT_BYTES)
     throw errors.tooLarge(`the ${resource.kind} (${size} bytes)`, MAX_OBJECT_BYTES);
   return object;
+}
+
+/**
+ * Every write path (create, update, status, the patches, apply) comes here
+ * first (apply also before merging): what pruning, validation and managed fields walk (recursively) is no
+ * deeper than the limit and not far over the object limit. The exact size is
+ * checked on the admitted object.
+ */
+export function checkObjectBounds(incoming: JsonObject, kind: string): void {
+  const slack = 64 * 1024;
+  // managedFields grow with every manager that co-owns a field; they count towards the size, not the values.
+  const managed = measureJson(metadataOf(incoming).managedFields ?? [], MAX_OBJECT_BYTES + slack).values;
+  const { bytes, depth, values } = measureJson(
+    incoming,
+    MAX_OBJECT_BYTES + slack,
+    MAX_OBJECT_VALUES + managed,
+  );
+  if (depth > MAX_NESTING_DEPTH)
+    throw new ApiError(
+      "Invalid",
+      `the ${kind} is nested deeper than the limit of ${MAX_NESTING_DEPTH} levels (objects and arrays)`,
+    );
+  if (values - managed > MAX_OBJECT_VALUES) throw tooManyValues(`the ${kind}`, MAX_OBJECT_VALUES);
+  if (bytes > MAX_OBJECT_BYTES + slack)
+    throw errors.tooLarge(`the ${kind} (about ${bytes} bytes or more)`, MAX_OBJECT_BYTES);
 }
 
 /** The object without the fields its schema does not declare; Strict refuses them, Warn reports them. */

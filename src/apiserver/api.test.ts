@@ -300,7 +300,7 @@ describe("the resource API over HTTP", () => {
       ],
       ["a body over 3 MiB", () => call("POST", EP, { body: { pad: "x".repeat(3 * 1024 * 1024) } }), 413],
       [
-        "an object over 1 MiB",
+        "an object over 1.5 MiB",
         () =>
           call("POST", SECRETS, {
             body: {

@@ -6,6 +6,7 @@ import type { Clock } from "./clock.js";
 import type { DeliveryProvider } from "./delivery.js";
 import type { OpenApiDocuments } from "./discovery.js";
 import type { Query, ResponseFormat } from "./http-io.js";
+import type { WatchQuota } from "./quota.js";
 import type { Registry } from "./registry.js";
 import type { WatchHub } from "./watch-hub.js";
 import type { Writes } from "./writes.js";
@@ -33,6 +34,8 @@ export interface ServerContext {
   readonly maxWatchSeconds: number;
   /** Open watches, ended when the server stops. */
   readonly watches: Set<ServerResponse>;
+  /** Open watches per project, bounded. */
+  readonly watchQuota: WatchQuota;
 }
 
 export interface RequestContext {

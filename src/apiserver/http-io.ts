@@ -2,6 +2,7 @@
 // JSON/YAML decoding, Status errors and Warning headers.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseAllDocuments } from "yaml";
+import { MAX_YAML_ALIASES, checkDecodedValue, checkJsonText, checkYamlText } from "./limits.js";
 import { PROTOBUF_MEDIA_TYPE, decodeProtobuf } from "./protobuf.js";
 import { serialise } from "./render.js";
 import type { ApiError } from "./status.js";
@@ -48,7 +49,11 @@ export async function readBody(request: IncomingMessage, limit = MAX_REQUEST_BYT
   return Buffer.concat(chunks);
 }
 
-/** Decodes a JSON or YAML document (one document, an object unless arrays are allowed). */
+/**
+ * Decodes a JSON or YAML document (one document, an object unless arrays are
+ * allowed). Nesting is checked on the text before parsing and on the value
+ * after, YAML aliases are bounded, and every failure is a 400 or 413.
+ */
 export function decodeBody(
   body: Buffer,
   format: BodyFormat,
@@ -57,26 +62,8 @@ export function decodeBody(
   if (format === "protobuf") return decodeProtobuf(body);
   const text = body.toString("utf8");
   if (text.trim() === "") throw errors.badRequest("the request body is empty");
-  let value: unknown;
-  if (format === "json") {
-    try {
-      value = JSON.parse(text);
-    } catch (error: unknown) {
-      throw errors.badRequest(`couldn't decode the body as JSON: ${(error as Error).message}`);
-    }
-  } else {
-    const documents = parseAllDocuments(text, { uniqueKeys: true });
-    if (!Array.isArray(documents) || documents.length !== 1) {
-      throw errors.badRequest("the body must hold exactly one YAML document");
-    }
-    const [document] = documents;
-    if (document === undefined || document.errors.length > 0) {
-      throw errors.badRequest(
-        `couldn't decode the body as YAML: ${document?.errors[0]?.message ?? "empty document"}`,
-      );
-    }
-    value = document.toJS({ maxAliasCount: 100 });
-  }
+  const value = format === "json" ? decodeJson(text) : decodeYaml(text);
+  checkDecodedValue(value, "the request body");
   const isArray = Array.isArray(value);
   if (
     (isArray && options.allowArray !== true) ||
@@ -87,6 +74,54 @@ export function decodeBody(
     );
   }
   return value;
+}
+
+function decodeJson(text: string): unknown {
+  checkJsonText(text, "the request body");
+  try {
+    return JSON.parse(text);
+  } catch (error: unknown) {
+    throw errors.badRequest(`couldn't decode the body as JSON: ${(error as Error).message}`);
+  }
+}
+
+function decodeYaml(text: string): unknown {
+  // JSON is YAML, and what kubectl sends (server-side apply included): the fast, unbounded-size path.
+  const first = text.trimStart().charAt(0);
+  if (first === "{" || first === "[") {
+    checkJsonText(text, "the request body");
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Flow-style YAML that is not JSON: parsed as YAML below.
+    }
+  }
+  checkYamlText(text, "the request body");
+  // prettyErrors would quote the text around every error: quadratic in a body of stray brackets.
+  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false });
+  if (!Array.isArray(documents) || documents.length !== 1) {
+    throw errors.badRequest("the body must hold exactly one YAML document");
+  }
+  const [document] = documents;
+  if (document === undefined || document.errors.length > 0) {
+    const first = document?.errors[0];
+    throw errors.badRequest(
+      first === undefined
+        ? "couldn't decode the body as YAML: empty document"
+        : `couldn't decode the body as YAML: ${first.message} (at character ${first.pos[0]})`,
+    );
+  }
+  try {
+    return document.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (error: unknown) {
+    // The yaml package throws a ReferenceError for too many aliases and for an alias to a missing anchor.
+    const message = (error as Error).message;
+    throw errors.badRequest(
+      /alias count/i.test(message)
+        ? `couldn't decode the body as YAML: its aliases expand more than the limit of ${MAX_YAML_ALIASES} (maxAliasCount)`
+        : `couldn't decode the body as YAML: ${message}`,
+    );
+  }
 }
 
 export interface Negotiated {
@@ -134,7 +169,7 @@ export function sendJson(
   format: ResponseFormat = "json",
 ): void {
   const { text: payload, contentType } = serialise(body, format);
-  if (warnings.length > 0) response.setHeader("Warning", warnings.map(warningHeader));
+  if (warnings.length > 0) response.setHeader("Warning", warningHeaders(warnings));
   response.writeHead(code, {
     "Content-Type": contentType,
     "Content-Length": Buffer.byteLength(payload),
@@ -151,9 +186,29 @@ export function sendError(response: ServerResponse, error: ApiError): void {
   sendJson(response, error.code, error.toStatus());
 }
 
-/** RFC 7234 warning as Kubernetes sends it: `299 - "text"`. */
-function warningHeader(text: string): string {
-  return `299 - ${JSON.stringify(text)}`;
+/** Kubernetes' bounds on Warning headers: each text at most 256 characters, all of them at most 4 KiB. */
+const MAX_WARNING_CHARS = 256;
+const MAX_WARNINGS_BYTES = 4096;
+
+/**
+ * RFC 7234 warnings as Kubernetes sends them (`299 - "text"`), within its
+ * bounds, and ASCII only: texts quote client input, which a header must not
+ * carry raw.
+ */
+function warningHeaders(warnings: readonly string[]): string[] {
+  const headers: string[] = [];
+  let bytes = 0;
+  for (const [i, text] of warnings.entries()) {
+    const short = text.length > MAX_WARNING_CHARS ? `${text.slice(0, MAX_WARNING_CHARS)}…` : text;
+    const header = `299 - ${JSON.stringify(short).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}`;
+    if (bytes + header.length > MAX_WARNINGS_BYTES) {
+      headers.push(`299 - "${warnings.length - i} more warnings not shown"`);
+      break;
+    }
+    bytes += header.length;
+    headers.push(header);
+  }
+  return headers;
 }
 
 export type Query = URLSearchParams;
@@ -171,7 +226,8 @@ export function queryBool(query: Query, name: string): boolean {
 export function queryInt(query: Query, name: string): number | undefined {
   const value = query.get(name);
   if (value === null || value === "") return undefined;
-  if (!/^-?[0-9]+$/.test(value))
-    throw errors.badRequest(`${name} must be an integer, got ${JSON.stringify(value)}`);
+  // Past 2^53 a number is no longer exact, and SQLite refuses it as a bound.
+  if (!/^-?[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw errors.badRequest(`${name} must be an integer, got ${JSON.stringify(value.slice(0, 40))}`);
   return Number(value);
 }

@@ -11,6 +11,14 @@ export type {
   SinkDelivery,
   SourceDelivery,
 } from "./delivery.js";
+export { DEFAULT_PROJECT_QUOTAS, QUOTA_FLAGS } from "./quota.js";
+export type { ProjectQuotas } from "./quota.js";
+export {
+  MAX_JSON_PATCH_OPERATIONS,
+  MAX_NESTING_DEPTH,
+  MAX_OBJECT_BYTES,
+  MAX_YAML_ALIASES,
+} from "./limits.js";
 export { ApiServerConfigError, DATABASE_FILE, startApiServer } from "./server.js";
 export type { ApiServer, ApiServerOptions } from "./server.js";
 export { TokensFileError, parseTokensFile } from "./auth/tokens.js";

@@ -13,10 +13,26 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (isObject(a) && isObject(b)) {
     const keys = Object.keys(a);
     return (
-      keys.length === Object.keys(b).length && keys.every((key) => key in b && deepEqual(a[key], b[key]))
+      keys.length === Object.keys(b).length &&
+      keys.every((key) => Object.hasOwn(b, key) && deepEqual(a[key], b[key]))
     );
   }
   return false;
+}
+
+/**
+ * Sets a key chosen at run time as an own data property: `__proto__` from a
+ * client is a key like any other, never the object's prototype.
+ */
+export function setKey(object: JsonObject, key: string, value: unknown): void {
+  if (key === "__proto__")
+    Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+  else object[key] = value;
+}
+
+/** The value of an own key (never one inherited from Object.prototype, such as `constructor`). */
+export function ownValue(object: JsonObject, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
 /** Removes a key chosen at run time (JSON maps: labels, data, patch keys). */

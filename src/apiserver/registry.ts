@@ -144,7 +144,14 @@ function decodeContinue(token: string): ContinueState {
   try {
     const raw = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Record<string, unknown>;
     const { rv, p, ns, n } = raw;
-    if (typeof rv === "number" && typeof p === "string" && typeof ns === "string" && typeof n === "string") {
+    if (
+      Number.isSafeInteger(rv) &&
+      typeof rv === "number" &&
+      rv >= 0 &&
+      typeof p === "string" &&
+      typeof ns === "string" &&
+      typeof n === "string"
+    ) {
       return { rv, project: p, namespace: ns, name: n };
     }
   } catch {

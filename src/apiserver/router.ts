@@ -45,10 +45,19 @@ export async function handleRequest(
       server.logger.error("request failed", {
         method: request.method,
         path: pathOf(request),
-        error: String(error),
+        error: error instanceof Error ? (error.stack ?? String(error)) : String(error),
       });
       sendError(response, errors.internal("the server could not complete the request"));
     }
+  }
+}
+
+/** The request target as a URL; one that does not parse (`//`, `http://[`) is a 400, not a TypeError. */
+function requestUrl(request: IncomingMessage): URL {
+  try {
+    return new URL(request.url ?? "/", "http://telex.invalid");
+  } catch {
+    throw errors.badRequest(`invalid request target ${JSON.stringify((request.url ?? "").slice(0, 200))}`);
   }
 }
 
@@ -61,7 +70,7 @@ async function dispatch(
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
-  const url = new URL(request.url ?? "/", "http://telex.invalid");
+  const url = requestUrl(request);
   const route = parseRoute(url.pathname);
   if (route.kind === "health") {
     response.writeHead(200, { "Content-Type": "text/plain" });

@@ -15,6 +15,7 @@ import type { DeliveryProvider } from "./delivery.js";
 import { buildOpenApiDocuments } from "./discovery.js";
 import { formatHostPort, isLoopback, parseListenAddress } from "./listen.js";
 import { controlPlanePath } from "./paths.js";
+import { DEFAULT_PROJECT_QUOTAS, QuotaLedger, WatchQuota, type ProjectQuotas } from "./quota.js";
 import { Registry } from "./registry.js";
 import { handleRequest } from "./router.js";
 import { WatchHub } from "./watch-hub.js";
@@ -52,6 +53,8 @@ export interface ApiServerOptions {
    * with the create or update; never a rejection.
    */
   readonly policyWarnings?: PolicyWarnings;
+  /** Per-project quotas; unset ones take DEFAULT_PROJECT_QUOTAS (src/apiserver/quota.ts). */
+  readonly quotas?: Partial<ProjectQuotas>;
 }
 
 export interface ApiServer {
@@ -91,6 +94,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       `refusing open access on ${options.listen}: without --tokens-file the API listens on loopback only (127.0.0.1, ::1, localhost)`,
     );
   }
+  const quotas = quotasOf(options);
   mkdirSync(options.dataDir, { recursive: true });
   const store = ObjectStore.open({
     path: join(options.dataDir, DATABASE_FILE),
@@ -100,9 +104,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const clock = options.clock ?? systemClock;
   const registry = new Registry(store, clock);
   for (const project of tokens?.namedProjects() ?? []) registry.ensureProject(project);
+  const quota = new QuotaLedger(store, quotas);
   const context: ServerContext = {
     registry,
-    writes: new Writes(registry),
+    writes: new Writes(registry, quota),
     hub: new WatchHub(store),
     openapi: buildOpenApiDocuments(),
     tokens,
@@ -114,6 +119,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 30_000,
     maxWatchSeconds: options.maxWatchSeconds ?? 1800,
     watches: new Set<ServerResponse>(),
+    watchQuota: new WatchQuota(quotas.maxWatchesPerProject),
   };
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     void handleRequest(context, request, response);
@@ -147,6 +153,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       await closed;
       clearTimeout(force);
       context.hub.close();
+      quota.close();
       store.close();
     })();
     return stopping;
@@ -160,6 +167,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     projectUrl: (project) => `${url}${controlPlanePath(project)}`,
     stop,
   };
+}
+
+function quotasOf(options: ApiServerOptions): ProjectQuotas {
+  const quotas = { ...DEFAULT_PROJECT_QUOTAS, ...options.quotas };
+  for (const [name, value] of Object.entries(quotas)) {
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new ApiServerConfigError(`quota ${name} must be a whole number, got ${value}`);
+  }
+  return quotas;
 }
 
 function readTls(tls: { readonly certFile: string; readonly keyFile: string }): {

@@ -4,7 +4,14 @@
 import { randomBytes } from "node:crypto";
 import { DEFAULTS, type FieldError } from "../api/index.js";
 import type { JsonObject, StoredObject } from "../store/index.js";
-import { admit, dropUnknownFields, fieldScope, isNoop, type FieldValidation } from "./admission.js";
+import {
+  admit,
+  checkObjectBounds,
+  dropUnknownFields,
+  fieldScope,
+  isNoop,
+  type FieldValidation,
+} from "./admission.js";
 import { ApplyConflictError, serverSideApply } from "./apply.js";
 import { timestamp } from "./clock.js";
 import { SWEEP_EVERY, expireEvents } from "./event-expiry.js";
@@ -12,11 +19,12 @@ import { checkNamespaceOpen, removeNamespaceIfEmpty } from "./namespace-lifecycl
 import { describePath } from "./field-paths.js";
 import { isObject } from "./json.js";
 import { parseManagedFields, type Writer } from "./managed-fields.js";
-import { finalizersOf, metadataOf } from "./metadata.js";
+import { checkMetadataShape, finalizersOf, metadataOf } from "./metadata.js";
 import { applyJsonPatch } from "./patch/json-patch.js";
 import { applyMergePatch } from "./patch/merge-patch.js";
 import { applyStrategicMergePatch } from "./patch/strategic-merge-patch.js";
-import { PatchError } from "./patch/errors.js";
+import { PatchError, PatchTooLargeError } from "./patch/errors.js";
+import type { QuotaLedger } from "./quota.js";
 import type { ListOptions, Registry } from "./registry.js";
 import { RESOURCES, apiVersionOf, events, namespaces } from "./resources.js";
 import { ApiError, errors } from "./status.js";
@@ -54,7 +62,10 @@ function generatedName(prefix: string): string {
 export class Writes {
   private eventsRecorded = 0;
 
-  constructor(private readonly registry: Registry) {}
+  constructor(
+    private readonly registry: Registry,
+    private readonly quota: QuotaLedger,
+  ) {}
 
   private get store() {
     return this.registry.store;
@@ -63,6 +74,7 @@ export class Writes {
   create(target: WriteTarget, body: JsonObject, options: WriteOptions): WriteOutcome {
     if (options.subresource !== undefined)
       throw errors.methodNotAllowed("POST", `${target.resource.plural}/${options.subresource}`);
+    checkMetadataShape(body);
     const meta = metadataOf(body);
     const name =
       meta.name ?? (meta.generateName === undefined ? undefined : generatedName(meta.generateName));
@@ -95,6 +107,7 @@ export class Writes {
   }
 
   update(target: WriteTarget, name: string, body: JsonObject, options: WriteOptions): WriteOutcome {
+    checkMetadataShape(body);
     this.checkName(name, body);
     this.checkNamespace(target, body);
     const current = this.registry.get(target, name);
@@ -132,6 +145,8 @@ export class Writes {
       ]);
     }
     const current = this.registry.get(target, name);
+    // A merge patch larger than an object may be is refused before merging.
+    if (type !== "json" && isObject(patch)) checkObjectBounds(patch, target.resource.kind);
     let patched: unknown;
     try {
       patched =
@@ -143,9 +158,12 @@ export class Writes {
     } catch (error: unknown) {
       if (error instanceof PatchError)
         throw new ApiError("Invalid", `the patch could not be applied: ${error.message}`);
+      if (error instanceof PatchTooLargeError)
+        throw new ApiError("RequestEntityTooLarge", `the patch could not be applied: ${error.message}`);
       throw error;
     }
     if (!isObject(patched)) throw new ApiError("Invalid", "the patched document is not an object");
+    checkMetadataShape(patched);
     this.checkName(name, patched);
     this.checkNamespace(target, patched);
     const given = metadataOf(patched).resourceVersion;
@@ -202,6 +220,8 @@ export class Writes {
     options: WriteOptions & { force: boolean },
   ): WriteOutcome {
     if (!isObject(patch)) throw errors.badRequest("an apply configuration must be an object");
+    checkMetadataShape(patch);
+    checkObjectBounds(patch, target.resource.kind);
     if (options.fieldManager === "")
       throw errors.badRequest("PATCH with apply requires the fieldManager query parameter");
     const expected = apiVersionOf(target.resource);
@@ -316,12 +336,29 @@ export class Writes {
       this.afterRemoval(target);
       return removed;
     }
+    this.checkQuota(target, name, current, next);
     if (options.dryRun) {
       return current === undefined
         ? next
         : { ...next, metadata: { ...meta, resourceVersion: String(current.resourceVersion) } };
     }
     return this.store.commit(current === undefined ? "ADDED" : "MODIFIED", key, next, current?.object).object;
+  }
+
+  /** 403 when the write would take the project past a quota (dry runs too, as in Kubernetes). */
+  private checkQuota(
+    target: WriteTarget,
+    name: string,
+    current: StoredObject | undefined,
+    next: JsonObject,
+  ): void {
+    let exceeded = this.quota.exceeded(target, current?.object, next);
+    if (exceeded?.quota === "maxEventsPerProject") {
+      // Expired events still count until swept; sweep before refusing.
+      expireEvents(this.store, target.project, this.registry.clock());
+      exceeded = this.quota.exceeded(target, current?.object, next);
+    }
+    if (exceeded !== undefined) throw exceeded.toError(target, name);
   }
 
   private markDeleted(object: JsonObject, target: WriteTarget): JsonObject {

@@ -76,6 +76,12 @@ export class ObjectStore {
       countNamespace: db.prepare<[string, string], { n: number }>(
         "SELECT count(*) AS n FROM objects WHERE project = ? AND namespace = ?",
       ),
+      countProject: db.prepare<[string, string], { n: number }>(
+        "SELECT count(*) AS n FROM objects WHERE resource = ? AND project = ?",
+      ),
+      sumArrayLengths: db.prepare<[string, string, string], { n: number }>(
+        "SELECT coalesce(sum(json_array_length(body, ?)), 0) AS n FROM objects WHERE resource = ? AND project = ?",
+      ),
       upsert: db.prepare<[string, string, string, string, number, string]>(
         `INSERT INTO objects (resource, project, namespace, name, rv, body) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (resource, project, namespace, name) DO UPDATE SET rv = excluded.rv, body = excluded.body`,
@@ -165,6 +171,16 @@ export class ObjectStore {
   /** How many objects of any resource live in a namespace. */
   countInNamespace(project: string, namespace: string): number {
     return this.#statements.countNamespace.get(project, namespace)?.n ?? 0;
+  }
+
+  /** How many objects of a resource a project holds. */
+  countInProject(resource: string, project: string): number {
+    return this.#statements.countProject.get(resource, project)?.n ?? 0;
+  }
+
+  /** The lengths of the arrays at a JSON path (`$.spec.sinks`) summed over a project's objects of a resource. */
+  sumArrayLengths(resource: string, project: string, jsonPath: string): number {
+    return this.#statements.sumArrayLengths.get(jsonPath, resource, project)?.n ?? 0;
   }
 
   /**

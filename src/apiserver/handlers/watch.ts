@@ -46,6 +46,7 @@ export function handleWatch(ctx: RequestContext, target: Target): void {
     ...(name === undefined ? {} : { name }),
   };
 
+  const release = target.project === undefined ? undefined : server.watchQuota.acquire(target.project);
   response.writeHead(200, {
     "Content-Type": "application/json",
     "Cache-Control": "no-cache, private",
@@ -71,6 +72,7 @@ export function handleWatch(ctx: RequestContext, target: Target): void {
     try {
       backlog = server.registry.store.eventsSince(from, scope);
     } catch (error: unknown) {
+      release?.();
       if (!(error instanceof ResourceExpiredError)) throw error;
       response.end(
         `${JSON.stringify({ type: "ERROR", object: errors.expired(error.message).toStatus() })}\n`,
@@ -83,6 +85,7 @@ export function handleWatch(ctx: RequestContext, target: Target): void {
   const end = (): void => {
     if (!open) return;
     open = false;
+    release?.();
     unsubscribe();
     for (const timer of timers) clearTimeout(timer);
     server.watches.delete(response);

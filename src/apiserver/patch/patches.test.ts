@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { PatchError } from "./errors.js";
-import { applyJsonPatch } from "./json-patch.js";
+import { PatchError, PatchTooLargeError } from "./errors.js";
+import { JSON_PATCH_LIMITS, applyJsonPatch } from "./json-patch.js";
 import { applyMergePatch } from "./merge-patch.js";
 import { applyStrategicMergePatch } from "./strategic-merge-patch.js";
 
@@ -32,6 +32,79 @@ describe("JSON patch (RFC 6902)", () => {
     assert.throws(() => applyJsonPatch(doc, [{ op: "remove", path: "/nope" }]), PatchError);
     assert.throws(() => applyJsonPatch(doc, [{ op: "add", path: "/a/b/9", value: 1 }]), PatchError);
     assert.throws(() => applyJsonPatch(doc, [{ op: "test", path: "/x~1y", value: 2 }]), PatchError);
+  });
+});
+
+describe("JSON patch limits", () => {
+  const limits = { ...JSON_PATCH_LIMITS, maxBytes: 1000, maxCopyBytes: 500, maxShiftedElements: 100 };
+  const big = "x".repeat(400);
+
+  it("tracks the size as operations run: removed and replaced bytes are given back", () => {
+    const churn = Array.from({ length: 20 }, () => [
+      { op: "add", path: "/a", value: big },
+      { op: "replace", path: "/a", value: big },
+      { op: "remove", path: "/a" },
+    ]).flat();
+    assert.deepEqual(applyJsonPatch({}, churn, limits), {});
+    assert.throws(
+      () =>
+        applyJsonPatch(
+          {},
+          [
+            { op: "add", path: "/a", value: big },
+            { op: "add", path: "/b", value: big },
+            { op: "add", path: "/c", value: big },
+          ],
+          limits,
+        ),
+      PatchTooLargeError,
+    );
+  });
+
+  it("bounds what copies clone in total, and moves keep the size", () => {
+    const doc = { a: "y".repeat(300) };
+    assert.throws(
+      () =>
+        applyJsonPatch(
+          doc,
+          [
+            { op: "copy", from: "/a", path: "/b" },
+            { op: "remove", path: "/b" },
+            { op: "copy", from: "/a", path: "/b" },
+          ],
+          limits,
+        ),
+      /clone more than the limit of 500 bytes/,
+    );
+    const moves = Array.from({ length: 50 }, (_, i) => ({
+      op: "move",
+      from: i % 2 ? "/b" : "/a",
+      path: i % 2 ? "/a" : "/b",
+    }));
+    assert.deepEqual(applyJsonPatch(doc, moves, limits), doc);
+  });
+
+  it("bounds elements shifted in arrays, operations and depth", () => {
+    const list = { l: Array.from({ length: 60 }, (_, i) => i) };
+    const inserts = [0, 1].map(() => ({ op: "add", path: "/l/0", value: 0 }));
+    assert.throws(() => applyJsonPatch(list, inserts, limits), /more than the limit of 100 array elements/);
+    assert.throws(
+      () =>
+        applyJsonPatch(
+          {},
+          [
+            { op: "test", path: "", value: {} },
+            { op: "test", path: "", value: {} },
+          ],
+          { ...limits, maxOperations: 1 },
+        ),
+      /2 operations, more than the limit of 1/,
+    );
+    assert.throws(
+      () =>
+        applyJsonPatch({ a: {} }, [{ op: "add", path: "/a/b", value: [[[1]]] }], { ...limits, maxDepth: 4 }),
+      /deeper than the limit of 4 levels/,
+    );
   });
 });
 

@@ -4,7 +4,7 @@
 // `$deleteFromPrimitiveList/<field>` and `$setElementOrder/<field>`.
 // Which lists merge comes from the kind's Go struct tags; the few our kinds
 // have are listed in MERGE_LISTS.
-import { isObject, removeKey } from "../json.js";
+import { isObject, ownValue, removeKey, setKey } from "../json.js";
 import { PatchError } from "./errors.js";
 
 /** Lists that merge instead of being replaced, by dotted path: the merge key, or "" for primitives. */
@@ -36,11 +36,15 @@ function mergeObject(target: Record<string, unknown>, patch: Record<string, unkn
     if (key === "$patch" || key === "$retainKeys" || key.startsWith(SET_ORDER)) continue;
     if (key.startsWith(DELETE_FROM)) {
       const field = key.slice(DELETE_FROM.length);
-      const current = out[field];
+      const current = ownValue(out, field);
       if (!Array.isArray(value)) throw new PatchError(`${key} must be a list`);
       if (Array.isArray(current)) {
         const drop = new Set(value.map((v) => JSON.stringify(v)));
-        out[field] = current.filter((item) => !drop.has(JSON.stringify(item)));
+        setKey(
+          out,
+          field,
+          current.filter((item) => !drop.has(JSON.stringify(item))),
+        );
       }
       continue;
     }
@@ -48,13 +52,14 @@ function mergeObject(target: Record<string, unknown>, patch: Record<string, unkn
     if (value === null) {
       removeKey(out, key);
     } else if (isObject(value)) {
-      const merged = mergeObject(isObject(out[key]) ? out[key] : {}, value, childPath);
+      const existing = ownValue(out, key);
+      const merged = mergeObject(isObject(existing) ? existing : {}, value, childPath);
       if (merged === undefined) removeKey(out, key);
-      else out[key] = merged;
+      else setKey(out, key, merged);
     } else if (Array.isArray(value)) {
-      out[key] = mergeList(out[key], value, childPath);
+      setKey(out, key, mergeList(ownValue(out, key), value, childPath));
     } else {
-      out[key] = value;
+      setKey(out, key, value);
     }
   }
   const retain = patch["$retainKeys"];
@@ -65,16 +70,24 @@ function mergeObject(target: Record<string, unknown>, patch: Record<string, unkn
   for (const [key, order] of Object.entries(patch)) {
     if (!key.startsWith(SET_ORDER) || !Array.isArray(order)) continue;
     const field = key.slice(SET_ORDER.length);
-    const list = out[field];
+    const list = ownValue(out, field);
     if (Array.isArray(list))
-      out[field] = reorder(list, order, MERGE_LISTS[path === "" ? field : `${path}.${field}`]);
+      setKey(
+        out,
+        field,
+        reorder(
+          list,
+          order,
+          ownValue(MERGE_LISTS, path === "" ? field : `${path}.${field}`) as string | undefined,
+        ),
+      );
   }
   return out;
 }
 
 function mergeList(currentValue: unknown, patch: readonly unknown[], path: string): unknown[] {
   const current: readonly unknown[] | undefined = Array.isArray(currentValue) ? currentValue : undefined;
-  const mergeKey = MERGE_LISTS[path];
+  const mergeKey = ownValue(MERGE_LISTS, path) as string | undefined;
   if (patch.some((item) => isObject(item) && item["$patch"] === "replace")) {
     return patch.filter((item) => !(isObject(item) && item["$patch"] === "replace")).map(stripDirectives);
   }
@@ -84,18 +97,32 @@ function mergeList(currentValue: unknown, patch: readonly unknown[], path: strin
     const seen = new Set(current.map((x) => JSON.stringify(x)));
     return [...current, ...patch.filter((x) => !seen.has(JSON.stringify(x)))];
   }
+  // Indexed by merge key, so merging n items into m stays O(n + m) (a findIndex per item would be O(n·m)).
   const result: unknown[] = [...current];
+  const deleted = new Set<number>();
+  const at = new Map<unknown, number>();
+  result.forEach((x, i) => {
+    if (isObject(x) && !at.has(x[mergeKey])) at.set(x[mergeKey], i);
+  });
   for (const item of patch) {
     if (!isObject(item)) throw new PatchError(`${path}: items must be objects with ${mergeKey}`);
-    const at = result.findIndex((x) => isObject(x) && x[mergeKey] === item[mergeKey]);
+    const key = item[mergeKey];
+    const index = at.get(key);
     if (item["$patch"] === "delete") {
-      if (at >= 0) result.splice(at, 1);
+      if (index !== undefined) {
+        deleted.add(index);
+        at.delete(key);
+      }
       continue;
     }
-    if (at >= 0) result[at] = mergeObject(result[at] as Record<string, unknown>, item, path);
-    else result.push(stripDirectives(item));
+    if (index !== undefined)
+      result[index] = mergeObject(result[index] as Record<string, unknown>, item, path);
+    else {
+      at.set(key, result.length);
+      result.push(stripDirectives(item));
+    }
   }
-  return result;
+  return result.filter((_, i) => !deleted.has(i));
 }
 
 function reorder(

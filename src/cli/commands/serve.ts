@@ -28,11 +28,12 @@ import {
 } from "../../server.js";
 import { DatabaseLockedError } from "../../store/index.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
+import { QUOTA_FLAG_OPTIONS, quotaFlagsHelp, quotaOptions } from "../quota-flags.js";
 
 export const summary = "Run the Telex server: resource API, controller, exporter and ingest in one process";
 
 const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--tokens-file FILE]
-                   [--tls-cert-file FILE --tls-key-file FILE]
+                   [--tls-cert-file FILE --tls-key-file FILE] [--max-*-per-project N]
                    [--ingest-listen HOST:PORT] [--ingest-token-file FILE | --ingest-allow-unauthenticated]
                    [--route-cache-bytes SIZE] [--tenant-label NAME]
                    [--status-interval DURATION] [--endpoint-allow CIDR,...] [--endpoint-deny CIDR,...]
@@ -84,7 +85,9 @@ Options:
   --project NAME          with --kubeconfig or --in-cluster: the project that API serves
   --demo                  feed synthetic gateway metrics of projects ${DEMO_PROJECTS.join(", ")}
                           every 5 s, so a policy in one of them delivers at once
-`;
+
+Per-project quotas of the embedded API (past one, writes get 403 exceeded quota):
+${quotaFlagsHelp()}`;
 
 /** Resolves when the process is asked to stop. Injected by tests. */
 export type StopSignal = Promise<string>;
@@ -128,6 +131,7 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
       project: { type: "string" },
       demo: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
+      ...QUOTA_FLAG_OPTIONS,
     },
     strict: true,
     allowPositionals: false,
@@ -176,6 +180,7 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
       apiListen,
       ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
       ...(certFile === undefined || keyFile === undefined ? {} : { tls: { certFile, keyFile } }),
+      quotas: quotaOptions(values),
       ...common,
     });
   } catch (error: unknown) {
