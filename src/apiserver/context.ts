@@ -1,5 +1,6 @@
 // What handlers share: the server's parts and one request's state.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ByteBudget } from "../byte-budget.js";
 import type { Logger } from "../log.js";
 import type { Principal, TokenTable } from "./auth/tokens.js";
 import type { Clock } from "./clock.js";
@@ -36,6 +37,8 @@ export interface ServerContext {
   readonly watches: Set<ServerResponse>;
   /** Open watches per project, bounded. */
   readonly watchQuota: WatchQuota;
+  /** Bytes of request bodies being received, all requests together. */
+  readonly bodyBudget: ByteBudget;
 }
 
 export interface RequestContext {

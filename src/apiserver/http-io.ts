@@ -5,8 +5,8 @@ import { parseAllDocuments } from "yaml";
 import { MAX_YAML_ALIASES, checkDecodedValue, checkJsonText, checkYamlText } from "./limits.js";
 import { PROTOBUF_MEDIA_TYPE, decodeProtobuf } from "./protobuf.js";
 import { serialise } from "./render.js";
-import type { ApiError } from "./status.js";
-import { errors } from "./status.js";
+import { ApiError, errors } from "./status.js";
+import type { ByteBudget } from "../byte-budget.js";
 
 /** Kubernetes' own limit for a request body (3 MiB); objects are further capped by admission. */
 export const MAX_REQUEST_BYTES = 3 * 1024 * 1024;
@@ -34,19 +34,48 @@ export function bodyFormat(contentType: string | undefined): BodyFormat {
   throw errors.unsupportedMediaType(media, ["application/json", "application/yaml", PROTOBUF_MEDIA_TYPE]);
 }
 
-/** Reads the body up to the limit; a larger body is a 413 and is not buffered. */
-export async function readBody(request: IncomingMessage, limit = MAX_REQUEST_BYTES): Promise<Buffer> {
+/**
+ * Reads the body up to the limit; a larger body is a 413 and is not buffered.
+ * Its bytes are taken from the process-wide budget as they arrive (the
+ * declared length at once) and given back when the response ends; a body
+ * that does not fit now is a 429.
+ */
+export async function readBody(
+  request: IncomingMessage,
+  response: ServerResponse,
+  budget: ByteBudget,
+  limit = MAX_REQUEST_BYTES,
+): Promise<Buffer> {
   const declared = Number(request.headers["content-length"] ?? "0");
   if (declared > limit) throw errors.tooLarge("the request body", limit);
+  let taken = 0;
+  response.once("close", () => {
+    budget.give(taken);
+    taken = 0;
+  });
+  const take = (bytes: number): void => {
+    if (!budget.tryTake(bytes)) throw bodiesInFlight(budget);
+    taken += bytes;
+  };
+  if (declared > 0) take(declared);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     const buffer = chunk as Buffer;
     size += buffer.length;
     if (size > limit) throw errors.tooLarge("the request body", limit);
+    if (size > taken) take(size - taken);
     chunks.push(buffer);
   }
   return Buffer.concat(chunks);
+}
+
+function bodiesInFlight(budget: ByteBudget): ApiError {
+  return new ApiError(
+    "TooManyRequests",
+    `request bodies being received are at their limit of ${budget.capacity / 2 ** 20} MiB for the whole server; retry shortly`,
+    { retryAfterSeconds: 1 },
+  );
 }
 
 /**
@@ -183,6 +212,8 @@ export function sendError(response: ServerResponse, error: ApiError): void {
     response.destroy();
     return;
   }
+  const retryAfter = error.details?.retryAfterSeconds;
+  if (retryAfter !== undefined) response.setHeader("Retry-After", String(retryAfter));
   sendJson(response, error.code, error.toStatus());
 }
 

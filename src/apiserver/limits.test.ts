@@ -241,6 +241,44 @@ describe("bounded API work (issue 11)", () => {
   });
 });
 
+describe("request bodies in flight (issue 11)", () => {
+  let server: TestApiServer;
+  before(async () => {
+    server = await startTestApiServer({ maxBodyBytesInFlight: 4 * 2 ** 20 });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("a body that does not fit the budget now → 429 with Retry-After; the budget comes back", async () => {
+    const path = `${server.api.projectUrl("budget")}${EP}`;
+    // A slow upload that declared 3 MiB holds them until it ends.
+    const slow = httpRequest(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Content-Length": String(3 * 2 ** 20) },
+    });
+    const slowStatus = new Promise<number>((resolve, reject) => {
+      slow.on("response", (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      slow.on("error", reject);
+    });
+    slow.write(" ".repeat(1024));
+    const base = server.api.projectUrl("budget");
+    const body = { ...examplePolicy("second"), padding: " ".repeat(2 * 2 ** 20) };
+    const refused = await apiRequest(base, "POST", EP, { body });
+    assert.equal(refused.status, 429, refused.text.slice(0, 300));
+    assert.equal(refused.headers.get("retry-after"), "1");
+    assert.match(messageOf(refused), /request bodies being received are at their limit of 4 MiB/);
+
+    slow.end(" ".repeat(3 * 2 ** 20 - 1024));
+    assert.equal(await slowStatus, 400);
+    const accepted = await apiRequest(base, "POST", EP, { body: examplePolicy("second") });
+    assert.equal(accepted.status, 201, accepted.text.slice(0, 300));
+  });
+});
+
 describe("per-project quotas (issue 11)", () => {
   let server: TestApiServer;
   let base: string;

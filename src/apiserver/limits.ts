@@ -51,6 +51,25 @@ export const MAX_JSON_PATCH_SHIFTED_ELEMENTS = 10_000_000;
  */
 export const MAX_YAML_ALIASES = 100;
 
+/**
+ * Bytes of request bodies held at once, all requests together: a body is
+ * buffered whole before it is decoded, so without this 1,000 slow 3 MiB
+ * uploads would hold 3 GB. Past it a request gets 429 with Retry-After, as
+ * kube-apiserver answers past --max-requests-inflight.
+ */
+export const MAX_BODY_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+
+/**
+ * Connections the API accepts at once: within the usual open-file limit with
+ * room for the ingest listener and the sinks' connections. Watches hold one
+ * each, and are themselves bounded per project.
+ */
+export const MAX_API_CONNECTIONS = 2048;
+
+/** A client has this long to send its headers (slowloris), and this long for its whole request. */
+export const API_HEADERS_TIMEOUT_MS = 10_000;
+export const API_REQUEST_TIMEOUT_MS = 60_000;
+
 /** A 400 naming the depth limit. */
 export function tooDeep(what: string): ApiError {
   return errors.badRequest(

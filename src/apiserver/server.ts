@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { ByteBudget } from "../byte-budget.js";
 import { silentLogger, type Logger } from "../log.js";
 import { ObjectStore, type Synchronous } from "../store/index.js";
 import { loadTokensFile, type TokenTable } from "./auth/tokens.js";
@@ -14,6 +15,12 @@ import type { PolicyWarnings, ServerContext } from "./context.js";
 import type { DeliveryProvider } from "./delivery.js";
 import { buildOpenApiDocuments } from "./discovery.js";
 import { formatHostPort, isLoopback, parseListenAddress } from "./listen.js";
+import {
+  API_HEADERS_TIMEOUT_MS,
+  API_REQUEST_TIMEOUT_MS,
+  MAX_API_CONNECTIONS,
+  MAX_BODY_BYTES_IN_FLIGHT,
+} from "./limits.js";
 import { controlPlanePath } from "./paths.js";
 import { DEFAULT_PROJECT_QUOTAS, QuotaLedger, WatchQuota, type ProjectQuotas } from "./quota.js";
 import { Registry } from "./registry.js";
@@ -53,6 +60,8 @@ export interface ApiServerOptions {
    * with the create or update; never a rejection.
    */
   readonly policyWarnings?: PolicyWarnings;
+  /** Bytes of request bodies received at once, all requests together (default MAX_BODY_BYTES_IN_FLIGHT). */
+  readonly maxBodyBytesInFlight?: number;
   /** Per-project quotas; unset ones take DEFAULT_PROJECT_QUOTAS (src/apiserver/quota.ts). */
   readonly quotas?: Partial<ProjectQuotas>;
 }
@@ -120,12 +129,17 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     maxWatchSeconds: options.maxWatchSeconds ?? 1800,
     watches: new Set<ServerResponse>(),
     watchQuota: new WatchQuota(quotas.maxWatchesPerProject),
+    bodyBudget: new ByteBudget(options.maxBodyBytesInFlight ?? MAX_BODY_BYTES_IN_FLIGHT),
   };
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     void handleRequest(context, request, response);
   };
+  const timeouts = { headersTimeout: API_HEADERS_TIMEOUT_MS, requestTimeout: API_REQUEST_TIMEOUT_MS };
   const server: Server =
-    options.tls === undefined ? createServer(onRequest) : createHttpsServer(readTls(options.tls), onRequest);
+    options.tls === undefined
+      ? createServer(timeouts, onRequest)
+      : createHttpsServer({ ...readTls(options.tls), ...timeouts }, onRequest);
+  server.maxConnections = MAX_API_CONNECTIONS;
   try {
     await listen(server, address.host, address.port);
   } catch (error: unknown) {

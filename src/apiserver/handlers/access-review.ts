@@ -7,7 +7,10 @@ import { isObject, objectAt, stringAt } from "../json.js";
 import { errors } from "../status.js";
 
 export async function handleAccessReview(ctx: RequestContext, project: string | undefined): Promise<void> {
-  const body = decodeBody(await readBody(ctx.request), bodyFormat(ctx.request.headers["content-type"]));
+  const body = decodeBody(
+    await readBody(ctx.request, ctx.response, ctx.server.bodyBudget),
+    bodyFormat(ctx.request.headers["content-type"]),
+  );
   if (!isObject(body)) throw errors.badRequest("expected a SelfSubjectAccessReview object");
   const spec = objectAt(body, "spec");
   const attributes = spec["resourceAttributes"];
@@ -71,7 +74,10 @@ const DISCOVERY_URLS = [
 
 /** POST .../selfsubjectrulesreviews: what `kubectl auth can-i --list` shows. */
 export async function handleRulesReview(ctx: RequestContext, project: string | undefined): Promise<void> {
-  const body = decodeBody(await readBody(ctx.request), bodyFormat(ctx.request.headers["content-type"]));
+  const body = decodeBody(
+    await readBody(ctx.request, ctx.response, ctx.server.bodyBudget),
+    bodyFormat(ctx.request.headers["content-type"]),
+  );
   const spec = isObject(body) ? objectAt(body, "spec") : {};
   const accessible = canAccessProject(ctx.principal, project);
   sendJson(ctx.response, 201, {

@@ -37,7 +37,10 @@ function warningsOf(ctx: RequestContext, target: WriteTarget, outcome: WriteOutc
 
 async function readObject(ctx: RequestContext): Promise<Record<string, unknown>> {
   const format = bodyFormat(ctx.request.headers["content-type"]);
-  return decodeBody(await readBody(ctx.request), format) as Record<string, unknown>;
+  return decodeBody(await readBody(ctx.request, ctx.response, ctx.server.bodyBudget), format) as Record<
+    string,
+    unknown
+  >;
 }
 
 export async function handleCreate(ctx: RequestContext, target: WriteTarget): Promise<void> {
@@ -78,7 +81,7 @@ export async function handlePatch(
   const media = mediaType(ctx.request.headers["content-type"]);
   const type: PatchType | undefined = (PATCH_MEDIA_TYPES as Record<string, PatchType>)[media];
   if (type === undefined) throw errors.unsupportedMediaType(media, Object.keys(PATCH_MEDIA_TYPES));
-  const raw = await readBody(ctx.request);
+  const raw = await readBody(ctx.request, ctx.response, ctx.server.bodyBudget);
   const patch = decodeBody(raw, type === "apply" ? "yaml" : "json", { allowArray: type === "json" });
   if (type === "json" && !Array.isArray(patch))
     throw errors.badRequest("a JSON patch must be an array of operations");
@@ -97,7 +100,7 @@ export async function handlePatch(
 }
 
 async function deleteOptions(ctx: RequestContext): Promise<DeleteOptions> {
-  const raw = await readBody(ctx.request);
+  const raw = await readBody(ctx.request, ctx.response, ctx.server.bodyBudget);
   let dryRun = dryRunOf(ctx.query);
   let preconditions: DeleteOptions["preconditions"];
   if (raw.length > 0 && raw.toString("utf8").trim() !== "") {

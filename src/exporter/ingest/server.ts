@@ -23,7 +23,7 @@ import {
   uncompressBody,
 } from "../../remotewrite/index.js";
 import { EXPOSITION_CONTENT_TYPE } from "../../metrics/exposition.js";
-import { ByteBudget } from "./budget.js";
+import { ByteBudget } from "../../byte-budget.js";
 import type { IngestProcessor } from "./processor.js";
 
 export const INGEST_PATH = "/api/v1/write";
