@@ -39,6 +39,8 @@ export interface ServerContext {
   readonly watchQuota: WatchQuota;
   /** Bytes of request bodies being received, all requests together. */
   readonly bodyBudget: ByteBudget;
+  /** Bytes queued to tenants' watch clients, all watches together. */
+  readonly watchBytes: ByteBudget;
 }
 
 export interface RequestContext {

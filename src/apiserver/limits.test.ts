@@ -2,7 +2,8 @@
 // Telex or starve other tenants): JSON patch copy bombs, deep nesting, YAML
 // alias bombs, too many patch operations, objects over 1.5 MiB, and quotas.
 import assert from "node:assert/strict";
-import { request as httpRequest } from "node:http";
+import { randomBytes } from "node:crypto";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { after, before, describe, it } from "node:test";
 import {
   apiRequest,
@@ -276,6 +277,51 @@ describe("request bodies in flight (issue 11)", () => {
     assert.equal(await slowStatus, 400);
     const accepted = await apiRequest(base, "POST", EP, { body: examplePolicy("second") });
     assert.equal(accepted.status, 201, accepted.text.slice(0, 300));
+  });
+});
+
+describe("bytes queued to tenants' watches (issue 11)", () => {
+  let server: TestApiServer;
+  before(async () => {
+    server = await startTestApiServer({
+      maxWatchBytesQueued: 2 ** 20,
+      quotas: { maxWatchesPerProject: 1 },
+    });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("a watch whose client does not read is ended once the shared bound is passed", async () => {
+    const base = server.api.projectUrl("slow-reader");
+    const watchStatus = (): Promise<{ status: number; response: IncomingMessage }> =>
+      new Promise((resolve, reject) => {
+        const request = httpRequest(`${base}${SECRETS}?watch=true`, (response) => {
+          // Never read: the socket fills, then the server's queue for it.
+          response.pause();
+          resolve({ status: response.statusCode ?? 0, response });
+        });
+        request.on("error", reject);
+        request.end();
+      });
+    const stalled = await watchStatus();
+    assert.equal(stalled.status, 200);
+    const second = await watchStatus();
+    assert.equal(second.status, 429, "one watch per project while the first is open");
+    second.response.destroy();
+
+    // ~1 MiB Secrets, far more than loopback socket buffers plus the 1 MiB bound.
+    const data = { blob: randomBytes(768 * 1024).toString("base64") };
+    for (let i = 0; i < 24; i++) {
+      const created = await apiRequest(base, "POST", SECRETS, {
+        body: { apiVersion: "v1", kind: "Secret", metadata: { name: `big-${i}` }, data },
+      });
+      assert.equal(created.status, 201, created.text.slice(0, 200));
+    }
+    const after = await watchStatus();
+    assert.equal(after.status, 200, "the stalled watch was ended, so its slot is free");
+    after.response.destroy();
+    stalled.response.destroy();
   });
 });
 

@@ -60,6 +60,15 @@ export const MAX_YAML_ALIASES = 100;
 export const MAX_BODY_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
 /**
+ * Bytes queued to tenants' watch clients that do not read, all watches
+ * together: each watch may queue up to 16 MiB before it is ended, and a
+ * project may hold 50 watches, so without a shared bound a few tenants could
+ * park gigabytes in socket buffers. The watch whose write passes it is ended
+ * (its client resumes from its last resourceVersion, as after any cut).
+ */
+export const MAX_WATCH_BYTES_QUEUED = 64 * 1024 * 1024;
+
+/**
  * Connections the API accepts at once: within the usual open-file limit with
  * room for the ingest listener and the sinks' connections. Watches hold one
  * each, and are themselves bounded per project.

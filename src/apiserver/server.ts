@@ -20,6 +20,7 @@ import {
   API_REQUEST_TIMEOUT_MS,
   MAX_API_CONNECTIONS,
   MAX_BODY_BYTES_IN_FLIGHT,
+  MAX_WATCH_BYTES_QUEUED,
 } from "./limits.js";
 import { controlPlanePath } from "./paths.js";
 import { DEFAULT_PROJECT_QUOTAS, QuotaLedger, WatchQuota, type ProjectQuotas } from "./quota.js";
@@ -62,6 +63,8 @@ export interface ApiServerOptions {
   readonly policyWarnings?: PolicyWarnings;
   /** Bytes of request bodies received at once, all requests together (default MAX_BODY_BYTES_IN_FLIGHT). */
   readonly maxBodyBytesInFlight?: number;
+  /** Bytes queued to tenants' watch clients, all watches together (default MAX_WATCH_BYTES_QUEUED). */
+  readonly maxWatchBytesQueued?: number;
   /** Per-project quotas; unset ones take DEFAULT_PROJECT_QUOTAS (src/apiserver/quota.ts). */
   readonly quotas?: Partial<ProjectQuotas>;
 }
@@ -130,6 +133,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     watches: new Set<ServerResponse>(),
     watchQuota: new WatchQuota(quotas.maxWatchesPerProject),
     bodyBudget: new ByteBudget(options.maxBodyBytesInFlight ?? MAX_BODY_BYTES_IN_FLIGHT),
+    watchBytes: new ByteBudget(options.maxWatchBytesQueued ?? MAX_WATCH_BYTES_QUEUED),
   };
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     void handleRequest(context, request, response);

@@ -15,7 +15,10 @@ import type { Target } from "../target.js";
 import type { WatchEventType } from "../watch-hub.js";
 import { renderOptions, selectorOptions } from "./read.js";
 
-/** A client this far behind (bytes queued) is cut off; it resumes from its last resourceVersion. */
+/**
+ * A client this far behind (bytes queued) is cut off; it resumes from its last
+ * resourceVersion. Tenants' watches together are also bounded (watchBytes).
+ */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /** Each event is serialised once per distinct rendering, however many watches receive it. */
@@ -55,14 +58,28 @@ export function handleWatch(ctx: RequestContext, target: Target): void {
   response.flushHeaders();
 
   let open = true;
+  // Bytes this watch holds in the process-wide budget of tenants' queued
+  // watch bytes: reconciled with what is queued at each write and drain.
+  // The controller's cross-project watch is not a tenant's and is not counted.
+  const budget = target.project === undefined ? undefined : server.watchBytes;
+  let held = 0;
+  const holdQueued = (): boolean => {
+    if (budget === undefined) return true;
+    const queued = response.writableLength;
+    if (queued < held) budget.give(held - queued);
+    else if (queued > held && !budget.tryTake(queued - held)) return false;
+    held = queued;
+    return true;
+  };
   const write = (line: string): void => {
     if (!open) return;
     response.write(line);
-    if (response.writableLength > MAX_BUFFERED_BYTES) {
+    if (response.writableLength > MAX_BUFFERED_BYTES || !holdQueued()) {
       server.logger.warn("watch client too slow; ending its watch", { resource: target.resource.plural });
       end();
     }
   };
+  response.on("drain", holdQueued);
   const send = (type: WatchEventType, event: StoreEvent): void => {
     write(encode(type, event, target, options));
   };
@@ -86,6 +103,8 @@ export function handleWatch(ctx: RequestContext, target: Target): void {
     if (!open) return;
     open = false;
     release?.();
+    budget?.give(held);
+    held = 0;
     unsubscribe();
     for (const timer of timers) clearTimeout(timer);
     server.watches.delete(response);
@@ -109,6 +128,8 @@ export function handleWatch(ctx: RequestContext, target: Target): void {
   } else {
     for (const event of backlog) if (matches(event.object)) send(event.type, event);
   }
+  // The initial events may already have ended a watch whose client is too slow.
+  if (!open) return;
   if (bookmarks) {
     const interval = setInterval(() => {
       write(bookmark(target, String(server.registry.store.resourceVersion), false));
