@@ -129,7 +129,7 @@ export function handleWatch(ctx: RequestContext, target: Target): void {
     for (const event of backlog) if (matches(event.object)) send(event.type, event);
   }
   // The initial events may already have ended a watch whose client is too slow.
-  if (!open) return;
+  if (!server.watches.has(response)) return;
   if (bookmarks) {
     const interval = setInterval(() => {
       write(bookmark(target, String(server.registry.store.resourceVersion), false));
