@@ -49,6 +49,17 @@ describe("telex serve refuses", () => {
     }
   });
 
+  it("embedded-API flags, quotas among them, with --kubeconfig", async () => {
+    for (const flag of [
+      ["--tokens-file", join(dir, "tokens.yaml")],
+      ["--max-policies-per-project", "5"],
+    ]) {
+      const result = await serve("--kubeconfig", join(dir, "absent"), "--project", "p", ...flag);
+      assert.equal(result.code, 2, flag.join(" "));
+      assert.match(result.stderr, /--max-\*-per-project configure the embedded API, which does not run/);
+    }
+  });
+
   it("a certificate without its key", async () => {
     const result = await serve("--api-listen", "127.0.0.1:0", "--tls-cert-file", join(dir, "tls.crt"));
     assert.equal(result.code, 2);

@@ -255,10 +255,11 @@ async function runAgainstCluster(
   if (
     values["api-listen"] !== undefined ||
     values["tokens-file"] !== undefined ||
-    values["tls-cert-file"] !== undefined
+    values["tls-cert-file"] !== undefined ||
+    Object.keys(quotaOptions({ ...values })).length > 0
   ) {
     throw new UsageError(
-      "--api-listen, --tokens-file and --tls-* configure the embedded API, which does not run with --kubeconfig or --in-cluster",
+      "--api-listen, --tokens-file, --tls-* and --max-*-per-project configure the embedded API, which does not run with --kubeconfig or --in-cluster (a cluster's quotas are its ResourceQuotas)",
     );
   }
   const project = values.project;
