@@ -14,6 +14,7 @@ import {
   type ApiResponse,
   type TestApiServer,
 } from "../testing/telex-api.js";
+import { Random } from "../testing/random.js";
 import { MAX_REQUEST_BYTES } from "./http-io.js";
 
 const REQUESTS = 2000;
@@ -33,18 +34,6 @@ const EVENTS = "/api/v1/namespaces/default/events";
 const NAMESPACES = "/api/v1/namespaces";
 
 type Json = Record<string, unknown>;
-
-/** mulberry32: small, fast and good enough to drive a fuzzer reproducibly. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Generator {
   constructor(readonly random: () => number) {}
@@ -411,7 +400,8 @@ describe("fuzzing the resource API (issue 11)", () => {
 
   it(`answers ${REQUESTS} generated requests without a 5xx or a long stall (seed printed)`, async (t) => {
     t.diagnostic(`FUZZ_SEED=${seed}`);
-    const g = new Generator(prng(seed));
+    const random = new Random(seed);
+    const g = new Generator(() => random.next());
     const restore = async (): Promise<void> => {
       await apiRequest(base, "POST", EP, { body: examplePolicy("target") });
       await apiRequest(base, "POST", SECRETS, { body: secret("target") });
