@@ -2,9 +2,9 @@
 // actually connects to: it resolves the host itself, checks every address the
 // name resolves to (one denied address denies the name, so a round-robin or
 // rebinding answer cannot slip a denied one in later), and connects to the
-// checked IP literals, one after the other until one answers. TLS still verifies the certificate for the original
-// host name: undici derives SNI and the identity check from `host`, which is
-// left untouched.
+// checked IP literals, one after the other until one answers. TLS still
+// verifies the certificate for the original host name: undici derives SNI and
+// the identity check from `host`, which is left untouched.
 import { lookup as dnsLookup } from "node:dns/promises";
 import { buildConnector } from "undici";
 import { parseIp } from "./address.js";
