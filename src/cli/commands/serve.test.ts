@@ -3,9 +3,11 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { startApiServer } from "../../apiserver/index.js";
 import { runCli } from "../testing.js";
+import { run } from "./serve.js";
 
 describe("telex serve refuses", () => {
   let dir: string;
@@ -145,5 +147,31 @@ describe("telex serve --help", () => {
     const result = await runCli(["serve", "--help"]);
     assert.match(result.stdout, /--ingest-allow-unauthenticated +accept pushes without a token/);
     assert.match(result.stdout, /--route-cache-bytes SIZE[\s\S]*\(default 64MiB\)/);
+  });
+});
+
+describe("telex serve with --ingest-allow-unauthenticated", () => {
+  it("serves, and warns that anyone who reaches the ingest listener can push", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "telex-serve-open-ingest-"));
+    let stdout = "";
+    let stderr = "";
+    const io = {
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+      stdin: Readable.from([]),
+    };
+    try {
+      const args = ["--api-listen", "127.0.0.1:0", "--ingest-listen", "127.0.0.1:0"];
+      const code = await run(
+        [...args, "--data-dir", dir, "--ingest-allow-unauthenticated"],
+        io,
+        Promise.resolve("SIGTERM"),
+      );
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /^ingest: listening on http:\/\/127\.0\.0\.1:\d+\/api\/v1\/write$/m);
+      assert.match(stderr, /unauthenticated ingest \(--ingest-allow-unauthenticated\): anyone who can reach/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -152,6 +152,12 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
   const endpointAllow = cidrFlag("endpoint-allow", values["endpoint-allow"]);
   const endpointDeny = cidrFlag("endpoint-deny", values["endpoint-deny"]);
   const logger = streamLogger((line) => io.stderr.write(line));
+  if (values["ingest-allow-unauthenticated"] && values["ingest-token-file"] === undefined && !pull) {
+    logger.warn(
+      "unauthenticated ingest (--ingest-allow-unauthenticated): anyone who can reach the ingest listener can push series for every project",
+      { listen: values["ingest-listen"] },
+    );
+  }
   // Listened for only once the flags are valid: a refused invocation leaves no handlers behind.
   const stop = stopSignal ?? processSignal();
   const common = {
