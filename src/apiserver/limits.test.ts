@@ -285,7 +285,7 @@ describe("bytes queued to tenants' watches (issue 11)", () => {
   before(async () => {
     server = await startTestApiServer({
       maxWatchBytesQueued: 2 ** 20,
-      quotas: { maxWatchesPerProject: 1 },
+      quotas: { maxWatchesPerProject: 1, maxSecretBytesPerProject: 64 * 2 ** 20 },
     });
   });
   after(async () => {
@@ -322,6 +322,36 @@ describe("bytes queued to tenants' watches (issue 11)", () => {
     assert.equal(after.status, 200, "the stalled watch was ended, so its slot is free");
     after.response.destroy();
     stalled.response.destroy();
+  });
+});
+
+describe("the bytes of a project's Secrets (issue 11)", () => {
+  let server: TestApiServer;
+  before(async () => {
+    server = await startTestApiServer({ quotas: { maxSecretBytesPerProject: 16 * 1024 } });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("are bounded: 403 naming the flag; a smaller replacement or a delete frees room", async () => {
+    const base = server.api.projectUrl("secret-bytes");
+    const secret = (name: string, bytes: number): Json => ({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name },
+      data: { blob: Buffer.alloc(bytes, 1).toString("base64") },
+    });
+    assert.equal((await apiRequest(base, "POST", SECRETS, { body: secret("a", 8 * 1024) })).status, 201);
+    const refused = await apiRequest(base, "POST", SECRETS, { body: secret("b", 8 * 1024) });
+    assert.equal(refused.status, 403, refused.text.slice(0, 300));
+    assert.match(
+      messageOf(refused),
+      /exceeded quota: project "secret-bytes", requested: secrets\.bytes=\d+, used: secrets\.bytes=\d+, limited: secrets\.bytes=16384 \(telex serve --max-secret-bytes-per-project\)/,
+    );
+    assert.equal((await apiRequest(base, "POST", SECRETS, { body: secret("c", 1024) })).status, 201);
+    assert.equal((await apiRequest(base, "DELETE", `${SECRETS}/a`)).status, 200);
+    assert.equal((await apiRequest(base, "POST", SECRETS, { body: secret("b", 8 * 1024) })).status, 201);
   });
 });
 

@@ -15,6 +15,8 @@ export interface ProjectQuotas {
   /** Sources summed over all of a project's ExportPolicies. */
   readonly maxSourcesPerProject: number;
   readonly maxSecretsPerProject: number;
+  /** Bytes of all of a project's Secrets as stored (what the controller's cache holds of them). */
+  readonly maxSecretBytesPerProject: number;
   /** The `default` namespace included. */
   readonly maxNamespacesPerProject: number;
   readonly maxEventsPerProject: number;
@@ -36,6 +38,9 @@ export const DEFAULT_PROJECT_QUOTAS: ProjectQuotas = {
   maxSourcesPerProject: 200,
   // The controller caches every Secret in memory; 100 × 1.5 MiB is the worst a project can hold there.
   maxSecretsPerProject: 100,
+  // Without a byte bound 100 Secrets of 1.5 MiB would put 150 MB of one project in the controller's
+  // cache; a basic-auth Secret takes under 1 KB (2 KB with kubectl's last-applied annotation).
+  maxSecretBytesPerProject: 4 * 1024 * 1024,
   // Namespaces are cheap, but each is a watch scope and a row; 20 is plenty for grouping policies.
   maxNamespacesPerProject: 20,
   // Events expire after an hour; the controller writes a few per policy, so 1,000 leaves room for all of them.
@@ -50,6 +55,7 @@ export const QUOTA_FLAGS: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxSinksPerProject: "--max-sinks-per-project",
   maxSourcesPerProject: "--max-sources-per-project",
   maxSecretsPerProject: "--max-secrets-per-project",
+  maxSecretBytesPerProject: "--max-secret-bytes-per-project",
   maxNamespacesPerProject: "--max-namespaces-per-project",
   maxEventsPerProject: "--max-events-per-project",
   maxWatchesPerProject: "--max-watches-per-project",
@@ -70,6 +76,7 @@ const USAGE_NAMES: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxSinksPerProject: "exportpolicies.spec.sinks",
   maxSourcesPerProject: "exportpolicies.spec.sources",
   maxSecretsPerProject: `count/${qualifiedResourceOf(secrets)}`,
+  maxSecretBytesPerProject: "secrets.bytes",
   maxNamespacesPerProject: `count/${qualifiedResourceOf(namespaces)}`,
   maxEventsPerProject: `count/${qualifiedResourceOf(events)}`,
   maxWatchesPerProject: "watches",
@@ -81,6 +88,7 @@ function emptyUsage(): Usage {
     maxSinksPerProject: 0,
     maxSourcesPerProject: 0,
     maxSecretsPerProject: 0,
+    maxSecretBytesPerProject: 0,
     maxNamespacesPerProject: 0,
     maxEventsPerProject: 0,
     maxWatchesPerProject: 0,
@@ -102,8 +110,10 @@ function usageOf(resource: string, object: JsonObject | undefined): Usage {
     usage.maxPoliciesPerProject = 1;
     usage.maxSinksPerProject = listLength(object, "sinks");
     usage.maxSourcesPerProject = listLength(object, "sources");
-  } else if (resource === secrets.plural) usage.maxSecretsPerProject = 1;
-  else if (resource === namespaces.plural) usage.maxNamespacesPerProject = 1;
+  } else if (resource === secrets.plural) {
+    usage.maxSecretsPerProject = 1;
+    usage.maxSecretBytesPerProject = Buffer.byteLength(JSON.stringify(object));
+  } else if (resource === namespaces.plural) usage.maxNamespacesPerProject = 1;
   else if (resource === events.plural) usage.maxEventsPerProject = 1;
   return usage;
 }
@@ -173,6 +183,7 @@ export class QuotaLedger {
       maxSinksPerProject: store.sumArrayLengths(exportPolicies.plural, project, "$.spec.sinks"),
       maxSourcesPerProject: store.sumArrayLengths(exportPolicies.plural, project, "$.spec.sources"),
       maxSecretsPerProject: store.countInProject(secrets.plural, project),
+      maxSecretBytesPerProject: store.sumBytes(secrets.plural, project),
       maxNamespacesPerProject: store.countInProject(namespaces.plural, project),
       maxEventsPerProject: store.countInProject(events.plural, project),
       // Open watches are counted by WatchQuota, not stored.

@@ -82,6 +82,9 @@ export class ObjectStore {
       sumArrayLengths: db.prepare<[string, string, string], { n: number }>(
         "SELECT coalesce(sum(json_array_length(body, ?)), 0) AS n FROM objects WHERE resource = ? AND project = ?",
       ),
+      sumBytes: db.prepare<[string, string], { n: number }>(
+        "SELECT coalesce(sum(length(CAST(body AS BLOB))), 0) AS n FROM objects WHERE resource = ? AND project = ?",
+      ),
       upsert: db.prepare<[string, string, string, string, number, string]>(
         `INSERT INTO objects (resource, project, namespace, name, rv, body) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (resource, project, namespace, name) DO UPDATE SET rv = excluded.rv, body = excluded.body`,
@@ -181,6 +184,11 @@ export class ObjectStore {
   /** The lengths of the arrays at a JSON path (`$.spec.sinks`) summed over a project's objects of a resource. */
   sumArrayLengths(resource: string, project: string, jsonPath: string): number {
     return this.#statements.sumArrayLengths.get(jsonPath, resource, project)?.n ?? 0;
+  }
+
+  /** The bytes of a project's objects of a resource, as stored (their JSON). */
+  sumBytes(resource: string, project: string): number {
+    return this.#statements.sumBytes.get(resource, project)?.n ?? 0;
   }
 
   /**
