@@ -523,6 +523,15 @@ describe("validateSecret", () => {
     ...extra,
   });
 
+  it("reports data or stringData that is not a map once, whatever its length (found by the API fuzz test)", () => {
+    for (const field of ["data", "stringData"]) {
+      const result = validateSecret(secret({ [field]: "y".repeat(1_500_000) }));
+      assert.equal(result.valid, false);
+      const problems = messages(result.errors).filter((m) => m.startsWith(`${field}:`));
+      assert.equal(problems.length, 1, problems.join("\n").slice(0, 500));
+    }
+  });
+
   it("accepts basic-auth credentials in data (base64) or stringData", () => {
     const fromData = secret({
       data: {

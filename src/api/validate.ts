@@ -127,7 +127,10 @@ function checkExportPolicySpec(policy: ExportPolicy): FieldError[] {
 function checkSecretData(secret: Secret): FieldError[] {
   const errors: FieldError[] = [];
   for (const field of ["data", "stringData"] as const) {
-    for (const [key, value] of Object.entries(secret[field] ?? {})) {
+    // Not a map (the schema reports that): Object.entries of a string would yield one entry per character.
+    const entries: unknown = secret[field];
+    if (!isPlainObject(entries)) continue;
+    for (const [key, value] of Object.entries(entries)) {
       if (!isValidSecretKey(key)) {
         errors.push(
           fieldError.invalid(
@@ -144,7 +147,8 @@ function checkSecretData(secret: Secret): FieldError[] {
     }
   }
   if (secret.type === BASIC_AUTH_SECRET_TYPE) {
-    const keys = new Set([...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})]);
+    const keysOf = (map: unknown): string[] => (isPlainObject(map) ? Object.keys(map) : []);
+    const keys = new Set([...keysOf(secret.data), ...keysOf(secret.stringData)]);
     for (const key of [BASIC_AUTH_USERNAME_KEY, BASIC_AUTH_PASSWORD_KEY]) {
       if (!keys.has(key)) {
         errors.push(
