@@ -153,8 +153,9 @@ describe("bounded API work (issue 11)", () => {
 
   it("deeply nested YAML (flow and block) → 400 naming the depth limit, quickly", async () => {
     const header = "apiVersion: v1\nkind: Secret\nmetadata: {name: deep}\n";
-    const hiddenInFlow = `x: [ |\n  ${deepJson(100_000)}]\n`;
-    for (const nested of [`x: ${deepJson(100_000)}\n`, `x:\n${"- ".repeat(100_000)}1\n`, hiddenInFlow]) {
+    // 30,000 levels: deep, yet under the 64 KiB YAML size limit, so the depth check is what refuses them.
+    const hiddenInFlow = `x: [ |\n  ${deepJson(30_000)}]\n`;
+    for (const nested of [`x: ${deepJson(30_000)}\n`, `x:\n${"- ".repeat(30_000)}1\n`, hiddenInFlow]) {
       const started = performance.now();
       const response = await call("POST", SECRETS, {
         body: header + nested,
@@ -169,8 +170,8 @@ describe("bounded API work (issue 11)", () => {
   it("YAML with thousands of nodes on a line (anchors, tags, stray brackets) → 413 before the slow parser", async () => {
     const header = "apiVersion: v1\nkind: Secret\nmetadata: {name: noisy}\n";
     for (const noisy of [
-      `x: ${"&a ".repeat(50_000)}1\n`,
-      `x: ${"!t ".repeat(50_000)}1\n`,
+      `x: ${"&a ".repeat(20_000)}1\n`,
+      `x: ${"!t ".repeat(20_000)}1\n`,
       `x: {"a":1${"}".repeat(50_000)}\n`,
     ]) {
       const started = performance.now();
