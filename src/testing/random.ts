@@ -55,3 +55,15 @@ export class Random {
     return out;
   }
 }
+
+/**
+ * The seed of a fuzz test: FUZZ_SEED when set; under CI=true the test's fixed
+ * seed, so a CI run is never a coin toss; otherwise a new one each run, so
+ * every local run explores (the test prints it, and FUZZ_SEED=<seed> replays).
+ */
+export function fuzzSeed(ciSeed: number): number {
+  const given = process.env["FUZZ_SEED"];
+  if (given !== undefined && given !== "") return Number(given);
+  if (process.env["CI"] === "true") return ciSeed;
+  return Math.floor(Math.random() * 2 ** 31);
+}
