@@ -12,18 +12,14 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { encodeWriteRequest, snappyCompress, type TimeSeriesInput } from "../src/remotewrite/index.js";
+import { postRemoteWrite, pushSeries } from "../src/testing/remote-write-client.js";
+import { apiRequest } from "../src/testing/telex-api.js";
 import { startTelexServe, type TelexServe } from "../src/testing/telex-serve.js";
 import { TENANT_LABEL } from "../src/testing/platform-series.js";
 
 const PROJECT = "attacker";
 const CONTROL_PLANE = `/apis/resourcemanager.miloapis.com/v1alpha1/projects/${PROJECT}/control-plane`;
 const POLICIES = `${CONTROL_PLANE}/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies`;
-/** What an agent sends, without Telex's loop marker (an agent is not a Telex sink). */
-const AGENT_HEADERS = {
-  "Content-Encoding": "snappy",
-  "Content-Type": "application/x-protobuf",
-  "X-Prometheus-Remote-Write-Version": "0.1.0",
-};
 
 interface Row {
   readonly attack: string;
@@ -65,22 +61,6 @@ async function underProbe(url: string, attack: () => Promise<string>): Promise<[
   const result = await slowest;
   await probe.terminate();
   return [answer, Math.round(result)];
-}
-
-async function call(
-  url: string,
-  method: string,
-  path: string,
-  body: string | Uint8Array,
-  contentType: string,
-): Promise<{ status: number; text: string }> {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: { "Content-Type": contentType },
-    body,
-    signal: AbortSignal.timeout(120_000),
-  });
-  return { status: response.status, text: await response.text() };
 }
 
 function summarise(results: readonly { status: number; text: string }[]): string {
@@ -208,33 +188,43 @@ async function runAttacks(server: TelexServe, pid: number): Promise<Row[]> {
   };
 
   await record("at rest", api, () => Promise.resolve("—"));
-  await call(api, "POST", POLICIES, policy("target", "http://192.0.2.1/api/v1/write"), "application/json");
+  await apiRequest(api, "POST", POLICIES, { body: policy("target", "http://192.0.2.1/api/v1/write") });
 
   await record("JSON patch copy bomb (41 operations, 2 KB)", api, async () =>
-    summarise([await call(api, "PATCH", `${POLICIES}/target`, copyBomb(), "application/json-patch+json")]),
+    summarise([
+      await apiRequest(api, "PATCH", `${POLICIES}/target`, {
+        body: copyBomb(),
+        contentType: "application/json-patch+json",
+      }),
+    ]),
   );
   await record("10,001 JSON patch operations", api, async () => {
     const ops = Array.from({ length: 10_001 }, () => ({ op: "test", path: "/kind", value: "ExportPolicy" }));
     return summarise([
-      await call(api, "PATCH", `${POLICIES}/target`, JSON.stringify(ops), "application/json-patch+json"),
+      await apiRequest(api, "PATCH", `${POLICIES}/target`, {
+        body: JSON.stringify(ops),
+        contentType: "application/json-patch+json",
+      }),
     ]);
   });
   await record("100,000-deep nesting in labels", api, async () =>
-    summarise([await call(api, "POST", POLICIES, deepLabels(100_000), "application/json")]),
+    summarise([await apiRequest(api, "POST", POLICIES, { body: deepLabels(100_000) })]),
   );
   await record("YAML alias bomb (10^9 nodes)", api, async () =>
-    summarise([await call(api, "POST", POLICIES, aliasBomb(), "application/yaml")]),
+    summarise([
+      await apiRequest(api, "POST", POLICIES, { body: aliasBomb(), contentType: "application/yaml" }),
+    ]),
   );
   await record("largest body: 3 MiB of JSON whitespace", api, async () => {
     const body = policy("padded", "http://192.0.2.1/api/v1/write");
     const padded = body + " ".repeat(3 * 2 ** 20 - Buffer.byteLength(body));
     const oneMore = `${padded} `;
-    return `${Buffer.byteLength(padded)} B: ${summarise([await call(api, "POST", POLICIES, padded, "application/json")])}; +1 B: ${summarise([await call(api, "POST", POLICIES, oneMore, "application/json")])}`;
+    return `${Buffer.byteLength(padded)} B: ${summarise([await apiRequest(api, "POST", POLICIES, { body: padded })])}; +1 B: ${summarise([await apiRequest(api, "POST", POLICIES, { body: oneMore })])}`;
   });
   await record("2,000 policy creates in one project", api, async () =>
     summarise(
       await inParallel(2000, 8, (i) =>
-        call(api, "POST", POLICIES, policy(`p${i}`, "http://192.0.2.1/api/v1/write", 10), "application/json"),
+        apiRequest(api, "POST", POLICIES, { body: policy(`p${i}`, "http://192.0.2.1/api/v1/write", 10) }),
       ),
     ),
   );
@@ -243,12 +233,8 @@ async function runAttacks(server: TelexServe, pid: number): Promise<Row[]> {
     /** An agent's push; status 0 when the connection broke before an answer (the server may close early). */
     const push = async (body: Uint8Array): Promise<{ status: number; text: string }> => {
       try {
-        const response = await fetch(`${ingest}/api/v1/write`, {
-          method: "POST",
-          headers: AGENT_HEADERS,
-          body,
-        });
-        return { status: response.status, text: await response.text() };
+        const result = await postRemoteWrite(`${ingest}/api/v1/write`, body);
+        return { status: result.status, text: result.body };
       } catch (error) {
         return { status: 0, text: `${String(error)}: ${String((error as Error).cause)}` };
       }
@@ -264,7 +250,7 @@ async function runAttacks(server: TelexServe, pid: number): Promise<Row[]> {
       return summarise(results);
     });
     await record("sink pointed at Telex's own ingest, 2 sources, 1 sample", ingest, async () => {
-      await call(api, "POST", POLICIES, policy("loop", `${ingest}/api/v1/write`, 2), "application/json");
+      await apiRequest(api, "POST", POLICIES, { body: policy("loop", `${ingest}/api/v1/write`, 2) });
       await new Promise((resolve) => setTimeout(resolve, 3000));
       const series: TimeSeriesInput = {
         labels: [
@@ -274,11 +260,7 @@ async function runAttacks(server: TelexServe, pid: number): Promise<Row[]> {
         samples: [{ value: 1, timestampMs: Date.now() }],
       };
       const before = await ingestCounter(ingest, /^telex_ingest_samples_received_total/);
-      await fetch(`${ingest}/api/v1/write`, {
-        method: "POST",
-        headers: AGENT_HEADERS,
-        body: snappyCompress(encodeWriteRequest([series])),
-      });
+      await pushSeries(`${ingest}/api/v1/write`, [series]);
       await new Promise((resolve) => setTimeout(resolve, 10_000));
       const after = await ingestCounter(ingest, /^telex_ingest_samples_received_total/);
       return `${after - before} samples ingested in 10 s after pushing 1`;

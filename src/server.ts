@@ -16,7 +16,7 @@ import {
   type PolicyDelivery,
   type ProjectQuotas,
 } from "./apiserver/index.js";
-import { DEFAULTS, GROUP } from "./api/index.js";
+import { DEFAULTS, GROUP, type ExportPolicy } from "./api/index.js";
 import { Controller } from "./controller/controller.js";
 import { startDemo } from "./demo/generator.js";
 import { KubeApiError, KubeClient } from "./controller/kube/client.js";
@@ -199,7 +199,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         const health = late.exporter?.health(uid);
         return health === undefined ? undefined : deliveryReport(health);
       },
-      policyWarnings: (policy) => endpointWarnings(egress, policy),
+      // Called with the admitted object only: validation has made it an ExportPolicy.
+      policyWarnings: (policy) => endpointWarnings(egress, policy as unknown as ExportPolicy),
     });
     components.add("api", () => api.stop());
     egress.denyListener(await addressesOf(api.host), api.port, "Telex's API listener");

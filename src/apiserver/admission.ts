@@ -112,9 +112,9 @@ export function admit(request: AdmissionRequest): JsonObject {
 
 /**
  * Every write path (create, update, status, the patches, apply) comes here
- * first (apply also before merging): what pruning, validation and managed fields walk (recursively) is no
- * deeper than the limit and not far over the object limit. The exact size is
- * checked on the admitted object.
+ * first, apply also before merging: what pruning, validation and managed
+ * fields walk (recursively) is no deeper than the limit and not far over the
+ * object limit. The exact size is checked on the admitted object.
  */
 export function checkObjectBounds(incoming: JsonObject, kind: string): void {
   const slack = 64 * 1024;

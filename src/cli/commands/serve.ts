@@ -8,6 +8,7 @@ import {
   TokensFileError,
   isLoopback,
   parseListenAddress,
+  type ProjectQuotas,
 } from "../../apiserver/index.js";
 import { inClusterConnection, loadKubeconfig, type ClusterConnection } from "../../controller/kube/config.js";
 import { streamLogger, type Logger } from "../../log.js";
@@ -160,6 +161,7 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
   }
   // Listened for only once the flags are valid: a refused invocation leaves no handlers behind.
   const stop = stopSignal ?? processSignal();
+  const quotas = quotaOptions(values);
   const common = {
     dataDir: values["data-dir"],
     ingestListen: values["ingest-listen"],
@@ -174,7 +176,7 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
     logger,
   };
   if (values.kubeconfig !== undefined || values["in-cluster"]) {
-    return runAgainstCluster(values, common, io, stop);
+    return runAgainstCluster(values, quotas, common, io, stop);
   }
   if (values.context !== undefined || values.project !== undefined) {
     throw new UsageError("--context and --project go with --kubeconfig or --in-cluster");
@@ -186,7 +188,7 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
       apiListen,
       ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
       ...(certFile === undefined || keyFile === undefined ? {} : { tls: { certFile, keyFile } }),
-      quotas: quotaOptions(values),
+      quotas,
       ...common,
     });
   } catch (error: unknown) {
@@ -251,6 +253,7 @@ interface ClusterFlags {
 /** `--kubeconfig`/`--in-cluster`: the controller, exporter and sources against an existing Kubernetes API. */
 async function runAgainstCluster(
   values: ClusterFlags,
+  quotas: Partial<ProjectQuotas>,
   common: ExporterRunOptions & { readonly logger: Logger },
   io: CommandIO,
   stopSignal: StopSignal,
@@ -262,7 +265,7 @@ async function runAgainstCluster(
     values["api-listen"] !== undefined ||
     values["tokens-file"] !== undefined ||
     values["tls-cert-file"] !== undefined ||
-    Object.keys(quotaOptions({ ...values })).length > 0
+    Object.keys(quotas).length > 0
   ) {
     throw new UsageError(
       "--api-listen, --tokens-file, --tls-* and --max-*-per-project configure the embedded API, which does not run with --kubeconfig or --in-cluster (a cluster's quotas are its ResourceQuotas)",
