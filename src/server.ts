@@ -138,7 +138,7 @@ export function deliveryReport(health: PolicyHealth): PolicyDelivery {
         samplesReceived: stats.samplesReceived,
         samplesSent: stats.samplesSent,
         samplesDropped: Object.fromEntries(DROP_REASONS.map((r) => [r, stats.dropped[r]])),
-        samplesPending: sink.queued + stats.samplesInFlight,
+        samplesPending: sink.buffered,
         requests: Object.fromEntries(REQUEST_OUTCOMES.map((o) => [o, stats.requests[o]])),
         bytesSent: stats.bytesSent,
         consecutiveFailures: stats.consecutiveFailures,

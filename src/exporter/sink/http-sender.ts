@@ -1,6 +1,7 @@
-// Sends Remote Write request bodies over HTTP(S) with a keep-alive connection
-// pool of its own (one per sink, so a slow endpoint holds only its own
-// sockets), a request timeout, and every result classified once into a
+// Sends Remote Write request bodies over HTTP(S) with keep-alive connections
+// of its own (one per lane, i.e. per shard of the sink, created on first use,
+// so a slow endpoint holds only its own sockets and an idle sink one), a
+// request timeout, and every result classified once into a
 // DeliveryOutcome. Error bodies are read capped, redacted of the request's
 // credentials and always drained. Every connection passes the egress policy;
 // redirects are never followed (a 3xx is a rejection), so an endpoint cannot
@@ -28,7 +29,9 @@ export interface HttpSenderOptions {
 }
 
 export class HttpSender implements Sender {
-  private readonly pool: Dispatcher;
+  private readonly lanes: (Dispatcher | undefined)[] = [];
+  private readonly origin: string;
+  private readonly ca: readonly string[] | undefined;
   private readonly path: string;
   private readonly headers: Record<string, string>;
   private readonly redact: Redactor;
@@ -36,13 +39,8 @@ export class HttpSender implements Sender {
   constructor(private readonly options: HttpSenderOptions) {
     const url = new URL(options.endpoint);
     this.path = `${url.pathname}${url.search}`;
-    this.pool = keepAlivePool(url.origin, {
-      requestTimeoutMs: options.requestTimeoutMs,
-      // One request in flight per sink.
-      connections: 1,
-      egress: options.egress,
-      ...(url.protocol === "https:" ? { ca: options.ca ?? processTrustedCertificates() } : {}),
-    });
+    this.origin = url.origin;
+    this.ca = url.protocol === "https:" ? (options.ca ?? processTrustedCertificates()) : undefined;
     this.headers = { ...REMOTE_WRITE_HEADERS, ...options.headers };
     this.redact = redactorFor(
       Object.entries(this.headers)
@@ -51,10 +49,15 @@ export class HttpSender implements Sender {
     );
   }
 
-  async send(body: Uint8Array, signal: AbortSignal): Promise<DeliveryOutcome> {
+  /** Lanes with a connection: what a sink holds open. */
+  get connections(): number {
+    return this.lanes.filter((lane) => lane !== undefined).length;
+  }
+
+  async send(body: Uint8Array, signal: AbortSignal, lane = 0): Promise<DeliveryOutcome> {
     let response: Dispatcher.ResponseData;
     try {
-      response = await this.pool.request({
+      response = await this.client(lane).request({
         method: "POST",
         path: this.path,
         headers: this.headers,
@@ -88,9 +91,30 @@ export class HttpSender implements Sender {
     return { kind: "fatal", reason: verdict.reason, message };
   }
 
-  /** Closes the pool's connections; in-flight requests are aborted by the caller's signal. */
+  /** Closes the connections of lanes from `first` on (the sink runs fewer shards now). */
+  async closeLanes(first: number): Promise<void> {
+    const closing = this.lanes.splice(first);
+    await Promise.all(closing.map((client) => client?.destroy()));
+  }
+
+  /** Closes every connection; in-flight requests are aborted by the caller's signal. */
   async close(): Promise<void> {
-    await this.pool.destroy();
+    await this.closeLanes(0);
+  }
+
+  private client(lane: number): Dispatcher {
+    let client = this.lanes[lane];
+    if (client === undefined) {
+      // One request at a time per lane: a shard never has two in flight.
+      client = keepAlivePool(this.origin, {
+        requestTimeoutMs: this.options.requestTimeoutMs,
+        connections: 1,
+        egress: this.options.egress,
+        ...(this.ca === undefined ? {} : { ca: this.ca }),
+      });
+      this.lanes[lane] = client;
+    }
+    return client;
   }
 }
 

@@ -6,8 +6,10 @@ import type { SeriesRef } from "../series.js";
 import { systemClock, type Clock } from "../util/clock.js";
 import { basicAuthHeaders } from "./auth.js";
 import { SINK_RUNTIME_DEFAULTS, type RemoteWriteSinkConfig } from "./config.js";
+import type { SinkBacklog } from "./backlog.js";
+import { DeliveryBudget } from "./delivery-budget.js";
 import { HttpSender } from "./http-sender.js";
-import { SinkPipeline } from "./pipeline.js";
+import { SinkPipeline, seriesShardHash, type DownState } from "./pipeline.js";
 import { RemoteWriteEncoder } from "./request-builder.js";
 import type { SinkStats } from "./stats.js";
 
@@ -21,19 +23,36 @@ export interface SinkRuntime {
   readonly random?: () => number;
   /** Which addresses sinks may connect to; the single-user defaults when absent. */
   readonly egress?: EgressPolicy;
+  /** Upper bound on a sink's parallel requests (--sink-max-shards). */
+  readonly maxShards?: number;
+  /** The process-wide cap on requests in flight (--max-inflight-requests); shared by all sinks. */
+  readonly budget?: DeliveryBudget;
 }
+
+/** What a sample costs in a memory queue (series pointer, value, timestamp, seq): for the bytes gauge. */
+const MEMORY_BYTES_PER_SAMPLE = 32;
 
 /** Without a policy of its own a sink still refuses metadata, link-local and the like. */
 let defaultEgress: EgressPolicy | undefined;
+/** Sinks made without a runtime budget share this one, so the cap stays process-wide. */
+let defaultBudget: DeliveryBudget | undefined;
 
 export class RemoteWriteSink {
   private readonly pipeline: SinkPipeline<SeriesRef>;
   private readonly sender: HttpSender;
 
+  private readonly backlog: (SinkBacklog & { readonly bytes?: number }) | undefined;
+
+  /**
+   * @param backlog the durable log's view of this sink (push mode with a
+   * buffer); without it the sink runs from memory.
+   */
   constructor(
     readonly config: RemoteWriteSinkConfig,
     runtime: SinkRuntime = {},
+    backlog?: SinkBacklog & { readonly bytes?: number },
   ) {
+    this.backlog = backlog;
     const clock = runtime.clock ?? systemClock;
     this.sender = new HttpSender({
       endpoint: config.endpoint,
@@ -53,6 +72,11 @@ export class RemoteWriteSink {
       queueCapacity: config.batchMaxSize * (runtime.queueBatches ?? SINK_RUNTIME_DEFAULTS.queueBatches),
       sender: this.sender,
       encoder: new RemoteWriteEncoder(),
+      shardOf: seriesShardHash,
+      maxShards: runtime.maxShards ?? SINK_RUNTIME_DEFAULTS.maxShards,
+      budget: runtime.budget ?? (defaultBudget ??= new DeliveryBudget()),
+      onShardsChanged: (count) => void this.sender.closeLanes(count),
+      ...(backlog === undefined ? {} : { backlog }),
       clock,
       logger: runtime.logger ?? silentLogger,
     });
@@ -64,6 +88,41 @@ export class RemoteWriteSink {
 
   get queued(): number {
     return this.pipeline.queued;
+  }
+
+  /** Samples received and neither delivered nor dropped yet (memory, in flight, on disk). */
+  get buffered(): number {
+    return this.pipeline.buffered;
+  }
+
+  get bufferedBytes(): number {
+    return this.backlog?.bytes ?? this.pipeline.buffered * MEMORY_BYTES_PER_SAMPLE;
+  }
+
+  get shardCount(): number {
+    return this.pipeline.shardCount;
+  }
+
+  get desiredShardCount(): number {
+    return this.pipeline.desiredShardCount;
+  }
+
+  /** Set while the endpoint fails and the sink keeps its samples, probing it. */
+  get down(): Readonly<DownState> | undefined {
+    return this.pipeline.down;
+  }
+
+  get isDown(): boolean {
+    return this.pipeline.down !== undefined;
+  }
+
+  lagSeconds(): number {
+    return this.pipeline.lagSeconds();
+  }
+
+  /** Resolves once everything pushed so far is delivered or dropped for good (see SinkPipeline.settled). */
+  settled(signal?: AbortSignal): Promise<void> {
+    return this.pipeline.settled(signal);
   }
 
   get capacity(): number {
@@ -78,9 +137,16 @@ export class RemoteWriteSink {
     this.pipeline.push(series, value, timestampMs);
   }
 
-  /** Delivers what is queued for up to drainTimeoutMs, then drops the rest and closes connections. */
-  async close(drainTimeoutMs: number = SINK_RUNTIME_DEFAULTS.drainTimeoutMs): Promise<void> {
-    await this.pipeline.close({ drainTimeoutMs });
+  /**
+   * Delivers what it holds for up to drainTimeoutMs, then stops and closes
+   * its connections. At "shutdown" a durable backlog keeps the rest for the
+   * next start; otherwise the rest is counted as dropped.
+   */
+  async close(
+    drainTimeoutMs: number = SINK_RUNTIME_DEFAULTS.drainTimeoutMs,
+    reason: "shutdown" | "removed" = "shutdown",
+  ): Promise<void> {
+    await this.pipeline.close({ drainTimeoutMs, reason });
     await this.sender.close();
   }
 }
@@ -90,3 +156,5 @@ export { SINK_RUNTIME_DEFAULTS } from "./config.js";
 export type { BasicAuth } from "./auth.js";
 export { DROP_REASONS, LATENCY_BUCKETS_S, REQUEST_OUTCOMES } from "./stats.js";
 export type { DropReason, FailureReason, LastError, RequestOutcome, SinkStats } from "./stats.js";
+export { DeliveryBudget, DEFAULT_MAX_INFLIGHT_REQUESTS } from "./delivery-budget.js";
+export type { SinkBacklog, ShardPositions } from "./backlog.js";

@@ -11,17 +11,33 @@ function sampleStats(): SinkStats {
   stats.samplesReceived = 1000;
   stats.recordSuccess(1_700_000_000_000, 900, 12_345, 0.03);
   stats.recordFailure(1_700_000_001_000, "ServerError", "HTTP 503", 0.2);
-  stats.dropped.retries_exhausted = 60;
-  stats.dropped.queue_full = 10;
-  stats.samplesInFlight = 5;
+  stats.dropped.expired = 60;
+  stats.dropped.buffer_full = 10;
   return stats;
 }
 
 function render(): string {
   const writer = new ExpositionWriter();
   const labels = { project: "test-rdzjb8", policy: 'gw "edge"\\metrics', sink: "grafana" };
-  writeSinkMetrics(writer, labels, { stats: sampleStats(), queued: 25 });
-  writeSinkMetrics(writer, { ...labels, sink: "backup" }, { stats: new SinkStats(), queued: 0 });
+  const gauges = {
+    bufferedBytes: 960,
+    shardCount: 2,
+    desiredShardCount: 3,
+    isDown: false,
+    lagSeconds: () => 12.5,
+  };
+  writeSinkMetrics(writer, labels, { stats: sampleStats(), buffered: 30, ...gauges });
+  writeSinkMetrics(
+    writer,
+    { ...labels, sink: "backup" },
+    {
+      stats: new SinkStats(),
+      buffered: 0,
+      ...gauges,
+      bufferedBytes: 0,
+      lagSeconds: () => 0,
+    },
+  );
   return writer.render();
 }
 
@@ -34,9 +50,9 @@ describe("sink metrics", () => {
     assert.match(text, new RegExp(`^telex_sink_samples_received_total\\{${escapeRe(labels)}\\} 1000$`, "m"));
     assert.match(
       text,
-      new RegExp(`^telex_sink_samples_dropped_total\\{${escapeRe(labels)},reason="queue_full"\\} 10$`, "m"),
+      new RegExp(`^telex_sink_samples_dropped_total\\{${escapeRe(labels)},reason="buffer_full"\\} 10$`, "m"),
     );
-    assert.match(text, new RegExp(`^telex_sink_samples_pending\\{${escapeRe(labels)}\\} 30$`, "m"));
+    assert.match(text, new RegExp(`^telex_sink_buffered_samples\\{${escapeRe(labels)}\\} 30$`, "m"));
     assert.match(
       text,
       new RegExp(`^telex_sink_requests_total\\{${escapeRe(labels)},outcome="server_error"\\} 1$`, "m"),
@@ -56,7 +72,7 @@ describe("sink metrics", () => {
     );
   });
 
-  it("balances: received = sent + dropped + pending", () => {
+  it("balances: received = sent + dropped + buffered", () => {
     const text = render();
     const value = (re: RegExp) => [...text.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0);
     const sink = 'sink="grafana"';
@@ -65,7 +81,7 @@ describe("sink metrics", () => {
     const dropped = value(
       new RegExp(`^telex_sink_samples_dropped_total\\{.*${sink},reason="\\w+"\\} (\\S+)$`, "gm"),
     );
-    const pending = value(new RegExp(`^telex_sink_samples_pending\\{.*${sink}\\} (\\S+)$`, "gm"));
+    const pending = value(new RegExp(`^telex_sink_buffered_samples\\{.*${sink}\\} (\\S+)$`, "gm"));
     assert.equal(received, 1000);
     assert.equal(sent + dropped + pending, received);
   });

@@ -5,7 +5,15 @@ import { DROP_REASONS, LATENCY_BUCKETS_S, REQUEST_OUTCOMES, type SinkStats } fro
 
 export interface SinkMetricsSource {
   readonly stats: SinkStats;
-  readonly queued: number;
+  /** Samples received and not yet delivered or dropped (memory, in flight, disk). */
+  readonly buffered: number;
+  /** Their size: on disk when the sink has a durable log, else an estimate of memory. */
+  readonly bufferedBytes: number;
+  readonly shardCount: number;
+  readonly desiredShardCount: number;
+  /** Whether the sink is keeping its samples and probing a failing endpoint. */
+  readonly isDown: boolean;
+  lagSeconds(): number;
 }
 
 export function writeSinkMetrics(writer: ExpositionWriter, labels: LabelSet, sink: SinkMetricsSource): void {
@@ -27,18 +35,60 @@ export function writeSinkMetrics(writer: ExpositionWriter, labels: LabelSet, sin
   for (const reason of DROP_REASONS) {
     writer.sample(
       "telex_sink_samples_dropped_total",
-      "Samples dropped, by reason; received = sent + dropped + pending.",
+      "Samples dropped, by reason; received = sent + dropped + buffered.",
       "counter",
       { ...labels, reason },
       stats.dropped[reason],
     );
   }
   writer.sample(
-    "telex_sink_samples_pending",
-    "Samples queued or in a request not finished yet.",
+    "telex_sink_samples_retried_total",
+    "Samples sent again after a failed attempt (retries and probes), once per attempt.",
+    "counter",
+    labels,
+    stats.samplesRetried,
+  );
+  writer.sample(
+    "telex_sink_buffered_samples",
+    "Samples received and not yet delivered or dropped: in memory, in flight or on disk.",
     "gauge",
     labels,
-    sink.queued + stats.samplesInFlight,
+    sink.buffered,
+  );
+  writer.sample(
+    "telex_sink_buffered_bytes",
+    "Bytes of the buffered samples (on disk with a durable buffer, else estimated in memory).",
+    "gauge",
+    labels,
+    sink.bufferedBytes,
+  );
+  writer.sample(
+    "telex_sink_lag_seconds",
+    "Now minus the newest delivered sample's timestamp while samples wait; 0 when none do.",
+    "gauge",
+    labels,
+    sink.lagSeconds(),
+  );
+  writer.sample(
+    "telex_sink_shards",
+    "Requests the sink may have in flight at once.",
+    "gauge",
+    labels,
+    sink.shardCount,
+  );
+  writer.sample(
+    "telex_sink_shards_desired",
+    "The shard count the sink is moving to (equal to telex_sink_shards outside a reshard).",
+    "gauge",
+    labels,
+    sink.desiredShardCount,
+  );
+  writer.sample(
+    "telex_sink_down",
+    "1 while the sink keeps its samples and probes a failing endpoint, else 0.",
+    "gauge",
+    labels,
+    sink.isDown ? 1 : 0,
   );
   for (const outcome of REQUEST_OUTCOMES) {
     writer.sample(

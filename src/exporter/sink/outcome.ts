@@ -23,7 +23,11 @@ export interface AttemptResult {
   readonly seconds: number;
 }
 
-/** Sends one encoded request body. Implementations never reject for delivery failures. */
+/**
+ * Sends one encoded request body. Implementations never reject for delivery
+ * failures. `lane` is the sending shard: requests of one lane are never
+ * concurrent, so a sender may give each lane a connection of its own.
+ */
 export interface Sender {
-  send(body: Uint8Array, signal: AbortSignal): Promise<DeliveryOutcome>;
+  send(body: Uint8Array, signal: AbortSignal, lane?: number): Promise<DeliveryOutcome>;
 }

@@ -59,8 +59,8 @@ function assertBalanced(sink: SinkPipeline<string>): void {
   const s = sink.stats;
   assert.equal(
     s.samplesReceived,
-    s.samplesSent + s.droppedTotal() + sink.queued + s.samplesInFlight,
-    `received ${s.samplesReceived} ≠ sent ${s.samplesSent} + dropped ${s.droppedTotal()} + queued ${sink.queued} + in flight ${s.samplesInFlight}`,
+    s.samplesSent + s.droppedTotal() + sink.buffered,
+    `received ${s.samplesReceived} ≠ sent ${s.samplesSent} + dropped ${s.droppedTotal()} + buffered ${sink.buffered}`,
   );
 }
 
@@ -117,7 +117,7 @@ describe("SinkPipeline", () => {
     for (let v = 1; v <= 3; v++) sink.push("a", v, v);
     await clock.advance(0);
     assert.equal(sender.requests.length, 1);
-    assert.equal(sink.stats.samplesInFlight, 3);
+    assert.equal(sink.buffered, 3);
     assertBalanced(sink);
     await clock.advance(999);
     assert.equal(sender.requests.length, 1, "waits the full backoff");
@@ -130,20 +130,76 @@ describe("SinkPipeline", () => {
     assertBalanced(sink);
   });
 
-  it("drops a batch after maxAttempts, counting every attempt", async () => {
-    const sender = new ScriptedSender(() => serverError);
-    const { sink, clock } = pipeline(sender);
+  it("keeps a batch after maxAttempts: the sink goes down and probes with a growing backoff", async () => {
+    let up = false;
+    const sender = new ScriptedSender(() => (up ? { kind: "ok" } : serverError));
+    const logger = memoryLogger();
+    const { sink, clock } = pipeline(sender, { logger });
     for (let v = 1; v <= 3; v++) sink.push("a", v, v);
     await clock.advance(0);
     await clock.advance(1000); // attempt 2 after 1 s
     await clock.advance(2000); // attempt 3 after 2 s more
     assert.equal(sender.requests.length, 3);
-    await clock.advance(60_000);
-    assert.equal(sender.requests.length, 3, "no fourth attempt");
-    assert.equal(sink.stats.dropped.retries_exhausted, 3);
-    assert.equal(sink.stats.consecutiveFailures, 3);
-    assert.equal(sink.stats.lastError?.reason, "ServerError");
+    assert.ok(sink.down, "down after maxAttempts");
+    assert.equal(sink.stats.droppedTotal(), 0, "nothing dropped");
+    assert.equal(sink.buffered, 3);
+    // Probes continue the schedule: 4 s, 8 s, 16 s, … (random() = 0: no jitter).
+    await clock.advance(3999);
+    assert.equal(sender.requests.length, 3);
+    await clock.advance(1);
+    assert.equal(sender.requests.length, 4, "first probe after 4 s");
+    await clock.advance(8000);
+    assert.equal(sender.requests.length, 5, "second probe 8 s later");
+    for (let v = 4; v <= 9; v++) sink.push("b", v, v);
+    assert.equal(sender.requests.length, 5, "no sending while down");
+    up = true;
+    await clock.advance(16_000);
+    assert.equal(sink.down, undefined, "back up");
+    await clock.advance(0);
+    assert.deepEqual(
+      sender.requests
+        .slice(5)
+        .flat()
+        .map(([, v]) => v),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    assert.equal(sink.stats.samplesSent, 9);
+    assert.equal(
+      sink.stats.samplesRetried,
+      3 * 4,
+      "2 retries and 2 failed probes, then the probe that worked",
+    );
+    assert.equal(sink.stats.consecutiveFailures, 0);
+    assert.equal(logger.lines.filter((l) => l.includes("endpoint down")).length, 1);
     assertBalanced(sink);
+  });
+
+  it("caps the probe backoff at five minutes and honours Retry-After", async () => {
+    const throttled: DeliveryOutcome = {
+      kind: "retryable",
+      reason: "Throttled",
+      message: "HTTP 429",
+      retryAfterMs: 42_000,
+    };
+    const sender = new ScriptedSender((_, attempt) => (attempt === 12 ? throttled : serverError));
+    const { sink, clock } = pipeline(sender, {
+      retry: { maxAttempts: 1, backoffMs: 60_000, random: () => 0 },
+    });
+    sink.push("a", 1, 1);
+    await clock.advance(5000);
+    assert.equal(sender.requests.length, 1);
+    const probeTimes: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const before: number = sender.requests.length;
+      const started = clock.now();
+      while (sender.requests.length === before) await clock.advance(1000);
+      probeTimes.push(clock.now() - started);
+    }
+    assert.deepEqual(probeTimes.slice(0, 4), [60_000, 120_000, 240_000, 300_000]);
+    assert.ok(probeTimes.slice(3, 11).every((t) => t === 300_000));
+    assert.equal(probeTimes[11], 42_000, "Retry-After of the 12th request sets the next wait");
+    assert.equal(sink.stats.droppedTotal(), 0);
+    await sink.close();
   });
 
   it("waits for Retry-After instead of the backoff when the server gives one", async () => {
@@ -196,7 +252,7 @@ describe("SinkPipeline", () => {
     await clock.advance(0);
     assert.deepEqual(
       sender.requests.map((r) => r.map(([, v]) => v)),
-      [[1, 2, 3, 4, 5], [1, 2], [3, 4, 5], [3], [4, 5]],
+      [[1, 2, 3, 4, 5], [1, 2, 3], [1, 2], [3, 4], [5]],
     );
     assert.equal(sink.stats.samplesSent, 5);
     assert.equal(sink.stats.droppedTotal(), 0);
@@ -214,16 +270,18 @@ describe("SinkPipeline", () => {
     assertBalanced(sink);
   });
 
-  it("drops the oldest samples when the queue is full, logging once per run", async () => {
+  it("without a durable log, drops the oldest samples when memory is full, logging once per run", async () => {
     const logger = memoryLogger();
     const sender = new ScriptedSender(() => "hang");
     const { sink, clock } = pipeline(sender, { queueCapacity: 4, logger });
     for (let v = 1; v <= 3; v++) sink.push("a", v, v); // a batch in flight, hanging
     await clock.advance(0);
-    for (let v = 4; v <= 10; v++) sink.push("a", v, v);
+    // The shard queues two batches (6), the ring 4 more; the rest pushes the oldest out.
+    for (let v = 4; v <= 20; v++) sink.push("a", v, v);
     assert.equal(sink.queued, 4);
-    assert.equal(sink.stats.dropped.queue_full, 3);
-    assert.equal(logger.lines.filter((l) => l.includes("queue full")).length, 1);
+    assert.equal(sink.stats.dropped.buffer_full, 7);
+    assert.equal(sink.buffered, 13);
+    assert.equal(logger.lines.filter((l) => l.includes("buffer full")).length, 1);
     assertBalanced(sink);
     await sink.close();
     assertBalanced(sink);

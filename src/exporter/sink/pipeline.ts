@@ -1,16 +1,38 @@
-// The delivery pipeline of one (policy, sink): a bounded queue, a batcher that
-// flushes at batch.maxSize samples or after batch.timeout, whichever comes
-// first, and one request in flight at a time through the retrying sender.
+// The delivery pipeline of one (policy, sink).
 //
-// One request at a time keeps the samples of every series in order (receivers
-// reject out-of-order samples) and bounds what a slow endpoint can hold: the
-// queue's capacity plus one batch. Pushing never waits; a full queue drops its
-// oldest samples and counts them.
+// Samples arrive with push() and get sequence numbers (seq) in arrival order.
+// They go to shards by series (shard.ts): each shard batches at
+// batch.maxSize or after batch.timeout and has one request in flight, so a
+// series stays in order while several requests run at once. The shard count
+// follows the measured send rate and backlog (resharder.ts), between 1 and
+// maxShards; changing it is a barrier (every shard delivers what it holds
+// first), as in Prometheus' queue manager.
+//
+// What a full shard cannot take waits in a ring. With a durable backlog
+// (backlog.ts) the samples are already on disk: when the ring overflows the
+// pipeline forgets them in memory and reads them back from the log, oldest
+// first, until it has caught up. Without one, a full ring drops its oldest
+// samples as buffer_full.
+//
+// A batch that still fails after retry.maxAttempts for a retryable reason is
+// kept, not dropped: the sink goes down, stops sending and probes the
+// endpoint with a growing backoff (capped at MAX_BACKOFF_MS); the first
+// success resumes every shard from its oldest kept sample. Refusals that a
+// retry cannot fix (4xx, egress policy) are dropped and counted as before.
+//
+// Accounting: at every moment received = sent + Σ dropped[reason] + buffered.
+import { crc32 } from "node:zlib";
 import { silentLogger, type Logger } from "../../log.js";
+import type { SeriesRef } from "../series.js";
 import { systemClock, type Clock, type TimerHandle } from "../util/clock.js";
+import { backoffDelayMs } from "./backoff.js";
+import type { BacklogTrimReason, ShardPositions } from "./backlog.js";
+import { DeliveryBudget } from "./delivery-budget.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import { SampleBatch, SampleQueue } from "./queue.js";
+import { desiredShards, Ewma, SHARD_UPDATE_INTERVAL_MS } from "./resharder.js";
 import { sendWithRetry, type RetryPolicy } from "./retry.js";
+import { Shard } from "./shard.js";
 import { SinkStats, type DropReason } from "./stats.js";
 
 /** Encodes samples [start, end) of a batch as a request body. */
@@ -18,215 +40,734 @@ export interface BatchEncoder<S> {
   encode(batch: SampleBatch<S>, start: number, end: number): Uint8Array;
 }
 
+/** The durable log's view of this sink (see backlog.ts), for any series type. */
+export interface PipelineBacklog<S> {
+  readonly startSeq: number;
+  readonly endSeq: number;
+  readonly recovered: ShardPositions | undefined;
+  read(from: number, batch: SampleBatch<S>): Promise<number>;
+  commit(positions: ShardPositions): void;
+  onTrim: ((fromSeq: number, toSeq: number, reason: BacklogTrimReason) => void) | undefined;
+}
+
 export interface SinkPipelineOptions<S> {
   readonly batchMaxSize: number;
   readonly batchTimeoutMs: number;
   readonly retry: RetryPolicy;
-  /** Samples the queue holds before it drops the oldest. */
+  /** Samples held in memory while the shards are full, before dropping (or reading back from the backlog). */
   readonly queueCapacity: number;
   readonly sender: Sender;
   readonly encoder: BatchEncoder<S>;
+  /** A hash of the series, stable across restarts: which shard it goes to. Default: one shard for all. */
+  readonly shardOf?: (series: S) => number;
+  /** Upper bound on shards (parallel requests); default 1. */
+  readonly maxShards?: number;
+  /** The process-wide cap on requests in flight; default: a budget of this sink's own. */
+  readonly budget?: DeliveryBudget;
+  /** Told the shard count after a reshard, e.g. to close connections of lanes no longer used. */
+  readonly onShardsChanged?: (count: number) => void;
+  /** Where the samples are kept on disk; without it the pipeline runs from memory alone. */
+  readonly backlog?: PipelineBacklog<S>;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
 
 export interface CloseOptions {
-  /** How long to keep delivering what is queued before dropping it; 0 drops at once. */
+  /** How long to keep delivering what is held before stopping; 0 stops at once. */
   readonly drainTimeoutMs: number;
+  /**
+   * Why the sink stops: at "shutdown" a durable backlog keeps what was not
+   * delivered for the next start; when "removed" (its policy or sink is gone)
+   * it is given up. Without a backlog both are drops.
+   */
+  readonly reason?: "shutdown" | "removed";
+}
+
+/** Why a down sink stopped sending, and when it will try again. */
+export interface DownState {
+  readonly sinceMs: number;
+  nextProbeMs: number;
+  /** Probes sent so far; the backoff grows with them. */
+  probes: number;
+  timer: TimerHandle | undefined;
+}
+
+/** What sending a shard's batch came to. */
+interface Delivery {
+  /** The whole batch was delivered or dropped for good. */
+  readonly worked: boolean;
+  /** The server's Retry-After on the failure that stopped it. */
+  readonly retryAfterMs: number | undefined;
 }
 
 class ShutdownError extends Error {
   override readonly name = "ShutdownError";
 }
 
+/** Read back from the backlog at most this many samples at a time. */
+const READ_BATCH = 4096;
+
+/** The shard hash of a SeriesRef: CRC32 of its label bytes, computed once per series. */
+export function seriesShardHash(series: SeriesRef): number {
+  return (series.shardHash ??= crc32(series.labelBytes));
+}
+
 export class SinkPipeline<S> {
   readonly stats = new SinkStats();
-  private readonly queue: SampleQueue<S>;
-  private readonly batch: SampleBatch<S>;
+  private readonly ring: SampleQueue<S>;
+  private shards: Shard<S>[];
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly budget: DeliveryBudget;
+  private readonly maxShards: number;
+  private readonly shardOf: (series: S) => number;
+  private readonly backlog: PipelineBacklog<S> | undefined;
   private readonly abort = new AbortController();
-  private timer: TimerHandle | undefined;
-  private deadlineReached = false;
-  private running: Promise<void> | undefined;
+  /** The seq the next pushed sample gets. */
+  private nextSeq = 0;
+  /** The next seq to hand to a shard: the ring holds [readSeq, nextSeq) unless catching up. */
+  private readSeq = 0;
+  /** Samples [readSeq, nextSeq) are on disk only and are read back from the backlog. */
+  private catchingUp = false;
+  private reading: Promise<void> | undefined;
+  private readonly readBuffer: SampleBatch<S>;
+  private readIndex = 0;
+  /** After a restart: per shard of the recovered count, the seq below which samples were delivered. */
+  private skip:
+    { readonly shards: number; readonly next: readonly number[]; readonly until: number } | undefined;
+  private downState: DownState | undefined;
+  /** The shard count a barrier is moving to. */
+  private reshardTarget: number | undefined;
+  private reshardTimer: TimerHandle | undefined;
+  private readonly rates = { in: new Ewma(), out: new Ewma(), send: new Ewma() };
+  private interval = { received: 0, sent: 0, sendSeconds: 0, succeeded: false };
+  private settleWaiters: { readonly seq: number; readonly resolve: () => void }[] = [];
+  private draining = false;
   private closing: Promise<void> | undefined;
+  private commitQueued = false;
   private dropRun = 0;
+  private startedMs: number | undefined;
 
   constructor(private readonly options: SinkPipelineOptions<S>) {
-    this.queue = new SampleQueue<S>(Math.max(options.queueCapacity, options.batchMaxSize));
-    this.batch = new SampleBatch<S>(options.batchMaxSize);
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.budget = options.budget ?? new DeliveryBudget(Math.max(1, options.maxShards ?? 1));
+    this.maxShards = Math.max(1, options.maxShards ?? 1);
+    this.shardOf = options.shardOf ?? (() => 0);
+    this.ring = new SampleQueue<S>(Math.max(options.queueCapacity, options.batchMaxSize));
+    this.readBuffer = new SampleBatch<S>(Math.max(READ_BATCH, options.batchMaxSize));
+    this.backlog = options.backlog;
+    let shardCount = 1;
+    if (this.backlog !== undefined) {
+      this.backlog.onTrim = (from, to, reason) => {
+        this.trimmed(from, to, reason);
+      };
+      const recovered = this.backlog.recovered;
+      this.nextSeq = this.backlog.endSeq;
+      this.readSeq = this.backlog.startSeq;
+      if (recovered !== undefined && recovered.next.length === recovered.shards) {
+        shardCount = Math.max(1, recovered.shards);
+        const low = Math.min(...recovered.next);
+        const until = Math.max(...recovered.next);
+        this.readSeq = Math.min(this.nextSeq, Math.max(this.backlog.startSeq, low));
+        if (until > this.readSeq) this.skip = { shards: shardCount, next: [...recovered.next], until };
+      }
+      // What the log holds beyond the positions was received by an earlier run and is still owed.
+      this.stats.samplesReceived = this.nextSeq - this.readSeq;
+      this.catchingUp = this.readSeq < this.nextSeq;
+    }
+    this.shards = this.makeShards(shardCount);
+    if (this.catchingUp) {
+      this.startedMs = this.clock.now();
+      this.ensureReading();
+    }
   }
 
-  /** Samples waiting in the queue (not yet in a request). */
+  /** Samples received and neither delivered nor dropped: in memory, in flight, or in the backlog on disk. */
+  get buffered(): number {
+    let held = this.nextSeq - this.readSeq;
+    for (const shard of this.shards) held += shard.pending;
+    return held;
+  }
+
+  /** Samples waiting in memory for a shard (not yet in a shard's queue). */
   get queued(): number {
-    return this.queue.length;
+    return this.ring.length;
   }
 
-  /** Samples the queue holds before it drops the oldest. */
+  /** Samples the memory ring holds before it drops (or, with a backlog, reads back from disk). */
   get capacity(): number {
-    return this.queue.capacity;
+    return this.ring.capacity;
   }
 
   get closed(): boolean {
     return this.closing !== undefined;
   }
 
+  get shardCount(): number {
+    return this.shards.length;
+  }
+
+  /** The shard count the resharder last asked for (the current one outside a barrier). */
+  get desiredShardCount(): number {
+    return this.reshardTarget ?? this.shards.length;
+  }
+
+  /** Set while the sink keeps its samples and probes a failing endpoint. */
+  get down(): Readonly<DownState> | undefined {
+    return this.downState;
+  }
+
+  /** Seconds from the newest delivered sample's timestamp to now while samples are waiting; 0 when none are. */
+  lagSeconds(nowMs = this.clock.now()): number {
+    if (this.buffered === 0) return 0;
+    const reference = this.stats.newestSentTimestampMs ?? this.startedMs ?? nowMs;
+    return Math.max(0, (nowMs - reference) / 1000);
+  }
+
   /** Queues one sample. Never blocks; after close() the sample is counted as dropped. */
   push(series: S, value: number, timestampMs: number): void {
     this.stats.samplesReceived++;
+    this.interval.received++;
+    const seq = this.nextSeq++;
+    this.startedMs ??= this.clock.now();
     if (this.closing !== undefined) {
+      this.readSeq = this.nextSeq;
       this.stats.dropped.shutdown++;
       return;
     }
-    if (this.queue.push(series, value, timestampMs) === 1) this.countQueueDrop();
-    else if (this.dropRun > 0) this.endDropRun();
-    if (this.queue.length >= this.options.batchMaxSize) this.start();
-    else this.armTimer();
+    this.reshardTimer ??= this.armReshardTimer();
+    if (this.catchingUp) {
+      this.ensureReading();
+      return;
+    }
+    if (this.ring.length === 0 && this.canDispatch() && this.dispatch(series, value, timestampMs, seq)) {
+      this.readSeq = this.nextSeq;
+      return;
+    }
+    if (this.ring.full && this.backlog !== undefined) {
+      // Everything in the ring is on disk too: read it back from there once the shards have room.
+      this.ring.clear();
+      this.catchingUp = true;
+      this.ensureReading();
+      return;
+    }
+    if (this.ring.push(series, value, timestampMs, seq) === 1) {
+      this.readSeq++;
+      this.countRingDrop();
+    } else if (this.dropRun > 0) {
+      this.endDropRun();
+    }
   }
 
   /**
-   * Stops the pipeline: delivers what is queued for up to drainTimeoutMs,
-   * then aborts and counts the rest as dropped. Idempotent.
+   * Resolves when every sample pushed before the call is delivered or
+   * dropped for good; sends partial batches at once meanwhile. A down sink
+   * holds it until the endpoint recovers. Rejects when the signal aborts.
+   */
+  settled(signal?: AbortSignal): Promise<void> {
+    const seq = this.nextSeq;
+    if (this.lowWatermark() >= seq) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        seq,
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        this.settleWaiters = this.settleWaiters.filter((w) => w !== waiter);
+        reject(signal?.reason as Error);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.settleWaiters.push(waiter);
+      for (const shard of this.shards) this.kick(shard);
+    });
+  }
+
+  /**
+   * Stops the pipeline: delivers what it holds for up to drainTimeoutMs,
+   * then aborts. Idempotent.
    */
   close(options: CloseOptions = { drainTimeoutMs: 0 }): Promise<void> {
     this.closing ??= this.shutdown(options);
     return this.closing;
   }
 
-  private async shutdown({ drainTimeoutMs }: CloseOptions): Promise<void> {
-    this.timer?.cancel();
-    this.timer = undefined;
-    if (drainTimeoutMs > 0 && (this.queue.length > 0 || this.running)) {
+  private async shutdown({ drainTimeoutMs, reason = "shutdown" }: CloseOptions): Promise<void> {
+    this.reshardTimer?.cancel();
+    this.downState?.timer?.cancel();
+    if (drainTimeoutMs > 0 && this.buffered > 0 && this.downState === undefined) {
+      this.draining = true;
       const deadline = this.clock.setTimer(drainTimeoutMs, () => {
         this.abort.abort(new ShutdownError("sink closed"));
       });
-      this.deadlineReached = true;
-      this.start();
-      await this.running;
-      // Drain everything, batch by batch, until the deadline aborts.
-      while (this.queue.length > 0 && !this.abort.signal.aborted) {
-        this.deadlineReached = true;
-        this.start();
-        await this.running;
-      }
+      const drained = new Promise<void>((resolve) => {
+        this.settleWaiters.push({ seq: this.nextSeq, resolve });
+      });
+      this.pump();
+      for (const shard of this.shards) this.kick(shard);
+      await Promise.race([
+        drained,
+        new Promise<void>((resolve) => this.abort.signal.addEventListener("abort", () => resolve())),
+      ]);
       deadline.cancel();
     }
     this.abort.abort(new ShutdownError("sink closed"));
-    await this.running;
-    this.drop("shutdown", this.queue.clear());
+    for (const shard of this.shards) shard.cancelTimer();
+    await Promise.all([this.reading, ...this.shards.map((shard) => shard.loop)]);
+    if (this.backlog !== undefined && reason === "shutdown") {
+      // Kept on disk for the next start; counted as buffered, not dropped.
+      this.commitNow();
+    } else {
+      this.drop(reason, this.buffered);
+      this.ring.clear();
+      for (const shard of this.shards) {
+        shard.queue.clear();
+        shard.batch.clear();
+      }
+      this.readSeq = this.nextSeq;
+      if (this.backlog !== undefined) this.commitNow();
+    }
     if (this.dropRun > 0) this.endDropRun();
+    for (const waiter of this.settleWaiters.splice(0)) waiter.resolve();
   }
 
-  private armTimer(): void {
-    if (this.timer !== undefined || this.running !== undefined || this.queue.length === 0) return;
-    this.timer = this.clock.setTimer(this.options.batchTimeoutMs, () => {
-      this.timer = undefined;
-      this.deadlineReached = true;
-      this.start();
+  private makeShards(count: number): Shard<S>[] {
+    return Array.from({ length: count }, (_, index) => new Shard<S>(index, this.options.batchMaxSize));
+  }
+
+  private canDispatch(): boolean {
+    return this.reshardTarget === undefined && !this.abort.signal.aborted;
+  }
+
+  /** Hands a sample to its shard; false when that shard's queue is full. */
+  private dispatch(series: S, value: number, timestampMs: number, seq: number): boolean {
+    const shards = this.shards;
+    const shard = shards.length === 1 ? shards[0] : shards[this.shardOf(series) % shards.length];
+    if (shard === undefined || shard.queue.full) return false;
+    shard.queue.push(series, value, timestampMs, seq);
+    if (shard.queue.length >= this.options.batchMaxSize) this.kick(shard);
+    else this.armTimer(shard);
+    return true;
+  }
+
+  /** Moves waiting samples into shards with room: from the ring, or from the backlog when catching up. */
+  private pump(): void {
+    if (!this.canDispatch()) return;
+    if (this.catchingUp) {
+      this.ensureReading();
+      return;
+    }
+    if (this.ring.length === 0) return;
+    const taken = this.ring.drainWhile((series, value, timestampMs, seq) =>
+      this.dispatch(series, value, timestampMs, seq),
+    );
+    this.readSeq += taken;
+  }
+
+  private ensureReading(): void {
+    if (this.reading !== undefined || !this.catchingUp || !this.canDispatch()) return;
+    this.reading = this.readBack()
+      .catch((error: unknown) => {
+        this.logger.error("sink could not read its backlog", { error: String(error) });
+      })
+      .finally(() => {
+        this.reading = undefined;
+        this.afterProgress();
+      });
+  }
+
+  /** Reads the backlog from readSeq and dispatches it until caught up or a shard is full. */
+  private async readBack(): Promise<void> {
+    const backlog = this.backlog;
+    if (backlog === undefined) return;
+    const buffer = this.readBuffer;
+    while (this.catchingUp && this.canDispatch()) {
+      while (this.readIndex < buffer.length) {
+        const seq = buffer.seqs[this.readIndex] ?? 0;
+        const series = buffer.series[this.readIndex] as S;
+        if (seq >= this.readSeq) {
+          if (this.deliveredBeforeRestart(series, seq)) {
+            // Sent by the previous run before it stopped: counted as sent, not sent twice.
+            this.stats.samplesSent++;
+          } else if (
+            !this.dispatch(
+              series,
+              buffer.values[this.readIndex] ?? 0,
+              buffer.timestamps[this.readIndex] ?? 0,
+              seq,
+            )
+          ) {
+            return;
+          }
+          this.readSeq = seq + 1;
+        }
+        this.readIndex++;
+      }
+      buffer.clear();
+      this.readIndex = 0;
+      if (this.readSeq >= this.nextSeq) {
+        this.catchingUp = false;
+        this.skip = undefined;
+        return;
+      }
+      const read = await backlog.read(this.readSeq, buffer);
+      if (read === 0) {
+        this.logger.error("sink backlog ended before its last sample", {
+          readSeq: this.readSeq,
+          endSeq: backlog.endSeq,
+        });
+        this.drop("corrupt", this.nextSeq - this.readSeq);
+        this.readSeq = this.nextSeq;
+      } else {
+        const first = buffer.seqs[0] ?? this.readSeq;
+        if (first > this.readSeq) {
+          // The log gave up these without telling through onTrim: still never silent.
+          this.drop("corrupt", first - this.readSeq);
+          this.readSeq = first;
+        }
+      }
+    }
+  }
+
+  private deliveredBeforeRestart(series: S, seq: number): boolean {
+    const skip = this.skip;
+    if (skip === undefined) return false;
+    if (seq >= skip.until) {
+      this.skip = undefined;
+      return false;
+    }
+    const shard = skip.shards === 1 ? 0 : this.shardOf(series) % skip.shards;
+    return seq < (skip.next[shard] ?? 0);
+  }
+
+  /** The log gave up [from, to): what was not handed to a shard yet is dropped. */
+  private trimmed(from: number, to: number, reason: BacklogTrimReason): void {
+    const start = Math.max(from, this.readSeq);
+    if (to <= start) return;
+    const lost = Math.min(to, this.nextSeq) - start;
+    this.drop(reason, lost);
+    if (!this.catchingUp) this.ring.dropOldest(lost);
+    this.readSeq = start + lost;
+    this.logger.warn("sink backlog trimmed", { reason, samples: lost });
+    this.afterProgress();
+  }
+
+  private armTimer(shard: Shard<S>): void {
+    if (shard.timer !== undefined || shard.sending || shard.queue.length === 0) return;
+    if (this.abort.signal.aborted) return;
+    shard.timer = this.clock.setTimer(this.options.batchTimeoutMs, () => {
+      shard.timer = undefined;
+      shard.deadlineReached = true;
+      this.kick(shard);
     });
   }
 
-  private start(): void {
-    if (this.running !== undefined) return;
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.running = this.drainLoop().finally(() => {
-      this.running = undefined;
-      if (this.closing === undefined) this.armTimer();
-    });
-  }
-
-  private async drainLoop(): Promise<void> {
-    while (!this.abort.signal.aborted) {
-      const full = this.queue.length >= this.options.batchMaxSize;
-      if (!full && !(this.deadlineReached && this.queue.length > 0)) break;
-      this.deadlineReached = false;
-      this.batch.clear();
-      this.queue.drainInto(this.batch);
-      this.stats.samplesInFlight = this.batch.length;
-      try {
-        await this.deliver(0, this.batch.length);
-      } catch (error) {
+  /** Starts the shard's send loop if it has something to send and the sink may send. */
+  private kick(shard: Shard<S>): void {
+    if (shard.sending || this.downState !== undefined || this.abort.signal.aborted) return;
+    if (!this.readyToSend(shard)) return;
+    shard.cancelTimer();
+    shard.sending = true;
+    shard.loop = this.runShard(shard)
+      .catch((error: unknown) => {
         // A bug, not a delivery failure: count the loss and keep the sink alive.
         this.logger.error("sink failed to deliver a batch", { error: String(error) });
-        this.dropInFlight("internal_error", this.stats.samplesInFlight);
+        this.drop("internal_error", shard.batch.length);
+        shard.batch.clear();
+      })
+      .finally(() => {
+        shard.sending = false;
+        this.afterProgress();
+        if (this.shards.includes(shard)) {
+          if (this.readyToSend(shard)) this.kick(shard);
+          else this.armTimer(shard);
+        }
+      });
+  }
+
+  private readyToSend(shard: Shard<S>): boolean {
+    if (shard.batch.length > 0) return true;
+    const queued = shard.queue.length;
+    if (queued === 0) return false;
+    return (
+      queued >= this.options.batchMaxSize ||
+      shard.deadlineReached ||
+      this.draining ||
+      this.reshardTarget !== undefined ||
+      this.settleWaiters.length > 0
+    );
+  }
+
+  private async runShard(shard: Shard<S>): Promise<void> {
+    while (this.downState === undefined && !this.abort.signal.aborted && this.readyToSend(shard)) {
+      if (shard.batch.length === 0) {
+        shard.deadlineReached = false;
+        shard.queue.drainInto(shard.batch);
+        this.pump();
+      }
+      let release: () => void;
+      try {
+        release = await this.budget.acquire(this.abort.signal);
+      } catch {
+        return;
+      }
+      try {
+        await this.deliverBatch(shard, false);
+      } catch (error) {
+        if (this.abort.signal.aborted) return;
+        throw error;
       } finally {
-        this.batch.clear();
+        release();
       }
     }
   }
 
   /**
-   * Sends samples [start, end) of the current batch. A 413 splits the range
-   * in halves, each sent on its own, instead of dropping it.
+   * Sends the shard's batch, oldest first. A 413 halves the request size
+   * instead of dropping; a final refusal drops what it refused; a retryable
+   * failure that outlasts retry.maxAttempts keeps the rest of the batch and
+   * takes the sink down. A probe makes one attempt per request.
    */
-  private async deliver(start: number, end: number): Promise<void> {
-    const count = end - start;
-    const body = this.options.encoder.encode(this.batch, start, end);
-    let outcome: DeliveryOutcome;
-    try {
-      outcome = await sendWithRetry(this.options.sender, body, this.options.retry, {
+  private async deliverBatch(shard: Shard<S>, probing: boolean): Promise<Delivery> {
+    const retry = probing ? { ...this.options.retry, maxAttempts: 1 } : this.options.retry;
+    let size = shard.batch.length;
+    while (shard.batch.length > 0) {
+      const count = Math.min(size, shard.batch.length);
+      const body = this.options.encoder.encode(shard.batch, 0, count);
+      let attempt = 0;
+      const outcome = await sendWithRetry(this.options.sender, body, retry, {
         clock: this.clock,
         signal: this.abort.signal,
-        onAttempt: (attempt, seconds) => {
-          this.recordAttempt(attempt, seconds, count, body.length);
+        lane: shard.index,
+        onAttempt: (result, seconds) => {
+          attempt++;
+          if (attempt > 1 || probing) this.stats.samplesRetried += count;
+          this.recordAttempt(result, seconds, shard, count, body.length);
         },
       });
-    } catch (error) {
-      if (!this.abort.signal.aborted) throw error;
-      this.dropInFlight("shutdown", count);
-      return;
+      if (outcome.kind === "ok") {
+        shard.batch.shift(count);
+      } else if (outcome.kind === "fatal" && outcome.reason === "TooLarge" && count > 1) {
+        size = Math.ceil(count / 2);
+      } else if (outcome.kind === "fatal") {
+        this.drop(dropReasonOf(outcome.reason), count);
+        shard.batch.shift(count);
+      } else {
+        if (!probing) this.goDown(outcome.retryAfterMs);
+        return { worked: false, retryAfterMs: outcome.retryAfterMs };
+      }
+      this.afterProgress();
     }
-    if (outcome.kind === "ok") return;
-    if (this.abort.signal.aborted) {
-      this.dropInFlight("shutdown", count);
-    } else if (outcome.kind === "fatal" && outcome.reason === "TooLarge" && count > 1) {
-      const middle = start + Math.floor(count / 2);
-      await this.deliver(start, middle);
-      await this.deliver(middle, end);
-    } else {
-      this.dropInFlight(dropReasonOf(outcome), count);
-    }
+    return { worked: true, retryAfterMs: undefined };
   }
 
-  private recordAttempt(outcome: DeliveryOutcome, seconds: number, samples: number, bytes: number): void {
+  private recordAttempt(
+    outcome: DeliveryOutcome,
+    seconds: number,
+    shard: Shard<S>,
+    samples: number,
+    bytes: number,
+  ): void {
     const now = this.clock.now();
+    this.interval.sendSeconds += seconds;
     if (outcome.kind === "ok") {
+      let newest = this.stats.newestSentTimestampMs ?? -Infinity;
+      const timestamps = shard.batch.timestamps;
+      for (let i = 0; i < samples; i++) newest = Math.max(newest, timestamps[i] ?? -Infinity);
+      this.stats.newestSentTimestampMs = newest;
       this.stats.recordSuccess(now, samples, bytes, seconds);
-      this.stats.samplesInFlight -= samples;
+      this.interval.sent += samples;
+      this.interval.succeeded = true;
       return;
     }
     const reason = outcome.reason === "TooLarge" ? "Rejected" : outcome.reason;
     this.stats.recordFailure(now, reason, outcome.message, seconds);
   }
 
+  private goDown(retryAfterMs: number | undefined): void {
+    if (this.downState !== undefined || this.abort.signal.aborted) return;
+    this.downState = { sinceMs: this.clock.now(), nextProbeMs: 0, probes: 0, timer: undefined };
+    this.logger.warn("sink endpoint down: keeping its samples and probing", {
+      reason: this.stats.lastError?.reason,
+      error: this.stats.lastError?.message,
+      buffered: this.buffered,
+    });
+    this.scheduleProbe(retryAfterMs);
+  }
+
+  private scheduleProbe(retryAfterMs: number | undefined): void {
+    const down = this.downState;
+    if (down === undefined || this.abort.signal.aborted) return;
+    const { maxAttempts, backoffMs, random } = this.options.retry;
+    // The schedule continues where the request's own retries stopped, doubling up to the cap.
+    const wait =
+      retryAfterMs ??
+      backoffDelayMs(maxAttempts + 1 + down.probes, { backoffMs, ...(random ? { random } : {}) });
+    down.nextProbeMs = this.clock.now() + wait;
+    down.timer = this.clock.setTimer(wait, () => {
+      down.timer = undefined;
+      void this.probe().catch((error: unknown) => {
+        this.logger.error("sink probe failed", { error: String(error) });
+        this.scheduleProbe(undefined);
+      });
+    });
+  }
+
+  /** One attempt with the oldest kept batch; an answer that is not retryable brings the sink back. */
+  private async probe(): Promise<void> {
+    const down = this.downState;
+    if (down === undefined || this.abort.signal.aborted) return;
+    down.probes++;
+    const shard = this.shards.find((s) => s.batch.length > 0 && !s.sending);
+    if (shard === undefined) {
+      this.goUp();
+      return;
+    }
+    shard.sending = true;
+    let result: Delivery;
+    try {
+      const release = await this.budget.acquire(this.abort.signal);
+      try {
+        result = await this.deliverBatch(shard, true);
+      } finally {
+        release();
+      }
+    } catch (error) {
+      if (this.abort.signal.aborted) return;
+      throw error;
+    } finally {
+      shard.sending = false;
+    }
+    if (result.worked) this.goUp();
+    else this.scheduleProbe(result.retryAfterMs);
+  }
+
+  private goUp(): void {
+    const down = this.downState;
+    if (down === undefined) return;
+    down.timer?.cancel();
+    this.downState = undefined;
+    this.logger.info("sink endpoint back: resuming from the oldest kept sample", {
+      downSeconds: Math.round((this.clock.now() - down.sinceMs) / 1000),
+      buffered: this.buffered,
+    });
+    for (const shard of this.shards) this.kick(shard);
+    this.pump();
+  }
+
+  /** After any delivery, drop or read: room may have freed, watermarks moved, a barrier may be done. */
+  private afterProgress(): void {
+    if (this.reshardTarget !== undefined && this.shards.every((shard) => shard.idle)) this.finishReshard();
+    this.pump();
+    if (this.settleWaiters.length > 0) {
+      const low = this.lowWatermark();
+      const done = this.settleWaiters.filter((w) => w.seq <= low);
+      if (done.length > 0) {
+        this.settleWaiters = this.settleWaiters.filter((w) => w.seq > low);
+        for (const waiter of done) waiter.resolve();
+      }
+    }
+    this.queueCommit();
+  }
+
+  /** Every sample below this seq is delivered or dropped for good. */
+  private lowWatermark(): number {
+    let low = this.readSeq;
+    for (const shard of this.shards) low = Math.min(low, shard.lowSeq);
+    return low;
+  }
+
+  private positions(): ShardPositions {
+    const skip = this.skip;
+    const next = this.shards.map((shard) => {
+      const owed = skip === undefined ? this.readSeq : Math.max(this.readSeq, skip.next[shard.index] ?? 0);
+      return Math.min(shard.lowSeq, owed);
+    });
+    return { shards: this.shards.length, next };
+  }
+
+  private queueCommit(): void {
+    if (this.backlog === undefined || this.commitQueued) return;
+    this.commitQueued = true;
+    queueMicrotask(() => {
+      this.commitQueued = false;
+      this.commitNow();
+    });
+  }
+
+  private commitNow(): void {
+    this.backlog?.commit(this.positions());
+  }
+
+  private armReshardTimer(): TimerHandle | undefined {
+    if (this.maxShards <= 1 || this.abort.signal.aborted) return undefined;
+    return this.clock.setTimer(SHARD_UPDATE_INTERVAL_MS, () => {
+      this.reshardTimer = this.armReshardTimer();
+      this.updateShards();
+    });
+  }
+
+  private updateShards(): void {
+    const seconds = SHARD_UPDATE_INTERVAL_MS / 1000;
+    const inRate = this.rates.in.update(this.interval.received, seconds);
+    const outRate = this.rates.out.update(this.interval.sent, seconds);
+    const sendRate = this.rates.send.update(this.interval.sendSeconds, seconds);
+    const recentSuccess = this.interval.succeeded;
+    this.interval = { received: 0, sent: 0, sendSeconds: 0, succeeded: false };
+    if (this.downState !== undefined || this.reshardTarget !== undefined || this.skip !== undefined) return;
+    const current = this.shards.length;
+    const target = desiredShards({
+      current,
+      max: this.maxShards,
+      inRate,
+      outRate,
+      sendRate,
+      backlog: this.buffered,
+      lagS: this.lagSeconds(),
+      recentSuccess,
+    });
+    if (target === current) return;
+    this.logger.info("sink resharding", { from: current, to: target });
+    this.reshardTarget = target;
+    for (const shard of this.shards) this.kick(shard);
+    this.afterProgress();
+  }
+
+  /** The barrier is passed (every shard idle): start the new shards. */
+  private finishReshard(): void {
+    const target = this.reshardTarget;
+    if (target === undefined) return;
+    for (const shard of this.shards) shard.cancelTimer();
+    this.shards = this.makeShards(target);
+    this.reshardTarget = undefined;
+    this.stats.reshards++;
+    this.options.onShardsChanged?.(target);
+    this.queueCommit();
+  }
+
   private drop(reason: DropReason, count: number): void {
-    this.stats.dropped[reason] += count;
+    if (count > 0) this.stats.dropped[reason] += count;
   }
 
-  private dropInFlight(reason: DropReason, count: number): void {
-    this.drop(reason, count);
-    this.stats.samplesInFlight -= count;
-  }
-
-  private countQueueDrop(): void {
-    this.stats.dropped.queue_full++;
+  private countRingDrop(): void {
+    this.stats.dropped.buffer_full++;
     if (this.dropRun === 0) {
-      this.logger.warn("sink queue full, dropping oldest samples", { capacity: this.queue.capacity });
+      this.logger.warn("sink buffer full, dropping oldest samples", { capacity: this.ring.capacity });
     }
     this.dropRun++;
   }
 
   private endDropRun(): void {
-    this.logger.warn("sink queue no longer full", { dropped: this.dropRun });
+    this.logger.warn("sink buffer no longer full", { dropped: this.dropRun });
     this.dropRun = 0;
   }
 }
 
-function dropReasonOf(outcome: Exclude<DeliveryOutcome, { kind: "ok" }>): DropReason {
-  if (outcome.kind === "retryable") return "retries_exhausted";
-  if (outcome.reason === "Forbidden") return "endpoint_forbidden";
-  return outcome.reason === "Unauthorized" ? "unauthorized" : "rejected";
+function dropReasonOf(reason: Extract<DeliveryOutcome, { kind: "fatal" }>["reason"]): DropReason {
+  if (reason === "Forbidden") return "endpoint_forbidden";
+  return reason === "Unauthorized" ? "unauthorized" : "rejected";
 }

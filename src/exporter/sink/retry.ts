@@ -1,7 +1,7 @@
 // One retry policy for every sink: a retryable outcome is tried again after a
 // backoff (or the server's Retry-After) until maxAttempts, which counts every
 // attempt, the first included. Waits are abortable and add no concurrency:
-// a sink has at most one request in flight, retries included.
+// a shard has at most one request in flight, retries included.
 import { sleep, type Clock } from "../util/clock.js";
 import { backoffDelayMs } from "./backoff.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
@@ -16,6 +16,8 @@ export interface RetryPolicy {
 export interface RetryContext {
   readonly clock: Clock;
   readonly signal: AbortSignal;
+  /** The shard sending: it has a connection of its own (see Sender). */
+  readonly lane?: number;
   /** Called after every attempt with its outcome and duration. */
   readonly onAttempt: (outcome: DeliveryOutcome, seconds: number) => void;
 }
@@ -34,7 +36,7 @@ export async function sendWithRetry(
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted();
     const started = clock.now();
-    const outcome = await sender.send(body, signal);
+    const outcome = await sender.send(body, signal, context.lane);
     context.onAttempt(outcome, (clock.now() - started) / 1000);
     if (outcome.kind !== "retryable" || attempt >= policy.maxAttempts) return outcome;
     const wait =

@@ -1,7 +1,8 @@
 // Health and accounting of one sink. Every sample a sink receives ends in
 // exactly one place, so at any moment
-//   received = sent + Σ dropped[reason] + queued + inFlight
-// and loss is never silent. Counters are plain numbers bumped on the hot path;
+//   received = sent + Σ dropped[reason] + buffered
+// (buffered: in memory, in flight, or on disk; see pipeline.ts) and loss is
+// never silent. Counters are plain numbers bumped on the hot path;
 // /metrics and status conditions read them.
 
 /** Why a delivery attempt failed, as status conditions and /metrics name it. */
@@ -10,20 +11,24 @@ export type FailureReason =
 
 /** Why samples were dropped. */
 export const DROP_REASONS = [
-  /** The queue was full; the oldest samples made room. */
-  "queue_full",
-  /** Every attempt failed with a retryable error. */
-  "retries_exhausted",
-  /** The endpoint refused the data for good (4xx other than 429). */
+  /** The buffer was full (memory without a durable log, or the log's bounds); the oldest samples made room. */
+  "buffer_full",
+  /** Older than --max-backlog-age while the endpoint was down. */
+  "expired",
+  /** The endpoint refused the data for good (4xx other than 401, 403, 429). */
   "rejected",
   /** The endpoint refused our credentials (401, 403). */
   "unauthorized",
-  /** The sink was removed or shut down before the samples could be sent. */
-  "shutdown",
-  /** A fault in Telex itself (logged); never expected. */
-  "internal_error",
   /** The egress policy refused the endpoint's address. */
   "endpoint_forbidden",
+  /** Telex stopped before the samples could be sent, and had no durable log to keep them in. */
+  "shutdown",
+  /** The sink or its policy was deleted while samples were still waiting. */
+  "removed",
+  /** The durable log could not read them back (a damaged record); logged. */
+  "corrupt",
+  /** A fault in Telex itself (logged); never expected. */
+  "internal_error",
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -78,18 +83,17 @@ const OUTCOME_OF_REASON: Readonly<Record<FailureReason, RequestOutcome>> = {
 export class SinkStats {
   samplesReceived = 0;
   samplesSent = 0;
-  /** Samples taken from the queue into a request that has not finished yet. */
-  samplesInFlight = 0;
+  /** Samples sent again after a failed attempt (retries and probes), counted once per attempt. */
+  samplesRetried = 0;
   bytesSent = 0;
-  readonly dropped: Record<DropReason, number> = {
-    queue_full: 0,
-    retries_exhausted: 0,
-    rejected: 0,
-    unauthorized: 0,
-    shutdown: 0,
-    internal_error: 0,
-    endpoint_forbidden: 0,
-  };
+  /** The newest timestamp among delivered samples: lag is measured from it. */
+  newestSentTimestampMs: number | undefined;
+  /** Times the shard count changed. */
+  reshards = 0;
+  readonly dropped = Object.fromEntries(DROP_REASONS.map((reason) => [reason, 0])) as Record<
+    DropReason,
+    number
+  >;
   readonly requests: Record<RequestOutcome, number> = {
     success: 0,
     unreachable: 0,
