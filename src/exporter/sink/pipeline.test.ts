@@ -166,8 +166,8 @@ describe("SinkPipeline", () => {
     assert.equal(sink.stats.samplesSent, 9);
     assert.equal(
       sink.stats.samplesRetried,
-      3 * 4,
-      "2 retries and 2 failed probes, then the probe that worked",
+      3 * 5,
+      "2 retries, 2 failed probes, then the probe that worked",
     );
     assert.equal(sink.stats.consecutiveFailures, 0);
     assert.equal(logger.lines.filter((l) => l.includes("endpoint down")).length, 1);

@@ -145,6 +145,7 @@ export class SinkPipeline<S> {
   private draining = false;
   private closing: Promise<void> | undefined;
   private commitQueued = false;
+  private pumping = false;
   private dropRun = 0;
   private startedMs: number | undefined;
 
@@ -356,16 +357,20 @@ export class SinkPipeline<S> {
 
   /** Moves waiting samples into shards with room: from the ring, or from the backlog when catching up. */
   private pump(): void {
-    if (!this.canDispatch()) return;
+    // Dispatching can start a shard, which frees room and pumps again: the outer call does that work.
+    if (this.pumping || !this.canDispatch()) return;
     if (this.catchingUp) {
       this.ensureReading();
       return;
     }
-    if (this.ring.length === 0) return;
-    const taken = this.ring.drainWhile((series, value, timestampMs, seq) =>
-      this.dispatch(series, value, timestampMs, seq),
-    );
-    this.readSeq += taken;
+    this.pumping = true;
+    try {
+      this.readSeq += this.ring.drainWhile((series, value, timestampMs, seq) =>
+        this.dispatch(series, value, timestampMs, seq),
+      );
+    } finally {
+      this.pumping = false;
+    }
   }
 
   private ensureReading(): void {
@@ -376,7 +381,9 @@ export class SinkPipeline<S> {
       })
       .finally(() => {
         this.reading = undefined;
-        this.afterProgress();
+        // No pump here: a reader that stopped at a full shard restarts when that shard frees room.
+        this.settle();
+        this.queueCommit();
       });
   }
 
@@ -663,15 +670,18 @@ export class SinkPipeline<S> {
   private afterProgress(): void {
     if (this.reshardTarget !== undefined && this.shards.every((shard) => shard.idle)) this.finishReshard();
     this.pump();
-    if (this.settleWaiters.length > 0) {
-      const low = this.lowWatermark();
-      const done = this.settleWaiters.filter((w) => w.seq <= low);
-      if (done.length > 0) {
-        this.settleWaiters = this.settleWaiters.filter((w) => w.seq > low);
-        for (const waiter of done) waiter.resolve();
-      }
-    }
+    this.settle();
     this.queueCommit();
+  }
+
+  /** Resolves the settled() waiters the low watermark has passed. */
+  private settle(): void {
+    if (this.settleWaiters.length === 0) return;
+    const low = this.lowWatermark();
+    const done = this.settleWaiters.filter((w) => w.seq <= low);
+    if (done.length === 0) return;
+    this.settleWaiters = this.settleWaiters.filter((w) => w.seq > low);
+    for (const waiter of done) waiter.resolve();
   }
 
   /** Every sample below this seq is delivered or dropped for good. */

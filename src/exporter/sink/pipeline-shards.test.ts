@@ -1,0 +1,297 @@
+// Sharded delivery, resharding, the settled() barrier and reading back from a
+// durable backlog, with a manual clock. The backlog here is a test double of
+// the durable log's contract (backlog.ts); the log itself is tested against
+// real files in src/exporter/buffer/.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ManualClock } from "../util/clock.js";
+import type { BacklogTrimReason, ShardPositions } from "./backlog.js";
+import type { DeliveryOutcome, Sender } from "./outcome.js";
+import {
+  SinkPipeline,
+  type BatchEncoder,
+  type PipelineBacklog,
+  type SinkPipelineOptions,
+} from "./pipeline.js";
+import type { SampleBatch } from "./queue.js";
+
+type Row = [string, number, number];
+
+const jsonEncoder: BatchEncoder<string> = {
+  encode(batch: SampleBatch<string>, start: number, end: number): Uint8Array {
+    const rows: Row[] = [];
+    for (let i = start; i < end; i++)
+      rows.push([batch.series[i] ?? "?", batch.values[i] ?? NaN, batch.timestamps[i] ?? NaN]);
+    return Buffer.from(JSON.stringify(rows));
+  },
+};
+
+/** Answers each request after `latencyMs` of clock time; `up` decides ok or 503. */
+class SlowSender implements Sender {
+  readonly requests: Row[][] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  up = true;
+  constructor(
+    private readonly clock: ManualClock,
+    private readonly latencyMs: number,
+  ) {}
+  send(body: Uint8Array): Promise<DeliveryOutcome> {
+    const rows = JSON.parse(Buffer.from(body).toString()) as Row[];
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    return new Promise((resolve) => {
+      this.clock.setTimer(this.latencyMs, () => {
+        this.inFlight--;
+        if (!this.up) {
+          resolve({ kind: "retryable", reason: "ServerError", message: "HTTP 503" });
+          return;
+        }
+        this.requests.push(rows);
+        resolve({ kind: "ok" });
+      });
+    });
+  }
+  delivered(): Row[] {
+    return this.requests.flat();
+  }
+}
+
+/** The test double of the durable log: samples by seq, positions as committed. */
+class MemoryBacklog implements PipelineBacklog<string> {
+  private readonly samples: Row[] = [];
+  startSeq = 0;
+  recovered: ShardPositions | undefined;
+  committed: ShardPositions | undefined;
+  onTrim: ((fromSeq: number, toSeq: number, reason: BacklogTrimReason) => void) | undefined;
+  reads = 0;
+
+  get endSeq(): number {
+    return this.samples.length;
+  }
+  append(series: string, value: number, timestampMs: number): void {
+    this.samples.push([series, value, timestampMs]);
+  }
+  read(from: number, batch: SampleBatch<string>): Promise<number> {
+    this.reads++;
+    let read = 0;
+    for (let seq = Math.max(from, this.startSeq); seq < this.endSeq && batch.length < batch.capacity; seq++) {
+      const [series, value, timestampMs] = this.samples[seq] ?? ["?", NaN, NaN];
+      batch.add(series, value, timestampMs, seq);
+      read++;
+    }
+    return Promise.resolve(read);
+  }
+  commit(positions: ShardPositions): void {
+    this.committed = positions;
+  }
+  trim(to: number, reason: BacklogTrimReason): void {
+    const from = this.startSeq;
+    this.startSeq = to;
+    this.onTrim?.(from, to, reason);
+  }
+}
+
+const shardOf = (series: string): number => Number(series.slice(1));
+
+function make(clock: ManualClock, sender: Sender, overrides: Partial<SinkPipelineOptions<string>> = {}) {
+  return new SinkPipeline<string>({
+    batchMaxSize: 500,
+    batchTimeoutMs: 1000,
+    retry: { maxAttempts: 2, backoffMs: 1000, random: () => 0 },
+    queueCapacity: 5000,
+    sender,
+    encoder: jsonEncoder,
+    shardOf,
+    maxShards: 16,
+    clock,
+    ...overrides,
+  });
+}
+
+function assertBalanced(sink: SinkPipeline<string>): void {
+  const s = sink.stats;
+  assert.equal(
+    s.samplesReceived,
+    s.samplesSent + s.droppedTotal() + sink.buffered,
+    "received = sent + dropped + buffered",
+  );
+}
+
+/** Every series' values arrive increasing: order per series held across shards. */
+function assertOrderPerSeries(rows: Row[]): void {
+  const last = new Map<string, number>();
+  for (const [series, value] of rows) {
+    assert.ok(value > (last.get(series) ?? -Infinity), `${series}: ${value} after ${last.get(series)}`);
+    last.set(series, value);
+  }
+}
+
+describe("SinkPipeline shards", () => {
+  it("adds shards when one request at a time cannot keep up with a far endpoint, and keeps each series in order", async () => {
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 100);
+    const sink = make(clock, sender, { queueCapacity: 400_000 });
+    // 10,000 samples/s over 100 series for 30 s; one request of 500 per 100 ms carries 5,000/s.
+    let value = 0;
+    for (let tick = 0; tick < 300; tick++) {
+      for (let i = 0; i < 1000; i++) sink.push(`s${i % 100}`, value++, clock.now());
+      await clock.advance(100);
+    }
+    assert.ok(sink.shardCount >= 2, `resharded to ${sink.shardCount}`);
+    await clock.advance(20_000);
+    assert.equal(sink.stats.samplesSent, 300_000, "everything delivered");
+    assert.equal(sink.stats.droppedTotal(), 0);
+    assert.ok(sender.maxInFlight >= 2, `parallel requests (${sender.maxInFlight})`);
+    assertOrderPerSeries(sender.delivered());
+    assertBalanced(sink);
+    await sink.close();
+  });
+
+  it("settled() resolves once everything pushed before it is delivered, sending partial batches at once", async () => {
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 50);
+    const sink = make(clock, sender);
+    for (let v = 0; v < 10; v++) sink.push("s1", v, v);
+    let settled = false;
+    const done = sink.settled().then(() => {
+      settled = true;
+    });
+    sink.push("s1", 10, 10);
+    await clock.advance(49);
+    assert.equal(settled, false);
+    await clock.advance(1);
+    await done;
+    assert.equal(settled, true, "without waiting for batch.timeout");
+    assert.equal(sink.stats.samplesSent, 10, "what came after the call may still wait");
+    await sink.close();
+  });
+
+  it("settled() waits while the sink is down and resolves when it recovers", async () => {
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 10);
+    sender.up = false;
+    const sink = make(clock, sender);
+    sink.push("s1", 1, 1);
+    let settled = false;
+    void sink.settled().then(() => {
+      settled = true;
+    });
+    await clock.advance(60_000);
+    assert.ok(sink.down);
+    assert.equal(settled, false);
+    sender.up = true;
+    await clock.advance(120_000);
+    assert.equal(settled, true);
+    assert.equal(sink.stats.samplesSent, 1);
+    await sink.close();
+  });
+});
+
+describe("SinkPipeline with a durable backlog", () => {
+  it("keeps everything on disk while down, far beyond memory, and delivers it in order afterwards", async () => {
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 10);
+    sender.up = false;
+    const backlog = new MemoryBacklog();
+    const sink = make(clock, sender, { backlog, batchMaxSize: 100, queueCapacity: 200, maxShards: 1 });
+    for (let v = 0; v < 20_000; v++) {
+      backlog.append(`s${v % 7}`, v, v);
+      sink.push(`s${v % 7}`, v, v);
+      if (v % 1000 === 0) await clock.advance(100);
+    }
+    assert.ok(sink.down);
+    assert.equal(sink.stats.droppedTotal(), 0, "nothing dropped");
+    assert.equal(sink.buffered, 20_000);
+    assert.ok(sink.queued <= 200, "memory stays bounded");
+    sender.up = true;
+    await clock.advance(10 * 60_000);
+    assert.equal(sink.stats.samplesSent, 20_000);
+    assert.deepEqual(
+      sender.delivered().map(([, v]) => v),
+      Array.from({ length: 20_000 }, (_, i) => i),
+    );
+    assert.ok(backlog.reads > 0, "read back from the log");
+    assert.deepEqual(backlog.committed, { shards: 1, next: [20_000] });
+    assertBalanced(sink);
+    await sink.close();
+  });
+
+  it("after a restart resumes each shard exactly after what it had delivered", async () => {
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 10);
+    const backlog = new MemoryBacklog();
+    for (let seq = 0; seq < 10; seq++) backlog.append(seq % 2 === 0 ? "s0" : "s1", seq, seq);
+    // Shard 0 (s0: even seqs) delivered below 5, shard 1 (s1: odd seqs) below 8.
+    backlog.recovered = { shards: 2, next: [5, 8] };
+    const sink = make(clock, sender, { backlog });
+    assert.equal(sink.stats.samplesReceived, 5, "what the log holds past the lowest position");
+    await clock.advance(5000);
+    assert.deepEqual(
+      sender
+        .delivered()
+        .map(([, v]) => v)
+        .sort((a, b) => a - b),
+      [6, 8, 9],
+    );
+    assertBalanced(sink);
+    await sink.close();
+    assert.deepEqual(
+      backlog.committed?.next.every((n) => n === 10),
+      true,
+    );
+  });
+
+  it("counts what the log trims before it was sent, by reason", async () => {
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 10);
+    sender.up = false;
+    const backlog = new MemoryBacklog();
+    const sink = make(clock, sender, { backlog, batchMaxSize: 10, queueCapacity: 10, maxShards: 1 });
+    for (let v = 0; v < 1000; v++) {
+      backlog.append("s0", v, v);
+      sink.push("s0", v, v);
+    }
+    await clock.advance(30_000);
+    assert.ok(sink.down);
+    backlog.trim(600, "expired");
+    assert.equal(sink.stats.dropped.expired, 600 - 30, "the 30 in the shard's memory are still sent");
+    sender.up = true;
+    await clock.advance(10 * 60_000);
+    const values = sender.delivered().map(([, v]) => v);
+    assert.deepEqual(
+      values.slice(0, 30),
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      values.slice(30),
+      Array.from({ length: 400 }, (_, i) => 600 + i),
+    );
+    assertBalanced(sink);
+    await sink.close();
+  });
+
+  it("closing at shutdown keeps the rest in the log; closing for removal gives it up", async () => {
+    for (const reason of ["shutdown", "removed"] as const) {
+      const clock = new ManualClock();
+      const sender = new SlowSender(clock, 10);
+      sender.up = false;
+      const backlog = new MemoryBacklog();
+      const sink = make(clock, sender, { backlog });
+      for (let v = 0; v < 50; v++) {
+        backlog.append("s0", v, v);
+        sink.push("s0", v, v);
+      }
+      await clock.advance(10_000);
+      await sink.close({ drainTimeoutMs: 0, reason });
+      if (reason === "shutdown") {
+        assert.equal(sink.buffered, 50);
+        assert.equal(sink.stats.droppedTotal(), 0);
+        assert.deepEqual(backlog.committed, { shards: 1, next: [0] });
+      } else {
+        assert.equal(sink.stats.dropped.removed, 50);
+      }
+      assertBalanced(sink);
+    }
+  });
+});
