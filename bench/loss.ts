@@ -52,6 +52,19 @@ interface Row {
   readonly note: string;
 }
 
+/** Nothing acknowledged, or a receiver that could not read a body, is the harness's fault, not a loss. */
+function checkHarness(
+  scenario: string,
+  which: SystemName,
+  acknowledged: number,
+  receiver?: CountingReceiver,
+): void {
+  if (acknowledged === 0) throw new Error(`${scenario}/${which}: no push was acknowledged (harness fault)`);
+  if (receiver !== undefined && receiver.badRequests > 0) {
+    throw new Error(`${scenario}/${which}: the receiver could not decode ${receiver.badRequests} requests`);
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const n = (value: number): string => Math.round(value).toLocaleString("en-US");
 
@@ -213,6 +226,7 @@ async function outageKillPush(k: LossKnobs, which: SystemName): Promise<Row> {
     const timeline = await runOutage(k, pusher, proxy, system);
     const acked: number[] = [];
     for (let seq = 0; seq < pusher.pushed; seq++) if (pusher.acked[seq] === 1) acked.push(seq);
+    checkHarness("outage-kill-push", which, acked.length);
     const live = system;
     const held = await settle(
       k,
@@ -271,6 +285,7 @@ async function outageKillPull(k: LossKnobs): Promise<Row> {
       Date.now() + (k.pullLagS + 2 * k.pullIntervalS) * 1000,
     );
     const sourceValues = await inSource();
+    checkHarness("outage-kill-pull", "telex", sourceValues.length);
     const lost = sourceValues.filter((seq) => !held.has(seq));
     return {
       scenario: "outage-kill-pull",
@@ -367,6 +382,7 @@ async function farSteady(k: LossKnobs, which: SystemName): Promise<Row> {
     const tally = await pushAtRate(writeUrl, bodies, FAR_SERIES, k.farRate, k.farS);
     await sleep(pushStart + k.farDeadlineS * 1000 - Date.now());
     const delivered = far.receiver.samples;
+    checkHarness("far-endpoint", which, tally.acknowledgedSamples, far.receiver);
     return {
       scenario: "far-endpoint",
       system: which,
@@ -402,6 +418,7 @@ async function farFullSpeed(k: LossKnobs, which: SystemName): Promise<Row> {
     const rate = far.receiver.samples / pushSeconds;
     await drain(k, system, far.receiver, tally.acknowledgedSamples);
     const delivered = far.receiver.samples;
+    checkHarness("far-endpoint-fast", which, tally.acknowledgedSamples, far.receiver);
     return {
       scenario: "far-endpoint-fast",
       system: which,
@@ -438,6 +455,7 @@ async function burst(k: LossKnobs, which: SystemName): Promise<Row> {
     const tally = await pushFullSpeed(system.writeUrl ?? "", bodies, perBody, k.writers, { count });
     const pushSeconds = (performance.now() - pushStart) / 1000;
     await drain(k, system, receiver, tally.acknowledgedSamples);
+    checkHarness("burst", which, tally.acknowledgedSamples, receiver);
     return {
       scenario: "burst",
       system: which,

@@ -42,7 +42,7 @@ export class SequencePusher {
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
-    private url: string,
+    private readonly url: string,
     private readonly rate: number,
     readonly project: string,
     private readonly series = 4,
@@ -50,17 +50,6 @@ export class SequencePusher {
 
   get pushed(): number {
     return this.next;
-  }
-
-  get acknowledged(): number {
-    let n = 0;
-    for (let i = 0; i < this.next; i++) n += this.acked[i] ?? 0;
-    return n;
-  }
-
-  /** Where the next requests go (a restarted agent on another port). */
-  retarget(url: string): void {
-    this.url = url;
   }
 
   start(): void {
