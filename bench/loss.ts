@@ -444,12 +444,15 @@ async function burst(k: LossKnobs, which: SystemName): Promise<Row> {
   let system: LossSystem | undefined;
   try {
     system = await startSystem(which, receiver.writeUrl, k.burstProjects);
-    const seriesPerProject = Math.max(1, Math.round(BURST_SAMPLES_PER_BODY / k.burstProjects));
-    const perBody = seriesPerProject * k.burstProjects;
+    const perRequest = k.burstOneProjectPerRequest ? 1 : k.burstProjects;
+    const seriesPerProject = Math.max(1, Math.round(BURST_SAMPLES_PER_BODY / perRequest));
+    const perBody = seriesPerProject * perRequest;
     const count = Math.ceil(k.burstSamples / perBody);
     const base = Date.now() - count;
     const bodies = Array.from({ length: count }, (_, i) =>
-      projectRequest(k.burstProjects, seriesPerProject, base + i),
+      k.burstOneProjectPerRequest
+        ? projectRequest(1, seriesPerProject, base + i, i % k.burstProjects)
+        : projectRequest(k.burstProjects, seriesPerProject, base + i),
     );
     const pushStart = performance.now();
     const tally = await pushFullSpeed(system.writeUrl ?? "", bodies, perBody, k.writers, { count });

@@ -30,6 +30,8 @@ export interface LossKnobs {
   readonly fastS: number;
   readonly burstSamples: number;
   readonly burstProjects: number;
+  /** Each burst request holds one project's samples (LOSS_BURST_LAYOUT=project) instead of every project's. */
+  readonly burstOneProjectPerRequest: boolean;
   readonly writers: number;
 }
 
@@ -48,10 +50,11 @@ export function lossKnobs(): LossKnobs {
     fastS: numberKnob("LOSS_FAST_S", 20),
     burstSamples: numberKnob("LOSS_BURST_SAMPLES", 1_000_000),
     burstProjects: numberKnob("LOSS_BURST_PROJECTS", 50),
+    burstOneProjectPerRequest: process.env["LOSS_BURST_LAYOUT"] === "project",
     writers: numberKnob("LOSS_WRITERS", 4),
   };
 }
 
 export function describeKnobs(k: LossKnobs): string {
-  return `outage ${k.outageS} s (margins ${k.marginS} s, ${k.seqRate} samples/s, settle ≤ ${k.settleS} s, pull every ${k.pullIntervalS} s lag ${k.pullLagS} s); far ${k.farLatencyMs} ms, ${k.farRate}/s × ${k.farS} s, deadline ${k.farDeadlineS} s, full speed ${k.fastS} s; burst ${k.burstSamples} samples, ${k.burstProjects} projects, ${k.writers} writers`;
+  return `outage ${k.outageS} s (margins ${k.marginS} s, ${k.seqRate} samples/s, settle ≤ ${k.settleS} s, pull every ${k.pullIntervalS} s lag ${k.pullLagS} s); far ${k.farLatencyMs} ms, ${k.farRate}/s × ${k.farS} s, deadline ${k.farDeadlineS} s, full speed ${k.fastS} s; burst ${k.burstSamples} samples, ${k.burstProjects} projects (${k.burstOneProjectPerRequest ? "one" : "all"} per request), ${k.writers} writers`;
 }

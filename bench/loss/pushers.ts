@@ -106,10 +106,15 @@ export class SequencePusher {
   }
 }
 
-/** One request of `seriesPerProject` series in each of `projects` projects, one sample each. */
-export function projectRequest(projects: number, seriesPerProject: number, timestampMs: number): Buffer {
+/** One request of `seriesPerProject` series in each of `projects` projects from `first`, one sample each. */
+export function projectRequest(
+  projects: number,
+  seriesPerProject: number,
+  timestampMs: number,
+  first = 0,
+): Buffer {
   const series: TimeSeriesInput[] = [];
-  for (let p = 0; p < projects; p++) {
+  for (let p = first; p < first + projects; p++) {
     for (let s = 0; s < seriesPerProject; s++) {
       series.push({
         labels: [
