@@ -5,6 +5,7 @@ import { runAttackBench } from "./attacks.js";
 import { runControllerBench } from "./controller.js";
 import { runDeliveryBench } from "./delivery.js";
 import { runIngestBench } from "./ingest.js";
+import { runLossBench } from "./loss.js";
 import { runMetricsqlBench } from "./metricsql.js";
 import { runPullBench } from "./pull.js";
 import { remoteWriteSuite } from "./remotewrite.js";
@@ -23,6 +24,7 @@ const suites: Suite[] = [
   { title: "control plane", run: runControllerBench },
   remoteWriteSuite,
   { title: "attacks", run: runAttackBench },
+  { title: "loss", run: runLossBench },
 ];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";

@@ -131,6 +131,18 @@ export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promis
   clearTimeout(escalation);
 }
 
+/** SIGKILL by PID and wait for the exit. */
+export async function killProcess(child: ChildProcess): Promise<void> {
+  if (hasExited(child)) return;
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => {
+      resolve();
+    });
+  });
+  child.kill("SIGKILL");
+  await exited;
+}
+
 /**
  * SIGKILLs the child if this process exits without stopping it (a crashed
  * test run must not leave a server behind). Returns the un-registration.
@@ -162,8 +174,11 @@ export interface PeerProcessSpec {
 }
 
 export interface PeerProcess {
+  readonly pid: number;
   /** Idempotent: SIGTERM, SIGKILL after 10 s, then cleanup. */
   stop(): Promise<void>;
+  /** SIGKILL and wait, then cleanup: a crash at an arbitrary moment (state it was given survives). */
+  kill(): Promise<void>;
 }
 
 /** Spawns a peer, waits until readyUrl answers, and gives a stop() that always cleans up. */
@@ -176,14 +191,17 @@ export async function launchPeer(spec: PeerProcessSpec): Promise<PeerProcess> {
   child.once("error", (error) => (spawnError = error));
 
   let stopped: Promise<void> | undefined;
-  const stop = async (): Promise<void> => {
+  const end = async (signal: "SIGTERM" | "SIGKILL"): Promise<void> => {
     stopped ??= (async () => {
-      await stopProcess(child);
+      // SIGKILL alone: a SIGTERM first would let the peer flush what a crash loses.
+      if (signal === "SIGKILL") await killProcess(child);
+      else await stopProcess(child);
       unregister();
       await spec.cleanup?.();
     })();
     return stopped;
   };
+  const stop = (): Promise<void> => end("SIGTERM");
 
   try {
     await waitForHttp(spec.readyUrl, {
@@ -198,7 +216,7 @@ export async function launchPeer(spec: PeerProcessSpec): Promise<PeerProcess> {
     await stop();
     throw error;
   }
-  return { stop };
+  return { pid: child.pid ?? 0, stop, kill: () => end("SIGKILL") };
 }
 
 /** Runs start(port) on a free port, retrying with another port when one was taken in between. */

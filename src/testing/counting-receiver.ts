@@ -1,0 +1,98 @@
+// A Remote Write receiver on 127.0.0.1 that accepts everything and counts
+// the samples it was sent (decoding each body, keeping none): a fast endpoint
+// whose "delivered" figure does not depend on a store's ingestion.
+import { createServer } from "node:http";
+import type { Socket } from "node:net";
+import {
+  decodeWriteRequestRaw,
+  scanWriteRequest,
+  uncompressBody,
+  type WriteRequestScanner,
+} from "../remotewrite/index.js";
+
+export interface CountingReceiver {
+  /** Where to send: http://127.0.0.1:PORT/api/v1/write (any path is accepted). */
+  readonly writeUrl: string;
+  readonly url: string;
+  readonly requests: number;
+  readonly samples: number;
+  /** Bodies that did not decode (answered 400). */
+  readonly badRequests: number;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 256 * 2 ** 20;
+
+/** Samples in a compressed WriteRequest; the fast scanner first, the full decoder when it gives up. */
+export function countSamples(compressed: Uint8Array): number {
+  const bytes = uncompressBody(compressed, MAX_BODY);
+  let samples = 0;
+  const scanner: WriteRequestScanner = {
+    series() {
+      // Only samples are counted.
+    },
+    sample() {
+      samples++;
+    },
+  };
+  if (scanWriteRequest(bytes, scanner)) return samples;
+  return decodeWriteRequestRaw(bytes, {
+    onSeries() {
+      // Only samples are counted.
+    },
+    onSample() {
+      // The summary counts them.
+    },
+  }).samples;
+}
+
+export async function startCountingReceiver(): Promise<CountingReceiver> {
+  let requests = 0;
+  let samples = 0;
+  let badRequests = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      requests++;
+      try {
+        samples += countSamples(Buffer.concat(chunks));
+        res.writeHead(204).end();
+      } catch (error: unknown) {
+        badRequests++;
+        res.writeHead(400).end(error instanceof Error ? error.message : String(error));
+      }
+    });
+  });
+  server.keepAliveTimeout = 120_000;
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("receiver has no TCP address");
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    url,
+    writeUrl: `${url}/api/v1/write`,
+    get requests() {
+      return requests;
+    },
+    get samples() {
+      return samples;
+    },
+    get badRequests() {
+      return badRequests;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    },
+  };
+}
