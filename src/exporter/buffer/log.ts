@@ -367,7 +367,8 @@ export class DurableLog {
   private housekeepingScheduled = false;
   private readonly tables = new Map<Segment, Promise<SeriesRef[]>>();
   private readonly unlinks = new Set<Promise<void>>();
-  private readonly timers: TimerHandle[] = [];
+  private syncTimer: TimerHandle | undefined;
+  private sweepTimer: TimerHandle | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -460,7 +461,8 @@ export class DurableLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers) timer.cancel();
+    this.syncTimer?.cancel();
+    this.sweepTimer?.cancel();
     await this.writeIdle().catch(() => undefined);
     await this.flushPositions();
     await this.syncNow().catch(() => undefined);
@@ -484,7 +486,6 @@ export class DurableLog {
   sweep(): void {
     const cutoff = this.clock.now() - this.maxBacklogAgeMs;
     for (const sink of this.sinksByKey.values()) {
-      this.reportLost(sink);
       const newStart = this.firstSeqAppendedSince(sink, cutoff);
       if (newStart > sink.lowWatermark()) this.trim(sink, newStart, "expired");
     }
@@ -894,18 +895,18 @@ export class DurableLog {
     const tick = () => {
       if (this.closed) return;
       if (this.syncing === undefined && this.needsSync()) this.requestSync();
-      this.timers[0] = this.clock.setTimer(this.syncIntervalMs, tick);
+      this.syncTimer = this.clock.setTimer(this.syncIntervalMs, tick);
     };
-    this.timers[0] = this.clock.setTimer(this.syncIntervalMs, tick);
+    this.syncTimer = this.clock.setTimer(this.syncIntervalMs, tick);
   }
 
   private startSweepTimer(): void {
     const tick = () => {
       if (this.closed) return;
       this.sweep();
-      this.timers[1] = this.clock.setTimer(EXPIRY_SWEEP_INTERVAL_MS, tick);
+      this.sweepTimer = this.clock.setTimer(EXPIRY_SWEEP_INTERVAL_MS, tick);
     };
-    this.timers[1] = this.clock.setTimer(EXPIRY_SWEEP_INTERVAL_MS, tick);
+    this.sweepTimer = this.clock.setTimer(EXPIRY_SWEEP_INTERVAL_MS, tick);
   }
 
   // ---- positions and housekeeping ----------------------------------------------------------------
@@ -1050,22 +1051,20 @@ export class DurableLog {
     return sink.endSeq;
   }
 
-  /** Reports the seqs recovery found lost, once, as soon as someone listens. */
-  private reportLost(sink: SinkState): void {
-    const onTrim = sink.view?.onTrim;
-    if (onTrim === undefined || sink.lostRanges.length === 0) return;
-    const ranges = sink.lostRanges.splice(0);
-    for (const range of ranges) {
-      const from = Math.max(range.from, sink.lowWatermark());
-      if (range.to > from) onTrim(from, range.to, "corrupt");
-    }
+  /**
+   * A reader reached seqs that recovery found lost (a damaged segment, or a
+   * tail lost before a sync): they are reported as it steps over them, so
+   * the pipeline moves its cursor past them exactly then.
+   */
+  private reportLost(sink: SinkState, from: number, to: number): void {
+    while (sink.lostRanges.length > 0 && (sink.lostRanges[0]?.to ?? Infinity) <= to) sink.lostRanges.shift();
+    sink.view?.onTrim?.(from, to, "corrupt");
   }
 
   // ---- reading ---------------------------------------------------------------------------------
 
   /** SinkLog.read(): samples from `from` on, from disk, through bounded windows. */
   async readSink(sink: SinkState, from: number, batch: SampleBatch<SeriesRef>): Promise<number> {
-    this.reportLost(sink);
     const room = batch.capacity - batch.length;
     let seq = Math.max(from, sink.startSeq);
     if (room <= 0 || seq >= sink.endSeq) return 0;
@@ -1073,15 +1072,22 @@ export class DurableLog {
     let got = 0;
     while (got < room && seq < sink.endSeq) {
       const located = locate(sink, seq);
-      if (located === undefined) break;
-      const { sinkSegment, section } = located;
-      const sectionStart = sinkSegment.firstSeqs.at(section);
-      if (sectionStart > seq) {
-        // A lost range (reported through onTrim): read on after it, but never across it in one batch.
+      const next = located === undefined ? sink.endSeq : located.sinkSegment.firstSeqs.at(located.section);
+      if (next > seq) {
+        // Seqs with no data: a range recovery found lost. Never stepped over within one batch.
         if (got > 0) break;
-        seq = sectionStart;
+        this.reportLost(sink, seq, next);
+        seq = next;
       }
-      const read = await this.readSections(sinkSegment, section, seq, room - got, batch, batch.length + got);
+      if (located === undefined) break;
+      const read = await this.readSections(
+        located.sinkSegment,
+        located.section,
+        seq,
+        room - got,
+        batch,
+        batch.length + got,
+      );
       if (read === 0) break;
       got += read;
       seq += read;
