@@ -824,9 +824,14 @@ export class DurableLog {
     });
   }
 
-  /** Group commit: every record written while a sync runs rides the next one. */
+  /**
+   * One sync, then more only while commits wait for one (syncIntervalMs 0,
+   * group commit: every record written during a sync rides the next one).
+   * With an interval, the timer asks again; syncing back to back under a
+   * steady write load would only cost the disk.
+   */
   private async syncLoop(): Promise<void> {
-    while (this.needsSync()) {
+    for (let first = true; first || this.syncWaiters.length > 0; first = false) {
       try {
         await this.syncOnce();
       } catch (error: unknown) {
