@@ -2,6 +2,7 @@
 import { arch, cpus, totalmem } from "node:os";
 import { runApiServerBench } from "./apiserver.js";
 import { runAttackBench } from "./attacks.js";
+import { runBufferBench } from "./buffer.js";
 import { runControllerBench } from "./controller.js";
 import { runDeliveryBench } from "./delivery.js";
 import { runIngestBench } from "./ingest.js";
@@ -25,6 +26,7 @@ const suites: Suite[] = [
   remoteWriteSuite,
   { title: "attacks", run: runAttackBench },
   { title: "loss", run: runLossBench },
+  { title: "buffer", run: runBufferBench },
 ];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";

@@ -1,0 +1,43 @@
+// Defaults of the durable log, each with its reason (design section 14).
+
+/**
+ * A timer syncs the active segment this often: the issue's bound on what a
+ * power loss may take. 0 makes every commit wait for a sync (group commit).
+ */
+export const DEFAULT_SYNC_INTERVAL_MS = 1000;
+
+/**
+ * Segments of 64 MiB: retention frees disk in steps of this size, a torn tail
+ * can only be in the newest one, and a segment's series table stays small.
+ */
+export const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
+
+/** Per sink: ~50 M platform samples of 20 bytes, hours of a busy sink's backlog. */
+export const DEFAULT_SINK_MAX_BYTES = 2 ** 30;
+
+/** In total: leaves room on a small volume for everything else Telex keeps. */
+export const DEFAULT_TOTAL_MAX_BYTES = 8 * 2 ** 30;
+
+/** A day of outage is recoverable; older data is rarely accepted by receivers. */
+export const DEFAULT_MAX_BACKLOG_AGE_MS = 24 * 3600_000;
+
+/** Expired data is looked for once a minute: trims are cheap, but nobody needs them sooner. */
+export const EXPIRY_SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * Encoded records not yet written; above it ingest answers 429 (the log only
+ * reports it through `pendingBytes`). 16 MiB is a few hundred ms of a slow disk.
+ */
+export const DEFAULT_MAX_PENDING_BYTES = 16 * 2 ** 20;
+
+/** Reads and the recovery scan go through buffers of this size, so memory does not follow the backlog. */
+export const READ_WINDOW_BYTES = 2 ** 20;
+
+/** Two sections of one sink further apart than this are read with two reads rather than one. */
+export const READ_GAP_BYTES = 64 * 2 ** 10;
+
+/** Series tables of sealed segments kept in memory for readers; the active one is always there. */
+export const SERIES_TABLE_CACHE = 4;
+
+/** A record longer than this cannot be one the writer made: the scan treats its length as damage. */
+export const MAX_RECORD_BYTES = 2 ** 30;

@@ -1,0 +1,43 @@
+// Growable typed arrays: the per-sink section index holds millions of
+// entries for a large backlog, and typed arrays keep that at a few bytes
+// each with no object per entry.
+
+export class Float64List {
+  data = new Float64Array(16);
+  length = 0;
+
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Float64Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = value;
+  }
+
+  at(index: number): number {
+    return this.data[index] ?? NaN;
+  }
+
+  last(): number {
+    return this.data[this.length - 1] ?? NaN;
+  }
+}
+
+export class Uint32List {
+  data = new Uint32Array(16);
+  length = 0;
+
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Uint32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = value;
+  }
+
+  at(index: number): number {
+    return this.data[index] ?? 0;
+  }
+}

@@ -1,0 +1,353 @@
+import assert from "node:assert/strict";
+import { readFile, readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import type { BacklogTrimReason } from "../sink/backlog.js";
+import { ManualClock } from "../util/clock.js";
+import { DurableLog } from "./log.js";
+import type { DurableLogOptions, SinkLog } from "./log.js";
+import { SLOT_BYTES } from "./positions.js";
+import { SAMPLE_BYTES } from "./record.js";
+import { readAll, removeAll, seriesNamed, tempDir } from "./test-helpers.js";
+import type { ReadSample } from "./test-helpers.js";
+
+const dirs: string[] = [];
+after(() => removeAll(dirs));
+
+const small: Partial<DurableLogOptions> = { segmentBytes: 4096, totalMaxBytes: 1 << 24 };
+
+async function openLog(dir: string, options: Partial<DurableLogOptions> = {}): Promise<DurableLog> {
+  return DurableLog.open({ dir, ...small, ...options });
+}
+
+/** A deterministic stream of samples spread over sinks: what each sink must read back, in order. */
+async function writeSpread(
+  log: DurableLog,
+  sinks: SinkLog[],
+  records: number,
+  perRecord: number,
+  seed = 1,
+): Promise<Map<SinkLog, ReadSample[]>> {
+  const expected = new Map<SinkLog, ReadSample[]>(sinks.map((s) => [s, []]));
+  const series = Array.from({ length: 50 }, (_, i) => seriesNamed(`series_${i}{seed="${seed}"}`));
+  let x = seed;
+  const random = () => (x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  const commits: Promise<void>[] = [];
+  for (let r = 0; r < records; r++) {
+    const record = log.record();
+    for (let i = 0; i < perRecord; i++) {
+      const ref = series[Math.floor(random() * series.length)] ?? seriesNamed("x");
+      const value = seed * 1e6 + r * 1000 + i;
+      for (const sink of sinks) {
+        if (random() < 0.5) continue;
+        record.add(sink, ref, value, r);
+        expected.get(sink)?.push({ series: new TextDecoder().decode(ref.labelBytes), value, timestamp: r });
+      }
+    }
+    commits.push(record.commit());
+    // Several records per event-loop turn, as concurrent ingest requests would give.
+    if (r % 3 === 2) await Promise.all(commits.splice(0));
+  }
+  await Promise.all(commits);
+  return expected;
+}
+
+function trims(sink: SinkLog): [number, number, BacklogTrimReason][] {
+  const seen: [number, number, BacklogTrimReason][] = [];
+  sink.onTrim = (from, to, reason) => seen.push([from, to, reason]);
+  return seen;
+}
+
+describe("DurableLog", () => {
+  it("gives each sink exactly its samples, in order, with their series, across segment rolls and a reopen", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const sinks = ["p1/a", "p1/b", "p2/a"].map((key) => log.sink(key));
+    const expected = await writeSpread(log, sinks, 120, 20);
+    assert.ok(log.stats.segments > 3, `rolled over ${log.stats.segments} segments`);
+    for (const sink of sinks) {
+      const want = expected.get(sink) ?? [];
+      assert.equal(sink.endSeq, want.length);
+      assert.deepEqual(await readAll(sink), want);
+    }
+    assert.equal(log.sink("p1/a"), sinks[0], "one view per key");
+    await log.close();
+
+    const reopened = await openLog(dir);
+    assert.equal(reopened.cleanStart, true);
+    for (const sink of sinks) {
+      const again = reopened.sink(sink.key);
+      assert.equal(again.endSeq, sink.endSeq);
+      assert.deepEqual(await readAll(again), expected.get(sink));
+    }
+    // The numbering continues where it was.
+    const more = await writeSpread(
+      reopened,
+      sinks.map((s) => reopened.sink(s.key)),
+      5,
+      10,
+      2,
+    );
+    const first = reopened.sink("p1/a");
+    assert.deepEqual(await readAll(first, sinks[0]?.endSeq ?? 0), more.get(first));
+    await reopened.close();
+  });
+
+  it("keeps every resolved commit when dropped without close() (kill-style reopen)", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const sink = log.sink("p/s");
+    const expected = await writeSpread(log, [sink], 40, 30);
+    // No close(): the object is simply abandoned, as a killed process would leave it.
+    const reopened = await openLog(dir);
+    assert.equal(reopened.cleanStart, false);
+    const again = reopened.sink("p/s");
+    assert.equal(again.endSeq, sink.endSeq);
+    assert.deepEqual(await readAll(again), expected.get(sink));
+    assert.equal(reopened.stats.tornRecords, 0);
+    await reopened.close();
+  });
+
+  it("persists committed positions and recovers them; a damaged newest slot falls back to the older copy", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const sink = log.sink("p/s");
+    assert.equal(sink.recovered, undefined);
+    await writeSpread(log, [sink], 10, 10);
+    sink.commit({ shards: 2, next: [3, 4] });
+    await new Promise((resolve) => setImmediate(resolve));
+    sink.commit({ shards: 2, next: [5, 9] });
+    await log.close();
+
+    let reopened = await openLog(dir);
+    assert.deepEqual(reopened.sink("p/s").recovered, { shards: 2, next: [5, 9] });
+    assert.equal(reopened.stats.positionRecoveries, 0);
+    await reopened.close();
+
+    // Damage the copy written last (generation 2 → slot parity 0 of sink 0).
+    const path = join(dir, "positions");
+    const file = await readFile(path);
+    file[40] = (file[40] ?? 0) ^ 0xff;
+    await writeFile(path, file);
+    reopened = await openLog(dir);
+    assert.deepEqual(
+      reopened.sink("p/s").recovered,
+      { shards: 2, next: [3, 4] },
+      "older positions: resend, never skip",
+    );
+    assert.equal(reopened.stats.positionRecoveries, 1);
+    assert.equal(file.length, 2 * SLOT_BYTES);
+    await reopened.close();
+  });
+
+  it("deletes a segment only when every sink has passed it", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const a = log.sink("p/a");
+    const b = log.sink("p/b");
+    await writeSpread(log, [a, b], 60, 20);
+    const segments = log.stats.segments;
+    assert.ok(segments > 3);
+    a.commit({ shards: 1, next: [a.endSeq] });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(log.stats.segments, segments, "b still needs them");
+    b.commit({ shards: 2, next: [b.endSeq, Math.floor(b.endSeq / 2)] });
+    await new Promise((resolve) => setImmediate(resolve));
+    const afterHalf = log.stats.segments;
+    assert.ok(afterHalf < segments && afterHalf > 1, `some freed: ${segments} → ${afterHalf}`);
+    assert.ok(b.startSeq <= Math.floor(b.endSeq / 2), "b's unsent half is still there");
+    b.commit({ shards: 2, next: [b.endSeq, b.endSeq] });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(log.stats.segments, 1, "only the active one is left");
+    assert.ok(a.startSeq > 0 && a.startSeq <= a.endSeq, "a's start follows the deleted segments");
+    await log.close();
+    assert.equal((await readdir(dir)).filter((f) => f.endsWith(".seg")).length, 1);
+  });
+
+  it("trims the oldest samples of a sink over its bound, reporting exactly the undelivered range", async () => {
+    const dir = await tempDir(dirs);
+    const maxSamples = 100;
+    const log = await openLog(dir, { sinkMaxBytes: maxSamples * SAMPLE_BYTES });
+    const full = log.sink("p/full");
+    const other = log.sink("p/other");
+    const seen = trims(full);
+    const otherSeen = trims(other);
+    full.commit({ shards: 1, next: [0] });
+    const series = seriesNamed("s");
+    for (let r = 0; r < 30; r++) {
+      const record = log.record();
+      for (let i = 0; i < 10; i++) record.add(full, series, r * 10 + i, r);
+      record.add(other, series, r, r);
+      await record.commit();
+      if (r === 5) full.commit({ shards: 1, next: [40] });
+    }
+    assert.equal(full.endSeq, 300);
+    assert.equal(full.startSeq, 200);
+    // Delivered up to 40 at the first trim: nothing below it is reported; the ranges are contiguous.
+    assert.deepEqual(seen[0]?.slice(0, 1), [40]);
+    let expectedFrom = 40;
+    for (const [from, to, reason] of seen) {
+      assert.equal(from, expectedFrom);
+      assert.equal(reason, "buffer_full");
+      expectedFrom = to;
+    }
+    assert.equal(expectedFrom, 200);
+    assert.deepEqual(
+      (await readAll(full)).map((s) => s.value),
+      Array.from({ length: 100 }, (_, i) => 200 + i),
+    );
+    assert.deepEqual(otherSeen, []);
+    await log.close();
+    const reopened = await openLog(dir);
+    assert.equal(reopened.sink("p/full").startSeq, 200, "the trim point survives a restart");
+    await reopened.close();
+  });
+
+  it("deletes the oldest segment over the total bound, trimming every sink inside it", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir, { segmentBytes: 4096, totalMaxBytes: 3 * 4096 });
+    const a = log.sink("p/a");
+    const b = log.sink("p/b");
+    const aSeen = trims(a);
+    const bSeen = trims(b);
+    const series = seriesNamed("s");
+    for (let r = 0; r < 100; r++) {
+      const record = log.record();
+      for (let i = 0; i < 5; i++) record.add(a, series, r * 5 + i, r);
+      record.add(b, series, r, r);
+      await record.commit();
+    }
+    assert.ok(log.stats.diskBytes <= 3 * 4096, `disk ${log.stats.diskBytes}`);
+    for (const [sink, seen] of [
+      [a, aSeen],
+      [b, bSeen],
+    ] as const) {
+      let from = 0;
+      for (const [f, t, reason] of seen) {
+        assert.equal(f, from);
+        assert.equal(reason, "buffer_full");
+        from = t;
+      }
+      assert.equal(from, sink.startSeq, "reported exactly up to the new start");
+      assert.ok(sink.startSeq > 0);
+      const read = await readAll(sink);
+      assert.equal(read.length, sink.endSeq - sink.startSeq);
+      assert.equal(read[0]?.value, sink === a ? sink.startSeq : sink.startSeq);
+    }
+    await log.close();
+  });
+
+  it("expires data older than maxBacklogAgeMs by append time", async () => {
+    const dir = await tempDir(dirs);
+    const clock = new ManualClock();
+    const log = await openLog(dir, { clock, maxBacklogAgeMs: 3600_000 });
+    const sink = log.sink("p/s");
+    const seen = trims(sink);
+    const series = seriesNamed("s");
+    const add = async (count: number, base: number) => {
+      const record = log.record();
+      for (let i = 0; i < count; i++) record.add(sink, series, base + i, 0);
+      await record.commit();
+    };
+    await add(10, 0);
+    await clock.advance(1800_000);
+    await add(10, 10);
+    sink.commit({ shards: 1, next: [4] });
+    await clock.advance(1800_000 + 1);
+    log.sweep();
+    assert.deepEqual(seen, [[4, 10, "expired"]]);
+    assert.equal(sink.startSeq, 10);
+    await clock.advance(3600_000);
+    await add(5, 20);
+    log.sweep();
+    assert.deepEqual(seen[1], [10, 20, "expired"]);
+    assert.deepEqual(
+      (await readAll(sink)).map((s) => s.value),
+      [20, 21, 22, 23, 24],
+    );
+    // The timer does it too.
+    await clock.advance(3600_000 + 60_000);
+    assert.deepEqual(seen[2], [20, 25, "expired"]);
+    await log.close();
+  });
+
+  it("removeSink gives up its backlog and frees what only it held", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const gone = log.sink("p/gone");
+    const kept = log.sink("p/kept");
+    await writeSpread(log, [gone], 50, 20);
+    const segments = log.stats.segments;
+    gone.commit({ shards: 1, next: [100] });
+    assert.equal(log.removeSink("p/gone"), gone.endSeq - 100);
+    assert.equal(log.removeSink("p/gone"), 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(log.stats.segments < segments);
+    assert.equal(log.stats.segments, 1);
+    const again = log.sink("p/gone");
+    assert.equal(again.endSeq, 0, "a new sink under the old key starts afresh");
+    assert.notEqual(again, gone);
+    await writeSpread(log, [kept, again], 3, 5);
+    await log.close();
+    const reopened = await openLog(dir);
+    assert.equal(reopened.sink("p/gone").endSeq, again.endSeq);
+    await reopened.close();
+  });
+
+  it("with syncIntervalMs 0 resolves a commit only after a sync covering it; otherwise on the timer", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir, { syncIntervalMs: 0 });
+    const sink = log.sink("p/s");
+    const syncsBefore = log.stats.syncs;
+    const record = log.record();
+    record.add(sink, seriesNamed("s"), 1, 1);
+    let resolved = false;
+    const done = record.commit().then(() => {
+      resolved = true;
+    });
+    assert.equal(resolved, false);
+    await done;
+    assert.ok(log.stats.syncs > syncsBefore, "synced before resolving");
+    await log.close();
+
+    const clock = new ManualClock();
+    const timed = await openLog(await tempDir(dirs), { clock, syncIntervalMs: 1000 });
+    const timedSink = timed.sink("p/s");
+    const before = timed.stats.syncs;
+    const second = timed.record();
+    second.add(timedSink, seriesNamed("s"), 1, 1);
+    await second.commit();
+    assert.equal(timed.stats.syncs, before, "acknowledged on write(2), before any sync");
+    await clock.advance(1000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(timed.stats.syncs, before + 1);
+    await timed.close();
+  });
+
+  it("reports the seqs of a damaged sealed segment as corrupt and reads on after them", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const sink = log.sink("p/s");
+    const expected = (await writeSpread(log, [sink], 60, 20)).get(sink) ?? [];
+    await log.close();
+    const segments = (await readdir(dir)).filter((f) => f.endsWith(".seg")).sort();
+    const victim = join(dir, segments[1] ?? "");
+    const bytes = await readFile(victim);
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = (bytes[at] ?? 0) ^ 0x40;
+    await writeFile(victim, bytes);
+
+    const reopened = await openLog(dir);
+    assert.equal(reopened.stats.corruptRecords, 1);
+    const again = reopened.sink("p/s");
+    const seen = trims(again);
+    assert.equal(again.endSeq, expected.length, "numbering unchanged");
+    const read = await readAll(again);
+    assert.equal(seen.length, 1);
+    const [[from, to, reason] = [0, 0, "corrupt"]] = seen;
+    assert.equal(reason, "corrupt");
+    assert.ok(to > from);
+    assert.deepEqual(read, [...expected.slice(0, from), ...expected.slice(to)]);
+    await reopened.close();
+  });
+});

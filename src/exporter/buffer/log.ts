@@ -1,0 +1,1479 @@
+// The durable log: ONE append-only log (segments) shared by every sink, with
+// a position per sink (design section 3; measured against a buffer per sink
+// in bench/buffer.ts). Ingest builds one record per request, and answers 2xx
+// only when commit() resolves, i.e. when the record is written with write(2)
+// (or synced, with syncIntervalMs 0).
+//
+// Not done here (yet): the design's spill tier. Without it a dead sink pins
+// the segments holding its data up to its own bound (sinkMaxBytes); the
+// total bound then deletes the oldest segment regardless and trims every
+// sink positioned inside it.
+//
+// Memory: per sink, an index of its sections (20 bytes per section in typed
+// arrays, not per sample), per segment the append time of each record, and
+// the series tables of the active segment and of a few recently read ones.
+// Samples themselves are only ever in memory while being written or read.
+import { constants } from "node:fs";
+import { mkdir, open, readdir, rm, stat, writeFile } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { Logger } from "../../log.js";
+import { silentLogger } from "../../log.js";
+import type { SeriesRef } from "../series.js";
+import type { BacklogTrimReason, ShardPositions, SinkBacklog } from "../sink/backlog.js";
+import type { SampleBatch } from "../sink/queue.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
+import { systemClock } from "../util/clock.js";
+import {
+  DEFAULT_MAX_BACKLOG_AGE_MS,
+  DEFAULT_MAX_PENDING_BYTES,
+  DEFAULT_SEGMENT_BYTES,
+  DEFAULT_SINK_MAX_BYTES,
+  DEFAULT_SYNC_INTERVAL_MS,
+  DEFAULT_TOTAL_MAX_BYTES,
+  EXPIRY_SWEEP_INTERVAL_MS,
+  READ_GAP_BYTES,
+  READ_WINDOW_BYTES,
+  SERIES_TABLE_CACHE,
+} from "./defaults.js";
+import { Float64List, Uint32List } from "./lists.js";
+import { MAX_SHARDS, recoverSlot, writeSlot } from "./positions.js";
+import {
+  DEF_HEADER_BYTES,
+  FRAME_BYTES,
+  RECORD_CHECKPOINT,
+  RECORD_SAMPLES,
+  SAMPLE_BYTES,
+  SAMPLES_HEAD_BYTES,
+  SECTION_ENTRY_BYTES,
+  checkpointBodyBytes,
+  checkpointEntries,
+  forEachDefinition,
+  recordType,
+  samplesBodyBytes,
+  samplesLayout,
+  sealFrame,
+  writeCheckpoint,
+  writeDefinition,
+  writeSample,
+  writeSamplesHead,
+  writeSectionEntry,
+} from "./record.js";
+import { SinkRegistry, asError, syncDirectory } from "./registry.js";
+import {
+  SEGMENT_HEADER_BYTES,
+  decodeSegmentHeader,
+  encodeSegmentHeader,
+  parseSegmentFileName,
+  readFully,
+  scanSegment,
+  segmentFileName,
+  writeFully,
+} from "./segment.js";
+
+export interface DurableLogOptions {
+  /** E.g. `<data-dir>/buffer`; created if absent. */
+  readonly dir: string;
+  /** Sync the active segment this often; 0 = commit() resolves only after a sync covering the record. */
+  readonly syncIntervalMs?: number;
+  readonly segmentBytes?: number;
+  /** Per sink: bytes of its samples from its low watermark to the end. */
+  readonly sinkMaxBytes?: number;
+  readonly totalMaxBytes?: number;
+  /** By the record's append time, not the samples' timestamps. */
+  readonly maxBacklogAgeMs?: number;
+  /** Above this many encoded bytes not yet written, `overloaded` is true (ingest answers 429). */
+  readonly maxPendingBytes?: number;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+/** Plain numbers for /metrics. */
+export interface LogStats {
+  diskBytes: number;
+  segments: number;
+  appendedBytes: number;
+  appendedRecords: number;
+  syncs: number;
+  syncSeconds: number;
+  writeErrors: number;
+  syncErrors: number;
+  tornRecords: number;
+  tornBytes: number;
+  corruptRecords: number;
+  corruptBytes: number;
+  /** Position slots found damaged at open (an older copy, or none, was used). */
+  positionRecoveries: number;
+}
+
+export interface LogRecord {
+  add(sink: SinkLog, series: SeriesRef, value: number, timestampMs: number): void;
+  /**
+   * Resolves once the record is written with write(2) (or synced, with
+   * syncIntervalMs 0). Records resolve in append order. After it resolves,
+   * sink.endSeq covers the record's samples. Rejects (e.g. ENOSPC/EIO) having
+   * counted nothing: the caller answers 503. An empty record resolves at once.
+   */
+  commit(): Promise<void>;
+}
+
+export class DurableLogClosedError extends Error {
+  override readonly name = "DurableLogClosedError";
+}
+
+const CLEAN_SHUTDOWN = "clean-shutdown";
+const REGISTRY_FILE = "sinks.json";
+const POSITIONS_FILE = "positions";
+
+/** Series memo stamps must differ between logs in one process (tests reopen logs with the same refs). */
+let nextTableId = 1;
+
+class Segment {
+  readonly tableId = nextTableId++;
+  /** Bytes in the file (written with write(2)). */
+  size = 0;
+  synced = 0;
+  /** Append time of each written record, the checkpoint included: expiry looks records up here. */
+  readonly appendTimes = new Float64List();
+  /** File offset and length of each written definitions area, in order: what a series table is loaded from. */
+  readonly defOffsets: number[] = [];
+  readonly defLengths: number[] = [];
+  readonly sinks = new Map<SinkState, SinkSegment>();
+  /** id → series, while the writer still defines series in this segment (or until it is cached on roll). */
+  writerTable: SeriesRef[] | undefined;
+  /** Encoder state: bytes and records given to the writer so far. */
+  encodedBytes = 0;
+  encodedRecords = 0;
+  readHandle: Promise<FileHandle> | undefined;
+  readers = 0;
+  deleted = false;
+
+  constructor(
+    readonly firstLsn: number,
+    readonly path: string,
+  ) {}
+}
+
+/** One sink's sections in one segment, as parallel typed arrays in seq order. */
+class SinkSegment {
+  endSeq: number;
+  readonly firstSeqs = new Float64List();
+  readonly counts = new Uint32List();
+  /** File offset of each section's first sample. */
+  readonly offsets = new Float64List();
+  readonly recordNos = new Uint32List();
+
+  constructor(
+    readonly segment: Segment,
+    readonly firstSeq: number,
+  ) {
+    this.endSeq = firstSeq;
+  }
+
+  add(firstSeq: number, count: number, offset: number, recordNo: number): void {
+    this.firstSeqs.push(firstSeq);
+    this.counts.push(count);
+    this.offsets.push(offset);
+    this.recordNos.push(recordNo);
+    this.endSeq = firstSeq + count;
+  }
+
+  /** Index of the first section that ends after seq (length if none). */
+  sectionAfter(seq: number): number {
+    let low = 0;
+    let high = this.firstSeqs.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.firstSeqs.at(mid) + this.counts.at(mid) <= seq) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+}
+
+/** A sink's state inside the log; SinkLog is its public face. */
+class SinkState {
+  startSeq = 0;
+  endSeq = 0;
+  /** Seqs handed to records being written: endSeq catches up when they are. */
+  assignedSeq = 0;
+  recovered: ShardPositions | undefined;
+  committed: ShardPositions | undefined;
+  readonly segments: SinkSegment[] = [];
+  /** Seqs lost to damage, to be reported through onTrim(…, "corrupt"). */
+  readonly lostRanges: { from: number; to: number }[] = [];
+  slotGeneration = 0;
+  removed = false;
+  view: SinkLog | undefined;
+  /** Scratch of the record being encoded (see DurableLog.append). */
+  mark = 0;
+  pendingCount = 0;
+  cursor = 0;
+
+  constructor(
+    readonly key: string,
+    readonly index: number,
+  ) {}
+
+  /** Below this every sample is delivered or given up. */
+  lowWatermark(): number {
+    const positions = this.committed ?? this.recovered;
+    let low = positions === undefined ? 0 : Infinity;
+    for (const next of positions?.next ?? []) low = Math.min(low, next);
+    return Math.max(this.startSeq, low === Infinity ? 0 : low);
+  }
+
+  lastSegment(segment: Segment): SinkSegment {
+    const last = this.segments[this.segments.length - 1];
+    if (last?.segment === segment) return last;
+    const created = new SinkSegment(segment, this.endSeq);
+    this.segments.push(created);
+    segment.sinks.set(this, created);
+    return created;
+  }
+}
+
+export class SinkLog implements SinkBacklog {
+  onTrim: ((fromSeq: number, toSeq: number, reason: BacklogTrimReason) => void) | undefined;
+
+  /** Internal to the buffer package. */
+  constructor(
+    readonly state: SinkState,
+    private readonly log: DurableLog,
+  ) {}
+
+  get key(): string {
+    return this.state.key;
+  }
+  get startSeq(): number {
+    return this.state.startSeq;
+  }
+  get endSeq(): number {
+    return this.state.endSeq;
+  }
+  get recovered(): ShardPositions | undefined {
+    return this.state.recovered;
+  }
+
+  read(from: number, batch: SampleBatch<SeriesRef>): Promise<number> {
+    return this.log.readSink(this.state, from, batch);
+  }
+
+  commit(positions: ShardPositions): void {
+    this.log.commitPositions(this.state, positions);
+  }
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Records encoded into one buffer for one write; all in one segment. */
+interface Batch {
+  readonly segment: Segment;
+  readonly fileOffset: number;
+  buf: Buffer;
+  length: number;
+  inFlight: boolean;
+  readonly waiters: Waiter[];
+  readonly appendTimes: number[];
+  readonly sectionSinks: SinkState[];
+  /** Per section: firstSeq, count, file offset, record number. */
+  readonly sections: number[];
+  readonly defAreas: number[];
+  lastLsn: number;
+}
+
+interface SyncWaiter extends Waiter {
+  readonly segment: Segment;
+  readonly end: number;
+}
+
+class PendingRecord implements LogRecord {
+  readonly sinks: SinkState[] = [];
+  readonly series: SeriesRef[] = [];
+  readonly values: number[] = [];
+  readonly timestamps: number[] = [];
+
+  constructor(private readonly log: DurableLog) {}
+
+  add(sink: SinkLog, series: SeriesRef, value: number, timestampMs: number): void {
+    this.sinks.push(sink.state);
+    this.series.push(series);
+    this.values.push(value);
+    this.timestamps.push(timestampMs);
+  }
+
+  commit(): Promise<void> {
+    if (this.sinks.length === 0) return Promise.resolve();
+    return this.log.append(this);
+  }
+}
+
+export class DurableLog {
+  readonly stats: LogStats = {
+    diskBytes: 0,
+    segments: 0,
+    appendedBytes: 0,
+    appendedRecords: 0,
+    syncs: 0,
+    syncSeconds: 0,
+    writeErrors: 0,
+    syncErrors: 0,
+    tornRecords: 0,
+    tornBytes: 0,
+    corruptRecords: 0,
+    corruptBytes: 0,
+    positionRecoveries: 0,
+  };
+  /** Whether the previous run ended with close(): if not, the end of the log may be resent (replays). */
+  readonly cleanStart: boolean;
+
+  private readonly syncIntervalMs: number;
+  private readonly segmentBytes: number;
+  private readonly sinkMaxSamples: number;
+  private readonly totalMaxBytes: number;
+  private readonly maxBacklogAgeMs: number;
+  private readonly maxPendingBytes: number;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+
+  private readonly sinksByKey = new Map<string, SinkState>();
+  private readonly segments: Segment[] = [];
+  /** The segment the writer writes into, and its file. */
+  private active: Segment | undefined;
+  private activeHandle: FileHandle | undefined;
+  /** The segment new records are encoded into: the active one, or the next after a roll is decided. */
+  private encoding: Segment | undefined;
+  private nextLsn = 1;
+  private lastWrittenLsn = 0;
+  private lastAppendTime = 0;
+  private encodeMark = 0;
+  private pending = 0;
+  private readonly queue: Batch[] = [];
+  private writing: Promise<void> | undefined;
+  private writeScheduled = false;
+  private rollNeeded = false;
+  private broken: Error | undefined;
+  private closed = false;
+
+  private syncing: Promise<void> | undefined;
+  private syncWaiters: SyncWaiter[] = [];
+  private positionsUnsynced = false;
+  private readonly dirtySlots = new Set<SinkState>();
+  private positionsWriting: Promise<void> | undefined;
+  private housekeepingScheduled = false;
+  private readonly tables = new Map<Segment, Promise<SeriesRef[]>>();
+  private readonly unlinks = new Set<Promise<void>>();
+  private syncTimer: TimerHandle | undefined;
+  private sweepTimer: TimerHandle | undefined;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly registry: SinkRegistry,
+    private readonly positionsHandle: FileHandle,
+    cleanStart: boolean,
+    options: DurableLogOptions,
+  ) {
+    this.cleanStart = cleanStart;
+    this.syncIntervalMs = options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
+    this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.sinkMaxSamples = Math.floor((options.sinkMaxBytes ?? DEFAULT_SINK_MAX_BYTES) / SAMPLE_BYTES);
+    this.totalMaxBytes = options.totalMaxBytes ?? DEFAULT_TOTAL_MAX_BYTES;
+    this.maxBacklogAgeMs = options.maxBacklogAgeMs ?? DEFAULT_MAX_BACKLOG_AGE_MS;
+    this.maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    if (this.syncIntervalMs < 0) throw new RangeError("syncIntervalMs must be ≥ 0");
+    if (this.segmentBytes < 4096) throw new RangeError("segmentBytes must be ≥ 4096");
+    if (this.totalMaxBytes < 2 * this.segmentBytes)
+      throw new RangeError("totalMaxBytes must hold at least two segments");
+  }
+
+  /** Opens the log in options.dir, recovering what a previous run left (torn tails are cut and counted). */
+  static async open(options: DurableLogOptions): Promise<DurableLog> {
+    const dir = options.dir;
+    await mkdir(dir, { recursive: true });
+    const marker = join(dir, CLEAN_SHUTDOWN);
+    const cleanStart = await exists(marker);
+    await rm(marker, { force: true });
+    const registry = await SinkRegistry.open(join(dir, REGISTRY_FILE));
+    const positionsHandle = await open(
+      join(dir, POSITIONS_FILE),
+      constants.O_RDWR | constants.O_CREAT,
+      0o644,
+    );
+    try {
+      const log = new DurableLog(dir, registry, positionsHandle, cleanStart, options);
+      await log.recover();
+      return log;
+    } catch (error: unknown) {
+      await positionsHandle.close();
+      throw error;
+    }
+  }
+
+  /** The sink's view, created on first use, stable across restarts by key (`${policyUid}/${sinkName}`). */
+  sink(key: string): SinkLog {
+    let state = this.sinksByKey.get(key);
+    if (state === undefined) {
+      state = new SinkState(key, this.registry.indexOf(key));
+      this.sinksByKey.set(key, state);
+      this.scheduleHousekeeping();
+    }
+    state.view ??= new SinkLog(state, this);
+    return state.view;
+  }
+
+  /** Forgets a sink (policy or sink deleted): returns how many samples of its backlog were given up. */
+  removeSink(key: string): number {
+    const state = this.sinksByKey.get(key);
+    if (state === undefined) return 0;
+    const givenUp = Math.max(0, state.endSeq - state.lowWatermark());
+    state.removed = true;
+    this.sinksByKey.delete(key);
+    this.registry.remove(key);
+    this.dirtySlots.delete(state);
+    for (const sinkSegment of state.segments) sinkSegment.segment.sinks.delete(state);
+    state.segments.length = 0;
+    this.scheduleHousekeeping();
+    return givenUp;
+  }
+
+  /** One per ingest request. */
+  record(): LogRecord {
+    return new PendingRecord(this);
+  }
+
+  /** Encoded bytes not yet written. */
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  /** True while pendingBytes is over its cap: the caller should refuse new data (429). */
+  get overloaded(): boolean {
+    return this.pending >= this.maxPendingBytes;
+  }
+
+  /** Clean stop: writes pending records and positions, syncs, and leaves the clean-shutdown marker. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.syncTimer?.cancel();
+    this.sweepTimer?.cancel();
+    await this.writeIdle().catch(() => undefined);
+    await this.flushPositions();
+    await this.syncNow().catch(() => undefined);
+    await this.activeHandle?.close();
+    this.activeHandle = undefined;
+    await this.positionsHandle.close();
+    for (const segment of this.segments) await closeReadHandle(segment);
+    await Promise.all(this.unlinks);
+    await this.registry.flush();
+    if (this.broken === undefined) {
+      await writeFile(join(this.dir, CLEAN_SHUTDOWN), "");
+      await syncDirectory(this.dir);
+    }
+  }
+
+  /**
+   * Trims what is older than maxBacklogAgeMs (by append time) from every
+   * sink, reporting it as "expired", then frees what no sink needs. Runs on a
+   * timer every minute; tests call it with a manual clock.
+   */
+  sweep(): void {
+    const cutoff = this.clock.now() - this.maxBacklogAgeMs;
+    for (const sink of this.sinksByKey.values()) {
+      const newStart = this.firstSeqAppendedSince(sink, cutoff);
+      if (newStart > sink.lowWatermark()) this.trim(sink, newStart, "expired");
+    }
+    this.runRetention();
+  }
+
+  // ---- appending -------------------------------------------------------------------------------
+
+  /** Encodes a record into the batch of this turn; called by LogRecord.commit(). */
+  append(record: PendingRecord): Promise<void> {
+    if (this.closed) return Promise.reject(new DurableLogClosedError("the durable log is closed"));
+    if (this.broken !== undefined) return Promise.reject(this.broken);
+    if (this.rollNeeded) this.rollEncoding();
+    const mark = ++this.encodeMark;
+    const sinks: SinkState[] = [];
+    let samples = 0;
+    for (const sink of record.sinks) {
+      if (sink.removed) continue;
+      if (sink.mark !== mark) {
+        sink.mark = mark;
+        sink.pendingCount = 0;
+        sinks.push(sink);
+      }
+      sink.pendingCount++;
+      samples++;
+    }
+    if (samples === 0) return Promise.resolve();
+    sinks.sort((a, b) => a.index - b.index);
+
+    let segment = this.currentEncoding();
+    let fresh = this.defineSeries(segment, record);
+    let bodyLength = samplesBodyBytes(sinks.length, fresh.bytes, samples);
+    if (segment.encodedBytes + FRAME_BYTES + bodyLength > this.segmentBytes && segment.encodedRecords > 1) {
+      this.rollEncoding();
+      segment = this.currentEncoding();
+      fresh = this.defineSeries(segment, record);
+      bodyLength = samplesBodyBytes(sinks.length, fresh.bytes, samples);
+    }
+    const recordBytes = FRAME_BYTES + bodyLength;
+    const batch = this.batchFor(segment, recordBytes);
+    const start = batch.length;
+    const body = start + FRAME_BYTES;
+    const buf = batch.buf;
+    const lsn = this.nextLsn++;
+    const appendTime = this.appendTime();
+    const recordNo = segment.encodedRecords;
+    writeSamplesHead(buf, body, sinks.length, lsn, appendTime, fresh.refs.length, fresh.bytes);
+
+    const defStart = body + SAMPLES_HEAD_BYTES + sinks.length * SECTION_ENTRY_BYTES;
+    let at = defStart;
+    for (const ref of fresh.refs) at = writeDefinition(buf, at, ref.logId ?? 0, ref.labelBytes);
+    if (fresh.refs.length > 0) batch.defAreas.push(batch.fileOffset + defStart, fresh.bytes);
+    sinks.forEach((sink, index) => {
+      const firstSeq = sink.assignedSeq;
+      writeSectionEntry(buf, body, index, sink.index, sink.pendingCount, firstSeq);
+      sink.assignedSeq += sink.pendingCount;
+      sink.cursor = at;
+      batch.sectionSinks.push(sink);
+      batch.sections.push(firstSeq, sink.pendingCount, batch.fileOffset + at, recordNo);
+      at += sink.pendingCount * SAMPLE_BYTES;
+    });
+    const { series, values, timestamps } = record;
+    for (let i = 0; i < record.sinks.length; i++) {
+      const sink = record.sinks[i];
+      const ref = series[i];
+      if (sink === undefined || ref === undefined || sink.removed) continue;
+      writeSample(buf, sink.cursor, ref.logId ?? 0, timestamps[i] ?? 0, values[i] ?? 0);
+      sink.cursor += SAMPLE_BYTES;
+    }
+    sealFrame(buf, start, bodyLength);
+    batch.length += recordBytes;
+    batch.appendTimes.push(appendTime);
+    batch.lastLsn = lsn;
+    segment.encodedBytes += recordBytes;
+    segment.encodedRecords++;
+    this.pending += recordBytes;
+    const done = new Promise<void>((resolve, reject) => {
+      batch.waiters.push({ resolve, reject });
+    });
+    this.scheduleWrite();
+    return done;
+  }
+
+  /** Gives the record's new series ids in the segment; returns them and the bytes of their definitions. */
+  private defineSeries(segment: Segment, record: PendingRecord): { refs: SeriesRef[]; bytes: number } {
+    const table = segment.writerTable ?? [];
+    segment.writerTable = table;
+    const refs: SeriesRef[] = [];
+    let bytes = 0;
+    for (let i = 0; i < record.series.length; i++) {
+      const ref = record.series[i];
+      if (ref === undefined || ref.logSegment === segment.tableId || record.sinks[i]?.removed === true)
+        continue;
+      ref.logSegment = segment.tableId;
+      ref.logId = table.length;
+      table.push(ref);
+      refs.push(ref);
+      bytes += DEF_HEADER_BYTES + ref.labelBytes.length;
+    }
+    return { refs, bytes };
+  }
+
+  private currentEncoding(): Segment {
+    if (this.encoding === undefined) this.rollEncoding();
+    if (this.encoding === undefined) throw new Error("no segment to encode into");
+    return this.encoding;
+  }
+
+  /** Starts a new segment for the records that follow: its header and checkpoint open its first batch. */
+  private rollEncoding(): void {
+    this.rollNeeded = false;
+    const firstLsn = this.nextLsn;
+    const segment = new Segment(firstLsn, join(this.dir, segmentFileName(firstLsn)));
+    segment.writerTable = [];
+    const entries = [...this.sinksByKey.values()]
+      .map((sink) => ({ sinkIdx: sink.index, endSeq: sink.assignedSeq }))
+      .sort((a, b) => a.sinkIdx - b.sinkIdx);
+    const bodyLength = checkpointBodyBytes(entries.length);
+    const bytes = SEGMENT_HEADER_BYTES + FRAME_BYTES + bodyLength;
+    const appendTime = this.appendTime();
+    const batch = this.newBatch(segment, 0, bytes);
+    encodeSegmentHeader(firstLsn, appendTime).copy(batch.buf, 0);
+    const lsn = this.nextLsn++;
+    writeCheckpoint(batch.buf, SEGMENT_HEADER_BYTES + FRAME_BYTES, lsn, appendTime, entries);
+    sealFrame(batch.buf, SEGMENT_HEADER_BYTES, bodyLength);
+    batch.length = bytes;
+    batch.appendTimes.push(appendTime);
+    batch.lastLsn = lsn;
+    segment.encodedBytes = bytes;
+    segment.encodedRecords = 1;
+    this.pending += bytes;
+    this.segments.push(segment);
+    this.encoding = segment;
+    this.scheduleWrite();
+  }
+
+  private batchFor(segment: Segment, bytes: number): Batch {
+    const last = this.queue[this.queue.length - 1];
+    if (last !== undefined && !last.inFlight && last.segment === segment) {
+      if (last.length + bytes > last.buf.length) {
+        const grown = Buffer.allocUnsafe(Math.max(last.length + bytes, last.buf.length * 2));
+        last.buf.copy(grown, 0, 0, last.length);
+        last.buf = grown;
+      }
+      return last;
+    }
+    return this.newBatch(segment, segment.encodedBytes, bytes);
+  }
+
+  private newBatch(segment: Segment, fileOffset: number, bytes: number): Batch {
+    const batch: Batch = {
+      segment,
+      fileOffset,
+      buf: Buffer.allocUnsafe(Math.max(bytes, 64 * 1024)),
+      length: 0,
+      inFlight: false,
+      waiters: [],
+      appendTimes: [],
+      sectionSinks: [],
+      sections: [],
+      defAreas: [],
+      lastLsn: 0,
+    };
+    this.queue.push(batch);
+    return batch;
+  }
+
+  /** Append times only grow, so expiry can binary-search them even if the wall clock steps back. */
+  private appendTime(): number {
+    this.lastAppendTime = Math.max(this.lastAppendTime, this.clock.now());
+    return this.lastAppendTime;
+  }
+
+  /** Lets the records of this event-loop turn join one write. */
+  private scheduleWrite(): void {
+    if (this.writeScheduled || this.writing !== undefined) return;
+    this.writeScheduled = true;
+    setImmediate(() => {
+      this.writeScheduled = false;
+      this.startWriting();
+    });
+  }
+
+  private startWriting(): void {
+    if (this.writing !== undefined || this.queue.length === 0) return;
+    this.writing = this.writeLoop().finally(() => {
+      this.writing = undefined;
+      if (this.queue.length > 0 && this.broken === undefined) this.scheduleWrite();
+    });
+  }
+
+  private async writeIdle(): Promise<void> {
+    for (;;) {
+      if (this.writing !== undefined) await this.writing;
+      else if (this.queue.length > 0 && this.broken === undefined) this.startWriting();
+      else return;
+    }
+  }
+
+  /** One write in flight at a time, so the file order is the append order. */
+  private async writeLoop(): Promise<void> {
+    for (;;) {
+      const batch = this.queue[0];
+      if (batch === undefined) return;
+      batch.inFlight = true;
+      try {
+        if (this.registry.dirty) await this.registry.flush();
+        if (batch.segment !== this.active) await this.rollActive(batch.segment);
+        const handle = this.activeHandle;
+        if (handle === undefined) throw new Error("no active segment file");
+        await writeFully(handle, batch.buf, batch.length, batch.fileOffset);
+      } catch (error: unknown) {
+        await this.failWrites(error);
+        return;
+      }
+      this.queue.shift();
+      this.applyBatch(batch);
+    }
+  }
+
+  /** Seals the active segment (synced) and makes `next` the file written from now on. */
+  private async rollActive(next: Segment): Promise<void> {
+    await this.syncing;
+    const previous = this.active;
+    const previousHandle = this.activeHandle;
+    if (previous !== undefined && previousHandle !== undefined) {
+      await this.timedSync(previousHandle);
+      previous.synced = previous.size;
+      this.releaseSyncWaiters();
+      await previousHandle.close();
+      this.activeHandle = undefined;
+      if (previous.writerTable !== undefined)
+        this.cacheTable(previous, Promise.resolve(previous.writerTable));
+      previous.writerTable = undefined;
+    }
+    const handle = await open(next.path, "wx", 0o644);
+    try {
+      await syncDirectory(this.dir);
+    } catch (error: unknown) {
+      await handle.close();
+      throw error;
+    }
+    this.active = next;
+    this.activeHandle = handle;
+  }
+
+  private applyBatch(batch: Batch): void {
+    const segment = batch.segment;
+    segment.size = batch.fileOffset + batch.length;
+    this.pending -= batch.length;
+    this.stats.appendedBytes += batch.length;
+    this.stats.appendedRecords += batch.appendTimes.length;
+    this.stats.diskBytes += batch.length;
+    this.lastWrittenLsn = batch.lastLsn;
+    for (const time of batch.appendTimes) segment.appendTimes.push(time);
+    for (let i = 0; i < batch.defAreas.length; i += 2) {
+      segment.defOffsets.push(batch.defAreas[i] ?? 0);
+      segment.defLengths.push(batch.defAreas[i + 1] ?? 0);
+    }
+    const touched = new Set<SinkState>();
+    batch.sectionSinks.forEach((sink, index) => {
+      if (sink.removed) return;
+      const s = index * 4;
+      const firstSeq = batch.sections[s] ?? 0;
+      const count = batch.sections[s + 1] ?? 0;
+      sink.lastSegment(segment).add(firstSeq, count, batch.sections[s + 2] ?? 0, batch.sections[s + 3] ?? 0);
+      sink.endSeq = firstSeq + count;
+      touched.add(sink);
+    });
+    if (this.syncIntervalMs === 0) {
+      for (const waiter of batch.waiters) this.syncWaiters.push({ ...waiter, segment, end: segment.size });
+      this.requestSync();
+    } else {
+      for (const waiter of batch.waiters) waiter.resolve();
+    }
+    for (const sink of touched) {
+      if (sink.endSeq - sink.lowWatermark() > this.sinkMaxSamples)
+        this.trim(sink, sink.endSeq - this.sinkMaxSamples, "buffer_full");
+    }
+    this.enforceTotal();
+    this.stats.segments = this.segments.length;
+  }
+
+  /**
+   * A failed write rejects every record not yet written, and rewinds the
+   * numbering to the last written record, so nothing of them is counted. The
+   * file is cut back to its written size and the next record starts a new
+   * segment, so series ids defined by the lost records are never relied on.
+   */
+  private async failWrites(error: unknown): Promise<void> {
+    // State first, with no await in between, so appends arriving meanwhile start from the rewound state.
+    this.stats.writeErrors++;
+    const failed = this.queue.splice(0);
+    this.pending = 0;
+    for (const sink of this.sinksByKey.values()) sink.assignedSeq = sink.endSeq;
+    this.nextLsn = this.lastWrittenLsn + 1;
+    this.encoding = undefined;
+    this.rollNeeded = true;
+    const unwritten: Segment[] = [];
+    while (this.segments.length > 0) {
+      const newest = this.segments[this.segments.length - 1];
+      if (newest === undefined || newest.size > 0) break;
+      this.segments.pop();
+      unwritten.push(newest);
+    }
+    const active = this.active;
+    const handle = this.activeHandle;
+    if (active !== undefined && active.size === 0) {
+      this.active = undefined;
+      this.activeHandle = undefined;
+    }
+    this.logger.warn("durable log: write failed; its records are refused", { error: String(error) });
+    for (const batch of failed) for (const waiter of batch.waiters) waiter.reject(error);
+
+    if (active !== undefined && handle !== undefined) {
+      try {
+        if (active.size === 0) await handle.close();
+        else await handle.truncate(active.size);
+      } catch (cutError: unknown) {
+        this.broken = asError(cutError);
+        this.logger.error("durable log: cannot cut a failed write back; refusing new records", {
+          error: String(cutError),
+        });
+      }
+    }
+    for (const segment of unwritten) await rm(segment.path, { force: true }).catch(() => undefined);
+  }
+
+  // ---- syncing ---------------------------------------------------------------------------------
+
+  private requestSync(): void {
+    if (this.syncing !== undefined) return;
+    this.syncing = this.syncLoop().finally(() => {
+      this.syncing = undefined;
+      if (this.syncWaiters.length > 0) this.requestSync();
+    });
+  }
+
+  /**
+   * One sync, then more only while commits wait for one (syncIntervalMs 0,
+   * group commit: every record written during a sync rides the next one).
+   * With an interval, the timer asks again; syncing back to back under a
+   * steady write load would only cost the disk.
+   */
+  private async syncLoop(): Promise<void> {
+    for (let first = true; first || this.syncWaiters.length > 0; first = false) {
+      try {
+        await this.syncOnce();
+      } catch (error: unknown) {
+        this.stats.syncErrors++;
+        this.logger.error("durable log: sync failed", { error: String(error) });
+        const waiters = this.syncWaiters.splice(0);
+        for (const waiter of waiters) waiter.reject(error);
+        return;
+      }
+    }
+  }
+
+  private needsSync(): boolean {
+    const active = this.active;
+    return (
+      this.syncWaiters.length > 0 ||
+      this.positionsUnsynced ||
+      (active !== undefined && active.size > active.synced)
+    );
+  }
+
+  private async syncOnce(): Promise<void> {
+    const segment = this.active;
+    const handle = this.activeHandle;
+    if (segment !== undefined && handle !== undefined && segment.size > segment.synced) {
+      const upTo = segment.size;
+      await this.timedSync(handle);
+      segment.synced = Math.max(segment.synced, upTo);
+    }
+    if (this.positionsUnsynced) {
+      this.positionsUnsynced = false;
+      await this.positionsHandle.datasync();
+    }
+    this.releaseSyncWaiters();
+  }
+
+  /** Resolves the sync waiters whose bytes are synced (older segments were synced when they were sealed). */
+  private releaseSyncWaiters(): void {
+    const active = this.active;
+    const remaining: SyncWaiter[] = [];
+    for (const waiter of this.syncWaiters) {
+      if (waiter.segment !== active || waiter.end <= active.synced) waiter.resolve();
+      else remaining.push(waiter);
+    }
+    this.syncWaiters = remaining;
+  }
+
+  private async timedSync(handle: FileHandle): Promise<void> {
+    // A duration for the stats, not a time the log acts on: performance.now() rather than the clock.
+    const started = performance.now();
+    await handle.datasync();
+    this.stats.syncs++;
+    this.stats.syncSeconds += (performance.now() - started) / 1000;
+  }
+
+  private async syncNow(): Promise<void> {
+    await this.syncing;
+    if (this.needsSync()) {
+      this.requestSync();
+      await this.syncing;
+    }
+  }
+
+  private startSyncTimer(): void {
+    if (this.syncIntervalMs === 0) return;
+    const tick = () => {
+      if (this.closed) return;
+      if (this.syncing === undefined && this.needsSync()) this.requestSync();
+      this.syncTimer = this.clock.setTimer(this.syncIntervalMs, tick);
+    };
+    this.syncTimer = this.clock.setTimer(this.syncIntervalMs, tick);
+  }
+
+  private startSweepTimer(): void {
+    const tick = () => {
+      if (this.closed) return;
+      this.sweep();
+      this.sweepTimer = this.clock.setTimer(EXPIRY_SWEEP_INTERVAL_MS, tick);
+    };
+    this.sweepTimer = this.clock.setTimer(EXPIRY_SWEEP_INTERVAL_MS, tick);
+  }
+
+  // ---- positions and housekeeping ----------------------------------------------------------------
+
+  /** SinkLog.commit(): persisted within a turn, synced with the log. */
+  commitPositions(sink: SinkState, positions: ShardPositions): void {
+    if (sink.removed) return;
+    if (!Number.isInteger(positions.shards) || positions.shards < 1 || positions.shards > MAX_SHARDS)
+      throw new RangeError(`shards must be 1..${MAX_SHARDS}, got ${positions.shards}`);
+    if (positions.next.length !== positions.shards)
+      throw new RangeError(`positions hold ${positions.next.length} shards, expected ${positions.shards}`);
+    sink.committed = { shards: positions.shards, next: [...positions.next] };
+    this.dirtySlots.add(sink);
+    this.scheduleHousekeeping();
+  }
+
+  private scheduleHousekeeping(): void {
+    if (this.housekeepingScheduled || this.closed) return;
+    this.housekeepingScheduled = true;
+    setImmediate(() => {
+      this.housekeepingScheduled = false;
+      if (this.closed) return;
+      this.runRetention();
+      void this.flushPositions();
+      if (this.registry.dirty)
+        this.registry.flush().catch((error: unknown) => {
+          this.logger.error("durable log: cannot write the sink registry", { error: String(error) });
+        });
+    });
+  }
+
+  private async flushPositions(): Promise<void> {
+    while (this.positionsWriting !== undefined) await this.positionsWriting;
+    if (this.dirtySlots.size === 0) return;
+    const sinks = [...this.dirtySlots];
+    this.dirtySlots.clear();
+    this.positionsWriting = (async () => {
+      try {
+        for (const sink of sinks) {
+          if (sink.removed) continue;
+          const generation = ++sink.slotGeneration;
+          await writeSlot(this.positionsHandle, sink.index, {
+            generation,
+            startSeq: sink.startSeq,
+            positions: sink.committed ?? sink.recovered,
+          });
+        }
+        this.positionsUnsynced = true;
+      } catch (error: unknown) {
+        for (const sink of sinks) this.dirtySlots.add(sink);
+        this.logger.error("durable log: cannot write positions", { error: String(error) });
+      }
+    })().finally(() => {
+      this.positionsWriting = undefined;
+    });
+    await this.positionsWriting;
+  }
+
+  /**
+   * Gives up [lowWatermark, newStart) of a sink: what is below its low
+   * watermark was delivered already, so only the rest is reported.
+   */
+  private trim(sink: SinkState, newStart: number, reason: BacklogTrimReason): void {
+    const from = sink.lowWatermark();
+    const to = Math.min(newStart, sink.endSeq);
+    if (to <= sink.startSeq) return;
+    sink.startSeq = to;
+    this.dirtySlots.add(sink);
+    this.scheduleHousekeeping();
+    if (to > from) sink.view?.onTrim?.(from, to, reason);
+  }
+
+  /** Deletes the oldest segments that no sink needs any more. */
+  private runRetention(): void {
+    for (;;) {
+      const oldest = this.segments[0];
+      if (oldest === undefined || oldest === this.active || oldest === this.encoding) break;
+      let needed = false;
+      for (const [sink, sinkSegment] of oldest.sinks) {
+        if (sink.lowWatermark() < sinkSegment.endSeq) {
+          needed = true;
+          break;
+        }
+      }
+      if (needed) break;
+      this.deleteOldest();
+    }
+    this.stats.segments = this.segments.length;
+  }
+
+  /** Over the total bound, the oldest segment goes regardless: every sink inside it is trimmed past it. */
+  private enforceTotal(): void {
+    while (this.stats.diskBytes > this.totalMaxBytes) {
+      const oldest = this.segments[0];
+      if (oldest === undefined || oldest === this.active || oldest === this.encoding) return;
+      for (const [sink, sinkSegment] of oldest.sinks) {
+        if (sink.lowWatermark() < sinkSegment.endSeq) this.trim(sink, sinkSegment.endSeq, "buffer_full");
+      }
+      this.deleteOldest();
+    }
+  }
+
+  private deleteOldest(): void {
+    const segment = this.segments.shift();
+    if (segment === undefined) return;
+    for (const [sink, sinkSegment] of segment.sinks) {
+      if (sink.segments[0] === sinkSegment) sink.segments.shift();
+      sink.startSeq = Math.max(sink.startSeq, sinkSegment.endSeq);
+    }
+    segment.sinks.clear();
+    segment.deleted = true;
+    this.tables.delete(segment);
+    this.stats.diskBytes -= segment.size;
+    this.stats.segments = this.segments.length;
+    const unlink = (async () => {
+      await rm(segment.path, { force: true });
+      if (segment.readers === 0) await closeReadHandle(segment);
+    })()
+      .catch((error: unknown) => {
+        this.logger.warn("durable log: cannot delete a segment", {
+          path: segment.path,
+          error: String(error),
+        });
+      })
+      .finally(() => this.unlinks.delete(unlink));
+    this.unlinks.add(unlink);
+  }
+
+  /** The first seq of the sink appended at or after `since` (endSeq when none). */
+  private firstSeqAppendedSince(sink: SinkState, since: number): number {
+    for (const sinkSegment of sink.segments) {
+      const times = sinkSegment.segment.appendTimes;
+      let low = 0;
+      let high = sinkSegment.firstSeqs.length;
+      while (low < high) {
+        const mid = (low + high) >>> 1;
+        if (times.at(sinkSegment.recordNos.at(mid)) < since) low = mid + 1;
+        else high = mid;
+      }
+      if (low < sinkSegment.firstSeqs.length) return sinkSegment.firstSeqs.at(low);
+    }
+    return sink.endSeq;
+  }
+
+  /**
+   * A reader reached seqs that recovery found lost (a damaged segment, or a
+   * tail lost before a sync): they are reported as it steps over them, so
+   * the pipeline moves its cursor past them exactly then.
+   */
+  private reportLost(sink: SinkState, from: number, to: number): void {
+    while (sink.lostRanges.length > 0 && (sink.lostRanges[0]?.to ?? Infinity) <= to) sink.lostRanges.shift();
+    sink.view?.onTrim?.(from, to, "corrupt");
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------
+
+  /** SinkLog.read(): samples from `from` on, from disk, through bounded windows. */
+  async readSink(sink: SinkState, from: number, batch: SampleBatch<SeriesRef>): Promise<number> {
+    const room = batch.capacity - batch.length;
+    let seq = Math.max(from, sink.startSeq);
+    if (room <= 0 || seq >= sink.endSeq) return 0;
+    batch.reserve(batch.length + Math.min(room, sink.endSeq - seq));
+    let got = 0;
+    while (got < room && seq < sink.endSeq) {
+      const located = locate(sink, seq);
+      const next = located === undefined ? sink.endSeq : located.sinkSegment.firstSeqs.at(located.section);
+      if (next > seq) {
+        // Seqs with no data: a range recovery found lost. Never stepped over within one batch.
+        if (got > 0) break;
+        this.reportLost(sink, seq, next);
+        seq = next;
+      }
+      if (located === undefined) break;
+      const read = await this.readSections(
+        located.sinkSegment,
+        located.section,
+        seq,
+        room - got,
+        batch,
+        batch.length + got,
+      );
+      if (read === 0) break;
+      got += read;
+      seq += read;
+    }
+    batch.length += got;
+    return got;
+  }
+
+  /**
+   * Reads consecutive sections of one segment, from `seq` on, with one pread
+   * of at most a window: sections further apart than READ_GAP_BYTES (other
+   * sinks' data) end the read. Returns how many samples went into the batch.
+   */
+  private async readSections(
+    sinkSegment: SinkSegment,
+    first: number,
+    seq: number,
+    limit: number,
+    batch: SampleBatch<SeriesRef>,
+    into: number,
+  ): Promise<number> {
+    const { firstSeqs, counts, offsets } = sinkSegment;
+    const windowStart = offsets.at(first) + (seq - firstSeqs.at(first)) * SAMPLE_BYTES;
+    let windowEnd = windowStart;
+    let planned = 0;
+    let next = seq;
+    for (let k = first; k < firstSeqs.length && planned < limit; k++) {
+      const sectionFirst = firstSeqs.at(k);
+      const sectionEnd = sectionFirst + counts.at(k);
+      // A lost range between two sections, or other sinks' data worth skipping, ends this read.
+      if (k > first && sectionFirst !== next) break;
+      const offset = offsets.at(k) + (next - sectionFirst) * SAMPLE_BYTES;
+      if (k > first && offset - windowEnd > READ_GAP_BYTES) break;
+      const fits = Math.floor((windowStart + READ_WINDOW_BYTES - offset) / SAMPLE_BYTES);
+      const take = Math.min(sectionEnd - next, limit - planned, fits);
+      if (take <= 0) break;
+      windowEnd = offset + take * SAMPLE_BYTES;
+      planned += take;
+      next += take;
+      if (next < sectionEnd) break;
+    }
+    if (planned === 0) return 0;
+    const segment = sinkSegment.segment;
+    const table = await this.seriesTable(segment);
+    const buf = Buffer.allocUnsafe(windowEnd - windowStart);
+    segment.readers++;
+    try {
+      const handle = await this.readHandle(segment);
+      const length = await readFully(handle, buf, buf.length, windowStart);
+      if (length < buf.length) throw new Error(`segment ${segment.path} is shorter than its index`);
+    } finally {
+      segment.readers--;
+      if (segment.deleted && segment.readers === 0) await closeReadHandle(segment);
+    }
+    let filled = 0;
+    let s = seq;
+    for (let k = first; filled < planned; k++) {
+      const sectionFirst = firstSeqs.at(k);
+      const take = Math.min(sectionFirst + counts.at(k) - s, planned - filled);
+      let at = offsets.at(k) + (s - sectionFirst) * SAMPLE_BYTES - windowStart;
+      for (let i = 0; i < take; i++) {
+        const slot = into + filled + i;
+        batch.series[slot] = table[buf.readUInt32LE(at)];
+        batch.timestamps[slot] = buf.readDoubleLE(at + 4);
+        batch.values[slot] = buf.readDoubleLE(at + 12);
+        at += SAMPLE_BYTES;
+      }
+      filled += take;
+      s += take;
+    }
+    return planned;
+  }
+
+  private readHandle(segment: Segment): Promise<FileHandle> {
+    segment.readHandle ??= open(segment.path, "r");
+    return segment.readHandle;
+  }
+
+  /** The segment's id → series table: the writer's while it is the active one, else loaded and cached. */
+  private seriesTable(segment: Segment): Promise<SeriesRef[]> {
+    if (segment.writerTable !== undefined) return Promise.resolve(segment.writerTable);
+    const cached = this.tables.get(segment);
+    if (cached !== undefined) {
+      this.tables.delete(segment);
+      this.tables.set(segment, cached);
+      return cached;
+    }
+    const loading = this.loadTable(segment);
+    this.cacheTable(segment, loading);
+    loading.catch(() => this.tables.delete(segment));
+    return loading;
+  }
+
+  private cacheTable(segment: Segment, table: Promise<SeriesRef[]>): void {
+    this.tables.set(segment, table);
+    for (const old of this.tables.keys()) {
+      if (this.tables.size <= SERIES_TABLE_CACHE) break;
+      this.tables.delete(old);
+    }
+  }
+
+  private async loadTable(segment: Segment): Promise<SeriesRef[]> {
+    const table: SeriesRef[] = [];
+    const { defOffsets, defLengths } = segment;
+    segment.readers++;
+    try {
+      const handle = await this.readHandle(segment);
+      for (let i = 0; i < defOffsets.length;) {
+        // Definition areas close together are read with one pread.
+        const start = defOffsets[i] ?? 0;
+        let end = start + (defLengths[i] ?? 0);
+        let j = i + 1;
+        while (j < defOffsets.length) {
+          const nextEnd = (defOffsets[j] ?? 0) + (defLengths[j] ?? 0);
+          if (nextEnd - start > READ_WINDOW_BYTES) break;
+          end = nextEnd;
+          j++;
+        }
+        const buf = Buffer.allocUnsafe(end - start);
+        await readFully(handle, buf, buf.length, start);
+        for (let k = i; k < j; k++) {
+          const at = (defOffsets[k] ?? 0) - start;
+          forEachDefinition(buf, at, defLengths[k] ?? 0, (id, labelBytes) => {
+            table[id] = { labelBytes: new Uint8Array(labelBytes) };
+          });
+        }
+        i = j;
+      }
+    } finally {
+      segment.readers--;
+      if (segment.deleted && segment.readers === 0) await closeReadHandle(segment);
+    }
+    return table;
+  }
+
+  // ---- recovery --------------------------------------------------------------------------------
+
+  /**
+   * Rebuilds every sink's index and seq numbering from the segments, cuts a
+   * torn tail off the last one, and starts a new segment for this run.
+   */
+  private async recover(): Promise<void> {
+    const byIndex = new Map<number, SinkState>();
+    for (const [key, index] of this.registry.sinks) {
+      const sink = new SinkState(key, index);
+      this.sinksByKey.set(key, sink);
+      byIndex.set(index, sink);
+    }
+    const slots = await readWhole(this.positionsHandle);
+    for (const sink of byIndex.values()) {
+      const slot = recoverSlot(slots, sink.index);
+      if (slot.fellBack) this.stats.positionRecoveries++;
+      if (slot.content !== undefined) {
+        sink.slotGeneration = slot.content.generation;
+        sink.recovered = slot.content.positions;
+      }
+    }
+    if (this.stats.positionRecoveries > 0)
+      this.logger.warn(
+        "durable log: damaged position slots; older positions used (some samples are resent)",
+        {
+          slots: this.stats.positionRecoveries,
+        },
+      );
+
+    const names = (await readdir(this.dir))
+      .map((name) => ({ name, firstLsn: parseSegmentFileName(name) }))
+      .filter((entry): entry is { name: string; firstLsn: number } => entry.firstLsn !== undefined)
+      .sort((a, b) => a.firstLsn - b.firstLsn);
+    // Per sink: the seq numbering as far as the scan has got (undefined before its first sighting).
+    const scanned = new Map<SinkState, number>();
+    const noteLost = (sink: SinkState, from: number, to: number) => {
+      if (to > from) sink.lostRanges.push({ from, to });
+    };
+    for (let n = 0; n < names.length; n++) {
+      const entry = names[n];
+      if (entry === undefined) continue;
+      const last = n === names.length - 1;
+      await this.scanOne(join(this.dir, entry.name), entry.firstLsn, last, byIndex, scanned, noteLost);
+    }
+
+    for (const sink of byIndex.values()) {
+      const slot = recoverSlot(slots, sink.index).content;
+      let end = scanned.get(sink) ?? 0;
+      // Positions past the log's end: the tail they covered was lost (a power loss before a sync).
+      // The numbering continues after them, so no seq is ever used twice.
+      const positionsEnd = Math.max(end, ...(sink.recovered?.next ?? []), slot?.startSeq ?? 0);
+      noteLost(sink, end, positionsEnd);
+      end = positionsEnd;
+      // Where the numbering stood at the sink's first sighting (the oldest checkpoint or its first section).
+      const firstHeld = scanned.has(sink) ? sink.startSeq : end;
+      sink.endSeq = end;
+      sink.assignedSeq = end;
+      sink.startSeq = Math.min(end, Math.max(firstHeld, slot?.startSeq ?? 0));
+    }
+    this.stats.segments = this.segments.length;
+    this.rollEncoding();
+    await this.writeIdle();
+    if (this.broken !== undefined || this.active !== this.encoding)
+      throw this.brokenOr("cannot start a segment");
+    this.runRetention();
+    this.enforceTotal();
+    this.startSyncTimer();
+    this.startSweepTimer();
+  }
+
+  private brokenOr(message: string): Error {
+    return this.broken ?? new Error(message);
+  }
+
+  private async scanOne(
+    path: string,
+    firstLsn: number,
+    last: boolean,
+    byIndex: Map<number, SinkState>,
+    scanned: Map<SinkState, number>,
+    noteLost: (sink: SinkState, from: number, to: number) => void,
+  ): Promise<void> {
+    const handle = await open(path, last ? "r+" : "r");
+    try {
+      const size = (await handle.stat()).size;
+      const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+      const headerLength = await readFully(handle, header, SEGMENT_HEADER_BYTES, 0);
+      const segment = new Segment(firstLsn, path);
+      if (headerLength < SEGMENT_HEADER_BYTES || decodeSegmentHeader(header) === undefined) {
+        if (last) {
+          // Created but never completed (a crash during a roll): nothing in it was acknowledged.
+          this.countTorn(path, size, size);
+          await handle.close();
+          await rm(path, { force: true });
+          return;
+        }
+        this.countCorrupt(path, size);
+        segment.size = size;
+        this.addRecoveredSegment(segment);
+        return;
+      }
+      const end = await scanSegment(handle, size, (buf, start, bodyLength, fileOffset) =>
+        this.indexRecord(segment, buf, start, bodyLength, fileOffset, byIndex, scanned, noteLost),
+      );
+      segment.size = size;
+      if (end.damaged) {
+        if (last) {
+          await handle.truncate(end.validEnd);
+          await handle.datasync();
+          this.countTorn(path, size - end.validEnd, end.validEnd);
+          segment.size = end.validEnd;
+        } else {
+          this.countCorrupt(path, size - end.validEnd);
+        }
+      }
+      segment.synced = segment.size;
+      this.addRecoveredSegment(segment);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  private addRecoveredSegment(segment: Segment): void {
+    segment.encodedBytes = segment.size;
+    segment.encodedRecords = segment.appendTimes.length;
+    this.segments.push(segment);
+    this.stats.diskBytes += segment.size;
+  }
+
+  private countTorn(path: string, bytes: number, cutAt: number): void {
+    this.stats.tornRecords++;
+    this.stats.tornBytes += bytes;
+    this.logger.warn("durable log: torn tail cut (never acknowledged)", { path, bytes, cutAt });
+  }
+
+  private countCorrupt(path: string, bytes: number): void {
+    this.stats.corruptRecords++;
+    this.stats.corruptBytes += bytes;
+    this.logger.error("durable log: damaged record in a sealed segment; its rest is skipped and counted", {
+      path,
+      bytes,
+    });
+  }
+
+  /** Adds one scanned record to the index; false when its parts do not add up (treated as damage). */
+  private indexRecord(
+    segment: Segment,
+    buf: Buffer,
+    start: number,
+    bodyLength: number,
+    fileOffset: number,
+    byIndex: Map<number, SinkState>,
+    scanned: Map<SinkState, number>,
+    noteLost: (sink: SinkState, from: number, to: number) => void,
+  ): boolean {
+    const body = start + FRAME_BYTES;
+    const type = recordType(buf, body);
+    const lsn = buf.readDoubleLE(body + 8);
+    const appendTime = buf.readDoubleLE(body + 16);
+    try {
+      if (type === RECORD_CHECKPOINT) {
+        for (const { sinkIdx, endSeq } of checkpointEntries(buf, body, bodyLength)) {
+          const sink = byIndex.get(sinkIdx);
+          if (sink === undefined) continue;
+          const seen = scanned.get(sink);
+          if (seen !== undefined) noteLost(sink, seen, endSeq);
+          else sink.startSeq = endSeq;
+          if (seen === undefined || endSeq > seen) scanned.set(sink, endSeq);
+        }
+      } else if (type === RECORD_SAMPLES) {
+        const layout = samplesLayout(buf, body, bodyLength);
+        const recordNo = segment.appendTimes.length;
+        let sectionOffset = fileOffset + (layout.sectionsStart - start);
+        for (let i = 0; i < layout.sectionCount; i++) {
+          const entry = layout.tableStart + i * SECTION_ENTRY_BYTES;
+          const sinkIdx = buf.readUInt32LE(entry);
+          const count = buf.readUInt32LE(entry + 4);
+          const firstSeq = buf.readDoubleLE(entry + 8);
+          const sink = byIndex.get(sinkIdx);
+          if (sink !== undefined) {
+            const seen = scanned.get(sink);
+            if (seen !== undefined) noteLost(sink, seen, firstSeq);
+            else sink.startSeq = firstSeq;
+            // endSeq is where lastSegment() starts a new sink segment.
+            sink.endSeq = firstSeq;
+            sink.lastSegment(segment).add(firstSeq, count, sectionOffset, recordNo);
+            scanned.set(sink, firstSeq + count);
+          }
+          sectionOffset += count * SAMPLE_BYTES;
+        }
+        if (layout.defCount > 0) {
+          segment.defOffsets.push(fileOffset + (layout.defStart - start));
+          segment.defLengths.push(layout.defBytes);
+        }
+      } else {
+        return false;
+      }
+    } catch {
+      return false;
+    }
+    segment.appendTimes.push(appendTime);
+    this.nextLsn = Math.max(this.nextLsn, lsn + 1);
+    this.lastWrittenLsn = Math.max(this.lastWrittenLsn, lsn);
+    this.lastAppendTime = Math.max(this.lastAppendTime, appendTime);
+    return true;
+  }
+}
+
+/** The sink segment and section holding seq, or the first one after it. */
+function locate(sink: SinkState, seq: number): { sinkSegment: SinkSegment; section: number } | undefined {
+  const segments = sink.segments;
+  let low = 0;
+  let high = segments.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((segments[mid]?.endSeq ?? Infinity) <= seq) low = mid + 1;
+    else high = mid;
+  }
+  for (let i = low; i < segments.length; i++) {
+    const sinkSegment = segments[i];
+    if (sinkSegment === undefined) continue;
+    const section = sinkSegment.sectionAfter(seq);
+    if (section < sinkSegment.firstSeqs.length) return { sinkSegment, section };
+  }
+  return undefined;
+}
+
+async function closeReadHandle(segment: Segment): Promise<void> {
+  const handle = segment.readHandle;
+  segment.readHandle = undefined;
+  if (handle !== undefined) await (await handle).close().catch(() => undefined);
+}
+
+async function readWhole(handle: FileHandle): Promise<Buffer> {
+  const size = (await handle.stat()).size;
+  const buf = Buffer.alloc(size);
+  await readFully(handle, buf, size, 0);
+  return buf;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
