@@ -28,6 +28,8 @@ import { EgressPolicy, addressesOf } from "./exporter/egress/index.js";
 import { Exporter, type PolicyHealth } from "./exporter/exporter.js";
 import { INGEST_OUTCOMES, startIngestServer, type IngestServer } from "./exporter/ingest/server.js";
 import { FileCursorStore, PullSource } from "./exporter/pull/index.js";
+import { DurableLog } from "./exporter/buffer/index.js";
+import { DeliveryBudget, DEFAULT_MAX_INFLIGHT_REQUESTS } from "./exporter/sink/index.js";
 import { DROP_REASONS, REQUEST_OUTCOMES } from "./exporter/sink/index.js";
 import { systemClock } from "./exporter/util/clock.js";
 import { silentLogger, type Logger } from "./log.js";
@@ -54,8 +56,21 @@ export interface PullOptions {
   readonly mode?: "export" | "federate";
 }
 
+/** Delivery settings: push mode's durable buffer and the sinks' parallelism (src/cli/delivery-flags.ts). */
+export interface DeliveryOptions {
+  /** disk (default): ingest acknowledges once samples are written under DATA-DIR/buffer. */
+  readonly buffer?: "disk" | "memory";
+  readonly syncIntervalMs?: number;
+  readonly maxBacklogAgeMs?: number;
+  readonly sinkMaxBytes?: number;
+  readonly totalMaxBytes?: number;
+  readonly maxShards?: number;
+  readonly maxInflightRequests?: number;
+}
+
 /** What runs in every mode: the exporter, the controller and the sources. */
 export interface ExporterRunOptions {
+  readonly delivery?: DeliveryOptions;
   /** Where pull cursors (and, with the embedded API, the SQLite store) live (default ./.telex). */
   readonly dataDir?: string;
   /** HOST:PORT of the ingest endpoint (and /metrics); default 127.0.0.1:19291. */
@@ -324,12 +339,33 @@ async function startExporting(
       logger,
     });
   }
+  const delivery = options.delivery ?? {};
+  // Pull mode needs no buffer of its own: the store is one, read again from each sink's position.
+  let log: DurableLog | undefined;
+  if (pull === undefined && delivery.buffer !== "memory") {
+    log = await DurableLog.open({
+      dir: join(dataDir, "buffer"),
+      ...(delivery.syncIntervalMs === undefined ? {} : { syncIntervalMs: delivery.syncIntervalMs }),
+      ...(delivery.maxBacklogAgeMs === undefined ? {} : { maxBacklogAgeMs: delivery.maxBacklogAgeMs }),
+      ...(delivery.sinkMaxBytes === undefined ? {} : { sinkMaxBytes: delivery.sinkMaxBytes }),
+      ...(delivery.totalMaxBytes === undefined ? {} : { totalMaxBytes: delivery.totalMaxBytes }),
+      logger,
+    });
+    const opened = log;
+    // Added before the exporter, so stopped after it: the sinks' last positions are written first.
+    components.add("buffer", () => opened.close());
+  }
   const exporter = new Exporter({
     tenantLabel,
     logger,
-    sinkRuntime: { egress },
+    sinkRuntime: {
+      egress,
+      budget: new DeliveryBudget(delivery.maxInflightRequests ?? DEFAULT_MAX_INFLIGHT_REQUESTS),
+      ...(delivery.maxShards === undefined ? {} : { maxShards: delivery.maxShards }),
+    },
     ...(options.routeCacheBytes === undefined ? {} : { maxCachedBytes: options.routeCacheBytes }),
     ...(pull === undefined ? {} : { pull }),
+    ...(log === undefined ? {} : { log }),
   });
   components.add("exporter", () => exporter.close());
   if (pull !== undefined) {
@@ -371,6 +407,7 @@ async function startExporting(
       {},
       ingest?.inflightBytes ?? 0,
     );
+    if (log !== undefined) writeBufferMetrics(writer, log);
     writer.sample(
       "telex_controller_reconciles_total",
       "Reconciles finished.",
@@ -419,4 +456,37 @@ async function startExporting(
   }
 
   return { exporter, controller, ingest, metrics, stop: () => components.stop() };
+}
+
+/** The durable buffer's own health: what it holds and what it had to repair. */
+function writeBufferMetrics(writer: ExpositionWriter, log: DurableLog): void {
+  const { stats } = log;
+  const gauge = (name: string, help: string, value: number) => {
+    writer.sample(name, help, "gauge", {}, value);
+  };
+  const counter = (name: string, help: string, value: number) => {
+    writer.sample(name, help, "counter", {}, value);
+  };
+  gauge("telex_buffer_disk_bytes", "Bytes of the durable buffer's segment files.", stats.diskBytes);
+  gauge("telex_buffer_segments", "Segment files of the durable buffer.", stats.segments);
+  gauge(
+    "telex_buffer_pending_bytes",
+    "Encoded records not yet written (ingest answers 429 past the cap).",
+    log.pendingBytes,
+  );
+  counter("telex_buffer_appended_bytes_total", "Bytes written to the durable buffer.", stats.appendedBytes);
+  counter("telex_buffer_syncs_total", "fdatasync calls on the durable buffer.", stats.syncs);
+  counter("telex_buffer_sync_seconds_total", "Time spent in those syncs.", stats.syncSeconds);
+  counter("telex_buffer_write_errors_total", "Writes that failed (the requests got 503).", stats.writeErrors);
+  counter(
+    "telex_buffer_torn_records_total",
+    "Records cut from a torn tail at start (never acknowledged).",
+    stats.tornRecords,
+  );
+  counter("telex_buffer_torn_bytes_total", "Bytes cut from a torn tail at start.", stats.tornBytes);
+  counter(
+    "telex_buffer_corrupt_records_total",
+    "Damaged records found in older segments (their samples are counted dropped as corrupt).",
+    stats.corruptRecords,
+  );
 }

@@ -4,6 +4,7 @@
 // pipelines down. Samples come in through `ingest` (pushed by agents) and are
 // routed per project by the router.
 import { isDeepStrictEqual } from "node:util";
+import type { DurableLog } from "./buffer/index.js";
 import { silentLogger, type Logger } from "../log.js";
 import { compileSelector, print } from "../metricsql/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
@@ -39,6 +40,11 @@ export interface ExporterOptions {
    * the source's jobs; the caller starts and stops it.
    */
   readonly pull?: PullSource;
+  /**
+   * Push mode's durable buffer: ingest writes here before it acknowledges,
+   * and every sink reads back from it what it could not send at once.
+   */
+  readonly log?: DurableLog;
 }
 
 /** What the controller reads back about a policy. */
@@ -73,7 +79,7 @@ export class Exporter {
       ...(options.maxCachedBytes === undefined ? {} : { maxCachedBytes: options.maxCachedBytes }),
       ...(options.labelLimits === undefined ? {} : { labelLimits: options.labelLimits }),
     });
-    this.ingest = new IngestProcessor(this.router);
+    this.ingest = new IngestProcessor(this.router, options.log);
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -85,18 +91,24 @@ export class Exporter {
       const existing = previous?.sinks.get(sinkPlan.name);
       if (existing !== undefined && isDeepStrictEqual(existing.config, sinkPlan.remoteWrite)) {
         sinks.set(sinkPlan.name, existing);
-      } else {
-        sinks.set(
-          sinkPlan.name,
-          new RemoteWriteSink(sinkPlan.remoteWrite, {
-            ...this.options.sinkRuntime,
-            logger: this.logger,
-          }),
-        );
+        continue;
       }
+      const runtime = { ...this.options.sinkRuntime, logger: this.logger };
+      const log = this.options.log;
+      if (log === undefined) {
+        sinks.set(sinkPlan.name, new RemoteWriteSink(sinkPlan.remoteWrite, runtime));
+        continue;
+      }
+      // The backlog belongs to the policy's sink, not to its endpoint: a changed sink keeps it and
+      // starts once the sink it replaces has stopped, from where that one got to.
+      const replaced = existing === undefined ? undefined : this.retire(existing, "replaced");
+      const durable = log.sink(sinkKey(plan.uid, sinkPlan.name));
+      sinks.set(sinkPlan.name, new RemoteWriteSink(sinkPlan.remoteWrite, runtime, durable, replaced));
     }
     for (const [name, sink] of previous?.sinks ?? []) {
-      if (sinks.get(name) !== sink) this.retire(sink);
+      if (sinks.get(name) === sink || (this.options.log !== undefined && sinks.has(name))) continue;
+      this.retire(sink, "removed");
+      if (this.options.log !== undefined) this.forgetBacklog(sinkKey(plan.uid, name), sink);
     }
     const sources = new Map<string, SourceStats>();
     const compiled: CompiledSource[] = [];
@@ -143,7 +155,12 @@ export class Exporter {
     this.policies.delete(uid);
     this.unindex(running.plan.project, uid);
     this.syncPullJobs(true);
-    await Promise.all([...running.sinks.values()].map((sink) => sink.close()));
+    await Promise.all(
+      [...running.sinks].map(async ([name, sink]) => {
+        await sink.close(SINK_RUNTIME_DEFAULTS.drainTimeoutMs, "removed");
+        this.options.log?.removeSink(sinkKey(uid, name));
+      }),
+    );
   }
 
   has(uid: string): boolean {
@@ -231,12 +248,24 @@ export class Exporter {
     this.options.pull.setJobs(jobs, { forgetRemoved });
   }
 
-  private retire(sink: RemoteWriteSink): void {
-    const closing = sink.close(SINK_RUNTIME_DEFAULTS.drainTimeoutMs).catch((error: unknown) => {
-      this.logger.error("closing a replaced sink failed", { error: String(error) });
+  /** Stops a sink that a plan no longer has, or has changed; resolves when it has stopped. */
+  private retire(sink: RemoteWriteSink, reason: "removed" | "replaced"): Promise<void> {
+    // A replaced sink with a durable backlog stops at once: its successor sends the rest.
+    const drainMs =
+      reason === "replaced" && sink.durable !== undefined ? 0 : SINK_RUNTIME_DEFAULTS.drainTimeoutMs;
+    const closing = sink.close(drainMs, reason).catch((error: unknown) => {
+      this.logger.error("closing a sink failed", { error: String(error) });
     });
     this.closing.add(closing);
     void closing.finally(() => this.closing.delete(closing));
+    return closing;
+  }
+
+  /** A sink removed from its policy: once it has stopped, the log gives up its backlog. */
+  private forgetBacklog(key: string, sink: RemoteWriteSink): void {
+    const log = this.options.log;
+    if (log === undefined) return;
+    void sink.close(0, "removed").finally(() => log.removeSink(key));
   }
 
   private index(project: string, uid: string): void {
@@ -263,4 +292,9 @@ export class Exporter {
     }
     this.router.setProject(project, sources);
   }
+}
+
+/** A sink's identity in the durable log: stable while the policy and the sink's name are. */
+function sinkKey(policyUid: string, sinkName: string): string {
+  return `${policyUid}/${sinkName}`;
 }

@@ -17,6 +17,7 @@ import { ROUTER_DEFAULTS } from "../../exporter/router/router.js";
 import { dnsLabelProblems } from "../../api/names.js";
 import { DEMO_PROJECTS } from "../../demo/generator.js";
 import { CidrError, parseCidr } from "../../exporter/egress/index.js";
+import { BufferLockedError } from "../../exporter/buffer/index.js";
 import {
   ClusterConnectionError,
   DEFAULT_DATA_DIR,
@@ -30,6 +31,8 @@ import {
 import { DatabaseLockedError } from "../../store/index.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { QUOTA_FLAG_OPTIONS, quotaFlagsHelp, quotaOptions } from "../quota-flags.js";
+import { DELIVERY_FLAG_OPTIONS, DELIVERY_FLAGS_HELP, deliveryOptions } from "../delivery-flags.js";
+import { bytesFlag, durationFlag, formatBytes } from "../flag-values.js";
 
 export const summary = "Run the Telex server: resource API, controller, exporter and ingest in one process";
 
@@ -39,6 +42,9 @@ const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--to
                    [--route-cache-bytes SIZE] [--tenant-label NAME]
                    [--status-interval DURATION] [--endpoint-allow CIDR,...] [--endpoint-deny CIDR,...]
                    [--source-url URL [--pull-interval DURATION] [--pull-lag DURATION] [--pull-mode export|federate]]
+                   [--buffer disk|memory] [--buffer-sync-interval DURATION] [--max-backlog-age DURATION]
+                   [--sink-buffer-max-bytes SIZE] [--buffer-max-bytes SIZE] [--sink-max-shards N]
+                   [--max-inflight-requests N]
        telex serve (--kubeconfig FILE [--context NAME] | --in-cluster) --project NAME [ingest, pull and status flags]
 
 Runs everything on embedded defaults: the resource API (per-project
@@ -56,7 +62,8 @@ exports that project's series (--project).
 
 Options:
   --api-listen HOST:PORT  address of the resource API (default ${DEFAULT_API_LISTEN}; port 0 picks a free port)
-  --data-dir DIR          where the SQLite store lives (default ${DEFAULT_DATA_DIR})
+  --data-dir DIR          where the SQLite store, the durable buffer and pull cursors live
+                          (default ${DEFAULT_DATA_DIR})
   --tokens-file FILE      bearer tokens (YAML or JSON); without it access is open and
                           the API must listen on a loopback address
   --tls-cert-file FILE    PEM certificate: serve https (kubectl sends tokens only over https)
@@ -87,6 +94,8 @@ Options:
   --demo                  feed synthetic gateway metrics of projects ${DEMO_PROJECTS.join(", ")}
                           every 5 s, so a policy in one of them delivers at once
 
+Delivery:
+${DELIVERY_FLAGS_HELP}
 Per-project quotas of the embedded API (past one, writes get 403 exceeded quota):
 ${quotaFlagsHelp()}`;
 
@@ -133,6 +142,7 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
       demo: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
       ...QUOTA_FLAG_OPTIONS,
+      ...DELIVERY_FLAG_OPTIONS,
     },
     strict: true,
     allowPositionals: false,
@@ -163,6 +173,7 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
   const stop = stopSignal ?? processSignal();
   const quotas = quotaOptions(values);
   const common = {
+    delivery: deliveryOptions(values),
     dataDir: values["data-dir"],
     ingestListen: values["ingest-listen"],
     ...(values["ingest-token-file"] === undefined ? {} : { ingestTokenFile: values["ingest-token-file"] }),
@@ -195,7 +206,8 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
     if (
       error instanceof ApiServerConfigError ||
       error instanceof TokensFileError ||
-      error instanceof DatabaseLockedError
+      error instanceof DatabaseLockedError ||
+      error instanceof BufferLockedError
     ) {
       io.stderr.write(`telex serve: ${error.message}\n`);
       return EXIT.failure;
@@ -317,14 +329,6 @@ interface PullFlags {
   readonly "pull-mode"?: string | undefined;
 }
 
-function durationFlag(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0)
-    throw new UsageError(`--${name}: ${JSON.stringify(text)} is not a positive duration such as 30s or 1m`);
-  return ms;
-}
-
 /** A repeatable, comma-separated list of CIDRs (or single addresses), each checked. */
 function cidrFlag(name: string, values: readonly string[] | undefined): string[] {
   const cidrs = (values ?? []).flatMap((value) => value.split(",")).map((cidr) => cidr.trim());
@@ -337,23 +341,6 @@ function cidrFlag(name: string, values: readonly string[] | undefined): string[]
     }
   }
   return cidrs;
-}
-
-const BYTE_UNITS: Readonly<Record<string, number>> = { "": 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 };
-
-function bytesFlag(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const match = /^([0-9]+)(|KiB|MiB|GiB)$/.exec(text);
-  const bytes = match === null ? NaN : Number(match[1]) * (BYTE_UNITS[match[2] ?? ""] ?? NaN);
-  if (!(bytes > 0) || !Number.isSafeInteger(bytes))
-    throw new UsageError(
-      `--${name}: ${JSON.stringify(text)} is not a positive size such as 67108864 or 64MiB`,
-    );
-  return bytes;
-}
-
-function formatBytes(bytes: number): string {
-  return bytes % 2 ** 20 === 0 ? `${bytes / 2 ** 20}MiB` : String(bytes);
 }
 
 interface IngestAccessFlags {

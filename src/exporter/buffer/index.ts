@@ -5,3 +5,4 @@ export type { DurableLogOptions, LogRecord, LogStats } from "./log.js";
 export { RecordFormatError } from "./record.js";
 export { RegistryFileError } from "./registry.js";
 export { MAX_SHARDS } from "./positions.js";
+export { BufferLockedError } from "./lock.js";

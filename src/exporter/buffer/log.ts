@@ -24,6 +24,7 @@ import type { SeriesRef } from "../series.js";
 import type { BacklogTrimReason, ShardPositions, SinkBacklog } from "../sink/backlog.js";
 import type { SampleBatch } from "../sink/queue.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
+import { lockDirectory } from "./lock.js";
 import { systemClock } from "../util/clock.js";
 import {
   DEFAULT_MAX_BACKLOG_AGE_MS,
@@ -109,6 +110,11 @@ export interface LogStats {
 
 export interface LogRecord {
   add(sink: SinkLog, series: SeriesRef, value: number, timestampMs: number): void;
+  /**
+   * The seq the record gave the sink's first sample, once commit() resolved;
+   * the sink's later samples in the record follow in add() order.
+   */
+  firstSeq(sink: SinkLog): number | undefined;
   /**
    * Resolves once the record is written with write(2) (or synced, with
    * syncIntervalMs 0). Records resolve in append order. After it resolves,
@@ -252,8 +258,13 @@ export class SinkLog implements SinkBacklog {
   get endSeq(): number {
     return this.state.endSeq;
   }
+  /** Bytes of the sink's samples the log still holds for it (their series definitions are shared, so not counted). */
+  get bytes(): number {
+    return Math.max(0, this.state.endSeq - this.state.lowWatermark()) * SAMPLE_BYTES;
+  }
+  /** The latest positions: committed in this run, else recovered at open (a replacing pipeline resumes here). */
   get recovered(): ShardPositions | undefined {
-    return this.state.recovered;
+    return this.state.committed ?? this.state.recovered;
   }
 
   read(from: number, batch: SampleBatch<SeriesRef>): Promise<number> {
@@ -297,7 +308,14 @@ class PendingRecord implements LogRecord {
   readonly values: number[] = [];
   readonly timestamps: number[] = [];
 
+  /** Filled by DurableLog.append when the record is encoded. */
+  readonly firstSeqs = new Map<SinkState, number>();
+
   constructor(private readonly log: DurableLog) {}
+
+  firstSeq(sink: SinkLog): number | undefined {
+    return this.firstSeqs.get(sink.state);
+  }
 
   add(sink: SinkLog, series: SeriesRef, value: number, timestampMs: number): void {
     this.sinks.push(sink.state);
@@ -369,6 +387,7 @@ export class DurableLog {
   private readonly unlinks = new Set<Promise<void>>();
   private syncTimer: TimerHandle | undefined;
   private sweepTimer: TimerHandle | undefined;
+  private unlock: () => Promise<void> = () => Promise.resolve();
 
   private constructor(
     private readonly dir: string,
@@ -396,6 +415,20 @@ export class DurableLog {
   static async open(options: DurableLogOptions): Promise<DurableLog> {
     const dir = options.dir;
     await mkdir(dir, { recursive: true });
+    const unlock = await lockDirectory(dir);
+    try {
+      return await DurableLog.openLocked(options, unlock);
+    } catch (error: unknown) {
+      await unlock();
+      throw error;
+    }
+  }
+
+  private static async openLocked(
+    options: DurableLogOptions,
+    unlock: () => Promise<void>,
+  ): Promise<DurableLog> {
+    const dir = options.dir;
     const marker = join(dir, CLEAN_SHUTDOWN);
     const cleanStart = await exists(marker);
     await rm(marker, { force: true });
@@ -407,6 +440,7 @@ export class DurableLog {
     );
     try {
       const log = new DurableLog(dir, registry, positionsHandle, cleanStart, options);
+      log.unlock = unlock;
       await log.recover();
       return log;
     } catch (error: unknown) {
@@ -476,6 +510,7 @@ export class DurableLog {
       await writeFile(join(this.dir, CLEAN_SHUTDOWN), "");
       await syncDirectory(this.dir);
     }
+    await this.unlock();
   }
 
   /**
@@ -540,6 +575,7 @@ export class DurableLog {
     if (fresh.refs.length > 0) batch.defAreas.push(batch.fileOffset + defStart, fresh.bytes);
     sinks.forEach((sink, index) => {
       const firstSeq = sink.assignedSeq;
+      record.firstSeqs.set(sink, firstSeq);
       writeSectionEntry(buf, body, index, sink.index, sink.pendingCount, firstSeq);
       sink.assignedSeq += sink.pendingCount;
       sink.cursor = at;

@@ -5,16 +5,25 @@
 // (scan.ts) and falls back to the general decoder for any other layout.
 // Pushing never blocks: a full sink queue drops its oldest samples and
 // counts them, and the request still succeeds.
+//
+// With a durable log the second pass writes one record holding the
+// request's samples for every sink, and apply() returns a promise that
+// settles when it is written: the caller acknowledges only then. Sinks get
+// the samples after the write, in the log's order, so nothing is sent that a
+// crash could lose (and the agent would resend).
 import {
   decodeWriteRequestRaw,
   scanWriteRequest,
   type WriteRequestScanner,
 } from "../../remotewrite/index.js";
+import type { DurableLog } from "../buffer/index.js";
+import type { SeriesRef } from "../series.js";
 import {
   LABEL_LIMIT_REASONS,
   type LabelLimitReason,
   type Route,
   type Router,
+  type SampleTarget,
   type Unrouted,
 } from "../router/router.js";
 
@@ -57,14 +66,26 @@ export class IngestProcessor implements WriteRequestScanner {
     },
   };
 
-  constructor(private readonly router: Router) {}
+  /** @param log with it, samples are written to the durable log before sinks see them. */
+  constructor(
+    private readonly router: Router,
+    private readonly log?: DurableLog,
+  ) {}
+
+  /** The durable log is writing behind: the caller should refuse new requests for now (429). */
+  get overloaded(): boolean {
+    return this.log?.overloaded ?? false;
+  }
 
   /**
    * Decodes an uncompressed WriteRequest and routes its samples. Throws
    * WriteRequestDecodeError or InvalidLabelsError, having applied nothing.
-   * The request's bytes are not kept: the caller may reuse them afterwards.
+   * The request's bytes are not kept: the caller may reuse them as soon as
+   * this returns. With a durable log it returns a promise that settles once
+   * the samples are written (and rejects when they could not be: the caller
+   * answers 503, and no sink counted them).
    */
-  apply(request: Uint8Array): void {
+  apply(request: Uint8Array): Promise<void> | undefined {
     this.count = 0;
     try {
       if (!scanWriteRequest(request, this)) {
@@ -72,7 +93,9 @@ export class IngestProcessor implements WriteRequestScanner {
         this.count = 0;
         decodeWriteRequestRaw(request, this.visitor);
       }
+      if (this.log !== undefined) return this.write(this.log);
       this.push();
+      return undefined;
     } finally {
       this.routes.fill(undefined, 0, this.count);
       this.count = 0;
@@ -112,6 +135,51 @@ export class IngestProcessor implements WriteRequestScanner {
       for (const target of route.targets) target.push(route.series, value, timestamp);
       stats.samplesRouted += route.targets.length;
     }
+  }
+
+  /** The durable second pass: one record for the request, then the sinks, in the record's order. */
+  private write(log: DurableLog): Promise<void> {
+    const stats = this.stats;
+    const count = this.count;
+    stats.samplesReceived += count;
+    const record = log.record();
+    const targets: SampleTarget[] = [];
+    const series: SeriesRef[] = [];
+    const values: number[] = [];
+    const timestamps: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const route = this.routes[i];
+      if (route === undefined || typeof route === "string") {
+        if (route === undefined || route === "not-selected") stats.samplesNotSelected++;
+        else if (route === "no-tenant") stats.samplesWithoutTenant++;
+        else stats.samplesDropped[route]++;
+        continue;
+      }
+      const value = this.values[i] ?? NaN;
+      const timestamp = this.timestamps[i] ?? 0;
+      for (const source of route.sources) source.matchedSamples++;
+      for (const target of route.targets) {
+        if (target.durable !== undefined) record.add(target.durable, route.series, value, timestamp);
+        targets.push(target);
+        series.push(route.series);
+        values.push(value);
+        timestamps.push(timestamp);
+      }
+      stats.samplesRouted += route.targets.length;
+    }
+    if (targets.length === 0) return Promise.resolve();
+    return record.commit().then(() => {
+      const started = new Set<SampleTarget>();
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[i] as SampleTarget;
+        if (target.durable !== undefined && !started.has(target)) {
+          started.add(target);
+          const first = record.firstSeq(target.durable);
+          if (first !== undefined) target.expectSeq?.(first);
+        }
+        target.push(series[i] as SeriesRef, values[i] ?? NaN, timestamps[i] ?? 0);
+      }
+    });
   }
 
   private shrink(): void {

@@ -71,6 +71,7 @@ export const INGEST_OUTCOMES = [
   "loop",
   "too_large",
   "throttled",
+  "unavailable",
   "unauthorized",
   "unsupported_media_type",
   "not_found",
@@ -313,8 +314,9 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
       }
       if (!budget.tryTake(length)) throw throttled("request bodies in flight at their limit");
       taken.bytes += length;
-      // Decompressing and applying are synchronous: the decompressed bytes are
-      // garbage (or the reused scratch) once apply returns.
+      // Decompressing and decoding are synchronous: the decompressed bytes are
+      // garbage (or the reused scratch) once apply returns, even when it
+      // returns a promise for the durable write.
       const cpu = process.cpuUsage();
       const uncompressed = uncompressBody(body, maxUncompressed, scratch);
       // A body that did not fit was decoded into a fresh buffer: keep that one for the next
@@ -326,11 +328,24 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
       ) {
         scratch = uncompressed;
       }
+      if (options.processor.overloaded) throw throttled("the durable buffer is writing behind");
+      let written: Promise<void> | undefined;
       try {
-        options.processor.apply(uncompressed);
+        written = options.processor.apply(uncompressed);
       } finally {
         const used = process.cpuUsage(cpu);
         maxBlockingCpuMs = Math.max(maxBlockingCpuMs, (used.user + used.system) / 1000);
+      }
+      // With a durable buffer the answer waits until the samples are on disk; a failed write is a 503.
+      if (written !== undefined) {
+        try {
+          await written;
+        } catch (error: unknown) {
+          logger.error("ingest could not write to the durable buffer", { error: String(error) });
+          throw new RequestError(503, "unavailable", "the durable buffer cannot take data now; retry later", {
+            "Retry-After": String(INGEST_DEFAULTS.retryAfterSeconds),
+          });
+        }
       }
     } finally {
       budget.give(taken.bytes);

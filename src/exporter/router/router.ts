@@ -16,12 +16,17 @@
 import { decodeLabelBytes, encodeLabels, InvalidLabelsError } from "../../remotewrite/index.js";
 import type { Label } from "../../remotewrite/index.js";
 import type { SeriesMatcher } from "../../metricsql/index.js";
+import type { SinkLog } from "../buffer/index.js";
 import type { SeriesRef } from "../series.js";
 import { SeriesCache, hashRange, type CacheEntry } from "./series-cache.js";
 
 /** Where a routed sample goes: a sink's push. */
 export interface SampleTarget {
   push(series: SeriesRef, value: number, timestampMs: number): void;
+  /** With a durable buffer: the sink's view of the log, written before push() is called. */
+  readonly durable?: SinkLog | undefined;
+  /** With a durable buffer: the seq in the log of the next pushed sample. */
+  expectSeq?(seq: number): void;
 }
 
 /** Counts what one source of one policy matched. */

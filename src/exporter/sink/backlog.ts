@@ -29,7 +29,11 @@ export interface SinkBacklog {
   readonly startSeq: number;
   /** One past the newest seq written; equals the samples the sink has received over its life. */
   readonly endSeq: number;
-  /** The positions of the last commit, as recovered at start; undefined for a new sink. */
+  /**
+   * The latest positions: of the last commit in this run, else as recovered
+   * at start; undefined for a new sink. A pipeline replacing another one on
+   * the same sink resumes from here.
+   */
   readonly recovered: ShardPositions | undefined;
   /**
    * Reads samples with seq from `from` on into `batch` (appending, at most

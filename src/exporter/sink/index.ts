@@ -6,7 +6,7 @@ import type { SeriesRef } from "../series.js";
 import { systemClock, type Clock } from "../util/clock.js";
 import { basicAuthHeaders } from "./auth.js";
 import { SINK_RUNTIME_DEFAULTS, type RemoteWriteSinkConfig } from "./config.js";
-import type { SinkBacklog } from "./backlog.js";
+import type { SinkLog } from "../buffer/index.js";
 import { DeliveryBudget } from "./delivery-budget.js";
 import { HttpSender } from "./http-sender.js";
 import { SinkPipeline, seriesShardHash, type DownState } from "./pipeline.js";
@@ -41,18 +41,21 @@ export class RemoteWriteSink {
   private readonly pipeline: SinkPipeline<SeriesRef>;
   private readonly sender: HttpSender;
 
-  private readonly backlog: (SinkBacklog & { readonly bytes?: number }) | undefined;
+  /** The durable log's view of this sink, when it has one: ingest writes there first. */
+  readonly durable: SinkLog | undefined;
 
   /**
-   * @param backlog the durable log's view of this sink (push mode with a
+   * @param durable the durable log's view of this sink (push mode with a
    * buffer); without it the sink runs from memory.
+   * @param startAfter with `durable`: the sink this one replaces has stopped.
    */
   constructor(
     readonly config: RemoteWriteSinkConfig,
     runtime: SinkRuntime = {},
-    backlog?: SinkBacklog & { readonly bytes?: number },
+    durable?: SinkLog,
+    startAfter?: Promise<void>,
   ) {
-    this.backlog = backlog;
+    this.durable = durable;
     const clock = runtime.clock ?? systemClock;
     this.sender = new HttpSender({
       endpoint: config.endpoint,
@@ -76,7 +79,8 @@ export class RemoteWriteSink {
       maxShards: runtime.maxShards ?? SINK_RUNTIME_DEFAULTS.maxShards,
       budget: runtime.budget ?? (defaultBudget ??= new DeliveryBudget()),
       onShardsChanged: (count) => void this.sender.closeLanes(count),
-      ...(backlog === undefined ? {} : { backlog }),
+      ...(durable === undefined ? {} : { backlog: durable }),
+      ...(startAfter === undefined ? {} : { startAfter }),
       clock,
       logger: runtime.logger ?? silentLogger,
     });
@@ -96,7 +100,7 @@ export class RemoteWriteSink {
   }
 
   get bufferedBytes(): number {
-    return this.backlog?.bytes ?? this.pipeline.buffered * MEMORY_BYTES_PER_SAMPLE;
+    return this.durable?.bytes ?? this.pipeline.buffered * MEMORY_BYTES_PER_SAMPLE;
   }
 
   get shardCount(): number {
@@ -137,6 +141,11 @@ export class RemoteWriteSink {
     this.pipeline.push(series, value, timestampMs);
   }
 
+  /** With a durable log: the next pushed sample has this seq there (see SinkPipeline.expectSeq). */
+  expectSeq(seq: number): void {
+    this.pipeline.expectSeq(seq);
+  }
+
   /**
    * Delivers what it holds for up to drainTimeoutMs, then stops and closes
    * its connections. At "shutdown" a durable backlog keeps the rest for the
@@ -144,7 +153,7 @@ export class RemoteWriteSink {
    */
   async close(
     drainTimeoutMs: number = SINK_RUNTIME_DEFAULTS.drainTimeoutMs,
-    reason: "shutdown" | "removed" = "shutdown",
+    reason: "shutdown" | "removed" | "replaced" = "shutdown",
   ): Promise<void> {
     await this.pipeline.close({ drainTimeoutMs, reason });
     await this.sender.close();

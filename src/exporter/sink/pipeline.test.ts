@@ -164,11 +164,7 @@ describe("SinkPipeline", () => {
       [1, 2, 3, 4, 5, 6, 7, 8, 9],
     );
     assert.equal(sink.stats.samplesSent, 9);
-    assert.equal(
-      sink.stats.samplesRetried,
-      3 * 5,
-      "2 retries, 2 failed probes, then the probe that worked",
-    );
+    assert.equal(sink.stats.samplesRetried, 3 * 5, "2 retries, 2 failed probes, then the probe that worked");
     assert.equal(sink.stats.consecutiveFailures, 0);
     assert.equal(logger.lines.filter((l) => l.includes("endpoint down")).length, 1);
     assertBalanced(sink);

@@ -68,6 +68,12 @@ export interface SinkPipelineOptions<S> {
   readonly onShardsChanged?: (count: number) => void;
   /** Where the samples are kept on disk; without it the pipeline runs from memory alone. */
   readonly backlog?: PipelineBacklog<S>;
+  /**
+   * With a backlog: sends nothing until this settles, then resumes from the
+   * backlog's latest positions. A pipeline replacing another on the same
+   * backlog waits for the old one to stop, so the two never send the same samples.
+   */
+  readonly startAfter?: Promise<void>;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -78,9 +84,11 @@ export interface CloseOptions {
   /**
    * Why the sink stops: at "shutdown" a durable backlog keeps what was not
    * delivered for the next start; when "removed" (its policy or sink is gone)
-   * it is given up. Without a backlog both are drops.
+   * it is given up. Without a backlog both are drops. "replaced": another
+   * pipeline takes over the same backlog, so this one neither drops nor
+   * commits anything more.
    */
-  readonly reason?: "shutdown" | "removed";
+  readonly reason?: "shutdown" | "removed" | "replaced";
 }
 
 /** Why a down sink stopped sending, and when it will try again. */
@@ -146,6 +154,10 @@ export class SinkPipeline<S> {
   private closing: Promise<void> | undefined;
   private commitQueued = false;
   private pumping = false;
+  /** Pushes already counted from the log (see expectSeq). */
+  private ignoredPushes = 0;
+  /** Waiting for startAfter: nothing is sent yet. */
+  private gated = false;
   private dropRun = 0;
   private startedMs: number | undefined;
 
@@ -158,30 +170,75 @@ export class SinkPipeline<S> {
     this.ring = new SampleQueue<S>(Math.max(options.queueCapacity, options.batchMaxSize));
     this.readBuffer = new SampleBatch<S>(Math.max(READ_BATCH, options.batchMaxSize));
     this.backlog = options.backlog;
-    let shardCount = 1;
+    this.shards = this.makeShards(1);
     if (this.backlog !== undefined) {
       this.backlog.onTrim = (from, to, reason) => {
         this.trimmed(from, to, reason);
       };
-      const recovered = this.backlog.recovered;
       this.nextSeq = this.backlog.endSeq;
-      this.readSeq = this.backlog.startSeq;
-      if (recovered !== undefined && recovered.next.length === recovered.shards) {
-        shardCount = Math.max(1, recovered.shards);
-        const low = Math.min(...recovered.next);
-        const until = Math.max(...recovered.next);
-        this.readSeq = Math.min(this.nextSeq, Math.max(this.backlog.startSeq, low));
-        if (until > this.readSeq) this.skip = { shards: shardCount, next: [...recovered.next], until };
+      this.resume();
+      const gate = options.startAfter;
+      if (gate !== undefined) {
+        // Until the gate opens everything arriving stays on disk; then reading starts from the latest positions.
+        this.gated = true;
+        this.catchingUp = true;
+        void gate
+          .catch(() => undefined)
+          .then(() => {
+            this.gated = false;
+            if (!this.abort.signal.aborted) this.resume();
+          });
       }
-      // What the log holds beyond the positions was received by an earlier run and is still owed.
-      this.stats.samplesReceived = this.nextSeq - this.readSeq;
-      this.catchingUp = this.readSeq < this.nextSeq;
     }
+  }
+
+  /** With a backlog: continues from its latest positions, reading back what they have not passed. */
+  private resume(): void {
+    const backlog = this.backlog;
+    if (backlog === undefined) return;
+    const recovered = backlog.recovered;
+    let shardCount = 1;
+    this.readSeq = backlog.startSeq;
+    if (recovered !== undefined && recovered.next.length === recovered.shards) {
+      shardCount = Math.max(1, recovered.shards);
+      const low = Math.min(...recovered.next);
+      const until = Math.max(...recovered.next);
+      this.readSeq = Math.min(this.nextSeq, Math.max(backlog.startSeq, low));
+      if (until > this.readSeq) this.skip = { shards: shardCount, next: [...recovered.next], until };
+    }
+    this.readSeq = Math.min(this.readSeq, this.nextSeq);
+    // Nothing was sent or dropped before: what the log holds past the positions is still owed.
+    this.stats.samplesReceived = this.nextSeq - this.readSeq;
     this.shards = this.makeShards(shardCount);
+    this.catchingUp = this.readSeq < this.nextSeq;
     if (this.catchingUp) {
-      this.startedMs = this.clock.now();
+      this.startedMs ??= this.clock.now();
       this.ensureReading();
     }
+  }
+
+  /**
+   * With a backlog: the next pushed sample has this seq in the log. Pushes
+   * follow the log's order, but one that a replaced pipeline received, or
+   * one this pipeline already counted from the log's end when it started,
+   * would shift the numbering: this keeps both in step.
+   */
+  expectSeq(seq: number): void {
+    if (this.backlog === undefined || seq === this.nextSeq) return;
+    if (seq < this.nextSeq) {
+      this.ignoredPushes = this.nextSeq - seq;
+      return;
+    }
+    const missed = seq - this.nextSeq;
+    this.stats.samplesReceived += missed;
+    this.interval.received += missed;
+    this.nextSeq = seq;
+    if (!this.catchingUp) {
+      // The ring's samples are in the log too: read everything from there, in order.
+      this.ring.clear();
+      this.catchingUp = true;
+    }
+    this.ensureReading();
   }
 
   /** Samples received and neither delivered nor dropped: in memory, in flight, or in the backlog on disk. */
@@ -228,6 +285,10 @@ export class SinkPipeline<S> {
 
   /** Queues one sample. Never blocks; after close() the sample is counted as dropped. */
   push(series: S, value: number, timestampMs: number): void {
+    if (this.ignoredPushes > 0) {
+      this.ignoredPushes--;
+      return;
+    }
     this.stats.samplesReceived++;
     this.interval.received++;
     const seq = this.nextSeq++;
@@ -319,11 +380,13 @@ export class SinkPipeline<S> {
     this.abort.abort(new ShutdownError("sink closed"));
     for (const shard of this.shards) shard.cancelTimer();
     await Promise.all([this.reading, ...this.shards.map((shard) => shard.loop)]);
-    if (this.backlog !== undefined && reason === "shutdown") {
+    if (this.backlog !== undefined && reason === "replaced") {
+      // The replacing pipeline resumes from the positions committed so far.
+    } else if (this.backlog !== undefined && reason === "shutdown") {
       // Kept on disk for the next start; counted as buffered, not dropped.
       this.commitNow();
     } else {
-      this.drop(reason, this.buffered);
+      this.drop(reason === "replaced" ? "shutdown" : reason, this.buffered);
       this.ring.clear();
       for (const shard of this.shards) {
         shard.queue.clear();
@@ -341,7 +404,7 @@ export class SinkPipeline<S> {
   }
 
   private canDispatch(): boolean {
-    return this.reshardTarget === undefined && !this.abort.signal.aborted;
+    return this.reshardTarget === undefined && !this.gated && !this.abort.signal.aborted;
   }
 
   /** Hands a sample to its shard; false when that shard's queue is full. */
@@ -701,7 +764,7 @@ export class SinkPipeline<S> {
   }
 
   private queueCommit(): void {
-    if (this.backlog === undefined || this.commitQueued) return;
+    if (this.backlog === undefined || this.commitQueued || this.gated) return;
     this.commitQueued = true;
     queueMicrotask(() => {
       this.commitQueued = false;
@@ -710,7 +773,8 @@ export class SinkPipeline<S> {
   }
 
   private commitNow(): void {
-    this.backlog?.commit(this.positions());
+    // A gated pipeline has not taken over yet: the positions belong to the one it replaces.
+    if (!this.gated) this.backlog?.commit(this.positions());
   }
 
   private armReshardTimer(): TimerHandle | undefined {

@@ -1,0 +1,79 @@
+// `telex serve` flags of delivery: the durable buffer of push ingest and the
+// sinks' parallelism. Defaults live with the code they configure
+// (src/exporter/buffer/defaults.ts, src/exporter/sink/config.ts) and are
+// printed from there.
+import {
+  DEFAULT_MAX_BACKLOG_AGE_MS,
+  DEFAULT_SINK_MAX_BYTES,
+  DEFAULT_SYNC_INTERVAL_MS,
+  DEFAULT_TOTAL_MAX_BYTES,
+} from "../exporter/buffer/defaults.js";
+import { MAX_SHARDS } from "../exporter/buffer/index.js";
+import { DEFAULT_MAX_INFLIGHT_REQUESTS, SINK_RUNTIME_DEFAULTS } from "../exporter/sink/index.js";
+import type { DeliveryOptions } from "../server.js";
+import { bytesFlag, durationFlag, durationOrZeroFlag, integerFlag } from "./flag-values.js";
+import { UsageError } from "./io.js";
+
+export const DELIVERY_FLAG_OPTIONS = {
+  buffer: { type: "string" },
+  "buffer-sync-interval": { type: "string" },
+  "max-backlog-age": { type: "string" },
+  "sink-buffer-max-bytes": { type: "string" },
+  "buffer-max-bytes": { type: "string" },
+  "sink-max-shards": { type: "string" },
+  "max-inflight-requests": { type: "string" },
+} as const;
+
+const GIB = 2 ** 30;
+
+export const DELIVERY_FLAGS_HELP = `  --buffer disk|memory    push mode: disk (default) acknowledges a push only once its samples are
+                          written under DATA-DIR/buffer, where sinks keep what they cannot send yet;
+                          memory keeps a few batches per sink and drops the oldest past them
+  --buffer-sync-interval DURATION  how often the buffer is synced to the device, the most a power
+                          loss can take (default ${DEFAULT_SYNC_INTERVAL_MS / 1000}s); 0 syncs before every acknowledgement
+  --max-backlog-age DURATION  samples kept for a down endpoint longer than this are dropped as
+                          expired (default ${DEFAULT_MAX_BACKLOG_AGE_MS / 3_600_000}h)
+  --sink-buffer-max-bytes SIZE  one sink's backlog on disk; past it the oldest goes, counted as
+                          buffer_full (default ${DEFAULT_SINK_MAX_BYTES / GIB}GiB)
+  --buffer-max-bytes SIZE  all sinks' backlogs together (default ${DEFAULT_TOTAL_MAX_BYTES / GIB}GiB)
+  --sink-max-shards N     requests one sink may have in flight at once, as its backlog and its
+                          endpoint's latency call for (default ${SINK_RUNTIME_DEFAULTS.maxShards})
+  --max-inflight-requests N  requests in flight to all endpoints together (default ${DEFAULT_MAX_INFLIGHT_REQUESTS})
+`;
+
+interface DeliveryFlagValues {
+  readonly buffer?: string | undefined;
+  readonly "buffer-sync-interval"?: string | undefined;
+  readonly "max-backlog-age"?: string | undefined;
+  readonly "sink-buffer-max-bytes"?: string | undefined;
+  readonly "buffer-max-bytes"?: string | undefined;
+  readonly "sink-max-shards"?: string | undefined;
+  readonly "max-inflight-requests"?: string | undefined;
+}
+
+export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
+  const mode = values.buffer ?? "disk";
+  if (mode !== "disk" && mode !== "memory") {
+    throw new UsageError(`--buffer: ${JSON.stringify(mode)} is neither disk nor memory`);
+  }
+  const syncIntervalMs = durationOrZeroFlag("buffer-sync-interval", values["buffer-sync-interval"]);
+  const maxBacklogAgeMs = durationFlag("max-backlog-age", values["max-backlog-age"]);
+  const sinkMaxBytes = bytesFlag("sink-buffer-max-bytes", values["sink-buffer-max-bytes"]);
+  const totalMaxBytes = bytesFlag("buffer-max-bytes", values["buffer-max-bytes"]);
+  const maxShards = integerFlag("sink-max-shards", values["sink-max-shards"], 1, MAX_SHARDS);
+  const maxInflightRequests = integerFlag(
+    "max-inflight-requests",
+    values["max-inflight-requests"],
+    1,
+    1_000_000,
+  );
+  return {
+    buffer: mode,
+    ...(syncIntervalMs === undefined ? {} : { syncIntervalMs }),
+    ...(maxBacklogAgeMs === undefined ? {} : { maxBacklogAgeMs }),
+    ...(sinkMaxBytes === undefined ? {} : { sinkMaxBytes }),
+    ...(totalMaxBytes === undefined ? {} : { totalMaxBytes }),
+    ...(maxShards === undefined ? {} : { maxShards }),
+    ...(maxInflightRequests === undefined ? {} : { maxInflightRequests }),
+  };
+}
