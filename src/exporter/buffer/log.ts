@@ -1192,6 +1192,7 @@ export class DurableLog {
       for (let i = 0; i < take; i++) {
         const slot = into + filled + i;
         batch.series[slot] = table[buf.readUInt32LE(at)];
+        batch.seqs[slot] = s + i;
         batch.timestamps[slot] = buf.readDoubleLE(at + 4);
         batch.values[slot] = buf.readDoubleLE(at + 12);
         at += SAMPLE_BYTES;

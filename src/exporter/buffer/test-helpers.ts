@@ -54,6 +54,9 @@ export async function readAll(sink: SinkLog, from = 0, batchSize = 37): Promise<
       if (n === 0 && seq === before)
         throw new Error(`read(${seq}) found nothing below endSeq ${sink.endSeq}`);
       for (let i = 0; i < n; i++) {
+        // Every sample carries its seq: the pipeline tracks delivery by it.
+        if (batch.seqs[i] !== seq + i)
+          throw new Error(`sample ${i} of read(${seq}) has seq ${batch.seqs[i]}`);
         out.push({
           series: nameOf(batch.series[i]),
           value: batch.values[i] ?? NaN,

@@ -438,7 +438,9 @@ export class SinkPipeline<S> {
 
   private ensureReading(): void {
     if (this.reading !== undefined || !this.catchingUp || !this.canDispatch()) return;
-    this.reading = this.readBack()
+    // Started on a microtask: dispatching starts shards, which call back here, and must find `reading` set.
+    this.reading = Promise.resolve()
+      .then(() => this.readBack())
       .catch((error: unknown) => {
         this.logger.error("sink could not read its backlog", { error: String(error) });
       })
