@@ -153,7 +153,20 @@ export function deliveryReport(health: PolicyHealth): PolicyDelivery {
         samplesReceived: stats.samplesReceived,
         samplesSent: stats.samplesSent,
         samplesDropped: Object.fromEntries(DROP_REASONS.map((r) => [r, stats.dropped[r]])),
-        samplesPending: sink.buffered,
+        samplesBuffered: sink.buffered,
+        bufferedBytes: sink.bufferedBytes,
+        lagSeconds: sink.lagSeconds(),
+        shards: sink.shardCount,
+        samplesRetried: stats.samplesRetried,
+        ...(sink.down === undefined
+          ? {}
+          : {
+              down: {
+                sinceMs: sink.down.sinceMs,
+                nextProbeMs: sink.down.nextProbeMs,
+                probes: sink.down.probes,
+              },
+            }),
         requests: Object.fromEntries(REQUEST_OUTCOMES.map((o) => [o, stats.requests[o]])),
         bytesSent: stats.bytesSent,
         consecutiveFailures: stats.consecutiveFailures,

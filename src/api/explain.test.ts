@@ -90,6 +90,24 @@ describe("explain", () => {
     assert.match(text, /\n {2}timeout\t<string> -required-\n/);
   });
 
+  it("says what retry does when an endpoint stays down", () => {
+    const flat = (text: string): string => text.replace(/\s+/g, " ");
+    const attempts = flat(explain("exportpolicy.spec.sinks.target.prometheusRemoteWrite.retry.maxAttempts"));
+    assert.match(attempts, /bounds how long one request is retried before the sink declares itself down/);
+    assert.match(
+      attempts,
+      /keeps buffering its samples \(bounded by the server's --max-backlog-age and its buffer size/,
+    );
+    const backoff = flat(
+      explain("exportpolicy.spec.sinks.target.prometheusRemoteWrite.retry.backoffDuration"),
+    );
+    assert.match(backoff, /the wait before the first retry, doubling/);
+    assert.match(
+      backoff,
+      /probes its endpoint: the doubling continues past the last attempt, capped at 5 minutes/,
+    );
+  });
+
   it("recursive lines carry defaults and bounds", () => {
     const text = explain("exportpolicy", { recursive: true });
     assert.match(text, /maxAttempts\t<integer> -required- {2}\(default: 3; 1 to 10\)/);

@@ -64,11 +64,12 @@ export const BatchSchema = Type.Object(
 export const RetrySchema = Type.Object(
   {
     backoffDuration: duration(
-      "Backoff duration that should be used to backoff when retrying requests.",
+      "Backoff duration that should be used to backoff when retrying requests: the wait before the first retry, doubling with each further attempt (plus up to 20% jitter). It also sets the schedule on which a down sink probes its endpoint: the doubling continues past the last attempt, capped at 5 minutes.",
       DEFAULTS.retry.backoffDuration,
     ),
     maxAttempts: Type.Integer({
-      description: "Maximum number of attempts before telemetry data should be dropped.",
+      description:
+        "Maximum number of attempts of one request, the first included. It bounds how long one request is retried before the sink declares itself down: a down sink drops nothing, it keeps buffering its samples (bounded by the server's --max-backlog-age and its buffer size; beyond either the oldest samples are dropped and counted) and probes the endpoint until a request succeeds, then resumes from the oldest sample it kept.",
       minimum: 1,
       maximum: 10,
       default: DEFAULTS.retry.maxAttempts,
@@ -76,7 +77,7 @@ export const RetrySchema = Type.Object(
   },
   {
     description:
-      "Configures the export policies' retry behavior when it fails to send requests to the sink's endpoint. There's no guarantees that the export policy will retry until success if the endpoint is not available or configured incorrectly.",
+      "Configures the export policies' retry behavior when it fails to send requests to the sink's endpoint. Network errors, timeouts, 429 and 5xx are retried; other 4xx are not (the data is dropped as rejected or unauthorized). A sink whose endpoint stays down keeps its data only within the server's --max-backlog-age and buffer size.",
     additionalProperties: false,
     default: { ...DEFAULTS.retry },
   },

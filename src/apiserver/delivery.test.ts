@@ -39,6 +39,8 @@ const delivery = (name: string): string => `${POLICIES}/${name}/delivery`;
 
 const LAST_SUCCESS_MS = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
 const LAST_ERROR_MS = Date.UTC(2026, 0, 2, 3, 4, 9, 1);
+const DOWN_SINCE_MS = Date.UTC(2026, 0, 2, 3, 4, 7, 0);
+const NEXT_PROBE_MS = Date.UTC(2026, 0, 2, 3, 9, 7, 500);
 
 const REPORT: PolicyDelivery = {
   generation: 1,
@@ -47,8 +49,13 @@ const REPORT: PolicyDelivery = {
       name: "remote",
       samplesReceived: 1500,
       samplesSent: 1200,
-      samplesDropped: { queue_full: 0, retries_exhausted: 250 },
-      samplesPending: 50,
+      samplesDropped: { buffer_full: 0, expired: 250 },
+      samplesBuffered: 50,
+      bufferedBytes: 1600,
+      lagSeconds: 192.5,
+      shards: 4,
+      samplesRetried: 300,
+      down: { sinceMs: DOWN_SINCE_MS, nextProbeMs: NEXT_PROBE_MS, probes: 3 },
       requests: { success: 3, server_error: 2 },
       bytesSent: 4096,
       consecutiveFailures: 2,
@@ -108,8 +115,14 @@ describe("the exportpolicies/delivery subresource", () => {
           name: "remote",
           samplesReceived: 1500,
           samplesSent: 1200,
-          samplesDropped: { queue_full: 0, retries_exhausted: 250 },
+          samplesDropped: { buffer_full: 0, expired: 250 },
+          samplesBuffered: 50,
           samplesPending: 50,
+          bufferedBytes: 1600,
+          lagSeconds: 192.5,
+          shards: 4,
+          samplesRetried: 300,
+          down: { since: "2026-01-02T03:04:07Z", nextProbeTime: "2026-01-02T03:09:07Z", probes: 3 },
           requests: { success: 3, server_error: 2 },
           bytesSent: 4096,
           consecutiveFailures: 2,

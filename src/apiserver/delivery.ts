@@ -1,7 +1,8 @@
 // The `delivery` subresource of ExportPolicies: each sink's live delivery
-// counters (samples received, sent, dropped by reason, pending; requests by
-// outcome; latency; last success and last error) and each source's matched
-// samples, read on request from the exporter running in the same process.
+// counters (samples received, sent, dropped by reason, buffered; requests by
+// outcome; latency; last success and last error), its backlog (bytes, lag,
+// shards, whether it is down and when it probes next) and each source's
+// matched samples, read on request from the exporter running in the same process.
 //
 // Why not `status`: these counters change with every request a sink sends.
 // The controller writes status only when something a person acts on changed
@@ -38,10 +39,24 @@ export interface SinkDelivery {
   readonly name: string;
   readonly samplesReceived: number;
   readonly samplesSent: number;
-  /** By drop reason (queue_full, retries_exhausted, …); received = sent + Σ dropped + pending. */
+  /** By drop reason (buffer_full, expired, rejected, …); received = sent + Σ dropped + buffered. */
   readonly samplesDropped: Readonly<Record<string, number>>;
-  /** Queued, or in a request that has not finished yet. */
-  readonly samplesPending: number;
+  /**
+   * Received and neither delivered nor dropped yet: in memory, in a request,
+   * or on disk. Served also as `samplesPending`, its former name, so that
+   * older clients keep reading it (deprecated; v1alpha1 may drop it).
+   */
+  readonly samplesBuffered: number;
+  /** What the buffered samples take: on disk with the durable buffer, else an estimate of memory. */
+  readonly bufferedBytes: number;
+  /** Now − the newest delivered sample's timestamp while samples wait; 0 when none wait. */
+  readonly lagSeconds: number;
+  /** Requests the sink sends in parallel. */
+  readonly shards: number;
+  /** Samples sent again after a failed attempt (retries and probes), once per attempt. */
+  readonly samplesRetried: number;
+  /** Set while the sink is down: it keeps its samples and probes the endpoint. */
+  readonly down?: { readonly sinceMs: number; readonly nextProbeMs: number; readonly probes: number };
   /** Delivery attempts by outcome (success, unreachable, server_error, …), retries included. */
   readonly requests: Readonly<Record<string, number>>;
   readonly bytesSent: number;
@@ -90,7 +105,25 @@ function sinkJson(sink: SinkDelivery): JsonObject {
     samplesReceived: sink.samplesReceived,
     samplesSent: sink.samplesSent,
     samplesDropped: { ...sink.samplesDropped },
-    samplesPending: sink.samplesPending,
+    samplesBuffered: sink.samplesBuffered,
+    // Deprecated alias of samplesBuffered, for clients that predate it.
+    samplesPending: sink.samplesBuffered,
+    bufferedBytes: sink.bufferedBytes,
+    lagSeconds: sink.lagSeconds,
+    shards: sink.shards,
+    samplesRetried: sink.samplesRetried,
+    ...(sink.down === undefined
+      ? {}
+      : {
+          down: {
+            since: timestamp(new Date(sink.down.sinceMs)),
+            // 0 while the first probe is being scheduled.
+            ...(sink.down.nextProbeMs === 0
+              ? {}
+              : { nextProbeTime: timestamp(new Date(sink.down.nextProbeMs)) }),
+            probes: sink.down.probes,
+          },
+        }),
     requests: { ...sink.requests },
     bytesSent: sink.bytesSent,
     consecutiveFailures: sink.consecutiveFailures,

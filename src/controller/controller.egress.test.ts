@@ -188,7 +188,7 @@ describe("egress policy and credential redaction end to end", () => {
       sinks: {
         samplesReceived: number;
         samplesSent: number;
-        samplesPending: number;
+        samplesBuffered: number;
         samplesDropped: Record<string, number>;
         requests: Record<string, number>;
       }[];
@@ -198,7 +198,7 @@ describe("egress policy and credential redaction end to end", () => {
     assert.ok((sink.samplesDropped["endpoint_forbidden"] ?? 0) > 0, JSON.stringify(sink));
     assert.equal(sink.requests["unreachable"], 0, "classified as forbidden, not as a network error");
     const dropped = Object.values(sink.samplesDropped).reduce((a, b) => a + b, 0);
-    assert.equal(sink.samplesReceived, sink.samplesSent + dropped + sink.samplesPending);
+    assert.equal(sink.samplesReceived, sink.samplesSent + dropped + sink.samplesBuffered);
   });
 
   it("never reflects the credentials a receiver echoes: status, Events, /delivery and logs", async () => {

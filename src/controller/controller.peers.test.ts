@@ -218,6 +218,44 @@ describe("controller with the embedded API", { skip: victoriaMetricsAvailability
     });
   });
 
+  it("records a Warning Event when a sink drops samples as buffer_full or expired, once per growth", async () => {
+    const uid = (await getPolicy()).metadata.uid ?? "";
+    const sink = exporter.health(uid)?.sinks.get("vm");
+    assert.ok(sink !== undefined);
+    // What the pipeline does when its buffer overflows or the log expires old data.
+    sink.stats.dropped.buffer_full += 1_234;
+    sink.stats.dropped.expired += 500;
+    sink.stats.noteExpired(Date.UTC(2026, 0, 1, 0, 0, 0), Date.UTC(2026, 0, 1, 6, 30, 0));
+    const events = () =>
+      client.request<{ items: { type: string; reason: string; message: string }[] }>(
+        "GET",
+        `${BASE}/api/v1/namespaces/default/events`,
+      );
+    const told = await eventually(
+      events,
+      (e) => e.items.some((i) => i.reason === "SamplesExpired"),
+      "the drop Events",
+    );
+    const dropped = told.items.filter((i) => i.reason === "SamplesDropped");
+    assert.deepEqual(
+      dropped.map((i) => [i.type, i.message]),
+      [["Warning", "sink vm: the buffer was full; dropped the oldest 1,234 samples (buffer_full)"]],
+    );
+    assert.deepEqual(
+      told.items.filter((i) => i.reason === "SamplesExpired").map((i) => [i.type, i.message]),
+      [
+        [
+          "Warning",
+          "sink vm: dropped 500 samples older than the maximum backlog age (written 2026-01-01T00:00:00Z to 2026-01-01T06:30:00Z) (expired)",
+        ],
+      ],
+    );
+    // Told once: later refreshes find nothing new.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const again = await events();
+    assert.equal(again.items.filter((i) => i.reason.startsWith("Samples")).length, 2);
+  });
+
   it("tears the pipelines down before the policy goes", async () => {
     const uid = (await getPolicy()).metadata.uid ?? "";
     assert.ok(exporter.health(uid));

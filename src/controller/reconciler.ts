@@ -17,6 +17,7 @@ import {
   type SinkStatus,
 } from "../api/index.js";
 import type { Exporter } from "../exporter/exporter.js";
+import type { RemoteWriteSink, SinkStats } from "../exporter/sink/index.js";
 import type { PolicyPlan } from "../exporter/plan.js";
 import type { Logger } from "../log.js";
 import { compilePolicy, type SinkProblem } from "./compile.js";
@@ -24,7 +25,16 @@ import { findCondition, formatTime, setCondition } from "./conditions.js";
 import type { KubeClient } from "./kube/client.js";
 import { KubeApiError } from "./kube/client.js";
 import type { ControlPlaneLayout, ResourceRef } from "./kube/layout.js";
-import { policyReadiness, sinkReadiness, type Readiness } from "./sink-readiness.js";
+import {
+  newReadinessMemory,
+  policyReadiness,
+  roughCount,
+  roughDuration,
+  sinkReadiness,
+  type DeliveryHealth,
+  type Readiness,
+  type ReadinessMemory,
+} from "./sink-readiness.js";
 
 export const FINALIZER = "exportpolicy.telemetry.miloapis.com/controller";
 export const POLICIES: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL };
@@ -68,6 +78,28 @@ interface Applied {
   readonly problems: readonly SinkProblem[];
   /** The sinks' readiness as the last reconcile wrote it (see readinessKey). */
   written: string;
+  /** Per sink: what readiness and the Events remember between refreshes. */
+  readonly memory: Map<string, SinkMemory>;
+}
+
+/** What the controller remembers of one sink between refreshes. */
+interface SinkMemory {
+  readonly readiness: ReadinessMemory;
+  /** What the last reconcile told in Events; a replaced sink (new stats) starts again from zero. */
+  told: {
+    readonly stats: SinkStats | undefined;
+    readonly bufferFull: number;
+    readonly expired: number;
+    readonly expiredNewestMs: number | undefined;
+    readonly down: boolean;
+  };
+}
+
+/** One Event the reconciler records about a policy. */
+interface PolicyEvent {
+  readonly type: "Normal" | "Warning";
+  readonly reason: string;
+  readonly message: string;
 }
 
 export class Reconciler {
@@ -115,16 +147,19 @@ export class Reconciler {
     }
     // Problems can change while the plan does not (a missing Secret turning
     // into an invalid one leaves the sink out either way).
+    const names = validation.object.spec.sinks.map((sink) => sink.name);
     const applied: Applied = {
       plan: compiled.plan,
-      sinks: validation.object.spec.sinks.map((sink) => sink.name),
+      sinks: names,
       problems: compiled.problems,
       written: previous?.written ?? "",
+      memory: new Map(names.map((name) => [name, previous?.memory.get(name) ?? newSinkMemory()])),
     };
     this.applied.set(key, applied);
     const sinks = this.sinkReadiness(applied);
     await this.writeStatus(parsed, policy, policyReadiness(sinks), sinks);
     applied.written = readinessKey(sinks);
+    for (const event of this.deliveryEvents(applied)) await this.recordEvent(parsed, policy, event);
   }
 
   /**
@@ -136,25 +171,100 @@ export class Reconciler {
   readinessChanged(): string[] {
     const changed: string[] = [];
     for (const [key, applied] of this.applied) {
-      if (readinessKey(this.sinkReadiness(applied)) !== applied.written) changed.push(key);
+      if (readinessKey(this.sinkReadiness(applied)) !== applied.written || this.hasNews(applied))
+        changed.push(key);
     }
     return changed;
   }
 
   private sinkReadiness(applied: Applied): { name: string; readiness: Readiness }[] {
     const health = this.deps.exporter.health(applied.plan.uid);
+    const nowMs = this.deps.now().getTime();
     return applied.sinks.map((name) => {
-      const stats = health?.sinks.get(name)?.stats;
+      const sink = health?.sinks.get(name);
       return {
         name,
         readiness: sinkReadiness(
           applied.problems.find((p) => p.sink === name),
-          stats === undefined
-            ? undefined
-            : { lastSuccessMs: stats.lastSuccessMs, lastError: stats.lastError },
+          sink === undefined ? undefined : deliveryHealth(sink, nowMs),
+          memoryOf(applied, name).readiness,
         ),
       };
     });
+  }
+
+  /** Whether a sink went down or came back, or dropped buffer_full/expired samples, since the last Events. */
+  private hasNews(applied: Applied): boolean {
+    const health = this.deps.exporter.health(applied.plan.uid);
+    return applied.sinks.some((name) => {
+      const sink = health?.sinks.get(name);
+      if (sink === undefined) return false;
+      const told = baseline(memoryOf(applied, name), sink.stats);
+      return (
+        sink.isDown !== told.down ||
+        sink.stats.dropped.buffer_full > told.bufferFull ||
+        sink.stats.dropped.expired > told.expired
+      );
+    });
+  }
+
+  /**
+   * The Events of what happened to the sinks' data since the last reconcile:
+   * a sink going down or coming back, samples dropped because the buffer was
+   * full or too old. Remembers what it told, so each is told once.
+   */
+  private deliveryEvents(applied: Applied): PolicyEvent[] {
+    const health = this.deps.exporter.health(applied.plan.uid);
+    const events: PolicyEvent[] = [];
+    for (const name of applied.sinks) {
+      const sink = health?.sinks.get(name);
+      if (sink === undefined) continue;
+      const memory = memoryOf(applied, name);
+      const told = baseline(memory, sink.stats);
+      const { stats } = sink;
+      const down = sink.down;
+      if (down !== undefined && !told.down) {
+        const error =
+          stats.lastError === undefined ? "" : ` (${stats.lastError.reason}: ${stats.lastError.message})`;
+        events.push({
+          type: "Warning",
+          reason: "SinkDown",
+          message:
+            `sink ${name} is down since ${formatTime(new Date(down.sinceMs))}${error}: ` +
+            `keeping ${roughCount(sink.buffered)} samples and probing the endpoint`,
+        });
+      } else if (down === undefined && told.down) {
+        events.push({
+          type: "Normal",
+          reason: "SinkRecovered",
+          message: `sink ${name} delivers again; ${roughCount(sink.buffered)} samples waiting, lag ${roughDuration(sink.lagSeconds())}`,
+        });
+      }
+      const bufferFull = stats.dropped.buffer_full - told.bufferFull;
+      if (bufferFull > 0) {
+        events.push({
+          type: "Warning",
+          reason: "SamplesDropped",
+          message: `sink ${name}: the buffer was full; dropped the oldest ${bufferFull.toLocaleString("en-US")} samples (buffer_full)`,
+        });
+      }
+      const expired = stats.dropped.expired - told.expired;
+      if (expired > 0) {
+        events.push({
+          type: "Warning",
+          reason: "SamplesExpired",
+          message: `sink ${name}: dropped ${expired.toLocaleString("en-US")} samples older than the maximum backlog age${expiredRange(stats, told.expiredNewestMs)} (expired)`,
+        });
+      }
+      memory.told = {
+        stats,
+        bufferFull: stats.dropped.buffer_full,
+        expired: stats.dropped.expired,
+        expiredNewestMs: stats.expiredNewestMs,
+        down: down !== undefined,
+      };
+    }
+    return events;
   }
 
   private async stopExporting(key: string): Promise<void> {
@@ -252,18 +362,18 @@ export class Reconciler {
     for (const transition of transitions) {
       // Operators read the same news in the log; messages carry no credentials (the sender redacts them).
       this.deps.logger.info("readiness changed", { policy: formatKey(key), transition });
-      await this.recordEvent(key, policy, transition.includes("→ False") ? "Warning" : "Normal", transition);
+      const warning = transition.includes("→ False");
+      await this.recordEvent(key, policy, {
+        type: warning ? "Warning" : "Normal",
+        reason: warning ? "NotReady" : transition.includes("→ True") ? "Ready" : "Pending",
+        message: transition,
+      });
     }
   }
 
-  private async recordEvent(
-    key: PolicyKey,
-    policy: ExportPolicy,
-    type: "Normal" | "Warning",
-    message: string,
-  ): Promise<void> {
+  private async recordEvent(key: PolicyKey, policy: ExportPolicy, event: PolicyEvent): Promise<void> {
     const now = formatTime(this.deps.now());
-    const reason = type === "Warning" ? "NotReady" : message.includes("→ True") ? "Ready" : "Pending";
+    const { type, reason, message } = event;
     try {
       await this.deps.client.request(
         "POST",
@@ -296,6 +406,51 @@ export class Reconciler {
       this.deps.logger.warn("could not record an event", { policy: formatKey(key), error: String(error) });
     }
   }
+}
+
+function newSinkMemory(): SinkMemory {
+  return {
+    readiness: newReadinessMemory(),
+    told: { stats: undefined, bufferFull: 0, expired: 0, expiredNewestMs: undefined, down: false },
+  };
+}
+
+function memoryOf(applied: Applied, name: string): SinkMemory {
+  let memory = applied.memory.get(name);
+  if (memory === undefined) {
+    memory = newSinkMemory();
+    applied.memory.set(name, memory);
+  }
+  return memory;
+}
+
+/** What was told about this sink; a new sink (its stats replaced) counts from zero, and was not down. */
+function baseline(memory: SinkMemory, stats: SinkStats): SinkMemory["told"] {
+  if (memory.told.stats === stats) return memory.told;
+  return { stats, bufferFull: 0, expired: 0, expiredNewestMs: undefined, down: false };
+}
+
+function deliveryHealth(sink: RemoteWriteSink, nowMs: number): DeliveryHealth {
+  const { stats, down } = sink;
+  return {
+    lastSuccessMs: stats.lastSuccessMs,
+    lastError: stats.lastError,
+    buffered: sink.buffered,
+    lagSeconds: sink.lagSeconds(),
+    down:
+      down === undefined
+        ? undefined
+        : { sinceMs: down.sinceMs, nextProbeMs: down.nextProbeMs, probes: down.probes },
+    nowMs,
+  };
+}
+
+/** " (samples from T1 to T2)" when the pipeline recorded the expired samples' times. */
+function expiredRange(stats: SinkStats, toldNewestMs: number | undefined): string {
+  const newest = stats.expiredNewestMs;
+  if (newest === undefined) return "";
+  const oldest = toldNewestMs ?? stats.expiredOldestMs ?? newest;
+  return ` (written ${formatTime(new Date(oldest))} to ${formatTime(new Date(newest))})`;
 }
 
 /** The sinks' readiness as comparable text. */

@@ -2,7 +2,8 @@
 // one process, samples pushed into its ingest endpoint, one sink delivering
 // to a real VictoriaMetrics and one to an endpoint that keeps failing. The
 // sent count describe prints is the count VictoriaMetrics holds; the failing
-// sink shows its drops and last error.
+// sink, past its retry.maxAttempts, is down: it keeps every sample, probes
+// the endpoint, and says so in its backlog, condition and Events.
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -93,7 +94,7 @@ describe("telex describe with a running exporter", { skip: victoriaMetricsAvaila
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("prints the sent count VictoriaMetrics received, and the failing sink's drops and last error", async () => {
+  it("prints the sent count VictoriaMetrics received, and the failing sink down, keeping its samples", async () => {
     const applied = await runCli(["apply", "-f", "-", ...flags], policy(vm.url, fault.url));
     assert.equal(applied.code, 0, applied.stderr);
     // Before the first sample: the pipelines run, nothing sent yet.
@@ -131,10 +132,11 @@ describe("telex describe with a running exporter", { skip: victoriaMetricsAvaila
     const described = await eventuallyValue(
       () => runCli(["describe", "exportpolicy", "gateways", ...flags]),
       (r) =>
-        sinkBlock(r.stdout, "vm").some((l) => l.includes(" 0 pending;")) &&
-        sinkBlock(r.stdout, "failing").some((l) => l.startsWith("    Dropped:")) &&
-        sinkBlock(r.stdout, "failing").some((l) => l.includes(" 0 pending;")),
-      "every pushed sample sent or dropped",
+        sinkBlock(r.stdout, "vm").some((l) => l.includes(" 0 buffered;")) &&
+        sinkBlock(r.stdout, "failing").some((l) => l.startsWith("    Down since ")) &&
+        sinkBlock(r.stdout, "failing").some((l) => l.includes("; keeping 1,500 samples, ")) &&
+        r.stdout.includes("\tSinkDown\t"),
+      "every pushed sample sent, or kept by the sink that is down",
       { timeoutMs: 20_000, intervalMs: 200 },
     );
     assert.equal(described.code, 0, described.stderr);
@@ -149,22 +151,53 @@ describe("telex describe with a running exporter", { skip: victoriaMetricsAvaila
     const vmDelivery = vmBlock.find((l) => l.startsWith("    Delivery:")) ?? "";
     assert.match(
       vmDelivery,
-      /^ {4}Delivery: {2}1,500 samples sent in (\d+) requests \(0 failed\), 0 dropped, 0 pending; last success \d+s ago; mean latency (<1|\d+) ms$/,
+      /^ {4}Delivery: {2}1,500 samples sent in (\d+) requests \(0 failed\), 0 dropped, 0 buffered; last success \d+s ago; mean latency (<1|\d+) ms$/,
     );
     assert.equal(vmDelivery.split(" samples sent")[0]?.trim().replace(/\D/g, ""), String(received));
     assert.ok(!vmBlock.some((l) => l.startsWith("    Last error:")), vmBlock.join("\n"));
 
-    const failing = sinkBlock(described.stdout, "failing");
-    const attempts = fault.requests.length;
-    assert.ok(attempts >= 2, "every batch was tried twice");
-    const failingDelivery = failing.find((l) => l.startsWith("    Delivery:")) ?? "";
-    assert.match(
-      failingDelivery,
-      new RegExp(
-        `^ {4}Delivery: {2}0 samples sent in ${String(attempts)} requests \\(${String(attempts)} failed\\), 1,500 dropped, 0 pending; last success never; mean latency (<1|\\d+) ms$`,
-      ),
+    assert.ok(
+      vmBlock.some((l) => /^ {4}Backlog: {3}0 samples \(0 B\), lag 0s, \d+ shards?$/.test(l)),
+      vmBlock.join("\n"),
     );
-    assert.ok(failing.includes("    Dropped:   retries_exhausted 1,500"), failing.join("\n"));
+
+    // Past maxAttempts the failing sink drops nothing: it is down, keeps the samples and probes.
+    const failing = sinkBlock(described.stdout, "failing");
+    assert.ok(fault.requests.length >= 2, "the batch was tried at least maxAttempts times");
+    const failingDelivery = failing.find((l) => l.startsWith("    Delivery:")) ?? "";
+    const counts =
+      /^ {4}Delivery: {2}0 samples sent in (\d+) requests \((\d+) failed, [\d,]+ samples retried\), 0 dropped, 1,500 buffered; last success never; mean latency (<1|\d+) ms$/.exec(
+        failingDelivery,
+      );
+    assert.ok(counts !== null, failingDelivery);
+    assert.equal(counts[1], counts[2], "every request failed");
+    assert.ok(!failing.some((l) => l.startsWith("    Dropped:")), failing.join("\n"));
+    assert.ok(
+      failing.some((l) =>
+        /^ {4}Backlog: {3}1,500 samples \(\d+(\.\d)? k?B\), lag \d+s, \d+ shards?$/.test(l),
+      ),
+      failing.join("\n"),
+    );
+    assert.ok(
+      failing.some((l) =>
+        /^ {4}Down since \S+Z \(\d+s ago\), (next probe in \d+s|next probe due now|first probe being scheduled); \d+ probes so far$/.test(
+          l,
+        ),
+      ),
+      failing.join("\n"),
+    );
+    assert.ok(
+      failing.some((l) =>
+        /^ {4}Ready: False \(EndpointError\) since \S+ — HTTP 503: overloaded; keeping 1,500 samples, next probe (in \d+s|due)$/.test(
+          l,
+        ),
+      ),
+      failing.join("\n"),
+    );
+    assert.match(
+      described.stdout,
+      /\tSinkDown\t\S+\tsink failing is down since \S+ \(ServerError: HTTP 503: overloaded\): keeping 1,500 samples and probing the endpoint\n/,
+    );
     assert.ok(
       failing.some((l) => /^ {4}Last error: ServerError \d+s ago — HTTP 503: overloaded$/.test(l)),
       failing.join("\n"),

@@ -11,7 +11,7 @@ import {
   type TestApiServer,
 } from "../../testing/telex-api.js";
 import { runCli } from "../testing.js";
-import { describePolicy } from "./describe.js";
+import { bytes, describePolicy, duration } from "./describe.js";
 
 // No developer's config file may change the defaults these tests rely on.
 process.env["TELEX_CONFIG"] = join(tmpdir(), "telex-test-no-config.yaml");
@@ -37,8 +37,13 @@ const REPORT = {
     {
       name: "ok",
       samplesSent: 12_345,
-      samplesDropped: { queue_full: 0, retries_exhausted: 0 },
+      samplesDropped: { buffer_full: 0, expired: 0 },
+      samplesBuffered: 0,
       samplesPending: 0,
+      bufferedBytes: 0,
+      lagSeconds: 0,
+      shards: 1,
+      samplesRetried: 0,
       requests: { success: 30, unreachable: 0 },
       lastSuccessTime: "2026-03-01T11:59:57Z",
       latency: { count: 30, sumSeconds: 0.12 },
@@ -46,8 +51,14 @@ const REPORT = {
     {
       name: "broken",
       samplesSent: 0,
-      samplesDropped: { queue_full: 1000, retries_exhausted: 1500 },
-      samplesPending: 500,
+      samplesDropped: { buffer_full: 1000, expired: 1500 },
+      samplesBuffered: 180_000,
+      samplesPending: 180_000,
+      bufferedBytes: 12_345_678,
+      lagSeconds: 192.4,
+      shards: 4,
+      samplesRetried: 2_000,
+      down: { since: "2026-03-01T11:50:00Z", nextProbeTime: "2026-03-01T12:04:10Z", probes: 3 },
       requests: { success: 0, unreachable: 9 },
       lastError: {
         reason: "Unreachable",
@@ -72,22 +83,57 @@ describe("telex describe: delivery counters", () => {
   // The client's clock is a minute off: ages are measured against the server's read time.
   const clientNow = Date.parse(READ_AT) + 60_000;
 
-  it("prints sent, requests, failures, drops, pending, last success and mean latency per sink", () => {
+  it("prints sent, requests, failures, drops, buffered, backlog, down state, last success and mean latency per sink", () => {
     const output = describePolicy(POLICY, [], "p", clientNow, { report: REPORT });
+    const shown = /^ {4}(Delivery|Backlog|Down|Dropped|Last error)/;
     assert.deepEqual(
-      sinkBlock(output, "ok").filter((l) => /^ {4}(Delivery|Dropped|Last error):/.test(l)),
+      sinkBlock(output, "ok").filter((l) => shown.test(l)),
       [
-        "    Delivery:  12,345 samples sent in 30 requests (0 failed), 0 dropped, 0 pending; last success 3s ago; mean latency 4 ms",
+        "    Delivery:  12,345 samples sent in 30 requests (0 failed), 0 dropped, 0 buffered; last success 3s ago; mean latency 4 ms",
+        "    Backlog:   0 samples (0 B), lag 0s, 1 shard",
       ],
     );
     assert.deepEqual(
-      sinkBlock(output, "broken").filter((l) => /^ {4}(Delivery|Dropped|Last error):/.test(l)),
+      sinkBlock(output, "broken").filter((l) => shown.test(l)),
       [
-        "    Delivery:  0 samples sent in 9 requests (9 failed), 2,500 dropped, 500 pending; last success never",
-        "    Dropped:   queue_full 1,000, retries_exhausted 1,500",
+        "    Delivery:  0 samples sent in 9 requests (9 failed, 2,000 samples retried), 2,500 dropped, 180,000 buffered; last success never",
+        "    Backlog:   180,000 samples (12 MB), lag 3m12s, 4 shards",
+        "    Down since 2026-03-01T11:50:00Z (10m ago), next probe in 4m10s; 3 probes so far",
+        "    Dropped:   buffer_full 1,000, expired 1,500",
         "    Last error: Unreachable 12s ago — connect ECONNREFUSED 127.0.0.1:9",
       ],
     );
+  });
+
+  it("reads samplesPending from servers that predate samplesBuffered, and prints no backlog line for them", () => {
+    const old = {
+      timestamp: READ_AT,
+      sinks: [
+        { name: "ok", samplesSent: 5, samplesDropped: {}, samplesPending: 7, requests: { success: 1 } },
+      ],
+    };
+    const block = sinkBlock(describePolicy(POLICY, [], "p", clientNow, { report: old }), "ok");
+    assert.ok(
+      block.some((l) => l.includes(", 0 dropped, 7 buffered; ")),
+      block.join("\n"),
+    );
+    assert.ok(!block.some((l) => l.startsWith("    Backlog:")), block.join("\n"));
+  });
+
+  it("formats durations and bytes", () => {
+    assert.deepEqual([0, 45, 192.4, 3600 + 5 * 60, 3 * 86_400 + 4 * 3600].map(duration), [
+      "0s",
+      "45s",
+      "3m12s",
+      "1h05m",
+      "3d4h",
+    ]);
+    assert.deepEqual([640, 1_500, 12_345_678, 1_500_000_000].map(bytes), [
+      "640 B",
+      "1.5 kB",
+      "12 MB",
+      "1.5 GB",
+    ]);
   });
 
   it("a sink the report does not name yet, and a report without pipelines, say so", () => {

@@ -1,5 +1,6 @@
 // `telex describe exportpolicy NAME`: the spec in brief, the policy's and
-// each sink's Ready condition and delivery counters, and the events of its
+// each sink's Ready condition, delivery counters and backlog (samples, bytes,
+// lag, shards; whether it is down and when it probes next), and the events of its
 // transitions. The counters come from the policy's `delivery` subresource,
 // which only a Telex server running the exporter serves; elsewhere (a
 // Kubernetes cluster) describe says so and shows the rest.
@@ -43,7 +44,53 @@ function latency(value: unknown): string | undefined {
   return ms < 1 ? "<1 ms" : `${thousands(Math.round(ms))} ms`;
 }
 
-/** The `Delivery:` block of one sink: counters, drops by reason, the last error. */
+/** A duration as describe prints it: "45s", "3m12s", "2h05m", "3d4h". */
+export function duration(totalSeconds: number): string {
+  const s = Math.max(0, Math.round(totalSeconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  return `${Math.floor(s / 86_400)}d${Math.floor((s % 86_400) / 3600)}h`;
+}
+
+/** Bytes in decimal units, two significant digits past 10: "640 B", "12 MB", "1.5 GB". */
+export function bytes(value: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let n = Math.max(0, value);
+  let unit = 0;
+  while (n >= 1000 && unit < units.length - 1) {
+    n /= 1000;
+    unit++;
+  }
+  const shown = unit === 0 || n >= 10 ? String(Math.round(n)) : n.toFixed(1);
+  return `${shown} ${units[unit] ?? "B"}`;
+}
+
+/** The `Backlog:` line and, while the sink is down, the `Down since` line; none from servers that predate them. */
+function backlogLines(sink: Json, now: number): string[] {
+  if (typeof sink["samplesBuffered"] !== "number") return [];
+  const shards = count(sink["shards"]);
+  const lines = [
+    `    Backlog:   ${thousands(count(sink["samplesBuffered"]))} samples (${bytes(count(sink["bufferedBytes"]))}), ` +
+      `lag ${duration(count(sink["lagSeconds"]))}, ${thousands(shards)} ${shards === 1 ? "shard" : "shards"}`,
+  ];
+  const down = sink["down"];
+  if (down !== undefined) {
+    const { since, nextProbeTime, probes } = record(down);
+    const next = Date.parse(text(nextProbeTime));
+    const probe = Number.isNaN(next)
+      ? "first probe being scheduled"
+      : next <= now
+        ? "next probe due now"
+        : `next probe in ${duration((next - now) / 1000)}`;
+    lines.push(
+      `    Down since ${text(since)} (${ago(since, now)}), ${probe}; ${thousands(count(probes))} probes so far`,
+    );
+  }
+  return lines;
+}
+
+/** The `Delivery:` block of one sink: counters, backlog, drops by reason, the last error. */
 function deliveryLines(sinkName: unknown, delivery: DeliveryView, nowMs: number): string[] {
   if ("unavailable" in delivery) return [`    Delivery:  ${delivery.unavailable}`];
   const sink = list(delivery.report["sinks"]).find((s) => s["name"] === sinkName);
@@ -59,11 +106,16 @@ function deliveryLines(sinkName: unknown, delivery: DeliveryView, nowMs: number)
   const failed = sum(requests) - count(requests["success"]);
   const lastSuccess = sink["lastSuccessTime"];
   const mean = latency(sink["latency"]);
+  const retried = count(sink["samplesRetried"]);
+  // samplesPending: what servers before samplesBuffered called it.
+  const buffered = count(sink["samplesBuffered"] ?? sink["samplesPending"]);
   const lines = [
-    `    Delivery:  ${thousands(count(sink["samplesSent"]))} samples sent in ${thousands(sum(requests))} requests (${thousands(failed)} failed), ` +
-      `${thousands(sum(dropped))} dropped, ${thousands(count(sink["samplesPending"]))} pending; ` +
+    `    Delivery:  ${thousands(count(sink["samplesSent"]))} samples sent in ${thousands(sum(requests))} requests ` +
+      `(${thousands(failed)} failed${retried > 0 ? `, ${thousands(retried)} samples retried` : ""}), ` +
+      `${thousands(sum(dropped))} dropped, ${thousands(buffered)} buffered; ` +
       `last success ${lastSuccess === undefined ? "never" : ago(lastSuccess, now)}` +
       (mean === undefined ? "" : `; mean latency ${mean}`),
+    ...backlogLines(sink, now),
   ];
   const reasons = Object.entries(dropped).filter(([, n]) => count(n) > 0);
   if (reasons.length > 0) {

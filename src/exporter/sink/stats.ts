@@ -108,11 +108,25 @@ export class SinkStats {
   lastSuccessMs: number | undefined;
   lastError: LastError | undefined;
   consecutiveFailures = 0;
+  /**
+   * When known, the time range of the samples counted as dropped{expired}
+   * over the sink's life: the write time of the oldest and of the newest
+   * (what --max-backlog-age is measured against). Optional: Events name the
+   * range when set (see noteExpired), the count alone otherwise.
+   */
+  expiredOldestMs: number | undefined;
+  expiredNewestMs: number | undefined;
 
   droppedTotal(): number {
     let total = 0;
     for (const reason of DROP_REASONS) total += this.dropped[reason];
     return total;
+  }
+
+  /** Widens the expired range by [oldestMs, newestMs]; call with every expiry trim. */
+  noteExpired(oldestMs: number, newestMs: number): void {
+    this.expiredOldestMs = Math.min(this.expiredOldestMs ?? oldestMs, oldestMs);
+    this.expiredNewestMs = Math.max(this.expiredNewestMs ?? newestMs, newestMs);
   }
 
   recordSuccess(atMs: number, samples: number, bytes: number, seconds: number): void {
