@@ -107,7 +107,7 @@ export class Exporter {
     }
     for (const [name, sink] of previous?.sinks ?? []) {
       if (sinks.get(name) === sink || (this.options.log !== undefined && sinks.has(name))) continue;
-      this.retire(sink, "removed");
+      void this.retire(sink, "removed");
       if (this.options.log !== undefined) this.forgetBacklog(sinkKey(plan.uid, name), sink);
     }
     const sources = new Map<string, SourceStats>();

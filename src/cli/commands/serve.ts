@@ -12,7 +12,7 @@ import {
 } from "../../apiserver/index.js";
 import { inClusterConnection, loadKubeconfig, type ClusterConnection } from "../../controller/kube/config.js";
 import { streamLogger, type Logger } from "../../log.js";
-import { DEFAULTS, parseDuration } from "../../api/index.js";
+import { DEFAULTS } from "../../api/index.js";
 import { ROUTER_DEFAULTS } from "../../exporter/router/router.js";
 import { dnsLabelProblems } from "../../api/names.js";
 import { DEMO_PROJECTS } from "../../demo/generator.js";

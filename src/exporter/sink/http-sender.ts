@@ -94,7 +94,7 @@ export class HttpSender implements Sender {
   /** Closes the connections of lanes from `first` on (the sink runs fewer shards now). */
   async closeLanes(first: number): Promise<void> {
     const closing = this.lanes.splice(first);
-    await Promise.all(closing.map((client) => client?.destroy()));
+    await Promise.all(closing.flatMap((client) => (client === undefined ? [] : [client.destroy()])));
   }
 
   /** Closes every connection; in-flight requests are aborted by the caller's signal. */

@@ -373,7 +373,11 @@ export class SinkPipeline<S> {
       for (const shard of this.shards) this.kick(shard);
       await Promise.race([
         drained,
-        new Promise<void>((resolve) => this.abort.signal.addEventListener("abort", () => resolve())),
+        new Promise<void>((resolve) => {
+          this.abort.signal.addEventListener("abort", () => {
+            resolve();
+          });
+        }),
       ]);
       deadline.cancel();
     }
@@ -401,6 +405,11 @@ export class SinkPipeline<S> {
 
   private makeShards(count: number): Shard<S>[] {
     return Array.from({ length: count }, (_, index) => new Shard<S>(index, this.options.batchMaxSize));
+  }
+
+  /** A method, not a property read, so the compiler does not assume it stays false across awaits. */
+  private stopped(): boolean {
+    return this.abort.signal.aborted;
   }
 
   private canDispatch(): boolean {
@@ -590,7 +599,7 @@ export class SinkPipeline<S> {
       try {
         await this.deliverBatch(shard, false);
       } catch (error) {
-        if (this.abort.signal.aborted) return;
+        if (this.stopped()) return;
         throw error;
       } finally {
         release();
@@ -709,7 +718,7 @@ export class SinkPipeline<S> {
         release();
       }
     } catch (error) {
-      if (this.abort.signal.aborted) return;
+      if (this.stopped()) return;
       throw error;
     } finally {
       shard.sending = false;
