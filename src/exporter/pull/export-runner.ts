@@ -112,7 +112,14 @@ export class ExportJobRunner implements JobRunner {
   }
 
   snapshot(): PullHealth {
-    return this.health.snapshot(this.cursorMs, readableHorizonMs(this.deps.clock.now(), this.deps.planner));
+    const snapshot = this.health.snapshot(
+      this.cursorMs,
+      readableHorizonMs(this.deps.clock.now(), this.deps.planner),
+    );
+    // Also while the delivery barrier waits for a target that went down after the read.
+    return snapshot.waitingForTarget || this.job.target?.isDown !== true
+      ? snapshot
+      : { ...snapshot, waitingForTarget: true };
   }
 
   private startingCursor(): number {
