@@ -145,6 +145,17 @@ export class Exporter {
     for (const { plan, sinks, sources } of this.policies.values()) {
       const policyLabels = { project: plan.project, namespace: plan.namespace, policy: plan.name };
       for (const [name, sink] of sinks) writeSinkMetrics(writer, { ...policyLabels, sink: name }, sink);
+      for (const [name] of sinks) {
+        const health = this.options.pull?.health(`${plan.uid}/${name}`);
+        if (health === undefined) continue;
+        writer.sample(
+          "telex_pull_skipped_seconds_total",
+          "Time ranges a sink's pull job gave up without reading them, by reason (expired: older than --max-backlog-age).",
+          "counter",
+          { ...policyLabels, sink: name, reason: "expired" },
+          health.skippedSeconds.expired,
+        );
+      }
       for (const [name, stats] of sources) {
         writer.sample(
           "telex_source_matched_samples_total",
