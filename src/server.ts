@@ -54,6 +54,8 @@ export interface PullOptions {
   readonly intervalMs?: number;
   readonly lagMs?: number;
   readonly mode?: "export" | "federate";
+  /** A job whose cursor falls further behind than this skips ahead (--max-backlog-age; default 24 h). */
+  readonly maxBacklogAgeMs?: number;
 }
 
 /** Delivery settings: push mode's durable buffer and the sinks' parallelism (src/cli/delivery-flags.ts). */
@@ -347,6 +349,9 @@ async function startExporting(
       intervalMs: options.pull.intervalMs ?? PULL_DEFAULTS.intervalMs,
       lagMs: options.pull.lagMs ?? PULL_DEFAULTS.lagMs,
       mode: options.pull.mode ?? "export",
+      ...(options.pull.maxBacklogAgeMs === undefined
+        ? {}
+        : { maxBacklogAgeMs: options.pull.maxBacklogAgeMs }),
       cursorStore: await FileCursorStore.open(join(dataDir, "pull-cursors.json")),
       clock: systemClock,
       logger,

@@ -112,7 +112,6 @@ export class Exporter {
     }
     const sources = new Map<string, SourceStats>();
     const compiled: CompiledSource[] = [];
-    const pullJobs: PullJob[] = [];
     for (const source of plan.sources) {
       const stats = previous?.sources.get(source.name) ?? new SourceStats();
       sources.set(source.name, stats);
@@ -123,23 +122,8 @@ export class Exporter {
           return running === undefined ? [] : [running];
         });
       compiled.push({ matcher: compileSelector(source.selector), targets, stats });
-      if (this.options.pull !== undefined) {
-        pullJobs.push({
-          key: `${plan.uid}/${source.name}`,
-          selector: print(source.selector),
-          emit: pullEmitter({
-            project: plan.project,
-            tenantLabel: this.options.tenantLabel,
-            sinks: targets,
-            stats,
-            clock: this.options.clock ?? systemClock,
-            onForeign: (samples) => {
-              this.foreignPulledSamples += samples;
-            },
-          }),
-        });
-      }
     }
+    const pullJobs = this.options.pull === undefined ? [] : this.pullJobsOf(plan, sinks, sources);
     this.policies.set(plan.uid, { plan, sinks, sources, compiled, pullJobs });
     this.syncPullJobs(false);
     if (previous !== undefined && previous.plan.project !== plan.project) {
@@ -178,6 +162,17 @@ export class Exporter {
     for (const { plan, sinks, sources } of this.policies.values()) {
       const policyLabels = { project: plan.project, namespace: plan.namespace, policy: plan.name };
       for (const [name, sink] of sinks) writeSinkMetrics(writer, { ...policyLabels, sink: name }, sink);
+      for (const [name] of sinks) {
+        const health = this.options.pull?.health(`${plan.uid}/${name}`);
+        if (health === undefined) continue;
+        writer.sample(
+          "telex_pull_skipped_seconds_total",
+          "Time ranges a sink's pull job gave up without reading them, by reason (expired: older than --max-backlog-age).",
+          "counter",
+          { ...policyLabels, sink: name, reason: "expired" },
+          health.skippedSeconds.expired,
+        );
+      }
       for (const [name, stats] of sources) {
         writer.sample(
           "telex_source_matched_samples_total",
@@ -239,6 +234,58 @@ export class Exporter {
     this.projectPolicies.clear();
     await Promise.all(running.flatMap((policy) => [...policy.sinks.values()].map((sink) => sink.close())));
     await Promise.all(this.closing);
+  }
+
+  /**
+   * Pull mode: one job per (policy, sink), reading the union of the sink's
+   * sources (each scoped group as its own `match[]`: VictoriaMetrics before
+   * v1.89 rejects `or` inside braces) into that sink alone, so a down sink
+   * pauses only its own reading. Its cursor key is `<uid>/<sink>`; the
+   * per-source keys of older versions are taken over (their minimum). A
+   * source's matchedSamples are counted by the first sink that lists it.
+   */
+  private pullJobsOf(
+    plan: PolicyPlan,
+    sinks: ReadonlyMap<string, RemoteWriteSink>,
+    sources: ReadonlyMap<string, SourceStats>,
+  ): PullJob[] {
+    const countedBy = new Map<string, string>();
+    for (const sink of plan.sinks)
+      for (const name of sink.sources) if (!countedBy.has(name)) countedBy.set(name, sink.name);
+    const jobs: PullJob[] = [];
+    for (const sinkPlan of plan.sinks) {
+      const sink = sinks.get(sinkPlan.name);
+      const read = plan.sources.filter((source) => sinkPlan.sources.includes(source.name));
+      if (sink === undefined || read.length === 0) continue;
+      const selectors = [
+        ...new Set(
+          read.flatMap((source) => source.selector.groups.map((group) => print({ groups: [group] }))),
+        ),
+      ];
+      const counted = read.flatMap((source) => {
+        const stats = sources.get(source.name);
+        return stats === undefined || countedBy.get(source.name) !== sinkPlan.name
+          ? []
+          : [{ matcher: compileSelector(source.selector), stats }];
+      });
+      jobs.push({
+        key: `${plan.uid}/${sinkPlan.name}`,
+        selector: selectors,
+        legacyKeys: read.map((source) => `${plan.uid}/${source.name}`),
+        target: sink,
+        emit: pullEmitter({
+          project: plan.project,
+          tenantLabel: this.options.tenantLabel,
+          sink,
+          counted,
+          clock: this.options.clock ?? systemClock,
+          onForeign: (samples) => {
+            this.foreignPulledSamples += samples;
+          },
+        }),
+      });
+    }
+    return jobs;
   }
 
   /** Gives the pull source every running policy's jobs; removed policies' cursors are forgotten when asked. */

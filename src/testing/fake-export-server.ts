@@ -86,16 +86,17 @@ export async function startFakeExportServer(
         res.writeHead(fault.status, { "content-type": "text/plain" }).end(fault.body ?? "");
         return;
       }
-      let matcher;
+      let matchers;
       try {
-        matcher = compileSelector(parse(selector));
+        // Several match[]: their union, each series once (as VictoriaMetrics).
+        matchers = form.getAll("match[]").map((one) => compileSelector(parse(one)));
       } catch (error: unknown) {
         res.writeHead(400).end(`cannot parse match[]: ${String(error)}`);
         return;
       }
       const maxRows = options.maxRowsPerLine ?? Number(form.get("max_rows_per_line") ?? "0");
       const lines: string[] = [];
-      const matching = [...series.values()].filter((s) => matcher.matches(s.labels));
+      const matching = [...series.values()].filter((s) => matchers.some((m) => m.matches(s.labels)));
       for (const stored of random.sample(matching, matching.length)) {
         const inRange = stored.samples.filter((s) => s.timestampMs >= startMs && s.timestampMs <= endMs);
         const perLine = maxRows > 0 ? maxRows : inRange.length;

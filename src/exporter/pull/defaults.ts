@@ -26,3 +26,10 @@ export const DEFAULT_MAX_RETRY_BACKOFF_MS = 60_000;
  * graceful restart does not read its first half twice; then it is aborted.
  */
 export const DEFAULT_STOP_GRACE_MS = 5000;
+
+/**
+ * A job whose cursor fell further behind than this (its sink down, or Telex
+ * stopped, that long) skips ahead to now − this and counts the skipped time:
+ * as the push buffer's --max-backlog-age, a day.
+ */
+export const DEFAULT_MAX_BACKLOG_AGE_MS = 24 * 3600_000;

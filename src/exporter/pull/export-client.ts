@@ -48,7 +48,7 @@ export class ExportClient {
    * it returns a promise; resolves when the whole body was read.
    */
   async read(
-    selector: string,
+    selector: string | readonly string[],
     window: TimeWindow,
     signal: AbortSignal,
     onChunk: (chunk: ExportedChunk) => PromiseLike<void> | undefined,

@@ -41,6 +41,12 @@ describe("export request", () => {
     assert.throws(() => exportForm("up", { startMs: 5, endMs: 5 }), /empty export window/);
   });
 
+  it("sends several selectors as repeated match[] (the store answers their union)", () => {
+    const form = new URLSearchParams(exportForm(['{a="1"}', '{b="2"}'], { startMs: 1000, endMs: 2000 }));
+    assert.deepEqual(form.getAll("match[]"), ['{a="1"}', '{b="2"}']);
+    assert.throws(() => exportForm([], { startMs: 1000, endMs: 2000 }), /without a selector/);
+  });
+
   it("appends the export path to single-node and vmselect URLs", () => {
     assert.equal(exportUrl("http://vm:8428").href, "http://vm:8428/api/v1/export");
     assert.equal(exportUrl("http://vm:8428/").href, "http://vm:8428/api/v1/export");

@@ -29,13 +29,19 @@ export function exportUrl(baseUrl: string): URL {
   return url;
 }
 
-/** The form body: the selector, the window as inclusive bounds, and the line-length cap. */
-export function exportForm(selector: string, window: TimeWindow): string {
+/**
+ * The form body: the selector(s) (one `match[]` each: the store answers the
+ * union, each series once), the window as inclusive bounds, and the
+ * line-length cap.
+ */
+export function exportForm(selector: string | readonly string[], window: TimeWindow): string {
   if (window.endMs <= window.startMs) {
     throw new RangeError(`empty export window [${window.startMs}, ${window.endMs})`);
   }
   const form = new URLSearchParams();
-  form.set("match[]", selector);
+  const selectors = typeof selector === "string" ? [selector] : selector;
+  if (selectors.length === 0) throw new RangeError("export request without a selector");
+  for (const one of selectors) form.append("match[]", one);
   form.set("start", formatBoundSeconds(window.startMs));
   form.set("end", formatBoundSeconds(window.endMs - 1));
   form.set("max_rows_per_line", String(MAX_SAMPLES_PER_LINE));

@@ -31,11 +31,12 @@ export class FederateClient {
 
   /** Calls onSample for every sample line, waiting for it when it returns a promise. */
   async read(
-    selector: string,
+    selector: string | readonly string[],
     signal: AbortSignal,
     onSample: (sample: FederatedSample) => PromiseLike<void> | undefined,
   ): Promise<void> {
-    const query = new URLSearchParams({ "match[]": selector });
+    const query = new URLSearchParams();
+    for (const one of typeof selector === "string" ? [selector] : selector) query.append("match[]", one);
     const response = await requestStore(
       this.pool,
       {

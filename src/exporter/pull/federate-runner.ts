@@ -94,7 +94,8 @@ export class FederateJobRunner implements JobRunner {
         const pending = pendingOf(this.job.emit(sample.labels, [sample.value], [timestampMs]));
         this.emittedAt.set(sample.seriesKey, timestampMs);
         this.health.samplesPulled++;
-        return pending;
+        // Federate keeps no cursor: a target that took fewer samples gets the next pull's.
+        return pending?.then(() => undefined);
       });
     } finally {
       release();

@@ -30,6 +30,14 @@ export interface PullHealth {
    * below one interval when keeping up, growing while the store fails.
    */
   readonly lagBehindMs: number;
+  /**
+   * Time ranges given up without reading them, in seconds, by reason:
+   * `expired` when the cursor fell behind now − maxBacklogAge (a sink down,
+   * or Telex stopped, for longer than that). A metric-ready counter.
+   */
+  readonly skippedSeconds: { readonly expired: number };
+  /** True while reading waits for the job's sink to come back up. */
+  readonly waitingForTarget: boolean;
 }
 
 /** The mutable counterpart a job updates as it goes. */
@@ -39,6 +47,8 @@ export class HealthRecord {
   consecutiveFailures = 0;
   samplesPulled = 0;
   windowsCompleted = 0;
+  skippedExpiredMs = 0;
+  waitingForTarget = false;
 
   snapshot(cursorMs: number, readableHorizonMs: number): PullHealth {
     return {
@@ -49,6 +59,8 @@ export class HealthRecord {
       windowsCompleted: this.windowsCompleted,
       cursorMs,
       lagBehindMs: Math.max(0, readableHorizonMs - cursorMs),
+      skippedSeconds: { expired: this.skippedExpiredMs / 1000 },
+      waitingForTarget: this.waitingForTarget,
     };
   }
 }

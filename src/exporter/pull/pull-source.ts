@@ -5,6 +5,7 @@ import type { Clock } from "../util/clock.js";
 import { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { CursorStore } from "./cursor-store.js";
 import {
+  DEFAULT_MAX_BACKLOG_AGE_MS,
   DEFAULT_MAX_CONCURRENT_REQUESTS,
   DEFAULT_MAX_RETRY_BACKOFF_MS,
   DEFAULT_MAX_WINDOW_MS,
@@ -59,6 +60,12 @@ export interface PullSourceOptions {
   readonly maxRetryBackoffMs?: number;
   /** How long stop() lets a window that is already emitting finish; default 5 s. */
   readonly stopGraceMs?: number;
+  /**
+   * A job whose cursor is older than now − this (its sink down, or Telex
+   * stopped, that long) skips ahead and counts the skipped time in
+   * health.skippedSeconds.expired; default 24 h (--max-backlog-age).
+   */
+  readonly maxBacklogAgeMs?: number;
   /** In [0, 1), for the retry jitter; injectable for tests. */
   readonly random?: () => number;
 }
@@ -91,6 +98,12 @@ export class PullSource {
       maxWindowMs: options.maxWindowMs ?? Math.max(options.intervalMs, DEFAULT_MAX_WINDOW_MS),
     };
     validatePlannerOptions(planner);
+    const maxBacklogAgeMs = options.maxBacklogAgeMs ?? DEFAULT_MAX_BACKLOG_AGE_MS;
+    if (!Number.isSafeInteger(maxBacklogAgeMs) || maxBacklogAgeMs < planner.maxWindowMs + planner.lagMs) {
+      throw new RangeError(
+        `pull maxBacklogAgeMs must be an integer of at least maxWindowMs + lagMs (${planner.maxWindowMs + planner.lagMs}), got ${maxBacklogAgeMs}`,
+      );
+    }
     const maxConnections = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
     const client = {
       url: options.url,
@@ -123,6 +136,7 @@ export class PullSource {
         planner,
         cursorStore: options.cursorStore,
         stopGraceMs: options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
+        maxBacklogAgeMs,
       };
       this.newRunner = (job) => new ExportJobRunner(job, deps);
       this.close = () => exporter.close();
@@ -146,6 +160,7 @@ export class PullSource {
       this.runners.delete(key);
       this.retire(key, runner, options.forgetRemoved === true);
     }
+    this.migrateCursors(wanted);
     for (const [key, job] of wanted) {
       const existing = this.runners.get(key);
       if (existing !== undefined) {
@@ -181,6 +196,44 @@ export class PullSource {
     this.runners.clear();
     await Promise.all([...runners.map((runner) => runner.stop()), ...this.stopping.values()]);
     await this.close();
+  }
+
+  /**
+   * A job without a cursor of its own, or with stored legacy keys (the
+   * per-source keys of an older Telex), starts at the minimum of those
+   * cursors: no source's unread data is skipped. The legacy keys are then
+   * deleted, unless they are a running job's own key.
+   */
+  private migrateCursors(wanted: ReadonlyMap<string, PullJob>): void {
+    const store = this.cursorStore;
+    const used = new Set<string>();
+    for (const [key, job] of wanted) {
+      if (this.runners.has(key)) continue;
+      const legacy = (job.legacyKeys ?? []).filter(
+        (old) => !wanted.has(old) && !this.runners.has(old) && store.load(old) !== undefined,
+      );
+      if (legacy.length === 0) continue;
+      const own = store.load(key);
+      const cursors = legacy.map((old) => store.load(old) ?? Infinity);
+      const start = Math.min(own ?? Infinity, ...cursors);
+      for (const old of legacy) used.add(old);
+      this.logger.info("pull cursor taken over from per-source cursors", {
+        job: key,
+        from: legacy.join(","),
+        cursorMs: start,
+      });
+      this.persist(key, store.save(key, start));
+    }
+    for (const old of used) this.persist(old, store.delete(old));
+  }
+
+  private persist(key: string, saving: Promise<void>): void {
+    saving.catch((error: unknown) => {
+      this.logger.warn("could not persist the pull cursor", {
+        job: key,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
   }
 
   private retire(key: string, runner: JobRunner, forget: boolean): void {

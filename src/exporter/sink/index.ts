@@ -120,6 +120,11 @@ export class RemoteWriteSink {
     return this.pipeline.down !== undefined;
   }
 
+  /** Resolves once the sink is not down, or closed; rejects when the signal aborts (see SinkPipeline.whenUp). */
+  whenUp(signal?: AbortSignal): Promise<void> {
+    return this.pipeline.whenUp(signal);
+  }
+
   lagSeconds(): number {
     return this.pipeline.lagSeconds();
   }

@@ -170,6 +170,38 @@ describe("SinkPipeline", () => {
     assertBalanced(sink);
   });
 
+  it("whenUp() resolves at once when up, after recovery when down, on close, and rejects on abort", async () => {
+    let up = false;
+    const sender = new ScriptedSender(() => (up ? { kind: "ok" } : serverError));
+    const { sink, clock } = pipeline(sender, { retry: { maxAttempts: 1, backoffMs: 1000, random: () => 0 } });
+    await sink.whenUp();
+    for (let v = 1; v <= 3; v++) sink.push("a", v, v);
+    await clock.advance(0);
+    assert.ok(sink.down);
+    let resolved = false;
+    const waiting = sink.whenUp().then(() => {
+      resolved = true;
+    });
+    const aborter = new AbortController();
+    const aborted = sink.whenUp(aborter.signal);
+    aborter.abort(new Error("stop"));
+    await assert.rejects(aborted, /stop/);
+    await clock.advance(2000); // first probe fails
+    assert.equal(resolved, false, "still down");
+    up = true;
+    await clock.advance(4000);
+    await waiting;
+    assert.equal(resolved, true);
+    assert.equal(sink.down, undefined);
+    up = false;
+    for (let v = 4; v <= 6; v++) sink.push("a", v, v);
+    await clock.advance(0);
+    assert.ok(sink.down);
+    const onClose = sink.whenUp();
+    await sink.close({ drainTimeoutMs: 0 });
+    await onClose;
+  });
+
   it("caps the probe backoff at five minutes and honours Retry-After", async () => {
     const throttled: DeliveryOutcome = {
       kind: "retryable",

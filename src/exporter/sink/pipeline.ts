@@ -150,6 +150,7 @@ export class SinkPipeline<S> {
   private readonly rates = { in: new Ewma(), out: new Ewma(), send: new Ewma() };
   private interval = { received: 0, sent: 0, sendSeconds: 0, succeeded: false };
   private settleWaiters: { readonly seq: number; readonly resolve: () => void }[] = [];
+  private upWaiters: (() => void)[] = [];
   private draining = false;
   private closing: Promise<void> | undefined;
   private commitQueued = false;
@@ -350,6 +351,28 @@ export class SinkPipeline<S> {
   }
 
   /**
+   * Resolves once the sink is not down (at once when it is not), or when it
+   * closes; rejects when the signal aborts. For readers that pause while the
+   * sink cannot deliver (pull mode).
+   */
+  whenUp(signal?: AbortSignal): Promise<void> {
+    if (this.downState === undefined || this.closing !== undefined) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<void>((resolve, reject) => {
+      const waiter = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.upWaiters = this.upWaiters.filter((w) => w !== waiter);
+        reject(signal?.reason as Error);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.upWaiters.push(waiter);
+    });
+  }
+
+  /**
    * Stops the pipeline: delivers what it holds for up to drainTimeoutMs,
    * then aborts. Idempotent.
    */
@@ -401,6 +424,7 @@ export class SinkPipeline<S> {
     }
     if (this.dropRun > 0) this.endDropRun();
     for (const waiter of this.settleWaiters.splice(0)) waiter.resolve();
+    for (const waiter of this.upWaiters.splice(0)) waiter();
   }
 
   private makeShards(count: number): Shard<S>[] {
@@ -738,6 +762,7 @@ export class SinkPipeline<S> {
     });
     for (const shard of this.shards) this.kick(shard);
     this.pump();
+    for (const waiter of this.upWaiters.splice(0)) waiter();
   }
 
   /** After any delivery, drop or read: room may have freed, watermarks moved, a barrier may be done. */
