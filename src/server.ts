@@ -344,14 +344,14 @@ async function startExporting(
       portOf(store),
       "the metrics store Telex reads (--source-url)",
     );
+    // --max-backlog-age bounds the pull catch-up as it bounds the push buffer.
+    const pullBacklogAge = options.pull.maxBacklogAgeMs ?? options.delivery?.maxBacklogAgeMs;
     pull = new PullSource({
       url: options.pull.url,
       intervalMs: options.pull.intervalMs ?? PULL_DEFAULTS.intervalMs,
       lagMs: options.pull.lagMs ?? PULL_DEFAULTS.lagMs,
       mode: options.pull.mode ?? "export",
-      ...(options.pull.maxBacklogAgeMs === undefined
-        ? {}
-        : { maxBacklogAgeMs: options.pull.maxBacklogAgeMs }),
+      ...(pullBacklogAge === undefined ? {} : { maxBacklogAgeMs: pullBacklogAge }),
       cursorStore: await FileCursorStore.open(join(dataDir, "pull-cursors.json")),
       clock: systemClock,
       logger,
