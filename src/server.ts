@@ -29,7 +29,12 @@ import { Exporter, type PolicyHealth } from "./exporter/exporter.js";
 import { INGEST_OUTCOMES, startIngestServer, type IngestServer } from "./exporter/ingest/server.js";
 import { FileCursorStore, PullSource } from "./exporter/pull/index.js";
 import { DurableLog } from "./exporter/buffer/index.js";
-import { DeliveryBudget, DEFAULT_MAX_INFLIGHT_REQUESTS } from "./exporter/sink/index.js";
+import {
+  DeliveryBudget,
+  DEFAULT_MAX_INFLIGHT_REQUESTS,
+  DEFAULT_SINK_MEMORY_BYTES,
+  MemoryBudget,
+} from "./exporter/sink/index.js";
 import { DROP_REASONS, REQUEST_OUTCOMES } from "./exporter/sink/index.js";
 import { systemClock } from "./exporter/util/clock.js";
 import { silentLogger, type Logger } from "./log.js";
@@ -68,6 +73,8 @@ export interface DeliveryOptions {
   readonly totalMaxBytes?: number;
   readonly maxShards?: number;
   readonly maxInflightRequests?: number;
+  /** Samples all sinks hold in memory together, in bytes (--buffer-memory). */
+  readonly memoryBytes?: number;
 }
 
 /** What runs in every mode: the exporter, the controller and the sources. */
@@ -373,12 +380,15 @@ async function startExporting(
     // Added before the exporter, so stopped after it: the sinks' last positions are written first.
     components.add("buffer", () => opened.close());
   }
+  const requestBudget = new DeliveryBudget(delivery.maxInflightRequests ?? DEFAULT_MAX_INFLIGHT_REQUESTS);
+  const memoryBudget = MemoryBudget.ofBytes(delivery.memoryBytes ?? DEFAULT_SINK_MEMORY_BYTES);
   const exporter = new Exporter({
     tenantLabel,
     logger,
     sinkRuntime: {
       egress,
-      budget: new DeliveryBudget(delivery.maxInflightRequests ?? DEFAULT_MAX_INFLIGHT_REQUESTS),
+      budget: requestBudget,
+      memory: memoryBudget,
       ...(delivery.maxShards === undefined ? {} : { maxShards: delivery.maxShards }),
     },
     ...(options.routeCacheBytes === undefined ? {} : { maxCachedBytes: options.routeCacheBytes }),
@@ -426,6 +436,27 @@ async function startExporting(
       ingest?.inflightBytes ?? 0,
     );
     if (log !== undefined) writeBufferMetrics(writer, log);
+    writer.sample(
+      "telex_delivery_inflight_requests",
+      "Requests in flight to all endpoints (at most --max-inflight-requests).",
+      "gauge",
+      {},
+      requestBudget.inflight,
+    );
+    writer.sample(
+      "telex_delivery_permit_wait_seconds_total",
+      "Time requests waited for a permit: the cap, not the endpoints, was the limit.",
+      "counter",
+      {},
+      requestBudget.waitSeconds,
+    );
+    writer.sample(
+      "telex_delivery_memory_samples",
+      "Samples sinks hold in memory beyond their own two batches (at most --buffer-memory).",
+      "gauge",
+      {},
+      memoryBudget.used,
+    );
     writer.sample(
       "telex_controller_reconciles_total",
       "Reconciles finished.",

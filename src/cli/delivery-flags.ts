@@ -9,7 +9,11 @@ import {
   DEFAULT_TOTAL_MAX_BYTES,
 } from "../exporter/buffer/defaults.js";
 import { MAX_SHARDS } from "../exporter/buffer/index.js";
-import { DEFAULT_MAX_INFLIGHT_REQUESTS, SINK_RUNTIME_DEFAULTS } from "../exporter/sink/index.js";
+import {
+  DEFAULT_MAX_INFLIGHT_REQUESTS,
+  DEFAULT_SINK_MEMORY_BYTES,
+  SINK_RUNTIME_DEFAULTS,
+} from "../exporter/sink/index.js";
 import type { DeliveryOptions } from "../server.js";
 import { bytesFlag, durationFlag, durationOrZeroFlag, integerFlag } from "./flag-values.js";
 import { UsageError } from "./io.js";
@@ -22,6 +26,7 @@ export const DELIVERY_FLAG_OPTIONS = {
   "buffer-max-bytes": { type: "string" },
   "sink-max-shards": { type: "string" },
   "max-inflight-requests": { type: "string" },
+  "buffer-memory": { type: "string" },
 } as const;
 
 const GIB = 2 ** 30;
@@ -39,6 +44,9 @@ export const DELIVERY_FLAGS_HELP = `  --buffer disk|memory    push mode: disk (d
   --sink-max-shards N     requests one sink may have in flight at once, as its backlog and its
                           endpoint's latency call for (default ${SINK_RUNTIME_DEFAULTS.maxShards})
   --max-inflight-requests N  requests in flight to all endpoints together (default ${DEFAULT_MAX_INFLIGHT_REQUESTS})
+  --buffer-memory SIZE    samples all sinks hold in memory together, beyond two batches each; past
+                          it a sink reads back from the disk buffer, or without one drops its
+                          oldest (default ${DEFAULT_SINK_MEMORY_BYTES / 2 ** 20}MiB)
 `;
 
 interface DeliveryFlagValues {
@@ -49,6 +57,7 @@ interface DeliveryFlagValues {
   readonly "buffer-max-bytes"?: string | undefined;
   readonly "sink-max-shards"?: string | undefined;
   readonly "max-inflight-requests"?: string | undefined;
+  readonly "buffer-memory"?: string | undefined;
 }
 
 export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
@@ -61,6 +70,7 @@ export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
   const sinkMaxBytes = bytesFlag("sink-buffer-max-bytes", values["sink-buffer-max-bytes"]);
   const totalMaxBytes = bytesFlag("buffer-max-bytes", values["buffer-max-bytes"]);
   const maxShards = integerFlag("sink-max-shards", values["sink-max-shards"], 1, MAX_SHARDS);
+  const memoryBytes = bytesFlag("buffer-memory", values["buffer-memory"]);
   const maxInflightRequests = integerFlag(
     "max-inflight-requests",
     values["max-inflight-requests"],
@@ -75,5 +85,6 @@ export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
     ...(totalMaxBytes === undefined ? {} : { totalMaxBytes }),
     ...(maxShards === undefined ? {} : { maxShards }),
     ...(maxInflightRequests === undefined ? {} : { maxInflightRequests }),
+    ...(memoryBytes === undefined ? {} : { memoryBytes }),
   };
 }

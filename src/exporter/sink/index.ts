@@ -8,6 +8,7 @@ import { basicAuthHeaders } from "./auth.js";
 import { SINK_RUNTIME_DEFAULTS, type RemoteWriteSinkConfig } from "./config.js";
 import type { SinkLog } from "../buffer/index.js";
 import { DeliveryBudget } from "./delivery-budget.js";
+import { DEFAULT_SINK_MEMORY_BYTES, MEMORY_BYTES_PER_SAMPLE, MemoryBudget } from "./memory-budget.js";
 import { HttpSender } from "./http-sender.js";
 import { SinkPipeline, seriesShardHash, type DownState } from "./pipeline.js";
 import { RemoteWriteEncoder } from "./request-builder.js";
@@ -27,15 +28,15 @@ export interface SinkRuntime {
   readonly maxShards?: number;
   /** The process-wide cap on requests in flight (--max-inflight-requests); shared by all sinks. */
   readonly budget?: DeliveryBudget;
+  /** The process-wide bound on samples sinks hold in memory (--buffer-memory); shared by all sinks. */
+  readonly memory?: MemoryBudget;
 }
-
-/** What a sample costs in a memory queue (series pointer, value, timestamp, seq): for the bytes gauge. */
-const MEMORY_BYTES_PER_SAMPLE = 32;
 
 /** Without a policy of its own a sink still refuses metadata, link-local and the like. */
 let defaultEgress: EgressPolicy | undefined;
 /** Sinks made without a runtime budget share this one, so the cap stays process-wide. */
 let defaultBudget: DeliveryBudget | undefined;
+let defaultMemory: MemoryBudget | undefined;
 
 export class RemoteWriteSink {
   private readonly pipeline: SinkPipeline<SeriesRef>;
@@ -78,6 +79,7 @@ export class RemoteWriteSink {
       shardOf: seriesShardHash,
       maxShards: runtime.maxShards ?? SINK_RUNTIME_DEFAULTS.maxShards,
       budget: runtime.budget ?? (defaultBudget ??= new DeliveryBudget()),
+      memory: runtime.memory ?? (defaultMemory ??= MemoryBudget.ofBytes(DEFAULT_SINK_MEMORY_BYTES)),
       onShardsChanged: (count) => void this.sender.closeLanes(count),
       ...(durable === undefined ? {} : { backlog: durable }),
       ...(startAfter === undefined ? {} : { startAfter }),
@@ -171,4 +173,5 @@ export type { BasicAuth } from "./auth.js";
 export { DROP_REASONS, LATENCY_BUCKETS_S, REQUEST_OUTCOMES } from "./stats.js";
 export type { DropReason, FailureReason, LastError, RequestOutcome, SinkStats } from "./stats.js";
 export { DeliveryBudget, DEFAULT_MAX_INFLIGHT_REQUESTS } from "./delivery-budget.js";
+export { DEFAULT_SINK_MEMORY_BYTES, MemoryBudget } from "./memory-budget.js";
 export type { SinkBacklog, ShardPositions } from "./backlog.js";

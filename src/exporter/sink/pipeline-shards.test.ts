@@ -13,6 +13,7 @@ import {
   type PipelineBacklog,
   type SinkPipelineOptions,
 } from "./pipeline.js";
+import { MemoryBudget } from "./memory-budget.js";
 import type { SampleBatch } from "./queue.js";
 
 type Row = [string, number, number];
@@ -293,5 +294,33 @@ describe("SinkPipeline with a durable backlog", () => {
       }
       assertBalanced(sink);
     }
+  });
+});
+
+describe("SinkPipeline memory", () => {
+  it("a down sink holds at most its own share and the process budget; a healthy one next to it loses nothing", async () => {
+    const clock = new ManualClock();
+    const memory = new MemoryBudget(300);
+    const downSender = new SlowSender(clock, 10);
+    downSender.up = false;
+    const healthySender = new SlowSender(clock, 10);
+    const options = { batchMaxSize: 50, queueCapacity: 100_000, maxShards: 1, memory };
+    const down = make(clock, downSender, options);
+    const healthy = make(clock, healthySender, options);
+    for (let v = 0; v < 5000; v++) {
+      down.push("s0", v, v);
+      healthy.push("s0", v, v);
+      if (v % 100 === 0) await clock.advance(20);
+    }
+    await clock.advance(5000);
+    assert.ok(down.down);
+    assert.ok(down.buffered <= 2 * 50 + 300, `down sink holds ${down.buffered}`);
+    assert.equal(down.stats.dropped.buffer_full, 5000 - down.buffered);
+    assert.equal(healthy.stats.samplesSent, 5000);
+    assert.equal(healthy.stats.droppedTotal(), 0);
+    assertBalanced(down);
+    await down.close();
+    await healthy.close();
+    assert.equal(memory.used, 0, "closing gives the memory back");
   });
 });

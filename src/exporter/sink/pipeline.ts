@@ -29,6 +29,7 @@ import { backoffDelayMs } from "./backoff.js";
 import type { BacklogTrimReason, ShardPositions } from "./backlog.js";
 import { DeliveryBudget } from "./delivery-budget.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
+import { MemoryShare, type MemoryBudget } from "./memory-budget.js";
 import { SampleBatch, SampleQueue } from "./queue.js";
 import { desiredShards, Ewma, SHARD_UPDATE_INTERVAL_MS } from "./resharder.js";
 import { sendWithRetry, type RetryPolicy } from "./retry.js";
@@ -64,6 +65,8 @@ export interface SinkPipelineOptions<S> {
   readonly maxShards?: number;
   /** The process-wide cap on requests in flight; default: a budget of this sink's own. */
   readonly budget?: DeliveryBudget;
+  /** The process-wide bound on samples sinks hold in memory; unbounded beyond the sink's own limits without it. */
+  readonly memory?: MemoryBudget;
   /** Told the shard count after a reshard, e.g. to close connections of lanes no longer used. */
   readonly onShardsChanged?: (count: number) => void;
   /** Where the samples are kept on disk; without it the pipeline runs from memory alone. */
@@ -112,9 +115,6 @@ class ShutdownError extends Error {
   override readonly name = "ShutdownError";
 }
 
-/** Read back from the backlog at most this many samples at a time. */
-const READ_BATCH = 4096;
-
 /** The shard hash of a SeriesRef: CRC32 of its label bytes, computed once per series. */
 export function seriesShardHash(series: SeriesRef): number {
   return (series.shardHash ??= crc32(series.labelBytes));
@@ -123,6 +123,7 @@ export function seriesShardHash(series: SeriesRef): number {
 export class SinkPipeline<S> {
   readonly stats = new SinkStats();
   private readonly ring: SampleQueue<S>;
+  private readonly memory: MemoryShare;
   private shards: Shard<S>[];
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -138,7 +139,8 @@ export class SinkPipeline<S> {
   /** Samples [readSeq, nextSeq) are on disk only and are read back from the backlog. */
   private catchingUp = false;
   private reading: Promise<void> | undefined;
-  private readonly readBuffer: SampleBatch<S>;
+  /** Samples read back and not dispatched yet: only while catching up (10,000 sinks must not each keep one). */
+  private readBuffer: SampleBatch<S> | undefined;
   private readIndex = 0;
   /** After a restart: per shard of the recovered count, the seq below which samples were delivered. */
   private skip:
@@ -169,8 +171,9 @@ export class SinkPipeline<S> {
     this.maxShards = Math.max(1, options.maxShards ?? 1);
     this.shardOf = options.shardOf ?? (() => 0);
     this.ring = new SampleQueue<S>(Math.max(options.queueCapacity, options.batchMaxSize));
-    this.readBuffer = new SampleBatch<S>(Math.max(READ_BATCH, options.batchMaxSize));
     this.backlog = options.backlog;
+    // A batch in flight and one queued are the sink's own; more is borrowed from the process.
+    this.memory = new MemoryShare(options.memory, 2 * options.batchMaxSize, options.batchMaxSize);
     this.shards = this.makeShards(1);
     if (this.backlog !== undefined) {
       this.backlog.onTrim = (from, to, reason) => {
@@ -236,7 +239,7 @@ export class SinkPipeline<S> {
     this.nextSeq = seq;
     if (!this.catchingUp) {
       // The ring's samples are in the log too: read everything from there, in order.
-      this.ring.clear();
+      this.memory.release(this.ring.clear());
       this.catchingUp = true;
     }
     this.ensureReading();
@@ -304,23 +307,34 @@ export class SinkPipeline<S> {
       this.ensureReading();
       return;
     }
-    if (this.ring.length === 0 && this.canDispatch() && this.dispatch(series, value, timestampMs, seq)) {
+    if (
+      this.ring.length === 0 &&
+      this.canDispatch() &&
+      this.dispatch(series, value, timestampMs, seq, true)
+    ) {
       this.readSeq = this.nextSeq;
       return;
     }
-    if (this.ring.full && this.backlog !== undefined) {
+    const room = !this.ring.full && this.memory.tryHold(1);
+    if (!room && this.backlog !== undefined) {
       // Everything in the ring is on disk too: read it back from there once the shards have room.
-      this.ring.clear();
+      this.memory.release(this.ring.clear());
       this.catchingUp = true;
       this.ensureReading();
       return;
     }
-    if (this.ring.push(series, value, timestampMs, seq) === 1) {
-      this.readSeq++;
-      this.countRingDrop();
-    } else if (this.dropRun > 0) {
-      this.endDropRun();
+    if (room) {
+      this.ring.push(series, value, timestampMs, seq);
+      if (this.dropRun > 0) this.endDropRun();
+      return;
     }
+    // Full: the oldest waiting sample makes room for this one, or this one goes when none waits.
+    if (this.ring.length > 0) {
+      this.ring.dropOldest(1);
+      this.ring.push(series, value, timestampMs, seq);
+    }
+    this.readSeq++;
+    this.countRingDrop();
   }
 
   /**
@@ -415,6 +429,7 @@ export class SinkPipeline<S> {
     } else {
       this.drop(reason === "replaced" ? "shutdown" : reason, this.buffered);
       this.ring.clear();
+      this.memory.releaseAll();
       for (const shard of this.shards) {
         shard.queue.clear();
         shard.batch.clear();
@@ -440,11 +455,15 @@ export class SinkPipeline<S> {
     return this.reshardTarget === undefined && !this.gated && !this.abort.signal.aborted;
   }
 
-  /** Hands a sample to its shard; false when that shard's queue is full. */
-  private dispatch(series: S, value: number, timestampMs: number, seq: number): boolean {
+  /**
+   * Hands a sample to its shard; false when that shard's queue is full, or
+   * when a sample not yet in memory (`fresh`) finds no memory left.
+   */
+  private dispatch(series: S, value: number, timestampMs: number, seq: number, fresh: boolean): boolean {
     const shards = this.shards;
     const shard = shards.length === 1 ? shards[0] : shards[this.shardOf(series) % shards.length];
     if (shard === undefined || shard.queue.full) return false;
+    if (fresh && !this.memory.tryHold(1)) return false;
     shard.queue.push(series, value, timestampMs, seq);
     if (shard.queue.length >= this.options.batchMaxSize) this.kick(shard);
     else this.armTimer(shard);
@@ -462,7 +481,7 @@ export class SinkPipeline<S> {
     this.pumping = true;
     try {
       this.readSeq += this.ring.drainWhile((series, value, timestampMs, seq) =>
-        this.dispatch(series, value, timestampMs, seq),
+        this.dispatch(series, value, timestampMs, seq, false),
       );
     } finally {
       this.pumping = false;
@@ -489,6 +508,7 @@ export class SinkPipeline<S> {
   private async readBack(): Promise<void> {
     const backlog = this.backlog;
     if (backlog === undefined) return;
+    this.readBuffer ??= new SampleBatch<S>(this.options.batchMaxSize);
     const buffer = this.readBuffer;
     while (this.catchingUp && this.canDispatch()) {
       while (this.readIndex < buffer.length) {
@@ -504,6 +524,7 @@ export class SinkPipeline<S> {
               buffer.values[this.readIndex] ?? 0,
               buffer.timestamps[this.readIndex] ?? 0,
               seq,
+              true,
             )
           ) {
             return;
@@ -517,6 +538,7 @@ export class SinkPipeline<S> {
       if (this.readSeq >= this.nextSeq) {
         this.catchingUp = false;
         this.skip = undefined;
+        this.readBuffer = undefined;
         return;
       }
       const read = await backlog.read(this.readSeq, buffer);
@@ -555,7 +577,7 @@ export class SinkPipeline<S> {
     if (to <= start) return;
     const lost = Math.min(to, this.nextSeq) - start;
     this.drop(reason, lost);
-    if (!this.catchingUp) this.ring.dropOldest(lost);
+    if (!this.catchingUp) this.memory.release(this.ring.dropOldest(lost));
     this.readSeq = start + lost;
     this.logger.warn("sink backlog trimmed", { reason, samples: lost });
     this.afterProgress();
@@ -582,6 +604,7 @@ export class SinkPipeline<S> {
         // A bug, not a delivery failure: count the loss and keep the sink alive.
         this.logger.error("sink failed to deliver a batch", { error: String(error) });
         this.drop("internal_error", shard.batch.length);
+        this.memory.release(shard.batch.length);
         shard.batch.clear();
       })
       .finally(() => {
@@ -656,11 +679,13 @@ export class SinkPipeline<S> {
       });
       if (outcome.kind === "ok") {
         shard.batch.shift(count);
+        this.memory.release(count);
       } else if (outcome.kind === "fatal" && outcome.reason === "TooLarge" && count > 1) {
         size = Math.ceil(count / 2);
       } else if (outcome.kind === "fatal") {
         this.drop(dropReasonOf(outcome.reason), count);
         shard.batch.shift(count);
+        this.memory.release(count);
       } else {
         if (!probing) this.goDown(outcome.retryAfterMs);
         return { worked: false, retryAfterMs: outcome.retryAfterMs };

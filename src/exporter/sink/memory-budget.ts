@@ -1,0 +1,75 @@
+// Samples that sinks hold in memory, bounded for the whole process. A sink
+// may always hold a small share of its own (a batch in flight and one
+// queued), so no sink is starved by others; beyond it, it borrows from the
+// process-wide budget in chunks of a batch. Past the budget a sink with a
+// durable backlog leaves its samples on disk and reads them back later; one
+// without drops its oldest, counted as buffer_full.
+
+/** 256 MiB at MEMORY_BYTES_PER_SAMPLE: seconds of a busy platform's batches waiting, with room to spare. */
+export const DEFAULT_SINK_MEMORY_BYTES = 256 * 2 ** 20;
+/** A sample in a queue: series pointer, value, timestamp and seq, with array overhead. */
+export const MEMORY_BYTES_PER_SAMPLE = 32;
+
+export class MemoryBudget {
+  used = 0;
+
+  /** @param capacity samples all sinks may borrow together. */
+  constructor(readonly capacity: number) {}
+
+  static ofBytes(bytes: number): MemoryBudget {
+    return new MemoryBudget(Math.floor(bytes / MEMORY_BYTES_PER_SAMPLE));
+  }
+
+  tryTake(samples: number): boolean {
+    if (this.used + samples > this.capacity) return false;
+    this.used += samples;
+    return true;
+  }
+
+  give(samples: number): void {
+    this.used = Math.max(0, this.used - samples);
+  }
+}
+
+/** One sink's use of memory: free up to `guaranteed` samples, borrowed beyond. */
+export class MemoryShare {
+  /** Samples the sink holds in memory (its ring and its shards' queues and batches). */
+  held = 0;
+  private borrowed = 0;
+
+  constructor(
+    private readonly budget: MemoryBudget | undefined,
+    private readonly guaranteed: number,
+    private readonly chunk: number,
+  ) {}
+
+  /** Takes room for n more samples; false when neither the share nor the budget has it. */
+  tryHold(n: number): boolean {
+    const over = this.held + n - this.guaranteed - this.borrowed;
+    if (over > 0 && this.budget !== undefined) {
+      const grant = Math.ceil(over / this.chunk) * this.chunk;
+      if (!this.budget.tryTake(grant)) return false;
+      this.borrowed += grant;
+    }
+    this.held += n;
+    return true;
+  }
+
+  /** Gives back room for n samples; returns what it borrowed beyond a chunk of slack. */
+  release(n: number): void {
+    this.held = Math.max(0, this.held - n);
+    const needed = Math.max(0, this.held - this.guaranteed);
+    const spare = this.borrowed - needed;
+    if (spare >= 2 * this.chunk) {
+      const back = Math.floor((spare - this.chunk) / this.chunk) * this.chunk;
+      this.borrowed -= back;
+      this.budget?.give(back);
+    }
+  }
+
+  releaseAll(): void {
+    this.held = 0;
+    this.budget?.give(this.borrowed);
+    this.borrowed = 0;
+  }
+}
