@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import type { BacklogTrimReason } from "../sink/backlog.js";
+import type { ArrivalRange, BacklogTrimReason } from "../sink/backlog.js";
 import { ManualClock } from "../util/clock.js";
 import { DurableLog } from "./log.js";
 import type { DurableLogOptions, SinkLog } from "./log.js";
@@ -243,6 +243,13 @@ describe("DurableLog", () => {
     const log = await openLog(dir, { clock, maxBacklogAgeMs: 3600_000 });
     const sink = log.sink("p/s");
     const seen = trims(sink);
+    const arrivals: (ArrivalRange | undefined)[] = [];
+    const counting = sink.onTrim;
+    sink.onTrim = (from, to, reason, arrived) => {
+      counting?.(from, to, reason);
+      arrivals.push(arrived);
+    };
+    const started = clock.now();
     const series = seriesNamed("s");
     const add = async (count: number, base: number) => {
       const record = log.record();
@@ -256,6 +263,11 @@ describe("DurableLog", () => {
     await clock.advance(1800_000 + 1);
     log.sweep();
     assert.deepEqual(seen, [[4, 10, "expired"]]);
+    assert.deepEqual(
+      arrivals[0],
+      { oldestMs: started, newestMs: started },
+      "when the expired samples arrived",
+    );
     assert.equal(sink.startSeq, 10);
     await clock.advance(3600_000);
     await add(5, 20);

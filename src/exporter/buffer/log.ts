@@ -21,7 +21,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "../../log.js";
 import { silentLogger } from "../../log.js";
 import type { SeriesRef } from "../series.js";
-import type { BacklogTrimReason, ShardPositions, SinkBacklog } from "../sink/backlog.js";
+import type { BacklogTrimReason, ShardPositions, SinkBacklog, TrimListener } from "../sink/backlog.js";
 import type { SampleBatch } from "../sink/queue.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { lockDirectory } from "./lock.js";
@@ -241,7 +241,7 @@ class SinkState {
 }
 
 export class SinkLog implements SinkBacklog {
-  onTrim: ((fromSeq: number, toSeq: number, reason: BacklogTrimReason) => void) | undefined;
+  onTrim: TrimListener | undefined;
 
   /** Internal to the buffer package. */
   constructor(
@@ -1017,7 +1017,21 @@ export class DurableLog {
     sink.startSeq = to;
     this.dirtySlots.add(sink);
     this.scheduleHousekeeping();
-    if (to > from) sink.view?.onTrim?.(from, to, reason);
+    if (to <= from) return;
+    // Expiry goes by arrival: the Event names the arrival times it gave up.
+    const arrived =
+      reason === "expired"
+        ? { oldestMs: this.appendTimeOf(sink, from), newestMs: this.appendTimeOf(sink, to - 1) }
+        : undefined;
+    sink.view?.onTrim?.(from, to, reason, arrived);
+  }
+
+  /** When the record holding the sink's sample `seq` was appended; NaN when the log no longer has it. */
+  private appendTimeOf(sink: SinkState, seq: number): number {
+    const located = locate(sink, seq);
+    if (located === undefined) return NaN;
+    const recordNo = located.sinkSegment.recordNos.at(located.section);
+    return located.sinkSegment.segment.appendTimes.at(recordNo);
   }
 
   /** Deletes the oldest segments that no sink needs any more. */

@@ -24,6 +24,19 @@ export interface ShardPositions {
 /** Why the log itself gave up samples before the sink could read them. */
 export type BacklogTrimReason = "buffer_full" | "expired" | "corrupt";
 
+/** When trimmed samples arrived (epoch ms): what an Event about expired data names. */
+export interface ArrivalRange {
+  readonly oldestMs: number;
+  readonly newestMs: number;
+}
+
+export type TrimListener = (
+  fromSeq: number,
+  toSeq: number,
+  reason: BacklogTrimReason,
+  arrived?: ArrivalRange,
+) => void;
+
 export interface SinkBacklog {
   /** The oldest seq the log still holds; anything below was trimmed. */
   readonly startSeq: number;
@@ -46,7 +59,8 @@ export interface SinkBacklog {
   commit(positions: ShardPositions): void;
   /**
    * Called by the log when it trims [fromSeq, toSeq) of this sink (bounds,
-   * age, corruption). The pipeline counts what it had not delivered yet.
+   * age, corruption). The pipeline counts what it had not delivered yet. For
+   * "expired", `arrived` is when the first and last of them were written.
    */
-  onTrim: ((fromSeq: number, toSeq: number, reason: BacklogTrimReason) => void) | undefined;
+  onTrim: TrimListener | undefined;
 }

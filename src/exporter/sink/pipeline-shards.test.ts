@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../util/clock.js";
-import type { BacklogTrimReason, ShardPositions } from "./backlog.js";
+import type { ArrivalRange, BacklogTrimReason, ShardPositions, TrimListener } from "./backlog.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import {
   SinkPipeline,
@@ -64,7 +64,7 @@ class MemoryBacklog implements PipelineBacklog<string> {
   startSeq = 0;
   recovered: ShardPositions | undefined;
   committed: ShardPositions | undefined;
-  onTrim: ((fromSeq: number, toSeq: number, reason: BacklogTrimReason) => void) | undefined;
+  onTrim: TrimListener | undefined;
   reads = 0;
 
   get endSeq(): number {
@@ -86,10 +86,10 @@ class MemoryBacklog implements PipelineBacklog<string> {
   commit(positions: ShardPositions): void {
     this.committed = positions;
   }
-  trim(to: number, reason: BacklogTrimReason): void {
+  trim(to: number, reason: BacklogTrimReason, arrived?: ArrivalRange): void {
     const from = this.startSeq;
     this.startSeq = to;
-    this.onTrim?.(from, to, reason);
+    this.onTrim?.(from, to, reason, arrived);
   }
 }
 
@@ -255,8 +255,9 @@ describe("SinkPipeline with a durable backlog", () => {
     }
     await clock.advance(30_000);
     assert.ok(sink.down);
-    backlog.trim(600, "expired");
+    backlog.trim(600, "expired", { oldestMs: 1000, newestMs: 2000 });
     assert.equal(sink.stats.dropped.expired, 600 - 30, "the 30 in the shard's memory are still sent");
+    assert.deepEqual([sink.stats.expiredOldestMs, sink.stats.expiredNewestMs], [1000, 2000], "for the Event");
     sender.up = true;
     await clock.advance(10 * 60_000);
     const values = sender.delivered().map(([, v]) => v);

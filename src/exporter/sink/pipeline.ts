@@ -26,7 +26,7 @@ import { silentLogger, type Logger } from "../../log.js";
 import type { SeriesRef } from "../series.js";
 import { systemClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { backoffDelayMs } from "./backoff.js";
-import type { BacklogTrimReason, ShardPositions } from "./backlog.js";
+import type { ArrivalRange, BacklogTrimReason, ShardPositions, TrimListener } from "./backlog.js";
 import { DeliveryBudget } from "./delivery-budget.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import { MemoryShare, type MemoryBudget } from "./memory-budget.js";
@@ -48,7 +48,7 @@ export interface PipelineBacklog<S> {
   readonly recovered: ShardPositions | undefined;
   read(from: number, batch: SampleBatch<S>): Promise<number>;
   commit(positions: ShardPositions): void;
-  onTrim: ((fromSeq: number, toSeq: number, reason: BacklogTrimReason) => void) | undefined;
+  onTrim: TrimListener | undefined;
 }
 
 export interface SinkPipelineOptions<S> {
@@ -176,8 +176,8 @@ export class SinkPipeline<S> {
     this.memory = new MemoryShare(options.memory, 2 * options.batchMaxSize, options.batchMaxSize);
     this.shards = this.makeShards(1);
     if (this.backlog !== undefined) {
-      this.backlog.onTrim = (from, to, reason) => {
-        this.trimmed(from, to, reason);
+      this.backlog.onTrim = (from, to, reason, arrived) => {
+        this.trimmed(from, to, reason, arrived);
       };
       this.nextSeq = this.backlog.endSeq;
       this.resume();
@@ -572,11 +572,14 @@ export class SinkPipeline<S> {
   }
 
   /** The log gave up [from, to): what was not handed to a shard yet is dropped. */
-  private trimmed(from: number, to: number, reason: BacklogTrimReason): void {
+  private trimmed(from: number, to: number, reason: BacklogTrimReason, arrived?: ArrivalRange): void {
     const start = Math.max(from, this.readSeq);
     if (to <= start) return;
     const lost = Math.min(to, this.nextSeq) - start;
     this.drop(reason, lost);
+    if (reason === "expired" && arrived !== undefined && Number.isFinite(arrived.oldestMs)) {
+      this.stats.noteExpired(arrived.oldestMs, arrived.newestMs);
+    }
     if (!this.catchingUp) this.memory.release(this.ring.dropOldest(lost));
     this.readSeq = start + lost;
     this.logger.warn("sink backlog trimmed", { reason, samples: lost });
