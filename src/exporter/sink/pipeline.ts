@@ -310,7 +310,8 @@ export class SinkPipeline<S> {
     }
     if (this.ring.full && this.backlog !== undefined) {
       // Everything in the ring is on disk too: read it back from there once the shards have room.
-      this.ring.clear();
+      // Its arrays go too: a thousand lagging sinks must not each keep a full ring.
+      this.ring.release();
       this.catchingUp = true;
       this.ensureReading();
       return;
@@ -471,6 +472,8 @@ export class SinkPipeline<S> {
 
   private ensureReading(): void {
     if (this.reading !== undefined || !this.catchingUp || !this.canDispatch()) return;
+    // A down sink sends nothing: what it would read now would only wait in memory. goUp() pumps.
+    if (this.downState !== undefined) return;
     // Started on a microtask: dispatching starts shards, which call back here, and must find `reading` set.
     this.reading = Promise.resolve()
       .then(() => this.readBack())
@@ -490,7 +493,7 @@ export class SinkPipeline<S> {
     const backlog = this.backlog;
     if (backlog === undefined) return;
     const buffer = this.readBuffer;
-    while (this.catchingUp && this.canDispatch()) {
+    while (this.catchingUp && this.canDispatch() && this.downState === undefined) {
       while (this.readIndex < buffer.length) {
         const seq = buffer.seqs[this.readIndex] ?? 0;
         const series = buffer.series[this.readIndex] as S;
@@ -517,6 +520,8 @@ export class SinkPipeline<S> {
       if (this.readSeq >= this.nextSeq) {
         this.catchingUp = false;
         this.skip = undefined;
+        // Caught up: pushes go through the ring again, and the read buffer is not needed till the next lag.
+        buffer.release();
         return;
       }
       const read = await backlog.read(this.readSeq, buffer);
@@ -696,6 +701,12 @@ export class SinkPipeline<S> {
   private goDown(retryAfterMs: number | undefined): void {
     if (this.downState !== undefined || this.abort.signal.aborted) return;
     this.downState = { sinceMs: this.clock.now(), nextProbeMs: 0, probes: 0, timer: undefined };
+    if (this.backlog !== undefined && !this.catchingUp) {
+      // The ring's samples are on disk too, as is all that arrives while down: memory keeps none of
+      // it (a down sink would otherwise fill its ring, megabytes each), and it is read back on recovery.
+      this.ring.release();
+      this.catchingUp = true;
+    }
     this.logger.warn("sink endpoint down: keeping its samples and probing", {
       reason: this.stats.lastError?.reason,
       error: this.stats.lastError?.message,
