@@ -2,6 +2,7 @@
 import { arch, cpus, totalmem } from "node:os";
 import { runApiServerBench } from "./apiserver.js";
 import { runAttackBench } from "./attacks.js";
+import { runBacklogBench } from "./backlog.js";
 import { runBufferBench } from "./buffer.js";
 import { runControllerBench } from "./controller.js";
 import { runDeliveryBench } from "./delivery.js";
@@ -27,6 +28,7 @@ const suites: Suite[] = [
   { title: "attacks", run: runAttackBench },
   { title: "loss", run: runLossBench },
   { title: "buffer", run: runBufferBench },
+  { title: "backlog", run: runBacklogBench },
 ];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";

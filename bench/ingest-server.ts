@@ -2,15 +2,24 @@
 // time can be read from /proc: an Exporter with the benchmark's policies and
 // the ingest endpoint. Prints `ready <ingest url>` and runs until killed.
 //
-// argv: <receiver url> <projects> <policies per project> <single-policy: 0|1>
+// argv: <receiver url> <projects> <policies per project> <single-policy: 0|1> [<buffer dir>]
+// With a buffer dir, ingest writes through a DurableLog there (telex serve's
+// default --buffer disk); without, it pushes straight to the sinks (--buffer memory).
+import { DurableLog } from "../src/exporter/buffer/index.js";
 import { Exporter } from "../src/exporter/exporter.js";
 import { startIngestServer } from "../src/exporter/ingest/server.js";
 import { TENANT_LABEL } from "../src/testing/platform-series.js";
 import { policyPlan } from "../src/testing/policies.js";
 import { BENCH_SELECTORS, SINGLE_POLICY } from "./ingest-workload.js";
 
-const [receiver = "", projectsArg = "100", perProjectArg = "10", singleArg = "0"] = process.argv.slice(2);
-const exporter = new Exporter({ tenantLabel: TENANT_LABEL, maxCachedSeries: 1_000_000 });
+const [receiver = "", projectsArg = "100", perProjectArg = "10", singleArg = "0", bufferDir] =
+  process.argv.slice(2);
+const log = bufferDir === undefined ? undefined : await DurableLog.open({ dir: bufferDir });
+const exporter = new Exporter({
+  tenantLabel: TENANT_LABEL,
+  maxCachedSeries: 1_000_000,
+  ...(log === undefined ? {} : { log }),
+});
 const sink = (name: string) => ({
   name,
   endpoint: receiver,

@@ -4,6 +4,13 @@
 // with an equivalent keep filter, and forwarding everything), each running
 // as its own process. Reported: accepted samples/s and CPU seconds the
 // process spent per million input samples (from /proc, 100 ticks/s).
+// telex runs twice per case: with --buffer memory (straight to the sinks) and
+// with the default disk buffer (a DurableLog in its own temp dir), and the
+// ratio of their CPU is printed (issue 12: at most +20 %).
+//
+// Knobs: INGEST_REQUESTS (measured requests per run, default 5000);
+// INGEST_CPU_PROF=<dir> runs the telex children under --cpu-prof into it;
+// INGEST_VMAGENT=0 skips the vmagent comparison.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -18,7 +25,7 @@ import { SINGLE_POLICY, benchRequests, benchSeries } from "./ingest-workload.js"
 const PROJECTS = 100;
 const SERIES_PER_PROJECT = 100;
 const SERIES_PER_REQUEST = 1000;
-const REQUESTS = 5000;
+const REQUESTS = Number(process.env.INGEST_REQUESTS ?? 5000);
 const CONCURRENCY = 4;
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -102,14 +109,27 @@ interface Started {
   output?(): string;
 }
 
-function telex(single: boolean): Candidate {
+type BufferMode = "memory" | "disk";
+
+function telex(single: boolean, buffer: BufferMode): Candidate {
+  const what = single ? "telex, 1 policy" : `telex, ${PROJECTS * 10} policies in ${PROJECTS} projects`;
   return {
-    name: single ? "telex, 1 policy" : `telex, ${PROJECTS * 10} policies in ${PROJECTS} projects`,
+    name: `${what}, ${buffer}`,
     async start(receiverUrl) {
       const script = fileURLToPath(new URL("./ingest-server.js", import.meta.url));
+      const dir = buffer === "disk" ? mkdtempSync(join(tmpdir(), "telex-bench-buffer-")) : undefined;
+      const profile = process.env.INGEST_CPU_PROF;
       const child = spawn(
         process.execPath,
-        [script, receiverUrl, String(PROJECTS), "10", single ? "1" : "0"],
+        [
+          ...(profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profile}`]),
+          script,
+          receiverUrl,
+          String(PROJECTS),
+          "10",
+          single ? "1" : "0",
+          ...(dir === undefined ? [] : [dir]),
+        ],
         {
           stdio: ["ignore", "pipe", "inherit"],
         },
@@ -125,7 +145,14 @@ function telex(single: boolean): Candidate {
           reject(new Error("telex bench server exited"));
         });
       });
-      return { url, child, cleanup: () => undefined, output: () => output };
+      return {
+        url,
+        child,
+        cleanup: () => {
+          if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+        },
+        output: () => output,
+      };
     },
   };
 }
@@ -211,15 +238,29 @@ export async function runIngestBench(): Promise<void> {
   console.log(
     `\n## ingest → route → deliver (${series.length} series of 11 labels in ${PROJECTS} projects, ${SERIES_PER_REQUEST} samples a request, ${(REQUESTS * SERIES_PER_REQUEST) / 1e6} M samples, ${CONCURRENCY} concurrent pushers)`,
   );
-  const candidates = [telex(false), telex(true)];
-  const vmagentInstalled = peerAvailability("vmagent", "").path !== undefined;
+  const candidates = [
+    telex(false, "memory"),
+    telex(false, "disk"),
+    telex(true, "memory"),
+    telex(true, "disk"),
+  ];
+  const vmagentInstalled =
+    process.env.INGEST_VMAGENT !== "0" && peerAvailability("vmagent", "").path !== undefined;
   if (vmagentInstalled) candidates.push(vmagent(true), vmagent(false));
   const results: Measurement[] = [];
   for (const candidate of candidates) {
     const result = await measureCandidate(candidate, bodies);
     results.push(result);
     console.log(
-      `  ${result.name.padEnd(40)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million  (${result.requestsOut} requests out${result.fanOut === undefined ? "" : `, ${result.fanOut.toPrecision(3)} samples sent per sample in`})`,
+      `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million  (${result.requestsOut} requests out${result.fanOut === undefined ? "" : `, ${result.fanOut.toPrecision(3)} samples sent per sample in`})`,
+    );
+  }
+  for (const disk of results.filter((r) => r.name.endsWith(", disk"))) {
+    const memory = results.find((r) => r.name === disk.name.replace(/, disk$/, ", memory"));
+    if (memory === undefined) continue;
+    const ratio = disk.cpuPerMillion / memory.cpuPerMillion;
+    console.log(
+      `  ${disk.name.replace(/, disk$/, "")}: disk buffer ${ratio.toFixed(2)}× the CPU of memory (${ratio <= 1.2 ? "within" : "over"} the +20 % of issue 12)`,
     );
   }
   const filtering = results.find((r) => r.name.startsWith("vmagent, 1"));

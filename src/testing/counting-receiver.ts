@@ -46,7 +46,8 @@ export function countSamples(compressed: Uint8Array): number {
   }).samples;
 }
 
-export async function startCountingReceiver(): Promise<CountingReceiver> {
+/** @param port 0 picks a free one; a fixed port lets a benchmark bring a known endpoint up late. */
+export async function startCountingReceiver(port = 0): Promise<CountingReceiver> {
   let requests = 0;
   let samples = 0;
   let badRequests = 0;
@@ -70,7 +71,13 @@ export async function startCountingReceiver(): Promise<CountingReceiver> {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("receiver has no TCP address");
   const url = `http://127.0.0.1:${address.port}`;

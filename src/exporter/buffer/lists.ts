@@ -3,8 +3,13 @@
 // each with no object per entry.
 
 export class Float64List {
-  data = new Float64Array(16);
+  data: Float64Array;
   length = 0;
+
+  /** @param capacity entries before the first growth (a caller that knows its size saves the copies). */
+  constructor(capacity = 16) {
+    this.data = new Float64Array(Math.max(1, capacity));
+  }
 
   push(value: number): void {
     if (this.length === this.data.length) {

@@ -8,7 +8,7 @@ import { DurableLog } from "./log.js";
 import type { DurableLogOptions, SinkLog } from "./log.js";
 import { SLOT_BYTES } from "./positions.js";
 import { SAMPLE_BYTES } from "./record.js";
-import { readAll, removeAll, seriesNamed, tempDir } from "./test-helpers.js";
+import { nameOf, readAll, removeAll, seriesNamed, tempDir } from "./test-helpers.js";
 import type { ReadSample } from "./test-helpers.js";
 
 const dirs: string[] = [];
@@ -91,6 +91,38 @@ describe("DurableLog", () => {
     const first = reopened.sink("p1/a");
     assert.deepEqual(await readAll(first, sinks[0]?.endSeq ?? 0), more.get(first));
     await reopened.close();
+  });
+
+  it("keeps a record's samples for the caller and names each sink's first sample with its seq", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const [a, b] = [log.sink("p/a"), log.sink("p/b")];
+    const x = seriesNamed("x");
+    const first = log.record();
+    first.add(a, x, 1, 10);
+    await first.commit();
+    assert.deepEqual(first.firstEntries, [0, 0]);
+    const record = log.record(2);
+    record.add(b, x, 2, 20);
+    record.add(a, x, 3, 30);
+    record.add(b, x, 4, 40);
+    assert.equal(record.size, 3);
+    assert.deepEqual(
+      [0, 1, 2].map((i) => [nameOf(record.seriesAt(i)), record.valueAt(i), record.timestampAt(i)]),
+      [
+        ["x", 2, 20],
+        ["x", 3, 30],
+        ["x", 4, 40],
+      ],
+    );
+    await record.commit();
+    // b's first sample is entry 0 at seq 0; a's is entry 1 at seq 1 (after the first record's).
+    assert.deepEqual(record.firstEntries, [0, 0, 1, 1]);
+    assert.deepEqual(
+      (await readAll(a)).map((s) => s.value),
+      [1, 3],
+    );
+    await log.close();
   });
 
   it("keeps every resolved commit when dropped without close() (kill-style reopen)", async () => {

@@ -110,11 +110,18 @@ export interface LogStats {
 
 export interface LogRecord {
   add(sink: SinkLog, series: SeriesRef, value: number, timestampMs: number): void;
+  /** Samples added so far; seriesAt/valueAt/timestampAt read them back in add() order. */
+  readonly size: number;
+  seriesAt(index: number): SeriesRef;
+  valueAt(index: number): number;
+  timestampAt(index: number): number;
   /**
-   * The seq the record gave the sink's first sample, once commit() resolved;
-   * the sink's later samples in the record follow in add() order.
+   * Once commit() resolved: flat pairs [index, seq, …], in add() order, for
+   * the first sample of each sink in the record (by index) and the seq it got
+   * in that sink; the sink's later samples in the record follow in add() order.
+   * Samples of a sink removed meanwhile have none.
    */
-  firstSeq(sink: SinkLog): number | undefined;
+  readonly firstEntries: readonly number[];
   /**
    * Resolves once the record is written with write(2) (or synced, with
    * syncIntervalMs 0). Records resolve in append order. After it resolves,
@@ -216,6 +223,7 @@ class SinkState {
   mark = 0;
   pendingCount = 0;
   cursor = 0;
+  recordFirstSeq = 0;
 
   constructor(
     readonly key: string,
@@ -302,19 +310,39 @@ interface SyncWaiter extends Waiter {
   readonly end: number;
 }
 
+/** A record being built: the samples in parallel lists, values and timestamps in typed arrays. */
 class PendingRecord implements LogRecord {
   readonly sinks: SinkState[] = [];
   readonly series: SeriesRef[] = [];
-  readonly values: number[] = [];
-  readonly timestamps: number[] = [];
-
+  readonly values: Float64List;
+  readonly timestamps: Float64List;
   /** Filled by DurableLog.append when the record is encoded. */
-  readonly firstSeqs = new Map<SinkState, number>();
+  readonly firstEntries: number[] = [];
 
-  constructor(private readonly log: DurableLog) {}
+  constructor(
+    private readonly log: DurableLog,
+    sizeHint: number,
+  ) {
+    this.values = new Float64List(sizeHint);
+    this.timestamps = new Float64List(sizeHint);
+  }
 
-  firstSeq(sink: SinkLog): number | undefined {
-    return this.firstSeqs.get(sink.state);
+  get size(): number {
+    return this.sinks.length;
+  }
+
+  seriesAt(index: number): SeriesRef {
+    const series = this.series[index];
+    if (series === undefined) throw new RangeError(`no sample ${index} in the record`);
+    return series;
+  }
+
+  valueAt(index: number): number {
+    return this.values.at(index);
+  }
+
+  timestampAt(index: number): number {
+    return this.timestamps.at(index);
   }
 
   add(sink: SinkLog, series: SeriesRef, value: number, timestampMs: number): void {
@@ -476,9 +504,9 @@ export class DurableLog {
     return givenUp;
   }
 
-  /** One per ingest request. */
-  record(): LogRecord {
-    return new PendingRecord(this);
+  /** One per ingest request; sizeHint: the samples it will likely hold (its arrays start that large). */
+  record(sizeHint = 16): LogRecord {
+    return new PendingRecord(this, sizeHint);
   }
 
   /** Encoded bytes not yet written. */
@@ -536,13 +564,18 @@ export class DurableLog {
     if (this.rollNeeded) this.rollEncoding();
     const mark = ++this.encodeMark;
     const sinks: SinkState[] = [];
+    const firstEntries = record.firstEntries;
+    firstEntries.length = 0;
     let samples = 0;
-    for (const sink of record.sinks) {
-      if (sink.removed) continue;
+    for (let i = 0; i < record.sinks.length; i++) {
+      const sink = record.sinks[i];
+      if (sink === undefined || sink.removed) continue;
       if (sink.mark !== mark) {
         sink.mark = mark;
         sink.pendingCount = 0;
         sinks.push(sink);
+        // The seq goes in below, once the sections are laid out.
+        firstEntries.push(i, 0);
       }
       sink.pendingCount++;
       samples++;
@@ -573,17 +606,23 @@ export class DurableLog {
     let at = defStart;
     for (const ref of fresh.refs) at = writeDefinition(buf, at, ref.logId ?? 0, ref.labelBytes);
     if (fresh.refs.length > 0) batch.defAreas.push(batch.fileOffset + defStart, fresh.bytes);
-    sinks.forEach((sink, index) => {
+    for (let index = 0; index < sinks.length; index++) {
+      const sink = sinks[index] as SinkState;
       const firstSeq = sink.assignedSeq;
-      record.firstSeqs.set(sink, firstSeq);
+      sink.recordFirstSeq = firstSeq;
       writeSectionEntry(buf, body, index, sink.index, sink.pendingCount, firstSeq);
       sink.assignedSeq += sink.pendingCount;
       sink.cursor = at;
       batch.sectionSinks.push(sink);
       batch.sections.push(firstSeq, sink.pendingCount, batch.fileOffset + at, recordNo);
       at += sink.pendingCount * SAMPLE_BYTES;
-    });
-    const { series, values, timestamps } = record;
+    }
+    for (let k = 0; k < firstEntries.length; k += 2) {
+      firstEntries[k + 1] = (record.sinks[firstEntries[k] ?? 0] as SinkState).recordFirstSeq;
+    }
+    const { series } = record;
+    const values = record.values.data;
+    const timestamps = record.timestamps.data;
     for (let i = 0; i < record.sinks.length; i++) {
       const sink = record.sinks[i];
       const ref = series[i];

@@ -137,16 +137,19 @@ export class IngestProcessor implements WriteRequestScanner {
     }
   }
 
-  /** The durable second pass: one record for the request, then the sinks, in the record's order. */
+  /**
+   * The durable second pass: one record for the request, then the sinks, in
+   * the record's order. The record keeps the samples; beside it only the
+   * target of each is kept, so a sample-target costs one array slot here.
+   */
   private write(log: DurableLog): Promise<void> {
     const stats = this.stats;
     const count = this.count;
     stats.samplesReceived += count;
-    const record = log.record();
+    const record = log.record(count);
     const targets: SampleTarget[] = [];
-    const series: SeriesRef[] = [];
-    const values: number[] = [];
-    const timestamps: number[] = [];
+    // Targets without a log (none in telex serve) get their samples after the write, too.
+    let memoryOnly: MemoryPushes | undefined;
     for (let i = 0; i < count; i++) {
       const route = this.routes[i];
       if (route === undefined || typeof route === "string") {
@@ -159,26 +162,28 @@ export class IngestProcessor implements WriteRequestScanner {
       const timestamp = this.timestamps[i] ?? 0;
       for (const source of route.sources) source.matchedSamples++;
       for (const target of route.targets) {
-        if (target.durable !== undefined) record.add(target.durable, route.series, value, timestamp);
-        targets.push(target);
-        series.push(route.series);
-        values.push(value);
-        timestamps.push(timestamp);
+        if (target.durable !== undefined) {
+          record.add(target.durable, route.series, value, timestamp);
+          targets.push(target);
+        } else {
+          (memoryOnly ??= new MemoryPushes()).add(target, route.series, value, timestamp);
+        }
       }
       stats.samplesRouted += route.targets.length;
     }
-    if (targets.length === 0) return Promise.resolve();
+    if (targets.length === 0 && memoryOnly === undefined) return Promise.resolve();
     return record.commit().then(() => {
-      const started = new Set<SampleTarget>();
+      const firsts = record.firstEntries;
+      let nextFirst = 0;
       for (let i = 0; i < targets.length; i++) {
         const target = targets[i] as SampleTarget;
-        if (target.durable !== undefined && !started.has(target)) {
-          started.add(target);
-          const first = record.firstSeq(target.durable);
-          if (first !== undefined) target.expectSeq?.(first);
+        if (firsts[nextFirst] === i) {
+          target.expectSeq?.(firsts[nextFirst + 1] ?? 0);
+          nextFirst += 2;
         }
-        target.push(series[i] as SeriesRef, values[i] ?? NaN, timestamps[i] ?? 0);
+        target.push(record.seriesAt(i), record.valueAt(i), record.timestampAt(i));
       }
+      memoryOnly?.flush();
     });
   }
 
@@ -197,5 +202,30 @@ export class IngestProcessor implements WriteRequestScanner {
     this.values = values;
     this.timestamps = timestamps;
     this.routes.length = size;
+  }
+}
+
+/** Samples for targets without a durable log, held until the request's record is written. */
+class MemoryPushes {
+  private readonly targets: SampleTarget[] = [];
+  private readonly series: SeriesRef[] = [];
+  private readonly values: number[] = [];
+  private readonly timestamps: number[] = [];
+
+  add(target: SampleTarget, series: SeriesRef, value: number, timestamp: number): void {
+    this.targets.push(target);
+    this.series.push(series);
+    this.values.push(value);
+    this.timestamps.push(timestamp);
+  }
+
+  flush(): void {
+    for (let i = 0; i < this.targets.length; i++) {
+      (this.targets[i] as SampleTarget).push(
+        this.series[i] as SeriesRef,
+        this.values[i] ?? NaN,
+        this.timestamps[i] ?? 0,
+      );
+    }
   }
 }

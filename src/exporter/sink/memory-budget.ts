@@ -5,8 +5,13 @@
 // durable backlog leaves its samples on disk and reads them back later; one
 // without drops its oldest, counted as buffer_full.
 
-/** 256 MiB at MEMORY_BYTES_PER_SAMPLE: seconds of a busy platform's batches waiting, with room to spare. */
-export const DEFAULT_SINK_MEMORY_BYTES = 256 * 2 ** 20;
+/**
+ * 64 MiB (2 M samples) beyond each sink's own two batches: sinks that keep
+ * up need little more than their own share, and sinks working off a backlog
+ * read it from disk at the pace memory allows, so RSS stays well under the
+ * 400 MB the backlog benchmark allows for a 1 GiB backlog.
+ */
+export const DEFAULT_SINK_MEMORY_BYTES = 64 * 2 ** 20;
 /** A sample in a queue: series pointer, value, timestamp and seq, with array overhead. */
 export const MEMORY_BYTES_PER_SAMPLE = 32;
 

@@ -218,6 +218,40 @@ describe("SinkPipeline with a durable backlog", () => {
     await sink.close();
   });
 
+  it("while down keeps nothing in its ring and reads nothing ahead: the log has it", async () => {
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 10);
+    sender.up = false;
+    const backlog = new MemoryBacklog();
+    const sink = make(clock, sender, { backlog, batchMaxSize: 100, queueCapacity: 5000, maxShards: 1 });
+    let v = 0;
+    const push = (count: number) => {
+      for (const end = v + count; v < end; v++) {
+        backlog.append(`s${v % 7}`, v, v);
+        sink.push(`s${v % 7}`, v, v);
+      }
+    };
+    push(50);
+    await clock.advance(5000);
+    assert.ok(sink.down, "down after its attempts");
+    const reads = backlog.reads;
+    for (let round = 0; round < 10; round++) {
+      push(500);
+      await clock.advance(100);
+    }
+    assert.equal(sink.queued, 0, "the ring holds nothing while down");
+    assert.equal(backlog.reads, reads, "nothing read ahead while down");
+    assert.equal(sink.buffered, 5050);
+    sender.up = true;
+    await clock.advance(10 * 60_000);
+    assert.deepEqual(
+      sender.delivered().map(([, value]) => value),
+      Array.from({ length: 5050 }, (_, i) => i),
+    );
+    assertBalanced(sink);
+    await sink.close();
+  });
+
   it("after a restart resumes each shard exactly after what it had delivered", async () => {
     const clock = new ManualClock();
     const sender = new SlowSender(clock, 10);

@@ -239,7 +239,7 @@ export class SinkPipeline<S> {
     this.nextSeq = seq;
     if (!this.catchingUp) {
       // The ring's samples are in the log too: read everything from there, in order.
-      this.memory.release(this.ring.clear());
+      this.memory.release(this.ring.release());
       this.catchingUp = true;
     }
     this.ensureReading();
@@ -318,7 +318,8 @@ export class SinkPipeline<S> {
     const room = !this.ring.full && this.memory.tryHold(1);
     if (!room && this.backlog !== undefined) {
       // Everything in the ring is on disk too: read it back from there once the shards have room.
-      this.memory.release(this.ring.clear());
+      // Its arrays go too: a thousand lagging sinks must not each keep a full ring.
+      this.memory.release(this.ring.release());
       this.catchingUp = true;
       this.ensureReading();
       return;
@@ -490,6 +491,8 @@ export class SinkPipeline<S> {
 
   private ensureReading(): void {
     if (this.reading !== undefined || !this.catchingUp || !this.canDispatch()) return;
+    // A down sink sends nothing: what it would read now would only wait in memory. goUp() pumps.
+    if (this.downState !== undefined) return;
     // Started on a microtask: dispatching starts shards, which call back here, and must find `reading` set.
     this.reading = Promise.resolve()
       .then(() => this.readBack())
@@ -510,7 +513,7 @@ export class SinkPipeline<S> {
     if (backlog === undefined) return;
     this.readBuffer ??= new SampleBatch<S>(this.options.batchMaxSize);
     const buffer = this.readBuffer;
-    while (this.catchingUp && this.canDispatch()) {
+    while (this.catchingUp && this.canDispatch() && this.downState === undefined) {
       while (this.readIndex < buffer.length) {
         const seq = buffer.seqs[this.readIndex] ?? 0;
         const series = buffer.series[this.readIndex] as S;
@@ -538,6 +541,7 @@ export class SinkPipeline<S> {
       if (this.readSeq >= this.nextSeq) {
         this.catchingUp = false;
         this.skip = undefined;
+        // Caught up: pushes go through the ring again, and the read buffer is not needed till the next lag.
         this.readBuffer = undefined;
         return;
       }
@@ -613,10 +617,10 @@ export class SinkPipeline<S> {
       .finally(() => {
         shard.sending = false;
         this.afterProgress();
-        if (this.shards.includes(shard)) {
-          if (this.readyToSend(shard)) this.kick(shard);
-          else this.armTimer(shard);
-        }
+        if (!this.shards.includes(shard)) return;
+        if (this.readyToSend(shard)) this.kick(shard);
+        else if (shard.idle) shard.shrink();
+        else this.armTimer(shard);
       });
   }
 
@@ -724,6 +728,12 @@ export class SinkPipeline<S> {
   private goDown(retryAfterMs: number | undefined): void {
     if (this.downState !== undefined || this.abort.signal.aborted) return;
     this.downState = { sinceMs: this.clock.now(), nextProbeMs: 0, probes: 0, timer: undefined };
+    if (this.backlog !== undefined && !this.catchingUp) {
+      // The ring's samples are on disk too, as is all that arrives while down: memory keeps none of
+      // it (a down sink would otherwise fill its ring, megabytes each), and it is read back on recovery.
+      this.memory.release(this.ring.release());
+      this.catchingUp = true;
+    }
     this.logger.warn("sink endpoint down: keeping its samples and probing", {
       reason: this.stats.lastError?.reason,
       error: this.stats.lastError?.message,

@@ -56,6 +56,15 @@ export class SampleBatch<S> {
     this.series.fill(undefined, 0, this.length);
     this.length = 0;
   }
+
+  /** Empties the batch and gives its arrays back: it grows again from nothing when next used. */
+  release(): void {
+    this.series = [];
+    this.values = new Float64Array(0);
+    this.timestamps = new Float64Array(0);
+    this.seqs = new Float64Array(0);
+    this.length = 0;
+  }
 }
 
 function grow(array: Float64Array, size: number): Float64Array<ArrayBuffer> {
@@ -165,6 +174,22 @@ export class SampleQueue<S> {
   clear(): number {
     const count = this.size;
     this.series.fill(undefined);
+    this.head = 0;
+    this.size = 0;
+    return count;
+  }
+
+  /**
+   * Empties the queue and gives its arrays back (a full ring of a large batch
+   * size is megabytes): it grows again from nothing when next used. Returns
+   * how many samples it held.
+   */
+  release(): number {
+    const count = this.size;
+    this.series = [];
+    this.values = new Float64Array(0);
+    this.timestamps = new Float64Array(0);
+    this.seqs = new Float64Array(0);
     this.head = 0;
     this.size = 0;
     return count;

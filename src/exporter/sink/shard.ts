@@ -42,6 +42,16 @@ export class Shard<S> {
     return !this.sending && this.pending === 0;
   }
 
+  /**
+   * An idle shard gives its arrays back: after a catch-up, thousands of sinks
+   * with many shards must not each keep batches of the size they once needed.
+   * They grow again from a few slots, which costs little next to a request.
+   */
+  shrink(): void {
+    this.queue.release();
+    this.batch.release();
+  }
+
   cancelTimer(): void {
     this.timer?.cancel();
     this.timer = undefined;
