@@ -10,11 +10,13 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# better-sqlite3 from source rather than a prebuilt download from GitHub;
-# snappy's napi-rs binary is a per-platform npm package (no compiler needed).
-ENV npm_config_build_from_source=better-sqlite3
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# better-sqlite3 (the one install script) compiled from source against this
+# Node's own headers, rather than a prebuilt binary fetched from GitHub;
+# snappy's napi-rs binary is a per-platform npm package (no compiler needed).
+RUN npm ci --no-audit --no-fund --ignore-scripts \
+ && cd node_modules/better-sqlite3 \
+ && npm run build-release -- --nodedir="$(dirname "$(dirname "$(command -v node)")")"
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
