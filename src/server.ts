@@ -23,6 +23,7 @@ import { KubeApiError, KubeClient } from "./controller/kube/client.js";
 import { POLICIES } from "./controller/reconciler.js";
 import type { ClusterConnection } from "./controller/kube/config.js";
 import { clusterLayout, embeddedLayout, type ControlPlaneLayout } from "./controller/kube/layout.js";
+import { describeAccess } from "./controller/kube/access.js";
 import { endpointWarnings } from "./controller/endpoint-warnings.js";
 import { EgressPolicy, addressesOf } from "./exporter/egress/index.js";
 import { Exporter, type PolicyHealth } from "./exporter/exporter.js";
@@ -299,7 +300,11 @@ export class ClusterConnectionError extends Error {
  * address, refused credentials or a missing CRD stop `telex serve` with a
  * reason instead of a controller retrying in silence.
  */
-async function checkCluster(client: KubeClient, layout: ControlPlaneLayout, server: string): Promise<void> {
+export async function checkCluster(
+  client: KubeClient,
+  layout: ControlPlaneLayout,
+  server: string,
+): Promise<void> {
   try {
     await client.request("GET", `${layout.collectionPath(POLICIES)}?limit=1`);
   } catch (error: unknown) {
@@ -311,7 +316,7 @@ async function checkCluster(client: KubeClient, layout: ControlPlaneLayout, serv
       }
       if (error.statusCode === 401 || error.statusCode === 403) {
         throw new ClusterConnectionError(
-          `${server} refused the kubeconfig's credentials (${error.statusCode}): the controller needs to list, watch and update exportpolicies, their status and finalizers, read secrets and create events`,
+          `${server} refused the kubeconfig's credentials (${error.statusCode}): the controller needs ${describeAccess()} (cluster-wide; deploy/overlays/cluster/rbac.yaml grants exactly these)`,
         );
       }
     }

@@ -99,6 +99,35 @@ ${DELIVERY_FLAGS_HELP}
 Per-project quotas of the embedded API (past one, writes get 403 exceeded quota):
 ${quotaFlagsHelp()}`;
 
+/** The flags of `telex serve`, for parseArgs; deploy/ tests parse the manifests' args with them. */
+export const SERVE_OPTIONS = {
+  "api-listen": { type: "string" },
+  "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
+  "tokens-file": { type: "string" },
+  "tls-cert-file": { type: "string" },
+  "tls-key-file": { type: "string" },
+  "ingest-listen": { type: "string", default: DEFAULT_INGEST_LISTEN },
+  "ingest-token-file": { type: "string" },
+  "ingest-allow-unauthenticated": { type: "boolean", default: false },
+  "route-cache-bytes": { type: "string" },
+  "tenant-label": { type: "string", default: DEFAULTS.tenantLabel },
+  "status-interval": { type: "string" },
+  "endpoint-allow": { type: "string", multiple: true },
+  "endpoint-deny": { type: "string", multiple: true },
+  "source-url": { type: "string" },
+  "pull-interval": { type: "string" },
+  "pull-lag": { type: "string" },
+  "pull-mode": { type: "string" },
+  kubeconfig: { type: "string" },
+  context: { type: "string" },
+  "in-cluster": { type: "boolean", default: false },
+  project: { type: "string" },
+  demo: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+  ...QUOTA_FLAG_OPTIONS,
+  ...DELIVERY_FLAG_OPTIONS,
+} as const;
+
 /** Resolves when the process is asked to stop. Injected by tests. */
 export type StopSignal = Promise<string>;
 
@@ -117,33 +146,7 @@ function processSignal(): StopSignal {
 export async function run(args: readonly string[], io: CommandIO, stopSignal?: StopSignal): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
-    options: {
-      "api-listen": { type: "string" },
-      "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
-      "tokens-file": { type: "string" },
-      "tls-cert-file": { type: "string" },
-      "tls-key-file": { type: "string" },
-      "ingest-listen": { type: "string", default: DEFAULT_INGEST_LISTEN },
-      "ingest-token-file": { type: "string" },
-      "ingest-allow-unauthenticated": { type: "boolean", default: false },
-      "route-cache-bytes": { type: "string" },
-      "tenant-label": { type: "string", default: DEFAULTS.tenantLabel },
-      "status-interval": { type: "string" },
-      "endpoint-allow": { type: "string", multiple: true },
-      "endpoint-deny": { type: "string", multiple: true },
-      "source-url": { type: "string" },
-      "pull-interval": { type: "string" },
-      "pull-lag": { type: "string" },
-      "pull-mode": { type: "string" },
-      kubeconfig: { type: "string" },
-      context: { type: "string" },
-      "in-cluster": { type: "boolean", default: false },
-      project: { type: "string" },
-      demo: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-      ...QUOTA_FLAG_OPTIONS,
-      ...DELIVERY_FLAG_OPTIONS,
-    },
+    options: SERVE_OPTIONS,
     strict: true,
     allowPositionals: false,
   });

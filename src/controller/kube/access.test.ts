@@ -1,0 +1,204 @@
+// CONTROLLER_API_ACCESS is exactly what the controller calls: a policy's whole
+// life (start-up check, informers, finalizer, status, events, deletion)
+// against a project's control plane of the embedded API in the cluster layout,
+// with every request recorded and turned into RBAC attributes.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Dispatcher } from "undici";
+import type { ExportPolicy } from "../../api/index.js";
+import { Exporter } from "../../exporter/exporter.js";
+import { encodeWriteRequest } from "../../remotewrite/index.js";
+import { checkCluster } from "../../server.js";
+import { startCountingReceiver, type CountingReceiver } from "../../testing/counting-receiver.js";
+import { eventuallyValue as eventually } from "../../testing/eventually.js";
+import { TENANT_LABEL } from "../../testing/platform-series.js";
+import { startTestApiServer, type TestApiServer } from "../../testing/telex-api.js";
+import { Controller } from "../controller.js";
+import { FINALIZER } from "../reconciler.js";
+import { CONTROLLER_API_ACCESS, accessKey, describeAccess, requestAccess, type ApiAccess } from "./access.js";
+import { KubeApiError, KubeClient, type RequestOptions, type WatchEvent } from "./client.js";
+import type { ClusterConnection } from "./config.js";
+import { clusterLayout } from "./layout.js";
+
+/** A client that notes the RBAC attributes of every request it sends. */
+class RecordingClient extends KubeClient {
+  readonly seen = new Map<string, ApiAccess & { readonly example: string }>();
+
+  private note(method: string, path: string, watch: boolean): void {
+    const access = requestAccess(method, path, watch);
+    this.seen.set(accessKey(access), { ...access, example: `${method} ${path}` });
+  }
+
+  override request<T>(method: Dispatcher.HttpMethod, path: string, options?: RequestOptions): Promise<T> {
+    this.note(method, path, false);
+    return super.request<T>(method, path, options);
+  }
+
+  override watch<T>(path: string, options?: RequestOptions): AsyncGenerator<WatchEvent<T>> {
+    this.note("GET", path, true);
+    return super.watch<T>(path, options);
+  }
+}
+
+const PROJECT = "access-p1";
+const CONTROL_PLANE = `/apis/resourcemanager.miloapis.com/v1alpha1/projects/${PROJECT}/control-plane`;
+const POLICY = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";
+
+describe("requestAccess", () => {
+  it("derives group, resource and verb the way kube-apiserver does", () => {
+    const cases: [string, string, boolean, string][] = [
+      [
+        "GET",
+        "/apis/telemetry.miloapis.com/v1alpha1/exportpolicies?limit=1",
+        false,
+        "telemetry.miloapis.com|exportpolicies|list",
+      ],
+      [
+        "GET",
+        "/apis/telemetry.miloapis.com/v1alpha1/exportpolicies",
+        true,
+        "telemetry.miloapis.com|exportpolicies|watch",
+      ],
+      ["GET", "/api/v1/secrets?watch=true", false, "|secrets|watch"],
+      ["GET", "/api/v1/namespaces/a/secrets/s", false, "|secrets|get"],
+      ["PATCH", `${POLICY}/p/status`, false, "telemetry.miloapis.com|exportpolicies/status|patch"],
+      ["POST", "/api/v1/namespaces/default/events", false, "|events|create"],
+      ["PUT", `${POLICY}/p`, false, "telemetry.miloapis.com|exportpolicies|update"],
+      ["DELETE", POLICY, false, "telemetry.miloapis.com|exportpolicies|deletecollection"],
+    ];
+    for (const [method, path, watch, key] of cases) {
+      assert.equal(accessKey(requestAccess(method, path, watch)), key, `${method} ${path}`);
+    }
+    assert.throws(() => requestAccess("GET", "/healthz"), /not a Kubernetes resource path/);
+  });
+
+  it("names every grant in the start-up error message", () => {
+    assert.equal(
+      describeAccess(),
+      "list,watch,patch exportpolicies.telemetry.miloapis.com; patch exportpolicies.telemetry.miloapis.com/status; list,watch secrets; create events",
+    );
+  });
+});
+
+describe("CONTROLLER_API_ACCESS", () => {
+  let server: TestApiServer;
+  let receiver: CountingReceiver;
+  let admin: KubeClient;
+  let recorder: RecordingClient;
+  let exporter: Exporter;
+  let controller: Controller;
+
+  before(async () => {
+    [server, receiver] = await Promise.all([startTestApiServer(), startCountingReceiver()]);
+    const connection: ClusterConnection = {
+      server: `${server.api.url}${CONTROL_PLANE}`,
+      tls: { rejectUnauthorized: true },
+      authorization: () => undefined,
+    };
+    admin = new KubeClient(connection);
+    recorder = new RecordingClient(connection);
+    exporter = new Exporter({ tenantLabel: TENANT_LABEL });
+    const layout = clusterLayout(PROJECT);
+    await checkCluster(recorder, layout, connection.server);
+    controller = new Controller({
+      client: recorder,
+      layout,
+      exporter,
+      tenantLabel: TENANT_LABEL,
+      statusRefreshMs: 100,
+    });
+    await controller.start();
+  });
+
+  after(async () => {
+    await controller.stop();
+    await exporter.close();
+    await Promise.all([admin.close(), recorder.close()]);
+    await Promise.all([server.close(), receiver.close()]);
+  });
+
+  it("is exactly what a policy's life asks of the API", async () => {
+    await admin.request("POST", "/api/v1/namespaces/default/secrets", {
+      body: {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "creds", namespace: "default" },
+        type: "kubernetes.io/basic-auth",
+        stringData: { username: "u", password: "p" },
+      },
+    });
+    await admin.request("POST", POLICY, {
+      body: {
+        apiVersion: "telemetry.miloapis.com/v1alpha1",
+        kind: "ExportPolicy",
+        metadata: { name: "gateways", namespace: "default" },
+        spec: {
+          sources: [{ name: "gw", metrics: { metricsql: '{resource_kind="Gateway"}' } }],
+          sinks: [
+            {
+              name: "rw",
+              sources: ["gw"],
+              target: {
+                prometheusRemoteWrite: {
+                  endpoint: receiver.writeUrl,
+                  authentication: { basicAuth: { secretRef: { name: "creds" } } },
+                  batch: { timeout: "100ms" },
+                },
+              },
+            },
+          ],
+        },
+      },
+    });
+    const get = () => admin.request<ExportPolicy>("GET", `${POLICY}/gateways`);
+    await eventually(get, (p) => p.metadata.finalizers?.includes(FINALIZER) === true, "the finalizer");
+    await eventually(
+      async () => {
+        exporter.ingest.apply(
+          encodeWriteRequest([
+            {
+              labels: [
+                { name: "__name__", value: "up" },
+                { name: TENANT_LABEL, value: PROJECT },
+                { name: "resource_kind", value: "Gateway" },
+              ],
+              samples: [{ value: 1, timestampMs: Date.now() }],
+            },
+          ]),
+        );
+        return get();
+      },
+      (p) => p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True",
+      "Ready",
+    );
+    const events = await eventually(
+      () => admin.request<{ items?: { reason?: string }[] }>("GET", "/api/v1/namespaces/default/events"),
+      (list) => (list.items ?? []).some((e) => e.reason === "Ready"),
+      "the Ready event",
+    );
+    assert.ok(events);
+    await admin.request("DELETE", `${POLICY}/gateways`);
+    await eventually(
+      async () => {
+        try {
+          await get();
+          return false;
+        } catch (error) {
+          if (error instanceof KubeApiError && error.statusCode === 404) return true;
+          throw error;
+        }
+      },
+      (gone) => gone,
+      "the policy gone once its finalizer is removed",
+    );
+
+    const called = [...recorder.seen.values()];
+    const calledKeys = called.map(accessKey).sort();
+    const listed = CONTROLLER_API_ACCESS.map(accessKey).sort();
+    assert.deepEqual(
+      calledKeys,
+      listed,
+      `requests made:\n${called.map((a) => `  ${accessKey(a)}  (${a.example})`).join("\n")}`,
+    );
+  });
+});
