@@ -61,7 +61,8 @@ import {
   writeSamplesHead,
   writeSectionEntry,
 } from "./record.js";
-import { SinkRegistry, asError, syncDirectory } from "./registry.js";
+import { syncDirectory } from "../util/durable-file.js";
+import { SinkRegistry, asError } from "./registry.js";
 import {
   SEGMENT_HEADER_BYTES,
   decodeSegmentHeader,

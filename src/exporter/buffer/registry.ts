@@ -2,8 +2,8 @@
 // index in the log. Indices are never reused, so a section of a removed sink
 // can never be read as another sink's. Replaced atomically, as
 // pull/file-cursor-store.ts does: temp file, fsync, rename, fsync directory.
-import { open, readFile, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readFile, rm } from "node:fs/promises";
+import { replaceFileDurably } from "../util/durable-file.js";
 
 const FORMAT_VERSION = 1;
 
@@ -100,32 +100,12 @@ export class SinkRegistry {
   private async writeOnce(): Promise<void> {
     const generation = this.generation;
     const text = `${JSON.stringify({ version: FORMAT_VERSION, nextIndex: this.nextIndex, sinks: Object.fromEntries(this.sinks) })}\n`;
-    const temp = `${this.path}.tmp`;
     try {
-      const file = await open(temp, "w", 0o644);
-      try {
-        await file.writeFile(text, "utf8");
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(temp, this.path);
-      await syncDirectory(dirname(this.path));
+      await replaceFileDurably(this.path, `${this.path}.tmp`, text);
       this.written = generation;
     } catch (error: unknown) {
-      await rm(temp, { force: true });
       this.failure = asError(error);
     }
-  }
-}
-
-/** Makes a rename, create or unlink durable: on Linux only an fsync of the directory persists the entry. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

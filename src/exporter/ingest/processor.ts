@@ -117,6 +117,14 @@ export class IngestProcessor implements WriteRequestScanner {
     this.count++;
   }
 
+  /** Counts a sample that goes to no sink, by why. */
+  private countUnrouted(route: Unrouted | undefined): void {
+    const stats = this.stats;
+    if (route === undefined || route === "not-selected") stats.samplesNotSelected++;
+    else if (route === "no-tenant") stats.samplesWithoutTenant++;
+    else stats.samplesDropped[route]++;
+  }
+
   private push(): void {
     const stats = this.stats;
     const count = this.count;
@@ -124,9 +132,7 @@ export class IngestProcessor implements WriteRequestScanner {
     for (let i = 0; i < count; i++) {
       const route = this.routes[i];
       if (route === undefined || typeof route === "string") {
-        if (route === undefined || route === "not-selected") stats.samplesNotSelected++;
-        else if (route === "no-tenant") stats.samplesWithoutTenant++;
-        else stats.samplesDropped[route]++;
+        this.countUnrouted(route);
         continue;
       }
       const value = this.values[i] ?? NaN;
@@ -153,9 +159,7 @@ export class IngestProcessor implements WriteRequestScanner {
     for (let i = 0; i < count; i++) {
       const route = this.routes[i];
       if (route === undefined || typeof route === "string") {
-        if (route === undefined || route === "not-selected") stats.samplesNotSelected++;
-        else if (route === "no-tenant") stats.samplesWithoutTenant++;
-        else stats.samplesDropped[route]++;
+        this.countUnrouted(route);
         continue;
       }
       const value = this.values[i] ?? NaN;

@@ -8,8 +8,9 @@
 // a write is in flight, later saves wait for the next one, which carries all
 // of them. With many jobs finishing windows at
 // once that is one fsync per batch, not per job.
-import { open, readFile, readdir, rename, rm } from "node:fs/promises";
+import { readFile, readdir, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { replaceFileDurably } from "../util/durable-file.js";
 import type { CursorStore } from "./cursor-store.js";
 
 const FORMAT_VERSION = 1;
@@ -122,21 +123,7 @@ export class FileCursorStore implements CursorStore {
   }
 
   private async writeAtomically(text: string): Promise<void> {
-    const temp = `${this.path}.tmp-${process.pid}-${this.tempCounter++}`;
-    try {
-      const file = await open(temp, "w", 0o644);
-      try {
-        await file.writeFile(text, "utf8");
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(temp, this.path);
-    } catch (error: unknown) {
-      await rm(temp, { force: true });
-      throw error;
-    }
-    await syncDirectory(dirname(this.path));
+    await replaceFileDurably(this.path, `${this.path}.tmp-${process.pid}-${this.tempCounter++}`, text);
   }
 }
 
@@ -166,16 +153,6 @@ function parseCursorFile(path: string, text: string): Map<string, number> {
     result.set(key, value);
   }
   return result;
-}
-
-/** Makes a rename durable: on Linux the directory entry is only persisted by fsyncing the directory. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 async function removeTempFiles(path: string): Promise<void> {
