@@ -9,7 +9,6 @@ type Release = () => void;
 
 interface Waiter {
   readonly grant: (release: Release) => void;
-  readonly fail: (reason: unknown) => void;
   readonly signal: AbortSignal | undefined;
   readonly onAbort: () => void;
 }
@@ -47,7 +46,6 @@ export class DeliveryBudget {
           this.waitSeconds += (performance.now() - started) / 1000;
           resolve(release);
         },
-        fail: reject,
         signal,
         onAbort: () => {
           const index = this.waiters.indexOf(waiter);
