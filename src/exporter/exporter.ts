@@ -87,6 +87,7 @@ export class Exporter {
   apply(plan: PolicyPlan): void {
     const previous = this.policies.get(plan.uid);
     const sinks = new Map<string, RemoteWriteSink>();
+    const log = this.options.log;
     for (const sinkPlan of plan.sinks) {
       const existing = previous?.sinks.get(sinkPlan.name);
       if (existing !== undefined && isDeepStrictEqual(existing.config, sinkPlan.remoteWrite)) {
@@ -94,7 +95,6 @@ export class Exporter {
         continue;
       }
       const runtime = { ...this.options.sinkRuntime, logger: this.logger };
-      const log = this.options.log;
       if (log === undefined) {
         sinks.set(sinkPlan.name, new RemoteWriteSink(sinkPlan.remoteWrite, runtime));
         continue;
@@ -106,9 +106,15 @@ export class Exporter {
       sinks.set(sinkPlan.name, new RemoteWriteSink(sinkPlan.remoteWrite, runtime, durable, replaced));
     }
     for (const [name, sink] of previous?.sinks ?? []) {
-      if (sinks.get(name) === sink || (this.options.log !== undefined && sinks.has(name))) continue;
-      void this.retire(sink, "removed");
-      if (this.options.log !== undefined) this.forgetBacklog(sinkKey(plan.uid, name), sink);
+      if (sinks.get(name) === sink) continue;
+      if (sinks.has(name)) {
+        // Replaced: with a log that was done above, as the new sink waits for it.
+        if (log === undefined) void this.retire(sink, "replaced");
+        continue;
+      }
+      const stopped = this.retire(sink, "removed");
+      // Once it has stopped, the log gives up its backlog.
+      if (log !== undefined) void stopped.finally(() => log.removeSink(sinkKey(plan.uid, name)));
     }
     const sources = new Map<string, SourceStats>();
     const compiled: CompiledSource[] = [];
@@ -306,13 +312,6 @@ export class Exporter {
     this.closing.add(closing);
     void closing.finally(() => this.closing.delete(closing));
     return closing;
-  }
-
-  /** A sink removed from its policy: once it has stopped, the log gives up its backlog. */
-  private forgetBacklog(key: string, sink: RemoteWriteSink): void {
-    const log = this.options.log;
-    if (log === undefined) return;
-    void sink.close(0, "removed").finally(() => log.removeSink(key));
   }
 
   private index(project: string, uid: string): void {
