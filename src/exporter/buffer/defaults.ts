@@ -45,3 +45,9 @@ export const SERIES_TABLE_CACHE = 4;
 
 /** A record longer than this cannot be one the writer made: the scan treats its length as damage. */
 export const MAX_RECORD_BYTES = 2 ** 30;
+
+/**
+ * A segment may pass its size by one record (of at most MAX_RECORD_BYTES), and the section index keeps
+ * file offsets in 32 bits: 2 GiB segments keep every offset below 4 GiB.
+ */
+export const MAX_SEGMENT_BYTES = 2 ** 31;

@@ -27,6 +27,11 @@ export class Float64List {
   last(): number {
     return this.data[this.length - 1] ?? NaN;
   }
+
+  /** Gives back the room beyond its length: a list that will not grow any more keeps only its entries. */
+  compact(): void {
+    if (this.data.length > this.length) this.data = this.data.slice(0, Math.max(1, this.length));
+  }
 }
 
 export class Uint32List {
@@ -44,5 +49,10 @@ export class Uint32List {
 
   at(index: number): number {
     return this.data[index] ?? 0;
+  }
+
+  /** Gives back the room beyond its length: a list that will not grow any more keeps only its entries. */
+  compact(): void {
+    if (this.data.length > this.length) this.data = this.data.slice(0, Math.max(1, this.length));
   }
 }

@@ -9,8 +9,8 @@
 // total bound then deletes the oldest segment regardless and trims every
 // sink positioned inside it.
 //
-// Memory: per sink, an index of its sections (20 bytes per section in typed
-// arrays, not per sample), per segment the append time of each record, and
+// Memory: per sink, an index of its sections (8 bytes per section in typed
+// arrays, not per sample), per segment the append time and offset of each record, and
 // the series tables of the active segment and of a few recently read ones.
 // Samples themselves are only ever in memory while being written or read.
 import { constants } from "node:fs";
@@ -34,6 +34,7 @@ import {
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_TOTAL_MAX_BYTES,
   EXPIRY_SWEEP_INTERVAL_MS,
+  MAX_SEGMENT_BYTES,
   READ_GAP_BYTES,
   READ_WINDOW_BYTES,
   SERIES_TABLE_CACHE,
@@ -150,6 +151,8 @@ class Segment {
   synced = 0;
   /** Append time of each written record, the checkpoint included: expiry looks records up here. */
   readonly appendTimes = new Float64List();
+  /** File offset of each written record, parallel to appendTimes: what a section's record is found by. */
+  readonly recordStarts = new Uint32List();
   /** File offset and length of each written definitions area, in order: what a series table is loaded from. */
   readonly defOffsets: number[] = [];
   readonly defLengths: number[] = [];
@@ -167,16 +170,41 @@ class Segment {
     readonly firstLsn: number,
     readonly path: string,
   ) {}
+
+  /** Number of the record holding the byte at `offset`. */
+  recordAt(offset: number): number {
+    let low = 0;
+    let high = this.recordStarts.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.recordStarts.at(mid) <= offset) low = mid + 1;
+      else high = mid;
+    }
+    return Math.max(0, low - 1);
+  }
+
+  /** Sealed: its sink segments will not grow. */
+  compact(): void {
+    for (const sinkSegment of this.sinks.values()) sinkSegment.compact();
+    this.appendTimes.compact();
+    this.recordStarts.compact();
+  }
 }
 
-/** One sink's sections in one segment, as parallel typed arrays in seq order. */
+/**
+ * One sink's sections in one segment, in seq order, contiguous: a section
+ * starts where the one before it ended, so its count follows from the next
+ * one's first seq and its record from its file offset. What is kept per
+ * section is 8 bytes (the issue's 1 GiB backlog at 1,000 sinks holds about
+ * 15 M sections). A gap in the seqs (recovery found records lost) starts a
+ * new sink segment for the same segment.
+ */
 class SinkSegment {
   endSeq: number;
-  readonly firstSeqs = new Float64List();
-  readonly counts = new Uint32List();
-  /** File offset of each section's first sample. */
-  readonly offsets = new Float64List();
-  readonly recordNos = new Uint32List();
+  /** First seq of each section, less this sink segment's firstSeq (a segment holds far fewer than 2³² samples). */
+  private readonly seqDeltas = new Uint32List();
+  /** File offset of each section's first sample (segments stay below 4 GiB: see MAX_SEGMENT_BYTES). */
+  private readonly offsets = new Uint32List();
 
   constructor(
     readonly segment: Segment,
@@ -185,24 +213,55 @@ class SinkSegment {
     this.endSeq = firstSeq;
   }
 
-  add(firstSeq: number, count: number, offset: number, recordNo: number): void {
-    this.firstSeqs.push(firstSeq);
-    this.counts.push(count);
+  get sections(): number {
+    return this.seqDeltas.length;
+  }
+
+  firstSeqAt(section: number): number {
+    return this.firstSeq + this.seqDeltas.at(section);
+  }
+
+  countAt(section: number): number {
+    const end = section + 1 < this.seqDeltas.length ? this.firstSeqAt(section + 1) : this.endSeq;
+    return end - this.firstSeqAt(section);
+  }
+
+  offsetAt(section: number): number {
+    return this.offsets.at(section);
+  }
+
+  /** When the record holding the section was appended. */
+  appendTimeAt(section: number): number {
+    return this.segment.appendTimes.at(this.segment.recordAt(this.offsets.at(section)));
+  }
+
+  add(firstSeq: number, count: number, offset: number): void {
+    if (firstSeq !== this.endSeq)
+      throw new Error(`section at seq ${firstSeq} does not follow ${this.endSeq}`);
+    this.seqDeltas.push(firstSeq - this.firstSeq);
     this.offsets.push(offset);
-    this.recordNos.push(recordNo);
     this.endSeq = firstSeq + count;
   }
 
-  /** Index of the first section that ends after seq (length if none). */
+  /** The segment is sealed: no more sections, so no spare room either. */
+  compact(): void {
+    this.seqDeltas.compact();
+    this.offsets.compact();
+  }
+
+  /** Index of the first section that ends after seq (sections if none). */
   sectionAfter(seq: number): number {
+    if (seq >= this.endSeq) return this.sections;
+    // The last section whose first seq is at most seq holds it (sections are contiguous).
     let low = 0;
-    let high = this.firstSeqs.length;
+    let high = this.seqDeltas.length;
+    const delta = seq - this.firstSeq;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (this.firstSeqs.at(mid) + this.counts.at(mid) <= seq) low = mid + 1;
+      if (this.seqDeltas.at(mid) <= delta) low = mid + 1;
       else high = mid;
     }
-    return low;
+    return Math.max(0, low - 1);
   }
 }
 
@@ -239,10 +298,11 @@ class SinkState {
     return Math.max(this.startSeq, low === Infinity ? 0 : low);
   }
 
-  lastSegment(segment: Segment): SinkSegment {
+  /** The sink segment a section starting at firstSeq in `segment` is added to. */
+  lastSegment(segment: Segment, firstSeq: number): SinkSegment {
     const last = this.segments[this.segments.length - 1];
-    if (last?.segment === segment) return last;
-    const created = new SinkSegment(segment, this.endSeq);
+    if (last?.segment === segment && last.endSeq === firstSeq) return last;
+    const created = new SinkSegment(segment, firstSeq);
     this.segments.push(created);
     segment.sinks.set(this, created);
     return created;
@@ -299,8 +359,10 @@ interface Batch {
   inFlight: boolean;
   readonly waiters: Waiter[];
   readonly appendTimes: number[];
+  /** File offset of each record, parallel to appendTimes. */
+  readonly recordStarts: number[];
   readonly sectionSinks: SinkState[];
-  /** Per section: firstSeq, count, file offset, record number. */
+  /** Per section: firstSeq, count, file offset. */
   readonly sections: number[];
   readonly defAreas: number[];
   lastLsn: number;
@@ -436,6 +498,8 @@ export class DurableLog {
     this.logger = options.logger ?? silentLogger;
     if (this.syncIntervalMs < 0) throw new RangeError("syncIntervalMs must be ≥ 0");
     if (this.segmentBytes < 4096) throw new RangeError("segmentBytes must be ≥ 4096");
+    if (this.segmentBytes > MAX_SEGMENT_BYTES)
+      throw new RangeError(`segmentBytes must be ≤ ${MAX_SEGMENT_BYTES}`);
     if (this.totalMaxBytes < 2 * this.segmentBytes)
       throw new RangeError("totalMaxBytes must hold at least two segments");
   }
@@ -600,7 +664,6 @@ export class DurableLog {
     const buf = batch.buf;
     const lsn = this.nextLsn++;
     const appendTime = this.appendTime();
-    const recordNo = segment.encodedRecords;
     writeSamplesHead(buf, body, sinks.length, lsn, appendTime, fresh.refs.length, fresh.bytes);
 
     const defStart = body + SAMPLES_HEAD_BYTES + sinks.length * SECTION_ENTRY_BYTES;
@@ -615,7 +678,7 @@ export class DurableLog {
       sink.assignedSeq += sink.pendingCount;
       sink.cursor = at;
       batch.sectionSinks.push(sink);
-      batch.sections.push(firstSeq, sink.pendingCount, batch.fileOffset + at, recordNo);
+      batch.sections.push(firstSeq, sink.pendingCount, batch.fileOffset + at);
       at += sink.pendingCount * SAMPLE_BYTES;
     }
     for (let k = 0; k < firstEntries.length; k += 2) {
@@ -634,6 +697,7 @@ export class DurableLog {
     sealFrame(buf, start, bodyLength);
     batch.length += recordBytes;
     batch.appendTimes.push(appendTime);
+    batch.recordStarts.push(batch.fileOffset + start);
     batch.lastLsn = lsn;
     segment.encodedBytes += recordBytes;
     segment.encodedRecords++;
@@ -689,6 +753,7 @@ export class DurableLog {
     sealFrame(batch.buf, SEGMENT_HEADER_BYTES, bodyLength);
     batch.length = bytes;
     batch.appendTimes.push(appendTime);
+    batch.recordStarts.push(SEGMENT_HEADER_BYTES);
     batch.lastLsn = lsn;
     segment.encodedBytes = bytes;
     segment.encodedRecords = 1;
@@ -720,6 +785,7 @@ export class DurableLog {
       inFlight: false,
       waiters: [],
       appendTimes: [],
+      recordStarts: [],
       sectionSinks: [],
       sections: [],
       defAreas: [],
@@ -796,6 +862,7 @@ export class DurableLog {
       if (previous.writerTable !== undefined)
         this.cacheTable(previous, Promise.resolve(previous.writerTable));
       previous.writerTable = undefined;
+      previous.compact();
     }
     const handle = await open(next.path, "wx", 0o644);
     try {
@@ -817,6 +884,7 @@ export class DurableLog {
     this.stats.diskBytes += batch.length;
     this.lastWrittenLsn = batch.lastLsn;
     for (const time of batch.appendTimes) segment.appendTimes.push(time);
+    for (const recordStart of batch.recordStarts) segment.recordStarts.push(recordStart);
     for (let i = 0; i < batch.defAreas.length; i += 2) {
       segment.defOffsets.push(batch.defAreas[i] ?? 0);
       segment.defLengths.push(batch.defAreas[i + 1] ?? 0);
@@ -824,10 +892,10 @@ export class DurableLog {
     const touched = new Set<SinkState>();
     batch.sectionSinks.forEach((sink, index) => {
       if (sink.removed) return;
-      const s = index * 4;
+      const s = index * 3;
       const firstSeq = batch.sections[s] ?? 0;
       const count = batch.sections[s + 1] ?? 0;
-      sink.lastSegment(segment).add(firstSeq, count, batch.sections[s + 2] ?? 0, batch.sections[s + 3] ?? 0);
+      sink.lastSegment(segment, firstSeq).add(firstSeq, count, batch.sections[s + 2] ?? 0);
       sink.endSeq = firstSeq + count;
       touched.add(sink);
     });
@@ -1070,8 +1138,7 @@ export class DurableLog {
   private appendTimeOf(sink: SinkState, seq: number): number {
     const located = locate(sink, seq);
     if (located === undefined) return NaN;
-    const recordNo = located.sinkSegment.recordNos.at(located.section);
-    return located.sinkSegment.segment.appendTimes.at(recordNo);
+    return located.sinkSegment.appendTimeAt(located.section);
   }
 
   /** Deletes the oldest segments that no sink needs any more. */
@@ -1108,7 +1175,8 @@ export class DurableLog {
     const segment = this.segments.shift();
     if (segment === undefined) return;
     for (const [sink, sinkSegment] of segment.sinks) {
-      if (sink.segments[0] === sinkSegment) sink.segments.shift();
+      // Every piece of the sink in this segment (a gap found by recovery makes more than one).
+      while (sink.segments[0]?.segment === segment) sink.segments.shift();
       sink.startSeq = Math.max(sink.startSeq, sinkSegment.endSeq);
     }
     segment.sinks.clear();
@@ -1133,15 +1201,14 @@ export class DurableLog {
   /** The first seq of the sink appended at or after `since` (endSeq when none). */
   private firstSeqAppendedSince(sink: SinkState, since: number): number {
     for (const sinkSegment of sink.segments) {
-      const times = sinkSegment.segment.appendTimes;
       let low = 0;
-      let high = sinkSegment.firstSeqs.length;
+      let high = sinkSegment.sections;
       while (low < high) {
         const mid = (low + high) >>> 1;
-        if (times.at(sinkSegment.recordNos.at(mid)) < since) low = mid + 1;
+        if (sinkSegment.appendTimeAt(mid) < since) low = mid + 1;
         else high = mid;
       }
-      if (low < sinkSegment.firstSeqs.length) return sinkSegment.firstSeqs.at(low);
+      if (low < sinkSegment.sections) return sinkSegment.firstSeqAt(low);
     }
     return sink.endSeq;
   }
@@ -1167,7 +1234,8 @@ export class DurableLog {
     let got = 0;
     while (got < room && seq < sink.endSeq) {
       const located = locate(sink, seq);
-      const next = located === undefined ? sink.endSeq : located.sinkSegment.firstSeqs.at(located.section);
+      const next =
+        located === undefined ? sink.endSeq : Math.max(seq, located.sinkSegment.firstSeqAt(located.section));
       if (next > seq) {
         // Seqs with no data: a range recovery found lost. Never stepped over within one batch.
         if (got > 0) break;
@@ -1204,17 +1272,15 @@ export class DurableLog {
     batch: SampleBatch<SeriesRef>,
     into: number,
   ): Promise<number> {
-    const { firstSeqs, counts, offsets } = sinkSegment;
-    const windowStart = offsets.at(first) + (seq - firstSeqs.at(first)) * SAMPLE_BYTES;
+    const windowStart = sinkSegment.offsetAt(first) + (seq - sinkSegment.firstSeqAt(first)) * SAMPLE_BYTES;
     let windowEnd = windowStart;
     let planned = 0;
     let next = seq;
-    for (let k = first; k < firstSeqs.length && planned < limit; k++) {
-      const sectionFirst = firstSeqs.at(k);
-      const sectionEnd = sectionFirst + counts.at(k);
-      // A lost range between two sections, or other sinks' data worth skipping, ends this read.
-      if (k > first && sectionFirst !== next) break;
-      const offset = offsets.at(k) + (next - sectionFirst) * SAMPLE_BYTES;
+    for (let k = first; k < sinkSegment.sections && planned < limit; k++) {
+      const sectionFirst = sinkSegment.firstSeqAt(k);
+      const sectionEnd = sectionFirst + sinkSegment.countAt(k);
+      // Other sinks' data worth skipping ends this read (sections of a sink segment are contiguous).
+      const offset = sinkSegment.offsetAt(k) + (next - sectionFirst) * SAMPLE_BYTES;
       if (k > first && offset - windowEnd > READ_GAP_BYTES) break;
       const fits = Math.floor((windowStart + READ_WINDOW_BYTES - offset) / SAMPLE_BYTES);
       const take = Math.min(sectionEnd - next, limit - planned, fits);
@@ -1240,9 +1306,9 @@ export class DurableLog {
     let filled = 0;
     let s = seq;
     for (let k = first; filled < planned; k++) {
-      const sectionFirst = firstSeqs.at(k);
-      const take = Math.min(sectionFirst + counts.at(k) - s, planned - filled);
-      let at = offsets.at(k) + (s - sectionFirst) * SAMPLE_BYTES - windowStart;
+      const sectionFirst = sinkSegment.firstSeqAt(k);
+      const take = Math.min(sectionFirst + sinkSegment.countAt(k) - s, planned - filled);
+      let at = sinkSegment.offsetAt(k) + (s - sectionFirst) * SAMPLE_BYTES - windowStart;
       for (let i = 0; i < take; i++) {
         const slot = into + filled + i;
         batch.series[slot] = table[buf.readUInt32LE(at)];
@@ -1445,6 +1511,8 @@ export class DurableLog {
   private addRecoveredSegment(segment: Segment): void {
     segment.encodedBytes = segment.size;
     segment.encodedRecords = segment.appendTimes.length;
+    // Recovery starts a new segment for this run: recovered ones are sealed.
+    segment.compact();
     this.segments.push(segment);
     this.stats.diskBytes += segment.size;
   }
@@ -1491,7 +1559,6 @@ export class DurableLog {
         }
       } else if (type === RECORD_SAMPLES) {
         const layout = samplesLayout(buf, body, bodyLength);
-        const recordNo = segment.appendTimes.length;
         let sectionOffset = fileOffset + (layout.sectionsStart - start);
         for (let i = 0; i < layout.sectionCount; i++) {
           const entry = layout.tableStart + i * SECTION_ENTRY_BYTES;
@@ -1505,7 +1572,7 @@ export class DurableLog {
             else sink.startSeq = firstSeq;
             // endSeq is where lastSegment() starts a new sink segment.
             sink.endSeq = firstSeq;
-            sink.lastSegment(segment).add(firstSeq, count, sectionOffset, recordNo);
+            sink.lastSegment(segment, firstSeq).add(firstSeq, count, sectionOffset);
             scanned.set(sink, firstSeq + count);
           }
           sectionOffset += count * SAMPLE_BYTES;
@@ -1521,6 +1588,7 @@ export class DurableLog {
       return false;
     }
     segment.appendTimes.push(appendTime);
+    segment.recordStarts.push(fileOffset);
     this.nextLsn = Math.max(this.nextLsn, lsn + 1);
     this.lastWrittenLsn = Math.max(this.lastWrittenLsn, lsn);
     this.lastAppendTime = Math.max(this.lastAppendTime, appendTime);
@@ -1542,7 +1610,7 @@ function locate(sink: SinkState, seq: number): { sinkSegment: SinkSegment; secti
     const sinkSegment = segments[i];
     if (sinkSegment === undefined) continue;
     const section = sinkSegment.sectionAfter(seq);
-    if (section < sinkSegment.firstSeqs.length) return { sinkSegment, section };
+    if (section < sinkSegment.sections) return { sinkSegment, section };
   }
   return undefined;
 }
