@@ -23,6 +23,15 @@ export interface ControllerOptions {
   readonly resyncMs?: number;
   /** Delivery health is checked this often; policies whose readiness moved are reconciled. Default 10 s. */
   readonly statusRefreshMs?: number;
+  /** In a fleet: which policies this replica runs (src/fleet). Absent: all of them. */
+  readonly ownership?: PolicyOwnership;
+}
+
+/** The controller's view of fleet ownership. */
+export interface PolicyOwnership {
+  owns(uid: string): boolean;
+  /** Called when the owners may have changed (members joined or left). */
+  onChange(listener: () => void): void;
 }
 
 type SecretObject = Secret & KubeObject;
@@ -42,6 +51,8 @@ export class Controller {
   private resyncTimer: TimerHandle | undefined;
   private statusTimer: TimerHandle | undefined;
   private workers: Promise<void>[] = [];
+  /** Keys of the policies this replica owns (all of them without a fleet). */
+  private readonly owned = new Set<string>();
   reconciles = 0;
 
   constructor(private readonly options: ControllerOptions) {
@@ -63,10 +74,12 @@ export class Controller {
       handlers: {
         onUpsert: (key, policy, previous) => {
           this.indexSecrets(key, policy);
-          if (needsReconcile(policy, previous)) this.queue.add(key);
+          const moved = this.noteOwner(key, policy);
+          if (moved || needsReconcile(policy, previous)) this.queue.add(key);
         },
         onDelete: (key) => {
           this.indexSecrets(key, undefined);
+          this.owned.delete(key);
           this.queue.add(key);
         },
       },
@@ -95,7 +108,43 @@ export class Controller {
       secret: (project, namespace, name) => this.secrets.get(formatKey({ project, namespace, name })),
       now: () => new Date(this.clock.now()),
       logger: this.logger,
+      ...(options.ownership === undefined
+        ? {}
+        : { owns: (uid: string) => options.ownership?.owns(uid) ?? true }),
     });
+    options.ownership?.onChange(() => {
+      this.ownersChanged();
+    });
+  }
+
+  /** Policies this replica runs now. */
+  get ownedPolicies(): number {
+    return this.owned.size;
+  }
+
+  /** Records whether this replica owns the policy; true when that just changed. */
+  private noteOwner(key: string, policy: PolicyObject): boolean {
+    const owns = this.options.ownership?.owns(policy.metadata.uid ?? "") ?? true;
+    const had = this.owned.has(key);
+    if (owns) this.owned.add(key);
+    else this.owned.delete(key);
+    return owns !== had;
+  }
+
+  /**
+   * Members joined or left: only the policies whose owner flipped for this
+   * replica are reconciled (gained: start; lost: let go), about 1/n of them
+   * by rendezvous hashing: no reconcile storm.
+   */
+  private ownersChanged(): void {
+    for (const policy of this.policies.list()) {
+      const key = formatKey({
+        project: this.options.layout.projectOf(policy) ?? "",
+        namespace: policy.metadata.namespace ?? "default",
+        name: policy.metadata.name,
+      });
+      if (this.noteOwner(key, policy)) this.queue.add(key);
+    }
   }
 
   /** Starts watching; resolves once both caches are filled and workers run. */

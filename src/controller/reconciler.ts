@@ -69,6 +69,8 @@ export interface ReconcilerDeps {
   readonly secret: (project: string, namespace: string, name: string) => Secret | undefined;
   readonly now: () => Date;
   readonly logger: Logger;
+  /** In a fleet: whether this replica runs the policy of this uid. Absent: it runs every policy. */
+  readonly owns?: (uid: string) => boolean;
 }
 
 interface Applied {
@@ -112,6 +114,11 @@ export class Reconciler {
   async reconcile(key: string): Promise<void> {
     const policy = this.deps.policy(key);
     if (policy === undefined) {
+      await this.stopExporting(key);
+      return;
+    }
+    if (this.deps.owns !== undefined && !this.deps.owns(policy.metadata.uid ?? "")) {
+      // Another replica runs it, finalizer and status included: this one only lets go of it.
       await this.stopExporting(key);
       return;
     }
