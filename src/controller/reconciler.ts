@@ -119,7 +119,7 @@ export class Reconciler {
     }
     if (this.deps.owns !== undefined && !this.deps.owns(policy.metadata.uid ?? "")) {
       // Another replica runs it, finalizer and status included: this one only lets go of it.
-      await this.stopExporting(key);
+      await this.stopExporting(key, { handover: true });
       return;
     }
     const parsed = parseKey(key);
@@ -274,11 +274,11 @@ export class Reconciler {
     return events;
   }
 
-  private async stopExporting(key: string): Promise<void> {
+  private async stopExporting(key: string, options: { readonly handover?: boolean } = {}): Promise<void> {
     const applied = this.applied.get(key);
     if (applied === undefined) return;
     this.applied.delete(key);
-    await this.deps.exporter.remove(applied.plan.uid);
+    await this.deps.exporter.remove(applied.plan.uid, options);
   }
 
   private policyPath(key: PolicyKey, subresource?: string): string {

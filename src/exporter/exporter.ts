@@ -138,13 +138,17 @@ export class Exporter {
     this.index(plan.project, plan.uid);
   }
 
-  /** Stops a policy's pipelines, delivering what they hold for up to the drain timeout. */
-  async remove(uid: string): Promise<void> {
+  /**
+   * Stops a policy's pipelines, delivering what they hold for up to the drain timeout. With
+   * `handover` the policy is not deleted but runs on another replica from now on: its pull
+   * positions are kept for the new owner.
+   */
+  async remove(uid: string, options: { readonly handover?: boolean } = {}): Promise<void> {
     const running = this.policies.get(uid);
     if (running === undefined) return;
     this.policies.delete(uid);
     this.unindex(running.plan.project, uid);
-    this.syncPullJobs(true);
+    this.syncPullJobs(options.handover !== true);
     await Promise.all(
       [...running.sinks].map(async ([name, sink]) => {
         await sink.close(SINK_RUNTIME_DEFAULTS.drainTimeoutMs, "removed");
