@@ -10,8 +10,7 @@ import { Pool } from "undici";
 import { MemoryCursorStore, PullSource, type PullJob } from "../src/exporter/pull/index.js";
 import { parseExportLine } from "../src/exporter/pull/export-parser.js";
 import { exportForm } from "../src/exporter/pull/export-request.js";
-import { systemClock } from "../src/exporter/util/clock.js";
-import { silentLogger } from "../src/log.js";
+import { systemClock, silentLogger } from "../src/util/index.js";
 import { print, parse, scope } from "../src/metricsql/index.js";
 import { TENANT_LABEL } from "../src/testing/platform-series.js";
 import {

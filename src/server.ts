@@ -37,8 +37,7 @@ import {
   MemoryBudget,
 } from "./exporter/sink/index.js";
 import { DROP_REASONS, REQUEST_OUTCOMES } from "./exporter/sink/index.js";
-import { systemClock } from "./exporter/util/clock.js";
-import { silentLogger, type Logger } from "./log.js";
+import { systemClock, silentLogger, type Logger } from "./util/index.js";
 import { ExpositionWriter } from "./metrics/exposition.js";
 import { writeProcessMetrics } from "./metrics/process.js";
 

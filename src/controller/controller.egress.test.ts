@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { streamLogger } from "../log.js";
+import { streamLogger } from "../util/index.js";
 import { encodeWriteRequest } from "../remotewrite/index.js";
 import { startServer, type RunningServer } from "../server.js";
 import { eventuallyValue } from "../testing/eventually.js";

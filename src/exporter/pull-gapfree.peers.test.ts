@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { silentLogger } from "../log.js";
+import { silentLogger, systemClock } from "../util/index.js";
 import { startOutageProxy, type OutageProxy } from "../testing/outage-proxy.js";
 import { TENANT_LABEL } from "../testing/platform-series.js";
 import { policyPlan } from "../testing/policies.js";
@@ -26,7 +26,6 @@ import {
 } from "../testing/victoriametrics.js";
 import { Exporter } from "./exporter.js";
 import { MemoryCursorStore, PullSource } from "./pull/index.js";
-import { systemClock } from "./util/clock.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

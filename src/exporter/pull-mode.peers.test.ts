@@ -5,7 +5,7 @@
 // the right project only, to the right sink.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { silentLogger } from "../log.js";
+import { silentLogger, systemClock } from "../util/index.js";
 import { TENANT_LABEL } from "../testing/platform-series.js";
 import { policyPlan } from "../testing/policies.js";
 import {
@@ -18,7 +18,6 @@ import {
 } from "../testing/victoriametrics.js";
 import { Exporter } from "./exporter.js";
 import { MemoryCursorStore, PullSource } from "./pull/index.js";
-import { systemClock } from "./util/clock.js";
 
 describe("pull mode", { skip: victoriaMetricsAvailability().skip }, () => {
   let store: RunningVictoriaMetrics;

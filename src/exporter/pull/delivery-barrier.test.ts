@@ -6,9 +6,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Label } from "../../metricsql/ast.js";
-import { memoryLogger, silentLogger } from "../../log.js";
+import { memoryLogger, silentLogger, ManualClock } from "../../util/index.js";
 import { startFakeExportServer, type FakeExportServer } from "../../testing/fake-export-server.js";
-import { ManualClock } from "../util/clock.js";
 import { MemoryCursorStore } from "./cursor-store.js";
 import type { EmitResult, PullJob, PullTarget } from "./job.js";
 import { PullSource, type PullSourceOptions } from "./pull-source.js";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Label } from "../../metricsql/ast.js";
 import { parse, print, scope } from "../../metricsql/index.js";
-import { silentLogger } from "../../log.js";
+import { silentLogger, ManualClock } from "../../util/index.js";
 import { encodeWriteRequest, snappyCompress } from "../../remotewrite/index.js";
 import { TENANT_LABEL } from "../../testing/platform-series.js";
 import { prometheusAvailability, startPrometheus } from "../../testing/prometheus.js";
@@ -17,7 +17,6 @@ import {
   startVictoriaMetrics,
   victoriaMetricsAvailability,
 } from "../../testing/victoriametrics.js";
-import { ManualClock } from "../util/clock.js";
 import { MemoryCursorStore } from "./cursor-store.js";
 import { PullSource } from "./pull-source.js";
 import { healthOf, recordingJob, sampleId } from "./test-recorder.js";

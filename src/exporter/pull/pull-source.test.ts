@@ -4,10 +4,9 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Label } from "../../metricsql/ast.js";
-import { memoryLogger, silentLogger } from "../../log.js";
+import { memoryLogger, silentLogger, ManualClock } from "../../util/index.js";
 import { startFakeExportServer, type FakeExportServer } from "../../testing/fake-export-server.js";
 import { freePort } from "../../testing/peers.js";
-import { ManualClock } from "../util/clock.js";
 import { MemoryCursorStore, type CursorStore } from "./cursor-store.js";
 import { PullSource, type PullSourceOptions } from "./pull-source.js";
 import { duplicates, healthOf, recordingJob, sampleId, type RecordingJob } from "./test-recorder.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { Labels } from "../../metricsql/ast.js";
 import { compileSelector, parse, print, scope } from "../../metricsql/index.js";
-import { silentLogger } from "../../log.js";
+import { silentLogger, ManualClock } from "../../util/index.js";
 import { STALE_NAN, encodeWriteRequest, isStaleMarker, snappyCompress } from "../../remotewrite/index.js";
 import { TENANT_LABEL, generatePlatformSeries } from "../../testing/platform-series.js";
 import { Random } from "../../testing/random.js";
@@ -22,7 +22,6 @@ import {
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
 } from "../../testing/victoriametrics.js";
-import { ManualClock } from "../util/clock.js";
 import { ExportClient } from "./export-client.js";
 import type { ExportedChunk } from "./export-parser.js";
 import type { CursorStore } from "./cursor-store.js";

@@ -2,8 +2,7 @@
 // receivers is tested in remote-write.peers.test.ts.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { memoryLogger } from "../../log.js";
-import { ManualClock } from "../util/clock.js";
+import { memoryLogger, ManualClock } from "../../util/index.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import { SinkPipeline, type BatchEncoder, type SinkPipelineOptions } from "./pipeline.js";
 import type { SampleBatch } from "./queue.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { peerAvailability } from "../../testing/peers.js";
 import { EgressPolicy } from "../egress/index.js";
-import { systemClock } from "../util/clock.js";
+import { systemClock } from "../../util/index.js";
 import { HttpSender } from "./http-sender.js";
 import { trustedCertificates } from "./trust.js";
 
