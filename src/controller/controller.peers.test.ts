@@ -17,8 +17,8 @@ import {
 import { eventuallyValue as eventually } from "../testing/eventually.js";
 import { encodeWriteRequest } from "../remotewrite/index.js";
 import { Controller } from "./controller.js";
-import { KubeApiError, KubeClient } from "./kube/client.js";
-import { embeddedLayout } from "./kube/layout.js";
+import { KubeApiError, KubeClient } from "../kube/index.js";
+import { embeddedLayout } from "./layout.js";
 import { FINALIZER } from "./reconciler.js";
 
 const PROJECT = "test-rdzjb8";

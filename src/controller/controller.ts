@@ -3,9 +3,8 @@
 // every policy that references it; a periodic resync wakes them all.
 import type { ExportPolicy, Secret } from "../api/index.js";
 import { systemClock, silentLogger, type Clock, type TimerHandle, type Logger } from "../util/index.js";
-import type { KubeClient } from "./kube/client.js";
-import { Informer, type KubeObject } from "./kube/informer.js";
-import type { ControlPlaneLayout } from "./kube/layout.js";
+import { Informer, type KubeClient, type KubeObject } from "../kube/index.js";
+import type { ControlPlaneLayout } from "./layout.js";
 import { POLICIES, Reconciler, SECRETS, formatKey, type ExporterControl } from "./reconciler.js";
 import { WorkQueue } from "./workqueue.js";
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ExportPolicy } from "../api/index.js";
-import { KubeClient } from "../controller/kube/client.js";
+import { KubeClient } from "../kube/index.js";
 import { startServer, type RunningServer } from "../server.js";
 import { eventuallyValue } from "../testing/eventually.js";
 import { TENANT_LABEL } from "../testing/platform-series.js";
