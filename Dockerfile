@@ -20,6 +20,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts \
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
+COPY test-support ./test-support
 COPY scripts ./scripts
 COPY bench ./bench
 RUN npm run build \

@@ -16,8 +16,8 @@ import { fileURLToPath } from "node:url";
 import { KubeClient, Informer, type KubeObject } from "../src/kube/index.js";
 import { systemClock, silentLogger } from "../src/util/index.js";
 import { startServer } from "../src/server.js";
-import { TENANT_LABEL } from "../src/testing/platform-series.js";
-import { pushSeries } from "../src/testing/remote-write-client.js";
+import { TENANT_LABEL } from "../test-support/platform-series.js";
+import { pushSeries } from "../test-support/remote-write-client.js";
 
 const PROJECTS = 1000;
 const PER_PROJECT = 10;

@@ -20,9 +20,9 @@ import { CRD_PATH } from "./api/crd.js";
 import { SERVE_OPTIONS, run } from "./cli/commands/serve.js";
 import { CONTROLLER_API_ACCESS, accessKey, type ApiAccess } from "./controller/access.js";
 import { DEFAULT_TOTAL_MAX_BYTES } from "./exporter/buffer/defaults.js";
-import { kubectlPeer } from "./testing/kubectl.js";
-import { selfSignedCert } from "./testing/self-signed-cert.js";
-import { startTestApiServer, type TestApiServer } from "./testing/telex-api.js";
+import { kubectlPeer } from "../test-support/kubectl.js";
+import { selfSignedCert } from "../test-support/self-signed-cert.js";
+import { startTestApiServer, type TestApiServer } from "../test-support/telex-api.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 

@@ -11,11 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { silentLogger, systemClock } from "../util/index.js";
-import { startOutageProxy, type OutageProxy } from "../testing/outage-proxy.js";
-import { TENANT_LABEL } from "../testing/platform-series.js";
-import { policyPlan } from "../testing/policies.js";
-import { apiRequest } from "../testing/telex-api.js";
-import { startTelexServe, type TelexServe } from "../testing/telex-serve.js";
+import { startOutageProxy, type OutageProxy } from "../../test-support/outage-proxy.js";
+import { TENANT_LABEL } from "../../test-support/platform-series.js";
+import { policyPlan } from "../../test-support/policies.js";
+import { apiRequest } from "../../test-support/telex-api.js";
+import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
 import {
   exportSamples,
   forceFlush,
@@ -23,7 +23,7 @@ import {
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../testing/victoriametrics.js";
+} from "../../test-support/victoriametrics.js";
 import { Exporter } from "./exporter.js";
 import { MemoryCursorStore, PullSource } from "./pull/index.js";
 

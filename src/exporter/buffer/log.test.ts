@@ -8,8 +8,8 @@ import { DurableLog } from "./log.js";
 import type { DurableLogOptions, SinkLog } from "./log.js";
 import { SLOT_BYTES } from "./positions.js";
 import { SAMPLE_BYTES } from "./record.js";
-import { nameOf, readAll, removeAll, seriesNamed, tempDir } from "./test-helpers.js";
-import type { ReadSample } from "./test-helpers.js";
+import { nameOf, readAll, removeAll, seriesNamed, tempDir } from "../../../test-support/buffer/helpers.js";
+import type { ReadSample } from "../../../test-support/buffer/helpers.js";
 
 const dirs: string[] = [];
 after(() => removeAll(dirs));
