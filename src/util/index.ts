@@ -3,6 +3,6 @@
 // module imports nothing else from src/, so every module may depend on it.
 // Helpers that only the exporter uses stay in src/exporter/util.
 export { ByteBudget } from "./byte-budget.js";
-export { ManualClock, flushMicrotasks, sleep, systemClock, type Clock, type TimerHandle } from "./clock.js";
-export { memoryLogger, silentLogger, streamLogger, type LogFields, type Logger } from "./log.js";
+export { sleep, systemClock, type Clock, type TimerHandle } from "./clock.js";
+export { silentLogger, streamLogger, type LogFields, type Logger } from "./log.js";
 export { VERSION } from "./version.js";

@@ -4,7 +4,9 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Label } from "../../metricsql/ast.js";
-import { memoryLogger, silentLogger, ManualClock } from "../../util/index.js";
+import { silentLogger } from "../../util/index.js";
+import { ManualClock } from "../../../test-support/manual-clock.js";
+import { memoryLogger } from "../../../test-support/memory-logger.js";
 import { startFakeExportServer, type FakeExportServer } from "../../../test-support/fake-export-server.js";
 import { freePort } from "../../../test-support/peers.js";
 import { MemoryCursorStore, type CursorStore } from "./cursor-store.js";
