@@ -17,14 +17,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts \
  && cd node_modules/better-sqlite3 \
  && npm run build-release -- --nodedir="$(dirname "$(dirname "$(command -v node)")")"
-COPY tsconfig.json ./
+# The shipped build only: src/ without its tests (tsconfig.build.json); tests,
+# test-support/, bench/ and scripts/ are neither copied nor compiled.
+COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
-COPY scripts ./scripts
-COPY bench ./bench
-RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund \
- && find dist -name '*.test.*' -delete
+RUN npm run build:release \
+ && npm prune --omit=dev --no-audit --no-fund
 # The pruned tree must run on its own, native modules included.
 RUN node bin/telex.js --help >/dev/null \
  && node -e "const D=require('better-sqlite3'); new D(':memory:').prepare('select 1').get()" \

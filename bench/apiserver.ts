@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 import { Pool } from "undici";
 import { controlPlanePath } from "../src/apiserver/index.js";
 import { ObjectStore, type Synchronous } from "../src/store/index.js";
-import { examplePolicy } from "../src/testing/telex-api.js";
+import { examplePolicy } from "../test-support/telex-api.js";
 import { fileURLToPath } from "node:url";
 import { formatRate } from "./harness.js";
 

@@ -12,10 +12,10 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { encodeWriteRequest, snappyCompress, type TimeSeriesInput } from "../src/remotewrite/index.js";
-import { postRemoteWrite, pushSeries } from "../src/testing/remote-write-client.js";
-import { apiRequest } from "../src/testing/telex-api.js";
-import { startTelexServe, type TelexServe } from "../src/testing/telex-serve.js";
-import { TENANT_LABEL } from "../src/testing/platform-series.js";
+import { postRemoteWrite, pushSeries } from "../test-support/remote-write-client.js";
+import { apiRequest } from "../test-support/telex-api.js";
+import { startTelexServe, type TelexServe } from "../test-support/telex-serve.js";
+import { TENANT_LABEL } from "../test-support/platform-series.js";
 
 const PROJECT = "attacker";
 const CONTROL_PLANE = `/apis/resourcemanager.miloapis.com/v1alpha1/projects/${PROJECT}/control-plane`;

@@ -15,11 +15,11 @@ import { mkdtempSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { startCountingReceiver, type CountingReceiver } from "../src/testing/counting-receiver.js";
-import { freePort } from "../src/testing/peers.js";
-import { AGENT_HEADERS } from "../src/testing/remote-write-client.js";
-import { apiRequest } from "../src/testing/telex-api.js";
-import { startTelexServe, type TelexServe } from "../src/testing/telex-serve.js";
+import { startCountingReceiver, type CountingReceiver } from "../test-support/counting-receiver.js";
+import { freePort } from "../test-support/peers.js";
+import { AGENT_HEADERS } from "../test-support/remote-write-client.js";
+import { apiRequest } from "../test-support/telex-api.js";
+import { startTelexServe, type TelexServe } from "../test-support/telex-serve.js";
 import { BENCH_SELECTORS, benchRequests, benchSeries } from "./ingest-workload.js";
 
 const MIB = 2 ** 20;

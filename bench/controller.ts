@@ -13,13 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { KubeClient } from "../src/controller/kube/client.js";
-import { Informer, type KubeObject } from "../src/controller/kube/informer.js";
-import { systemClock } from "../src/exporter/util/clock.js";
-import { silentLogger } from "../src/log.js";
+import { KubeClient, Informer, type KubeObject } from "../src/kube/index.js";
+import { systemClock, silentLogger } from "../src/util/index.js";
 import { startServer } from "../src/server.js";
-import { TENANT_LABEL } from "../src/testing/platform-series.js";
-import { pushSeries } from "../src/testing/remote-write-client.js";
+import { TENANT_LABEL } from "../test-support/platform-series.js";
+import { pushSeries } from "../test-support/remote-write-client.js";
 
 const PROJECTS = 1000;
 const PER_PROJECT = 10;

@@ -7,7 +7,7 @@ import { performance } from "node:perf_hooks";
 import { RemoteWriteSink } from "../src/exporter/sink/index.js";
 import type { SeriesRef } from "../src/exporter/series.js";
 import { encodeLabels } from "../src/remotewrite/index.js";
-import { startVictoriaMetrics, victoriaMetricsAvailability } from "../src/testing/victoriametrics.js";
+import { startVictoriaMetrics, victoriaMetricsAvailability } from "../test-support/victoriametrics.js";
 import { formatRate } from "./harness.js";
 
 const SERIES = 5000;

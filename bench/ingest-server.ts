@@ -8,8 +8,8 @@
 import { DurableLog } from "../src/exporter/buffer/index.js";
 import { Exporter } from "../src/exporter/exporter.js";
 import { startIngestServer } from "../src/exporter/ingest/server.js";
-import { TENANT_LABEL } from "../src/testing/platform-series.js";
-import { policyPlan } from "../src/testing/policies.js";
+import { TENANT_LABEL } from "../test-support/platform-series.js";
+import { policyPlan } from "../test-support/policies.js";
 import { BENCH_SELECTORS, SINGLE_POLICY } from "./ingest-workload.js";
 
 const [receiver = "", projectsArg = "100", perProjectArg = "10", singleArg = "0", bufferDir] =

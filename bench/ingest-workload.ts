@@ -1,7 +1,7 @@
 // The ingest benchmark's data: platform series of 100 projects and the
 // selectors of the policies that export them.
 import { encodeWriteRequest, snappyCompress } from "../src/remotewrite/index.js";
-import { TENANT_LABEL } from "../src/testing/platform-series.js";
+import { TENANT_LABEL } from "../test-support/platform-series.js";
 
 /** Ten policy selectors of the kinds customers write; policy i of a project uses selector i. */
 export const BENCH_SELECTORS = [

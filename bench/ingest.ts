@@ -18,8 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { peerAvailability, freePort, waitForHttp } from "../src/testing/peers.js";
-import { AGENT_HEADERS } from "../src/testing/remote-write-client.js";
+import { peerAvailability, freePort, waitForHttp } from "../test-support/peers.js";
+import { AGENT_HEADERS } from "../test-support/remote-write-client.js";
 import { SINGLE_POLICY, benchRequests, benchSeries } from "./ingest-workload.js";
 
 const PROJECTS = 100;

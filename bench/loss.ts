@@ -16,16 +16,16 @@
 // Loss is reported, never fatal; a harness fault (a peer that does not
 // start, a policy that is refused) fails the run. Knobs: bench/loss/knobs.ts.
 import { performance } from "node:perf_hooks";
-import { startCountingReceiver, type CountingReceiver } from "../src/testing/counting-receiver.js";
-import { startOutageProxy, type OutageProxy } from "../src/testing/outage-proxy.js";
+import { startCountingReceiver, type CountingReceiver } from "../test-support/counting-receiver.js";
+import { startOutageProxy, type OutageProxy } from "../test-support/outage-proxy.js";
 import {
   exportSamples,
   forceFlush,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../src/testing/victoriametrics.js";
-import { vmagentAvailability } from "../src/testing/vmagent.js";
+} from "../test-support/victoriametrics.js";
+import { vmagentAvailability } from "../test-support/vmagent.js";
 import { formatCounts } from "./loss/exposition.js";
 import { describeKnobs, lossKnobs, type LossKnobs } from "./loss/knobs.js";
 import {

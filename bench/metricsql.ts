@@ -3,8 +3,8 @@
 import { compileSelector } from "../src/metricsql/matcher.js";
 import { parse } from "../src/metricsql/parser.js";
 import { scope } from "../src/metricsql/scope.js";
-import { TENANT_LABEL, generatePlatformSeries } from "../src/testing/platform-series.js";
-import { Random } from "../src/testing/random.js";
+import { TENANT_LABEL, generatePlatformSeries } from "../test-support/platform-series.js";
+import { Random } from "../test-support/random.js";
 import { measure, printResults } from "./harness.js";
 import type { BenchResult } from "./harness.js";
 

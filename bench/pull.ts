@@ -10,16 +10,15 @@ import { Pool } from "undici";
 import { MemoryCursorStore, PullSource, type PullJob } from "../src/exporter/pull/index.js";
 import { parseExportLine } from "../src/exporter/pull/export-parser.js";
 import { exportForm } from "../src/exporter/pull/export-request.js";
-import { systemClock } from "../src/exporter/util/clock.js";
-import { silentLogger } from "../src/log.js";
+import { systemClock, silentLogger } from "../src/util/index.js";
 import { print, parse, scope } from "../src/metricsql/index.js";
-import { TENANT_LABEL } from "../src/testing/platform-series.js";
+import { TENANT_LABEL } from "../test-support/platform-series.js";
 import {
   forceFlush,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../src/testing/victoriametrics.js";
+} from "../test-support/victoriametrics.js";
 import { formatRate } from "./harness.js";
 
 const SERIES = 2000;

@@ -18,9 +18,9 @@ import {
   referenceDecodeMessage,
   referenceEncode,
   referenceEncodeDirect,
-} from "../src/remotewrite/reference-prompb.js";
-import type { ReferenceTimeSeries } from "../src/remotewrite/reference-prompb.js";
-import { generateLabelSets } from "../src/remotewrite/test-series.js";
+} from "../test-support/remotewrite/reference-prompb.js";
+import type { ReferenceTimeSeries } from "../test-support/remotewrite/reference-prompb.js";
+import { generateLabelSets } from "../test-support/remotewrite/series.js";
 
 const BATCH_SIZES = [500, 5000];
 const BASE_TIMESTAMP_MS = 1_763_780_000_000;

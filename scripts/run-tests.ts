@@ -22,8 +22,11 @@ function findTests(dir: string, out: string[] = []): string[] {
   return out;
 }
 
+// The product's tests, and those of the test support itself.
+const TEST_ROOTS = ["src", "test-support"];
+
 const filters = process.argv.slice(2);
-const files = findTests(join(distRoot, "src"))
+const files = TEST_ROOTS.flatMap((root) => findTests(join(distRoot, root)))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 if (files.length === 0) {

@@ -4,7 +4,7 @@
 // server started with them (paths moved under a temp dir); probes, ports and
 // Services agree with the listen flags; every file flag is mounted; the data
 // directory is on a claim; RBAC grants exactly CONTROLLER_API_ACCESS, which
-// src/controller/kube/access.test.ts proves is what the controller calls.
+// src/controller/access.test.ts proves is what the controller calls.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,11 +18,11 @@ import { parse, parseAllDocuments } from "yaml";
 import { isLoopback, parseListenAddress } from "./apiserver/index.js";
 import { CRD_PATH } from "./api/crd.js";
 import { SERVE_OPTIONS, run } from "./cli/commands/serve.js";
-import { CONTROLLER_API_ACCESS, accessKey, type ApiAccess } from "./controller/kube/access.js";
+import { CONTROLLER_API_ACCESS, accessKey, type ApiAccess } from "./controller/access.js";
 import { DEFAULT_TOTAL_MAX_BYTES } from "./exporter/buffer/defaults.js";
-import { kubectlPeer } from "./testing/kubectl.js";
-import { selfSignedCert } from "./testing/self-signed-cert.js";
-import { startTestApiServer, type TestApiServer } from "./testing/telex-api.js";
+import { kubectlPeer } from "../test-support/kubectl.js";
+import { selfSignedCert } from "../test-support/self-signed-cert.js";
+import { startTestApiServer, type TestApiServer } from "../test-support/telex-api.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -394,7 +394,7 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
       assert.deepEqual(
         [...granted.keys()].sort(),
         CONTROLLER_API_ACCESS.map(accessKey).sort(),
-        `${dir}: RBAC = CONTROLLER_API_ACCESS (src/controller/kube/access.ts)`,
+        `${dir}: RBAC = CONTROLLER_API_ACCESS (src/controller/access.ts)`,
       );
       const crds = ofKind(objects, "CustomResourceDefinition");
       assert.equal(crds.length, 1, `${dir}: the CRD`);

@@ -12,18 +12,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { TimeSeriesInput } from "./remotewrite/index.js";
-import { eventuallyValue } from "./testing/eventually.js";
+import { eventuallyValue } from "../test-support/eventually.js";
 import {
   TENANT_LABEL,
   generatePlatformSeries,
   labelsFromRecord,
   seriesKey,
-} from "./testing/platform-series.js";
+} from "../test-support/platform-series.js";
 import type { Labels } from "./metricsql/ast.js";
-import { Random } from "./testing/random.js";
-import { pushSeries } from "./testing/remote-write-client.js";
-import { runTelex, telexOk, type TelexResult } from "./testing/telex-cli.js";
-import { startTelexServe, type TelexServe } from "./testing/telex-serve.js";
+import { Random } from "../test-support/random.js";
+import { pushSeries } from "../test-support/remote-write-client.js";
+import { runTelex, telexOk, type TelexResult } from "../test-support/telex-cli.js";
+import { startTelexServe, type TelexServe } from "../test-support/telex-serve.js";
 import {
   exportSamples,
   forceFlush,
@@ -31,7 +31,7 @@ import {
   victoriaMetricsAvailability,
   type ExportedSeries,
   type RunningVictoriaMetrics,
-} from "./testing/victoriametrics.js";
+} from "../test-support/victoriametrics.js";
 
 const PROJECT = "test-rdzjb8";
 const POLICY = "gateway-traffic";

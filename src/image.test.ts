@@ -3,8 +3,9 @@
 // where no Docker daemon answers) takes minutes because better-sqlite3
 // compiles, too slow for every test run. What is checked here is what the
 // manifests and `telex` rely on: multi-stage on Node 20 slim, native modules
-// built and dev dependencies pruned in the build stage and the result run
-// there, a runtime stage that only copies, a numeric non-root user that is the
+// built, the shipped build compiled (src/ without tests) and dev dependencies
+// pruned in the build stage and the result run there, a runtime stage that
+// only copies, a numeric non-root user that is the
 // manifests' runAsUser, the ports they use exposed, and an entrypoint that
 // exists in what is copied.
 import assert from "node:assert/strict";
@@ -69,7 +70,7 @@ describe("Dockerfile", () => {
     const order = [
       /npm ci\b/,
       /node-gyp rebuild|build-release/,
-      /npm run build(?![-\w])/,
+      /npm run build:release(?![-\w])/,
       /npm prune --omit=dev\b/,
       /node bin\/telex\.js --help/,
       /require\('better-sqlite3'\)/,
@@ -89,6 +90,21 @@ describe("Dockerfile", () => {
       "the lockfile is copied",
     );
     assert.match(steps, /apt-get install[^&]*\bpython3\b[^&]*\bmake\b[^&]*\bg\+\+/, "node-gyp's toolchain");
+  });
+
+  it("compiles the shipped build only: src/ without tests, no test support, bench or scripts", () => {
+    const manifest = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    // What tsconfig.build.json compiles is checked in src/layout.test.ts.
+    assert.equal(manifest.scripts["build:release"], "tsc -p tsconfig.build.json");
+    const copied = (build?.instructions ?? [])
+      .filter((i) => i.keyword === "COPY")
+      .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    for (const path of ["src", "tsconfig.build.json"]) assert.ok(copied.includes(path), `${path} is copied`);
+    for (const path of ["test-support", "bench", "scripts"]) {
+      assert.ok(!copied.includes(path), `${path} is not copied`);
+    }
   });
 
   it("only copies into the runtime stage, runs as a numeric non-root user that the manifests name", () => {

@@ -19,11 +19,10 @@ import {
 import { DEFAULTS, GROUP, type ExportPolicy } from "./api/index.js";
 import { Controller } from "./controller/controller.js";
 import { startDemo } from "./demo/generator.js";
-import { KubeApiError, KubeClient } from "./controller/kube/client.js";
+import { KubeApiError, KubeClient, type ClusterConnection } from "./kube/index.js";
 import { POLICIES } from "./controller/reconciler.js";
-import type { ClusterConnection } from "./controller/kube/config.js";
-import { clusterLayout, embeddedLayout, type ControlPlaneLayout } from "./controller/kube/layout.js";
-import { describeAccess } from "./controller/kube/access.js";
+import { clusterLayout, embeddedLayout, type ControlPlaneLayout } from "./controller/layout.js";
+import { describeAccess } from "./controller/access.js";
 import { endpointWarnings } from "./controller/endpoint-warnings.js";
 import { EgressPolicy, addressesOf } from "./exporter/egress/index.js";
 import { Exporter, type PolicyHealth } from "./exporter/exporter.js";
@@ -37,8 +36,7 @@ import {
   MemoryBudget,
 } from "./exporter/sink/index.js";
 import { DROP_REASONS, REQUEST_OUTCOMES } from "./exporter/sink/index.js";
-import { systemClock } from "./exporter/util/clock.js";
-import { silentLogger, type Logger } from "./log.js";
+import { systemClock, silentLogger, type Logger } from "./util/index.js";
 import { ExpositionWriter } from "./metrics/exposition.js";
 import { writeProcessMetrics } from "./metrics/process.js";
 
@@ -117,7 +115,7 @@ export interface ServerOptions extends ExporterRunOptions {
 
 /** Against a Kubernetes API with the CRD installed (a cluster, or one project's control plane). */
 export interface ClusterOptions extends ExporterRunOptions {
-  /** From a kubeconfig or the in-cluster service account (src/controller/kube/config.ts). */
+  /** From a kubeconfig or the in-cluster service account (src/kube/config.ts). */
   readonly connection: ClusterConnection;
   /** The project that API serves: its policies export series whose tenant label has this value. */
   readonly project: string;

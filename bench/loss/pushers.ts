@@ -3,8 +3,8 @@
 // arrived can be checked sample by sample), a steady volume of anonymous
 // samples, and pre-encoded bodies sent as fast as concurrent writers can.
 import { encodeWriteRequest, snappyCompress, type TimeSeriesInput } from "../../src/remotewrite/index.js";
-import { AGENT_HEADERS } from "../../src/testing/remote-write-client.js";
-import { TENANT_LABEL } from "../../src/testing/platform-series.js";
+import { AGENT_HEADERS } from "../../test-support/remote-write-client.js";
+import { TENANT_LABEL } from "../../test-support/platform-series.js";
 
 export const SEQ_METRIC = "loss_seq";
 const TICK_MS = 100;

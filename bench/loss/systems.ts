@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { apiRequest } from "../../src/testing/telex-api.js";
-import { startTelexServe, type TelexServe } from "../../src/testing/telex-serve.js";
-import { startVmagent, type RunningVmagent } from "../../src/testing/vmagent.js";
+import { apiRequest } from "../../test-support/telex-api.js";
+import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
+import { startVmagent, type RunningVmagent } from "../../test-support/vmagent.js";
 import { addCounts, sumMetric } from "./exposition.js";
 
 export interface LossSystem {

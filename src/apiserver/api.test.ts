@@ -9,7 +9,7 @@ import {
   type ApiResponse,
   type RequestOptions,
   type TestApiServer,
-} from "../testing/telex-api.js";
+} from "../../test-support/telex-api.js";
 
 const EP = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";
 const SECRETS = "/api/v1/namespaces/default/secrets";

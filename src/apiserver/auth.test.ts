@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { Kubectl, kubectlPeer } from "../testing/kubectl.js";
+import { Kubectl, kubectlPeer } from "../../test-support/kubectl.js";
 import {
   apiRequest,
   examplePolicy,
@@ -13,7 +13,7 @@ import {
   type ApiResponse,
   type RequestOptions,
   type TestApiServer,
-} from "../testing/telex-api.js";
+} from "../../test-support/telex-api.js";
 import { ApiServerConfigError, startApiServer } from "./index.js";
 
 const TOKENS = {

@@ -1,7 +1,6 @@
 // What handlers share: the server's parts and one request's state.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ByteBudget } from "../byte-budget.js";
-import type { Logger } from "../log.js";
+import type { ByteBudget, Logger } from "../util/index.js";
 import type { Principal, TokenTable } from "./auth/tokens.js";
 import type { Clock } from "./clock.js";
 import type { DeliveryProvider } from "./delivery.js";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { Kubectl, kubectlPeer } from "../testing/kubectl.js";
+import { Kubectl, kubectlPeer } from "../../test-support/kubectl.js";
 import {
   apiRequest,
   examplePolicy,
@@ -15,7 +15,7 @@ import {
   type ApiResponse,
   type RequestOptions,
   type TestApiServer,
-} from "../testing/telex-api.js";
+} from "../../test-support/telex-api.js";
 import type { DeliveryPolicyRef, PolicyDelivery } from "./index.js";
 
 const TOKENS = {

@@ -5,9 +5,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { apiRequest, examplePolicy } from "../testing/telex-api.js";
-import { eventually } from "../testing/eventually.js";
-import { startTelexServe, type TelexServe } from "../testing/telex-serve.js";
+import { apiRequest, examplePolicy } from "../../test-support/telex-api.js";
+import { eventually } from "../../test-support/eventually.js";
+import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
 import { controlPlanePath } from "./paths.js";
 
 const PROJECT = "durable";

@@ -14,8 +14,8 @@ import {
   startTestApiServer,
   type ApiResponse,
   type TestApiServer,
-} from "../testing/telex-api.js";
-import { Random, fuzzSeed } from "../testing/random.js";
+} from "../../test-support/telex-api.js";
+import { Random, fuzzSeed } from "../../test-support/random.js";
 import { MAX_REQUEST_BYTES } from "./http-io.js";
 
 const REQUESTS = 2000;

@@ -6,7 +6,7 @@ import { MAX_YAML_ALIASES, checkDecodedValue, checkJsonText, checkYamlText } fro
 import { PROTOBUF_MEDIA_TYPE, decodeProtobuf } from "./protobuf.js";
 import { serialise } from "./render.js";
 import { ApiError, errors } from "./status.js";
-import type { ByteBudget } from "../byte-budget.js";
+import type { ByteBudget } from "../util/index.js";
 
 /** Kubernetes' own limit for a request body (3 MiB); objects are further capped by admission. */
 export const MAX_REQUEST_BYTES = 3 * 1024 * 1024;

@@ -3,8 +3,13 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { Kubectl, kubectlPeer } from "../testing/kubectl.js";
-import { apiRequest, examplePolicy, startTestApiServer, type TestApiServer } from "../testing/telex-api.js";
+import { Kubectl, kubectlPeer } from "../../test-support/kubectl.js";
+import {
+  apiRequest,
+  examplePolicy,
+  startTestApiServer,
+  type TestApiServer,
+} from "../../test-support/telex-api.js";
 
 const PROJECT = "test-rdzjb8";
 

@@ -12,7 +12,7 @@ import {
   type ApiResponse,
   type RequestOptions,
   type TestApiServer,
-} from "../testing/telex-api.js";
+} from "../../test-support/telex-api.js";
 import { MAX_JSON_PATCH_OPERATIONS, MAX_NESTING_DEPTH, MAX_OBJECT_BYTES } from "./limits.js";
 
 const EP = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";

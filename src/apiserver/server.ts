@@ -6,8 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { ByteBudget } from "../byte-budget.js";
-import { silentLogger, type Logger } from "../log.js";
+import { ByteBudget, silentLogger, type Logger } from "../util/index.js";
 import { ObjectStore, type Synchronous } from "../store/index.js";
 import { loadTokensFile, type TokenTable } from "./auth/tokens.js";
 import { systemClock, type Clock } from "./clock.js";

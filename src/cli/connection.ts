@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { KubeApiError, KubeClient } from "../controller/kube/client.js";
+import { KubeApiError, KubeClient } from "../kube/index.js";
 import { EXIT, UsageError } from "./io.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:6443";

@@ -8,7 +8,7 @@ import * as getCommand from "./commands/get.js";
 import * as serveCommand from "./commands/serve.js";
 import * as validateCommand from "./commands/validate.js";
 import { EXIT, UsageError, type CommandIO } from "./io.js";
-import { VERSION } from "../version.js";
+import { VERSION } from "../util/index.js";
 
 interface Command {
   readonly summary: string;

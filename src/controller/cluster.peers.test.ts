@@ -10,20 +10,20 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { eventuallyValue } from "../testing/eventually.js";
-import { Kubectl, kubectlPeer } from "../testing/kubectl.js";
-import { TENANT_LABEL } from "../testing/platform-series.js";
-import { pushSeries } from "../testing/remote-write-client.js";
-import { runTelex } from "../testing/telex-cli.js";
-import { startTestApiServer, type TestApiServer } from "../testing/telex-api.js";
-import { startTelexServe, type TelexServe } from "../testing/telex-serve.js";
+import { eventuallyValue } from "../../test-support/eventually.js";
+import { Kubectl, kubectlPeer } from "../../test-support/kubectl.js";
+import { TENANT_LABEL } from "../../test-support/platform-series.js";
+import { pushSeries } from "../../test-support/remote-write-client.js";
+import { runTelex } from "../../test-support/telex-cli.js";
+import { startTestApiServer, type TestApiServer } from "../../test-support/telex-api.js";
+import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
 import {
   exportSamples,
   forceFlush,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../testing/victoriametrics.js";
+} from "../../test-support/victoriametrics.js";
 
 const PROJECT = "cluster-project";
 const TOKEN = "admin-token-of-cluster-project";

@@ -10,13 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { streamLogger } from "../log.js";
+import { streamLogger } from "../util/index.js";
 import { encodeWriteRequest } from "../remotewrite/index.js";
 import { startServer, type RunningServer } from "../server.js";
-import { eventuallyValue } from "../testing/eventually.js";
-import { startFaultServer, type FaultServer } from "../testing/fault-server.js";
-import { TENANT_LABEL } from "../testing/platform-series.js";
-import { apiRequest, type ApiResponse, type RequestOptions } from "../testing/telex-api.js";
+import { eventuallyValue } from "../../test-support/eventually.js";
+import { startFaultServer, type FaultServer } from "../../test-support/fault-server.js";
+import { TENANT_LABEL } from "../../test-support/platform-series.js";
+import { apiRequest, type ApiResponse, type RequestOptions } from "../../test-support/telex-api.js";
 
 const PROJECT = "p-egress";
 const ADMIN = "admin-token-of-p-egress";

@@ -5,20 +5,20 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ExportPolicy } from "../api/index.js";
 import { Exporter } from "../exporter/exporter.js";
-import { TENANT_LABEL } from "../testing/platform-series.js";
-import { startTestApiServer, type TestApiServer } from "../testing/telex-api.js";
+import { TENANT_LABEL } from "../../test-support/platform-series.js";
+import { startTestApiServer, type TestApiServer } from "../../test-support/telex-api.js";
 import {
   exportSamples,
   forceFlush,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../testing/victoriametrics.js";
-import { eventuallyValue as eventually } from "../testing/eventually.js";
+} from "../../test-support/victoriametrics.js";
+import { eventuallyValue as eventually } from "../../test-support/eventually.js";
 import { encodeWriteRequest } from "../remotewrite/index.js";
 import { Controller } from "./controller.js";
-import { KubeApiError, KubeClient } from "./kube/client.js";
-import { embeddedLayout } from "./kube/layout.js";
+import { KubeApiError, KubeClient } from "../kube/index.js";
+import { embeddedLayout } from "./layout.js";
 import { FINALIZER } from "./reconciler.js";
 
 const PROJECT = "test-rdzjb8";

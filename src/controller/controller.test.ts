@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ExportPolicy } from "../api/index.js";
 import { needsReconcile } from "./controller.js";
-import type { KubeObject } from "./kube/informer.js";
+import type { KubeObject } from "../kube/index.js";
 
 type Policy = ExportPolicy & KubeObject;
 

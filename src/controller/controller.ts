@@ -2,11 +2,9 @@
 // queue; workers reconcile one policy key at a time. A Secret change wakes
 // every policy that references it; a periodic resync wakes them all.
 import type { ExportPolicy, Secret } from "../api/index.js";
-import { systemClock, type Clock, type TimerHandle } from "../exporter/util/clock.js";
-import { silentLogger, type Logger } from "../log.js";
-import type { KubeClient } from "./kube/client.js";
-import { Informer, type KubeObject } from "./kube/informer.js";
-import type { ControlPlaneLayout } from "./kube/layout.js";
+import { systemClock, silentLogger, type Clock, type TimerHandle, type Logger } from "../util/index.js";
+import { Informer, type KubeClient, type KubeObject } from "../kube/index.js";
+import type { ControlPlaneLayout } from "./layout.js";
 import { POLICIES, Reconciler, SECRETS, formatKey, type ExporterControl } from "./reconciler.js";
 import { WorkQueue } from "./workqueue.js";
 

@@ -19,12 +19,11 @@ import {
 import type { Exporter } from "../exporter/exporter.js";
 import type { RemoteWriteSink, SinkStats } from "../exporter/sink/index.js";
 import type { PolicyPlan } from "../exporter/plan.js";
-import type { Logger } from "../log.js";
+import type { Logger } from "../util/index.js";
 import { compilePolicy, type SinkProblem } from "./compile.js";
 import { findCondition, formatTime, setCondition } from "./conditions.js";
-import type { KubeClient } from "./kube/client.js";
-import { KubeApiError } from "./kube/client.js";
-import type { ControlPlaneLayout, ResourceRef } from "./kube/layout.js";
+import { KubeApiError, type KubeClient } from "../kube/index.js";
+import type { ControlPlaneLayout, ResourceRef } from "./layout.js";
 import {
   newReadinessMemory,
   policyReadiness,

@@ -2,7 +2,7 @@
 // workers at once; a key added while queued is queued once (bursts
 // collapse); a key added while processing is processed again afterwards;
 // failed keys come back after a per-key exponential delay.
-import { systemClock, type Clock, type TimerHandle } from "../exporter/util/clock.js";
+import { systemClock, type Clock, type TimerHandle } from "../util/index.js";
 
 export interface WorkQueueOptions {
   readonly clock?: Clock;

@@ -8,17 +8,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ExportPolicy } from "../api/index.js";
-import { KubeClient } from "../controller/kube/client.js";
+import { KubeClient } from "../kube/index.js";
 import { startServer, type RunningServer } from "../server.js";
-import { eventuallyValue } from "../testing/eventually.js";
-import { TENANT_LABEL } from "../testing/platform-series.js";
+import { eventuallyValue } from "../../test-support/eventually.js";
+import { TENANT_LABEL } from "../../test-support/platform-series.js";
 import {
   exportSamples,
   forceFlush,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../testing/victoriametrics.js";
+} from "../../test-support/victoriametrics.js";
 
 const POLICIES =
   "/apis/resourcemanager.miloapis.com/v1alpha1/projects/my-project/control-plane/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";

@@ -2,7 +2,7 @@
 // proxies would report them, fed into the exporter every few seconds so a
 // new user sees samples reach their own endpoint within a minute.
 import { encodeWriteRequest, type TimeSeriesInput } from "../remotewrite/index.js";
-import type { Clock, TimerHandle } from "../exporter/util/clock.js";
+import type { Clock, TimerHandle } from "../util/index.js";
 
 /** The projects the demo reports for; policies in these projects get data. */
 export const DEMO_PROJECTS = ["my-project", "test-rdzjb8", "prod-x7k2p9"] as const;

@@ -5,7 +5,7 @@
 // routed per project by the router.
 import { isDeepStrictEqual } from "node:util";
 import type { DurableLog } from "./buffer/index.js";
-import { silentLogger, type Logger } from "../log.js";
+import { silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
 import { compileSelector, print } from "../metricsql/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { IngestProcessor } from "./ingest/processor.js";
@@ -21,7 +21,6 @@ import {
 } from "./router/router.js";
 import { RemoteWriteSink, SINK_RUNTIME_DEFAULTS, type SinkRuntime } from "./sink/index.js";
 import { writeSinkMetrics } from "./sink/metrics.js";
-import { systemClock, type Clock } from "./util/clock.js";
 
 export interface ExporterOptions {
   readonly tenantLabel: string;

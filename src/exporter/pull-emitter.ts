@@ -15,7 +15,7 @@ import type { EmitResult, PullJob } from "./pull/index.js";
 import type { SourceStats } from "./router/router.js";
 import type { SeriesRef } from "./series.js";
 import type { RemoteWriteSink } from "./sink/index.js";
-import { sleep, type Clock } from "./util/clock.js";
+import { sleep, type Clock } from "../util/index.js";
 
 /** Label sets remembered per job so each series is encoded and matched once; cleared when it grows past this. */
 const MAX_REMEMBERED_SERIES = 100_000;

@@ -10,12 +10,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { silentLogger } from "../log.js";
-import { startOutageProxy, type OutageProxy } from "../testing/outage-proxy.js";
-import { TENANT_LABEL } from "../testing/platform-series.js";
-import { policyPlan } from "../testing/policies.js";
-import { apiRequest } from "../testing/telex-api.js";
-import { startTelexServe, type TelexServe } from "../testing/telex-serve.js";
+import { silentLogger, systemClock } from "../util/index.js";
+import { startOutageProxy, type OutageProxy } from "../../test-support/outage-proxy.js";
+import { TENANT_LABEL } from "../../test-support/platform-series.js";
+import { policyPlan } from "../../test-support/policies.js";
+import { apiRequest } from "../../test-support/telex-api.js";
+import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
 import {
   exportSamples,
   forceFlush,
@@ -23,10 +23,9 @@ import {
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../testing/victoriametrics.js";
+} from "../../test-support/victoriametrics.js";
 import { Exporter } from "./exporter.js";
 import { MemoryCursorStore, PullSource } from "./pull/index.js";
-import { systemClock } from "./util/clock.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

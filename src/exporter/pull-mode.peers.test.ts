@@ -5,9 +5,9 @@
 // the right project only, to the right sink.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { silentLogger } from "../log.js";
-import { TENANT_LABEL } from "../testing/platform-series.js";
-import { policyPlan } from "../testing/policies.js";
+import { silentLogger, systemClock } from "../util/index.js";
+import { TENANT_LABEL } from "../../test-support/platform-series.js";
+import { policyPlan } from "../../test-support/policies.js";
 import {
   exportSamples,
   forceFlush,
@@ -15,10 +15,9 @@ import {
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../testing/victoriametrics.js";
+} from "../../test-support/victoriametrics.js";
 import { Exporter } from "./exporter.js";
 import { MemoryCursorStore, PullSource } from "./pull/index.js";
-import { systemClock } from "./util/clock.js";
 
 describe("pull mode", { skip: victoriaMetricsAvailability().skip }, () => {
   let store: RunningVictoriaMetrics;

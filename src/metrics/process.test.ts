@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { peerAvailability } from "../testing/peers.js";
+import { peerAvailability } from "../../test-support/peers.js";
 import { ExpositionWriter } from "./exposition.js";
 import { writeProcessMetrics } from "./process.js";
 

@@ -6,8 +6,8 @@ import { MetricsqlError } from "./errors.js";
 import { compileSelector } from "./matcher.js";
 import { compileEngine, compileRegex } from "./regex.js";
 import type { RegexStrategy } from "./regex.js";
-import { labelsFromRecord } from "../testing/platform-series.js";
-import { Random } from "../testing/random.js";
+import { labelsFromRecord } from "../../test-support/platform-series.js";
+import { Random } from "../../test-support/random.js";
 
 type FilterTuple = readonly [label: string, op: MatchOp, value: string];
 

@@ -13,9 +13,9 @@ import {
   labelsFromRecord,
   labelVocabulary,
   seriesKey,
-} from "../testing/platform-series.js";
-import { Random } from "../testing/random.js";
-import { randomSelector } from "../testing/selector-generator.js";
+} from "../../test-support/platform-series.js";
+import { Random } from "../../test-support/random.js";
+import { randomSelector } from "../../test-support/selector-generator.js";
 import {
   VictoriaMetricsError,
   forceFlush,
@@ -23,8 +23,8 @@ import {
   querySeries,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
-} from "../testing/victoriametrics.js";
-import type { RunningVictoriaMetrics, TimeRange } from "../testing/victoriametrics.js";
+} from "../../test-support/victoriametrics.js";
+import type { RunningVictoriaMetrics, TimeRange } from "../../test-support/victoriametrics.js";
 
 const SEED = 20_240_611;
 const SELECTOR_COUNT = 600;

@@ -10,9 +10,9 @@ import type { SeriesMatcher } from "./matcher.js";
 import { parse } from "./parser.js";
 import { print } from "./printer.js";
 import { scope } from "./scope.js";
-import { TENANT_LABEL, generatePlatformSeries, labelVocabulary } from "../testing/platform-series.js";
-import { Random } from "../testing/random.js";
-import { randomSelector } from "../testing/selector-generator.js";
+import { TENANT_LABEL, generatePlatformSeries, labelVocabulary } from "../../test-support/platform-series.js";
+import { Random } from "../../test-support/random.js";
+import { randomSelector } from "../../test-support/selector-generator.js";
 
 const SEED = 7_331;
 const SELECTOR_COUNT = 1500;

@@ -7,9 +7,9 @@ import type { TimeSeriesInput } from "./encoder.js";
 import { WriteRequestDecodeError } from "./errors.js";
 import { encodeLabels } from "./labels.js";
 import type { Label } from "./labels.js";
-import { referenceDecode, referenceEncode } from "./reference-prompb.js";
+import { referenceDecode, referenceEncode } from "../../test-support/remotewrite/reference-prompb.js";
 import { STALE_NAN_BITS, isStaleMarker } from "./stale-marker.js";
-import { assertSameBytes, bitsOf, fromBits } from "./test-bytes.js";
+import { assertSameBytes, bitsOf, fromBits } from "../../test-support/remotewrite/bytes.js";
 import {
   bytes,
   fixed32,
@@ -23,8 +23,8 @@ import {
   timeSeries,
   varint,
   varintField,
-} from "./test-protobuf.js";
-import { generateLabelSets } from "./test-series.js";
+} from "../../test-support/remotewrite/protobuf.js";
+import { generateLabelSets } from "../../test-support/remotewrite/series.js";
 
 const labels = (record: Record<string, string>): Label[] =>
   Object.entries(record).map(([name, value]) => ({ name, value }));

@@ -7,11 +7,14 @@ import type { MetricMetadata, TimeSeriesInput } from "./encoder.js";
 import { InvalidLabelsError } from "./errors.js";
 import { encodeLabels } from "./labels.js";
 import type { Label } from "./labels.js";
-import { referenceDecode, referenceEncode } from "./reference-prompb.js";
-import type { ReferenceMetadata, ReferenceWriteRequest } from "./reference-prompb.js";
+import { referenceDecode, referenceEncode } from "../../test-support/remotewrite/reference-prompb.js";
+import type {
+  ReferenceMetadata,
+  ReferenceWriteRequest,
+} from "../../test-support/remotewrite/reference-prompb.js";
 import { STALE_NAN, STALE_NAN_BITS } from "./stale-marker.js";
-import { assertSameBytes, bitsOf, fromBits } from "./test-bytes.js";
-import { generateLabelSets } from "./test-series.js";
+import { assertSameBytes, bitsOf, fromBits } from "../../test-support/remotewrite/bytes.js";
+import { generateLabelSets } from "../../test-support/remotewrite/series.js";
 
 /** The label order Remote Write wants: by UTF-8 bytes of the name; empty values dropped. */
 function canonicalLabels(labels: Iterable<Label>): Label[] {

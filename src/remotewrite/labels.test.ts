@@ -4,7 +4,7 @@ import { decodeLabelBytes } from "./decoder.js";
 import { InvalidLabelsError } from "./errors.js";
 import { encodeLabels, validateLabelBytes } from "./labels.js";
 import type { Label } from "./labels.js";
-import { hex } from "./test-bytes.js";
+import { hex } from "../../test-support/remotewrite/bytes.js";
 
 const labels = (...pairs: [string, string][]): Label[] => pairs.map(([name, value]) => ({ name, value }));
 

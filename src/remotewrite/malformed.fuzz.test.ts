@@ -9,12 +9,12 @@ import { WriteRequestBuilder } from "./encoder.js";
 import { SnappyError, WriteRequestDecodeError } from "./errors.js";
 import { encodeLabels } from "./labels.js";
 import type { Label } from "./labels.js";
-import { referenceDecode, referenceEncode } from "./reference-prompb.js";
+import { referenceDecode, referenceEncode } from "../../test-support/remotewrite/reference-prompb.js";
 import { scanWriteRequest } from "./scan.js";
 import { snappyCompress, snappyUncompress } from "./snappy.js";
 import { snappyDecoder, uncompressBody } from "./snappy-native.js";
-import { assertSameBytes, bitsOf, fromBits } from "./test-bytes.js";
-import { Random } from "../testing/random.js";
+import { assertSameBytes, bitsOf, fromBits } from "../../test-support/remotewrite/bytes.js";
+import { Random } from "../../test-support/random.js";
 
 const SEED = 20_260_522;
 const LIMIT = 1 << 20;

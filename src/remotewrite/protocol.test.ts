@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { REMOTE_WRITE_HEADERS, USER_AGENT, classifyResponse } from "./protocol.js";
 import type { ResponseClass } from "./protocol.js";
 import { MAX_RETRY_AFTER_MS, parseHttpDate, parseRetryAfter } from "./retry-after.js";
-import { VERSION } from "../version.js";
+import { VERSION } from "../util/index.js";
 
 const NOW = Date.UTC(2026, 4, 22, 12, 0, 0);
 

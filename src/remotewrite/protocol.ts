@@ -1,6 +1,6 @@
 // Remote Write 1.0 protocol constants (request headers) and the
 // classification of a receiver's response that the sender acts on.
-import { VERSION } from "../version.js";
+import { VERSION } from "../util/index.js";
 import { parseRetryAfter } from "./retry-after.js";
 
 export const REMOTE_WRITE_VERSION = "0.1.0";

@@ -12,7 +12,7 @@ import {
   string,
   timeSeries,
   varintField,
-} from "./test-protobuf.js";
+} from "../../test-support/remotewrite/protobuf.js";
 
 function scan(input: Uint8Array): { accepted: boolean; series: string[]; samples: [number, number][] } {
   const series: string[] = [];

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { encodeWriteRequest } from "./encoder.js";
 import { SnappyError } from "./errors.js";
 import { maxCompressedLength, snappyCompress, snappyUncompress, snappyUncompressedLength } from "./snappy.js";
-import { assertSameBytes } from "./test-bytes.js";
-import { generateLabelSets } from "./test-series.js";
-import { Random } from "../testing/random.js";
+import { assertSameBytes } from "../../test-support/remotewrite/bytes.js";
+import { generateLabelSets } from "../../test-support/remotewrite/series.js";
+import { Random } from "../../test-support/random.js";
 
 const LIMIT = 64 << 20;
 

@@ -1,5 +1,5 @@
 // GET of discovery, OpenAPI and version documents.
-import { VERSION } from "../../version.js";
+import { VERSION } from "../../util/index.js";
 import type { RequestContext } from "../context.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from "../discovery.js";
 import { sendJson } from "../http-io.js";

@@ -3,7 +3,7 @@
 // Manifests are validated first; if any is invalid nothing is sent.
 import { isDeepStrictEqual, parseArgs } from "node:util";
 import { formatFieldError, validateObject } from "../../api/index.js";
-import { KubeApiError } from "../../controller/kube/client.js";
+import { KubeApiError } from "../../kube/index.js";
 import { CONNECTION_FLAGS, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { loadManifests } from "../manifests.js";

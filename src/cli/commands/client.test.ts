@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startServer, type RunningServer } from "../../server.js";
-import { eventually } from "../../testing/eventually.js";
-import { runCli } from "../testing.js";
+import { eventually } from "../../../test-support/eventually.js";
+import { runCli } from "../../../test-support/cli.js";
 
 // No developer's config file may change the defaults these tests rely on.
 process.env["TELEX_CONFIG"] = join(tmpdir(), "telex-test-no-config.yaml");

@@ -2,7 +2,7 @@
 // until the object is gone — an ExportPolicy stays until the controller has
 // torn its pipelines down and removed its finalizer.
 import { parseArgs } from "node:util";
-import { KubeApiError } from "../../controller/kube/client.js";
+import { KubeApiError } from "../../kube/index.js";
 import { CONNECTION_FLAGS, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { resourceNamed } from "../resources.js";

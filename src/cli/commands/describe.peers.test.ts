@@ -10,18 +10,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startServer, type RunningServer } from "../../server.js";
-import { eventuallyValue } from "../../testing/eventually.js";
-import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
-import { TENANT_LABEL } from "../../testing/platform-series.js";
-import { pushSeries } from "../../testing/remote-write-client.js";
+import { eventuallyValue } from "../../../test-support/eventually.js";
+import { startFaultServer, type FaultServer } from "../../../test-support/fault-server.js";
+import { TENANT_LABEL } from "../../../test-support/platform-series.js";
+import { pushSeries } from "../../../test-support/remote-write-client.js";
 import {
   exportSamples,
   forceFlush,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../../testing/victoriametrics.js";
-import { runCli } from "../testing.js";
+} from "../../../test-support/victoriametrics.js";
+import { runCli } from "../../../test-support/cli.js";
 
 // No developer's config file may change the defaults these tests rely on.
 process.env["TELEX_CONFIG"] = join(tmpdir(), "telex-test-no-config.yaml");

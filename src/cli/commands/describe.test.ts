@@ -9,8 +9,8 @@ import {
   examplePolicy,
   startTestApiServer,
   type TestApiServer,
-} from "../../testing/telex-api.js";
-import { runCli } from "../testing.js";
+} from "../../../test-support/telex-api.js";
+import { runCli } from "../../../test-support/cli.js";
 import { bytes, describePolicy, duration } from "./describe.js";
 
 // No developer's config file may change the defaults these tests rely on.

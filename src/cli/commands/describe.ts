@@ -5,7 +5,7 @@
 // which only a Telex server running the exporter serves; elsewhere (a
 // Kubernetes cluster) describe says so and shows the rest.
 import { parseArgs } from "node:util";
-import { KubeApiError } from "../../controller/kube/client.js";
+import { KubeApiError } from "../../kube/index.js";
 import { CONNECTION_FLAGS, withConnection, type Connection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { age, text } from "../printers.js";

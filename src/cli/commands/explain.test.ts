@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { runCli } from "../testing.js";
+import { runCli } from "../../../test-support/cli.js";
 
 describe("telex explain", () => {
   it("prints the recursive field tree", async () => {

@@ -1,6 +1,6 @@
 // `telex get exportpolicies|secrets [NAME] [-o wide|yaml|json|name] [-w]`.
 import { parseArgs } from "node:util";
-import type { KubeObject } from "../../controller/kube/informer.js";
+import type { KubeObject } from "../../kube/index.js";
 import { CONNECTION_FLAGS, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { formatObjects, formatTable, parseOutput, tableHeader, tableRow } from "../printers.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { startApiServer } from "../../apiserver/index.js";
-import { runCli } from "../testing.js";
+import { runCli } from "../../../test-support/cli.js";
 import { run } from "./serve.js";
 
 describe("telex serve refuses", () => {

@@ -10,8 +10,8 @@ import {
   parseListenAddress,
   type ProjectQuotas,
 } from "../../apiserver/index.js";
-import { inClusterConnection, loadKubeconfig, type ClusterConnection } from "../../controller/kube/config.js";
-import { streamLogger, type Logger } from "../../log.js";
+import { inClusterConnection, loadKubeconfig, type ClusterConnection } from "../../kube/index.js";
+import { streamLogger, type Logger } from "../../util/index.js";
 import { DEFAULTS } from "../../api/index.js";
 import { ROUTER_DEFAULTS } from "../../exporter/router/router.js";
 import { dnsLabelProblems } from "../../api/names.js";

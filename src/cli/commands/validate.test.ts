@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { rmSync } from "node:fs";
-import { runCli } from "../testing.js";
+import { runCli } from "../../../test-support/cli.js";
 
 const repo = fileURLToPath(new URL("../../../../", import.meta.url));
 const example = join(repo, "examples", "exportpolicy.yaml");

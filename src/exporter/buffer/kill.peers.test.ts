@@ -9,17 +9,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DEFAULTS } from "../../api/index.js";
-import { eventually } from "../../testing/eventually.js";
-import { startOutageProxy, type OutageProxy } from "../../testing/outage-proxy.js";
-import { pushSeries } from "../../testing/remote-write-client.js";
-import { apiRequest } from "../../testing/telex-api.js";
-import { startTelexServe, type TelexServe } from "../../testing/telex-serve.js";
+import { eventually } from "../../../test-support/eventually.js";
+import { startOutageProxy, type OutageProxy } from "../../../test-support/outage-proxy.js";
+import { pushSeries } from "../../../test-support/remote-write-client.js";
+import { apiRequest } from "../../../test-support/telex-api.js";
+import { startTelexServe, type TelexServe } from "../../../test-support/telex-serve.js";
 import {
   exportSamples,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../../testing/victoriametrics.js";
+} from "../../../test-support/victoriametrics.js";
 
 const PROJECT = "kill-test";
 const POLICIES = `/apis/resourcemanager.miloapis.com/v1alpha1/projects/${PROJECT}/control-plane/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies`;

@@ -3,13 +3,13 @@ import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { ArrivalRange, BacklogTrimReason } from "../sink/backlog.js";
-import { ManualClock } from "../util/clock.js";
+import { ManualClock } from "../../../test-support/manual-clock.js";
 import { DurableLog } from "./log.js";
 import type { DurableLogOptions, SinkLog } from "./log.js";
 import { SLOT_BYTES } from "./positions.js";
 import { SAMPLE_BYTES } from "./record.js";
-import { nameOf, readAll, removeAll, seriesNamed, tempDir } from "./test-helpers.js";
-import type { ReadSample } from "./test-helpers.js";
+import { nameOf, readAll, removeAll, seriesNamed, tempDir } from "../../../test-support/buffer/helpers.js";
+import type { ReadSample } from "../../../test-support/buffer/helpers.js";
 
 const dirs: string[] = [];
 after(() => removeAll(dirs));

@@ -18,14 +18,11 @@ import { mkdir, open, readdir, rm, stat, writeFile } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { Logger } from "../../log.js";
-import { silentLogger } from "../../log.js";
+import { silentLogger, systemClock, type Logger, type Clock, type TimerHandle } from "../../util/index.js";
 import type { SeriesRef } from "../series.js";
 import type { BacklogTrimReason, ShardPositions, SinkBacklog, TrimListener } from "../sink/backlog.js";
 import type { SampleBatch } from "../sink/queue.js";
-import type { Clock, TimerHandle } from "../util/clock.js";
 import { lockDirectory } from "./lock.js";
-import { systemClock } from "../util/clock.js";
 import {
   DEFAULT_MAX_BACKLOG_AGE_MS,
   DEFAULT_MAX_PENDING_BYTES,

@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import { DurableLog } from "./log.js";
 import { FRAME_BYTES } from "./record.js";
 import { scanSegment } from "./segment.js";
-import { readAll, removeAll, seriesNamed, tempDir } from "./test-helpers.js";
+import { readAll, removeAll, seriesNamed, tempDir } from "../../../test-support/buffer/helpers.js";
 
 const dirs: string[] = [];
 after(() => removeAll(dirs));

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Client } from "undici";
-import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
+import { startFaultServer, type FaultServer } from "../../../test-support/fault-server.js";
 import { EndpointForbiddenError, guardedConnector, resolveAllowed, type LookupAll } from "./connector.js";
 import { EgressPolicy } from "./policy.js";
 

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { encodeWriteRequest, snappyCompress, type TimeSeriesInput } from "../../remotewrite/index.js";
-import { postRaw, postRemoteWrite, type PushResult } from "../../testing/remote-write-client.js";
-import { startTelexServe, type TelexServe } from "../../testing/telex-serve.js";
+import { postRaw, postRemoteWrite, type PushResult } from "../../../test-support/remote-write-client.js";
+import { startTelexServe, type TelexServe } from "../../../test-support/telex-serve.js";
 
 const SERIES = 160_000;
 const SERIES_PER_REQUEST = 1000;

@@ -10,11 +10,11 @@ import assert from "node:assert/strict";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 import { encodeWriteRequest, snappyCompress, type TimeSeriesInput } from "../../remotewrite/index.js";
-import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
-import { TENANT_LABEL } from "../../testing/platform-series.js";
-import { policyPlan } from "../../testing/policies.js";
-import { Random, fuzzSeed } from "../../testing/random.js";
-import { postRemoteWrite, pushSeries } from "../../testing/remote-write-client.js";
+import { startFaultServer, type FaultServer } from "../../../test-support/fault-server.js";
+import { TENANT_LABEL } from "../../../test-support/platform-series.js";
+import { policyPlan } from "../../../test-support/policies.js";
+import { Random, fuzzSeed } from "../../../test-support/random.js";
+import { postRemoteWrite, pushSeries } from "../../../test-support/remote-write-client.js";
 import { Exporter } from "../exporter.js";
 import { startIngestServer, type IngestServer } from "./server.js";
 

@@ -10,18 +10,18 @@ import {
   queryRawSamples,
   startPrometheus,
   type RunningPrometheus,
-} from "../../testing/prometheus.js";
-import { eventually } from "../../testing/eventually.js";
-import { TENANT_LABEL } from "../../testing/platform-series.js";
-import { policyPlan } from "../../testing/policies.js";
-import { pushSeries } from "../../testing/remote-write-client.js";
+} from "../../../test-support/prometheus.js";
+import { eventually } from "../../../test-support/eventually.js";
+import { TENANT_LABEL } from "../../../test-support/platform-series.js";
+import { policyPlan } from "../../../test-support/policies.js";
+import { pushSeries } from "../../../test-support/remote-write-client.js";
 import {
   exportSamples,
   forceFlush,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../../testing/victoriametrics.js";
+} from "../../../test-support/victoriametrics.js";
 import { Exporter } from "../exporter.js";
 import { startIngestServer, type IngestServer } from "./server.js";
 

@@ -4,10 +4,10 @@
 // and the sample is counted once.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { eventually } from "../../testing/eventually.js";
-import { TENANT_LABEL } from "../../testing/platform-series.js";
-import { policyPlan } from "../../testing/policies.js";
-import { pushSeries } from "../../testing/remote-write-client.js";
+import { eventually } from "../../../test-support/eventually.js";
+import { TENANT_LABEL } from "../../../test-support/platform-series.js";
+import { policyPlan } from "../../../test-support/policies.js";
+import { pushSeries } from "../../../test-support/remote-write-client.js";
 import { Exporter } from "../exporter.js";
 import { LOOP_MESSAGE, startIngestServer, type IngestServer } from "./server.js";
 

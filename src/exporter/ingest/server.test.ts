@@ -10,11 +10,11 @@ import {
   snappyCompress,
   snappyUncompress,
 } from "../../remotewrite/index.js";
-import { eventually, eventuallyValue } from "../../testing/eventually.js";
-import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
-import { TENANT_LABEL } from "../../testing/platform-series.js";
-import { policyPlan } from "../../testing/policies.js";
-import { postRaw, postRemoteWrite, pushSeries } from "../../testing/remote-write-client.js";
+import { eventually, eventuallyValue } from "../../../test-support/eventually.js";
+import { startFaultServer, type FaultServer } from "../../../test-support/fault-server.js";
+import { TENANT_LABEL } from "../../../test-support/platform-series.js";
+import { policyPlan } from "../../../test-support/policies.js";
+import { postRaw, postRemoteWrite, pushSeries } from "../../../test-support/remote-write-client.js";
 import { Exporter } from "../exporter.js";
 import { startIngestServer, type IngestServer } from "./server.js";
 

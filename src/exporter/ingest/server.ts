@@ -12,7 +12,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { timingSafeEqual } from "node:crypto";
-import { silentLogger, type Logger } from "../../log.js";
+import { silentLogger, ByteBudget, type Logger } from "../../util/index.js";
 import {
   InvalidLabelsError,
   LOOP_MARKER_HEADER,
@@ -23,7 +23,6 @@ import {
   uncompressBody,
 } from "../../remotewrite/index.js";
 import { EXPOSITION_CONTENT_TYPE } from "../../metrics/exposition.js";
-import { ByteBudget } from "../../byte-budget.js";
 import type { IngestProcessor } from "./processor.js";
 
 export const INGEST_PATH = "/api/v1/write";

@@ -6,13 +6,14 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Label } from "../../metricsql/ast.js";
-import { memoryLogger, silentLogger } from "../../log.js";
-import { startFakeExportServer, type FakeExportServer } from "../../testing/fake-export-server.js";
-import { ManualClock } from "../util/clock.js";
+import { silentLogger } from "../../util/index.js";
+import { ManualClock } from "../../../test-support/manual-clock.js";
+import { memoryLogger } from "../../../test-support/memory-logger.js";
+import { startFakeExportServer, type FakeExportServer } from "../../../test-support/fake-export-server.js";
 import { MemoryCursorStore } from "./cursor-store.js";
 import type { EmitResult, PullJob, PullTarget } from "./job.js";
 import { PullSource, type PullSourceOptions } from "./pull-source.js";
-import { duplicates, recordingJob, sampleId } from "./test-recorder.js";
+import { duplicates, recordingJob, sampleId } from "../../../test-support/pull/recorder.js";
 
 const TENANT = "resourcemanager_datumapis_com_project_name";
 const T = 1_700_000_040_000;

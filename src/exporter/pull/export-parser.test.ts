@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isStaleMarker } from "../../remotewrite/index.js";
-import { Random } from "../../testing/random.js";
+import { Random } from "../../../test-support/random.js";
 import { ExportFormatError } from "./export-format-error.js";
 import { parseExportLine } from "./export-parser.js";
 import { LineSplitter } from "./line-splitter.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Random } from "../../testing/random.js";
+import { Random } from "../../../test-support/random.js";
 import { MAX_SAMPLES_PER_LINE, exportForm, exportUrl, formatBoundSeconds } from "./export-request.js";
 
 /** VictoriaMetrics 1.79: int64(strconv.ParseFloat(s) * 1e3), i.e. truncation of the float product. */

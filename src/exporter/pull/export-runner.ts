@@ -13,7 +13,7 @@
 // in its memory and is delivered on recovery; the read stops, the store
 // connection and the concurrency permit are released, the runner waits for
 // the target to come back and reads the window again from what it did not take.
-import { sleep, type TimerHandle } from "../util/clock.js";
+import { sleep, type TimerHandle } from "../../util/index.js";
 import { retryDelayMs } from "./backoff.js";
 import type { CursorStore } from "./cursor-store.js";
 import type { ExportClient } from "./export-client.js";

@@ -7,7 +7,7 @@
 // longer than the scrape interval; there are no windows and no cursor, so a
 // restart re-emits each series' current sample once; timestamps are the
 // store's. A series' sample is emitted again only when its timestamp moved.
-import { sleep } from "../util/clock.js";
+import { sleep } from "../../util/index.js";
 import { retryDelayMs } from "./backoff.js";
 import type { FederateClient } from "./federate-client.js";
 import { HealthRecord, recordFailure, recordSuccess, type PullHealth } from "./health.js";

@@ -7,20 +7,20 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Label } from "../../metricsql/ast.js";
 import { parse, print, scope } from "../../metricsql/index.js";
-import { silentLogger } from "../../log.js";
+import { silentLogger } from "../../util/index.js";
+import { ManualClock } from "../../../test-support/manual-clock.js";
 import { encodeWriteRequest, snappyCompress } from "../../remotewrite/index.js";
-import { TENANT_LABEL } from "../../testing/platform-series.js";
-import { prometheusAvailability, startPrometheus } from "../../testing/prometheus.js";
+import { TENANT_LABEL } from "../../../test-support/platform-series.js";
+import { prometheusAvailability, startPrometheus } from "../../../test-support/prometheus.js";
 import {
   forceFlush,
   importPrometheusText,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
-} from "../../testing/victoriametrics.js";
-import { ManualClock } from "../util/clock.js";
+} from "../../../test-support/victoriametrics.js";
 import { MemoryCursorStore } from "./cursor-store.js";
 import { PullSource } from "./pull-source.js";
-import { healthOf, recordingJob, sampleId } from "./test-recorder.js";
+import { healthOf, recordingJob, sampleId } from "../../../test-support/pull/recorder.js";
 
 const INTERVAL = 15_000;
 

@@ -1,7 +1,7 @@
 // What a pull job reports about itself: progress (cursor, samples, windows)
 // and failures (the last one, and how many in a row). Read by the exporter for
 // the source's status and metrics.
-import type { Logger } from "../../log.js";
+import type { Logger } from "../../util/index.js";
 import { PullError, type PullFailureReason } from "./pull-error.js";
 
 export interface PullFailure {

@@ -4,13 +4,20 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Label } from "../../metricsql/ast.js";
-import { memoryLogger, silentLogger } from "../../log.js";
-import { startFakeExportServer, type FakeExportServer } from "../../testing/fake-export-server.js";
-import { freePort } from "../../testing/peers.js";
-import { ManualClock } from "../util/clock.js";
+import { silentLogger } from "../../util/index.js";
+import { ManualClock } from "../../../test-support/manual-clock.js";
+import { memoryLogger } from "../../../test-support/memory-logger.js";
+import { startFakeExportServer, type FakeExportServer } from "../../../test-support/fake-export-server.js";
+import { freePort } from "../../../test-support/peers.js";
 import { MemoryCursorStore, type CursorStore } from "./cursor-store.js";
 import { PullSource, type PullSourceOptions } from "./pull-source.js";
-import { duplicates, healthOf, recordingJob, sampleId, type RecordingJob } from "./test-recorder.js";
+import {
+  duplicates,
+  healthOf,
+  recordingJob,
+  sampleId,
+  type RecordingJob,
+} from "../../../test-support/pull/recorder.js";
 
 const TENANT = "resourcemanager_datumapis_com_project_name";
 const T = 1_700_000_040_000;

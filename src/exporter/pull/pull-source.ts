@@ -1,7 +1,6 @@
 // The pull source: keeps one JobRunner per job, shares one HTTP pool and one
 // concurrency limit between them, and answers health by job key.
-import type { Logger } from "../../log.js";
-import type { Clock } from "../util/clock.js";
+import type { Logger, Clock } from "../../util/index.js";
 import { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { CursorStore } from "./cursor-store.js";
 import {

@@ -10,10 +10,11 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { Labels } from "../../metricsql/ast.js";
 import { compileSelector, parse, print, scope } from "../../metricsql/index.js";
-import { silentLogger } from "../../log.js";
+import { silentLogger } from "../../util/index.js";
+import { ManualClock } from "../../../test-support/manual-clock.js";
 import { STALE_NAN, encodeWriteRequest, isStaleMarker, snappyCompress } from "../../remotewrite/index.js";
-import { TENANT_LABEL, generatePlatformSeries } from "../../testing/platform-series.js";
-import { Random } from "../../testing/random.js";
+import { TENANT_LABEL, generatePlatformSeries } from "../../../test-support/platform-series.js";
+import { Random } from "../../../test-support/random.js";
 import {
   exportSamples,
   forceFlush,
@@ -21,15 +22,20 @@ import {
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../../testing/victoriametrics.js";
-import { ManualClock } from "../util/clock.js";
+} from "../../../test-support/victoriametrics.js";
 import { ExportClient } from "./export-client.js";
 import type { ExportedChunk } from "./export-parser.js";
 import type { CursorStore } from "./cursor-store.js";
 import { FileCursorStore } from "./file-cursor-store.js";
 import { PullError } from "./pull-error.js";
 import { PullSource } from "./pull-source.js";
-import { duplicates, healthOf, recordingJob, sampleId, type RecordingJob } from "./test-recorder.js";
+import {
+  duplicates,
+  healthOf,
+  recordingJob,
+  sampleId,
+  type RecordingJob,
+} from "../../../test-support/pull/recorder.js";
 
 const availability = victoriaMetricsAvailability();
 const INTERVAL = 15_000;

@@ -1,6 +1,5 @@
 // What PullSource needs from the runner of one job, whichever way it pulls.
-import type { Logger } from "../../log.js";
-import type { Clock } from "../util/clock.js";
+import type { Logger, Clock } from "../../util/index.js";
 import type { RetryBackoffOptions } from "./backoff.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { PullHealth } from "./health.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ManualClock } from "../util/clock.js";
+import { ManualClock } from "../../../test-support/manual-clock.js";
 import {
   initialCursorMs,
   planWindow,

@@ -4,11 +4,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { encodeLabels } from "../../remotewrite/index.js";
-import { eventually } from "../../testing/eventually.js";
-import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
+import { eventually } from "../../../test-support/eventually.js";
+import { startFaultServer, type FaultServer } from "../../../test-support/fault-server.js";
 import { EgressPolicy } from "../egress/index.js";
 import type { SeriesRef } from "../series.js";
-import { systemClock } from "../util/clock.js";
+import { systemClock } from "../../util/index.js";
 import { basicAuthHeaders } from "./auth.js";
 import { HttpSender } from "./http-sender.js";
 import { RemoteWriteSink, type RemoteWriteSinkConfig } from "./index.js";

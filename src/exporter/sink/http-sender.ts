@@ -9,7 +9,7 @@
 import type { Dispatcher } from "undici";
 import { REMOTE_WRITE_HEADERS, classifyResponse } from "../../remotewrite/index.js";
 import { EndpointForbiddenError, type EgressPolicy } from "../egress/index.js";
-import type { Clock } from "../util/clock.js";
+import type { Clock } from "../../util/index.js";
 import { authorizationSecrets, redactorFor, type Redactor } from "../util/redact.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import { processTrustedCertificates } from "./trust.js";

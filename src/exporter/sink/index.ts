@@ -1,9 +1,8 @@
 // A Prometheus Remote Write sink: the pipeline wired to an HTTP sender with
 // the sink's credentials and to the Remote Write encoder.
-import { silentLogger, type Logger } from "../../log.js";
+import { silentLogger, systemClock, type Logger, type Clock } from "../../util/index.js";
 import { EgressPolicy } from "../egress/index.js";
 import type { SeriesRef } from "../series.js";
-import { systemClock, type Clock } from "../util/clock.js";
 import { basicAuthHeaders } from "./auth.js";
 import { SINK_RUNTIME_DEFAULTS, type RemoteWriteSinkConfig } from "./config.js";
 import type { SinkLog } from "../buffer/index.js";

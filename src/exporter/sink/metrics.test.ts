@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { ExpositionWriter } from "../../metrics/exposition.js";
-import { peerAvailability } from "../../testing/peers.js";
+import { peerAvailability } from "../../../test-support/peers.js";
 import { writeSinkMetrics } from "./metrics.js";
 import { SinkStats } from "./stats.js";
 

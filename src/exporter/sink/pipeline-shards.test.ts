@@ -4,7 +4,7 @@
 // real files in src/exporter/buffer/.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ManualClock } from "../util/clock.js";
+import { ManualClock } from "../../../test-support/manual-clock.js";
 import type { ArrivalRange, BacklogTrimReason, ShardPositions, TrimListener } from "./backlog.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import {

@@ -2,8 +2,8 @@
 // receivers is tested in remote-write.peers.test.ts.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { memoryLogger } from "../../log.js";
-import { ManualClock } from "../util/clock.js";
+import { ManualClock } from "../../../test-support/manual-clock.js";
+import { memoryLogger } from "../../../test-support/memory-logger.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import { SinkPipeline, type BatchEncoder, type SinkPipelineOptions } from "./pipeline.js";
 import type { SampleBatch } from "./queue.js";

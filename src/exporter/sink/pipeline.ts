@@ -22,9 +22,8 @@
 //
 // Accounting: at every moment received = sent + Σ dropped[reason] + buffered.
 import { crc32 } from "node:zlib";
-import { silentLogger, type Logger } from "../../log.js";
+import { silentLogger, systemClock, type Logger, type Clock, type TimerHandle } from "../../util/index.js";
 import type { SeriesRef } from "../series.js";
-import { systemClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { backoffDelayMs } from "./backoff.js";
 import type { ArrivalRange, BacklogTrimReason, ShardPositions, TrimListener } from "./backlog.js";
 import { DeliveryBudget } from "./delivery-budget.js";

@@ -5,22 +5,22 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { decodeToObjects, encodeLabels, snappyUncompress } from "../../remotewrite/index.js";
-import { eventually } from "../../testing/eventually.js";
-import { freePort } from "../../testing/peers.js";
-import { startFaultServer, type FaultServer } from "../../testing/fault-server.js";
+import { eventually } from "../../../test-support/eventually.js";
+import { freePort } from "../../../test-support/peers.js";
+import { startFaultServer, type FaultServer } from "../../../test-support/fault-server.js";
 import {
   prometheusAvailability,
   queryRawSamples,
   startPrometheus,
   type RunningPrometheus,
-} from "../../testing/prometheus.js";
+} from "../../../test-support/prometheus.js";
 import {
   exportSamples,
   forceFlush,
   startVictoriaMetrics,
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
-} from "../../testing/victoriametrics.js";
+} from "../../../test-support/victoriametrics.js";
 import type { SeriesRef } from "../series.js";
 import { RemoteWriteSink, type RemoteWriteSinkConfig, type SinkRuntime } from "./index.js";
 

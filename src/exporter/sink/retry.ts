@@ -2,7 +2,7 @@
 // backoff (or the server's Retry-After) until maxAttempts, which counts every
 // attempt, the first included. Waits are abortable and add no concurrency:
 // a shard has at most one request in flight, retries included.
-import { sleep, type Clock } from "../util/clock.js";
+import { sleep, type Clock } from "../../util/index.js";
 import { backoffDelayMs } from "./backoff.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 

@@ -2,7 +2,7 @@
 // sink is down), and a timer for partial batches. A shard sends one request at
 // a time, and a series always goes to the same shard, so every series is
 // delivered in the order it arrived however many shards run.
-import type { TimerHandle } from "../util/clock.js";
+import type { TimerHandle } from "../../util/index.js";
 import { SampleBatch, SampleQueue } from "./queue.js";
 
 /** A shard queues this many batches before the sink stops handing it samples. */

@@ -6,14 +6,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { encodeLabels } from "../../remotewrite/index.js";
-import { eventually } from "../../testing/eventually.js";
-import { startOutageProxy, type OutageProxy } from "../../testing/outage-proxy.js";
+import { eventually } from "../../../test-support/eventually.js";
+import { startOutageProxy, type OutageProxy } from "../../../test-support/outage-proxy.js";
 import {
   prometheusAvailability,
   queryRawSamples,
   startPrometheus,
   type RunningPrometheus,
-} from "../../testing/prometheus.js";
+} from "../../../test-support/prometheus.js";
 import type { SeriesRef } from "../series.js";
 import { RemoteWriteSink } from "./index.js";
 

@@ -8,9 +8,9 @@ import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { peerAvailability } from "../../testing/peers.js";
+import { peerAvailability } from "../../../test-support/peers.js";
 import { EgressPolicy } from "../egress/index.js";
-import { systemClock } from "../util/clock.js";
+import { systemClock } from "../../util/index.js";
 import { HttpSender } from "./http-sender.js";
 import { trustedCertificates } from "./trust.js";
 

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 
 function readVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  const manifest = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
     version?: unknown;
   };
   return typeof manifest.version === "string" ? manifest.version : "0.0.0";

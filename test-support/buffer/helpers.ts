@@ -2,9 +2,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { SeriesRef } from "../series.js";
-import { SampleBatch } from "../sink/queue.js";
-import type { SinkLog } from "./log.js";
+import type { SeriesRef } from "../../src/exporter/series.js";
+import { SampleBatch } from "../../src/exporter/sink/queue.js";
+import type { SinkLog } from "../../src/exporter/buffer/log.js";
 
 export async function tempDir(dirs: string[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "telex-buffer-"));

@@ -1,6 +1,6 @@
 // Runs CLI commands in-process with captured streams, for tests.
 import { Readable } from "node:stream";
-import { main } from "./main.js";
+import { main } from "../src/cli/main.js";
 
 export interface CommandResult {
   readonly code: number;

@@ -1,6 +1,6 @@
 // Runs one `telex` command as a child process (`node bin/telex.js …`), the
 // way a user's shell would: its own process, stdin, exit status. For
-// end-to-end tests; src/cli/testing.ts runs commands in-process instead.
+// end-to-end tests; test-support/cli.ts runs commands in-process instead.
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -8,7 +8,7 @@ import {
   scanWriteRequest,
   uncompressBody,
   type WriteRequestScanner,
-} from "../remotewrite/index.js";
+} from "../src/remotewrite/index.js";
 
 export interface CountingReceiver {
   /** Where to send: http://127.0.0.1:PORT/api/v1/write (any path is accepted). */

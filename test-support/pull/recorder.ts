@@ -1,9 +1,9 @@
 // For tests: a PullJob that records every emitted sample, keyed by series and
 // timestamp, so exactly-once is a matter of counting.
-import type { Label } from "../../metricsql/ast.js";
-import type { PullHealth } from "./health.js";
-import type { PullJob } from "./job.js";
-import type { PullSource } from "./pull-source.js";
+import type { Label } from "../../src/metricsql/ast.js";
+import type { PullHealth } from "../../src/exporter/pull/health.js";
+import type { PullJob } from "../../src/exporter/pull/job.js";
+import type { PullSource } from "../../src/exporter/pull/pull-source.js";
 
 export interface RecordingJob extends PullJob {
   /** `labels@timestamp` → how many times it was emitted. */

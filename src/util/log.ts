@@ -44,10 +44,3 @@ export const silentLogger: Logger = {
   warn: () => undefined,
   error: () => undefined,
 };
-
-/** Records every event; for tests. */
-export function memoryLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const logger = streamLogger((line) => lines.push(line.trimEnd()));
-  return Object.assign(logger, { lines });
-}

@@ -3,7 +3,7 @@
 // and the project `-` is a read-only view across projects that names each
 // object's project in an annotation. Against a Kubernetes cluster with the
 // CRD installed, paths are plain and the cluster serves one project.
-import type { KubeObject } from "./informer.js";
+import type { KubeObject } from "../kube/index.js";
 
 export interface ResourceRef {
   /** "" for the core group. */

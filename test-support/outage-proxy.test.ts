@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { encodeWriteRequest, snappyCompress } from "../remotewrite/index.js";
+import { encodeWriteRequest, snappyCompress } from "../src/remotewrite/index.js";
 import { countSamples, startCountingReceiver, type CountingReceiver } from "./counting-receiver.js";
 import { startFaultServer, type FaultServer } from "./fault-server.js";
 import { startOutageProxy, type OutageProxy } from "./outage-proxy.js";

@@ -3,8 +3,7 @@
 // version seen (bookmarks keep it fresh); 410 Gone, or any failure to resume,
 // relists — the cache is replaced and the difference reported, so a handler
 // never misses a deletion. Failures back off exponentially; time is a Clock.
-import type { Logger } from "../../log.js";
-import { sleep, type Clock } from "../../exporter/util/clock.js";
+import { sleep, type Logger, type Clock } from "../util/index.js";
 import { KubeApiError, type KubeClient } from "./client.js";
 
 export interface ObjectMeta {

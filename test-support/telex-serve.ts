@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { captureOutput, hasExited, killOnExit, stopProcess } from "./peers.js";
 
-/** bin/telex.js of this checkout (tests run from dist/src/testing). */
-export const TELEX_BIN = fileURLToPath(new URL("../../../bin/telex.js", import.meta.url));
+/** bin/telex.js of this checkout (test support runs from dist/test-support). */
+export const TELEX_BIN = fileURLToPath(new URL("../../bin/telex.js", import.meta.url));
 
 /** The API it serves, or with --kubeconfig the API it watches. */
 const LISTENING =

@@ -1,7 +1,7 @@
 // ExportPolicy objects and their exporter plans, for tests and benchmarks.
-import { validateExportPolicy, type ExportPolicy, type Secret } from "../api/index.js";
-import { compilePolicy } from "../controller/compile.js";
-import type { PolicyPlan } from "../exporter/plan.js";
+import { validateExportPolicy, type ExportPolicy, type Secret } from "../src/api/index.js";
+import { compilePolicy } from "../src/controller/compile.js";
+import type { PolicyPlan } from "../src/exporter/plan.js";
 import { TENANT_LABEL } from "./platform-series.js";
 
 export interface TestSink {

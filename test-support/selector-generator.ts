@@ -2,8 +2,8 @@
 // empty values, absent labels, `or` groups, and regexes built from real values
 // (literals, prefixes, alternations, `(?i)`) or drawn from a list of classes
 // and repetitions, so both the matcher's fast paths and the RE2 engine run.
-import type { LabelFilter, MatchOp, Selector } from "../metricsql/ast.js";
-import { METRIC_NAME_LABEL } from "../metricsql/ast.js";
+import type { LabelFilter, MatchOp, Selector } from "../src/metricsql/ast.js";
+import { METRIC_NAME_LABEL } from "../src/metricsql/ast.js";
 import type { Random } from "./random.js";
 
 export interface SelectorGeneratorOptions {

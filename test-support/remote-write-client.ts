@@ -5,8 +5,8 @@ import {
   REMOTE_WRITE_HEADERS,
   encodeWriteRequest,
   snappyCompress,
-} from "../remotewrite/index.js";
-import type { TimeSeriesInput } from "../remotewrite/index.js";
+} from "../src/remotewrite/index.js";
+import type { TimeSeriesInput } from "../src/remotewrite/index.js";
 
 /** An agent's Remote Write headers: Telex's own, without the loop marker only Telex sinks send. */
 export const AGENT_HEADERS: Readonly<Record<string, string>> = Object.freeze(

@@ -5,19 +5,24 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Dispatcher } from "undici";
-import type { ExportPolicy } from "../../api/index.js";
-import { Exporter } from "../../exporter/exporter.js";
-import { encodeWriteRequest } from "../../remotewrite/index.js";
-import { checkCluster } from "../../server.js";
-import { startCountingReceiver, type CountingReceiver } from "../../testing/counting-receiver.js";
-import { eventuallyValue as eventually } from "../../testing/eventually.js";
-import { TENANT_LABEL } from "../../testing/platform-series.js";
-import { startTestApiServer, type TestApiServer } from "../../testing/telex-api.js";
-import { Controller } from "../controller.js";
-import { FINALIZER } from "../reconciler.js";
+import type { ExportPolicy } from "../api/index.js";
+import { Exporter } from "../exporter/exporter.js";
+import { encodeWriteRequest } from "../remotewrite/index.js";
+import { checkCluster } from "../server.js";
+import { startCountingReceiver, type CountingReceiver } from "../../test-support/counting-receiver.js";
+import { eventuallyValue as eventually } from "../../test-support/eventually.js";
+import { TENANT_LABEL } from "../../test-support/platform-series.js";
+import { startTestApiServer, type TestApiServer } from "../../test-support/telex-api.js";
+import { Controller } from "./controller.js";
+import { FINALIZER } from "./reconciler.js";
 import { CONTROLLER_API_ACCESS, accessKey, describeAccess, requestAccess, type ApiAccess } from "./access.js";
-import { KubeApiError, KubeClient, type RequestOptions, type WatchEvent } from "./client.js";
-import type { ClusterConnection } from "./config.js";
+import {
+  KubeApiError,
+  KubeClient,
+  type RequestOptions,
+  type WatchEvent,
+  type ClusterConnection,
+} from "../kube/index.js";
 import { clusterLayout } from "./layout.js";
 
 /** A client that notes the RBAC attributes of every request it sends. */

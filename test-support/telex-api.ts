@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch } from "undici";
-import { startApiServer, type ApiServer, type ApiServerOptions } from "../apiserver/index.js";
+import { startApiServer, type ApiServer, type ApiServerOptions } from "../src/apiserver/index.js";
 import { selfSignedCert } from "./self-signed-cert.js";
 
 export interface TestApiServer {

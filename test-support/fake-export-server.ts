@@ -7,8 +7,8 @@
 // order of series varies between requests, as it does in VictoriaMetrics.
 import { createServer, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import type { Labels } from "../metricsql/ast.js";
-import { compileSelector, parse } from "../metricsql/index.js";
+import type { Labels } from "../src/metricsql/ast.js";
+import { compileSelector, parse } from "../src/metricsql/index.js";
 import { Random } from "./random.js";
 
 export interface FakeSample {

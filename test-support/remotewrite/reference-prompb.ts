@@ -3,8 +3,8 @@
 // checked against. The .proto text is prometheus/prompb's types.proto and
 // remote.proto (messages Remote Write uses), minus the gogoproto options.
 import protobuf from "protobufjs";
-import type { MetricType } from "./encoder.js";
-import type { Label } from "./labels.js";
+import type { MetricType } from "../../src/remotewrite/encoder.js";
+import type { Label } from "../../src/remotewrite/labels.js";
 
 export const PROMPB_PROTO = `
 syntax = "proto3";

@@ -1,8 +1,8 @@
 // Test and benchmark helper: deterministic, realistic label sets shaped like
 // the platform's series (Envoy gateway traffic, WAF, workload metrics across
 // projects), about 330 bytes of encoded labels each, every one distinct.
-import { Random } from "../testing/random.js";
-import type { Label } from "./labels.js";
+import { Random } from "../random.js";
+import type { Label } from "../../src/remotewrite/labels.js";
 
 const METRICS = [
   "envoy_vhost_vcluster_upstream_rq",

@@ -2,8 +2,8 @@
 // benchmarks: Envoy gateway traffic, Coraza WAF events, gateway, workload,
 // instance and DNS zone metrics across many projects, with labels that are
 // sometimes absent and values in mixed case.
-import type { Label, Labels } from "../metricsql/ast.js";
-import { METRIC_NAME_LABEL } from "../metricsql/ast.js";
+import type { Label, Labels } from "../src/metricsql/ast.js";
+import { METRIC_NAME_LABEL } from "../src/metricsql/ast.js";
 import type { Random } from "./random.js";
 
 export const TENANT_LABEL = "resourcemanager_datumapis_com_project_name";

@@ -5,7 +5,7 @@
 // real API, recording every request, to prove the list is exactly what it
 // calls: a new call without a new entry fails there, and so does an entry
 // nothing uses any more.
-import { GROUP, PLURAL } from "../../api/index.js";
+import { GROUP, PLURAL } from "../api/index.js";
 
 export interface ApiAccess {
   /** "" for the core group. */

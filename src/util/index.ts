@@ -1,0 +1,8 @@
+// Small utilities both planes use (exporter, controller, API server, CLI):
+// time as a dependency, the logger, a byte budget, the build's version. This
+// module imports nothing else from src/, so every module may depend on it.
+// Helpers that only the exporter uses stay in src/exporter/util.
+export { ByteBudget } from "./byte-budget.js";
+export { sleep, systemClock, type Clock, type TimerHandle } from "./clock.js";
+export { silentLogger, streamLogger, type LogFields, type Logger } from "./log.js";
+export { VERSION } from "./version.js";
