@@ -10,11 +10,8 @@
 // replica cut off from the API stops owning policies about when the others
 // see its Lease expire. A graceful stop deletes the Lease: the others take
 // over at once instead of after the lease duration.
-import type { KubeClient } from "../controller/kube/client.js";
-import { KubeApiError } from "../controller/kube/client.js";
-import { Informer, type KubeObject } from "../controller/kube/informer.js";
-import { systemClock, type Clock, type TimerHandle } from "../exporter/util/clock.js";
-import { silentLogger, type Logger } from "../log.js";
+import { Informer, KubeApiError, type KubeClient, type KubeObject } from "../kube/index.js";
+import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } from "../util/index.js";
 
 /** Leases of Telex replicas carry this label; other Leases in the namespace are not members. */
 export const REPLICA_LABEL = "telex.miloapis.com/replica";

@@ -12,12 +12,9 @@
 // and the furthest one wins: positions only move forward, and the previous
 // owner's entry stays readable after it died.
 import { createHash } from "node:crypto";
-import type { KubeClient } from "../controller/kube/client.js";
-import { KubeApiError } from "../controller/kube/client.js";
-import { Informer, type KubeObject } from "../controller/kube/informer.js";
+import { Informer, KubeApiError, type KubeClient, type KubeObject } from "../kube/index.js";
 import type { CursorStore } from "../exporter/pull/cursor-store.js";
-import { systemClock, type Clock, type TimerHandle } from "../exporter/util/clock.js";
-import { silentLogger, type Logger } from "../log.js";
+import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } from "../util/index.js";
 
 /** ConfigMaps holding pull positions carry this label. */
 export const POSITIONS_LABEL = "telex.miloapis.com/pull-positions";
