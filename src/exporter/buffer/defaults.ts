@@ -37,6 +37,12 @@ export const DEFAULT_MAX_PENDING_BYTES = 16 * 2 ** 20;
  */
 export const READ_WINDOW_BYTES = 256 * 2 ** 10;
 
+/**
+ * Read windows in the pool all sinks share: reads run on libuv's four threads, so more in flight buys
+ * nothing, and 8 × 256 KiB is all the memory reading a backlog ever takes.
+ */
+export const READ_WINDOWS = 8;
+
 /** Two sections of one sink further apart than this are read with two reads rather than one. */
 export const READ_GAP_BYTES = 64 * 2 ** 10;
 

@@ -358,4 +358,23 @@ describe("SinkPipeline memory", () => {
     await healthy.close();
     assert.equal(memory.used, 0, "closing gives the memory back");
   });
+  it("short of memory while catching up, sends partial batches at once and runs only the shards it can fill", async () => {
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 100);
+    const backlog = new MemoryBacklog();
+    // No process budget: the sink holds its own two batches (1,000 samples) and nothing more.
+    const sink = make(clock, sender, { backlog, memory: new MemoryBudget(0), batchTimeoutMs: 3_600_000 });
+    for (let v = 0; v < 40_000; v++) {
+      const series = `s${v % 64}`;
+      backlog.append(series, v, v);
+      sink.push(series, v, v);
+    }
+    // An hour of batch timeout never passes: only partial batches sent at once can deliver it.
+    for (let i = 0; i < 400 && sink.stats.samplesSent < 40_000; i++) await clock.advance(100);
+    assert.equal(sink.stats.samplesSent, 40_000);
+    assertOrderPerSeries(sender.delivered());
+    assert.ok(sink.shardCount <= 2, `shards: ${sink.shardCount}, with memory for two batches`);
+    assertBalanced(sink);
+    await sink.close();
+  });
 });

@@ -149,7 +149,13 @@ export class SinkPipeline<S> {
   private reshardTarget: number | undefined;
   private reshardTimer: TimerHandle | undefined;
   private readonly rates = { in: new Ewma(), out: new Ewma(), send: new Ewma() };
-  private interval = { received: 0, sent: 0, sendSeconds: 0, succeeded: false };
+  private interval = { received: 0, sent: 0, sendSeconds: 0, succeeded: false, starved: false };
+  /**
+   * The last sample a shard could take found no memory: partial batches go
+   * out at once instead of waiting for the batch timeout, since nothing more
+   * comes until memory is freed, which only sending does.
+   */
+  private memoryStarved = false;
   private settleWaiters: { readonly seq: number; readonly resolve: () => void }[] = [];
   private upWaiters: (() => void)[] = [];
   private draining = false;
@@ -463,7 +469,11 @@ export class SinkPipeline<S> {
     const shards = this.shards;
     const shard = shards.length === 1 ? shards[0] : shards[this.shardOf(series) % shards.length];
     if (shard === undefined || shard.queue.full) return false;
-    if (fresh && !this.memory.tryHold(1)) return false;
+    if (fresh && !this.memory.tryHold(1)) {
+      this.starve();
+      return false;
+    }
+    this.memoryStarved = false;
     shard.queue.push(series, value, timestampMs, seq);
     if (shard.queue.length >= this.options.batchMaxSize) this.kick(shard);
     else this.armTimer(shard);
@@ -623,6 +633,13 @@ export class SinkPipeline<S> {
       });
   }
 
+  private starve(): void {
+    this.interval.starved = true;
+    if (this.memoryStarved) return;
+    this.memoryStarved = true;
+    for (const shard of this.shards) this.kick(shard);
+  }
+
   private readyToSend(shard: Shard<S>): boolean {
     if (shard.batch.length > 0) return true;
     const queued = shard.queue.length;
@@ -630,6 +647,7 @@ export class SinkPipeline<S> {
     return (
       queued >= this.options.batchMaxSize ||
       shard.deadlineReached ||
+      this.memoryStarved ||
       this.draining ||
       this.reshardTarget !== undefined ||
       this.settleWaiters.length > 0
@@ -864,10 +882,11 @@ export class SinkPipeline<S> {
     const outRate = this.rates.out.update(this.interval.sent, seconds);
     const sendRate = this.rates.send.update(this.interval.sendSeconds, seconds);
     const recentSuccess = this.interval.succeeded;
-    this.interval = { received: 0, sent: 0, sendSeconds: 0, succeeded: false };
+    const starved = this.interval.starved;
+    this.interval = { received: 0, sent: 0, sendSeconds: 0, succeeded: false, starved: false };
     if (this.downState !== undefined || this.reshardTarget !== undefined || this.skip !== undefined) return;
     const current = this.shards.length;
-    const target = desiredShards({
+    let target = desiredShards({
       current,
       max: this.maxShards,
       inRate,
@@ -877,6 +896,10 @@ export class SinkPipeline<S> {
       lagS: this.lagSeconds(),
       recentSuccess,
     });
+    // Short of memory (many sinks catching up at once), more shards would only split the samples it
+    // can hold into smaller requests: it runs as many as it can fill batches for.
+    const fillable = Math.max(1, Math.floor(this.memory.held / this.options.batchMaxSize));
+    if (starved) target = Math.min(target, fillable);
     if (target === current) return;
     this.logger.info("sink resharding", { from: current, to: target });
     this.reshardTarget = target;
