@@ -3,6 +3,8 @@
 // and the project `-` is a read-only view across projects that names each
 // object's project in an annotation. Against a Kubernetes cluster with the
 // CRD installed, paths are plain and the cluster serves one project.
+// Objects of the service itself (the replicas' Leases) are at platformPath,
+// the same path in both.
 import type { KubeObject } from "./informer.js";
 
 export interface ResourceRef {
@@ -49,6 +51,19 @@ export function embeddedLayout(): ControlPlaneLayout {
       `${PROJECTS_PREFIX}/${encodeURIComponent(project)}/control-plane${namespaced(resource, namespace, name, subresource)}`,
     projectOf: (object) => object.metadata.annotations?.[PROJECT_ANNOTATION],
   };
+}
+
+/** coordination.k8s.io/v1 Leases: how replicas say they are alive. */
+export const LEASES: ResourceRef = { group: "coordination.k8s.io", version: "v1", plural: "leases" };
+
+/**
+ * A collection (every namespace, or one) or an object of the platform plane:
+ * the embedded API serves it at its root, outside every project, to platform
+ * tokens only; a Kubernetes cluster serves Leases at the same paths.
+ */
+export function platformPath(resource: ResourceRef, namespace?: string, name?: string): string {
+  if (namespace === undefined) return `${groupPath(resource)}/${resource.plural}`;
+  return namespaced(resource, namespace, name);
 }
 
 /** A Kubernetes cluster serving one project. */
