@@ -17,7 +17,7 @@ import { KubeClient } from "../src/controller/kube/client.js";
 import { Informer, type KubeObject } from "../src/controller/kube/informer.js";
 import { systemClock } from "../src/exporter/util/clock.js";
 import { silentLogger } from "../src/log.js";
-import { startServer } from "../src/server.js";
+import { startServer } from "../src/serve/index.js";
 import { TENANT_LABEL } from "../src/testing/platform-series.js";
 import { pushSeries } from "../src/testing/remote-write-client.js";
 

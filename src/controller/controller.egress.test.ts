@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { streamLogger } from "../log.js";
 import { encodeWriteRequest } from "../remotewrite/index.js";
-import { startServer, type RunningServer } from "../server.js";
+import { startServer, type RunningServer } from "../serve/index.js";
 import { eventuallyValue } from "../testing/eventually.js";
 import { startFaultServer, type FaultServer } from "../testing/fault-server.js";
 import { TENANT_LABEL } from "../testing/platform-series.js";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ExportPolicy } from "../api/index.js";
 import { KubeClient } from "../controller/kube/client.js";
-import { startServer, type RunningServer } from "../server.js";
+import { startServer, type RunningServer } from "../serve/index.js";
 import { eventuallyValue } from "../testing/eventually.js";
 import { TENANT_LABEL } from "../testing/platform-series.js";
 import {

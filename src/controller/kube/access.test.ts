@@ -8,7 +8,7 @@ import type { Dispatcher } from "undici";
 import type { ExportPolicy } from "../../api/index.js";
 import { Exporter } from "../../exporter/exporter.js";
 import { encodeWriteRequest } from "../../remotewrite/index.js";
-import { checkCluster } from "../../server.js";
+import { checkCluster } from "../../serve/index.js";
 import { startCountingReceiver, type CountingReceiver } from "../../testing/counting-receiver.js";
 import { eventuallyValue as eventually } from "../../testing/eventually.js";
 import { TENANT_LABEL } from "../../testing/platform-series.js";
