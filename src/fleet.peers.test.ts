@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
+import { runCli } from "./cli/testing.js";
 import { eventuallyValue } from "./testing/eventually.js";
 import { TENANT_LABEL } from "./testing/platform-series.js";
 import { pushSeries } from "./testing/remote-write-client.js";
@@ -131,6 +132,41 @@ describe(
       await api.stop();
       await customer.stop();
       await rm(dir, { recursive: true, force: true });
+    });
+
+    it("refuses to join with a tenant's token, an unknown one, or a URL that is no Telex API, saying why", async () => {
+      const attempt = async (url: string, token: string) => {
+        await writeFile(join(dir, "other.token"), `${token}\n`);
+        return runCli([
+          "serve",
+          "--join",
+          url,
+          "--token-file",
+          join(dir, "other.token"),
+          "--join-ca-file",
+          join(dir, "tls.crt"),
+          "--ingest-listen",
+          "127.0.0.1:0",
+          "--data-dir",
+          join(dir, "refused"),
+        ]);
+      };
+      const tenant = await attempt(api.url, TENANT_TOKEN.alpha);
+      assert.equal(tenant.code, 1, tenant.stderr);
+      assert.match(
+        tenant.stderr,
+        /refused the token \(403\): a replica needs a platform token \(projects: \["\*"\]/,
+      );
+      const unknown = await attempt(api.url, "not-a-token-of-this-api");
+      assert.match(unknown.stderr, /refused the token \(401\)/);
+      const wrongUrl = await attempt(
+        `${api.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/alpha/control-plane`,
+        REPLICA_TOKEN,
+      );
+      assert.match(
+        wrongUrl.stderr,
+        /serves no cross-project view of exportpolicies.*--join takes the root URL/,
+      );
     });
 
     it("push: a replica exports what its ingest receives and writes the policy's status through the API", async () => {

@@ -56,9 +56,10 @@ export async function startClusterExporter(options: ClusterOptions): Promise<Run
 }
 
 /**
- * One list of ExportPolicies before the controller starts, so that a wrong
- * address, refused credentials or a missing CRD stop `telex serve` with a
- * reason instead of a controller retrying in silence.
+ * One list of ExportPolicies (and, when projects come from namespace labels,
+ * of namespaces) before the controller starts, so that a wrong address,
+ * refused credentials, a missing grant or a missing CRD stop `telex serve`
+ * with a reason instead of a controller retrying in silence.
  */
 export async function checkCluster(
   client: KubeClient,
@@ -66,20 +67,21 @@ export async function checkCluster(
   server: string,
   access: readonly ApiAccess[] = CONTROLLER_API_ACCESS,
 ): Promise<void> {
+  const refused = (statusCode: number) =>
+    new ClusterConnectionError(
+      `${server} refused the kubeconfig's credentials (${statusCode}): the controller needs ${describeAccess(access)} (cluster-wide; deploy/overlays/cluster/rbac.yaml grants exactly these)`,
+    );
   try {
     await client.request("GET", `${layout.collectionPath(POLICIES)}?limit=1`);
+    if (layout.projects !== undefined) await client.request("GET", "/api/v1/namespaces?limit=1");
   } catch (error: unknown) {
     if (error instanceof KubeApiError) {
-      if (error.statusCode === 404) {
+      if (error.statusCode === 404 && error.path.includes(POLICIES.plural)) {
         throw new ClusterConnectionError(
           `${server} does not serve exportpolicies.${GROUP}: install the CRD (kubectl apply -f deploy/crd/${GROUP}_exportpolicies.yaml)`,
         );
       }
-      if (error.statusCode === 401 || error.statusCode === 403) {
-        throw new ClusterConnectionError(
-          `${server} refused the kubeconfig's credentials (${error.statusCode}): the controller needs ${describeAccess(access)} (cluster-wide; deploy/overlays/cluster/rbac.yaml grants exactly these)`,
-        );
-      }
+      if (error.statusCode === 401 || error.statusCode === 403) throw refused(error.statusCode);
     }
     throw new ClusterConnectionError(`cannot reach the Kubernetes API at ${server}: ${String(error)}`);
   }
