@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { KubeClient, Informer, type KubeObject } from "../src/kube/index.js";
 import { systemClock, silentLogger } from "../src/util/index.js";
-import { startServer } from "../src/server.js";
+import { startServer } from "../src/serve/index.js";
 import { TENANT_LABEL } from "../test-support/platform-series.js";
 import { pushSeries } from "../test-support/remote-write-client.js";
 

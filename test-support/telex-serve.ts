@@ -7,20 +7,20 @@ import { captureOutput, hasExited, killOnExit, stopProcess } from "./peers.js";
 /** bin/telex.js of this checkout (test support runs from dist/test-support). */
 export const TELEX_BIN = fileURLToPath(new URL("../../bin/telex.js", import.meta.url));
 
-/** The API it serves, or with --kubeconfig the API it watches. */
+/** The API it serves, or with --join, --kubeconfig or --in-cluster the API it follows. */
 const LISTENING =
-  /^(?:api: listening on|controller: watching exportpolicies of project \S+ at) (https?:\/\/\S+)$/m;
+  /^(?:api: listening on|controller: watching exportpolicies of (?:project \S+|every project) at) (https?:\/\/\S+)$/m;
 const INGEST = /^ingest: listening on (http:\/\/\S+)\/api\/v1\/write$/m;
 /** serve prints its next steps after every address line. */
 const ADDRESSES_DONE = /^Next:$/m;
 
 export interface TelexServe {
   readonly child: ChildProcess;
-  /** http://127.0.0.1:PORT: the embedded API, or with --kubeconfig the server it watches. */
+  /** http://127.0.0.1:PORT: the embedded API, or with --join or --kubeconfig the server it follows. */
   readonly url: string;
   /**
    * The ingest listener, http://127.0.0.1:PORT: agents POST to `${ingestUrl}/api/v1/write`,
-   * and `${ingestUrl}/metrics` is the server's exposition. Undefined in pull mode.
+   * and `${ingestUrl}/metrics` is the server's exposition. Undefined in pull mode and with --api-only.
    */
   readonly ingestUrl: string | undefined;
   /** Everything the process printed so far (last 8 KiB). */
@@ -32,8 +32,10 @@ export interface TelexServe {
 }
 
 export async function startTelexServe(args: readonly string[], timeoutMs = 15_000): Promise<TelexServe> {
-  // Tests run side by side: the ingest endpoint gets a free port too unless the test picks one.
-  const ingest = args.includes("--ingest-listen") ? [] : ["--ingest-listen", "127.0.0.1:0"];
+  // Tests run side by side: the ingest endpoint gets a free port too unless the test picks one
+  // (or there is none: --api-only runs no ingest and refuses the flag).
+  const ingest =
+    args.includes("--ingest-listen") || args.includes("--api-only") ? [] : ["--ingest-listen", "127.0.0.1:0"];
   const child = spawn(process.execPath, [TELEX_BIN, "serve", ...ingest, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });

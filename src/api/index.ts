@@ -55,4 +55,4 @@ export { validateAgainstSchema } from "./validate-schema.js";
 export type { SchemaValidation } from "./validate-schema.js";
 export { META_V1, openApiDocument, toOpenApiSchema } from "./openapi.js";
 export type { OpenApiResource } from "./openapi.js";
-export { dnsLabelProblems } from "./names.js";
+export { dnsLabelProblems, dnsSubdomainProblems } from "./names.js";

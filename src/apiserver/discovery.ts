@@ -1,12 +1,12 @@
 // Discovery documents (legacy, unaggregated: kubectl falls back to them) and
-// the OpenAPI v3 documents, built once from the resource table.
+// the OpenAPI v3 documents, built once per plane from its resource table.
 import { createHash } from "node:crypto";
 import { openApiDocument, type OpenApiResource } from "../api/index.js";
 import type { JsonObject } from "../store/index.js";
 import { DELIVERY_KIND, DELIVERY_SUBRESOURCE, hasDelivery } from "./delivery.js";
 import { PATCH_MEDIA_TYPES } from "./http-io.js";
-import { controlPlanePath } from "./paths.js";
-import { RESOURCES, apiVersionOf, type ResourceType } from "./resources.js";
+import { PLATFORM, planePath } from "./paths.js";
+import { PLATFORM_RESOURCES, RESOURCES, apiVersionOf, resourcesOf, type ResourceType } from "./resources.js";
 
 export const AUTHORIZATION_GROUP = "authorization.k8s.io";
 export const ACCESS_REVIEW_RESOURCE = "selfsubjectaccessreviews";
@@ -19,9 +19,9 @@ interface GroupVersion {
   readonly version: string;
 }
 
-function groupVersions(): GroupVersion[] {
+function groupVersions(resources: readonly ResourceType[]): GroupVersion[] {
   const seen = new Map<string, GroupVersion>();
-  for (const r of RESOURCES) seen.set(apiVersionOf(r), { group: r.group, version: r.version });
+  for (const r of resources) seen.set(apiVersionOf(r), { group: r.group, version: r.version });
   return [...seen.values()];
 }
 
@@ -38,16 +38,17 @@ function groupEntry(group: string, version: string): JsonObject {
   return { name: group, versions: [gv], preferredVersion: gv };
 }
 
-export function apiGroupList(): JsonObject {
-  const groups = groupVersions()
+/** The groups of a route's plane (see Route's `project`). */
+export function apiGroupList(project: string | undefined): JsonObject {
+  const groups = groupVersions(resourcesOf(project))
     .filter((gv) => gv.group !== "")
     .map((gv) => groupEntry(gv.group, gv.version));
   groups.push(groupEntry(AUTHORIZATION_GROUP, "v1"));
   return { kind: "APIGroupList", apiVersion: "v1", groups };
 }
 
-export function apiGroup(group: string): JsonObject | undefined {
-  const entry = apiGroupList()["groups"] as JsonObject[];
+export function apiGroup(project: string | undefined, group: string): JsonObject | undefined {
+  const entry = apiGroupList(project)["groups"] as JsonObject[];
   const found = entry.find((g) => g["name"] === group);
   return found === undefined ? undefined : { kind: "APIGroup", apiVersion: "v1", ...found };
 }
@@ -91,6 +92,7 @@ function resourceEntries(resource: ResourceType, options: DiscoveryOptions): Jso
 }
 
 export function apiResourceList(
+  project: string | undefined,
   group: string,
   version: string,
   options: DiscoveryOptions,
@@ -119,8 +121,9 @@ export function apiResourceList(
       ],
     };
   }
-  const resources = RESOURCES.filter((r) => r.group === group && r.version === version);
-  if (resources.length === 0) return undefined;
+  const resources = resourcesOf(project).filter((r) => r.group === group && r.version === version);
+  // The core group is there in every plane (kubectl reads /api/v1 first), if empty.
+  if (resources.length === 0 && !(group === "" && version === "v1")) return undefined;
   return {
     kind: "APIResourceList",
     apiVersion: "v1",
@@ -138,28 +141,58 @@ function openApiResource(resource: ResourceType): OpenApiResource {
     namespaced: resource.namespaced,
     schema: resource.schema,
     hasStatus: resource.hasStatus,
-    definitionPrefix:
-      resource.group === ""
-        ? `io.k8s.api.core.${resource.version}`
-        : `${resource.group.split(".").reverse().join(".")}.${resource.version}`,
+    definitionPrefix: definitionPrefix(resource),
     // kubectl builds strategic merge patches for built-in kinds from its compiled-in types;
     // listing the type here would make it build them from this document instead.
     patchTypes: Object.keys(PATCH_MEDIA_TYPES).filter((t) => t !== "application/strategic-merge-patch+json"),
   };
 }
 
-export interface OpenApiDocuments {
+/** Kubernetes' own names: `io.k8s.api.core.v1`, `io.k8s.api.coordination.v1`; others reversed (`com.miloapis.telemetry.v1alpha1`). */
+function definitionPrefix(resource: ResourceType): string {
+  if (resource.group === "") return `io.k8s.api.core.${resource.version}`;
+  if (resource.group.endsWith(".k8s.io"))
+    return `io.k8s.api.${resource.group.slice(0, -".k8s.io".length)}.${resource.version}`;
+  return `${resource.group.split(".").reverse().join(".")}.${resource.version}`;
+}
+
+interface PlaneDocuments {
   readonly byGroupVersion: ReadonlyMap<string, { readonly json: string; readonly hash: string }>;
-  /** The root document for a project: links carry the project's prefix (kubectl requests them as given). */
+}
+
+export interface OpenApiDocuments {
+  /** A group-version's document in a route's plane (`api/v1`, `apis/GROUP/VERSION`). */
+  groupVersion(
+    project: string | undefined,
+    key: string,
+  ): { readonly json: string; readonly hash: string } | undefined;
+  /** The root document of a route's plane: links carry the plane's prefix (kubectl requests them as given). */
   root(project: string | undefined): JsonObject;
 }
 
 export function buildOpenApiDocuments(): OpenApiDocuments {
+  const projects = planeDocuments(RESOURCES);
+  const platform = planeDocuments(PLATFORM_RESOURCES);
+  const of = (project: string | undefined): PlaneDocuments => (project === PLATFORM ? platform : projects);
+  return {
+    groupVersion: (project, key) => of(project).byGroupVersion.get(key),
+    root: (project) => ({
+      paths: Object.fromEntries(
+        [...of(project).byGroupVersion].map(([path, doc]) => [
+          path,
+          { serverRelativeURL: `${planePath(project)}/openapi/v3/${path}?hash=${doc.hash}` },
+        ]),
+      ),
+    }),
+  };
+}
+
+function planeDocuments(all: readonly ResourceType[]): PlaneDocuments {
   const byGroupVersion = new Map<string, { json: string; hash: string }>();
-  for (const gv of groupVersions()) {
-    const resources = RESOURCES.filter((r) => r.group === gv.group && r.version === gv.version).map(
-      openApiResource,
-    );
+  for (const gv of groupVersions(all)) {
+    const resources = all
+      .filter((r) => r.group === gv.group && r.version === gv.version)
+      .map(openApiResource);
     const json = JSON.stringify(openApiDocument(`Telex ${gv.group === "" ? "core" : gv.group}`, resources));
     const hash = createHash("sha512").update(json).digest("hex").toUpperCase().slice(0, 128);
     byGroupVersion.set(gv.group === "" ? `api/${gv.version}` : `apis/${gv.group}/${gv.version}`, {
@@ -167,15 +200,5 @@ export function buildOpenApiDocuments(): OpenApiDocuments {
       hash,
     });
   }
-  return {
-    byGroupVersion,
-    root: (project) => ({
-      paths: Object.fromEntries(
-        [...byGroupVersion].map(([path, doc]) => [
-          path,
-          { serverRelativeURL: `${controlPlanePath(project ?? "-")}/openapi/v3/${path}?hash=${doc.hash}` },
-        ]),
-      ),
-    }),
-  };
+  return { byGroupVersion };
 }

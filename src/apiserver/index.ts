@@ -1,7 +1,8 @@
 // Public face of the apiserver module: a Kubernetes-compatible API for
 // ExportPolicies, Secrets, Namespaces and Events, per project, over SQLite.
 export { DEFAULT_API_LISTEN, isLoopback, parseListenAddress } from "./listen.js";
-export { ALL_PROJECTS, PROJECTS_PREFIX, controlPlanePath } from "./paths.js";
+export { ALL_PROJECTS, PLATFORM_NAMESPACE, PROJECTS_PREFIX, controlPlanePath } from "./paths.js";
+export { LEASE_GROUP } from "./lease.js";
 export { PROJECT_ANNOTATION } from "./render.js";
 export { DELIVERY_KIND, DELIVERY_SUBRESOURCE } from "./delivery.js";
 export type {

@@ -1,16 +1,32 @@
 // URL layout. Every project has its own Kubernetes-shaped API under
 //   /apis/resourcemanager.miloapis.com/v1alpha1/projects/{project}/control-plane
 // and the project `-` is the controller's read-only view across projects.
+// Everything else at the root is the platform plane: the objects of the
+// service itself (the replicas' Leases), outside every project, for platform
+// principals only (see auth/authorizer.ts).
 
 export const PROJECTS_PREFIX = "/apis/resourcemanager.miloapis.com/v1alpha1/projects/";
 export const CONTROL_PLANE = "control-plane";
 /** The project segment of the cross-project view; no project name can be `-`. */
 export const ALL_PROJECTS = "-";
 
+/**
+ * The platform plane's key where a project's name would be: its objects are
+ * stored under this project key, which no project can have (project names are
+ * DNS labels), and routes of the platform plane carry it as their project.
+ * Only platform resources are served there (resources.ts), so none of its
+ * objects shows in a project or in the cross-project view.
+ */
+export const PLATFORM = "-platform";
+
+/** The namespace the platform plane has: fixed, always there, not stored (see namespace-lifecycle.ts). */
+export const PLATFORM_NAMESPACE = "telex-system";
+
 export function controlPlanePath(project: string): string {
   return `${PROJECTS_PREFIX}${project}/${CONTROL_PLANE}`;
 }
 
+/** A route's `project`: a project's name, undefined for the cross-project view, or PLATFORM. */
 export type Route =
   | { readonly kind: "health" }
   | { readonly kind: "version"; readonly project: string | undefined }
@@ -47,10 +63,15 @@ const HEALTH = new Set(["/healthz", "/readyz", "/livez"]);
 /** Project names are DNS labels; `-` is the cross-project view. */
 const PROJECT_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** Where a plane's paths start: a project's control plane, the cross-project view, or the root. */
+export function planePath(project: string | undefined): string {
+  return project === PLATFORM ? "" : controlPlanePath(project ?? ALL_PROJECTS);
+}
+
 export function parseRoute(pathname: string): Route {
   if (HEALTH.has(pathname)) return { kind: "health" };
   if (pathname === "/version") return { kind: "version", project: undefined };
-  if (!pathname.startsWith(PROJECTS_PREFIX)) return { kind: "notFound" };
+  if (!pathname.startsWith(PROJECTS_PREFIX)) return routeParts(PLATFORM, pathname.split("/").slice(1));
   const rest = pathname.slice(PROJECTS_PREFIX.length).split("/");
   const [rawProject = "", plane, ...segments] = rest;
   if (plane !== CONTROL_PLANE) return { kind: "notFound" };
@@ -62,6 +83,11 @@ export function parseRoute(pathname: string): Route {
   }
   if (projectName !== ALL_PROJECTS && !PROJECT_NAME.test(projectName)) return { kind: "notFound" };
   const project = projectName === ALL_PROJECTS ? undefined : projectName;
+  return routeParts(project, segments);
+}
+
+/** The route below a plane's prefix, from the path's segments (a trailing slash is ignored). */
+function routeParts(project: string | undefined, segments: readonly string[]): Route {
   const parts = segments.filter((s, i) => s !== "" || i < segments.length - 1).map(safeDecode);
   if (parts.some((p) => p === undefined)) return { kind: "notFound" };
   return routeWithin(project, parts as string[]);

@@ -2,9 +2,12 @@
 // controller cache, and the exporter run) is counted, and a write that would
 // take a project past a limit is refused with 403, like Kubernetes'
 // ResourceQuota. Usage is counted once per project from the store, then kept
-// up to date from its commits, so a check costs no scan.
+// up to date from its commits, so a check costs no scan. The platform plane is
+// counted the same way under its own key (paths.ts PLATFORM): only strangers'
+// tokens are kept out of it, but its Leases are bounded all the same.
 import type { JsonObject, ObjectStore, StoreEvent } from "../store/index.js";
-import { exportPolicies, events, namespaces, secrets, type ResourceType } from "./resources.js";
+import { PLATFORM } from "./paths.js";
+import { exportPolicies, events, leases, namespaces, secrets, type ResourceType } from "./resources.js";
 import { ApiError, errors, qualifiedResource } from "./status.js";
 import type { WriteTarget } from "./target.js";
 
@@ -22,6 +25,8 @@ export interface ProjectQuotas {
   readonly maxEventsPerProject: number;
   /** Watches open at once (the cross-project view, the controller's, is not counted); past it, 429. */
   readonly maxWatchesPerProject: number;
+  /** Leases in the platform plane, all namespaces together (not a per-project quota: projects hold none). */
+  readonly maxLeases: number;
 }
 
 /**
@@ -47,6 +52,9 @@ export const DEFAULT_PROJECT_QUOTAS: ProjectQuotas = {
   maxEventsPerProject: 1000,
   // Each open watch holds a connection and up to 16 MiB of unread events; informers need one per resource.
   maxWatchesPerProject: 50,
+  // A fleet holds one Lease per replica (and a few for whatever elects a leader); 1,000 is more replicas
+  // than one API would serve, and bounds the rows and the events every replica's Lease watch receives.
+  maxLeases: 1000,
 };
 
 /** The `telex serve` flag of each quota, named in every 403 so an operator knows what to raise. */
@@ -59,6 +67,7 @@ export const QUOTA_FLAGS: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxNamespacesPerProject: "--max-namespaces-per-project",
   maxEventsPerProject: "--max-events-per-project",
   maxWatchesPerProject: "--max-watches-per-project",
+  maxLeases: "--max-leases",
 };
 
 function qualifiedResourceOf(resource: ResourceType): string {
@@ -80,6 +89,7 @@ const USAGE_NAMES: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxNamespacesPerProject: `count/${qualifiedResourceOf(namespaces)}`,
   maxEventsPerProject: `count/${qualifiedResourceOf(events)}`,
   maxWatchesPerProject: "watches",
+  maxLeases: `count/${qualifiedResourceOf(leases)}`,
 };
 
 function emptyUsage(): Usage {
@@ -92,6 +102,7 @@ function emptyUsage(): Usage {
     maxNamespacesPerProject: 0,
     maxEventsPerProject: 0,
     maxWatchesPerProject: 0,
+    maxLeases: 0,
   };
 }
 
@@ -115,6 +126,7 @@ function usageOf(resource: string, object: JsonObject | undefined): Usage {
     usage.maxSecretBytesPerProject = Buffer.byteLength(JSON.stringify(object));
   } else if (resource === namespaces.plural) usage.maxNamespacesPerProject = 1;
   else if (resource === events.plural) usage.maxEventsPerProject = 1;
+  else if (resource === leases.plural) usage.maxLeases = 1;
   return usage;
 }
 
@@ -128,8 +140,9 @@ export class QuotaExceeded {
 
   toError(target: WriteTarget, name: string): ApiError {
     const what = USAGE_NAMES[this.quota];
+    const where = target.project === PLATFORM ? "the platform plane" : `project "${target.project}"`;
     return errors.forbidden(
-      `${qualifiedResourceOf(target.resource)} "${name}" is forbidden: exceeded quota: project "${target.project}", requested: ${what}=${this.requested}, used: ${what}=${this.used}, limited: ${what}=${this.limit} (telex serve ${QUOTA_FLAGS[this.quota]})`,
+      `${qualifiedResourceOf(target.resource)} "${name}" is forbidden: exceeded quota: ${where}, requested: ${what}=${this.requested}, used: ${what}=${this.used}, limited: ${what}=${this.limit} (telex serve ${QUOTA_FLAGS[this.quota]})`,
     );
   }
 }
@@ -188,6 +201,7 @@ export class QuotaLedger {
       maxEventsPerProject: store.countInProject(events.plural, project),
       // Open watches are counted by WatchQuota, not stored.
       maxWatchesPerProject: 0,
+      maxLeases: store.countInProject(leases.plural, project),
     };
     this.#usage.set(project, usage);
     return usage;

@@ -1,6 +1,7 @@
-// The resources every project's control plane serves, with what the server
-// needs to know about each: names for discovery, scope, schema, validation,
-// the status subresource, field selectors and the table printer.
+// The resources every project's control plane serves, and those of the
+// platform plane, with what the server needs to know about each: names for
+// discovery, scope, schema, validation, the status subresource, field
+// selectors and the table printer.
 import {
   ExportPolicySchema,
   GROUP,
@@ -21,8 +22,17 @@ import {
 import type { JsonObject } from "../store/index.js";
 import { EventSchema, NamespaceSchema } from "./core-schemas.js";
 import { isObject, objectAt, stringAt, valueAtPath } from "./json.js";
+import { LEASE_GROUP, LeaseSchema, leaseProblems, normalizeLease } from "./lease.js";
 import { metadataOf } from "./metadata.js";
-import { eventTable, exportPolicyTable, namespaceTable, secretTable, type TablePrinter } from "./tables.js";
+import { PLATFORM } from "./paths.js";
+import {
+  eventTable,
+  exportPolicyTable,
+  leaseTable,
+  namespaceTable,
+  secretTable,
+  type TablePrinter,
+} from "./tables.js";
 
 export type Validation =
   { readonly object: JsonObject; readonly errors?: undefined } | { readonly errors: readonly FieldError[] };
@@ -180,10 +190,44 @@ export const events: ResourceType = {
   normalize: identity,
 };
 
+/** The replicas' Leases (platform plane only). Built-in kind: strategic merge patch, unconditional updates. */
+export const leases: ResourceType = {
+  group: LEASE_GROUP,
+  version: "v1",
+  kind: "Lease",
+  plural: "leases",
+  singular: "lease",
+  shortNames: [],
+  categories: [],
+  namespaced: true,
+  hasStatus: false,
+  tracksGeneration: false,
+  strategicMerge: true,
+  schema: LeaseSchema,
+  table: leaseTable,
+  fieldLabels: {},
+  validate: (object) => schemaValidation(object, LeaseSchema, leaseProblems),
+  normalize: normalizeLease,
+};
+
+/** What every project's control plane (and the cross-project view) serves. */
 export const RESOURCES: readonly ResourceType[] = [exportPolicies, secrets, namespaces, events];
 
-export function findResource(group: string, version: string, plural: string): ResourceType | undefined {
-  return RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural);
+/** What the platform plane serves: nothing a project has, so nothing of a project shows there and back. */
+export const PLATFORM_RESOURCES: readonly ResourceType[] = [leases];
+
+/** The resources of a route's plane (see Route: a project, undefined for the cross-project view, or PLATFORM). */
+export function resourcesOf(project: string | undefined): readonly ResourceType[] {
+  return project === PLATFORM ? PLATFORM_RESOURCES : RESOURCES;
+}
+
+export function findResource(
+  project: string | undefined,
+  group: string,
+  version: string,
+  plural: string,
+): ResourceType | undefined {
+  return resourcesOf(project).find((r) => r.group === group && r.version === version && r.plural === plural);
 }
 
 export function fieldLabelsOf(resource: ResourceType): Set<string> {

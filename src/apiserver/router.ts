@@ -1,5 +1,7 @@
 // One request from URL to handler: authentication, authorization (before
-// anything is looked up), the project's bootstrap, then the verb.
+// anything is looked up), the project's bootstrap, then the verb. The same
+// path serves a project's control plane, the cross-project view and the
+// platform plane (paths.ts); only the resources and who may use them differ.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   OPEN_ACCESS,
@@ -24,7 +26,7 @@ import {
   handleUpdate,
 } from "./handlers/write.js";
 import { negotiate, queryBool, sendError } from "./http-io.js";
-import { parseRoute, type Route } from "./paths.js";
+import { PLATFORM, parseRoute, type Route } from "./paths.js";
 import { findResource } from "./resources.js";
 import { ApiError, errors } from "./status.js";
 import type { Target, WriteTarget } from "./target.js";
@@ -112,7 +114,7 @@ async function dispatch(
   };
   if (!authorize(principal, attributes).allowed)
     throw errors.forbidden(forbiddenMessage(principal, attributes));
-  const resource = findResource(route.group, route.version, route.plural);
+  const resource = findResource(route.project, route.group, route.version, route.plural);
   if (resource === undefined)
     throw new ApiError("NotFound", "the server could not find the requested resource");
   if (route.namespace !== undefined && !resource.namespaced)
@@ -133,7 +135,8 @@ async function dispatch(
     else handleList(ctx, target);
     return;
   }
-  server.registry.ensureProject(route.project);
+  // The platform plane is no project: nothing to bootstrap (its namespace is fixed).
+  if (route.project !== PLATFORM) server.registry.ensureProject(route.project);
   const writeTarget: WriteTarget = { ...target, project: route.project };
   await runVerb(ctx, verb, writeTarget, route);
 }

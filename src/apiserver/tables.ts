@@ -120,6 +120,20 @@ export const namespaceTable: TablePrinter = {
   ],
 };
 
+/** kube-apiserver's columns for Leases: NAME HOLDER AGE. */
+export const leaseTable: TablePrinter = {
+  columns: [
+    NAME,
+    column("Holder", "holderIdentity contains the identity of the holder of a current lease."),
+    AGE,
+  ],
+  cells: (object, nowMs) => [
+    name(object),
+    stringAt(objectAt(object, "spec"), "holderIdentity") ?? "",
+    age(object, nowMs),
+  ],
+};
+
 export const eventTable: TablePrinter = {
   columns: [
     column("Last Seen", "Time since the most recent occurrence."),

@@ -14,7 +14,7 @@ import {
   DEFAULT_SINK_MEMORY_BYTES,
   SINK_RUNTIME_DEFAULTS,
 } from "../exporter/sink/index.js";
-import type { DeliveryOptions } from "../server.js";
+import type { DeliveryOptions } from "../serve/index.js";
 import { bytesFlag, durationFlag, durationOrZeroFlag, integerFlag } from "./flag-values.js";
 import { UsageError } from "./io.js";
 

@@ -1,5 +1,6 @@
-// `telex serve` flags for the per-project quotas of the embedded API: one
-// flag per quota, named and defaulted in src/apiserver/quota.ts.
+// `telex serve` flags for the quotas of the embedded API (per project, and
+// the platform plane's Leases): one flag per quota, named and defaulted in
+// src/apiserver/quota.ts.
 import { DEFAULT_PROJECT_QUOTAS, QUOTA_FLAGS, type ProjectQuotas } from "../apiserver/index.js";
 import { UsageError } from "./io.js";
 
@@ -12,6 +13,7 @@ export const QUOTA_FLAG_OPTIONS = {
   "max-namespaces-per-project": { type: "string" },
   "max-events-per-project": { type: "string" },
   "max-watches-per-project": { type: "string" },
+  "max-leases": { type: "string" },
 } as const;
 
 const QUOTA_HELP_TEXT: Readonly<Record<keyof ProjectQuotas, string>> = {
@@ -23,6 +25,7 @@ const QUOTA_HELP_TEXT: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxNamespacesPerProject: "namespaces in one project, `default` among them",
   maxEventsPerProject: "Events in one project (they expire after an hour)",
   maxWatchesPerProject: "watches open at once in one project (429 past it)",
+  maxLeases: "Leases in the platform plane (one per replica of a fleet)",
 };
 
 /** Help lines for the quota flags, with their defaults. */

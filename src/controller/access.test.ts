@@ -8,14 +8,21 @@ import type { Dispatcher } from "undici";
 import type { ExportPolicy } from "../api/index.js";
 import { Exporter } from "../exporter/exporter.js";
 import { encodeWriteRequest } from "../remotewrite/index.js";
-import { checkCluster } from "../server.js";
+import { checkCluster } from "../serve/index.js";
 import { startCountingReceiver, type CountingReceiver } from "../../test-support/counting-receiver.js";
 import { eventuallyValue as eventually } from "../../test-support/eventually.js";
 import { TENANT_LABEL } from "../../test-support/platform-series.js";
 import { startTestApiServer, type TestApiServer } from "../../test-support/telex-api.js";
 import { Controller } from "./controller.js";
 import { FINALIZER } from "./reconciler.js";
-import { CONTROLLER_API_ACCESS, accessKey, describeAccess, requestAccess, type ApiAccess } from "./access.js";
+import {
+  CONTROLLER_API_ACCESS,
+  NAMESPACE_PROJECTS_ACCESS,
+  accessKey,
+  describeAccess,
+  requestAccess,
+  type ApiAccess,
+} from "./access.js";
 import {
   KubeApiError,
   KubeClient,
@@ -24,6 +31,9 @@ import {
   type ClusterConnection,
 } from "../kube/index.js";
 import { clusterLayout } from "./layout.js";
+import { NamespaceProjects, PROJECT_LABEL, namespaceProjectsLayout } from "./namespace-projects.js";
+import { systemClock } from "../util/index.js";
+import { silentLogger } from "../util/index.js";
 
 /** A client that notes the RBAC attributes of every request it sends. */
 class RecordingClient extends KubeClient {
@@ -85,125 +95,166 @@ describe("requestAccess", () => {
   });
 });
 
-describe("CONTROLLER_API_ACCESS", () => {
-  let server: TestApiServer;
-  let receiver: CountingReceiver;
-  let admin: KubeClient;
-  let recorder: RecordingClient;
-  let exporter: Exporter;
-  let controller: Controller;
+/** The namespace and project a policy lives in, and what to call the API. */
+interface PolicyPlace {
+  readonly admin: KubeClient;
+  readonly exporter: Exporter;
+  readonly receiver: CountingReceiver;
+  readonly namespace: string;
+  readonly project: string;
+}
 
-  before(async () => {
-    [server, receiver] = await Promise.all([startTestApiServer(), startCountingReceiver()]);
-    const connection: ClusterConnection = {
-      server: `${server.api.url}${CONTROL_PLANE}`,
-      tls: { rejectUnauthorized: true },
-      authorization: () => undefined,
-    };
-    admin = new KubeClient(connection);
-    recorder = new RecordingClient(connection);
-    exporter = new Exporter({ tenantLabel: TENANT_LABEL });
-    const layout = clusterLayout(PROJECT);
-    await checkCluster(recorder, layout, connection.server);
-    controller = new Controller({
-      client: recorder,
-      layout,
-      exporter,
-      tenantLabel: TENANT_LABEL,
-      statusRefreshMs: 100,
-    });
-    await controller.start();
+/** A policy's whole life: Secret, policy, finalizer, Ready with its Event, deletion. */
+async function liveAPolicy({ admin, exporter, receiver, namespace, project }: PolicyPlace): Promise<void> {
+  const policies = `/apis/telemetry.miloapis.com/v1alpha1/namespaces/${namespace}/exportpolicies`;
+  await admin.request("POST", `/api/v1/namespaces/${namespace}/secrets`, {
+    body: {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "creds", namespace },
+      type: "kubernetes.io/basic-auth",
+      stringData: { username: "u", password: "p" },
+    },
   });
-
-  after(async () => {
-    await controller.stop();
-    await exporter.close();
-    await Promise.all([admin.close(), recorder.close()]);
-    await Promise.all([server.close(), receiver.close()]);
-  });
-
-  it("is exactly what a policy's life asks of the API", async () => {
-    await admin.request("POST", "/api/v1/namespaces/default/secrets", {
-      body: {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "creds", namespace: "default" },
-        type: "kubernetes.io/basic-auth",
-        stringData: { username: "u", password: "p" },
-      },
-    });
-    await admin.request("POST", POLICY, {
-      body: {
-        apiVersion: "telemetry.miloapis.com/v1alpha1",
-        kind: "ExportPolicy",
-        metadata: { name: "gateways", namespace: "default" },
-        spec: {
-          sources: [{ name: "gw", metrics: { metricsql: '{resource_kind="Gateway"}' } }],
-          sinks: [
-            {
-              name: "rw",
-              sources: ["gw"],
-              target: {
-                prometheusRemoteWrite: {
-                  endpoint: receiver.writeUrl,
-                  authentication: { basicAuth: { secretRef: { name: "creds" } } },
-                  batch: { timeout: "100ms" },
-                },
+  await admin.request("POST", policies, {
+    body: {
+      apiVersion: "telemetry.miloapis.com/v1alpha1",
+      kind: "ExportPolicy",
+      metadata: { name: "gateways", namespace },
+      spec: {
+        sources: [{ name: "gw", metrics: { metricsql: '{resource_kind="Gateway"}' } }],
+        sinks: [
+          {
+            name: "rw",
+            sources: ["gw"],
+            target: {
+              prometheusRemoteWrite: {
+                endpoint: receiver.writeUrl,
+                authentication: { basicAuth: { secretRef: { name: "creds" } } },
+                batch: { timeout: "100ms" },
               },
             },
-          ],
-        },
+          },
+        ],
       },
-    });
-    const get = () => admin.request<ExportPolicy>("GET", `${POLICY}/gateways`);
-    await eventually(get, (p) => p.metadata.finalizers?.includes(FINALIZER) === true, "the finalizer");
-    await eventually(
-      async () => {
-        exporter.ingest.apply(
-          encodeWriteRequest([
-            {
-              labels: [
-                { name: "__name__", value: "up" },
-                { name: TENANT_LABEL, value: PROJECT },
-                { name: "resource_kind", value: "Gateway" },
-              ],
-              samples: [{ value: 1, timestampMs: Date.now() }],
-            },
-          ]),
-        );
-        return get();
-      },
-      (p) => p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True",
-      "Ready",
-    );
-    const events = await eventually(
-      () => admin.request<{ items?: { reason?: string }[] }>("GET", "/api/v1/namespaces/default/events"),
-      (list) => (list.items ?? []).some((e) => e.reason === "Ready"),
-      "the Ready event",
-    );
-    assert.ok(events);
-    await admin.request("DELETE", `${POLICY}/gateways`);
-    await eventually(
-      async () => {
-        try {
-          await get();
-          return false;
-        } catch (error) {
-          if (error instanceof KubeApiError && error.statusCode === 404) return true;
-          throw error;
-        }
-      },
-      (gone) => gone,
-      "the policy gone once its finalizer is removed",
-    );
+    },
+  });
+  const get = () => admin.request<ExportPolicy>("GET", `${policies}/gateways`);
+  await eventually(get, (p) => p.metadata.finalizers?.includes(FINALIZER) === true, "the finalizer");
+  await eventually(
+    async () => {
+      exporter.ingest.apply(
+        encodeWriteRequest([
+          {
+            labels: [
+              { name: "__name__", value: "up" },
+              { name: TENANT_LABEL, value: project },
+              { name: "resource_kind", value: "Gateway" },
+            ],
+            samples: [{ value: 1, timestampMs: Date.now() }],
+          },
+        ]),
+      );
+      return get();
+    },
+    (p) => p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True",
+    "Ready",
+  );
+  const events = await eventually(
+    () => admin.request<{ items?: { reason?: string }[] }>("GET", `/api/v1/namespaces/${namespace}/events`),
+    (list) => (list.items ?? []).some((e) => e.reason === "Ready"),
+    "the Ready event",
+  );
+  assert.ok(events);
+  await admin.request("DELETE", `${policies}/gateways`);
+  await eventually(
+    async () => {
+      try {
+        await get();
+        return false;
+      } catch (error) {
+        if (error instanceof KubeApiError && error.statusCode === 404) return true;
+        throw error;
+      }
+    },
+    (gone) => gone,
+    "the policy gone once its finalizer is removed",
+  );
+}
 
-    const called = [...recorder.seen.values()];
-    const calledKeys = called.map(accessKey).sort();
-    const listed = CONTROLLER_API_ACCESS.map(accessKey).sort();
-    assert.deepEqual(
-      calledKeys,
-      listed,
-      `requests made:\n${called.map((a) => `  ${accessKey(a)}  (${a.example})`).join("\n")}`,
+function assertCalledExactly(recorder: RecordingClient, access: readonly ApiAccess[]): void {
+  const called = [...recorder.seen.values()];
+  assert.deepEqual(
+    called.map(accessKey).sort(),
+    access.map(accessKey).sort(),
+    `requests made:\n${called.map((a) => `  ${accessKey(a)}  (${a.example})`).join("\n")}`,
+  );
+}
+
+for (const mode of ["--project", "labelled namespaces"] as const) {
+  const access =
+    mode === "--project" ? CONTROLLER_API_ACCESS : [...CONTROLLER_API_ACCESS, ...NAMESPACE_PROJECTS_ACCESS];
+  describe(`what the controller asks of a cluster (${mode})`, () => {
+    let server: TestApiServer;
+    let receiver: CountingReceiver;
+    let admin: KubeClient;
+    let recorder: RecordingClient;
+    let exporter: Exporter;
+    let controller: Controller;
+    const namespace = mode === "--project" ? "default" : "team-a";
+    const project = mode === "--project" ? PROJECT : "access-fleet";
+
+    before(async () => {
+      [server, receiver] = await Promise.all([startTestApiServer(), startCountingReceiver()]);
+      const connection: ClusterConnection = {
+        server: `${server.api.url}${CONTROL_PLANE}`,
+        tls: { rejectUnauthorized: true },
+        authorization: () => undefined,
+      };
+      admin = new KubeClient(connection);
+      recorder = new RecordingClient(connection);
+      exporter = new Exporter({ tenantLabel: TENANT_LABEL });
+      if (mode !== "--project") {
+        await admin.request("POST", "/api/v1/namespaces", {
+          body: {
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name: namespace, labels: { [PROJECT_LABEL]: project } },
+          },
+        });
+      }
+      const layout =
+        mode === "--project"
+          ? clusterLayout(PROJECT)
+          : namespaceProjectsLayout(
+              new NamespaceProjects({ client: recorder, clock: systemClock, logger: silentLogger }),
+            );
+      await checkCluster(recorder, layout, connection.server, access);
+      controller = new Controller({
+        client: recorder,
+        layout,
+        exporter,
+        tenantLabel: TENANT_LABEL,
+        statusRefreshMs: 100,
+      });
+      await controller.start();
+    });
+
+    after(async () => {
+      await controller.stop();
+      await exporter.close();
+      await Promise.all([admin.close(), recorder.close()]);
+      await Promise.all([server.close(), receiver.close()]);
+    });
+
+    it(
+      mode === "--project"
+        ? "is exactly CONTROLLER_API_ACCESS"
+        : "is exactly CONTROLLER_API_ACCESS and NAMESPACE_PROJECTS_ACCESS",
+      async () => {
+        await liveAPolicy({ admin, exporter, receiver, namespace, project });
+        assertCalledExactly(recorder, access);
+      },
     );
   });
-});
+}

@@ -35,6 +35,16 @@ export const CONTROLLER_API_ACCESS: readonly ApiAccess[] = [
   { group: "", resource: "events", verb: "create" },
 ];
 
+/**
+ * What `--kubeconfig|--in-cluster` without `--project` (every labelled
+ * namespace a project, see namespace-projects.ts) asks besides: the
+ * namespaces and their project labels.
+ */
+export const NAMESPACE_PROJECTS_ACCESS: readonly ApiAccess[] = [
+  { group: "", resource: "namespaces", verb: "list" },
+  { group: "", resource: "namespaces", verb: "watch" },
+];
+
 /** `verb resource` per group, e.g. `list,watch,patch exportpolicies.telemetry.miloapis.com`, for messages. */
 export function describeAccess(access: readonly ApiAccess[] = CONTROLLER_API_ACCESS): string {
   const verbs = new Map<string, string[]>();

@@ -161,8 +161,8 @@ describe("telex serve against a Kubernetes API through a kubeconfig", { skip }, 
         "",
       ].join("\n");
     await writeFile(join(dir, "token.txt"), `${TOKEN}\n`);
-    // The API server's root is not a control plane: no exportpolicies there.
-    await writeFile(join(dir, "root.yaml"), config(api.api.url));
+    // Nothing is served below this prefix: a Kubernetes API without the CRD, as Telex sees it.
+    await writeFile(join(dir, "root.yaml"), config(`${api.api.url}/no-crd-here`));
     const noCrd = await runTelex([
       "serve",
       "--kubeconfig",
@@ -189,8 +189,17 @@ describe("telex serve against a Kubernetes API through a kubeconfig", { skip }, 
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /refused the kubeconfig's credentials \(401\)/);
 
-    const missing = await runTelex(["serve", "--kubeconfig", join(dir, "root.yaml")]);
-    assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /--project is required/);
+    // Without --project every labelled namespace is a project: the grant it needs includes namespaces.
+    await writeFile(join(dir, "token.txt"), `${TOKEN}\n`);
+    await writeFile(join(dir, "platform-root.yaml"), config(api.api.url));
+    const fleet = await runTelex([
+      "serve",
+      "--kubeconfig",
+      join(dir, "platform-root.yaml"),
+      "--ingest-listen",
+      "127.0.0.1:0",
+    ]);
+    assert.equal(fleet.code, 1);
+    assert.match(fleet.stderr, /refused the kubeconfig's credentials \(403\): .*list,watch namespaces/);
   });
 });

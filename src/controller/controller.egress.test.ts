@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { streamLogger } from "../util/index.js";
 import { encodeWriteRequest } from "../remotewrite/index.js";
-import { startServer, type RunningServer } from "../server.js";
+import { startServer, type RunningServer } from "../serve/index.js";
 import { eventuallyValue } from "../../test-support/eventually.js";
 import { startFaultServer, type FaultServer } from "../../test-support/fault-server.js";
 import { TENANT_LABEL } from "../../test-support/platform-series.js";

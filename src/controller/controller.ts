@@ -3,6 +3,7 @@
 // every policy that references it; a periodic resync wakes them all.
 import type { ExportPolicy, Secret } from "../api/index.js";
 import { systemClock, silentLogger, type Clock, type TimerHandle, type Logger } from "../util/index.js";
+import type { ExpositionWriter } from "../metrics/exposition.js";
 import { Informer, type KubeClient, type KubeObject } from "../kube/index.js";
 import type { ControlPlaneLayout } from "./layout.js";
 import { POLICIES, Reconciler, SECRETS, formatKey, type ExporterControl } from "./reconciler.js";
@@ -147,6 +148,11 @@ export class Controller {
 
   /** Starts watching; resolves once both caches are filled and workers run. */
   async start(): Promise<void> {
+    // A layout that learns projects from the API (a cluster's namespace labels) knows them first.
+    await this.options.layout.projects?.start(() => {
+      this.policies.rekey();
+      this.secrets.rekey();
+    });
     this.secrets.start();
     this.policies.start();
     await Promise.all([this.secrets.waitForSync(), this.policies.waitForSync()]);
@@ -162,6 +168,31 @@ export class Controller {
     this.queue.shutDown();
     await Promise.all(this.workers);
     await Promise.all([this.policies.stop(), this.secrets.stop()]);
+    await this.options.layout.projects?.stop();
+  }
+
+  writeMetrics(writer: ExpositionWriter): void {
+    writer.sample(
+      "telex_controller_reconciles_total",
+      "Reconciles finished.",
+      "counter",
+      {},
+      this.reconciles,
+    );
+    writer.sample(
+      "telex_controller_status_writes_total",
+      "Status updates written to the API.",
+      "counter",
+      {},
+      this.reconciler.status.writes,
+    );
+    writer.sample(
+      "telex_controller_queue_length",
+      "Policies waiting to be reconciled.",
+      "gauge",
+      {},
+      this.queue.length,
+    );
   }
 
   private async work(): Promise<void> {

@@ -106,6 +106,9 @@ interface PolicyEvent {
 export class Reconciler {
   /** What runs in the exporter, per policy key. */
   private readonly applied = new Map<string, Applied>();
+  /** Which key runs each policy uid in the exporter, and removals not yet finished. */
+  private readonly owners = new Map<string, string>();
+  private readonly removals = new Map<string, Promise<void>>();
   status = { writes: 0, events: 0 };
 
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -122,6 +125,15 @@ export class Reconciler {
       return;
     }
     const parsed = parseKey(key);
+    if (parsed.project === "") {
+      // In no project (a cluster namespace without the project label): nothing
+      // is exported for it or written to it, but our finalizer never holds up
+      // its deletion (it may have been in a project before).
+      await this.stopExporting(key);
+      if (policy.metadata.deletionTimestamp !== undefined && policy.metadata.finalizers?.includes(FINALIZER))
+        await this.removeFinalizer(parsed, policy);
+      return;
+    }
     if (policy.metadata.deletionTimestamp !== undefined) {
       await this.stopExporting(key);
       if (policy.metadata.finalizers?.includes(FINALIZER) === true)
@@ -148,8 +160,11 @@ export class Reconciler {
     const previous = this.applied.get(key);
     if (previous === undefined || !isDeepStrictEqual(previous.plan, compiled.plan)) {
       if (previous !== undefined && previous.plan.uid !== compiled.plan.uid)
-        await this.deps.exporter.remove(previous.plan.uid);
+        await this.removeFromExporter(key, previous.plan.uid);
+      // A policy whose project moved was stopped under its old key: that stop finishes first.
+      await this.removals.get(compiled.plan.uid);
       this.deps.exporter.apply(compiled.plan);
+      this.owners.set(compiled.plan.uid, key);
     }
     // Problems can change while the plan does not (a missing Secret turning
     // into an invalid one leaves the sink out either way).
@@ -277,7 +292,28 @@ export class Reconciler {
     const applied = this.applied.get(key);
     if (applied === undefined) return;
     this.applied.delete(key);
-    await this.deps.exporter.remove(applied.plan.uid, options);
+    await this.removeFromExporter(key, applied.plan.uid, options);
+  }
+
+  /**
+   * Removes a policy from the exporter unless another key runs it now (its
+   * project moved: a cluster namespace relabelled, the policy seen under its
+   * new key first). A removal in progress is awaited by an apply of the uid.
+   */
+  private async removeFromExporter(
+    key: string,
+    uid: string,
+    options: { readonly handover?: boolean } = {},
+  ): Promise<void> {
+    if (this.owners.get(uid) !== key) return;
+    this.owners.delete(uid);
+    const removal = this.deps.exporter.remove(uid, options);
+    this.removals.set(uid, removal);
+    try {
+      await removal;
+    } finally {
+      if (this.removals.get(uid) === removal) this.removals.delete(uid);
+    }
   }
 
   private policyPath(key: PolicyKey, subresource?: string): string {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ExportPolicy } from "../api/index.js";
 import { KubeClient } from "../kube/index.js";
-import { startServer, type RunningServer } from "../server.js";
+import { startServer, type RunningServer } from "../serve/index.js";
 import { eventuallyValue } from "../../test-support/eventually.js";
 import { TENANT_LABEL } from "../../test-support/platform-series.js";
 import {

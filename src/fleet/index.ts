@@ -1,4 +1,9 @@
-export { Membership, MEMBERSHIP_DEFAULTS, REPLICA_LABEL, microTime } from "./membership.js";
-export type { Lease, LeaseSpec, MembershipOptions } from "./membership.js";
+export { Membership, MEMBERSHIP_DEFAULTS, REPLICA_LABEL, type MembershipOptions } from "./membership.js";
+export {
+  ApiCursorStore,
+  POSITIONS_DEFAULTS,
+  POSITIONS_LABEL,
+  type ApiCursorStoreOptions,
+} from "./positions.js";
 export { Ownership } from "./ownership.js";
 export { rendezvousOwner, rendezvousWeight } from "./rendezvous.js";

@@ -10,7 +10,7 @@
 // replica cut off from the API stops owning policies about when the others
 // see its Lease expire. A graceful stop deletes the Lease: the others take
 // over at once instead of after the lease duration.
-import { Informer, KubeApiError, type KubeClient, type KubeObject } from "../kube/index.js";
+import { Informer, KubeApiError, microTime, type KubeClient, type Lease } from "../kube/index.js";
 import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } from "../util/index.js";
 
 /** Leases of Telex replicas carry this label; other Leases in the namespace are not members. */
@@ -23,18 +23,6 @@ export const MEMBERSHIP_DEFAULTS = {
   renewIntervalMs: 5_000,
 } as const;
 
-export interface LeaseSpec {
-  readonly holderIdentity?: string;
-  readonly leaseDurationSeconds?: number;
-  readonly acquireTime?: string;
-  readonly renewTime?: string;
-  readonly leaseTransitions?: number;
-}
-
-export interface Lease extends KubeObject {
-  readonly spec?: LeaseSpec;
-}
-
 export interface MembershipOptions {
   readonly client: KubeClient;
   /** The Lease collection, e.g. /apis/coordination.k8s.io/v1/namespaces/telex-system/leases. */
@@ -45,11 +33,6 @@ export interface MembershipOptions {
   readonly renewIntervalMs?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
-}
-
-/** Kubernetes MicroTime: RFC 3339 with microseconds. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
 const IDENTITY = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -171,7 +154,7 @@ export class Membership {
 
   private async renewOnce(): Promise<void> {
     const sentAt = this.clock.now();
-    const now = microTime(sentAt);
+    const now = microTime(new Date(sentAt));
     const { client, identity } = this.options;
     const spec = {
       holderIdentity: identity,

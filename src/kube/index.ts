@@ -25,3 +25,4 @@ export {
   type KubeObject,
   type ObjectMeta,
 } from "./informer.js";
+export { PLATFORM_NAMESPACE, microTime, type Lease, type LeaseSpec } from "./lease.js";

@@ -85,6 +85,22 @@ export class Informer<T extends KubeObject> {
     await this.running;
   }
 
+  /**
+   * Computes every cached object's key again, for a keyOf that reads state
+   * outside the object (a cluster namespace's project label): an object whose
+   * key moved is reported deleted under its old key and added under its new.
+   */
+  rekey(): void {
+    for (const [key, object] of [...this.cache]) {
+      const next = this.options.keyOf(object);
+      if (next === key) continue;
+      this.cache.delete(key);
+      this.options.handlers.onDelete(key, object);
+      this.cache.set(next, object);
+      this.options.handlers.onUpsert(next, object, undefined);
+    }
+  }
+
   private isStopping(): boolean {
     return this.abort.signal.aborted;
   }

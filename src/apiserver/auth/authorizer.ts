@@ -1,13 +1,17 @@
 // Who may do what: admins do everything in their projects, viewers read
 // ExportPolicies, Events and Namespaces (never Secrets). A project a
 // principal has no access to is refused before anything is looked up, with
-// the same message whether the object (or the project) exists or not.
+// the same message whether the object (or the project) exists or not. The
+// platform plane (the replicas' Leases) is for platform principals only —
+// tokens with `projects: ["*"]`: admins write there, viewers read; a tenant's
+// token gets 403 for anything in it, discovery included.
+import { PLATFORM } from "../paths.js";
 import type { Principal } from "./tokens.js";
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection";
 
 export interface ResourceAttributes {
-  /** Undefined: the cross-project view. */
+  /** Undefined: the cross-project view; PLATFORM: the platform plane. */
   readonly project: string | undefined;
   readonly verb: string;
   readonly group: string;
@@ -43,20 +47,26 @@ const READABLE_SUBRESOURCES: Readonly<Record<string, readonly string[]>> = {
 /** Open access for development: an administrator of every project. */
 export const OPEN_ACCESS: Principal = { user: "system:anonymous", projects: "*", role: "admin" };
 
+/** Whether a principal may use a route's plane: its project, the cross-project view (undefined) or PLATFORM. */
 export function canAccessProject(principal: Principal, project: string | undefined): boolean {
   if (principal.projects === "*") return true;
-  return project !== undefined && principal.projects.has(project);
+  return project !== undefined && project !== PLATFORM && principal.projects.has(project);
+}
+
+function noAccessReason(project: string | undefined): string {
+  if (project === undefined) return "the cross-project view needs access to every project";
+  if (project === PLATFORM) return 'the platform plane is for platform principals (projects: ["*"])';
+  return "no access to this project";
 }
 
 export function authorize(principal: Principal, attributes: ResourceAttributes): Decision {
   if (!canAccessProject(principal, attributes.project)) {
-    return {
-      allowed: false,
-      reason:
-        attributes.project === undefined
-          ? "the cross-project view needs access to every project"
-          : "no access to this project",
-    };
+    return { allowed: false, reason: noAccessReason(attributes.project) };
+  }
+  if (attributes.project === PLATFORM) {
+    if (principal.role === "admin") return { allowed: true, reason: "admin of the platform" };
+    if (READ_VERBS.has(attributes.verb)) return { allowed: true, reason: "platform viewers may read" };
+    return { allowed: false, reason: "platform viewers may only read" };
   }
   if (attributes.project === undefined && !READ_VERBS.has(attributes.verb)) {
     return { allowed: false, reason: "the cross-project view is read-only" };
@@ -79,7 +89,11 @@ export function forbiddenMessage(principal: Principal, attributes: ResourceAttri
       : `${attributes.resource}/${attributes.subresource}`;
   const where = [
     attributes.namespace === undefined ? "" : ` in the namespace "${attributes.namespace}"`,
-    attributes.project === undefined ? " across projects" : ` of project "${attributes.project}"`,
+    attributes.project === undefined
+      ? " across projects"
+      : attributes.project === PLATFORM
+        ? " of the platform plane"
+        : ` of project "${attributes.project}"`,
   ].join("");
   return `${subject} is forbidden: User "${principal.user}" cannot ${attributes.verb} resource "${resource}" in API group "${attributes.group}"${where}`;
 }
@@ -99,7 +113,8 @@ export function rulesFor(principal: Principal, project: string | undefined): Res
   };
   if (!canAccessProject(principal, project)) return [reviews];
   const read = [...READ_VERBS];
-  if (project === undefined) return [reviews, { verbs: read, apiGroups: ["*"], resources: ["*"] }];
+  if (project === undefined || (project === PLATFORM && principal.role !== "admin"))
+    return [reviews, { verbs: read, apiGroups: ["*"], resources: ["*"] }];
   if (principal.role === "admin") return [reviews, { verbs: ["*"], apiGroups: ["*"], resources: ["*"] }];
   return [
     reviews,

@@ -22,16 +22,16 @@ export function handleDiscovery(ctx: RequestContext, route: Route): void {
       sendJson(response, 200, apiVersions(ctx.server.serverAddress));
       return;
     case "apiGroups":
-      sendJson(response, 200, apiGroupList());
+      sendJson(response, 200, apiGroupList(route.project));
       return;
     case "apiGroup": {
-      const group = apiGroup(route.group);
+      const group = apiGroup(route.project, route.group);
       if (group === undefined) throw errors.notFound({ resource: "apigroups", group: "", name: route.group });
       sendJson(response, 200, group);
       return;
     }
     case "resourceList": {
-      const list = apiResourceList(route.group, route.version, {
+      const list = apiResourceList(route.project, route.group, route.version, {
         delivery: ctx.server.delivery !== undefined,
       });
       if (list === undefined)
@@ -48,7 +48,7 @@ export function handleDiscovery(ctx: RequestContext, route: Route): void {
       return;
     case "openapiGroupVersion": {
       const key = route.group === "" ? `api/${route.version}` : `apis/${route.group}/${route.version}`;
-      const doc = ctx.server.openapi.byGroupVersion.get(key);
+      const doc = ctx.server.openapi.groupVersion(route.project, key);
       if (doc === undefined) throw errors.notFound({ resource: "openapi", group: "", name: key });
       response.writeHead(200, {
         "Content-Type": "application/json",

@@ -7,6 +7,7 @@ import { ResourceExpiredError, type JsonObject, type StoreEvent } from "../../st
 import type { RequestContext } from "../context.js";
 import { queryBool, queryInt, queryString } from "../http-io.js";
 import { metadataOf } from "../metadata.js";
+import { PLATFORM } from "../paths.js";
 import { decorate, type RenderOptions } from "../render.js";
 import { apiVersionOf } from "../resources.js";
 import { errors } from "../status.js";
@@ -49,7 +50,10 @@ export function handleWatch(ctx: RequestContext, target: Target): void {
     ...(name === undefined ? {} : { name }),
   };
 
-  const release = target.project === undefined ? undefined : server.watchQuota.acquire(target.project);
+  // Tenants' watches are counted per project; the cross-project view and the
+  // platform plane are platform principals' (the controller's, the replicas').
+  const tenant = target.project === undefined || target.project === PLATFORM ? undefined : target.project;
+  const release = tenant === undefined ? undefined : server.watchQuota.acquire(tenant);
   response.writeHead(200, {
     "Content-Type": "application/json",
     "Cache-Control": "no-cache, private",
@@ -60,8 +64,8 @@ export function handleWatch(ctx: RequestContext, target: Target): void {
   let open = true;
   // Bytes this watch holds in the process-wide budget of tenants' queued
   // watch bytes: reconciled with what is queued at each write and drain.
-  // The controller's cross-project watch is not a tenant's and is not counted.
-  const budget = target.project === undefined ? undefined : server.watchBytes;
+  // The controller's cross-project watch and platform watches are not a tenant's and are not counted.
+  const budget = tenant === undefined ? undefined : server.watchBytes;
   let held = 0;
   const holdQueued = (): boolean => {
     if (budget === undefined) return true;

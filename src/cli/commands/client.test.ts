@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startServer, type RunningServer } from "../../server.js";
+import { startServer, type RunningServer } from "../../serve/index.js";
 import { eventually } from "../../../test-support/eventually.js";
 import { runCli } from "../../../test-support/cli.js";
 

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startServer, type RunningServer } from "../../server.js";
+import { startServer, type RunningServer } from "../../serve/index.js";
 import { eventuallyValue } from "../../../test-support/eventually.js";
 import { startFaultServer, type FaultServer } from "../../../test-support/fault-server.js";
 import { TENANT_LABEL } from "../../../test-support/platform-series.js";

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { startApiServer } from "../../apiserver/index.js";
+import { apiRequest, examplePolicy } from "../../../test-support/telex-api.js";
 import { runCli } from "../../../test-support/cli.js";
 import { run } from "./serve.js";
 
@@ -58,7 +59,11 @@ describe("telex serve refuses", () => {
     ]) {
       const result = await serve("--kubeconfig", join(dir, "absent"), "--project", "p", ...flag);
       assert.equal(result.code, 2, flag.join(" "));
-      assert.match(result.stderr, /--max-\*-per-project configure the embedded API, which does not run/);
+      assert.match(
+        result.stderr,
+        /--max-\*-per-project and --max-leases configure the embedded API, which does not run with --kubeconfig/,
+      );
+      assert.match(result.stderr, new RegExp(`${flag[0] ?? ""}$`, "m"), "names the flag given");
     }
   });
 
@@ -122,7 +127,123 @@ describe("telex serve refuses", () => {
   });
 });
 
+describe("telex serve refuses bad combinations of roles", () => {
+  const refused = async (args: string[], message: RegExp): Promise<void> => {
+    const result = await runCli(["serve", ...args]);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message, args.join(" "));
+  };
+
+  it("--api-only with the exporter's, ingest's or pull's flags, naming them", async () => {
+    for (const flags of [
+      ["--ingest-listen", "127.0.0.1:0"],
+      ["--demo"],
+      ["--source-url", "http://127.0.0.1:8428"],
+      ["--buffer", "memory"],
+      ["--endpoint-allow", "10.0.0.0/8"],
+    ]) {
+      await refused(
+        ["--api-only", ...flags],
+        new RegExp(
+          `--api-only runs the resource API alone; .*which it does not run: ${flags[0] ?? ""}$`,
+          "m",
+        ),
+      );
+    }
+  });
+
+  it("--join with the embedded API's flags", async () => {
+    for (const flags of [
+      ["--api-listen", "127.0.0.1:0"],
+      ["--tokens-file", "tokens.yaml"],
+      ["--tls-cert-file", "tls.crt", "--tls-key-file", "tls.key"],
+      ["--max-leases", "5"],
+    ]) {
+      await refused(
+        ["--join", "https://telex-api:6443", ...flags],
+        /configure the embedded API, which does not run with --join/,
+      );
+    }
+  });
+
+  it("two roles at once", async () => {
+    const join = ["--join", "https://telex-api:6443"];
+    await refused([...join, "--kubeconfig", "kubeconfig"], /--join and --kubeconfig exclude each other/);
+    await refused([...join, "--in-cluster"], /--join and --in-cluster exclude each other/);
+    await refused(["--api-only", ...join], /--api-only and --join exclude each other/);
+    await refused(["--api-only", "--in-cluster"], /--api-only and --in-cluster exclude each other/);
+  });
+
+  it("--token-file or --join-ca-file without --join, and a --join that is not a URL", async () => {
+    await refused(
+      ["--token-file", "token"],
+      /--token-file and --join-ca-file go with --join URL: --token-file/,
+    );
+    await refused(["--api-only", "--join-ca-file", "ca.pem"], /go with --join URL: --join-ca-file/);
+    await refused(["--join", "telex-api:6443"], /--join: "telex-api:6443" must be an http or https URL/);
+    await refused(["--join", "not a url"], /--join: "not a url" is not a URL/);
+  });
+});
+
+describe("telex serve --api-only", () => {
+  it("serves the resource API with its platform plane, and no ingest, exporter or delivery counters", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "telex-serve-api-only-"));
+    let stdout = "";
+    let stderr = "";
+    let listening: (url: string) => void = () => undefined;
+    const url = new Promise<string>((resolve) => (listening = resolve));
+    const io = {
+      stdout: {
+        write: (text: string) => {
+          stdout += text;
+          const found = /^api: listening on (\S+)$/m.exec(stdout)?.[1];
+          if (found !== undefined) listening(found);
+        },
+      },
+      stderr: { write: (text: string) => (stderr += text) },
+      stdin: Readable.from([]),
+    };
+    let stop: (signal: string) => void = () => undefined;
+    const stopped = new Promise<string>((resolve) => (stop = resolve));
+    const exited = run(["--api-only", "--api-listen", "127.0.0.1:0", "--data-dir", dir], io, stopped);
+    try {
+      const root = await Promise.race([url, exited.then(() => assert.fail(`exited early:\n${stderr}`))]);
+      for (const path of ["/healthz", "/readyz"]) {
+        assert.equal((await apiRequest(root, "GET", path)).status, 200, path);
+      }
+      const project = `${root}/apis/resourcemanager.miloapis.com/v1alpha1/projects/p1/control-plane`;
+      const policies = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";
+      const created = await apiRequest(project, "POST", policies, { body: examplePolicy("solo") });
+      assert.equal(created.status, 201, created.text);
+      const delivery = await apiRequest(project, "GET", `${policies}/solo/delivery`);
+      assert.equal(delivery.status, 404, "no exporter in this process: no delivery counters");
+      const leases = await apiRequest(
+        root,
+        "GET",
+        "/apis/coordination.k8s.io/v1/namespaces/telex-system/leases",
+      );
+      assert.equal(leases.status, 200, leases.text);
+      assert.equal((await apiRequest(root, "GET", "/metrics")).status, 404, "/metrics is a replica's");
+      assert.doesNotMatch(stdout, /^(ingest|metrics|pull|controller):/m);
+      assert.match(stdout, /telex serve --join http:\/\/127\.0\.0\.1:\d+ --token-file FILE/);
+    } finally {
+      stop("SIGTERM");
+      assert.equal(await exited, 0, stderr);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("telex serve --help", () => {
+  it("lists the roles and their contract flags", async () => {
+    const result = await runCli(["serve", "--help"]);
+    assert.match(result.stdout, /^ {7}telex serve --api-only /m);
+    assert.match(result.stdout, /^ {7}telex serve --join URL \[--token-file FILE\]/m);
+    assert.match(result.stdout, /--join-ca-file FILE +PEM of the CA/);
+    assert.match(result.stdout, /--max-leases N +Leases in the platform plane/);
+    assert.match(result.stdout, /telex\.miloapis\.com\/project=NAME/);
+  });
+
   it("lists --status-interval with its default", async () => {
     const result = await runCli(["serve", "--help"]);
     assert.equal(result.code, 0);

@@ -1,73 +1,88 @@
-// `telex serve`: runs the server until SIGINT or SIGTERM, then stops every
-// component gracefully. The listening address goes to stdout in one stable
-// line (`api: listening on http://HOST:PORT`) that scripts and tests read.
+// `telex serve`: runs one role of the server until SIGINT or SIGTERM, then
+// stops every component gracefully. Roles (src/serve/): everything in one
+// process (default), the resource API alone (--api-only), a replica over a
+// Telex API (--join URL) or over a Kubernetes API (--kubeconfig,
+// --in-cluster). The address each listens on or follows goes to stdout in one
+// stable line (`api: listening on URL`, `controller: watching exportpolicies
+// of … at URL`) that scripts and tests read.
 import { parseArgs } from "node:util";
-import {
-  ApiServerConfigError,
-  DEFAULT_API_LISTEN,
-  TokensFileError,
-  isLoopback,
-  parseListenAddress,
-  type ProjectQuotas,
-} from "../../apiserver/index.js";
+import { ApiServerConfigError, DEFAULT_API_LISTEN, TokensFileError } from "../../apiserver/index.js";
 import { inClusterConnection, loadKubeconfig, type ClusterConnection } from "../../kube/index.js";
+import { PROJECT_LABEL } from "../../controller/namespace-projects.js";
 import { streamLogger, type Logger } from "../../util/index.js";
-import { DEFAULTS } from "../../api/index.js";
+import { DEFAULTS, dnsLabelProblems } from "../../api/index.js";
 import { ROUTER_DEFAULTS } from "../../exporter/router/router.js";
-import { dnsLabelProblems } from "../../api/names.js";
 import { DEMO_PROJECTS } from "../../demo/generator.js";
-import { CidrError, parseCidr } from "../../exporter/egress/index.js";
 import { BufferLockedError } from "../../exporter/buffer/index.js";
 import {
   ClusterConnectionError,
   DEFAULT_DATA_DIR,
   DEFAULT_INGEST_LISTEN,
+  startApiOnly,
   startClusterExporter,
+  startJoinedReplica,
   startServer,
+  type ApiRunOptions,
   type ExporterRunOptions,
-  type PullOptions,
+  type JoinOptions,
   type RunningExporter,
-} from "../../server.js";
+} from "../../serve/index.js";
 import { DatabaseLockedError } from "../../store/index.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { QUOTA_FLAG_OPTIONS, quotaFlagsHelp, quotaOptions } from "../quota-flags.js";
 import { DELIVERY_FLAG_OPTIONS, DELIVERY_FLAGS_HELP, deliveryOptions } from "../delivery-flags.js";
 import { bytesFlag, durationFlag, formatBytes } from "../flag-values.js";
+import {
+  checkIngestAccess,
+  checkRoleFlags,
+  cidrFlag,
+  joinUrl,
+  pullOptions,
+  roleOf,
+  type ServeRole,
+} from "../serve-flags.js";
 
-export const summary = "Run the Telex server: resource API, controller, exporter and ingest in one process";
+export const summary =
+  "Run the Telex server: resource API, controller, exporter and ingest in one process, or one of them";
 
-const HELP = `Usage: telex serve [--api-listen HOST:PORT] [--data-dir DIR] [--tokens-file FILE]
-                   [--tls-cert-file FILE --tls-key-file FILE] [--max-*-per-project N]
-                   [--ingest-listen HOST:PORT] [--ingest-token-file FILE | --ingest-allow-unauthenticated]
-                   [--route-cache-bytes SIZE] [--tenant-label NAME]
-                   [--status-interval DURATION] [--endpoint-allow CIDR,...] [--endpoint-deny CIDR,...]
-                   [--source-url URL [--pull-interval DURATION] [--pull-lag DURATION] [--pull-mode export|federate]]
-                   [--buffer disk|memory] [--buffer-sync-interval DURATION] [--max-backlog-age DURATION]
-                   [--sink-buffer-max-bytes SIZE] [--buffer-max-bytes SIZE] [--sink-max-shards N]
-                   [--max-inflight-requests N]
-       telex serve (--kubeconfig FILE [--context NAME] | --in-cluster) --project NAME [ingest, pull and status flags]
+const PROJECT_PATH = "/apis/resourcemanager.miloapis.com/v1alpha1/projects/PROJECT/control-plane";
 
-Runs everything on embedded defaults: the resource API (per-project
-Kubernetes-style control planes at
-  http://HOST:PORT/apis/resourcemanager.miloapis.com/v1alpha1/projects/PROJECT/control-plane),
-the controller that turns ExportPolicies into running exporters, and the
-ingest endpoint where the platform's agents remote-write
-(http://INGEST/api/v1/write; /metrics on the same listener). With
---source-url, sources are read from VictoriaMetrics instead of ingested.
+const HELP = `Usage: telex serve [API flags] [replica flags]                    everything in one process
+       telex serve --api-only [API flags]                          the resource API alone
+       telex serve --join URL [--token-file FILE] [--join-ca-file FILE] [replica flags]
+       telex serve (--kubeconfig FILE [--context NAME] | --in-cluster) [--project NAME] [replica flags]
 
-With --kubeconfig or --in-cluster there is no embedded API: the controller
-watches ExportPolicies and Secrets of a Kubernetes API that has the CRD
-(deploy/crd/) installed — a cluster, or one project's control plane — and
-exports that project's series (--project).
+Roles:
+  (default)     Everything on embedded defaults: the resource API (per-project
+                Kubernetes-style control planes at
+                http://HOST:PORT${PROJECT_PATH}),
+                the controller that turns ExportPolicies into running exporters,
+                and the ingest endpoint where the platform's agents remote-write
+                (http://INGEST/api/v1/write; /metrics on the same listener). With
+                --source-url, sources are read from VictoriaMetrics instead.
+  --api-only    Only the resource API: every project's control plane, and the
+                platform plane at the root where replicas hold their Leases
+                (kubectl --server http://HOST:PORT get leases -n telex-system).
+                /healthz and /readyz answer on the API listener.
+  --join URL    A replica over every project of the Telex API at URL (the root
+                that telex serve --api-only prints): controller, exporter,
+                ingest or pull, and /metrics. It needs a platform token of that
+                API (projects: ["*"], role: admin) in --token-file.
+  --kubeconfig FILE, --in-cluster
+                A replica against a Kubernetes API with the CRD (deploy/crd/)
+                installed. With --project NAME the API serves that one project
+                (a cluster, or one project's control plane); without, every
+                namespace labelled ${PROJECT_LABEL}=NAME is in project NAME,
+                and namespaces without the label are left alone.
 
-Options:
+API flags (all in one, --api-only):
   --api-listen HOST:PORT  address of the resource API (default ${DEFAULT_API_LISTEN}; port 0 picks a free port)
-  --data-dir DIR          where the SQLite store, the durable buffer and pull cursors live
-                          (default ${DEFAULT_DATA_DIR})
   --tokens-file FILE      bearer tokens (YAML or JSON); without it access is open and
                           the API must listen on a loopback address
   --tls-cert-file FILE    PEM certificate: serve https (kubectl sends tokens only over https)
   --tls-key-file FILE     PEM private key of the certificate
+${quotaFlagsHelp()}
+Replica flags (all in one, --join, --kubeconfig, --in-cluster):
   --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
   --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint; required
                           when --ingest-listen is not a loopback address
@@ -79,28 +94,41 @@ Options:
                           health, e.g. 500ms or 1m (default 10s)
   --endpoint-allow CIDR[,CIDR...]  sink endpoints may reach these addresses although a default
                           denies them (repeatable). Denied by default: cloud metadata, link-local,
-                          unspecified, multicast, broadcast, Telex's own listeners and --source-url;
-                          with --tokens-file or a cluster also loopback and private ranges
+                          unspecified, multicast, broadcast, Telex's own listeners, the API
+                          followed and --source-url; with --tokens-file, --token-file or a
+                          cluster also loopback and private ranges
   --endpoint-deny CIDR[,CIDR...]   sink endpoints may never reach these addresses (repeatable).
                           The longest matching prefix wins; on a tie deny beats allow
   --source-url URL        pull mode: VictoriaMetrics (or vmselect .../select/0/prometheus) to read sources from
   --pull-interval DURATION  how often each source is read (default 30s)
   --pull-lag DURATION     read samples once this old (default 1m)
   --pull-mode MODE        export (default; exactly once) or federate (latest values only)
+  --demo                  feed synthetic gateway metrics of projects ${DEMO_PROJECTS.join(", ")}
+                          every 5 s, so a policy in one of them delivers at once
+${DELIVERY_FLAGS_HELP}
+Joining a Telex API (--join):
+  --join URL              the API's root, e.g. https://telex-api:6443
+  --token-file FILE       the platform token, read on every request (it may rotate)
+  --join-ca-file FILE     PEM of the CA (or self-signed certificate) of the API's https
+                          certificate; without it Node's bundled roots are trusted
+
+Against a Kubernetes API:
   --kubeconfig FILE       run against the Kubernetes API of this kubeconfig (its current context)
   --context NAME          the kubeconfig context to use instead of the current one
   --in-cluster            run against the cluster this pod runs in (its service account)
-  --project NAME          with --kubeconfig or --in-cluster: the project that API serves
-  --demo                  feed synthetic gateway metrics of projects ${DEMO_PROJECTS.join(", ")}
-                          every 5 s, so a policy in one of them delivers at once
+  --project NAME          the one project that API serves (default: one per labelled namespace)
 
-Delivery:
-${DELIVERY_FLAGS_HELP}
-Per-project quotas of the embedded API (past one, writes get 403 exceeded quota):
-${quotaFlagsHelp()}`;
+Every role:
+  --data-dir DIR          the SQLite store (API), the durable buffer and pull cursors (replicas)
+                          (default ${DEFAULT_DATA_DIR})
+`;
 
 /** The flags of `telex serve`, for parseArgs; deploy/ tests parse the manifests' args with them. */
 export const SERVE_OPTIONS = {
+  "api-only": { type: "boolean", default: false },
+  join: { type: "string" },
+  "token-file": { type: "string" },
+  "join-ca-file": { type: "string" },
   "api-listen": { type: "string" },
   "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
   "tokens-file": { type: "string" },
@@ -128,6 +156,18 @@ export const SERVE_OPTIONS = {
   ...DELIVERY_FLAG_OPTIONS,
 } as const;
 
+type ServeValues = ReturnType<typeof parseServeArgs>["values"];
+
+function parseServeArgs(args: readonly string[]) {
+  return parseArgs({
+    args: [...args],
+    options: SERVE_OPTIONS,
+    strict: true,
+    allowPositionals: false,
+    tokens: true,
+  });
+}
+
 /** Resolves when the process is asked to stop. Injected by tests. */
 export type StopSignal = Promise<string>;
 
@@ -144,38 +184,86 @@ function processSignal(): StopSignal {
 }
 
 export async function run(args: readonly string[], io: CommandIO, stopSignal?: StopSignal): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: SERVE_OPTIONS,
-    strict: true,
-    allowPositionals: false,
-  });
+  const { values, tokens } = parseServeArgs(args);
   if (values.help) {
     io.stdout.write(HELP);
     return EXIT.ok;
   }
+  const role = roleOf(values);
+  checkRoleFlags(role, new Set(tokens.flatMap((t) => (t.kind === "option" ? [t.name] : []))));
+  const runRole = prepare(
+    role,
+    values,
+    streamLogger((line) => io.stderr.write(line)),
+    io,
+  );
+  // Listened for only once the flags are valid: a refused invocation leaves no handlers behind.
+  return runRole(stopSignal ?? processSignal());
+}
+
+/** Validates the role's flags (usage errors) and returns what runs it until the stop signal. */
+function prepare(
+  role: ServeRole,
+  values: ServeValues,
+  logger: Logger,
+  io: CommandIO,
+): (stop: StopSignal) => Promise<number> {
+  switch (role) {
+    case "api-only": {
+      const api = apiOptions(values, logger);
+      return (stop) => runApiOnly(api, io, stop);
+    }
+    case "all-in-one": {
+      const api = apiOptions(values, logger);
+      const replica = replicaOptions(values, logger);
+      return (stop) => runAllInOne(api, replica, io, stop);
+    }
+    case "join": {
+      const replica = replicaOptions(values, logger);
+      const join = joinOptions(values);
+      return (stop) => runJoined(join, replica, io, stop);
+    }
+    case "cluster": {
+      const replica = replicaOptions(values, logger);
+      const flags = clusterFlags(values);
+      return (stop) => runAgainstCluster(flags, replica, io, stop);
+    }
+  }
+}
+
+function apiOptions(values: ServeValues, logger: Logger): ApiRunOptions & { readonly logger: Logger } {
   const certFile = values["tls-cert-file"];
   const keyFile = values["tls-key-file"];
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new UsageError("--tls-cert-file and --tls-key-file go together");
   }
+  return {
+    apiListen: values["api-listen"] ?? DEFAULT_API_LISTEN,
+    dataDir: values["data-dir"],
+    ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
+    ...(certFile === undefined || keyFile === undefined ? {} : { tls: { certFile, keyFile } }),
+    quotas: quotaOptions(values),
+    logger,
+  };
+}
+
+function replicaOptions(
+  values: ServeValues,
+  logger: Logger,
+): ExporterRunOptions & { readonly logger: Logger } {
   const pull = pullOptions(values);
   checkIngestAccess(values, pull);
   const routeCacheBytes = bytesFlag("route-cache-bytes", values["route-cache-bytes"]);
   const statusRefreshMs = durationFlag("status-interval", values["status-interval"]);
   const endpointAllow = cidrFlag("endpoint-allow", values["endpoint-allow"]);
   const endpointDeny = cidrFlag("endpoint-deny", values["endpoint-deny"]);
-  const logger = streamLogger((line) => io.stderr.write(line));
   if (values["ingest-allow-unauthenticated"] && values["ingest-token-file"] === undefined && !pull) {
     logger.warn(
       "unauthenticated ingest (--ingest-allow-unauthenticated): anyone who can reach the ingest listener can push series for every project",
       { listen: values["ingest-listen"] },
     );
   }
-  // Listened for only once the flags are valid: a refused invocation leaves no handlers behind.
-  const stop = stopSignal ?? processSignal();
-  const quotas = quotaOptions(values);
-  const common = {
+  return {
     delivery: deliveryOptions(values),
     dataDir: values["data-dir"],
     ingestListen: values["ingest-listen"],
@@ -189,112 +277,141 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
     demo: values.demo,
     logger,
   };
-  if (values.kubeconfig !== undefined || values["in-cluster"]) {
-    return runAgainstCluster(values, quotas, common, io, stop);
-  }
-  if (values.context !== undefined || values.project !== undefined) {
-    throw new UsageError("--context and --project go with --kubeconfig or --in-cluster");
-  }
-  const apiListen = values["api-listen"] ?? DEFAULT_API_LISTEN;
-  let server;
+}
+
+interface ClusterFlags {
+  readonly kubeconfig: string | undefined;
+  readonly context: string | undefined;
+  readonly project: string | undefined;
+}
+
+function clusterFlags(values: ServeValues): ClusterFlags {
+  const project = values.project;
+  const problems = project === undefined ? [] : dnsLabelProblems(project);
+  if (problems.length > 0)
+    throw new UsageError(`--project ${JSON.stringify(project)}: ${problems.join("; ")}`);
+  return { kubeconfig: values.kubeconfig, context: values.context, project };
+}
+
+/** Starts a role; errors of its setup (files, addresses, credentials) end the command with a reason. */
+async function started<T>(
+  io: CommandIO,
+  listen: string | undefined,
+  start: () => Promise<T>,
+): Promise<T | undefined> {
   try {
-    server = await startServer({
-      apiListen,
-      ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
-      ...(certFile === undefined || keyFile === undefined ? {} : { tls: { certFile, keyFile } }),
-      quotas,
-      ...common,
-    });
+    return await start();
   } catch (error: unknown) {
     if (
       error instanceof ApiServerConfigError ||
       error instanceof TokensFileError ||
       error instanceof DatabaseLockedError ||
-      error instanceof BufferLockedError
+      error instanceof BufferLockedError ||
+      error instanceof ClusterConnectionError
     ) {
       io.stderr.write(`telex serve: ${error.message}\n`);
-      return EXIT.failure;
+      return undefined;
     }
     const code = (error as { code?: unknown }).code;
-    if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
-      io.stderr.write(`telex serve: cannot listen on ${apiListen}: ${(error as Error).message}\n`);
-      return EXIT.failure;
+    if (listen !== undefined && (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL")) {
+      io.stderr.write(`telex serve: cannot listen on ${listen}: ${(error as Error).message}\n`);
+      return undefined;
     }
     throw error;
   }
+}
+
+async function runAllInOne(
+  api: ApiRunOptions & { readonly logger: Logger },
+  replica: ExporterRunOptions,
+  io: CommandIO,
+  stop: StopSignal,
+): Promise<number> {
+  const server = await started(io, api.apiListen, () => startServer({ ...replica, ...api }));
+  if (server === undefined) return EXIT.failure;
   io.stdout.write(`api: listening on ${server.api.url}\n`);
-  printSources(io, server, common);
-  const projectServer = `${server.api.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/my-project/control-plane`;
-  io.stdout.write(nextSteps(`--server ${projectServer} `, server.ingest?.url));
-  logger.info("resource API ready", {
-    projects: `${server.api.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/PROJECT/control-plane`,
-    dataDir: values["data-dir"],
-  });
-  if (!server.api.openAccess && !server.api.tls) {
+  printSources(io, server, replica);
+  io.stdout.write(nextSteps(`--server ${server.api.projectUrl("my-project")} `, server.ingest?.url));
+  warnAboutApi(server.api, api);
+  return stopOnSignal(server, stop, api.logger);
+}
+
+async function runApiOnly(
+  api: ApiRunOptions & { readonly logger: Logger },
+  io: CommandIO,
+  stop: StopSignal,
+): Promise<number> {
+  const running = await started(io, api.apiListen, () => startApiOnly(api));
+  if (running === undefined) return EXIT.failure;
+  const { url } = running.api;
+  io.stdout.write(`api: listening on ${url}\n`);
+  io.stdout.write(`
+Next:
+  kubectl --server ${running.api.projectUrl("my-project")} apply -f examples/exportpolicy.yaml
+  telex serve --join ${url} --token-file FILE    (a replica; FILE holds a platform token)
+  kubectl --server ${url} get leases -n telex-system    (the replicas)
+`);
+  warnAboutApi(running.api, api);
+  return stopOnSignal(running, stop, api.logger);
+}
+
+function warnAboutApi(
+  api: { readonly url: string; readonly openAccess: boolean; readonly tls: boolean },
+  options: ApiRunOptions & { readonly logger: Logger },
+): void {
+  const { logger } = options;
+  logger.info("resource API ready", { projects: `${api.url}${PROJECT_PATH}`, dataDir: options.dataDir });
+  if (!api.openAccess && !api.tls) {
     logger.warn(
       "bearer tokens over plain http: kubectl sends tokens only over https (use --tls-cert-file and --tls-key-file)",
     );
   }
-  if (server.api.openAccess) {
+  if (api.openAccess) {
     logger.warn(
       "open access: no --tokens-file, so anyone who can reach this loopback address can read and write every project",
     );
   }
-  return stopOnSignal(server, stop, logger);
 }
 
-async function stopOnSignal(
-  server: { stop(): Promise<void> },
-  stopSignal: StopSignal,
-  logger: Logger,
+type JoinTarget = Pick<JoinOptions, "url" | "tokenFile" | "caFile">;
+
+function joinOptions(values: ServeValues): JoinTarget {
+  const tokenFile = values["token-file"];
+  const caFile = values["join-ca-file"];
+  return {
+    url: joinUrl(values.join ?? ""),
+    ...(tokenFile === undefined ? {} : { tokenFile }),
+    ...(caFile === undefined ? {} : { caFile }),
+  };
+}
+
+/** `--join URL`: the controller, exporter and sources over every project of a Telex API. */
+async function runJoined(
+  join: JoinTarget,
+  replica: ExporterRunOptions & { readonly logger: Logger },
+  io: CommandIO,
+  stop: StopSignal,
 ): Promise<number> {
-  const signal = await stopSignal;
-  logger.info("stopping", { signal });
-  await server.stop();
-  logger.info("stopped");
-  return EXIT.ok;
-}
-
-interface ClusterFlags {
-  readonly kubeconfig?: string | undefined;
-  readonly context?: string | undefined;
-  readonly "in-cluster"?: boolean | undefined;
-  readonly project?: string | undefined;
-  readonly "api-listen"?: string | undefined;
-  readonly "tokens-file"?: string | undefined;
-  readonly "tls-cert-file"?: string | undefined;
+  const running = await started(io, replica.ingestListen, () => startJoinedReplica({ ...replica, ...join }));
+  if (running === undefined) return EXIT.failure;
+  io.stdout.write(`controller: watching exportpolicies of every project at ${join.url}\n`);
+  printSources(io, running, replica);
+  const project = `${join.url}${PROJECT_PATH.replace("PROJECT", "my-project")}`;
+  io.stdout.write(nextSteps(`--server ${project} `, running.ingest?.url));
+  return stopOnSignal(running, stop, replica.logger);
 }
 
 /** `--kubeconfig`/`--in-cluster`: the controller, exporter and sources against an existing Kubernetes API. */
 async function runAgainstCluster(
-  values: ClusterFlags,
-  quotas: Partial<ProjectQuotas>,
-  common: ExporterRunOptions & { readonly logger: Logger },
+  flags: ClusterFlags,
+  replica: ExporterRunOptions & { readonly logger: Logger },
   io: CommandIO,
-  stopSignal: StopSignal,
+  stop: StopSignal,
 ): Promise<number> {
-  if (values.kubeconfig !== undefined && values["in-cluster"] === true) {
-    throw new UsageError("--kubeconfig and --in-cluster exclude each other");
-  }
-  if (
-    values["api-listen"] !== undefined ||
-    values["tokens-file"] !== undefined ||
-    values["tls-cert-file"] !== undefined ||
-    Object.keys(quotas).length > 0
-  ) {
-    throw new UsageError(
-      "--api-listen, --tokens-file, --tls-* and --max-*-per-project configure the embedded API, which does not run with --kubeconfig or --in-cluster (a cluster's quotas are its ResourceQuotas)",
-    );
-  }
-  const project = values.project;
-  if (project === undefined) throw new UsageError("--project is required with --kubeconfig or --in-cluster");
-  const problems = dnsLabelProblems(project);
-  if (problems.length > 0)
-    throw new UsageError(`--project ${JSON.stringify(project)}: ${problems.join("; ")}`);
   let connection: ClusterConnection;
   try {
-    if (values.kubeconfig !== undefined) {
-      connection = loadKubeconfig(values.kubeconfig, values.context);
+    if (flags.kubeconfig !== undefined) {
+      connection = loadKubeconfig(flags.kubeconfig, flags.context);
     } else {
       const inCluster = inClusterConnection();
       if (inCluster === undefined) {
@@ -309,92 +426,31 @@ async function runAgainstCluster(
     io.stderr.write(`telex serve: ${(error as Error).message}\n`);
     return EXIT.failure;
   }
-  let running: RunningExporter;
-  try {
-    running = await startClusterExporter({ ...common, connection, project });
-  } catch (error: unknown) {
-    if (error instanceof ClusterConnectionError) {
-      io.stderr.write(`telex serve: ${error.message}\n`);
-      return EXIT.failure;
-    }
-    throw error;
-  }
-  io.stdout.write(`controller: watching exportpolicies of project ${project} at ${connection.server}\n`);
-  printSources(io, running, common);
-  io.stdout.write(nextSteps("", running.ingest?.url));
-  return stopOnSignal(running, stopSignal, common.logger);
-}
-
-interface PullFlags {
-  readonly "source-url"?: string | undefined;
-  readonly "pull-interval"?: string | undefined;
-  readonly "pull-lag"?: string | undefined;
-  readonly "pull-mode"?: string | undefined;
-}
-
-/** A repeatable, comma-separated list of CIDRs (or single addresses), each checked. */
-function cidrFlag(name: string, values: readonly string[] | undefined): string[] {
-  const cidrs = (values ?? []).flatMap((value) => value.split(",")).map((cidr) => cidr.trim());
-  for (const cidr of cidrs) {
-    try {
-      parseCidr(cidr);
-    } catch (error: unknown) {
-      if (error instanceof CidrError) throw new UsageError(`--${name}: ${error.message}`);
-      throw error;
-    }
-  }
-  return cidrs;
-}
-
-interface IngestAccessFlags {
-  readonly "ingest-listen": string;
-  readonly "ingest-token-file"?: string | undefined;
-  readonly "ingest-allow-unauthenticated": boolean;
-}
-
-/**
- * Anyone who reaches the ingest endpoint can feed every project's sinks: off
- * loopback it needs a token, unless open access is asked for by name.
- */
-function checkIngestAccess(values: IngestAccessFlags, pull: PullOptions | undefined): void {
-  if (pull !== undefined || values["ingest-token-file"] !== undefined) return;
-  if (values["ingest-allow-unauthenticated"]) return;
-  let host: string;
-  try {
-    host = parseListenAddress(values["ingest-listen"]).host;
-  } catch (error: unknown) {
-    throw new UsageError(`--ingest-listen: ${(error as Error).message}`);
-  }
-  if (isLoopback(host)) return;
-  throw new UsageError(
-    `refusing unauthenticated ingest on ${values["ingest-listen"]}: pass --ingest-token-file FILE (agents send its token as a bearer token), or --ingest-allow-unauthenticated to accept pushes from anyone who can reach it`,
+  const { project } = flags;
+  const running: RunningExporter | undefined = await started(io, replica.ingestListen, () =>
+    startClusterExporter({ ...replica, connection, ...(project === undefined ? {} : { project }) }),
   );
+  if (running === undefined) return EXIT.failure;
+  const which = project === undefined ? "every project" : `project ${project}`;
+  io.stdout.write(`controller: watching exportpolicies of ${which} at ${connection.server}\n`);
+  if (project === undefined) {
+    io.stdout.write(`projects: namespaces labelled ${PROJECT_LABEL}=NAME (others are left alone)\n`);
+  }
+  printSources(io, running, replica);
+  io.stdout.write(nextSteps("", running.ingest?.url));
+  return stopOnSignal(running, stop, replica.logger);
 }
 
-function pullOptions(values: PullFlags): PullOptions | undefined {
-  const url = values["source-url"];
-  if (url === undefined) {
-    if (
-      values["pull-interval"] !== undefined ||
-      values["pull-lag"] !== undefined ||
-      values["pull-mode"] !== undefined
-    ) {
-      throw new UsageError("--pull-interval, --pull-lag and --pull-mode need --source-url");
-    }
-    return undefined;
-  }
-  const mode = values["pull-mode"];
-  if (mode !== undefined && mode !== "export" && mode !== "federate") {
-    throw new UsageError(`--pull-mode must be export or federate, not ${JSON.stringify(mode)}`);
-  }
-  const intervalMs = durationFlag("pull-interval", values["pull-interval"]);
-  const lagMs = durationFlag("pull-lag", values["pull-lag"]);
-  return {
-    url,
-    ...(intervalMs === undefined ? {} : { intervalMs }),
-    ...(lagMs === undefined ? {} : { lagMs }),
-    ...(mode === undefined ? {} : { mode }),
-  };
+async function stopOnSignal(
+  server: { stop(): Promise<void> },
+  stopSignal: StopSignal,
+  logger: Logger,
+): Promise<number> {
+  const signal = await stopSignal;
+  logger.info("stopping", { signal });
+  await server.stop();
+  logger.info("stopped");
+  return EXIT.ok;
 }
 
 /** Where the metrics come from: the ingest listener (and /metrics), or the store pulled from. */

@@ -6,3 +6,4 @@ export { RecordFormatError } from "./record.js";
 export { RegistryFileError } from "./registry.js";
 export { MAX_SHARDS } from "./positions.js";
 export { BufferLockedError } from "./lock.js";
+export { writeBufferMetrics } from "./metrics.js";

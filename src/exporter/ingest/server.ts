@@ -22,7 +22,7 @@ import {
   snappyUncompressedLength,
   uncompressBody,
 } from "../../remotewrite/index.js";
-import { EXPOSITION_CONTENT_TYPE } from "../../metrics/exposition.js";
+import { EXPOSITION_CONTENT_TYPE, type ExpositionWriter } from "../../metrics/exposition.js";
 import type { IngestProcessor } from "./processor.js";
 
 export const INGEST_PATH = "/api/v1/write";
@@ -108,6 +108,8 @@ export interface IngestServer {
    * busy machine does not inflate it).
    */
   readonly maxBlockingCpuMs: number;
+  /** Requests by outcome and the bytes held, as Prometheus metrics. */
+  writeMetrics(writer: ExpositionWriter): void;
   close(): Promise<void>;
 }
 
@@ -427,6 +429,24 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
     },
     get maxBlockingCpuMs() {
       return maxBlockingCpuMs;
+    },
+    writeMetrics: (writer) => {
+      for (const outcome of INGEST_OUTCOMES) {
+        writer.sample(
+          "telex_ingest_requests_total",
+          "Remote Write requests to the ingest endpoint, by outcome.",
+          "counter",
+          { outcome },
+          requests[outcome],
+        );
+      }
+      writer.sample(
+        "telex_ingest_inflight_bytes",
+        "Bytes of Remote Write bodies held by the ingest endpoint, compressed and decompressed.",
+        "gauge",
+        {},
+        budget.inUse,
+      );
     },
     close: () =>
       new Promise<void>((resolve) => {

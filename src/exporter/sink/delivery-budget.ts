@@ -3,6 +3,8 @@
 // shard waits for one permit per request, so a sink running 16 shards cannot
 // starve 10,000 sinks running one: it queues 16 times where they queue once.
 
+import type { ExpositionWriter } from "../../metrics/exposition.js";
+
 export const DEFAULT_MAX_INFLIGHT_REQUESTS = 512;
 
 type Release = () => void;
@@ -30,6 +32,23 @@ export class DeliveryBudget {
 
   get waiting(): number {
     return this.waiters.length;
+  }
+
+  writeMetrics(writer: ExpositionWriter): void {
+    writer.sample(
+      "telex_delivery_inflight_requests",
+      "Requests in flight to all endpoints (at most --max-inflight-requests).",
+      "gauge",
+      {},
+      this.inUse,
+    );
+    writer.sample(
+      "telex_delivery_permit_wait_seconds_total",
+      "Time requests waited for a permit: the cap, not the endpoints, was the limit.",
+      "counter",
+      {},
+      this.waitSeconds,
+    );
   }
 
   /** Resolves with a release function once a permit is free; rejects when the signal aborts first. */

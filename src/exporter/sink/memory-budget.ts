@@ -4,6 +4,7 @@
 // process-wide budget in chunks of a batch. Past the budget a sink with a
 // durable backlog leaves its samples on disk and reads them back later; one
 // without drops its oldest, counted as buffer_full.
+import type { ExpositionWriter } from "../../metrics/exposition.js";
 
 /**
  * 64 MiB (2 M samples) beyond each sink's own two batches: sinks that keep
@@ -33,6 +34,16 @@ export class MemoryBudget {
 
   give(samples: number): void {
     this.used = Math.max(0, this.used - samples);
+  }
+
+  writeMetrics(writer: ExpositionWriter): void {
+    writer.sample(
+      "telex_delivery_memory_samples",
+      "Samples sinks hold in memory beyond their own two batches (at most --buffer-memory).",
+      "gauge",
+      {},
+      this.used,
+    );
   }
 }
 

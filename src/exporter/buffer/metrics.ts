@@ -1,0 +1,36 @@
+// The durable buffer's own health as Prometheus metrics: what it holds and
+// what it had to repair.
+import type { ExpositionWriter } from "../../metrics/exposition.js";
+import type { DurableLog } from "./log.js";
+
+export function writeBufferMetrics(writer: ExpositionWriter, log: DurableLog): void {
+  const { stats } = log;
+  const gauge = (name: string, help: string, value: number) => {
+    writer.sample(name, help, "gauge", {}, value);
+  };
+  const counter = (name: string, help: string, value: number) => {
+    writer.sample(name, help, "counter", {}, value);
+  };
+  gauge("telex_buffer_disk_bytes", "Bytes of the durable buffer's segment files.", stats.diskBytes);
+  gauge("telex_buffer_segments", "Segment files of the durable buffer.", stats.segments);
+  gauge(
+    "telex_buffer_pending_bytes",
+    "Encoded records not yet written (ingest answers 429 past the cap).",
+    log.pendingBytes,
+  );
+  counter("telex_buffer_appended_bytes_total", "Bytes written to the durable buffer.", stats.appendedBytes);
+  counter("telex_buffer_syncs_total", "fdatasync calls on the durable buffer.", stats.syncs);
+  counter("telex_buffer_sync_seconds_total", "Time spent in those syncs.", stats.syncSeconds);
+  counter("telex_buffer_write_errors_total", "Writes that failed (the requests got 503).", stats.writeErrors);
+  counter(
+    "telex_buffer_torn_records_total",
+    "Records cut from a torn tail at start (never acknowledged).",
+    stats.tornRecords,
+  );
+  counter("telex_buffer_torn_bytes_total", "Bytes cut from a torn tail at start.", stats.tornBytes);
+  counter(
+    "telex_buffer_corrupt_records_total",
+    "Damaged records found in older segments (their samples are counted dropped as corrupt).",
+    stats.corruptRecords,
+  );
+}

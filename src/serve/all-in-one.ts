@@ -1,0 +1,51 @@
+// `telex serve`: the resource API (SQLite) and a replica over it in one
+// process. The replica speaks to the API over HTTP like any client, with a
+// platform token that lives only in this process; the API serves the live
+// delivery counters and endpoint warnings, which need the exporter here.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { ExportPolicy } from "../api/index.js";
+import { endpointWarnings } from "../controller/endpoint-warnings.js";
+import { KubeClient } from "../kube/index.js";
+import { embeddedLayout } from "../controller/layout.js";
+import type { Exporter } from "../exporter/exporter.js";
+import { silentLogger } from "../util/index.js";
+import { startEmbeddedApi } from "./api-server.js";
+import { Components } from "./components.js";
+import { deliveryReport } from "./delivery-report.js";
+import { denyListener, egressPolicy } from "./egress.js";
+import type { RunningServer, ServerOptions } from "./options.js";
+import { startReplica } from "./replica.js";
+
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const components = new Components(options.logger ?? silentLogger);
+  return components.startOrStop(async () => {
+    // With a tokens file strangers share the server: loopback and private ranges are theirs no more.
+    const egress = egressPolicy(options, options.tokensFile !== undefined);
+    const internalToken = randomBytes(32).toString("hex");
+    // The exporter starts after the API (it needs the data directory the API creates).
+    const late: { exporter?: Exporter } = {};
+    const api = await startEmbeddedApi(options, {
+      ...(options.tokensFile === undefined ? {} : { internalToken }),
+      delivery: ({ uid }) => {
+        const health = late.exporter?.health(uid);
+        return health === undefined ? undefined : deliveryReport(health);
+      },
+      // Called with the admitted object only: validation has made it an ExportPolicy.
+      policyWarnings: (policy) => endpointWarnings(egress, policy as unknown as ExportPolicy),
+    });
+    components.add("api", () => api.stop());
+    await denyListener(egress, api.host, api.port, "Telex's API listener");
+    const client = new KubeClient({
+      server: api.url,
+      tls: {
+        rejectUnauthorized: true,
+        ...(options.tls === undefined ? {} : { ca: readFileSync(options.tls.certFile, "utf8") }),
+      },
+      authorization: () => (options.tokensFile === undefined ? undefined : `Bearer ${internalToken}`),
+    });
+    const running = await startReplica(options, { client, layout: embeddedLayout(), egress }, components);
+    late.exporter = running.exporter;
+    return { ...running, api };
+  });
+}

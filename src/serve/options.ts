@@ -1,0 +1,131 @@
+// What the roles of `telex serve` are configured with, and what they return.
+// The defaults here are the command's; each role's file documents its own.
+import type { ApiServer, ProjectQuotas } from "../apiserver/index.js";
+import type { Controller } from "../controller/controller.js";
+import type { ClusterConnection } from "../kube/index.js";
+import type { Exporter } from "../exporter/exporter.js";
+import type { IngestServer } from "../exporter/ingest/server.js";
+import type { Logger } from "../util/index.js";
+
+export const DEFAULT_DATA_DIR = "./.telex";
+/** Where agents remote-write by default: Thanos Receive's well-known port, on loopback. */
+export const DEFAULT_INGEST_LISTEN = "127.0.0.1:19291";
+
+export const PULL_DEFAULTS = {
+  // Each source is read every 30 s: delivery delay stays well under a minute.
+  intervalMs: 30_000,
+  // Samples are read once a minute old: agents' delivery and the store's
+  // indexing both finish well within that on a healthy platform.
+  lagMs: 60_000,
+} as const;
+
+export interface PullOptions {
+  /** VictoriaMetrics single-node root or vmselect `/select/<account>/prometheus` URL. */
+  readonly url: string;
+  readonly intervalMs?: number;
+  readonly lagMs?: number;
+  readonly mode?: "export" | "federate";
+  /** A job whose cursor falls further behind than this skips ahead (--max-backlog-age; default 24 h). */
+  readonly maxBacklogAgeMs?: number;
+}
+
+/** Delivery settings: push mode's durable buffer and the sinks' parallelism (src/cli/delivery-flags.ts). */
+export interface DeliveryOptions {
+  /** disk (default): ingest acknowledges once samples are written under DATA-DIR/buffer. */
+  readonly buffer?: "disk" | "memory";
+  readonly syncIntervalMs?: number;
+  readonly maxBacklogAgeMs?: number;
+  readonly sinkMaxBytes?: number;
+  readonly totalMaxBytes?: number;
+  readonly maxShards?: number;
+  readonly maxInflightRequests?: number;
+  /** Samples all sinks hold in memory together, in bytes (--buffer-memory). */
+  readonly memoryBytes?: number;
+}
+
+/** What every replica runs: the exporter, the controller and the sources. */
+export interface ExporterRunOptions {
+  readonly delivery?: DeliveryOptions;
+  /** Where pull cursors and the durable buffer (and, with the embedded API, the SQLite store) live (default ./.telex). */
+  readonly dataDir?: string;
+  /** HOST:PORT of the ingest endpoint (and /metrics); default 127.0.0.1:19291. */
+  readonly ingestListen?: string;
+  /** A file holding the bearer token agents must send to the ingest endpoint. */
+  readonly ingestTokenFile?: string;
+  /** The label naming a series' project (default resourcemanager_datumapis_com_project_name). */
+  readonly tenantLabel?: string;
+  /** Label bytes of the series whose routes are cached (default ROUTER_DEFAULTS.maxCachedBytes). */
+  readonly routeCacheBytes?: number;
+  /** Pull mode: read sources from this store instead of accepting pushes. */
+  readonly pull?: PullOptions;
+  /** Feed synthetic platform metrics of a few projects (see src/demo). */
+  readonly demo?: boolean;
+  /** How often delivery health is checked for status changes (default 10 s). */
+  readonly statusRefreshMs?: number;
+  /** CIDRs sinks may reach although a default denies them (--endpoint-allow; see src/exporter/egress). */
+  readonly endpointAllow?: readonly string[];
+  /** CIDRs sinks may never reach (--endpoint-deny). */
+  readonly endpointDeny?: readonly string[];
+  readonly logger?: Logger;
+}
+
+/** The embedded resource API: the all-in-one server's and `--api-only`'s. */
+export interface ApiRunOptions {
+  /** HOST:PORT of the resource API (default 127.0.0.1:6443; port 0 picks one). */
+  readonly apiListen?: string;
+  /** Where the SQLite store lives (default ./.telex). */
+  readonly dataDir?: string;
+  /** Bearer tokens; without it the API is open, loopback only. */
+  readonly tokensFile?: string;
+  /** PEM certificate and key: serve the API over https. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** Quotas of the API (per project, and --max-leases); unset ones take their defaults. */
+  readonly quotas?: Partial<ProjectQuotas>;
+  readonly logger?: Logger;
+}
+
+/** `telex serve`: everything in one process. */
+export type ServerOptions = ExporterRunOptions & ApiRunOptions;
+
+/** `telex serve --join URL`: a replica over every project of a Telex API that runs elsewhere. */
+export interface JoinOptions extends ExporterRunOptions {
+  /** The API's root URL, as `telex serve --api-only` prints it (`api: listening on URL`). */
+  readonly url: string;
+  /** A file holding a platform token (`projects: ["*"]`, role admin), read on every request (it may rotate). */
+  readonly tokenFile?: string;
+  /** PEM of the CA (or the self-signed certificate) the API's https certificate is checked against. */
+  readonly caFile?: string;
+}
+
+/** Against a Kubernetes API with the CRD installed (a cluster, or one project's control plane). */
+export interface ClusterOptions extends ExporterRunOptions {
+  /** From a kubeconfig or the in-cluster service account (src/controller/kube/config.ts). */
+  readonly connection: ClusterConnection;
+  /**
+   * The project that API serves: its policies export series whose tenant
+   * label has this value. Without it, every namespace labelled
+   * `telex.miloapis.com/project: NAME` is in project NAME
+   * (src/controller/kube/namespace-projects.ts).
+   */
+  readonly project?: string;
+}
+
+export interface RunningExporter {
+  readonly exporter: Exporter;
+  readonly controller: Controller;
+  /** Undefined in pull mode. */
+  readonly ingest: IngestServer | undefined;
+  /** Prometheus exposition of every component's metrics. */
+  metrics(): string;
+  /** Stops every component, the most downstream first; idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface RunningServer extends RunningExporter {
+  readonly api: ApiServer;
+}
+
+export interface RunningApi {
+  readonly api: ApiServer;
+  stop(): Promise<void>;
+}

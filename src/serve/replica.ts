@@ -1,0 +1,185 @@
+// What every replica runs, whatever API it follows: the exporter, its source
+// (the ingest endpoint, or the pull source) and the controller feeding it,
+// with /metrics on the ingest listener. Wiring only: each component defines
+// and writes its own metrics. The roles (all-in-one.ts, join.ts, cluster.ts)
+// differ only in the API client, layout and egress policy they hand in.
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseListenAddress } from "../apiserver/index.js";
+import { DEFAULTS } from "../api/index.js";
+import { Controller } from "../controller/controller.js";
+import type { KubeClient } from "../kube/index.js";
+import type { ControlPlaneLayout } from "../controller/layout.js";
+import { startDemo } from "../demo/generator.js";
+import { DurableLog, writeBufferMetrics } from "../exporter/buffer/index.js";
+import type { EgressPolicy } from "../exporter/egress/index.js";
+import { Exporter } from "../exporter/exporter.js";
+import { startIngestServer, type IngestServer } from "../exporter/ingest/server.js";
+import { FileCursorStore, PullSource } from "../exporter/pull/index.js";
+import {
+  DEFAULT_MAX_INFLIGHT_REQUESTS,
+  DEFAULT_SINK_MEMORY_BYTES,
+  DeliveryBudget,
+  MemoryBudget,
+} from "../exporter/sink/index.js";
+import { systemClock } from "../util/index.js";
+import { silentLogger, type Logger } from "../util/index.js";
+import { ExpositionWriter } from "../metrics/exposition.js";
+import { writeProcessMetrics } from "../metrics/process.js";
+import type { Components } from "./components.js";
+import { denyListener, denyPeer, portOf } from "./egress.js";
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_INGEST_LISTEN,
+  PULL_DEFAULTS,
+  type ExporterRunOptions,
+  type PullOptions,
+  type RunningExporter,
+} from "./options.js";
+
+/** The API a replica follows: its client (closed on stop), layout and egress policy. */
+export interface ReplicaApi {
+  readonly client: KubeClient;
+  readonly layout: ControlPlaneLayout;
+  readonly egress: EgressPolicy;
+}
+
+/** Starts the exporter, its source and the controller; each is added to `components` to stop. */
+export async function startReplica(
+  options: ExporterRunOptions,
+  api: ReplicaApi,
+  components: Components,
+): Promise<RunningExporter> {
+  const logger = options.logger ?? silentLogger;
+  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
+  const tenantLabel = options.tenantLabel ?? DEFAULTS.tenantLabel;
+  const { egress } = api;
+  const pull =
+    options.pull === undefined ? undefined : await startPull(options, options.pull, dataDir, egress, logger);
+  const delivery = options.delivery ?? {};
+  // Pull mode needs no buffer of its own: the store is one, read again from each sink's position.
+  let log: DurableLog | undefined;
+  if (pull === undefined && delivery.buffer !== "memory") {
+    const opened = await DurableLog.open({
+      dir: join(dataDir, "buffer"),
+      ...(delivery.syncIntervalMs === undefined ? {} : { syncIntervalMs: delivery.syncIntervalMs }),
+      ...(delivery.maxBacklogAgeMs === undefined ? {} : { maxBacklogAgeMs: delivery.maxBacklogAgeMs }),
+      ...(delivery.sinkMaxBytes === undefined ? {} : { sinkMaxBytes: delivery.sinkMaxBytes }),
+      ...(delivery.totalMaxBytes === undefined ? {} : { totalMaxBytes: delivery.totalMaxBytes }),
+      logger,
+    });
+    log = opened;
+    // Added before the exporter, so stopped after it: the sinks' last positions are written first.
+    components.add("buffer", () => opened.close());
+  }
+  const requestBudget = new DeliveryBudget(delivery.maxInflightRequests ?? DEFAULT_MAX_INFLIGHT_REQUESTS);
+  const memoryBudget = MemoryBudget.ofBytes(delivery.memoryBytes ?? DEFAULT_SINK_MEMORY_BYTES);
+  const exporter = new Exporter({
+    tenantLabel,
+    logger,
+    sinkRuntime: {
+      egress,
+      budget: requestBudget,
+      memory: memoryBudget,
+      ...(delivery.maxShards === undefined ? {} : { maxShards: delivery.maxShards }),
+    },
+    ...(options.routeCacheBytes === undefined ? {} : { maxCachedBytes: options.routeCacheBytes }),
+    ...(pull === undefined ? {} : { pull }),
+    ...(log === undefined ? {} : { log }),
+  });
+  components.add("exporter", () => exporter.close());
+  if (pull !== undefined) {
+    pull.start();
+    components.add("pull", () => pull.stop());
+  }
+
+  const controller = new Controller({
+    client: api.client,
+    layout: api.layout,
+    exporter,
+    tenantLabel,
+    logger,
+    ...(options.statusRefreshMs === undefined ? {} : { statusRefreshMs: options.statusRefreshMs }),
+  });
+  components.add("controller", async () => {
+    await controller.stop();
+    await api.client.close();
+  });
+  await controller.start();
+
+  let ingest: IngestServer | undefined;
+  const metrics = (): string => {
+    const writer = new ExpositionWriter();
+    exporter.writeMetrics(writer);
+    ingest?.writeMetrics(writer);
+    if (log !== undefined) writeBufferMetrics(writer, log);
+    requestBudget.writeMetrics(writer);
+    memoryBudget.writeMetrics(writer);
+    controller.writeMetrics(writer);
+    writeProcessMetrics(writer);
+    return writer.render();
+  };
+  if (pull === undefined) {
+    ingest = await startIngest(options, exporter, metrics, egress, logger, components);
+    if (options.demo === true) {
+      const demo = startDemo(exporter.ingest, tenantLabel, systemClock);
+      components.add("demo", () => {
+        demo.stop();
+        return Promise.resolve();
+      });
+    }
+  }
+  return { exporter, controller, ingest, metrics, stop: () => components.stop() };
+}
+
+async function startPull(
+  options: ExporterRunOptions,
+  source: PullOptions,
+  dataDir: string,
+  egress: EgressPolicy,
+  logger: Logger,
+): Promise<PullSource> {
+  await denyPeer(egress, source.url, "the metrics store Telex reads (--source-url)");
+  mkdirSync(dataDir, { recursive: true });
+  // --max-backlog-age bounds the pull catch-up as it bounds the push buffer.
+  const backlogAge = source.maxBacklogAgeMs ?? options.delivery?.maxBacklogAgeMs;
+  return new PullSource({
+    url: source.url,
+    intervalMs: source.intervalMs ?? PULL_DEFAULTS.intervalMs,
+    lagMs: source.lagMs ?? PULL_DEFAULTS.lagMs,
+    mode: source.mode ?? "export",
+    ...(backlogAge === undefined ? {} : { maxBacklogAgeMs: backlogAge }),
+    cursorStore: await FileCursorStore.open(join(dataDir, "pull-cursors.json")),
+    clock: systemClock,
+    logger,
+  });
+}
+
+async function startIngest(
+  options: ExporterRunOptions,
+  exporter: Exporter,
+  metrics: () => string,
+  egress: EgressPolicy,
+  logger: Logger,
+  components: Components,
+): Promise<IngestServer> {
+  const address = parseListenAddress(options.ingestListen ?? DEFAULT_INGEST_LISTEN);
+  const ingest = await startIngestServer({
+    host: address.host,
+    port: address.port,
+    processor: exporter.ingest,
+    ...(options.ingestTokenFile === undefined ? {} : { token: readToken(options.ingestTokenFile) }),
+    logger,
+    metrics,
+  });
+  components.add("ingest", () => ingest.close());
+  const listener = new URL(ingest.url);
+  await denyListener(egress, listener.hostname, portOf(listener), "Telex's ingest listener");
+  return ingest;
+}
+
+function readToken(file: string): string {
+  const token = readFileSync(file, "utf8").trim();
+  if (token === "") throw new Error(`ingest token file ${file} is empty`);
+  return token;
+}
