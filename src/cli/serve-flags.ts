@@ -44,8 +44,10 @@ const REPLICA_FLAGS = [
   ...Object.keys(DELIVERY_FLAG_OPTIONS),
 ];
 
-const JOIN_FLAGS = ["join", "token-file", "join-ca-file"];
-const CLUSTER_FLAGS = ["kubeconfig", "context", "in-cluster", "project"];
+/** Flags of a replica of a fleet: --join and the cluster roles. */
+const FLEET_FLAGS = ["replica-name", "lease-namespace", "lease-duration"];
+const JOIN_FLAGS = ["join", "token-file", "join-ca-file", ...FLEET_FLAGS];
+const CLUSTER_FLAGS = ["kubeconfig", "context", "in-cluster", "project", ...FLEET_FLAGS];
 
 const ROLE_FLAGS: Readonly<Record<ServeRole, ReadonlySet<string>>> = {
   "all-in-one": new Set([...API_FLAGS, ...REPLICA_FLAGS]),

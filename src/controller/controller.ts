@@ -173,6 +173,13 @@ export class Controller {
 
   writeMetrics(writer: ExpositionWriter): void {
     writer.sample(
+      "telex_replica_policies",
+      "Policies this replica runs: its share of the fleet by rendezvous hashing (all of them without a fleet).",
+      "gauge",
+      {},
+      this.owned.size,
+    );
+    writer.sample(
       "telex_controller_reconciles_total",
       "Reconciles finished.",
       "counter",

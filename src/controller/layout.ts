@@ -74,6 +74,7 @@ export function embeddedLayout(): ControlPlaneLayout {
 
 /** coordination.k8s.io/v1 Leases: how replicas say they are alive. */
 export const LEASES: ResourceRef = { group: "coordination.k8s.io", version: "v1", plural: "leases" };
+export const CONFIG_MAPS: ResourceRef = { group: "", version: "v1", plural: "configmaps" };
 
 /**
  * A collection (every namespace, or one) or an object of the platform plane:

@@ -11,6 +11,7 @@
 // see its Lease expire. A graceful stop deletes the Lease: the others take
 // over at once instead of after the lease duration.
 import { Informer, KubeApiError, microTime, type KubeClient, type Lease } from "../kube/index.js";
+import type { ExpositionWriter } from "../metrics/exposition.js";
 import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } from "../util/index.js";
 
 /** Leases of Telex replicas carry this label; other Leases in the namespace are not members. */
@@ -129,6 +130,28 @@ export class Membership {
     await this.leases.stop();
     this.renewedAtMs = undefined;
     this.current = [];
+  }
+
+  writeMetrics(writer: ExpositionWriter): void {
+    writer.sample(
+      "telex_replica_members",
+      "Live replicas of the fleet as this replica sees them (itself included while its Lease is fresh).",
+      "gauge",
+      {},
+      this.current.length,
+    );
+    for (const [outcome, count] of [
+      ["success", this.stats.renewals],
+      ["failure", this.stats.renewalFailures],
+    ] as const) {
+      writer.sample(
+        "telex_replica_lease_renewals_total",
+        "Renewals of this replica's Lease, by outcome.",
+        "counter",
+        { outcome },
+        count,
+      );
+    }
   }
 
   private leasePath(): string {

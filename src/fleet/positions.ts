@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto";
 import { Informer, KubeApiError, type KubeClient, type KubeObject } from "../kube/index.js";
 import type { CursorStore } from "../exporter/pull/cursor-store.js";
+import type { ExpositionWriter } from "../metrics/exposition.js";
 import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } from "../util/index.js";
 
 /** ConfigMaps holding pull positions carry this label. */
@@ -126,6 +127,16 @@ export class ApiCursorStore implements CursorStore {
     await this.flush();
     this.closed = true;
     await this.configMaps.stop();
+  }
+
+  writeMetrics(writer: ExpositionWriter): void {
+    writer.sample(
+      "telex_pull_position_writes_total",
+      "Writes of pull positions to the API (batched: merge patches of this replica's ConfigMaps).",
+      "counter",
+      {},
+      this.writes,
+    );
   }
 
   private bucketOf(key: string): number {

@@ -44,7 +44,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       },
       authorization: () => (options.tokensFile === undefined ? undefined : `Bearer ${internalToken}`),
     });
-    const running = await startReplica(options, { client, layout: embeddedLayout(), egress }, components);
+    const running = await startReplica(
+      options,
+      { client, layout: embeddedLayout(), egress, fleet: false },
+      components,
+    );
     late.exporter = running.exporter;
     return { ...running, api };
   });

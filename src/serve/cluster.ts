@@ -10,7 +10,7 @@ import {
   describeAccess,
   type ApiAccess,
 } from "../controller/access.js";
-import { KubeApiError, KubeClient } from "../kube/index.js";
+import { KubeApiError, KubeClient, PLATFORM_NAMESPACE } from "../kube/index.js";
 import { clusterLayout, type ControlPlaneLayout } from "../controller/layout.js";
 import { NamespaceProjects, namespaceProjectsLayout } from "../controller/namespace-projects.js";
 import { POLICIES } from "../controller/reconciler.js";
@@ -51,7 +51,13 @@ export async function startClusterExporter(options: ClusterOptions): Promise<Run
       await client.close();
       throw error;
     }
-    return startReplica(options, { client, layout, egress }, components);
+    // Leases and pull positions go where the kubeconfig context or the pod says, unless told.
+    const namespace = options.fleet?.namespace ?? options.connection.namespace ?? PLATFORM_NAMESPACE;
+    return startReplica(
+      { ...options, fleet: { ...options.fleet, namespace } },
+      { client, layout, egress, fleet: true },
+      components,
+    );
   });
 }
 

@@ -13,6 +13,7 @@ export { DEFAULT_DATA_DIR, DEFAULT_INGEST_LISTEN, PULL_DEFAULTS } from "./option
 export type {
   ApiRunOptions,
   ClusterOptions,
+  FleetOptions,
   DeliveryOptions,
   ExporterRunOptions,
   JoinOptions,

@@ -41,7 +41,7 @@ export async function startJoinedReplica(options: JoinOptions): Promise<RunningE
       await client.close();
       throw error;
     }
-    return startReplica(options, { client, layout, egress }, components);
+    return startReplica(options, { client, layout, egress, fleet: true }, components);
   });
 }
 

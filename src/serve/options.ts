@@ -46,6 +46,8 @@ export interface DeliveryOptions {
 /** What every replica runs: the exporter, the controller and the sources. */
 export interface ExporterRunOptions {
   readonly delivery?: DeliveryOptions;
+  /** With --join, --kubeconfig or --in-cluster: the fleet this replica is one of. */
+  readonly fleet?: FleetOptions;
   /** Where pull cursors and the durable buffer (and, with the embedded API, the SQLite store) live (default ./.telex). */
   readonly dataDir?: string;
   /** HOST:PORT of the ingest endpoint (and /metrics); default 127.0.0.1:19291. */
@@ -88,6 +90,16 @@ export interface ApiRunOptions {
 export type ServerOptions = ExporterRunOptions & ApiRunOptions;
 
 /** `telex serve --join URL`: a replica over every project of a Telex API that runs elsewhere. */
+/** A replica of a fleet: it holds a Lease and runs only the policies it owns (src/fleet). */
+export interface FleetOptions {
+  /** This replica's name and its Lease's (default: the host name, as a StatefulSet's pod name is). */
+  readonly replicaName?: string;
+  /** Where the Leases and pull positions live (default telex-system, the embedded API's platform namespace). */
+  readonly namespace?: string;
+  /** How long a replica's Lease lasts without renewal: a killed replica's policies move after this. */
+  readonly leaseDurationMs?: number;
+}
+
 export interface JoinOptions extends ExporterRunOptions {
   /** The API's root URL, as `telex serve --api-only` prints it (`api: listening on URL`). */
   readonly url: string;

@@ -4,18 +4,20 @@
 // and writes its own metrics. The roles (all-in-one.ts, join.ts, cluster.ts)
 // differ only in the API client, layout and egress policy they hand in.
 import { mkdirSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { parseListenAddress } from "../apiserver/index.js";
 import { DEFAULTS } from "../api/index.js";
 import { Controller } from "../controller/controller.js";
-import type { KubeClient } from "../kube/index.js";
-import type { ControlPlaneLayout } from "../controller/layout.js";
+import { PLATFORM_NAMESPACE, type KubeClient } from "../kube/index.js";
+import { CONFIG_MAPS, LEASES, platformPath, type ControlPlaneLayout } from "../controller/layout.js";
 import { startDemo } from "../demo/generator.js";
 import { DurableLog, writeBufferMetrics } from "../exporter/buffer/index.js";
 import type { EgressPolicy } from "../exporter/egress/index.js";
 import { Exporter } from "../exporter/exporter.js";
 import { startIngestServer, type IngestServer } from "../exporter/ingest/server.js";
-import { FileCursorStore, PullSource } from "../exporter/pull/index.js";
+import { FileCursorStore, PullSource, type CursorStore } from "../exporter/pull/index.js";
+import { ApiCursorStore, Membership, Ownership } from "../fleet/index.js";
 import {
   DEFAULT_MAX_INFLIGHT_REQUESTS,
   DEFAULT_SINK_MEMORY_BYTES,
@@ -42,6 +44,58 @@ export interface ReplicaApi {
   readonly client: KubeClient;
   readonly layout: ControlPlaneLayout;
   readonly egress: EgressPolicy;
+  /** One of a fleet (--join, --kubeconfig, --in-cluster): a Lease, and only the policies it owns. */
+  readonly fleet: boolean;
+}
+
+/** What a replica of a fleet runs besides the rest: its membership, and pull positions in the API. */
+interface FleetParts {
+  readonly membership: Membership;
+  readonly positions: ApiCursorStore | undefined;
+}
+
+/**
+ * Joins the fleet before anything else starts, so that the controller's first
+ * pass already knows this replica's share; added to `components` first, so
+ * its Lease is released last, once the sinks have stopped and the last pull
+ * positions are written: the next owner continues from them.
+ */
+async function joinFleet(
+  options: ExporterRunOptions,
+  client: KubeClient,
+  components: Components,
+  logger: Logger,
+): Promise<FleetParts> {
+  const fleet = options.fleet ?? {};
+  const identity = fleet.replicaName ?? defaultReplicaName();
+  const namespace = fleet.namespace ?? PLATFORM_NAMESPACE;
+  const membership = new Membership({
+    client,
+    leasesPath: platformPath(LEASES, namespace),
+    identity,
+    ...(fleet.leaseDurationMs === undefined
+      ? {}
+      : {
+          leaseDurationMs: fleet.leaseDurationMs,
+          renewIntervalMs: Math.max(100, Math.floor(fleet.leaseDurationMs / 3)),
+        }),
+    logger,
+  });
+  components.add("membership", () => membership.stop());
+  await membership.start();
+  let positions: ApiCursorStore | undefined;
+  if (options.pull !== undefined) {
+    const store = new ApiCursorStore({
+      client,
+      configMapsPath: platformPath(CONFIG_MAPS, namespace),
+      identity,
+      logger,
+    });
+    components.add("pull positions", () => store.close());
+    await store.start();
+    positions = store;
+  }
+  return { membership, positions };
 }
 
 /** Starts the exporter, its source and the controller; each is added to `components` to stop. */
@@ -54,8 +108,11 @@ export async function startReplica(
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const tenantLabel = options.tenantLabel ?? DEFAULTS.tenantLabel;
   const { egress } = api;
+  const fleet = api.fleet ? await joinFleet(options, api.client, components, logger) : undefined;
   const pull =
-    options.pull === undefined ? undefined : await startPull(options, options.pull, dataDir, egress, logger);
+    options.pull === undefined
+      ? undefined
+      : await startPull(options, options.pull, dataDir, egress, logger, fleet?.positions);
   const delivery = options.delivery ?? {};
   // Pull mode needs no buffer of its own: the store is one, read again from each sink's position.
   let log: DurableLog | undefined;
@@ -100,6 +157,7 @@ export async function startReplica(
     tenantLabel,
     logger,
     ...(options.statusRefreshMs === undefined ? {} : { statusRefreshMs: options.statusRefreshMs }),
+    ...(fleet === undefined ? {} : { ownership: new Ownership(fleet.membership) }),
   });
   components.add("controller", async () => {
     await controller.stop();
@@ -116,6 +174,8 @@ export async function startReplica(
     requestBudget.writeMetrics(writer);
     memoryBudget.writeMetrics(writer);
     controller.writeMetrics(writer);
+    fleet?.membership.writeMetrics(writer);
+    fleet?.positions?.writeMetrics(writer);
     writeProcessMetrics(writer);
     return writer.render();
   };
@@ -138,6 +198,7 @@ async function startPull(
   dataDir: string,
   egress: EgressPolicy,
   logger: Logger,
+  positions: CursorStore | undefined,
 ): Promise<PullSource> {
   await denyPeer(egress, source.url, "the metrics store Telex reads (--source-url)");
   mkdirSync(dataDir, { recursive: true });
@@ -149,7 +210,8 @@ async function startPull(
     lagMs: source.lagMs ?? PULL_DEFAULTS.lagMs,
     mode: source.mode ?? "export",
     ...(backlogAge === undefined ? {} : { maxBacklogAgeMs: backlogAge }),
-    cursorStore: await FileCursorStore.open(join(dataDir, "pull-cursors.json")),
+    // In a fleet, positions live in the API, where the next owner of a policy finds them.
+    cursorStore: positions ?? (await FileCursorStore.open(join(dataDir, "pull-cursors.json"))),
     clock: systemClock,
     logger,
   });
@@ -176,6 +238,22 @@ async function startIngest(
   const listener = new URL(ingest.url);
   await denyListener(egress, listener.hostname, portOf(listener), "Telex's ingest listener");
   return ingest;
+}
+
+/**
+ * The host name, as a DNS label: a StatefulSet's pod name, stable across
+ * restarts, so a restarted pod takes its own Lease back at once. Two replicas
+ * on one host need --replica-name.
+ */
+export function defaultReplicaName(): string {
+  const label = hostname()
+    .split(".")[0]
+    ?.toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63)
+    .replace(/-+$/, "");
+  return label === undefined || label === "" ? "telex" : label;
 }
 
 function readToken(file: string): string {

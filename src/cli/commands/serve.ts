@@ -24,6 +24,7 @@ import {
   startServer,
   type ApiRunOptions,
   type ExporterRunOptions,
+  type FleetOptions,
   type JoinOptions,
   type RunningExporter,
 } from "../../serve/index.js";
@@ -118,6 +119,15 @@ Against a Kubernetes API:
   --in-cluster            run against the cluster this pod runs in (its service account)
   --project NAME          the one project that API serves (default: one per labelled namespace)
 
+A replica of a fleet (--join, --kubeconfig, --in-cluster) holds a Lease and runs
+only the policies it owns by rendezvous hashing of their uids over the live replicas:
+  --replica-name NAME     this replica's name and its Lease's (default: the host name, as a
+                          StatefulSet pod's is; two replicas on one host need their own)
+  --lease-namespace NS    where Leases and pull positions live (default: telex-system with
+                          --join; the kubeconfig context's or the pod's namespace otherwise)
+  --lease-duration D      a killed replica's policies move after this (default 15s; renewed
+                          every third of it)
+
 Every role:
   --data-dir DIR          the SQLite store (API), the durable buffer and pull cursors (replicas)
                           (default ${DEFAULT_DATA_DIR})
@@ -129,6 +139,9 @@ export const SERVE_OPTIONS = {
   join: { type: "string" },
   "token-file": { type: "string" },
   "join-ca-file": { type: "string" },
+  "replica-name": { type: "string" },
+  "lease-namespace": { type: "string" },
+  "lease-duration": { type: "string" },
   "api-listen": { type: "string" },
   "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
   "tokens-file": { type: "string" },
@@ -219,12 +232,12 @@ function prepare(
       return (stop) => runAllInOne(api, replica, io, stop);
     }
     case "join": {
-      const replica = replicaOptions(values, logger);
+      const replica = { ...replicaOptions(values, logger), fleet: fleetOptions(values) };
       const join = joinOptions(values);
       return (stop) => runJoined(join, replica, io, stop);
     }
     case "cluster": {
-      const replica = replicaOptions(values, logger);
+      const replica = { ...replicaOptions(values, logger), fleet: fleetOptions(values) };
       const flags = clusterFlags(values);
       return (stop) => runAgainstCluster(flags, replica, io, stop);
     }
@@ -276,6 +289,29 @@ function replicaOptions(
     ...(endpointDeny.length === 0 ? {} : { endpointDeny }),
     demo: values.demo,
     logger,
+  };
+}
+
+function fleetOptions(values: ServeValues): FleetOptions {
+  const name = values["replica-name"];
+  if (name !== undefined) {
+    const problems = dnsLabelProblems(name);
+    if (problems.length > 0)
+      throw new UsageError(`--replica-name ${JSON.stringify(name)}: ${problems.join("; ")}`);
+  }
+  const namespace = values["lease-namespace"];
+  if (namespace !== undefined) {
+    const problems = dnsLabelProblems(namespace);
+    if (problems.length > 0)
+      throw new UsageError(`--lease-namespace ${JSON.stringify(namespace)}: ${problems.join("; ")}`);
+  }
+  const leaseDurationMs = durationFlag("lease-duration", values["lease-duration"]);
+  if (leaseDurationMs !== undefined && leaseDurationMs < 1000)
+    throw new UsageError("--lease-duration must be at least 1s (a Lease counts whole seconds)");
+  return {
+    ...(name === undefined ? {} : { replicaName: name }),
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(leaseDurationMs === undefined ? {} : { leaseDurationMs }),
   };
 }
 
