@@ -11,6 +11,7 @@ export const TELEX_BIN = fileURLToPath(new URL("../../bin/telex.js", import.meta
 const LISTENING =
   /^(?:api: listening on|controller: watching exportpolicies of (?:project \S+|every project) at) (https?:\/\/\S+)$/m;
 const INGEST = /^ingest: listening on (http:\/\/\S+)\/api\/v1\/write$/m;
+const METRICS = /^metrics: (http:\/\/\S+)\/metrics$/m;
 /** serve prints its next steps after every address line. */
 const ADDRESSES_DONE = /^Next:$/m;
 
@@ -23,6 +24,8 @@ export interface TelexServe {
    * and `${ingestUrl}/metrics` is the server's exposition. Undefined in pull mode and with --api-only.
    */
   readonly ingestUrl: string | undefined;
+  /** Where `${metricsUrl}/metrics` is served: the ingest listener, or in pull mode a listener of its own. */
+  readonly metricsUrl: string | undefined;
   /** Everything the process printed so far (last 8 KiB). */
   output(): string;
   /** SIGTERM and wait (graceful stop). */
@@ -36,32 +39,37 @@ export async function startTelexServe(args: readonly string[], timeoutMs = 15_00
   // (or there is none: --api-only runs no ingest and refuses the flag).
   const ingest =
     args.includes("--ingest-listen") || args.includes("--api-only") ? [] : ["--ingest-listen", "127.0.0.1:0"];
+  // Pull mode's /metrics listener defaults to a fixed port: side by side, each takes a free one.
+  if (args.includes("--source-url") && !args.includes("--metrics-listen"))
+    ingest.push("--metrics-listen", "127.0.0.1:0");
   const child = spawn(process.execPath, [TELEX_BIN, "serve", ...ingest, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const unregister = killOnExit(child);
   const output = captureOutput(child);
-  const { url, ingestUrl } = await new Promise<{ url: string; ingestUrl: string | undefined }>(
-    (resolve, reject) => {
-      let stdout = "";
-      const timer = setTimeout(() => {
-        reject(new Error(`telex serve printed no address within ${timeoutMs} ms:\n${output()}`));
-      }, timeoutMs);
-      const onData = (chunk: Buffer): void => {
-        stdout += chunk.toString("utf8");
-        const api = LISTENING.exec(stdout)?.[1];
-        if (api === undefined || !ADDRESSES_DONE.test(stdout)) return;
-        clearTimeout(timer);
-        child.stdout.off("data", onData);
-        resolve({ url: api, ingestUrl: INGEST.exec(stdout)?.[1] });
-      };
-      child.stdout.on("data", onData);
-      child.once("exit", (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`telex serve exited (${String(code ?? signal)}) before listening:\n${output()}`));
-      });
-    },
-  );
+  const { url, ingestUrl, metricsUrl } = await new Promise<{
+    url: string;
+    ingestUrl: string | undefined;
+    metricsUrl: string | undefined;
+  }>((resolve, reject) => {
+    let stdout = "";
+    const timer = setTimeout(() => {
+      reject(new Error(`telex serve printed no address within ${timeoutMs} ms:\n${output()}`));
+    }, timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      stdout += chunk.toString("utf8");
+      const api = LISTENING.exec(stdout)?.[1];
+      if (api === undefined || !ADDRESSES_DONE.test(stdout)) return;
+      clearTimeout(timer);
+      child.stdout.off("data", onData);
+      resolve({ url: api, ingestUrl: INGEST.exec(stdout)?.[1], metricsUrl: METRICS.exec(stdout)?.[1] });
+    };
+    child.stdout.on("data", onData);
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`telex serve exited (${String(code ?? signal)}) before listening:\n${output()}`));
+    });
+  });
   const waitExit = async (): Promise<void> => {
     if (hasExited(child)) return;
     await new Promise<void>((resolve) => {
@@ -74,6 +82,7 @@ export async function startTelexServe(args: readonly string[], timeoutMs = 15_00
     child,
     url,
     ingestUrl,
+    metricsUrl,
     output,
     stop: async () => {
       await stopProcess(child);

@@ -29,6 +29,7 @@ const API_FLAGS = [
 /** Flags of a replica: exporter, controller, ingest or pull, delivery. */
 const REPLICA_FLAGS = [
   "ingest-listen",
+  "metrics-listen",
   "ingest-token-file",
   "ingest-allow-unauthenticated",
   "route-cache-bytes",

@@ -10,6 +10,7 @@ export { ClusterConnectionError, checkCluster, startClusterExporter } from "./cl
 export { deliveryReport } from "./delivery-report.js";
 export { startJoinedReplica } from "./join.js";
 export { DEFAULT_DATA_DIR, DEFAULT_INGEST_LISTEN, PULL_DEFAULTS } from "./options.js";
+export { DEFAULT_METRICS_LISTEN } from "./metrics-server.js";
 export type {
   ApiRunOptions,
   ClusterOptions,

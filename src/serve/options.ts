@@ -46,6 +46,8 @@ export interface DeliveryOptions {
 /** What every replica runs: the exporter, the controller and the sources. */
 export interface ExporterRunOptions {
   readonly delivery?: DeliveryOptions;
+  /** HOST:PORT of a listener for /metrics and health alone (the CLI's default in pull mode: 127.0.0.1:19290). */
+  readonly metricsListen?: string;
   /** With --join, --kubeconfig or --in-cluster: the fleet this replica is one of. */
   readonly fleet?: FleetOptions;
   /** Where pull cursors and the durable buffer (and, with the embedded API, the SQLite store) live (default ./.telex). */
@@ -127,6 +129,8 @@ export interface RunningExporter {
   readonly controller: Controller;
   /** Undefined in pull mode. */
   readonly ingest: IngestServer | undefined;
+  /** The /metrics listener when it is not the ingest listener (pull mode, or --metrics-listen). */
+  readonly metricsUrl: string | undefined;
   /** Prometheus exposition of every component's metrics. */
   metrics(): string;
   /** Stops every component, the most downstream first; idempotent. */

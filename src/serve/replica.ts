@@ -29,6 +29,7 @@ import { silentLogger, type Logger } from "../util/index.js";
 import { ExpositionWriter } from "../metrics/exposition.js";
 import { writeProcessMetrics } from "../metrics/process.js";
 import type { Components } from "./components.js";
+import { startMetricsServer } from "./metrics-server.js";
 import { denyListener, denyPeer, portOf } from "./egress.js";
 import {
   DEFAULT_DATA_DIR,
@@ -189,7 +190,14 @@ export async function startReplica(
       });
     }
   }
-  return { exporter, controller, ingest, metrics, stop: () => components.stop() };
+  let metricsUrl: string | undefined;
+  if (options.metricsListen !== undefined) {
+    const address = parseListenAddress(options.metricsListen);
+    const server = await startMetricsServer(address.host, address.port, metrics);
+    components.add("metrics", () => server.close());
+    metricsUrl = server.url;
+  }
+  return { exporter, controller, ingest, metricsUrl, metrics, stop: () => components.stop() };
 }
 
 async function startPull(

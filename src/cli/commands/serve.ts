@@ -23,6 +23,7 @@ import {
   startJoinedReplica,
   startServer,
   type ApiRunOptions,
+  DEFAULT_METRICS_LISTEN,
   type ExporterRunOptions,
   type FleetOptions,
   type JoinOptions,
@@ -85,6 +86,8 @@ API flags (all in one, --api-only):
 ${quotaFlagsHelp()}
 Replica flags (all in one, --join, --kubeconfig, --in-cluster):
   --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
+  --metrics-listen HOST:PORT  /metrics, /healthz and /readyz on a listener of their own (default:
+                          the ingest listener in push mode, ${DEFAULT_METRICS_LISTEN} in pull mode)
   --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint; required
                           when --ingest-listen is not a loopback address
   --ingest-allow-unauthenticated  accept pushes without a token on a non-loopback address
@@ -140,6 +143,7 @@ export const SERVE_OPTIONS = {
   "token-file": { type: "string" },
   "join-ca-file": { type: "string" },
   "replica-name": { type: "string" },
+  "metrics-listen": { type: "string" },
   "lease-namespace": { type: "string" },
   "lease-duration": { type: "string" },
   "api-listen": { type: "string" },
@@ -280,6 +284,10 @@ function replicaOptions(
     delivery: deliveryOptions(values),
     dataDir: values["data-dir"],
     ingestListen: values["ingest-listen"],
+    // Pull mode has no ingest listener to carry /metrics: it gets one of its own.
+    ...(values["metrics-listen"] === undefined && pull === undefined
+      ? {}
+      : { metricsListen: values["metrics-listen"] ?? DEFAULT_METRICS_LISTEN }),
     ...(values["ingest-token-file"] === undefined ? {} : { ingestTokenFile: values["ingest-token-file"] }),
     tenantLabel: values["tenant-label"],
     ...(routeCacheBytes === undefined ? {} : { routeCacheBytes }),
@@ -496,10 +504,11 @@ function printSources(io: CommandIO, running: RunningExporter, options: Exporter
   }
   if (running.ingest !== undefined) {
     io.stdout.write(`ingest: listening on ${running.ingest.url}/api/v1/write\n`);
-    io.stdout.write(`metrics: ${running.ingest.url}/metrics\n`);
   } else if (options.pull !== undefined) {
     io.stdout.write(`pull: reading sources from ${options.pull.url}\n`);
   }
+  const metricsUrl = running.metricsUrl ?? running.ingest?.url;
+  if (metricsUrl !== undefined) io.stdout.write(`metrics: ${metricsUrl}/metrics\n`);
 }
 
 /** kubectlFlags: what kubectl needs to reach the API (nothing when its kubeconfig already does). */
