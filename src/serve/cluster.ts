@@ -51,11 +51,14 @@ export async function startClusterExporter(options: ClusterOptions): Promise<Run
       await client.close();
       throw error;
     }
-    // Leases and pull positions go where the kubeconfig context or the pod says, unless told.
+    // A cluster of many projects (labelled namespaces) is served by a fleet; one project's control
+    // plane (--project) by one replica, as such an API need not serve Leases. Leases and pull
+    // positions go where the kubeconfig context or the pod says, unless told.
+    const fleet = options.project === undefined;
     const namespace = options.fleet?.namespace ?? options.connection.namespace ?? PLATFORM_NAMESPACE;
     return startReplica(
       { ...options, fleet: { ...options.fleet, namespace } },
-      { client, layout, egress, fleet: true },
+      { client, layout, egress, fleet },
       components,
     );
   });

@@ -122,8 +122,9 @@ Against a Kubernetes API:
   --in-cluster            run against the cluster this pod runs in (its service account)
   --project NAME          the one project that API serves (default: one per labelled namespace)
 
-A replica of a fleet (--join, --kubeconfig, --in-cluster) holds a Lease and runs
-only the policies it owns by rendezvous hashing of their uids over the live replicas:
+A replica of a fleet (--join; --kubeconfig or --in-cluster without --project) holds a
+Lease and runs only the policies it owns by rendezvous hashing of their uids over the
+live replicas:
   --replica-name NAME     this replica's name and its Lease's (default: the host name, as a
                           StatefulSet pod's is; two replicas on one host need their own)
   --lease-namespace NS    where Leases and pull positions live (default: telex-system with
@@ -241,6 +242,10 @@ function prepare(
       return (stop) => runJoined(join, replica, io, stop);
     }
     case "cluster": {
+      if (values.project !== undefined && FLEET_FLAG_NAMES.some((flag) => values[flag] !== undefined))
+        throw new UsageError(
+          "--project runs one replica for one project's control plane; --replica-name, --lease-namespace and --lease-duration are for a fleet over a cluster's labelled namespaces",
+        );
       const replica = { ...replicaOptions(values, logger), fleet: fleetOptions(values) };
       const flags = clusterFlags(values);
       return (stop) => runAgainstCluster(flags, replica, io, stop);
@@ -299,6 +304,8 @@ function replicaOptions(
     logger,
   };
 }
+
+const FLEET_FLAG_NAMES = ["replica-name", "lease-namespace", "lease-duration"] as const;
 
 function fleetOptions(values: ServeValues): FleetOptions {
   const name = values["replica-name"];
