@@ -48,7 +48,7 @@ export type { AnyValidationResult, ValidationOptions, ValidationResult } from ".
 export { CRD_PATH, exportPolicyCrd, exportPolicyCrdYaml, toKubernetesSchema } from "./crd.js";
 export { EXPLAINABLE, ExplainError, explain, findExplainable } from "./explain.js";
 export type { ExplainableResource } from "./explain.js";
-export { schemaNode } from "./schema-node.js";
+export { propertyOf, schemaNode } from "./schema-node.js";
 export type { SchemaNode } from "./schema-node.js";
 export { ObjectMetaSchema } from "./objectmeta.js";
 export { validateAgainstSchema } from "./validate-schema.js";
