@@ -1,7 +1,7 @@
 // `explain` text in kubectl's layout, from the same schema as everything else,
 // with each field's default and bounds added.
 import { ExportPolicySchema, GROUP, KIND, PLURAL, SINGULAR, VERSION } from "./exportpolicy.js";
-import { schemaNode, type SchemaNode } from "./schema-node.js";
+import { propertyOf, schemaNode, type SchemaNode } from "./schema-node.js";
 import { SECRET_API_VERSION, SECRET_KIND, SecretSchema } from "./secret.js";
 
 export interface ExplainableResource {
@@ -144,7 +144,7 @@ export function explain(target: string, options: { recursive?: boolean } = {}): 
   let parentRequired = false;
   for (const segment of path) {
     const container = fieldsOf(node);
-    const child = container?.properties?.[segment];
+    const child = propertyOf(container, segment);
     if (container === undefined || child === undefined) {
       throw new ExplainError(`field "${segment}" does not exist`);
     }

@@ -16,8 +16,19 @@ export const FIELD_ERROR_TYPES = {
 
 export type FieldErrorType = keyof typeof FIELD_ERROR_TYPES;
 
-/** A field path as segments: names and list indexes. */
-export type FieldPath = readonly (string | number)[];
+/** A key of a map (`data`, `labels`), always printed bracketed as Kubernetes' Path.Key does: `data[key]`. */
+export interface MapKey {
+  readonly key: string;
+}
+
+export const mapKey = (key: string): MapKey => ({ key });
+
+/** A field path as segments: names, list indexes and map keys. */
+export type FieldPath = readonly (string | number | MapKey)[];
+
+/** A segment as it appears in the document: a field name or map key, or a list index. */
+export const segmentName = (segment: FieldPath[number]): string | number =>
+  typeof segment === "object" ? segment.key : segment;
 
 export interface FieldError {
   readonly type: FieldErrorType;
@@ -34,6 +45,7 @@ export function formatPath(path: FieldPath): string {
   let out = "";
   for (const segment of path) {
     if (typeof segment === "number") out += `[${segment}]`;
+    else if (typeof segment === "object") out += `[${segment.key}]`;
     else if (SIMPLE_SEGMENT.test(segment)) out += out === "" ? segment : `.${segment}`;
     else out += `[${segment}]`;
   }

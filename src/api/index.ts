@@ -29,8 +29,15 @@ export type {
 } from "./exportpolicy.js";
 export { DEFAULTS } from "./defaults.js";
 export { durationMs, parseDuration } from "./duration.js";
-export { FIELD_ERROR_TYPES, fieldError, formatFieldError, formatPath } from "./field-errors.js";
-export type { FieldError, FieldErrorType, FieldPath } from "./field-errors.js";
+export {
+  FIELD_ERROR_TYPES,
+  fieldError,
+  formatFieldError,
+  formatPath,
+  mapKey,
+  segmentName,
+} from "./field-errors.js";
+export type { FieldError, FieldErrorType, FieldPath, MapKey } from "./field-errors.js";
 export { redactEndpoint } from "./formats.js";
 export {
   BASIC_AUTH_PASSWORD_KEY,
@@ -40,15 +47,16 @@ export {
   SECRET_KIND,
   SecretSchema,
   basicAuthCredentials,
+  decodeBase64Strict,
   secretEntries,
 } from "./secret.js";
 export type { BasicAuthCredentials, Secret, SecretProblem } from "./secret.js";
-export { validateExportPolicy, validateObject, validateSecret } from "./validate.js";
+export { objectMetaProblems, validateExportPolicy, validateObject, validateSecret } from "./validate.js";
 export type { AnyValidationResult, ValidationOptions, ValidationResult } from "./validate.js";
 export { CRD_PATH, exportPolicyCrd, exportPolicyCrdYaml, toKubernetesSchema } from "./crd.js";
 export { EXPLAINABLE, ExplainError, explain, findExplainable } from "./explain.js";
 export type { ExplainableResource } from "./explain.js";
-export { schemaNode } from "./schema-node.js";
+export { propertyOf, schemaNode } from "./schema-node.js";
 export type { SchemaNode } from "./schema-node.js";
 export { ObjectMetaSchema } from "./objectmeta.js";
 export { validateAgainstSchema } from "./validate-schema.js";

@@ -43,6 +43,16 @@ export function schemaNode(schema: TSchema): SchemaNode {
   return schema;
 }
 
+/**
+ * The schema of a declared field, looked up by a key a client chose: only the
+ * node's own properties (`constructor` or `toString` are not fields of every
+ * object, whatever Object.prototype has).
+ */
+export function propertyOf(node: SchemaNode | undefined, key: string): SchemaNode | undefined {
+  const properties = node?.properties;
+  return properties !== undefined && Object.hasOwn(properties, key) ? properties[key] : undefined;
+}
+
 /** Keys of a SchemaNode that belong to us and never leave the process. */
 function isPrivateKey(key: string): boolean {
   return key.startsWith("x-telex-");

@@ -5,7 +5,7 @@
 // meets instead of stopping at the first. `null` counts as absent, as the
 // Kubernetes API server treats nulls in non-nullable fields of custom resources.
 import { fieldError, type FieldError, type FieldPath } from "./field-errors.js";
-import type { SchemaNode, TelexFormat } from "./schema-node.js";
+import { propertyOf, type SchemaNode, type TelexFormat } from "./schema-node.js";
 import { nearestName } from "./suggest.js";
 
 /** Checks a string with a semantic format; returns the problems found. */
@@ -26,6 +26,13 @@ function typeName(value: unknown): string {
   if (Array.isArray(value)) return "array";
   if (typeof value === "number" && Number.isInteger(value)) return "integer";
   return typeof value;
+}
+
+/** Sets an own data property: a map key `__proto__` (a valid ConfigMap key) is kept, never the prototype. */
+function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__")
+    Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+  else object[key] = value;
 }
 
 export function defaultAndValidate(
@@ -75,11 +82,11 @@ export function defaultAndValidate(
     const result: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(value)) {
       if (child === null) continue;
-      const childNode = properties[key];
+      const childNode = propertyOf(node, key);
       if (childNode !== undefined) {
-        result[key] = visit(child, childNode, [...path, key]);
+        setOwn(result, key, visit(child, childNode, [...path, key]));
       } else if (typeof node.additionalProperties === "object") {
-        result[key] = visit(child, node.additionalProperties, [...path, key]);
+        setOwn(result, key, visit(child, node.additionalProperties, [...path, key]));
       } else {
         errors.push(fieldError.unknownField([...path, key], nearestName(key, Object.keys(properties))));
       }

@@ -52,7 +52,8 @@ function checkTypeMeta(object: Record<string, unknown>, apiVersion: string, kind
   return errors;
 }
 
-function checkObjectMeta(object: Record<string, unknown>): FieldError[] {
+/** Problems of metadata a schema cannot state (a name is given; label and annotation syntax; annotation size). */
+export function objectMetaProblems(object: Record<string, unknown>): FieldError[] {
   const metadata = object["metadata"];
   if (!isPlainObject(metadata)) return [];
   const errors: FieldError[] = [];
@@ -178,7 +179,7 @@ export function validateExportPolicy(
     schemaNode(ExportPolicySchema),
     formatCheckers(formatOptions(options)),
   );
-  errors.push(...checkTypeMeta(input, API_VERSION, KIND), ...checkObjectMeta(input));
+  errors.push(...checkTypeMeta(input, API_VERSION, KIND), ...objectMetaProblems(input));
   if (isPlainObject(value) && isPlainObject(value["spec"]))
     errors.push(...checkExportPolicySpec(value as ExportPolicy));
   return finish(errors, value);
@@ -192,7 +193,7 @@ export function validateSecret(input: unknown, options: ValidationOptions = {}):
     schemaNode(SecretSchema),
     formatCheckers(formatOptions(options)),
   );
-  errors.push(...checkTypeMeta(input, SECRET_API_VERSION, SECRET_KIND), ...checkObjectMeta(input));
+  errors.push(...checkTypeMeta(input, SECRET_API_VERSION, SECRET_KIND), ...objectMetaProblems(input));
   if (isPlainObject(value)) errors.push(...checkSecretData(value as Secret));
   return finish(errors, value);
 }

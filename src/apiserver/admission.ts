@@ -74,11 +74,16 @@ export function admit(request: AdmissionRequest): JsonObject {
   candidate["metadata"] = serverMetadata(request, metadataOf(candidate));
 
   const validation = resource.validate(candidate);
-  if (validation.errors !== undefined) {
+  // As kube's Validate…Update: what the update may not change first, then what any object may not be.
+  const frozen =
+    old !== undefined && request.subresource === undefined && resource.validateUpdate !== undefined
+      ? resource.validateUpdate(validation.errors === undefined ? validation.object : candidate, old)
+      : [];
+  if (validation.errors !== undefined || frozen.length > 0) {
     throw errors.invalid(
       resource.kind,
       { resource: resource.plural, group: resource.group, name: request.name },
-      validation.errors,
+      [...frozen, ...(validation.errors ?? [])],
     );
   }
   let object = resource.normalize(validation.object);

@@ -3,7 +3,7 @@
 // (an element of a keyed list), `v:"x"` (an element of a set-list). Lists
 // without a list type are atomic: the list itself is one leaf. These paths
 // are what managedFields (FieldsV1) record and what apply conflicts name.
-import type { SchemaNode } from "../api/index.js";
+import { propertyOf, type SchemaNode } from "../api/index.js";
 import type { JsonObject } from "../store/index.js";
 import { isObject } from "./json.js";
 
@@ -22,7 +22,7 @@ export const splitPath = (key: PathKey): string[] => (key === "" ? [] : key.spli
 
 export function childSchema(node: SchemaNode | undefined, key: string): SchemaNode | undefined {
   if (node === undefined) return undefined;
-  const property = node.properties?.[key];
+  const property = propertyOf(node, key);
   if (property !== undefined) return property;
   return typeof node.additionalProperties === "object" ? node.additionalProperties : undefined;
 }

@@ -88,9 +88,13 @@ describe("Leases in the platform plane", () => {
     await server.close();
   });
 
-  it("serves discovery and OpenAPI at the root with coordination.k8s.io/v1 leases only", async () => {
+  it("serves discovery and OpenAPI at the root with coordination.k8s.io/v1 leases (and core configmaps)", async () => {
     assert.deepEqual((await call("GET", "/api")).json()["versions"], ["v1"]);
-    assert.deepEqual((await call("GET", "/api/v1")).json()["resources"], []);
+    const core = (await call("GET", "/api/v1")).json()["resources"] as Json[];
+    assert.deepEqual(
+      core.map((r) => r["name"]),
+      ["configmaps"],
+    );
     const groups = (await call("GET", "/apis")).json()["groups"] as { name: string }[];
     assert.deepEqual(groups.map((g) => g.name).sort(), ["authorization.k8s.io", "coordination.k8s.io"]);
     const resources = (await call("GET", "/apis/coordination.k8s.io/v1")).json()["resources"] as Json[];

@@ -2,7 +2,7 @@
 //   /apis/resourcemanager.miloapis.com/v1alpha1/projects/{project}/control-plane
 // and the project `-` is the controller's read-only view across projects.
 // Everything else at the root is the platform plane: the objects of the
-// service itself (the replicas' Leases), outside every project, for platform
+// service itself (the replicas' Leases and ConfigMaps), outside every project, for platform
 // principals only (see auth/authorizer.ts).
 
 export const PROJECTS_PREFIX = "/apis/resourcemanager.miloapis.com/v1alpha1/projects/";

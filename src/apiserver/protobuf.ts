@@ -1,5 +1,5 @@
 // Kubernetes' protobuf request bodies, for the kinds kubectl sends that way:
-// its typed clients (`create secret`, `create namespace`, `auth can-i`)
+// its typed clients (`create secret`, `create configmap`, `create namespace`, `auth can-i`)
 // encode built-in objects as `application/vnd.kubernetes.protobuf`. Only
 // decoding is needed: those clients accept JSON responses. Field numbers are
 // those of the k8s.io/api generated.proto files.
@@ -122,6 +122,25 @@ function secret(buffer: Buffer): JsonObject {
   return out;
 }
 
+/** `kubectl create configmap` sends this (platform plane). */
+function configMap(buffer: Buffer): JsonObject {
+  const f = fields(buffer);
+  const out: JsonObject = { apiVersion: "v1", kind: "ConfigMap", metadata: objectMeta(bytesOf(f, 1)[0]) };
+  set(
+    out,
+    "data",
+    map(f, 2, (b) => b.toString("utf8")),
+  );
+  set(
+    out,
+    "binaryData",
+    map(f, 3, (b) => b.toString("base64")),
+  );
+  const immutable = varintOf(f, 4);
+  if (immutable !== undefined) out["immutable"] = immutable !== 0;
+  return out;
+}
+
 function namespace(buffer: Buffer): JsonObject {
   const f = fields(buffer);
   return { apiVersion: "v1", kind: "Namespace", metadata: objectMeta(bytesOf(f, 1)[0]) };
@@ -167,6 +186,7 @@ function selfSubjectRulesReview(buffer: Buffer): JsonObject {
 const DECODERS: Readonly<Record<string, (raw: Buffer) => JsonObject>> = {
   "authorization.k8s.io/v1/SelfSubjectRulesReview": selfSubjectRulesReview,
   "v1/Secret": secret,
+  "v1/ConfigMap": configMap,
   "v1/Namespace": namespace,
   "authorization.k8s.io/v1/SelfSubjectAccessReview": selfSubjectAccessReview,
 };

@@ -1,8 +1,8 @@
 // Unknown fields: found by walking the object against its schema and left
 // out, so that fieldValidation decides what happens to them (Strict: the
 // request fails; Warn: a Warning header; Ignore: silence).
-import type { FieldPath, SchemaNode } from "../api/index.js";
-import { isObject } from "./json.js";
+import { propertyOf, type FieldPath, type SchemaNode } from "../api/index.js";
+import { isObject, setKey } from "./json.js";
 
 export interface Pruned {
   readonly value: unknown;
@@ -18,11 +18,11 @@ export function pruneUnknownFields(value: unknown, schema: SchemaNode): Pruned {
     if (at["x-kubernetes-preserve-unknown-fields"] === true && at.properties === undefined) return node;
     const out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(node)) {
-      const property = at.properties?.[key];
-      if (property !== undefined) out[key] = walk(child, property, [...path, key]);
+      const property = propertyOf(at, key);
+      if (property !== undefined) setKey(out, key, walk(child, property, [...path, key]));
       else if (typeof at.additionalProperties === "object")
-        out[key] = walk(child, at.additionalProperties, [...path, key]);
-      else if (at.properties === undefined && at.additionalProperties === undefined) out[key] = child;
+        setKey(out, key, walk(child, at.additionalProperties, [...path, key]));
+      else if (at.properties === undefined && at.additionalProperties === undefined) setKey(out, key, child);
       else unknown.push([...path, key]);
     }
     return out;

@@ -4,10 +4,18 @@
 // ResourceQuota. Usage is counted once per project from the store, then kept
 // up to date from its commits, so a check costs no scan. The platform plane is
 // counted the same way under its own key (paths.ts PLATFORM): only strangers'
-// tokens are kept out of it, but its Leases are bounded all the same.
+// tokens are kept out of it, but its Leases and ConfigMaps are bounded all the same.
 import type { JsonObject, ObjectStore, StoreEvent } from "../store/index.js";
 import { PLATFORM } from "./paths.js";
-import { exportPolicies, events, leases, namespaces, secrets, type ResourceType } from "./resources.js";
+import {
+  configMaps,
+  exportPolicies,
+  events,
+  leases,
+  namespaces,
+  secrets,
+  type ResourceType,
+} from "./resources.js";
 import { ApiError, errors, qualifiedResource } from "./status.js";
 import type { WriteTarget } from "./target.js";
 
@@ -27,6 +35,8 @@ export interface ProjectQuotas {
   readonly maxWatchesPerProject: number;
   /** Leases in the platform plane, all namespaces together (not a per-project quota: projects hold none). */
   readonly maxLeases: number;
+  /** ConfigMaps in the platform plane, all namespaces together (projects hold none either). */
+  readonly maxConfigMaps: number;
 }
 
 /**
@@ -55,6 +65,11 @@ export const DEFAULT_PROJECT_QUOTAS: ProjectQuotas = {
   // A fleet holds one Lease per replica (and a few for whatever elects a leader); 1,000 is more replicas
   // than one API would serve, and bounds the rows and the events every replica's Lease watch receives.
   maxLeases: 1000,
+  // A replica keeps its pull positions in 8 ConfigMaps named after it (src/fleet POSITIONS_DEFAULTS.buckets),
+  // and a replica that is gone leaves its own behind (its positions stay readable): 1,000 holds 125
+  // replicas' worth, departed ones included. Each may hold 1 MiB of data and every replica's informer
+  // caches them all, so the count also bounds what a replica may have to hold (platform principals write).
+  maxConfigMaps: 1000,
 };
 
 /** The `telex serve` flag of each quota, named in every 403 so an operator knows what to raise. */
@@ -68,6 +83,7 @@ export const QUOTA_FLAGS: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxEventsPerProject: "--max-events-per-project",
   maxWatchesPerProject: "--max-watches-per-project",
   maxLeases: "--max-leases",
+  maxConfigMaps: "--max-config-maps",
 };
 
 function qualifiedResourceOf(resource: ResourceType): string {
@@ -90,6 +106,7 @@ const USAGE_NAMES: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxEventsPerProject: `count/${qualifiedResourceOf(events)}`,
   maxWatchesPerProject: "watches",
   maxLeases: `count/${qualifiedResourceOf(leases)}`,
+  maxConfigMaps: `count/${qualifiedResourceOf(configMaps)}`,
 };
 
 function emptyUsage(): Usage {
@@ -103,6 +120,7 @@ function emptyUsage(): Usage {
     maxEventsPerProject: 0,
     maxWatchesPerProject: 0,
     maxLeases: 0,
+    maxConfigMaps: 0,
   };
 }
 
@@ -127,6 +145,7 @@ function usageOf(resource: string, object: JsonObject | undefined): Usage {
   } else if (resource === namespaces.plural) usage.maxNamespacesPerProject = 1;
   else if (resource === events.plural) usage.maxEventsPerProject = 1;
   else if (resource === leases.plural) usage.maxLeases = 1;
+  else if (resource === configMaps.plural) usage.maxConfigMaps = 1;
   return usage;
 }
 
@@ -202,6 +221,7 @@ export class QuotaLedger {
       // Open watches are counted by WatchQuota, not stored.
       maxWatchesPerProject: 0,
       maxLeases: store.countInProject(leases.plural, project),
+      maxConfigMaps: store.countInProject(configMaps.plural, project),
     };
     this.#usage.set(project, usage);
     return usage;

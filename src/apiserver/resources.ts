@@ -20,12 +20,19 @@ import {
   type SchemaNode,
 } from "../api/index.js";
 import type { JsonObject } from "../store/index.js";
+import {
+  ConfigMapSchema,
+  configMapProblems,
+  configMapUpdateProblems,
+  normalizeConfigMap,
+} from "./configmap.js";
 import { EventSchema, NamespaceSchema } from "./core-schemas.js";
 import { isObject, objectAt, stringAt, valueAtPath } from "./json.js";
 import { LEASE_GROUP, LeaseSchema, leaseProblems, normalizeLease } from "./lease.js";
 import { metadataOf } from "./metadata.js";
 import { PLATFORM } from "./paths.js";
 import {
+  configMapTable,
   eventTable,
   exportPolicyTable,
   leaseTable,
@@ -58,6 +65,12 @@ export interface ResourceType {
   readonly fieldLabels: Readonly<Record<string, string>>;
   /** Defaulting and validation of a whole object. */
   validate(object: JsonObject): Validation;
+  /**
+   * What an update may not change, beside what validate finds (ConfigMaps:
+   * nothing of the data once immutable). `next` is the object as written
+   * (validated when it is valid), `old` the stored one.
+   */
+  readonly validateUpdate?: (next: JsonObject, old: JsonObject) => FieldError[];
   /** Shapes the object for storage (Secrets: stringData folded into data). */
   normalize(object: JsonObject): JsonObject;
 }
@@ -210,11 +223,38 @@ export const leases: ResourceType = {
   normalize: normalizeLease,
 };
 
+/**
+ * ConfigMaps of the platform plane (replicas' pull positions). Built-in kind: strategic merge
+ * patch, unconditional updates; `immutable` freezes data and binaryData.
+ */
+export const configMaps: ResourceType = {
+  group: "",
+  version: "v1",
+  kind: "ConfigMap",
+  plural: "configmaps",
+  singular: "configmap",
+  shortNames: ["cm"],
+  categories: [],
+  namespaced: true,
+  hasStatus: false,
+  tracksGeneration: false,
+  strategicMerge: true,
+  schema: ConfigMapSchema,
+  table: configMapTable,
+  fieldLabels: {},
+  validate: (object) => schemaValidation(object, ConfigMapSchema, configMapProblems),
+  validateUpdate: configMapUpdateProblems,
+  normalize: normalizeConfigMap,
+};
+
 /** What every project's control plane (and the cross-project view) serves. */
 export const RESOURCES: readonly ResourceType[] = [exportPolicies, secrets, namespaces, events];
 
-/** What the platform plane serves: nothing a project has, so nothing of a project shows there and back. */
-export const PLATFORM_RESOURCES: readonly ResourceType[] = [leases];
+/**
+ * What the platform plane serves: nothing a project has, so nothing of a project shows there and
+ * back (ConfigMaps are core/v1 like Secrets, but no project serves them).
+ */
+export const PLATFORM_RESOURCES: readonly ResourceType[] = [leases, configMaps];
 
 /** The resources of a route's plane (see Route: a project, undefined for the cross-project view, or PLATFORM). */
 export function resourcesOf(project: string | undefined): readonly ResourceType[] {

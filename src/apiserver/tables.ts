@@ -134,6 +134,24 @@ export const leaseTable: TablePrinter = {
   ],
 };
 
+/** kube-apiserver's columns for ConfigMaps: NAME DATA AGE, DATA counting data and binaryData entries. */
+export const configMapTable: TablePrinter = {
+  columns: [
+    NAME,
+    column(
+      "Data",
+      "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'.",
+      { type: "integer" },
+    ),
+    AGE,
+  ],
+  cells: (object, nowMs) => [
+    name(object),
+    Object.keys(objectAt(object, "data")).length + Object.keys(objectAt(object, "binaryData")).length,
+    age(object, nowMs),
+  ],
+};
+
 export const eventTable: TablePrinter = {
   columns: [
     column("Last Seen", "Time since the most recent occurrence."),

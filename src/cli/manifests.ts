@@ -4,7 +4,7 @@ import { readFile, readdir, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
-import type { FieldPath } from "../api/index.js";
+import { segmentName, type FieldPath } from "../api/index.js";
 
 export const STDIN_SOURCE = "-";
 const MANIFEST_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
@@ -74,7 +74,7 @@ function locator(doc: Document, counter: LineCounter): (path: FieldPath) => Posi
     for (const segment of path) {
       if (isMap(node)) {
         const pair = node.items.find(
-          (item) => isScalar(item.key) && String(item.key.value) === String(segment),
+          (item) => isScalar(item.key) && String(item.key.value) === String(segmentName(segment)),
         );
         if (pair === undefined) break;
         if (isScalar(pair.key) && pair.key.range) best = positionOf(pair.key.range[0]);

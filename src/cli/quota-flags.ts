@@ -1,5 +1,5 @@
 // `telex serve` flags for the quotas of the embedded API (per project, and
-// the platform plane's Leases): one flag per quota, named and defaulted in
+// the platform plane's Leases and ConfigMaps): one flag per quota, named and defaulted in
 // src/apiserver/quota.ts.
 import { DEFAULT_PROJECT_QUOTAS, QUOTA_FLAGS, type ProjectQuotas } from "../apiserver/index.js";
 import { UsageError } from "./io.js";
@@ -14,6 +14,7 @@ export const QUOTA_FLAG_OPTIONS = {
   "max-events-per-project": { type: "string" },
   "max-watches-per-project": { type: "string" },
   "max-leases": { type: "string" },
+  "max-config-maps": { type: "string" },
 } as const;
 
 const QUOTA_HELP_TEXT: Readonly<Record<keyof ProjectQuotas, string>> = {
@@ -26,6 +27,7 @@ const QUOTA_HELP_TEXT: Readonly<Record<keyof ProjectQuotas, string>> = {
   maxEventsPerProject: "Events in one project (they expire after an hour)",
   maxWatchesPerProject: "watches open at once in one project (429 past it)",
   maxLeases: "Leases in the platform plane (one per replica of a fleet)",
+  maxConfigMaps: "ConfigMaps in the platform plane (8 per replica: pull positions)",
 };
 
 /** Help lines for the quota flags, with their defaults. */

@@ -60,7 +60,7 @@ const ROLE_FLAGS: Readonly<Record<ServeRole, ReadonlySet<string>>> = {
 const COMMON_FLAGS = new Set(["data-dir", "help"]);
 
 const EMBEDDED_API =
-  "--api-listen, --tokens-file, --tls-*, --max-*-per-project and --max-leases configure the embedded API";
+  "--api-listen, --tokens-file, --tls-*, --max-*-per-project, --max-leases and --max-config-maps configure the embedded API";
 
 interface RoleSelectors {
   readonly "api-only"?: boolean | undefined;

@@ -4,8 +4,8 @@
 // object's project in an annotation. Against a Kubernetes cluster with the
 // CRD installed, paths are plain, and the cluster serves either one project
 // (clusterLayout) or one project per labelled namespace (namespaceProjectsLayout).
-// Objects of the service itself (the replicas' Leases) are at platformPath,
-// the same path in both.
+// Objects of the service itself (the replicas' Leases and ConfigMaps) are at
+// platformPath, the same path in both.
 import type { KubeObject } from "../kube/index.js";
 
 export interface ResourceRef {
@@ -76,10 +76,13 @@ export function embeddedLayout(): ControlPlaneLayout {
 export const LEASES: ResourceRef = { group: "coordination.k8s.io", version: "v1", plural: "leases" };
 export const CONFIG_MAPS: ResourceRef = { group: "", version: "v1", plural: "configmaps" };
 
+/** core/v1 ConfigMaps: where replicas keep their pull positions (src/fleet/positions.ts). */
+export const CONFIG_MAPS: ResourceRef = { group: "", version: "v1", plural: "configmaps" };
+
 /**
  * A collection (every namespace, or one) or an object of the platform plane:
  * the embedded API serves it at its root, outside every project, to platform
- * tokens only; a Kubernetes cluster serves Leases at the same paths.
+ * tokens only; a Kubernetes cluster serves Leases and ConfigMaps at the same paths.
  */
 export function platformPath(resource: ResourceRef, namespace?: string, name?: string): string {
   if (namespace === undefined) return `${groupPath(resource)}/${resource.plural}`;

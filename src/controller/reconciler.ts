@@ -9,6 +9,7 @@ import {
   KIND,
   PLURAL,
   VERSION,
+  segmentName,
   validateExportPolicy,
   type Condition,
   type ExportPolicy,
@@ -148,7 +149,9 @@ export class Reconciler {
     const validation = validateExportPolicy(policy, { tenantLabel: this.deps.tenantLabel });
     if (!validation.valid) {
       await this.stopExporting(key);
-      const message = validation.errors.map((e) => `${e.path.join(".")}: ${e.detail}`).join("; ");
+      const message = validation.errors
+        .map((e) => `${e.path.map(segmentName).join(".")}: ${e.detail}`)
+        .join("; ");
       await this.writeStatus(parsed, policy, { status: "False", reason: "InvalidSpec", message }, []);
       return;
     }

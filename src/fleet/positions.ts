@@ -12,7 +12,7 @@
 // and the furthest one wins: positions only move forward, and the previous
 // owner's entry stays readable after it died.
 import { createHash } from "node:crypto";
-import { Informer, KubeApiError, type KubeClient, type KubeObject } from "../kube/index.js";
+import { Informer, KubeApiError, type ConfigMap, type KubeClient } from "../kube/index.js";
 import type { CursorStore } from "../exporter/pull/cursor-store.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } from "../util/index.js";
@@ -31,10 +31,6 @@ export const POSITIONS_DEFAULTS = {
   /** 8 objects per replica: 10,000 jobs are about 80 KB each, far below an object's 1 MiB limit. */
   buckets: 8,
 } as const;
-
-interface ConfigMap extends KubeObject {
-  readonly data?: Readonly<Record<string, string>>;
-}
 
 export interface ApiCursorStoreOptions {
   readonly client: KubeClient;

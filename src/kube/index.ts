@@ -26,3 +26,4 @@ export {
   type ObjectMeta,
 } from "./informer.js";
 export { PLATFORM_NAMESPACE, microTime, type Lease, type LeaseSpec } from "./lease.js";
+export type { ConfigMap } from "./configmap.js";

@@ -1,6 +1,6 @@
 // `telex serve --api-only`: the resource API alone — every project's control
 // plane, the cross-project view and the platform plane where replicas hold
-// their Leases — for replicas that `--join` it. No exporter, controller,
+// their Leases and ConfigMaps — for replicas that `--join` it. No exporter, controller,
 // ingest or pull: the ExportPolicy `delivery` subresource is not served
 // (404; the counters live in the replicas' /metrics) and no endpoint warnings
 // are given (the replicas' egress policies are not known here).

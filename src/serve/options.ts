@@ -83,7 +83,7 @@ export interface ApiRunOptions {
   readonly tokensFile?: string;
   /** PEM certificate and key: serve the API over https. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
-  /** Quotas of the API (per project, and --max-leases); unset ones take their defaults. */
+  /** Quotas of the API (per project, --max-leases and --max-config-maps); unset ones take their defaults. */
   readonly quotas?: Partial<ProjectQuotas>;
   readonly logger?: Logger;
 }

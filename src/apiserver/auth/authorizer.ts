@@ -2,7 +2,7 @@
 // ExportPolicies, Events and Namespaces (never Secrets). A project a
 // principal has no access to is refused before anything is looked up, with
 // the same message whether the object (or the project) exists or not. The
-// platform plane (the replicas' Leases) is for platform principals only —
+// platform plane (the replicas' Leases and ConfigMaps) is for platform principals only —
 // tokens with `projects: ["*"]`: admins write there, viewers read; a tenant's
 // token gets 403 for anything in it, discovery included.
 import { PLATFORM } from "../paths.js";

@@ -61,7 +61,7 @@ describe("telex serve refuses", () => {
       assert.equal(result.code, 2, flag.join(" "));
       assert.match(
         result.stderr,
-        /--max-\*-per-project and --max-leases configure the embedded API, which does not run with --kubeconfig/,
+        /--max-\*-per-project, --max-leases and --max-config-maps configure the embedded API, which does not run with --kubeconfig/,
       );
       assert.match(result.stderr, new RegExp(`${flag[0] ?? ""}$`, "m"), "names the flag given");
     }
@@ -158,6 +158,7 @@ describe("telex serve refuses bad combinations of roles", () => {
       ["--tokens-file", "tokens.yaml"],
       ["--tls-cert-file", "tls.crt", "--tls-key-file", "tls.key"],
       ["--max-leases", "5"],
+      ["--max-config-maps", "5"],
     ]) {
       await refused(
         ["--join", "https://telex-api:6443", ...flags],
@@ -205,7 +206,11 @@ describe("telex serve --api-only", () => {
     };
     let stop: (signal: string) => void = () => undefined;
     const stopped = new Promise<string>((resolve) => (stop = resolve));
-    const exited = run(["--api-only", "--api-listen", "127.0.0.1:0", "--data-dir", dir], io, stopped);
+    const exited = run(
+      ["--api-only", "--api-listen", "127.0.0.1:0", "--data-dir", dir, "--max-config-maps", "1"],
+      io,
+      stopped,
+    );
     try {
       const root = await Promise.race([url, exited.then(() => assert.fail(`exited early:\n${stderr}`))]);
       for (const path of ["/healthz", "/readyz"]) {
@@ -223,6 +228,13 @@ describe("telex serve --api-only", () => {
         "/apis/coordination.k8s.io/v1/namespaces/telex-system/leases",
       );
       assert.equal(leases.status, 200, leases.text);
+      const configMaps = "/api/v1/namespaces/telex-system/configmaps";
+      const configMap = (name: string) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name } });
+      const first = await apiRequest(root, "POST", configMaps, { body: configMap("first") });
+      assert.equal(first.status, 201, first.text);
+      const second = await apiRequest(root, "POST", configMaps, { body: configMap("second") });
+      assert.equal(second.status, 403, second.text);
+      assert.match(second.text, /count\/configmaps=1 \(telex serve --max-config-maps\)/);
       assert.equal((await apiRequest(root, "GET", "/metrics")).status, 404, "/metrics is a replica's");
       assert.doesNotMatch(stdout, /^(ingest|metrics|pull|controller):/m);
       assert.match(stdout, /telex serve --join http:\/\/127\.0\.0\.1:\d+ --token-file FILE/);
@@ -241,6 +253,7 @@ describe("telex serve --help", () => {
     assert.match(result.stdout, /^ {7}telex serve --join URL \[--token-file FILE\]/m);
     assert.match(result.stdout, /--join-ca-file FILE +PEM of the CA/);
     assert.match(result.stdout, /--max-leases N +Leases in the platform plane/);
+    assert.match(result.stdout, /--max-config-maps N +ConfigMaps in the platform plane .*\(default 1000\)/);
     assert.match(result.stdout, /telex\.miloapis\.com\/project=NAME/);
   });
 

@@ -63,8 +63,9 @@ Roles:
                 (http://INGEST/api/v1/write; /metrics on the same listener). With
                 --source-url, sources are read from VictoriaMetrics instead.
   --api-only    Only the resource API: every project's control plane, and the
-                platform plane at the root where replicas hold their Leases
-                (kubectl --server http://HOST:PORT get leases -n telex-system).
+                platform plane at the root for the replicas' Leases and
+                ConfigMaps (pull positions)
+                (kubectl --server http://HOST:PORT get leases,cm -n telex-system).
                 /healthz and /readyz answer on the API listener.
   --join URL    A replica over every project of the Telex API at URL (the root
                 that telex serve --api-only prints): controller, exporter,
