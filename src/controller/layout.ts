@@ -74,7 +74,6 @@ export function embeddedLayout(): ControlPlaneLayout {
 
 /** coordination.k8s.io/v1 Leases: how replicas say they are alive. */
 export const LEASES: ResourceRef = { group: "coordination.k8s.io", version: "v1", plural: "leases" };
-export const CONFIG_MAPS: ResourceRef = { group: "", version: "v1", plural: "configmaps" };
 
 /** core/v1 ConfigMaps: where replicas keep their pull positions (src/fleet/positions.ts). */
 export const CONFIG_MAPS: ResourceRef = { group: "", version: "v1", plural: "configmaps" };
