@@ -250,7 +250,7 @@ describe(
         { timeoutMs: 30_000, intervalMs: 1_000 },
       );
       assert.deepEqual(missing, []);
-      assert.ok(expected.length > 20, `checked ${expected.length} writes per series`);
+      assert.ok(expected.length >= 8, `checked ${expected.length} writes per series`);
     });
   },
 );
