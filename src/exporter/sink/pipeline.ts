@@ -50,6 +50,14 @@ export interface PipelineBacklog<S> {
   onTrim: TrimListener | undefined;
 }
 
+/**
+ * What a sink may always hold is two batches of at most this many samples, whatever its maxSize:
+ * a thousand sinks of maxSize 5,000 catching up at once would otherwise own 10 M samples (over
+ * 300 MB) before borrowing anything. Beyond it, a sink borrows from the process budget; short of
+ * that, it sends the partial batches it has (see memoryStarved), so it still makes progress.
+ */
+export const OWN_BATCH_SAMPLES = 500;
+
 export interface SinkPipelineOptions<S> {
   readonly batchMaxSize: number;
   readonly batchTimeoutMs: number;
@@ -177,8 +185,12 @@ export class SinkPipeline<S> {
     this.shardOf = options.shardOf ?? (() => 0);
     this.ring = new SampleQueue<S>(Math.max(options.queueCapacity, options.batchMaxSize));
     this.backlog = options.backlog;
-    // A batch in flight and one queued are the sink's own; more is borrowed from the process.
-    this.memory = new MemoryShare(options.memory, 2 * options.batchMaxSize, options.batchMaxSize);
+    // Two batches of at most OWN_BATCH_SAMPLES are the sink's own; more is borrowed from the process.
+    this.memory = new MemoryShare(
+      options.memory,
+      2 * Math.min(options.batchMaxSize, OWN_BATCH_SAMPLES),
+      options.batchMaxSize,
+    );
     this.shards = this.makeShards(1);
     if (this.backlog !== undefined) {
       this.backlog.onTrim = (from, to, reason, arrived) => {
