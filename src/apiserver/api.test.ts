@@ -10,6 +10,7 @@ import {
   type RequestOptions,
   type TestApiServer,
 } from "../../test-support/telex-api.js";
+import { watchEvents } from "../../test-support/watch-events.js";
 
 const EP = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";
 const SECRETS = "/api/v1/namespaces/default/secrets";
@@ -17,44 +18,6 @@ const TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 
 type Json = Record<string, unknown>;
 const meta = (object: Json): Json => object["metadata"] as Json;
-
-interface WatchEvent {
-  readonly type: string;
-  readonly object: Json;
-}
-
-/** Reads a watch stream until `count` events arrived or the stream ended. */
-async function watchEvents(url: string, count: number, timeoutMs = 5000): Promise<WatchEvent[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => {
-    controller.abort();
-  }, timeoutMs);
-  const events: WatchEvent[] = [];
-  try {
-    const response = await fetch(url, { signal: controller.signal });
-    assert.equal(response.status, 200);
-    const reader = response.body?.getReader();
-    assert.ok(reader !== undefined);
-    const decoder = new TextDecoder();
-    let buffered = "";
-    while (events.length < count) {
-      const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
-      if (chunk.done) break;
-      buffered += decoder.decode(chunk.value, { stream: true });
-      let newline;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        events.push(JSON.parse(buffered.slice(0, newline)) as WatchEvent);
-        buffered = buffered.slice(newline + 1);
-      }
-    }
-    await reader.cancel();
-  } catch (error: unknown) {
-    if (!(error instanceof Error && error.name === "AbortError")) throw error;
-  } finally {
-    clearTimeout(timer);
-  }
-  return events;
-}
 
 describe("the resource API over HTTP", () => {
   let server: TestApiServer;

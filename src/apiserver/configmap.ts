@@ -4,15 +4,14 @@
 // ConfigMaps live in the platform plane only: replicas of `telex serve
 // --join` keep their pull positions in them (src/fleet/positions.ts).
 import {
-  ObjectMetaSchema,
   decodeBase64Strict,
   fieldError,
   mapKey,
   objectMetaProblems,
-  schemaNode,
   type FieldError,
   type SchemaNode,
 } from "../api/index.js";
+import { objectHeader } from "./core-schemas.js";
 import type { JsonObject } from "../store/index.js";
 import { deepEqual, isObject, setKey } from "./json.js";
 
@@ -29,12 +28,7 @@ export const ConfigMapSchema: SchemaNode = {
   description: "ConfigMap holds configuration data for pods to consume.",
   additionalProperties: false,
   properties: {
-    apiVersion: {
-      type: "string",
-      description: "APIVersion defines the versioned schema of this representation of an object.",
-    },
-    kind: { type: "string", description: "Kind is a string value representing the REST resource." },
-    metadata: schemaNode(ObjectMetaSchema),
+    ...objectHeader("v1"),
     data: {
       type: "object",
       additionalProperties: { type: "string" },

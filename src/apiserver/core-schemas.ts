@@ -6,10 +6,18 @@ import { ObjectMetaSchema, schemaNode, type SchemaNode } from "../api/index.js";
 const meta: SchemaNode = schemaNode(ObjectMetaSchema);
 const str = (description: string): SchemaNode => ({ type: "string", description });
 const time = (description: string): SchemaNode => ({ type: "string", format: "date-time", description });
-const typeMeta = {
-  apiVersion: str("APIVersion defines the versioned schema of this representation of an object: v1."),
-  kind: str("Kind is a string value representing the REST resource this object represents."),
-};
+const typeMeta = objectHeader("v1");
+
+/** apiVersion, kind and metadata: the properties every built-in kind opens with. */
+export function objectHeader(apiVersion: string): Record<string, SchemaNode> {
+  return {
+    apiVersion: str(
+      `APIVersion defines the versioned schema of this representation of an object: ${apiVersion}.`,
+    ),
+    kind: str("Kind is a string value representing the REST resource this object represents."),
+    metadata: meta,
+  };
+}
 
 export const NamespaceSchema: SchemaNode = {
   type: "object",

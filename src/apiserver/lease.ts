@@ -2,17 +2,11 @@
 // validation of pkg/apis/coordination/validation (with its wording), and
 // MicroTime normalisation. Leases live in the platform plane only: they are
 // how replicas of `telex serve --join` say they are alive.
-import {
-  ObjectMetaSchema,
-  dnsSubdomainProblems,
-  fieldError,
-  schemaNode,
-  type FieldError,
-  type SchemaNode,
-} from "../api/index.js";
+import { dnsSubdomainProblems, fieldError, type FieldError, type SchemaNode } from "../api/index.js";
 import type { JsonObject } from "../store/index.js";
 import { isObject } from "./json.js";
 import { metadataOf } from "./metadata.js";
+import { objectHeader } from "./core-schemas.js";
 
 export const LEASE_GROUP = "coordination.k8s.io";
 
@@ -32,12 +26,7 @@ export const LeaseSchema: SchemaNode = {
   description: "Lease defines a lease concept.",
   additionalProperties: false,
   properties: {
-    apiVersion: {
-      type: "string",
-      description: "APIVersion defines the versioned schema of this representation of an object.",
-    },
-    kind: { type: "string", description: "Kind is a string value representing the REST resource." },
-    metadata: schemaNode(ObjectMetaSchema),
+    ...objectHeader("coordination.k8s.io/v1"),
     spec: {
       type: "object",
       description: "spec contains the specification of the Lease.",

@@ -16,6 +16,7 @@ import {
   type RequestOptions,
   type TestApiServer,
 } from "../../test-support/telex-api.js";
+import { watchEvents } from "../../test-support/watch-events.js";
 
 type Json = Record<string, unknown>;
 
@@ -32,44 +33,6 @@ const lease = (name: string, spec: Json = {}): Json => ({
 
 const specOf = (object: Json): Json => object["spec"] as Json;
 const metaOf = (object: Json): Json => object["metadata"] as Json;
-
-interface WatchEvent {
-  readonly type: string;
-  readonly object: Json;
-}
-
-/** Reads a watch stream until `count` events arrived (or the timeout). */
-async function watchEvents(url: string, count: number, timeoutMs = 5000): Promise<WatchEvent[]> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => {
-    abort.abort();
-  }, timeoutMs);
-  const events: WatchEvent[] = [];
-  try {
-    const response = await fetch(url, { signal: abort.signal });
-    assert.equal(response.status, 200);
-    const reader = response.body?.getReader();
-    assert.ok(reader !== undefined);
-    const decoder = new TextDecoder();
-    let buffered = "";
-    while (events.length < count) {
-      const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
-      if (chunk.done) break;
-      buffered += decoder.decode(chunk.value, { stream: true });
-      let newline;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        events.push(JSON.parse(buffered.slice(0, newline)) as WatchEvent);
-        buffered = buffered.slice(newline + 1);
-      }
-    }
-    await reader.cancel();
-  } catch (error: unknown) {
-    if (!(error instanceof Error && error.name === "AbortError")) throw error;
-  } finally {
-    clearTimeout(timer);
-  }
-  return events;
-}
 
 describe("Leases in the platform plane", () => {
   let server: TestApiServer;
