@@ -6,6 +6,7 @@ import { runBacklogBench } from "./backlog.js";
 import { runBufferBench } from "./buffer.js";
 import { runControllerBench } from "./controller.js";
 import { runDeliveryBench } from "./delivery.js";
+import { runFleetBench } from "./fleet.js";
 import { runIngestBench } from "./ingest.js";
 import { runLossBench } from "./loss.js";
 import { runMetricsqlBench } from "./metricsql.js";
@@ -29,6 +30,7 @@ const suites: Suite[] = [
   { title: "loss", run: runLossBench },
   { title: "buffer", run: runBufferBench },
   { title: "backlog", run: runBacklogBench },
+  { title: "fleet", run: runFleetBench },
 ];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";

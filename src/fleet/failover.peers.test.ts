@@ -3,8 +3,9 @@
 // VictoriaMetrics (the platform's store) and delivering to another (the
 // customers'). Each replica runs a share (telex_replica_policies, its Lease);
 // a replica killed with SIGKILL has its policies run by the others once its
-// Lease expires, and a fourth replica takes a share; through all of it the
-// customers' store misses no sample the platform's store holds.
+// Lease expires, a fourth replica takes a share, and one stopped gracefully
+// (SIGTERM) releases its Lease, so the others take its share at once; through
+// all of it the customers' store misses no sample the platform's store holds.
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -43,7 +44,7 @@ function gauge(text: string, name: string): number {
 }
 
 describe(
-  "a fleet of three replicas: shares, kill -9, a fourth",
+  "a fleet of three replicas: shares, kill -9, a fourth, a graceful stop",
   { skip: victoriaMetricsAvailability().skip },
   () => {
     let dir = "";
@@ -169,7 +170,7 @@ describe(
       await rm(dir, { recursive: true, force: true });
     });
 
-    it("three replicas share the 60 policies, kill -9 of one moves its share, a fourth takes one: no sample missed", async () => {
+    it("three replicas share the 60 policies, kill -9 of one moves its share, a fourth takes one, a graceful stop hands one over: no sample missed", async () => {
       for (const name of ["replica-a", "replica-b", "replica-c"]) await startReplica(name);
       // The platform's store gets a sample of every series every 500 ms from now on.
       const firstWrite = Date.now();
@@ -216,6 +217,24 @@ describe(
         (s) => (s.get("replica-d") ?? 0) > 0 && [...s.values()].reduce((a, b) => a + b, 0) === 60,
         "the fourth replica with a share",
         { timeoutMs: 20_000, intervalMs: 300 },
+      );
+
+      // SIGTERM: the replica stops its sinks, writes its last pull positions and deletes its
+      // Lease (all through its API client, closed last), so it exits at once and the others
+      // own its share without waiting for the Lease to expire.
+      const leaving = "replica-a";
+      const stopStarted = Date.now();
+      await replicas.get(leaving)?.stop();
+      replicas.delete(leaving);
+      const stopS = (Date.now() - stopStarted) / 1000;
+      assert.ok(stopS < 5, `the graceful stop took ${stopS} s (SIGKILL comes after 10 s)`);
+      // The killed replica's Lease stays (expired); the stopped one's is gone.
+      assert.deepEqual(await leaseHolders(), ["replica-b", "replica-c", "replica-d"]);
+      await eventuallyValue(
+        shares,
+        (s) => [...s.values()].reduce((a, b) => a + b, 0) === 60,
+        `the stopped replica's share run by the other two`,
+        { timeoutMs: 20_000, intervalMs: 200 },
       );
       // Let the last writes pass the pull lag and be delivered, then stop writing.
       await new Promise((resolve) => setTimeout(resolve, 2_000));

@@ -57,9 +57,9 @@ interface FleetParts {
 
 /**
  * Joins the fleet before anything else starts, so that the controller's first
- * pass already knows this replica's share; added to `components` first, so
- * its Lease is released last, once the sinks have stopped and the last pull
- * positions are written: the next owner continues from them.
+ * pass already knows this replica's share; added to `components` first after
+ * the API client, so its Lease is released last, once the sinks have stopped
+ * and the last pull positions are written: the next owner continues from them.
  */
 async function joinFleet(
   options: ExporterRunOptions,
@@ -109,6 +109,10 @@ export async function startReplica(
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const tenantLabel = options.tenantLabel ?? DEFAULTS.tenantLabel;
   const { egress } = api;
+  // Closed last (components stop in reverse order): the Lease is released and the last pull
+  // positions are written through it after everything else has stopped. Closing it earlier would
+  // also wait for the Lease and ConfigMap watches, which stop only after it.
+  components.add("api client", () => api.client.close());
   const fleet = api.fleet ? await joinFleet(options, api.client, components, logger) : undefined;
   const pull =
     options.pull === undefined
@@ -160,10 +164,7 @@ export async function startReplica(
     ...(options.statusRefreshMs === undefined ? {} : { statusRefreshMs: options.statusRefreshMs }),
     ...(fleet === undefined ? {} : { ownership: new Ownership(fleet.membership) }),
   });
-  components.add("controller", async () => {
-    await controller.stop();
-    await api.client.close();
-  });
+  components.add("controller", () => controller.stop());
   await controller.start();
 
   let ingest: IngestServer | undefined;
