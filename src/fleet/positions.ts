@@ -120,11 +120,22 @@ export class ApiCursorStore implements CursorStore {
 
   /** Flushes what is pending and stops watching. */
   async close(): Promise<void> {
-    this.timer?.cancel();
-    this.timer = undefined;
-    await this.flush();
+    this.cancelTimer();
+    // A flush already running does not carry what was saved during it: flush until nothing waits,
+    // at most a few rounds (a failing API is not waited out; the next owner then re-sends a little).
+    for (let round = 0; round < 3; round++) {
+      await this.flush();
+      if (this.dirty.size === 0) break;
+    }
+    // A failed flush re-arms its retry: not after close.
+    this.cancelTimer();
     this.closed = true;
     await this.configMaps.stop();
+  }
+
+  private cancelTimer(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
   }
 
   writeMetrics(writer: ExpositionWriter): void {
