@@ -58,12 +58,7 @@ export class Controller {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.queue = new WorkQueue({ clock: this.clock });
-    const keyOf = (object: KubeObject) =>
-      formatKey({
-        project: options.layout.projectOf(object) ?? "",
-        namespace: object.metadata.namespace ?? "default",
-        name: object.metadata.name,
-      });
+    const keyOf = (object: KubeObject): string => this.keyOf(object);
     this.policies = new Informer<PolicyObject>({
       client: options.client,
       path: options.layout.collectionPath(POLICIES),
@@ -116,6 +111,15 @@ export class Controller {
     });
   }
 
+  /** The work queue's key of an object: project/namespace/name. */
+  private keyOf(object: KubeObject): string {
+    return formatKey({
+      project: this.options.layout.projectOf(object) ?? "",
+      namespace: object.metadata.namespace ?? "default",
+      name: object.metadata.name,
+    });
+  }
+
   /** Policies this replica runs now. */
   get ownedPolicies(): number {
     return this.owned.size;
@@ -137,11 +141,7 @@ export class Controller {
    */
   private ownersChanged(): void {
     for (const policy of this.policies.list()) {
-      const key = formatKey({
-        project: this.options.layout.projectOf(policy) ?? "",
-        namespace: policy.metadata.namespace ?? "default",
-        name: policy.metadata.name,
-      });
+      const key = this.keyOf(policy);
       if (this.noteOwner(key, policy)) this.queue.add(key);
     }
   }
@@ -234,13 +234,7 @@ export class Controller {
   private scheduleResync(): void {
     this.resyncTimer = this.clock.setTimer(this.options.resyncMs ?? 10 * 60_000, () => {
       for (const policy of this.policies.list()) {
-        this.queue.add(
-          formatKey({
-            project: this.options.layout.projectOf(policy) ?? "",
-            namespace: policy.metadata.namespace ?? "default",
-            name: policy.metadata.name,
-          }),
-        );
+        this.queue.add(this.keyOf(policy));
       }
       this.scheduleResync();
     });
