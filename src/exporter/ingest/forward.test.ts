@@ -70,11 +70,11 @@ const request = (...names: string[]): Uint8Array =>
   );
 
 describe("forwarding to the replica that runs a policy", () => {
-  let dir: string;
+  let dir: string | undefined;
   let receiver: FaultServer;
-  let log: DurableLog;
+  let log: DurableLog | undefined;
   let peers: Peers;
-  let exporter: Exporter;
+  let exporter: Exporter | undefined;
   let status = 204;
 
   before(async () => {
@@ -93,15 +93,21 @@ describe("forwarding to the replica that runs a policy", () => {
   });
 
   after(async () => {
-    await exporter.close();
-    await log.close().catch(() => undefined);
+    await exporter?.close();
+    await log?.close().catch(() => undefined);
     await receiver.close();
-    await rm(dir, { recursive: true, force: true });
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  const local = () => exporter.health("uid-p1-local")?.sinks.get("out");
+  /** The current test's exporter and log (beforeEach made them). */
+  const running = (): { exporter: Exporter; log: DurableLog } => {
+    assert.ok(exporter !== undefined && log !== undefined);
+    return { exporter, log };
+  };
+  const local = () => running().exporter.health("uid-p1-local")?.sinks.get("out");
 
   it("sends a series to each replica once, however many of its policies match, and settles with the forwards", async () => {
+    const { exporter } = running();
     exporter.apply(policyPlan("p1", policy("local", `{__name__=~"a|b"}`, receiver.url)));
     for (const name of ["r1", "r2"]) {
       const plan = policyPlan("p1", policy(name, `{__name__=~"b|c"}`, receiver.url));
@@ -125,6 +131,7 @@ describe("forwarding to the replica that runs a policy", () => {
   });
 
   it("fails the request when forwarding fails, or no live replica runs a matched policy", async () => {
+    const { exporter } = running();
     const plan = policyPlan("p1", policy("remote", `{__name__="a"}`, receiver.url));
     exporter.forwardTo(plan);
     await assert.rejects(exporter.ingest.apply(request("a")) ?? Promise.resolve(), ForwardError);
@@ -134,6 +141,7 @@ describe("forwarding to the replica that runs a policy", () => {
   });
 
   it("refuses a forwarded request whole when a series would go on, or matches nothing here", () => {
+    const { exporter } = running();
     exporter.apply(policyPlan("p1", policy("local", `{__name__="a"}`, receiver.url)));
     const remote = policyPlan("p1", policy("remote", `{__name__="b"}`, receiver.url));
     peers.owners.set(remote.uid, "replica-x");
@@ -146,6 +154,7 @@ describe("forwarding to the replica that runs a policy", () => {
   });
 
   it("keeps delivering the backlog of a policy that moved away, then forgets it; taken back, it runs on", async () => {
+    const { exporter, log } = running();
     const plan = policyPlan("p1", policy("local", `{__name__="a"}`, receiver.url));
     exporter.apply(plan);
     status = 503;
