@@ -46,7 +46,7 @@ const REPLICA_FLAGS = [
 ];
 
 /** Flags of a replica of a fleet: --join and the cluster roles. */
-const FLEET_FLAGS = ["replica-name", "lease-namespace", "lease-duration"];
+const FLEET_FLAGS = ["replica-name", "lease-namespace", "lease-duration", "advertise-url"];
 const JOIN_FLAGS = ["join", "token-file", "join-ca-file", ...FLEET_FLAGS];
 const CLUSTER_FLAGS = ["kubeconfig", "context", "in-cluster", "project", ...FLEET_FLAGS];
 

@@ -43,7 +43,8 @@ const EVENTS: ResourceRef = { group: "", version: "v1", plural: "events" };
 const READY = "Ready";
 
 /** The exporter as the controller sees it: a narrow interface. */
-export type ExporterControl = Pick<Exporter, "apply" | "remove" | "health">;
+export type ExporterControl = Pick<Exporter, "apply" | "remove" | "health"> &
+  Partial<Pick<Exporter, "forwardTo" | "forwards">>;
 
 export interface PolicyKey {
   readonly project: string;
@@ -107,7 +108,9 @@ interface PolicyEvent {
 export class Reconciler {
   /** What runs in the exporter, per policy key. */
   private readonly applied = new Map<string, Applied>();
-  /** Which key runs each policy uid in the exporter, and removals not yet finished. */
+  /** In a fleet's push mode: what the exporter forwards to other replicas, per policy key. */
+  private readonly forwarded = new Map<string, PolicyPlan>();
+  /** Which key runs (or forwards) each policy uid in the exporter, and removals not yet finished. */
   private readonly owners = new Map<string, string>();
   private readonly removals = new Map<string, Promise<void>>();
   status = { writes: 0, events: 0 };
@@ -121,8 +124,10 @@ export class Reconciler {
       return;
     }
     if (this.deps.owns !== undefined && !this.deps.owns(policy.metadata.uid ?? "")) {
-      // Another replica runs it, finalizer and status included: this one only lets go of it.
-      await this.stopExporting(key, { handover: true });
+      // Another replica runs it, finalizer and status included: this one lets go of it, and in
+      // push mode forwards it the series its sources match.
+      if (this.deps.exporter.forwards === true) await this.forwardElsewhere(key, policy);
+      else await this.stopExporting(key, { handover: true });
       return;
     }
     const parsed = parseKey(key);
@@ -167,6 +172,7 @@ export class Reconciler {
       // A policy whose project moved was stopped under its old key: that stop finishes first.
       await this.removals.get(compiled.plan.uid);
       this.deps.exporter.apply(compiled.plan);
+      this.forwarded.delete(key);
       this.owners.set(compiled.plan.uid, key);
     }
     // Problems can change while the plan does not (a missing Secret turning
@@ -292,10 +298,44 @@ export class Reconciler {
   }
 
   private async stopExporting(key: string, options: { readonly handover?: boolean } = {}): Promise<void> {
-    const applied = this.applied.get(key);
-    if (applied === undefined) return;
+    const plan = this.applied.get(key)?.plan ?? this.forwarded.get(key);
+    if (plan === undefined) return;
     this.applied.delete(key);
-    await this.removeFromExporter(key, applied.plan.uid, options);
+    this.forwarded.delete(key);
+    await this.removeFromExporter(key, plan.uid, options);
+  }
+
+  /**
+   * A policy another replica runs, in a fleet's push mode: the exporter
+   * routes the series its sources match to that replica (and delivers the
+   * backlog it still holds for the policy's sinks). Nothing is written to
+   * the API: the owner writes status and Events.
+   */
+  private async forwardElsewhere(key: string, policy: ExportPolicy): Promise<void> {
+    const forwardTo = this.deps.exporter.forwardTo;
+    const parsed = parseKey(key);
+    const validation =
+      parsed.project === "" || policy.metadata.deletionTimestamp !== undefined
+        ? undefined
+        : validateExportPolicy(policy, { tenantLabel: this.deps.tenantLabel });
+    if (forwardTo === undefined || validation === undefined || !validation.valid) {
+      // In no project, being deleted or invalid: the owner exports nothing either.
+      await this.stopExporting(key);
+      return;
+    }
+    const { plan } = compilePolicy(validation.object, {
+      project: parsed.project,
+      tenantLabel: this.deps.tenantLabel,
+      secret: (name) => this.deps.secret(parsed.project, parsed.namespace, name),
+    });
+    if (isDeepStrictEqual(this.forwarded.get(key), plan)) return;
+    const previous = this.applied.get(key)?.plan ?? this.forwarded.get(key);
+    if (previous !== undefined && previous.uid !== plan.uid) await this.removeFromExporter(key, previous.uid);
+    await this.removals.get(plan.uid);
+    this.applied.delete(key);
+    forwardTo.call(this.deps.exporter, plan);
+    this.forwarded.set(key, plan);
+    this.owners.set(plan.uid, key);
   }
 
   /**

@@ -8,7 +8,7 @@ import type { DurableLog } from "./buffer/index.js";
 import { silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
 import { compileSelector, print } from "../metricsql/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
-import { IngestProcessor } from "./ingest/processor.js";
+import { IngestProcessor, type PeerSender } from "./ingest/processor.js";
 import type { PolicyPlan } from "./plan.js";
 import { pullEmitter } from "./pull-emitter.js";
 import type { PullJob, PullSource } from "./pull/index.js";
@@ -18,6 +18,7 @@ import {
   SourceStats,
   type CompiledSource,
   type LabelLimits,
+  type SampleTarget,
 } from "./router/router.js";
 import { RemoteWriteSink, SINK_RUNTIME_DEFAULTS, type SinkRuntime } from "./sink/index.js";
 import { writeSinkMetrics } from "./sink/metrics.js";
@@ -44,6 +45,17 @@ export interface ExporterOptions {
    * and every sink reads back from it what it could not send at once.
    */
   readonly log?: DurableLog;
+  /**
+   * Push mode in a fleet: who runs the policies this replica does not, and
+   * how to forward their series there (see forwardTo).
+   */
+  readonly fleet?: FleetForwarding;
+}
+
+/** In a fleet: which replica runs a policy, and the way to send it series (src/fleet/forwarder.ts). */
+export interface FleetForwarding extends PeerSender {
+  /** The replica running the policy of this uid; undefined while no live one is known. */
+  ownerOf(uid: string): string | undefined;
 }
 
 /** What the controller reads back about a policy. */
@@ -61,10 +73,29 @@ interface RunningPolicy {
   pullJobs: PullJob[];
 }
 
+/**
+ * A policy another replica of the fleet runs: its sources route matching
+ * series to that replica, and the backlog this replica still holds for its
+ * sinks (it ran them before, or before a restart) is delivered from here
+ * until it is empty, then forgotten.
+ */
+interface ForwardedPolicy {
+  plan: PolicyPlan;
+  compiled: CompiledSource[];
+  draining: Map<string, DrainingSink>;
+}
+
+interface DrainingSink {
+  readonly sink: RemoteWriteSink;
+  /** Aborted when the sink is taken back (the policy runs here again) or replaced. */
+  readonly watch: AbortController;
+}
+
 export class Exporter {
   readonly router: Router;
   readonly ingest: IngestProcessor;
   private readonly policies = new Map<string, RunningPolicy>();
+  private readonly forwarded = new Map<string, ForwardedPolicy>();
   private readonly projectPolicies = new Map<string, Set<string>>();
   private readonly logger: Logger;
   private readonly closing = new Set<Promise<void>>();
@@ -78,7 +109,7 @@ export class Exporter {
       ...(options.maxCachedBytes === undefined ? {} : { maxCachedBytes: options.maxCachedBytes }),
       ...(options.labelLimits === undefined ? {} : { labelLimits: options.labelLimits }),
     });
-    this.ingest = new IngestProcessor(this.router, options.log);
+    this.ingest = new IngestProcessor(this.router, options.log, options.fleet);
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -87,8 +118,14 @@ export class Exporter {
     const previous = this.policies.get(plan.uid);
     const sinks = new Map<string, RemoteWriteSink>();
     const log = this.options.log;
+    // Ran by another replica until now: the sinks still draining its old backlog here are taken back.
+    const draining = this.takeBack(plan.uid);
+    const forwarded = this.forwarded.get(plan.uid);
+    this.forwarded.delete(plan.uid);
+    if (forwarded !== undefined && forwarded.plan.project !== plan.project)
+      this.unindex(forwarded.plan.project, plan.uid);
     for (const sinkPlan of plan.sinks) {
-      const existing = previous?.sinks.get(sinkPlan.name);
+      const existing = previous?.sinks.get(sinkPlan.name) ?? draining.get(sinkPlan.name);
       if (existing !== undefined && isDeepStrictEqual(existing.config, sinkPlan.remoteWrite)) {
         sinks.set(sinkPlan.name, existing);
         continue;
@@ -104,7 +141,7 @@ export class Exporter {
       const durable = log.sink(sinkKey(plan.uid, sinkPlan.name));
       sinks.set(sinkPlan.name, new RemoteWriteSink(sinkPlan.remoteWrite, runtime, durable, replaced));
     }
-    for (const [name, sink] of previous?.sinks ?? []) {
+    for (const [name, sink] of [...(previous?.sinks ?? []), ...draining]) {
       if (sinks.get(name) === sink) continue;
       if (sinks.has(name)) {
         // Replaced: with a log that was done above, as the new sink waits for it.
@@ -143,6 +180,19 @@ export class Exporter {
    * positions are kept for the new owner.
    */
   async remove(uid: string, options: { readonly handover?: boolean } = {}): Promise<void> {
+    const forwarded = this.forwarded.get(uid);
+    if (forwarded !== undefined) {
+      // Deleted while another replica ran it: what is still buffered here goes with it.
+      const draining = this.takeBack(uid);
+      this.forwarded.delete(uid);
+      this.unindex(forwarded.plan.project, uid);
+      await Promise.all(
+        [...draining].map(async ([name, sink]) => {
+          await sink.close(SINK_RUNTIME_DEFAULTS.drainTimeoutMs, "removed");
+          this.options.log?.removeSink(sinkKey(uid, name));
+        }),
+      );
+    }
     const running = this.policies.get(uid);
     if (running === undefined) return;
     this.policies.delete(uid);
@@ -156,8 +206,107 @@ export class Exporter {
     );
   }
 
+  /** In a fleet's push mode: policies other replicas run are forwarded to them (forwardTo). */
+  get forwards(): boolean {
+    return this.options.fleet !== undefined;
+  }
+
   has(uid: string): boolean {
     return this.policies.has(uid);
+  }
+
+  /**
+   * Push mode in a fleet: the policy runs on another replica (the fleet
+   * option's ownerOf names it, at the time each request is forwarded). Its
+   * sources route matching series there; the sinks it ran here stop taking
+   * new samples and deliver what this replica buffered for them, in order,
+   * then are forgotten: nothing acknowledged is lost in the handover. The
+   * new owner sends new samples meanwhile, so while an old backlog drains
+   * here a series' samples can reach the endpoint out of order (the README's
+   * fleet section). A backlog found after a restart drains the same way.
+   */
+  forwardTo(plan: PolicyPlan): void {
+    const fleet = this.options.fleet;
+    if (fleet === undefined) throw new Error("forwardTo needs a fleet (ExporterOptions.fleet)");
+    const uid = plan.uid;
+    const running = this.policies.get(uid);
+    const previous = this.forwarded.get(uid);
+    const draining = previous?.draining ?? new Map<string, DrainingSink>();
+    const log = this.options.log;
+    if (running !== undefined) {
+      this.policies.delete(uid);
+      this.unindex(running.plan.project, uid);
+      for (const [name, sink] of running.sinks) {
+        if (sink.durable !== undefined) draining.set(name, this.drain(uid, name, sink));
+        else void this.retire(sink, "removed");
+      }
+    }
+    for (const sinkPlan of plan.sinks) {
+      const key = sinkKey(uid, sinkPlan.name);
+      const current = draining.get(sinkPlan.name);
+      if (current !== undefined && isDeepStrictEqual(current.sink.config, sinkPlan.remoteWrite)) continue;
+      if (log === undefined || (current === undefined && log.backlogOf(key) === 0)) continue;
+      // The endpoint or its credentials changed while the backlog drains: it drains to the new one.
+      let replaced: Promise<void> | undefined;
+      if (current !== undefined) {
+        current.watch.abort();
+        replaced = this.retire(current.sink, "replaced");
+      }
+      const runtime = { ...this.options.sinkRuntime, logger: this.logger };
+      const sink = new RemoteWriteSink(sinkPlan.remoteWrite, runtime, log.sink(key), replaced);
+      draining.set(sinkPlan.name, this.drain(uid, sinkPlan.name, sink));
+    }
+    for (const [name, current] of draining) {
+      if (plan.sinks.some((sink) => sink.name === name)) continue;
+      // The sink was removed from the policy: its backlog goes with it.
+      current.watch.abort();
+      draining.delete(name);
+      void this.retire(current.sink, "removed").finally(() => log?.removeSink(sinkKey(uid, name)));
+    }
+    const target: SampleTarget = {
+      forwardTo: () => fleet.ownerOf(uid),
+      push: () => {
+        throw new Error("a forwarded policy's samples are sent to its replica, never pushed");
+      },
+    };
+    const compiled = plan.sources.map((source) => ({
+      matcher: compileSelector(source.selector),
+      targets: plan.sinks.some((sink) => sink.sources.includes(source.name)) ? [target] : [],
+      stats: new SourceStats(),
+    }));
+    if (previous !== undefined && previous.plan.project !== plan.project)
+      this.unindex(previous.plan.project, uid);
+    this.forwarded.set(uid, { plan, compiled, draining });
+    this.index(plan.project, uid);
+  }
+
+  /** A sink that takes no new samples and stops, forgetting its backlog, once it has delivered it. */
+  private drain(uid: string, name: string, sink: RemoteWriteSink): DrainingSink {
+    const watch = new AbortController();
+    const draining = { sink, watch };
+    sink.settled(watch.signal).then(
+      () => {
+        const forwarded = this.forwarded.get(uid);
+        if (forwarded?.draining.get(name) !== draining) return;
+        forwarded.draining.delete(name);
+        void this.retire(sink, "removed").finally(() => this.options.log?.removeSink(sinkKey(uid, name)));
+      },
+      () => undefined,
+    );
+    return draining;
+  }
+
+  /** Stops watching the policy's draining sinks and hands them to the caller (apply or remove). */
+  private takeBack(uid: string): Map<string, RemoteWriteSink> {
+    const sinks = new Map<string, RemoteWriteSink>();
+    const forwarded = this.forwarded.get(uid);
+    if (forwarded === undefined) return sinks;
+    for (const [name, { sink, watch }] of forwarded.draining) {
+      watch.abort();
+      sinks.set(name, sink);
+    }
+    forwarded.draining.clear();
+    return sinks;
   }
 
   health(uid: string): PolicyHealth | undefined {
@@ -168,6 +317,12 @@ export class Exporter {
 
   /** Every running policy's sink and source metrics, and the ingest counters. */
   writeMetrics(writer: ExpositionWriter): void {
+    // Sinks still delivering a backlog of a policy another replica runs now.
+    for (const { plan, draining } of this.forwarded.values()) {
+      const policyLabels = { project: plan.project, namespace: plan.namespace, policy: plan.name };
+      for (const [name, { sink }] of draining)
+        writeSinkMetrics(writer, { ...policyLabels, sink: name }, sink);
+    }
     for (const { plan, sinks, sources } of this.policies.values()) {
       const policyLabels = { project: plan.project, namespace: plan.namespace, policy: plan.name };
       for (const [name, sink] of sinks) writeSinkMetrics(writer, { ...policyLabels, sink: name }, sink);
@@ -212,6 +367,23 @@ export class Exporter {
       ingest.samplesNotSelected,
     );
     counter("telex_ingest_samples_routed_total", "Sample deliveries handed to sinks.", ingest.samplesRouted);
+    if (this.options.fleet !== undefined) {
+      let draining = 0;
+      for (const policy of this.forwarded.values()) draining += policy.draining.size;
+      writer.sample(
+        "telex_exporter_draining_sinks",
+        "Sinks of policies another replica runs now, still delivering the backlog this replica holds for them.",
+        "gauge",
+        {},
+        draining,
+      );
+    }
+    if (this.options.fleet !== undefined)
+      counter(
+        "telex_ingest_samples_forwarded_total",
+        "Samples forwarded to the replica that runs the policies they match (once per replica).",
+        ingest.samplesForwarded,
+      );
     for (const reason of LABEL_LIMIT_REASONS) {
       writer.sample(
         "telex_ingest_samples_dropped_total",
@@ -239,9 +411,15 @@ export class Exporter {
    */
   async close(): Promise<void> {
     const running = [...this.policies.values()];
+    const draining = [...this.forwarded.keys()].flatMap((uid) => [...this.takeBack(uid).values()]);
     this.policies.clear();
+    this.forwarded.clear();
     this.projectPolicies.clear();
-    await Promise.all(running.flatMap((policy) => [...policy.sinks.values()].map((sink) => sink.close())));
+    await Promise.all([
+      ...running.flatMap((policy) => [...policy.sinks.values()].map((sink) => sink.close())),
+      // Their backlog stays on disk: the next start drains it (forwardTo) or runs it (apply).
+      ...draining.map((sink) => sink.close()),
+    ]);
     await Promise.all(this.closing);
   }
 
@@ -337,7 +515,7 @@ export class Exporter {
   private recompileProject(project: string): void {
     const sources: CompiledSource[] = [];
     for (const uid of this.projectPolicies.get(project) ?? []) {
-      sources.push(...(this.policies.get(uid)?.compiled ?? []));
+      sources.push(...(this.policies.get(uid)?.compiled ?? this.forwarded.get(uid)?.compiled ?? []));
     }
     this.router.setProject(project, sources);
   }

@@ -1,4 +1,11 @@
-export { Membership, MEMBERSHIP_DEFAULTS, REPLICA_LABEL, type MembershipOptions } from "./membership.js";
+export { Forwarder, FORWARD_DEFAULTS, type ForwarderOptions } from "./forwarder.js";
+export {
+  INGEST_URL_ANNOTATION,
+  Membership,
+  MEMBERSHIP_DEFAULTS,
+  REPLICA_LABEL,
+  type MembershipOptions,
+} from "./membership.js";
 export {
   ApiCursorStore,
   POSITIONS_DEFAULTS,

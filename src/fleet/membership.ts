@@ -17,6 +17,9 @@ import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } 
 /** Leases of Telex replicas carry this label; other Leases in the namespace are not members. */
 export const REPLICA_LABEL = "telex.miloapis.com/replica";
 
+/** Where a replica takes forwarded series (its ingest listener's URL, --advertise-url), on its Lease. */
+export const INGEST_URL_ANNOTATION = "telex.miloapis.com/ingest-url";
+
 export const MEMBERSHIP_DEFAULTS = {
   /** client-go's leader-election lease: a killed replica's policies move after at most this. */
   leaseDurationMs: 15_000,
@@ -54,6 +57,8 @@ export class Membership {
   private expiryTimer: TimerHandle | undefined;
   private renewing: Promise<void> | undefined;
   private stopped = false;
+  /** Push mode: where the others forward series to this replica (see advertise). */
+  private ingestUrl: string | undefined;
   /** Successful renewals and failed ones, for /metrics. */
   readonly stats = { renewals: 0, renewalFailures: 0 };
 
@@ -96,9 +101,25 @@ export class Membership {
     return this.current.includes(this.options.identity);
   }
 
+  /** The ingest URL a replica publishes on its Lease (undefined when it publishes none). */
+  ingestUrlOf(member: string): string | undefined {
+    if (member === this.options.identity) return this.ingestUrl;
+    return this.leases.get(member)?.metadata.annotations?.[INGEST_URL_ANNOTATION];
+  }
+
   /** Called with the new member list whenever it changes. */
   onChange(listener: (members: readonly string[]) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Publishes this replica's ingest URL on its Lease (push mode), once its
+   * ingest listener is open: until then the others' forwards to it wait.
+   */
+  async advertise(ingestUrl: string): Promise<void> {
+    this.ingestUrl = ingestUrl;
+    await this.renewing;
+    await this.renew();
   }
 
   /** Takes this replica's Lease and watches the others'; resolves once both are done. */
@@ -191,7 +212,7 @@ export class Membership {
           body: {
             apiVersion: "coordination.k8s.io/v1",
             kind: "Lease",
-            metadata: { name: identity, labels: { [REPLICA_LABEL]: "true" } },
+            metadata: { name: identity, labels: { [REPLICA_LABEL]: "true" }, ...this.annotations() },
             spec: { ...spec, acquireTime: now, leaseTransitions: 0 },
           },
         });
@@ -200,7 +221,11 @@ export class Membership {
         own = await client.request<Lease>("PUT", this.leasePath(), {
           body: {
             ...own,
-            metadata: { ...own.metadata, labels: { ...own.metadata.labels, [REPLICA_LABEL]: "true" } },
+            metadata: {
+              ...own.metadata,
+              labels: { ...own.metadata.labels, [REPLICA_LABEL]: "true" },
+              annotations: { ...own.metadata.annotations, ...this.annotations().annotations },
+            },
             spec: {
               ...own.spec,
               ...spec,
@@ -229,6 +254,11 @@ export class Membership {
       }
     }
     this.recompute();
+  }
+
+  private annotations(): { annotations?: Record<string, string> } {
+    const url = this.ingestUrl;
+    return url === undefined ? {} : { annotations: { [INGEST_URL_ANNOTATION]: url } };
   }
 
   private async fetchOwn(): Promise<Lease | undefined> {

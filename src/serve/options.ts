@@ -100,6 +100,8 @@ export interface FleetOptions {
   readonly namespace?: string;
   /** How long a replica's Lease lasts without renewal: a killed replica's policies move after this. */
   readonly leaseDurationMs?: number;
+  /** Push mode: the URL other replicas forward series to (default: derived from the ingest listener). */
+  readonly advertiseUrl?: string;
 }
 
 export interface JoinOptions extends ExporterRunOptions {

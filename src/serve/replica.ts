@@ -17,7 +17,7 @@ import type { EgressPolicy } from "../exporter/egress/index.js";
 import { Exporter } from "../exporter/exporter.js";
 import { startIngestServer, type IngestServer } from "../exporter/ingest/server.js";
 import { FileCursorStore, PullSource, type CursorStore } from "../exporter/pull/index.js";
-import { ApiCursorStore, Membership, Ownership } from "../fleet/index.js";
+import { ApiCursorStore, Forwarder, Membership, Ownership } from "../fleet/index.js";
 import {
   DEFAULT_MAX_INFLIGHT_REQUESTS,
   DEFAULT_SINK_MEMORY_BYTES,
@@ -114,6 +114,16 @@ export async function startReplica(
   // also wait for the Lease and ConfigMap watches, which stop only after it.
   components.add("api client", () => api.client.close());
   const fleet = api.fleet ? await joinFleet(options, api.client, components, logger) : undefined;
+  const ingestToken = options.ingestTokenFile === undefined ? undefined : readToken(options.ingestTokenFile);
+  // Push mode in a fleet: series of policies another replica runs are forwarded to it.
+  const forwarder =
+    fleet === undefined || options.pull !== undefined
+      ? undefined
+      : new Forwarder({
+          membership: fleet.membership,
+          ...(ingestToken === undefined ? {} : { token: ingestToken }),
+          logger,
+        });
   const pull =
     options.pull === undefined
       ? undefined
@@ -148,6 +158,7 @@ export async function startReplica(
     ...(options.routeCacheBytes === undefined ? {} : { maxCachedBytes: options.routeCacheBytes }),
     ...(pull === undefined ? {} : { pull }),
     ...(log === undefined ? {} : { log }),
+    ...(forwarder === undefined ? {} : { fleet: forwarder }),
   });
   components.add("exporter", () => exporter.close());
   if (pull !== undefined) {
@@ -178,11 +189,21 @@ export async function startReplica(
     controller.writeMetrics(writer);
     fleet?.membership.writeMetrics(writer);
     fleet?.positions?.writeMetrics(writer);
+    forwarder?.writeMetrics(writer);
     writeProcessMetrics(writer);
     return writer.render();
   };
   if (pull === undefined) {
-    ingest = await startIngest(options, exporter, metrics, egress, logger, components);
+    ingest = await startIngest(
+      { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined },
+      exporter,
+      metrics,
+      egress,
+      logger,
+      components,
+    );
+    if (fleet !== undefined)
+      await fleet.membership.advertise(options.fleet?.advertiseUrl ?? advertisedUrlOf(ingest.url));
     if (options.demo === true) {
       const demo = startDemo(exporter.ingest, tenantLabel, systemClock);
       components.add("demo", () => {
@@ -227,7 +248,7 @@ async function startPull(
 }
 
 async function startIngest(
-  options: ExporterRunOptions,
+  options: ExporterRunOptions & { readonly token: string | undefined; readonly acceptForwarded: boolean },
   exporter: Exporter,
   metrics: () => string,
   egress: EgressPolicy,
@@ -239,7 +260,8 @@ async function startIngest(
     host: address.host,
     port: address.port,
     processor: exporter.ingest,
-    ...(options.ingestTokenFile === undefined ? {} : { token: readToken(options.ingestTokenFile) }),
+    ...(options.token === undefined ? {} : { token: options.token }),
+    acceptForwarded: options.acceptForwarded,
     logger,
     metrics,
   });
@@ -247,6 +269,17 @@ async function startIngest(
   const listener = new URL(ingest.url);
   await denyListener(egress, listener.hostname, portOf(listener), "Telex's ingest listener");
   return ingest;
+}
+
+/**
+ * Where the other replicas reach this one's ingest listener when
+ * --advertise-url is not given: its own URL, with the host name in place of
+ * a wildcard address (a pod sets --advertise-url from its IP instead).
+ */
+function advertisedUrlOf(listenerUrl: string): string {
+  const url = new URL(listenerUrl);
+  if (url.hostname === "0.0.0.0" || url.hostname === "[::]") url.hostname = hostname();
+  return url.origin;
 }
 
 /**

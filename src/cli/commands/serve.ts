@@ -132,6 +132,10 @@ live replicas:
                           --join; the kubeconfig context's or the pod's namespace otherwise)
   --lease-duration D      a killed replica's policies move after this (default 15s; renewed
                           every third of it)
+  --advertise-url URL     push mode: where the other replicas forward series of the policies
+                          this one runs, published on its Lease (default: the ingest listener's
+                          URL, with the host name for 0.0.0.0; in a pod: http://$(POD_IP):19291).
+                          Any replica takes ingest; the forward hop uses the ingest token
 
 Every role:
   --data-dir DIR          the SQLite store (API), the durable buffer and pull cursors (replicas)
@@ -148,6 +152,7 @@ export const SERVE_OPTIONS = {
   "metrics-listen": { type: "string" },
   "lease-namespace": { type: "string" },
   "lease-duration": { type: "string" },
+  "advertise-url": { type: "string" },
   "api-listen": { type: "string" },
   "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
   "tokens-file": { type: "string" },
@@ -245,7 +250,7 @@ function prepare(
     case "cluster": {
       if (values.project !== undefined && FLEET_FLAG_NAMES.some((flag) => values[flag] !== undefined))
         throw new UsageError(
-          "--project runs one replica for one project's control plane; --replica-name, --lease-namespace and --lease-duration are for a fleet over a cluster's labelled namespaces",
+          "--project runs one replica for one project's control plane; --replica-name, --lease-namespace, --lease-duration and --advertise-url are for a fleet over a cluster's labelled namespaces",
         );
       const replica = { ...replicaOptions(values, logger), fleet: fleetOptions(values) };
       const flags = clusterFlags(values);
@@ -306,7 +311,7 @@ function replicaOptions(
   };
 }
 
-const FLEET_FLAG_NAMES = ["replica-name", "lease-namespace", "lease-duration"] as const;
+const FLEET_FLAG_NAMES = ["replica-name", "lease-namespace", "lease-duration", "advertise-url"] as const;
 
 function fleetOptions(values: ServeValues): FleetOptions {
   const name = values["replica-name"];
@@ -324,10 +329,19 @@ function fleetOptions(values: ServeValues): FleetOptions {
   const leaseDurationMs = durationFlag("lease-duration", values["lease-duration"]);
   if (leaseDurationMs !== undefined && leaseDurationMs < 1000)
     throw new UsageError("--lease-duration must be at least 1s (a Lease counts whole seconds)");
+  const advertiseUrl = values["advertise-url"];
+  if (advertiseUrl !== undefined) {
+    const url = URL.canParse(advertiseUrl) ? new URL(advertiseUrl) : undefined;
+    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.pathname !== "/")
+      throw new UsageError(
+        `--advertise-url ${JSON.stringify(advertiseUrl)}: must be http(s)://HOST:PORT of this replica's ingest listener`,
+      );
+  }
   return {
     ...(name === undefined ? {} : { replicaName: name }),
     ...(namespace === undefined ? {} : { namespace }),
     ...(leaseDurationMs === undefined ? {} : { leaseDurationMs }),
+    ...(advertiseUrl === undefined ? {} : { advertiseUrl }),
   };
 }
 

@@ -556,6 +556,15 @@ export class DurableLog {
     return state.view;
   }
 
+  /**
+   * Samples of the sink's backlog not yet delivered or given up; 0 for a key the log does not hold.
+   * In a fleet, what a replica still holds of a policy another replica runs now (see Exporter.forwardTo).
+   */
+  backlogOf(key: string): number {
+    const state = this.sinksByKey.get(key);
+    return state === undefined ? 0 : Math.max(0, state.endSeq - state.lowWatermark());
+  }
+
   /** Forgets a sink (policy or sink deleted): returns how many samples of its backlog were given up. */
   removeSink(key: string): number {
     const state = this.sinksByKey.get(key);

@@ -11,9 +11,15 @@
 // settles when it is written: the caller acknowledges only then. Sinks get
 // the samples after the write, in the log's order, so nothing is sent that a
 // crash could lose (and the agent would resend).
+//
+// In a fleet, series matching a policy another replica runs go to that
+// replica instead (forwarded once per replica, however many of its policies
+// match), and the request settles only when they are durable there too.
 import {
+  WriteRequestBuilder,
   decodeWriteRequestRaw,
   scanWriteRequest,
+  snappyCompress,
   type WriteRequestScanner,
 } from "../../remotewrite/index.js";
 import type { DurableLog } from "../buffer/index.js";
@@ -35,10 +41,40 @@ export class IngestStats {
   samplesNotSelected = 0;
   /** Sample deliveries handed to sinks (one sample to two sinks counts two). */
   samplesRouted = 0;
+  /** In a fleet: samples sent on to the replica running their policies (once per replica). */
+  samplesForwarded = 0;
   /** Samples of series over a label limit, by the limit: dropped, the rest of the request accepted. */
   readonly samplesDropped: Record<LabelLimitReason, number> = Object.fromEntries(
     LABEL_LIMIT_REASONS.map((r) => [r, 0]),
   ) as Record<LabelLimitReason, number>;
+}
+
+/** In a fleet: how the processor reaches the other replicas (src/fleet/forwarder.ts). */
+export interface PeerSender {
+  /** Sends a snappy-compressed WriteRequest to the replica; resolves once it is durable there. */
+  send(peer: string, body: Uint8Array, samples: number): Promise<void>;
+}
+
+/**
+ * A forwarded request holds series this replica would forward again: the
+ * sender's view of who runs which policy is not this replica's (members are
+ * changing). Nothing is applied; the sender tries again (HTTP 421).
+ */
+export class MisdirectedError extends Error {
+  override readonly name = "MisdirectedError";
+}
+
+/** Series go to a policy no live replica is known to run, or forwarding failed: HTTP 503, retry. */
+export class ForwardError extends Error {
+  override readonly name = "ForwardError";
+}
+
+/** One request's samples for one other replica. */
+interface PeerBatch {
+  readonly builder: WriteRequestBuilder;
+  /** Index of the last sample added: a sample matching several of the peer's policies is sent once. */
+  last: number;
+  samples: number;
 }
 
 const INITIAL_SCRATCH = 1024;
@@ -66,10 +102,19 @@ export class IngestProcessor implements WriteRequestScanner {
     },
   };
 
-  /** @param log with it, samples are written to the durable log before sinks see them. */
+  /** The current request's samples per replica they are forwarded to (fleet only). */
+  private peerBatches = new Map<string, PeerBatch>();
+  /** The current request has samples for a policy no live replica is known to run. */
+  private ownerless = false;
+
+  /**
+   * @param log with it, samples are written to the durable log before sinks see them.
+   * @param peers in a fleet, how samples of other replicas' policies reach them.
+   */
   constructor(
     private readonly router: Router,
     private readonly log?: DurableLog,
+    private readonly peers?: PeerSender,
   ) {}
 
   /** The durable log is writing behind: the caller should refuse new requests for now (429). */
@@ -83,9 +128,13 @@ export class IngestProcessor implements WriteRequestScanner {
    * The request's bytes are not kept: the caller may reuse them as soon as
    * this returns. With a durable log it returns a promise that settles once
    * the samples are written (and rejects when they could not be: the caller
-   * answers 503, and no sink counted them).
+   * answers 503, and no sink counted them). With samples forwarded to other
+   * replicas the promise settles once they are durable there as well.
+   *
+   * @param forwarded the request was forwarded by another replica: it must
+   * not be forwarded again (MisdirectedError, before anything is applied).
    */
-  apply(request: Uint8Array): Promise<void> | undefined {
+  apply(request: Uint8Array, forwarded = false): Promise<void> | undefined {
     this.count = 0;
     try {
       if (!scanWriteRequest(request, this)) {
@@ -93,12 +142,19 @@ export class IngestProcessor implements WriteRequestScanner {
         this.count = 0;
         decodeWriteRequestRaw(request, this.visitor);
       }
-      if (this.log !== undefined) return this.write(this.log);
-      this.push();
-      return undefined;
+      if (forwarded) this.checkNotForwarding();
+      let written: Promise<void> | undefined;
+      if (this.log === undefined) this.push();
+      else written = this.write(this.log);
+      const forwards = this.sendForwards();
+      if (forwards === undefined) return written;
+      return written === undefined ? forwards : Promise.all([written, forwards]).then(() => undefined);
     } finally {
       this.routes.fill(undefined, 0, this.count);
       this.count = 0;
+      // Left over only when applying threw midway: nothing of the request is forwarded then.
+      if (this.peerBatches.size > 0) this.peerBatches = new Map();
+      this.ownerless = false;
       if (this.values.length > MAX_KEPT_SCRATCH) this.shrink();
     }
   }
@@ -125,6 +181,66 @@ export class IngestProcessor implements WriteRequestScanner {
     else stats.samplesDropped[route]++;
   }
 
+  /**
+   * A forwarded request must be applied here in full: the sender forwards a
+   * series only when it matches a policy it believes this replica runs. A
+   * series that matches none here, or would go on to a third replica, means
+   * the two views differ (a policy created or moved, not yet seen or applied
+   * here): refused whole, and retried, rather than acknowledged and lost.
+   */
+  private checkNotForwarding(): void {
+    for (let i = 0; i < this.count; i++) {
+      const route = this.routes[i];
+      if (route === undefined || route === "not-selected")
+        throw new MisdirectedError(
+          "a forwarded series matches no policy this replica runs (not applied here yet); retry",
+        );
+      if (typeof route === "string") continue;
+      for (const target of route.targets) {
+        if (target.forwardTo !== undefined)
+          throw new MisdirectedError(
+            "this replica does not run every policy the forwarded series match (the replicas' views of the fleet differ); retry",
+          );
+      }
+    }
+  }
+
+  /** Adds sample i to the batch of the replica running the target's policy. */
+  private forward(forwardTo: () => string | undefined, series: SeriesRef, i: number): void {
+    const peer = forwardTo();
+    if (peer === undefined) {
+      this.ownerless = true;
+      return;
+    }
+    let batch = this.peerBatches.get(peer);
+    if (batch === undefined) {
+      batch = { builder: new WriteRequestBuilder({ initialCapacity: 4096 }), last: -1, samples: 0 };
+      this.peerBatches.set(peer, batch);
+    }
+    if (batch.last === i) return;
+    batch.last = i;
+    batch.samples++;
+    batch.builder.addSample(series.labelBytes, this.values[i] ?? NaN, this.timestamps[i] ?? 0);
+  }
+
+  /** Sends the request's per-replica batches; undefined when there are none. */
+  private sendForwards(): Promise<void> | undefined {
+    const batches = this.peerBatches;
+    const ownerless = this.ownerless;
+    if (batches.size === 0 && !ownerless) return undefined;
+    this.peerBatches = new Map();
+    this.ownerless = false;
+    const peers = this.peers;
+    if (ownerless || peers === undefined)
+      return Promise.reject(new ForwardError("no live replica runs a policy these series match; retry"));
+    const sends: Promise<void>[] = [];
+    for (const [peer, batch] of batches) {
+      this.stats.samplesForwarded += batch.samples;
+      sends.push(peers.send(peer, snappyCompress(batch.builder.finish()), batch.samples));
+    }
+    return Promise.all(sends).then(() => undefined);
+  }
+
   private push(): void {
     const stats = this.stats;
     const count = this.count;
@@ -138,8 +254,14 @@ export class IngestProcessor implements WriteRequestScanner {
       const value = this.values[i] ?? NaN;
       const timestamp = this.timestamps[i] ?? 0;
       for (const source of route.sources) source.matchedSamples++;
-      for (const target of route.targets) target.push(route.series, value, timestamp);
-      stats.samplesRouted += route.targets.length;
+      for (const target of route.targets) {
+        if (target.forwardTo !== undefined) {
+          this.forward(target.forwardTo, route.series, i);
+          continue;
+        }
+        target.push(route.series, value, timestamp);
+        stats.samplesRouted++;
+      }
     }
   }
 
@@ -166,6 +288,11 @@ export class IngestProcessor implements WriteRequestScanner {
       const timestamp = this.timestamps[i] ?? 0;
       for (const source of route.sources) source.matchedSamples++;
       for (const target of route.targets) {
+        if (target.forwardTo !== undefined) {
+          this.forward(target.forwardTo, route.series, i);
+          continue;
+        }
+        stats.samplesRouted++;
         if (target.durable !== undefined) {
           record.add(target.durable, route.series, value, timestamp);
           targets.push(target);
@@ -173,7 +300,6 @@ export class IngestProcessor implements WriteRequestScanner {
           (memoryOnly ??= new MemoryPushes()).add(target, route.series, value, timestamp);
         }
       }
-      stats.samplesRouted += route.targets.length;
     }
     if (targets.length === 0 && memoryOnly === undefined) return Promise.resolve();
     return record.commit().then(() => {

@@ -23,9 +23,15 @@ import {
   uncompressBody,
 } from "../../remotewrite/index.js";
 import { EXPOSITION_CONTENT_TYPE, type ExpositionWriter } from "../../metrics/exposition.js";
-import type { IngestProcessor } from "./processor.js";
+import { ForwardError, MisdirectedError, type IngestProcessor } from "./processor.js";
 
 export const INGEST_PATH = "/api/v1/write";
+/**
+ * Where the replicas of a fleet send each other series of the policies the
+ * receiver runs (src/fleet/forwarder.ts): Remote Write, the same token, but
+ * never forwarded again.
+ */
+export const FORWARD_PATH = "/internal/v1/forward";
 
 export const INGEST_DEFAULTS = {
   // The largest requests agents send by default: vmagent's blocks are at most
@@ -71,6 +77,7 @@ export const INGEST_OUTCOMES = [
   "too_large",
   "throttled",
   "unavailable",
+  "misdirected",
   "unauthorized",
   "unsupported_media_type",
   "not_found",
@@ -95,6 +102,8 @@ export interface IngestServerOptions {
   readonly logger?: Logger;
   /** When set, GET /metrics answers with this Prometheus exposition (no token needed). */
   readonly metrics?: () => string;
+  /** In a fleet: other replicas forward series to FORWARD_PATH. */
+  readonly acceptForwarded?: boolean;
 }
 
 export interface IngestServer {
@@ -272,6 +281,7 @@ function classify(error: unknown): RequestError {
   if (error instanceof WriteRequestDecodeError || error instanceof InvalidLabelsError) {
     return new RequestError(400, "bad_request", error.message);
   }
+  if (error instanceof MisdirectedError) return new RequestError(421, "misdirected", error.message);
   throw error;
 }
 
@@ -294,7 +304,8 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   let maxBlockingCpuMs = 0;
   const handle = async (request: IncomingMessage): Promise<void> => {
     const path = (request.url ?? "").split("?")[0];
-    if (path !== INGEST_PATH)
+    const forwarded = path === FORWARD_PATH && options.acceptForwarded === true;
+    if (path !== INGEST_PATH && !forwarded)
       throw new RequestError(404, "not_found", `no such endpoint; agents write to ${INGEST_PATH}`);
     if (request.method !== "POST") {
       throw new RequestError(405, "method_not_allowed", "use POST", { Allow: "POST" });
@@ -332,7 +343,7 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
       if (options.processor.overloaded) throw throttled("the durable buffer is writing behind");
       let written: Promise<void> | undefined;
       try {
-        written = options.processor.apply(uncompressed);
+        written = options.processor.apply(uncompressed, forwarded);
       } finally {
         const used = process.cpuUsage(cpu);
         maxBlockingCpuMs = Math.max(maxBlockingCpuMs, (used.user + used.system) / 1000);
@@ -342,6 +353,11 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
         try {
           await written;
         } catch (error: unknown) {
+          if (error instanceof ForwardError) {
+            throw new RequestError(503, "unavailable", error.message, {
+              "Retry-After": String(INGEST_DEFAULTS.retryAfterSeconds),
+            });
+          }
           logger.error("ingest could not write to the durable buffer", { error: String(error) });
           throw new RequestError(503, "unavailable", "the durable buffer cannot take data now; retry later", {
             "Retry-After": String(INGEST_DEFAULTS.retryAfterSeconds),

@@ -27,6 +27,12 @@ export interface SampleTarget {
   readonly durable?: SinkLog | undefined;
   /** With a durable buffer: the seq in the log of the next pushed sample. */
   expectSeq?(seq: number): void;
+  /**
+   * In a fleet, for a policy another replica runs: the replica its samples
+   * are forwarded to (undefined while none is known). Such a target is never
+   * pushed to: the ingest processor forwards the series instead.
+   */
+  readonly forwardTo?: (() => string | undefined) | undefined;
 }
 
 /** Counts what one source of one policy matched. */

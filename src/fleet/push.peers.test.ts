@@ -1,0 +1,311 @@
+// Issue 13 part 4 on this machine: `telex serve --api-only` and three `--join`
+// replicas in push mode, 12 policies in 4 projects delivering to a real
+// VictoriaMetrics behind an outage proxy. An agent writes to any replica (each
+// request to the next one, as a Service would spread them); series of a
+// policy another replica runs are forwarded there, so every sink runs on its
+// owner alone. Through an endpoint outage during which a replica joins (the
+// old owners deliver the backlog they hold for the policies that moved), a
+// graceful restart and a replica killed with SIGKILL and started again, every
+// sample a replica acknowledged reaches the customers' store.
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { stringify } from "yaml";
+import { eventuallyValue } from "../../test-support/eventually.js";
+import { startOutageProxy, type OutageProxy } from "../../test-support/outage-proxy.js";
+import { TENANT_LABEL } from "../../test-support/platform-series.js";
+import { pushSeries } from "../../test-support/remote-write-client.js";
+import { apiRequest } from "../../test-support/telex-api.js";
+import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
+import {
+  exportSamples,
+  forceFlush,
+  startVictoriaMetrics,
+  victoriaMetricsAvailability,
+  type RunningVictoriaMetrics,
+} from "../../test-support/victoriametrics.js";
+
+const TOKEN = "platform-token-of-the-push-fleet-test";
+const INGEST_TOKEN = "ingest-token-of-the-push-fleet-test";
+const PROJECTS = ["push-a", "push-b", "push-c", "push-d"];
+const POLICIES_PER_PROJECT = 3;
+const POLICY_COUNT = PROJECTS.length * POLICIES_PER_PROJECT;
+const POLICIES = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";
+const LEASE = "3s";
+const WRITE_EVERY_MS = 200;
+
+type Json = Record<string, unknown>;
+
+const metricOf = (k: number): string => `fleet_push_${k}`;
+
+/** The value of an unlabelled series in a Prometheus exposition; NaN when absent. */
+function value(text: string, name: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? NaN : Number(line.slice(name.length + 1));
+}
+
+describe(
+  "a fleet in push mode: any replica takes ingest, sinks run on their owner",
+  { skip: victoriaMetricsAvailability().skip },
+  () => {
+    let dir = "";
+    let api: TelexServe;
+    let customers: RunningVictoriaMetrics;
+    let proxy: OutageProxy;
+    const replicas = new Map<string, TelexServe>();
+    let writing: Promise<void> | undefined;
+    let stopWriting = false;
+    /** Per series key (project/metric): the timestamps a replica acknowledged. */
+    const acknowledged = new Map<string, number[]>();
+    const refusals: string[] = [];
+
+    const asPlatform = (project: string, method: string, path: string, body?: Json) =>
+      apiRequest(
+        `${api.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/${project}/control-plane`,
+        method,
+        path,
+        { token: TOKEN, ...(body === undefined ? {} : { body }) },
+      );
+
+    const startReplica = async (name: string): Promise<TelexServe> => {
+      const replica = await startTelexServe([
+        "--join",
+        api.url,
+        "--token-file",
+        join(dir, "replica.token"),
+        "--replica-name",
+        name,
+        "--lease-duration",
+        LEASE,
+        "--data-dir",
+        join(dir, name),
+        "--ingest-token-file",
+        join(dir, "ingest.token"),
+        "--status-interval",
+        "300ms",
+        "--endpoint-allow",
+        "127.0.0.0/8",
+      ]);
+      replicas.set(name, replica);
+      return replica;
+    };
+
+    const metricsOf = async (replica: TelexServe): Promise<string> =>
+      (await fetch(`${replica.metricsUrl ?? ""}/metrics`)).text();
+
+    const shares = async (): Promise<Map<string, number>> =>
+      new Map(
+        await Promise.all(
+          [...replicas].map(
+            async ([name, r]) => [name, value(await metricsOf(r), "telex_replica_policies")] as const,
+          ),
+        ),
+      );
+
+    const everyPolicyOwned = (s: Map<string, number>): boolean =>
+      [...s.values()].reduce((a, b) => a + b, 0) === POLICY_COUNT;
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), "telex-push-fleet-"));
+      await writeFile(join(dir, "replica.token"), `${TOKEN}\n`);
+      await writeFile(join(dir, "ingest.token"), `${INGEST_TOKEN}\n`);
+      await writeFile(
+        join(dir, "tokens.yaml"),
+        stringify({ tokens: [{ token: TOKEN, user: "telex-fleet", projects: ["*"], role: "admin" }] }),
+      );
+      [api, customers] = await Promise.all([
+        startTelexServe([
+          "--api-only",
+          "--api-listen",
+          "127.0.0.1:0",
+          "--tokens-file",
+          join(dir, "tokens.yaml"),
+          "--data-dir",
+          join(dir, "api"),
+        ]),
+        startVictoriaMetrics(),
+      ]);
+      proxy = await startOutageProxy({ upstream: customers.url });
+      for (const project of PROJECTS) {
+        for (let k = 0; k < POLICIES_PER_PROJECT; k++) {
+          const created = await asPlatform(project, "POST", POLICIES, {
+            apiVersion: "telemetry.miloapis.com/v1alpha1",
+            kind: "ExportPolicy",
+            metadata: { name: `p${k}` },
+            spec: {
+              sources: [{ name: "m", metrics: { metricsql: `{__name__="${metricOf(k)}"}` } }],
+              sinks: [
+                {
+                  name: "customer",
+                  sources: ["m"],
+                  target: {
+                    prometheusRemoteWrite: {
+                      endpoint: `${proxy.url}/api/v1/write`,
+                      batch: { timeout: "200ms" },
+                      retry: { maxAttempts: 2, backoffDuration: "200ms" },
+                    },
+                  },
+                },
+              ],
+            },
+          });
+          assert.equal(created.status, 201, created.text);
+        }
+      }
+    });
+
+    after(async () => {
+      stopWriting = true;
+      await writing;
+      await Promise.all([...replicas.values()].map((r) => r.stop()));
+      await api.stop();
+      await proxy.close();
+      await customers.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    /** One request per tick with a sample of every series, each tick to the next live replica. */
+    const startWriting = (): void => {
+      let tick = 0;
+      writing = (async () => {
+        while (!stopWriting) {
+          const live = [...replicas.values()];
+          const target = live[tick++ % live.length];
+          const at = Date.now();
+          const series = PROJECTS.flatMap((project) =>
+            Array.from({ length: POLICIES_PER_PROJECT }, (_, k) => ({
+              labels: [
+                { name: "__name__", value: metricOf(k) },
+                { name: TENANT_LABEL, value: project },
+              ],
+              samples: [{ value: tick, timestampMs: at }],
+            })),
+          );
+          try {
+            const result = await pushSeries(`${target?.ingestUrl ?? ""}/api/v1/write`, series, {
+              Authorization: `Bearer ${INGEST_TOKEN}`,
+            });
+            if (result.status === 204) {
+              for (const project of PROJECTS)
+                for (let k = 0; k < POLICIES_PER_PROJECT; k++) {
+                  const key = `${project}/${metricOf(k)}`;
+                  acknowledged.set(key, [...(acknowledged.get(key) ?? []), at]);
+                }
+            } else refusals.push(`${result.status}: ${result.body.trim()}`);
+          } catch (error: unknown) {
+            // A replica being killed: the agent would retry elsewhere; nothing was acknowledged.
+            refusals.push(String(error));
+          }
+          await new Promise((resolve) => setTimeout(resolve, WRITE_EVERY_MS));
+        }
+      })();
+    };
+
+    it("forwards each series to its policy's owner; through an outage, a replica joining, a graceful restart and a kill -9 no acknowledged sample is lost", async () => {
+      for (const name of ["replica-a", "replica-b"]) await startReplica(name);
+      await eventuallyValue(
+        shares,
+        (s) => everyPolicyOwned(s) && [...s.values()].every((n) => n > 0),
+        "every policy owned by exactly one of two replicas, each with a share",
+        { timeoutMs: 20_000, intervalMs: 300 },
+      );
+      startWriting();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+      // During an outage a third replica joins: policies move to it while their old owners hold a
+      // backlog for them. The old owners deliver it after the outage, longer than a sink's 5 s
+      // drain at removal (which would have given it up), while replica-c sends the new samples.
+      proxy.outage();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await startReplica("replica-c");
+      await eventuallyValue(
+        shares,
+        (s) => everyPolicyOwned(s) && (s.get("replica-c") ?? 0) > 0,
+        "replica-c with a share",
+        { timeoutMs: 20_000, intervalMs: 300 },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      const draining = await eventuallyValue(
+        async () =>
+          (await Promise.all([...replicas.values()].map(async (r) => metricsOf(r)))).reduce(
+            (sum, text) => sum + value(text, "telex_exporter_draining_sinks"),
+            0,
+          ),
+        (n) => n > 0,
+        "sinks of moved policies draining their backlog on the old owners",
+        { timeoutMs: 5_000, intervalMs: 200 },
+      );
+      assert.ok(draining > 0);
+      proxy.restore();
+
+      // A graceful stop holding nothing back, and the pod comes back with its volume.
+      await replicas.get("replica-a")?.stop();
+      replicas.delete("replica-a");
+      await eventuallyValue(shares, everyPolicyOwned, "replica-a's share run by the other two", {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+      });
+      await startReplica("replica-a");
+
+      // SIGKILL: requests forwarded to it are retried (or refused with 503, the agent retries)
+      // until its Lease expires; like a StatefulSet's pod it comes back, and what it acknowledged
+      // and had not sent yet is on its volume.
+      await replicas.get("replica-b")?.kill();
+      replicas.delete("replica-b");
+      await eventuallyValue(shares, everyPolicyOwned, "replica-b's share run by the other two", {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
+      await startReplica("replica-b");
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      stopWriting = true;
+      await writing;
+      // Drained backlogs are forgotten once delivered.
+      await eventuallyValue(
+        async () =>
+          (await Promise.all([...replicas.values()].map(async (r) => metricsOf(r)))).reduce(
+            (sum, text) => sum + value(text, "telex_exporter_draining_sinks"),
+            0,
+          ),
+        (n) => n === 0,
+        "no sink left draining",
+        { timeoutMs: 20_000, intervalMs: 300 },
+      );
+
+      const forwarded = (await Promise.all([...replicas.values()].map(async (r) => metricsOf(r)))).reduce(
+        (sum, text) => sum + value(text, "telex_ingest_samples_forwarded_total"),
+        0,
+      );
+      assert.ok(forwarded > 0, `samples forwarded between replicas: ${forwarded}`);
+
+      const acked = [...acknowledged.values()].reduce((sum, list) => sum + list.length, 0);
+      assert.ok(acked >= POLICY_COUNT * 20, `acknowledged ${acked} samples (refused: ${refusals.length})`);
+      const missing = await eventuallyValue(
+        async () => {
+          await forceFlush(customers);
+          const rows = await exportSamples(customers, `{__name__=~"fleet_push_.*"}`, {
+            start: 0,
+            end: Math.ceil(Date.now() / 1000) + 5,
+          });
+          const holes: string[] = [];
+          for (const [key, timestamps] of acknowledged) {
+            const [project, metric] = key.split("/");
+            const row = rows.find(
+              (r) => r.metric[TENANT_LABEL] === project && r.metric["__name__"] === metric,
+            );
+            const got = new Set(row?.timestamps ?? []);
+            const absent = timestamps.filter((t) => !got.has(t));
+            if (absent.length > 0) holes.push(`${key}: ${absent.length} of ${timestamps.length} missing`);
+          }
+          return holes;
+        },
+        (holes) => holes.length === 0,
+        "every acknowledged sample delivered",
+        { timeoutMs: 40_000, intervalMs: 1_000 },
+      );
+      assert.deepEqual(missing, []);
+    });
+  },
+);
