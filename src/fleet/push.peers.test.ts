@@ -212,7 +212,8 @@ describe(
           status?: { conditions?: { type: string; status: string }[] };
         }[];
         for (const item of items)
-          if (item.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true) ready++;
+          if (item.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true)
+            ready++;
       }
       return ready;
     };
