@@ -1,12 +1,13 @@
-// Issue 13 part 4 on this machine: `telex serve --api-only` and three `--join`
-// replicas in push mode, 12 policies in 4 projects delivering to a real
-// VictoriaMetrics behind an outage proxy. An agent writes to any replica (each
-// request to the next one, as a Service would spread them); series of a
+// Issue 13 parts 4 and 6 on this machine: `telex serve --api-only` and three
+// `--join` replicas in push mode, 60 policies in 20 projects delivering to a
+// real VictoriaMetrics behind an outage proxy. An agent writes to any replica
+// (each request to the next one, as a Service would spread them); series of a
 // policy another replica runs are forwarded there, so every sink runs on its
-// owner alone. Through an endpoint outage during which a replica joins (the
-// old owners deliver the backlog they hold for the policies that moved), a
-// graceful restart and a replica killed with SIGKILL and started again, every
-// sample a replica acknowledged reaches the customers' store.
+// owner alone. Through an endpoint outage during which a fourth replica joins
+// (the old owners deliver the backlog they hold for the policies that moved),
+// a replica killed with SIGKILL (its policies Ready on the others within 30 s;
+// like a StatefulSet's pod it comes back with its volume) and a graceful
+// restart, every sample a replica acknowledged reaches the customers' store.
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -29,12 +30,12 @@ import {
 
 const TOKEN = "platform-token-of-the-push-fleet-test";
 const INGEST_TOKEN = "ingest-token-of-the-push-fleet-test";
-const PROJECTS = ["push-a", "push-b", "push-c", "push-d"];
+const PROJECTS = Array.from({ length: 20 }, (_, i) => `push-${String(i).padStart(2, "0")}`);
 const POLICIES_PER_PROJECT = 3;
 const POLICY_COUNT = PROJECTS.length * POLICIES_PER_PROJECT;
 const POLICIES = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";
 const LEASE = "3s";
-const WRITE_EVERY_MS = 200;
+const WRITE_EVERY_MS = 250;
 
 type Json = Record<string, unknown>;
 
@@ -203,76 +204,100 @@ describe(
       })();
     };
 
-    it("forwards each series to its policy's owner; through an outage, a replica joining, a graceful restart and a kill -9 no acknowledged sample is lost", async () => {
-      for (const name of ["replica-a", "replica-b"]) await startReplica(name);
+    const readyCount = async (): Promise<number> => {
+      let ready = 0;
+      for (const project of PROJECTS) {
+        const list = await asPlatform(project, "GET", POLICIES);
+        const items = (list.json()["items"] ?? []) as {
+          status?: { conditions?: { type: string; status: string }[] };
+        }[];
+        for (const item of items)
+          if (item.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true)
+            ready++;
+      }
+      return ready;
+    };
+
+    const drainingSinks = async (): Promise<number> =>
+      (await Promise.all([...replicas.values()].map(async (r) => metricsOf(r)))).reduce(
+        (sum, text) => sum + value(text, "telex_exporter_draining_sinks"),
+        0,
+      );
+
+    it("forwards each series to its policy's owner; through an outage while a fourth replica joins, a kill -9 and a graceful restart no acknowledged sample is lost", async () => {
+      for (const name of ["replica-a", "replica-b", "replica-c"]) await startReplica(name);
       await eventuallyValue(
         shares,
         (s) => everyPolicyOwned(s) && [...s.values()].every((n) => n > 0),
-        "every policy owned by exactly one of two replicas, each with a share",
+        "every policy owned by exactly one of three replicas, each with a share",
         { timeoutMs: 20_000, intervalMs: 300 },
       );
       startWriting();
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await eventuallyValue(readyCount, (n) => n === POLICY_COUNT, "every policy Ready", {
+        timeoutMs: 20_000,
+        intervalMs: 500,
+      });
 
-      // During an outage a third replica joins: policies move to it while their old owners hold a
+      // During an outage a fourth replica joins: policies move to it while their old owners hold a
       // backlog for them. The old owners deliver it after the outage, longer than a sink's 5 s
-      // drain at removal (which would have given it up), while replica-c sends the new samples.
+      // drain at removal (which would have given it up), while replica-d sends the new samples.
       proxy.outage();
       await new Promise((resolve) => setTimeout(resolve, 1_000));
-      await startReplica("replica-c");
+      await startReplica("replica-d");
       await eventuallyValue(
         shares,
-        (s) => everyPolicyOwned(s) && (s.get("replica-c") ?? 0) > 0,
-        "replica-c with a share",
+        (s) => everyPolicyOwned(s) && (s.get("replica-d") ?? 0) > 0,
+        "replica-d with a share",
         { timeoutMs: 20_000, intervalMs: 300 },
       );
       await new Promise((resolve) => setTimeout(resolve, 6_000));
       const draining = await eventuallyValue(
-        async () =>
-          (await Promise.all([...replicas.values()].map(async (r) => metricsOf(r)))).reduce(
-            (sum, text) => sum + value(text, "telex_exporter_draining_sinks"),
-            0,
-          ),
+        drainingSinks,
         (n) => n > 0,
         "sinks of moved policies draining their backlog on the old owners",
         { timeoutMs: 5_000, intervalMs: 200 },
       );
       assert.ok(draining > 0);
       proxy.restore();
+      await eventuallyValue(readyCount, (n) => n === POLICY_COUNT, "every policy Ready after the outage", {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+      });
 
-      // A graceful stop holding nothing back, and the pod comes back with its volume.
+      // SIGKILL: requests forwarded to it are retried (or refused with 503, the agent retries)
+      // until its Lease expires; then its policies run, and are Ready, on the others.
+      await replicas.get("replica-b")?.kill();
+      replicas.delete("replica-b");
+      const killedAt = Date.now();
+      await eventuallyValue(shares, everyPolicyOwned, "replica-b's share run by the others", {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
+      await eventuallyValue(readyCount, (n) => n === POLICY_COUNT, "every policy Ready on the others", {
+        timeoutMs: 30_000,
+        intervalMs: 300,
+      });
+      const failoverS = (Date.now() - killedAt) / 1000;
+      assert.ok(failoverS < 30, `Ready elsewhere ${failoverS} s after the kill`);
+      // Like a StatefulSet's pod it comes back: what it acknowledged and had not sent yet is on its volume.
+      await startReplica("replica-b");
+
+      // A graceful stop and restart.
       await replicas.get("replica-a")?.stop();
       replicas.delete("replica-a");
-      await eventuallyValue(shares, everyPolicyOwned, "replica-a's share run by the other two", {
+      await eventuallyValue(shares, everyPolicyOwned, "replica-a's share run by the others", {
         timeoutMs: 20_000,
         intervalMs: 200,
       });
       await startReplica("replica-a");
-
-      // SIGKILL: requests forwarded to it are retried (or refused with 503, the agent retries)
-      // until its Lease expires; like a StatefulSet's pod it comes back, and what it acknowledged
-      // and had not sent yet is on its volume.
-      await replicas.get("replica-b")?.kill();
-      replicas.delete("replica-b");
-      await eventuallyValue(shares, everyPolicyOwned, "replica-b's share run by the other two", {
-        timeoutMs: 30_000,
-        intervalMs: 200,
-      });
-      await startReplica("replica-b");
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       stopWriting = true;
       await writing;
       // Drained backlogs are forgotten once delivered.
-      await eventuallyValue(
-        async () =>
-          (await Promise.all([...replicas.values()].map(async (r) => metricsOf(r)))).reduce(
-            (sum, text) => sum + value(text, "telex_exporter_draining_sinks"),
-            0,
-          ),
-        (n) => n === 0,
-        "no sink left draining",
-        { timeoutMs: 20_000, intervalMs: 300 },
-      );
+      await eventuallyValue(drainingSinks, (n) => n === 0, "no sink left draining", {
+        timeoutMs: 20_000,
+        intervalMs: 300,
+      });
 
       const forwarded = (await Promise.all([...replicas.values()].map(async (r) => metricsOf(r)))).reduce(
         (sum, text) => sum + value(text, "telex_ingest_samples_forwarded_total"),
@@ -281,7 +306,7 @@ describe(
       assert.ok(forwarded > 0, `samples forwarded between replicas: ${forwarded}`);
 
       const acked = [...acknowledged.values()].reduce((sum, list) => sum + list.length, 0);
-      assert.ok(acked >= POLICY_COUNT * 20, `acknowledged ${acked} samples (refused: ${refusals.length})`);
+      assert.ok(acked >= POLICY_COUNT * 30, `acknowledged ${acked} samples (refused: ${refusals.length})`);
       const missing = await eventuallyValue(
         async () => {
           await forceFlush(customers);
