@@ -1,6 +1,7 @@
 // The controller against the embedded API server and a real VictoriaMetrics
 // with basic auth as the customer's endpoint: finalizer, plan applied,
 // status that follows delivery and Secret changes, events, teardown.
+import { ExpositionWriter } from "../metrics/exposition.js";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ExportPolicy } from "../api/index.js";
@@ -150,6 +151,20 @@ describe("controller with the embedded API", { skip: victoriaMetricsAvailability
       "the forced reconcile",
     );
     assert.equal(controller.reconciler.status.writes, writes);
+    // Every reconcile is timed, and the histogram is on /metrics.
+    assert.equal(controller.reconcileSeconds.count, controller.reconciles + controller.reconcileErrors);
+    const writer = new ExpositionWriter();
+    controller.writeMetrics(writer);
+    const text = writer.render();
+    assert.match(
+      text,
+      new RegExp(
+        `^telex_controller_reconcile_duration_seconds_count ${controller.reconcileSeconds.count}$`,
+        "m",
+      ),
+    );
+    assert.match(text, /^telex_controller_reconcile_duration_seconds_bucket\{le="\+Inf"\} \d+$/m);
+    assert.match(text, /^telex_controller_events_total [1-9]\d*$/m);
   });
 
   it("turns the sink not Ready with SecretNotFound when the Secret goes, SecretInvalid when it is unusable, and back", async () => {

@@ -4,6 +4,7 @@
 import type { ExportPolicy, Secret } from "../api/index.js";
 import { systemClock, silentLogger, type Clock, type TimerHandle, type Logger } from "../util/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
+import { Histogram } from "../metrics/histogram.js";
 import { Informer, type KubeClient, type KubeObject } from "../kube/index.js";
 import type { ControlPlaneLayout } from "./layout.js";
 import { POLICIES, Reconciler, SECRETS, formatKey, type ExporterControl } from "./reconciler.js";
@@ -33,6 +34,9 @@ export interface PolicyOwnership {
   onChange(listener: () => void): void;
 }
 
+/** A reconcile writes at most a status and a few Events: milliseconds, seconds when the API is slow. */
+const RECONCILE_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 type SecretObject = Secret & KubeObject;
 type PolicyObject = ExportPolicy & KubeObject;
 
@@ -53,6 +57,10 @@ export class Controller {
   /** Keys of the policies this replica owns (all of them without a fleet). */
   private readonly owned = new Set<string>();
   reconciles = 0;
+  /** Reconciles that threw (retried with backoff). */
+  reconcileErrors = 0;
+  /** How long reconciles take, failed ones included. */
+  readonly reconcileSeconds = new Histogram(RECONCILE_BUCKETS_S);
 
   constructor(private readonly options: ControllerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -187,6 +195,30 @@ export class Controller {
       this.reconciles,
     );
     writer.sample(
+      "telex_controller_reconcile_errors_total",
+      "Reconciles that failed and were queued again with backoff.",
+      "counter",
+      {},
+      this.reconcileErrors,
+    );
+    const duration = this.reconcileSeconds;
+    writer.histogram(
+      "telex_controller_reconcile_duration_seconds",
+      "Duration of reconciles (one policy each), failed ones included.",
+      {},
+      duration.bounds,
+      duration.counts,
+      duration.sumSeconds,
+      duration.count,
+    );
+    writer.sample(
+      "telex_controller_events_total",
+      "Events the controller created (one per Ready transition of a policy or sink, drops, expiry).",
+      "counter",
+      {},
+      this.reconciler.status.events,
+    );
+    writer.sample(
       "telex_controller_status_writes_total",
       "Status updates written to the API.",
       "counter",
@@ -206,11 +238,13 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      const startedMs = this.clock.now();
       try {
         await this.reconciler.reconcile(key);
         this.reconciles++;
         this.queue.forget(key);
       } catch (error) {
+        this.reconcileErrors++;
         this.logger.warn("reconcile failed, will retry", {
           policy: key,
           attempt: this.queue.failureCount(key) + 1,
@@ -218,6 +252,7 @@ export class Controller {
         });
         this.queue.addRateLimited(key);
       } finally {
+        this.reconcileSeconds.observe((this.clock.now() - startedMs) / 1000);
         this.queue.done(key);
       }
     }

@@ -329,12 +329,41 @@ export class Exporter {
       for (const [name] of sinks) {
         const health = this.options.pull?.health(`${plan.uid}/${name}`);
         if (health === undefined) continue;
+        const jobLabels = { ...policyLabels, sink: name };
         writer.sample(
           "telex_pull_skipped_seconds_total",
           "Time ranges a sink's pull job gave up without reading them, by reason (expired: older than --max-backlog-age).",
           "counter",
-          { ...policyLabels, sink: name, reason: "expired" },
+          { ...jobLabels, reason: "expired" },
           health.skippedSeconds.expired,
+        );
+        writer.sample(
+          "telex_pull_windows_total",
+          "Windows a sink's pull job read completely from the store (federate mode: pulls).",
+          "counter",
+          jobLabels,
+          health.windowsCompleted,
+        );
+        writer.sample(
+          "telex_pull_samples_total",
+          "Samples a sink's pull job read from the store.",
+          "counter",
+          jobLabels,
+          health.samplesPulled,
+        );
+        writer.sample(
+          "telex_pull_errors_total",
+          "Failed reads of a sink's pull job (the store unreachable, an error answer, a bad body).",
+          "counter",
+          jobLabels,
+          health.failures,
+        );
+        writer.sample(
+          "telex_pull_lag_seconds",
+          "Readable data (older than now minus --pull-lag) a sink's pull job has not read yet: below one interval when keeping up.",
+          "gauge",
+          jobLabels,
+          health.lagBehindMs / 1000,
         );
       }
       for (const [name, stats] of sources) {

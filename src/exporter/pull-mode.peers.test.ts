@@ -16,6 +16,7 @@ import {
   victoriaMetricsAvailability,
   type RunningVictoriaMetrics,
 } from "../../test-support/victoriametrics.js";
+import { ExpositionWriter } from "../metrics/exposition.js";
 import { Exporter } from "./exporter.js";
 import { MemoryCursorStore, PullSource } from "./pull/index.js";
 
@@ -97,5 +98,18 @@ describe("pull mode", { skip: victoriaMetricsAvailability().skip }, () => {
     );
     assert.equal(exporter.health("uid-alpha-gateways")?.sources.get("gw")?.matchedSamples, 5);
     assert.equal(exporter.foreignPulledSamples, 0);
+
+    // The job's progress per (policy, sink) on /metrics: windows, samples, errors, lag.
+    const writer = new ExpositionWriter();
+    exporter.writeMetrics(writer);
+    const text = writer.render();
+    const job = `{project="alpha",namespace="default",policy="gateways",sink="customer"}`;
+    const valueOf = (name: string): number =>
+      Number(new RegExp(`^${name}${job.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+    assert.ok(valueOf("telex_pull_windows_total") >= 1, text);
+    assert.equal(valueOf("telex_pull_samples_total"), 5);
+    assert.equal(valueOf("telex_pull_errors_total"), 0);
+    const lag = valueOf("telex_pull_lag_seconds");
+    assert.ok(lag >= 0 && lag < 5, `lag ${lag} s: below a few intervals when keeping up`);
   });
 });

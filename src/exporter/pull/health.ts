@@ -19,6 +19,8 @@ export interface PullHealth {
   readonly lastError?: PullFailure;
   /** Failed attempts since the last success; 0 when healthy. */
   readonly consecutiveFailures: number;
+  /** Failed attempts since this PullSource started. */
+  readonly failures: number;
   /** Samples emitted since this PullSource started. */
   readonly samplesPulled: number;
   /** Windows read completely since this PullSource started (federate mode: pulls). */
@@ -45,6 +47,7 @@ export class HealthRecord {
   lastSuccessMs: number | undefined;
   lastError: PullFailure | undefined;
   consecutiveFailures = 0;
+  failures = 0;
   samplesPulled = 0;
   windowsCompleted = 0;
   skippedExpiredMs = 0;
@@ -55,6 +58,7 @@ export class HealthRecord {
       ...(this.lastSuccessMs === undefined ? {} : { lastSuccessMs: this.lastSuccessMs }),
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
       consecutiveFailures: this.consecutiveFailures,
+      failures: this.failures,
       samplesPulled: this.samplesPulled,
       windowsCompleted: this.windowsCompleted,
       cursorMs,
@@ -79,6 +83,7 @@ export function recordFailure(
       : { reason: "Internal" as const, message: error instanceof Error ? error.message : String(error) };
   health.lastError = { ...failure, atMs };
   health.consecutiveFailures++;
+  health.failures++;
   if (health.consecutiveFailures === 1) {
     logger.warn("pull failed; retrying", { job: key, reason: failure.reason, error: failure.message });
   }

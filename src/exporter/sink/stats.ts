@@ -5,6 +5,8 @@
 // never silent. Counters are plain numbers bumped on the hot path;
 // /metrics and status conditions read them.
 
+import { Histogram } from "../../metrics/histogram.js";
+
 /** Why a delivery attempt failed, as status conditions and /metrics name it. */
 export type FailureReason =
   "Unreachable" | "Timeout" | "Unauthorized" | "Rejected" | "ServerError" | "Throttled" | "Forbidden";
@@ -54,19 +56,10 @@ export interface LastError {
   readonly atMs: number;
 }
 
-export class LatencyHistogram {
-  /** Cumulative counts per bucket of LATENCY_BUCKETS_S, then +Inf. */
-  readonly counts = new Float64Array(LATENCY_BUCKETS_S.length + 1);
-  sumSeconds = 0;
-  count = 0;
-
-  observe(seconds: number): void {
-    this.sumSeconds += seconds;
-    this.count++;
-    for (let i = 0; i < LATENCY_BUCKETS_S.length; i++) {
-      if (seconds <= (LATENCY_BUCKETS_S[i] ?? Infinity)) this.counts[i] = (this.counts[i] ?? 0) + 1;
-    }
-    this.counts[LATENCY_BUCKETS_S.length] = this.count;
+/** Send latencies, in seconds, over LATENCY_BUCKETS_S. */
+export class LatencyHistogram extends Histogram {
+  constructor() {
+    super(LATENCY_BUCKETS_S);
   }
 }
 
