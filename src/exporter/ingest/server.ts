@@ -23,6 +23,7 @@ import {
   uncompressBody,
 } from "../../remotewrite/index.js";
 import { EXPOSITION_CONTENT_TYPE, type ExpositionWriter } from "../../metrics/exposition.js";
+import { HealthEndpoints } from "../../metrics/health.js";
 import type { IngestProcessor } from "./processor.js";
 
 export const INGEST_PATH = "/api/v1/write";
@@ -95,6 +96,8 @@ export interface IngestServerOptions {
   readonly logger?: Logger;
   /** When set, GET /metrics answers with this Prometheus exposition (no token needed). */
   readonly metrics?: () => string;
+  /** /livez, /healthz and /readyz (no token needed); without it /readyz has no checks. */
+  readonly health?: HealthEndpoints;
 }
 
 export interface IngestServer {
@@ -283,6 +286,7 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   // A request too large for the whole budget could never be accepted: 413, not 429.
   const compressedLimit = Math.min(maxCompressed, budget.capacity);
   const token = options.token === undefined ? undefined : Buffer.from(options.token);
+  const health = options.health ?? new HealthEndpoints({ readiness: [] });
   const requests: Record<IngestOutcome, number> = Object.fromEntries(
     INGEST_OUTCOMES.map((o) => [o, 0]),
   ) as Record<IngestOutcome, number>;
@@ -377,9 +381,12 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
         response.writeHead(200, { "Content-Type": EXPOSITION_CONTENT_TYPE }).end(options.metrics());
         return;
       }
-      if (path === "/healthz" && request.method === "GET") {
-        respond(response, 200, "ok");
-        return;
+      if (request.method === "GET" || request.method === "HEAD") {
+        const answer = health.answer(request.url ?? "/");
+        if (answer !== undefined) {
+          response.writeHead(answer.status, { "Content-Type": "text/plain; charset=utf-8" }).end(answer.body);
+          return;
+        }
       }
       handle(request).then(
         () => {
