@@ -26,6 +26,7 @@ import {
   type SampleTarget,
   type Unrouted,
 } from "../router/router.js";
+import type { UntenantedWarnings } from "./untenanted.js";
 
 export class IngestStats {
   samplesReceived = 0;
@@ -66,10 +67,14 @@ export class IngestProcessor implements WriteRequestScanner {
     },
   };
 
-  /** @param log with it, samples are written to the durable log before sinks see them. */
+  /**
+   * @param log with it, samples are written to the durable log before sinks see them.
+   * @param untenanted told of series without the tenant label, to name one in a warning.
+   */
   constructor(
     private readonly router: Router,
     private readonly log?: DurableLog,
+    private readonly untenanted?: UntenantedWarnings,
   ) {}
 
   /** The durable log is writing behind: the caller should refuse new requests for now (429). */
@@ -106,6 +111,7 @@ export class IngestProcessor implements WriteRequestScanner {
   /** WriteRequestScanner: resolves the series' route. */
   series(bytes: Uint8Array, start: number, end: number): void {
     this.current = this.router.resolve(bytes, start, end);
+    if (this.current === "no-tenant") this.untenanted?.noteSeries(bytes, start, end);
   }
 
   /** WriteRequestScanner: records the sample with the route of its series. */
