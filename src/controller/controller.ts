@@ -154,6 +154,34 @@ export class Controller {
     }
   }
 
+  /**
+   * Why the API looks unusable, or undefined: the list/watch of an informer
+   * is failing (unreachable, or refusing), with how long and the last error.
+   */
+  get apiFailure(): string | undefined {
+    for (const [resource, informer] of this.informers()) {
+      const failure = informer.failure;
+      if (failure === undefined) continue;
+      const seconds = Math.round((this.clock.now() - failure.sinceMs) / 1000);
+      return `list/watch of ${resource} failing for ${seconds}s: ${failure.error}`;
+    }
+    return undefined;
+  }
+
+  /** The resources whose informers have not completed their first list yet. */
+  get unsyncedResources(): string[] {
+    return this.informers()
+      .filter(([, informer]) => !informer.hasSynced)
+      .map(([resource]) => resource);
+  }
+
+  private informers(): [string, Pick<Informer<KubeObject>, "failure" | "hasSynced">][] {
+    return [
+      [POLICIES.plural, this.policies],
+      [SECRETS.plural, this.secrets],
+    ];
+  }
+
   /** Starts watching; resolves once both caches are filled and workers run. */
   async start(): Promise<void> {
     // A layout that learns projects from the API (a cluster's namespace labels) knows them first.

@@ -9,6 +9,7 @@ import { silentLogger, systemClock, type Logger, type Clock } from "../util/inde
 import { compileSelector, print } from "../metricsql/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { IngestProcessor, type PeerSender } from "./ingest/processor.js";
+import { UntenantedWarnings } from "./ingest/untenanted.js";
 import type { PolicyPlan } from "./plan.js";
 import { pullEmitter } from "./pull-emitter.js";
 import type { PullJob, PullSource } from "./pull/index.js";
@@ -109,7 +110,17 @@ export class Exporter {
       ...(options.maxCachedBytes === undefined ? {} : { maxCachedBytes: options.maxCachedBytes }),
       ...(options.labelLimits === undefined ? {} : { labelLimits: options.labelLimits }),
     });
-    this.ingest = new IngestProcessor(this.router, options.log, options.fleet);
+    this.ingest = new IngestProcessor(
+      this.router,
+      options.log,
+      new UntenantedWarnings({
+        tenantLabel: options.tenantLabel,
+        logger: options.logger ?? silentLogger,
+        clock: options.clock ?? systemClock,
+        ignoredSamples: () => this.ingest.stats.samplesWithoutTenant,
+      }),
+      options.fleet,
+    );
     this.logger = options.logger ?? silentLogger;
   }
 

@@ -81,12 +81,18 @@ export class KubeClient {
   /**
    * Opens a watch; yields events until the server ends the stream or the
    * signal aborts. Throws KubeApiError when the server refuses the watch.
+   * onOpen is called once the server has accepted it, before any event: a
+   * quiet watch may send none for minutes.
    */
-  async *watch<T>(path: string, options: RequestOptions = {}): AsyncGenerator<WatchEvent<T>> {
+  async *watch<T>(
+    path: string,
+    options: RequestOptions & { readonly onOpen?: () => void } = {},
+  ): AsyncGenerator<WatchEvent<T>> {
     const response = await this.send("GET", path, { ...options, query: { ...options.query, watch: true } });
     if (response.statusCode >= 300) {
       throw this.error(response.statusCode, await response.body.text(), "GET", path);
     }
+    options.onOpen?.();
     let buffered = "";
     for await (const chunk of response.body) {
       buffered += (chunk as Buffer).toString("utf8");

@@ -20,6 +20,7 @@ export {
 } from "./config.js";
 export {
   Informer,
+  type InformerFailure,
   type InformerHandlers,
   type InformerOptions,
   type KubeObject,

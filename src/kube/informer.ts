@@ -43,6 +43,12 @@ export interface InformerOptions<T extends KubeObject> {
   readonly maxBackoffMs?: number;
 }
 
+/** A list/watch that is failing: the last error, and since when (the informer's Clock). */
+export interface InformerFailure {
+  readonly error: string;
+  readonly sinceMs: number;
+}
+
 interface ListResponse<T> {
   readonly items?: T[];
   readonly metadata?: { readonly resourceVersion?: string };
@@ -55,6 +61,7 @@ export class Informer<T extends KubeObject> {
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private running: Promise<void> | undefined;
+  private failing: InformerFailure | undefined;
 
   constructor(private readonly options: InformerOptions<T>) {}
 
@@ -68,6 +75,14 @@ export class Informer<T extends KubeObject> {
 
   get hasSynced(): boolean {
     return this.synced;
+  }
+
+  /**
+   * Set while the list/watch is failing (the API unreachable, or refusing):
+   * from a failed attempt until a list succeeds or the server accepts a watch.
+   */
+  get failure(): InformerFailure | undefined {
+    return this.failing;
   }
 
   start(): void {
@@ -120,6 +135,7 @@ export class Informer<T extends KubeObject> {
           continue;
         }
         failures++;
+        this.failing = { error: String(error), sinceMs: this.failing?.sinceMs ?? clock.now() };
         const wait = Math.min(500 * 2 ** (failures - 1), this.options.maxBackoffMs ?? 30_000);
         logger.warn("list/watch failed, retrying", {
           path: this.options.path,
@@ -153,6 +169,7 @@ export class Informer<T extends KubeObject> {
       }
     }
     this.resourceVersion = response.metadata?.resourceVersion;
+    this.failing = undefined;
     if (!this.synced) {
       this.synced = true;
       for (const resolve of this.syncWaiters.splice(0)) resolve();
@@ -167,6 +184,9 @@ export class Informer<T extends KubeObject> {
         timeoutSeconds: this.options.watchTimeoutSeconds ?? 300,
       },
       signal: this.abort.signal,
+      onOpen: () => {
+        this.failing = undefined;
+      },
     });
     for await (const event of events) {
       if (event.type === "ERROR") {

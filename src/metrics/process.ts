@@ -2,6 +2,7 @@
 // standard dashboards and alerts work on telex as on any other target.
 import { readdirSync, readFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { VERSION } from "../util/index.js";
 import type { ExpositionWriter } from "./exposition.js";
 
 const startTimeSeconds = (Date.now() - performance.now()) / 1000;
@@ -76,4 +77,15 @@ export function writeProcessMetrics(writer: ExpositionWriter): void {
     eventLoopDelay.max / 1e9,
   );
   eventLoopDelay.reset();
+}
+
+/** What runs, as the usual `*_build_info` gauge: always 1, the facts in its labels. */
+export function writeBuildInfo(writer: ExpositionWriter): void {
+  writer.sample(
+    "telex_build_info",
+    "A metric with a constant '1' value labelled by the version of Telex and of Node.js it runs on.",
+    "gauge",
+    { version: VERSION, node_version: process.versions.node },
+    1,
+  );
 }

@@ -5,6 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.js";
+import type { HealthEndpoints } from "../metrics/health.js";
 
 export interface MetricsServer {
   /** http://HOST:PORT */
@@ -19,6 +20,7 @@ export async function startMetricsServer(
   host: string,
   port: number,
   metrics: () => string,
+  health: HealthEndpoints,
 ): Promise<MetricsServer> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
@@ -32,11 +34,14 @@ export async function startMetricsServer(
       response.writeHead(200, { "Content-Type": EXPOSITION_CONTENT_TYPE }).end(metrics());
       return;
     }
-    if (path === "/healthz" || path === "/livez" || path === "/readyz") {
-      response.writeHead(200, { "Content-Type": "text/plain" }).end("ok\n");
+    const answer = health.answer(request.url ?? "/");
+    if (answer !== undefined) {
+      response.writeHead(answer.status, { "Content-Type": "text/plain; charset=utf-8" }).end(answer.body);
       return;
     }
-    response.writeHead(404, { "Content-Type": "text/plain" }).end("not found: try /metrics\n");
+    response
+      .writeHead(404, { "Content-Type": "text/plain" })
+      .end("not found: try /metrics, /readyz?verbose or /livez\n");
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;

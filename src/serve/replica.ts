@@ -1,7 +1,7 @@
 // What every replica runs, whatever API it follows: the exporter, its source
 // (the ingest endpoint, or the pull source) and the controller feeding it,
-// with /metrics on the ingest listener. Wiring only: each component defines
-// and writes its own metrics. The roles (all-in-one.ts, join.ts, cluster.ts)
+// with /metrics, /livez and /readyz (readiness.ts) on the ingest listener.
+// Wiring only: each component defines and writes its own metrics. The roles (all-in-one.ts, join.ts, cluster.ts)
 // differ only in the API client, layout and egress policy they hand in.
 import { mkdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -27,9 +27,11 @@ import {
 import { systemClock } from "../util/index.js";
 import { silentLogger, type Logger } from "../util/index.js";
 import { ExpositionWriter } from "../metrics/exposition.js";
-import { writeProcessMetrics } from "../metrics/process.js";
+import { HealthEndpoints } from "../metrics/health.js";
+import { writeBuildInfo, writeProcessMetrics } from "../metrics/process.js";
 import type { Components } from "./components.js";
 import { startMetricsServer } from "./metrics-server.js";
+import { replicaReadiness } from "./readiness.js";
 import { denyListener, denyPeer, portOf } from "./egress.js";
 import {
   DEFAULT_DATA_DIR,
@@ -178,6 +180,11 @@ export async function startReplica(
   components.add("controller", () => controller.stop());
   await controller.start();
 
+  // Both listeners answer the same checks.
+  const health = new HealthEndpoints({
+    readiness: replicaReadiness({ controller, log, membership: fleet?.membership }),
+    logger,
+  });
   let ingest: IngestServer | undefined;
   const metrics = (): string => {
     const writer = new ExpositionWriter();
@@ -191,6 +198,7 @@ export async function startReplica(
     fleet?.positions?.writeMetrics(writer);
     forwarder?.writeMetrics(writer);
     writeProcessMetrics(writer);
+    writeBuildInfo(writer);
     return writer.render();
   };
   if (pull === undefined) {
@@ -198,6 +206,7 @@ export async function startReplica(
       { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined },
       exporter,
       metrics,
+      health,
       egress,
       logger,
       components,
@@ -215,7 +224,7 @@ export async function startReplica(
   let metricsUrl: string | undefined;
   if (options.metricsListen !== undefined) {
     const address = parseListenAddress(options.metricsListen);
-    const server = await startMetricsServer(address.host, address.port, metrics);
+    const server = await startMetricsServer(address.host, address.port, metrics, health);
     components.add("metrics", () => server.close());
     metricsUrl = server.url;
   }
@@ -251,6 +260,7 @@ async function startIngest(
   options: ExporterRunOptions & { readonly token: string | undefined; readonly acceptForwarded: boolean },
   exporter: Exporter,
   metrics: () => string,
+  health: HealthEndpoints,
   egress: EgressPolicy,
   logger: Logger,
   components: Components,
@@ -264,6 +274,7 @@ async function startIngest(
     acceptForwarded: options.acceptForwarded,
     logger,
     metrics,
+    health,
   });
   components.add("ingest", () => ingest.close());
   const listener = new URL(ingest.url);

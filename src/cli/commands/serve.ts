@@ -60,8 +60,9 @@ Roles:
                 http://HOST:PORT${PROJECT_PATH}),
                 the controller that turns ExportPolicies into running exporters,
                 and the ingest endpoint where the platform's agents remote-write
-                (http://INGEST/api/v1/write; /metrics on the same listener). With
-                --source-url, sources are read from VictoriaMetrics instead.
+                (http://INGEST/api/v1/write; /metrics and /readyz on the same
+                listener). With --source-url, sources are read from
+                VictoriaMetrics instead.
   --api-only    Only the resource API: every project's control plane, and the
                 platform plane at the root for the replicas' Leases and
                 ConfigMaps (pull positions)
@@ -87,7 +88,7 @@ API flags (all in one, --api-only):
 ${quotaFlagsHelp()}
 Replica flags (all in one, --join, --kubeconfig, --in-cluster):
   --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
-  --metrics-listen HOST:PORT  /metrics, /healthz and /readyz on a listener of their own (default:
+  --metrics-listen HOST:PORT  /metrics, /livez and /readyz on a listener of their own (default:
                           the ingest listener in push mode, ${DEFAULT_METRICS_LISTEN} in pull mode)
   --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint; required
                           when --ingest-listen is not a loopback address

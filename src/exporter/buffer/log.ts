@@ -595,6 +595,12 @@ export class DurableLog {
     return this.pending >= this.maxPendingBytes;
   }
 
+  /** Why the log takes no more records, for good (closed, or a failed write it could not cut back). */
+  get refusal(): string | undefined {
+    if (this.closed) return "the durable log is closed";
+    return this.broken === undefined ? undefined : `the durable log refuses records: ${this.broken.message}`;
+  }
+
   /** Clean stop: writes pending records and positions, syncs, and leaves the clean-shutdown marker. */
   async close(): Promise<void> {
     if (this.closed) return;

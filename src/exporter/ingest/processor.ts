@@ -32,6 +32,7 @@ import {
   type SampleTarget,
   type Unrouted,
 } from "../router/router.js";
+import type { UntenantedWarnings } from "./untenanted.js";
 
 export class IngestStats {
   samplesReceived = 0;
@@ -109,11 +110,13 @@ export class IngestProcessor implements WriteRequestScanner {
 
   /**
    * @param log with it, samples are written to the durable log before sinks see them.
+   * @param untenanted told of series without the tenant label, to name one in a warning.
    * @param peers in a fleet, how samples of other replicas' policies reach them.
    */
   constructor(
     private readonly router: Router,
     private readonly log?: DurableLog,
+    private readonly untenanted?: UntenantedWarnings,
     private readonly peers?: PeerSender,
   ) {}
 
@@ -162,6 +165,7 @@ export class IngestProcessor implements WriteRequestScanner {
   /** WriteRequestScanner: resolves the series' route. */
   series(bytes: Uint8Array, start: number, end: number): void {
     this.current = this.router.resolve(bytes, start, end);
+    if (this.current === "no-tenant") this.untenanted?.noteSeries(bytes, start, end);
   }
 
   /** WriteRequestScanner: records the sample with the route of its series. */

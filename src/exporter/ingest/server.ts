@@ -23,6 +23,7 @@ import {
   uncompressBody,
 } from "../../remotewrite/index.js";
 import { EXPOSITION_CONTENT_TYPE, type ExpositionWriter } from "../../metrics/exposition.js";
+import { HealthEndpoints } from "../../metrics/health.js";
 import { ForwardError, MisdirectedError, type IngestProcessor } from "./processor.js";
 
 export const INGEST_PATH = "/api/v1/write";
@@ -104,6 +105,8 @@ export interface IngestServerOptions {
   readonly metrics?: () => string;
   /** In a fleet: other replicas forward series to FORWARD_PATH. */
   readonly acceptForwarded?: boolean;
+  /** /livez, /healthz and /readyz (no token needed); without it /readyz has no checks. */
+  readonly health?: HealthEndpoints;
 }
 
 export interface IngestServer {
@@ -293,6 +296,7 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   // A request too large for the whole budget could never be accepted: 413, not 429.
   const compressedLimit = Math.min(maxCompressed, budget.capacity);
   const token = options.token === undefined ? undefined : Buffer.from(options.token);
+  const health = options.health ?? new HealthEndpoints({ readiness: [] });
   const requests: Record<IngestOutcome, number> = Object.fromEntries(
     INGEST_OUTCOMES.map((o) => [o, 0]),
   ) as Record<IngestOutcome, number>;
@@ -393,9 +397,12 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
         response.writeHead(200, { "Content-Type": EXPOSITION_CONTENT_TYPE }).end(options.metrics());
         return;
       }
-      if (path === "/healthz" && request.method === "GET") {
-        respond(response, 200, "ok");
-        return;
+      if (request.method === "GET" || request.method === "HEAD") {
+        const answer = health.answer(request.url ?? "/");
+        if (answer !== undefined) {
+          response.writeHead(answer.status, { "Content-Type": "text/plain; charset=utf-8" }).end(answer.body);
+          return;
+        }
       }
       handle(request).then(
         () => {
