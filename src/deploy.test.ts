@@ -3,10 +3,14 @@
 // container's args parsed with serve's own flag definitions, then the real
 // server started with them (paths moved under a temp dir); probes, ports and
 // Services agree with the listen flags; every file flag is mounted; the data
-// directory is on a claim; RBAC grants exactly CONTROLLER_API_ACCESS, which
-// src/controller/access.test.ts proves is what the controller calls.
+// directory is on a claim; RBAC grants exactly what
+// src/controller/access.test.ts proves the replica calls: CONTROLLER_API_ACCESS
+// (+ NAMESPACE_PROJECTS_ACCESS without --project) cluster-wide, and a fleet's
+// FLEET_API_ACCESS in its lease namespace only.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createServer, request as httpRequest, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, posix } from "node:path";
@@ -18,8 +22,18 @@ import { parse, parseAllDocuments } from "yaml";
 import { isLoopback, parseListenAddress } from "./apiserver/index.js";
 import { CRD_PATH } from "./api/crd.js";
 import { SERVE_OPTIONS, run } from "./cli/commands/serve.js";
-import { CONTROLLER_API_ACCESS, accessKey, type ApiAccess } from "./controller/access.js";
+import {
+  CONTROLLER_API_ACCESS,
+  FLEET_LEASE_ACCESS,
+  NAMESPACE_PROJECTS_ACCESS,
+  PULL_POSITIONS_ACCESS,
+  accessKey,
+  type ApiAccess,
+} from "./controller/access.js";
 import { DEFAULT_TOTAL_MAX_BYTES } from "./exporter/buffer/defaults.js";
+import { PLATFORM_NAMESPACE } from "./kube/index.js";
+import { DEFAULT_METRICS_LISTEN } from "./serve/index.js";
+import { defaultReplicaName } from "./serve/replica.js";
 import { kubectlPeer } from "../test-support/kubectl.js";
 import { selfSignedCert } from "../test-support/self-signed-cert.js";
 import { startTestApiServer, type TestApiServer } from "../test-support/telex-api.js";
@@ -69,6 +83,7 @@ interface PodSpec {
 interface StatefulSet extends K8sObject {
   readonly spec: {
     readonly replicas: number;
+    readonly podManagementPolicy?: string;
     readonly serviceName: string;
     readonly selector: { readonly matchLabels: Record<string, string> };
     readonly template: { readonly metadata: Meta; readonly spec: PodSpec };
@@ -160,6 +175,19 @@ function serveFlags(args: readonly string[]) {
     .values;
 }
 
+/**
+ * What the flags make of the pod: one of a fleet (a cluster's labelled
+ * namespaces, no --project), pulling (--source-url) or taking pushes, and
+ * where /healthz and /metrics answer (the ingest listener in push mode unless
+ * --metrics-listen moves them; the metrics listener in pull mode).
+ */
+function replicaModeOf(flags: Rendered["flags"]) {
+  const fleet = flags["in-cluster"] && flags.project === undefined;
+  const pull = flags["source-url"] !== undefined;
+  const health = flags["metrics-listen"] ?? (pull ? DEFAULT_METRICS_LISTEN : flags["ingest-listen"]);
+  return { fleet, pull, health: parseListenAddress(health) };
+}
+
 function inspect(objects: K8sObject[]): Rendered {
   const sets = ofKind<StatefulSet>(objects, "StatefulSet");
   assert.equal(sets.length, 1, "one StatefulSet");
@@ -171,6 +199,59 @@ function inspect(objects: K8sObject[]): Rendered {
   return { objects, set, container, flags: serveFlags(container.args ?? []) };
 }
 
+interface ClusterStandIn {
+  /** What a pod's kubeconfig names as the cluster's address. */
+  readonly url: string;
+  /** The names of the replicas' Leases. */
+  replicaLeases(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * One address serving what a cluster serves at one: ExportPolicies, Secrets,
+ * Events and Namespaces from a project's control plane of the embedded API;
+ * Leases and ConfigMaps from its platform plane, whose one namespace stands in
+ * for any (the lease namespace a manifest names).
+ */
+async function startClusterStandIn(apiUrl: string, project: string): Promise<ClusterStandIn> {
+  const api = new URL(apiUrl);
+  const platform = /^\/(apis\/coordination\.k8s\.io\/|api\/v1\/(namespaces\/[^/]+\/)?configmaps)/;
+  const server: Server = createServer((request, response) => {
+    const url = request.url ?? "/";
+    const path = platform.test(url)
+      ? url.replace(/\/namespaces\/[^/]+\//, `/namespaces/${PLATFORM_NAMESPACE}/`)
+      : `/apis/resourcemanager.miloapis.com/v1alpha1/projects/${project}/control-plane${url}`;
+    const upstream = httpRequest(
+      { host: api.hostname, port: api.port, method: request.method, path, headers: request.headers },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on("error", () => response.destroy());
+    request.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    replicaLeases: async () => {
+      const response = await fetch(
+        `${apiUrl}/apis/coordination.k8s.io/v1/namespaces/${PLATFORM_NAMESPACE}/leases`,
+      );
+      const list = (await response.json()) as { items: { metadata: { name: string } }[] };
+      return list.items.map((lease) => lease.metadata.name);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+}
+
 function portNumber(container: Container, port: string | number): number {
   if (typeof port === "number") return port;
   const found = container.ports?.find((p) => p.name === port);
@@ -178,7 +259,13 @@ function portNumber(container: Container, port: string | number): number {
   return found.containerPort;
 }
 
-const KUSTOMIZATIONS = ["deploy/base", "deploy/overlays/all-in-one", "deploy/overlays/cluster"] as const;
+const FLEET = "deploy/overlays/fleet";
+const KUSTOMIZATIONS = [
+  "deploy/base",
+  "deploy/overlays/all-in-one",
+  "deploy/overlays/cluster",
+  FLEET,
+] as const;
 
 describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
   const rendered = new Map<string, K8sObject[]>();
@@ -220,17 +307,41 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
   );
 
   it(
-    "runs one replica whose probes hit /healthz on the ingest listener the flags open",
+    "runs one replica (several only as a pulling fleet) whose probes hit /healthz on the listener the flags open",
     each(({ set, container, flags }, dir) => {
-      assert.equal(set.spec.replicas, 1, `${dir}: one replica (one SQLite store, one buffer)`);
+      const { fleet, pull, health } = replicaModeOf(flags);
+      if (dir === FLEET) {
+        assert.ok(fleet, `${dir}: --in-cluster without --project`);
+        assert.ok(set.spec.replicas > 1, `${dir}: several replicas share the policies`);
+        // Push ingest is not forwarded between replicas yet: a pushed sample would reach one replica,
+        // which exports it only for the policies it owns.
+        assert.ok(pull, `${dir}: a fleet of several pulls (--source-url)`);
+        assert.equal(set.spec.podManagementPolicy, "Parallel", `${dir}: peers start without waiting`);
+      } else {
+        assert.equal(set.spec.replicas, 1, `${dir}: one replica (one SQLite store, one buffer)`);
+      }
       assert.ok(selects(set.spec.selector.matchLabels, set.spec.template.metadata.labels), dir);
-      const ingest = parseListenAddress(flags["ingest-listen"]);
-      assert.ok(!isLoopback(ingest.host), `${dir}: ingest reachable from outside the pod`);
-      assert.equal(portNumber(container, "ingest"), ingest.port, `${dir}: containerPort ingest`);
+      assert.ok(!isLoopback(health.host), `${dir}: /healthz reachable from the kubelet`);
       for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
         assert.ok(probe?.httpGet, `${dir}: an httpGet probe`);
         assert.equal(probe.httpGet.path, "/healthz");
-        assert.equal(portNumber(container, probe.httpGet.port), ingest.port, `${dir}: probe port`);
+        assert.equal(portNumber(container, probe.httpGet.port), health.port, `${dir}: probe port`);
+      }
+      if (pull) {
+        // No ingest listener in pull mode: ingest flags would be ignored, an ingest port would lead nowhere.
+        const ingestFlags = (container.args ?? []).filter((arg) => arg.startsWith("--ingest-"));
+        assert.deepEqual(ingestFlags, [], `${dir}: no ingest flags in pull mode`);
+        assert.equal(
+          container.ports?.find((p) => p.name === "ingest"),
+          undefined,
+          `${dir}: no ingest port`,
+        );
+      } else {
+        const ingest = parseListenAddress(flags["ingest-listen"]);
+        assert.ok(!isLoopback(ingest.host), `${dir}: ingest reachable from outside the pod`);
+        assert.equal(portNumber(container, "ingest"), ingest.port, `${dir}: containerPort ingest`);
+        // Not a flag serve knows, but what its check would refuse: an open non-loopback ingest.
+        assert.ok(flags["ingest-token-file"] !== undefined, `${dir}: the ingest needs a token`);
       }
       const apiListen = flags["api-listen"];
       const apiPort = container.ports?.find((p) => p.name === "api");
@@ -240,14 +351,13 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
         assert.equal(apiPort?.containerPort, parseListenAddress(apiListen).port, `${dir}: api port`);
         assert.ok(flags["tokens-file"] !== undefined && flags["tls-cert-file"] !== undefined, dir);
       }
-      // Not a flag serve knows, but what its check would refuse: an open non-loopback ingest.
-      assert.ok(flags["ingest-token-file"] !== undefined, `${dir}: the ingest needs a token`);
     }),
   );
 
   it(
     "has Services, a PDB and a ServiceMonitor that select the pod and name its ports",
-    each(({ objects, set, container }, dir) => {
+    each(({ objects, set, container, flags }, dir) => {
+      const { pull, health } = replicaModeOf(flags);
       const podLabels = set.spec.template.metadata.labels;
       const services = ofKind<Service>(objects, "Service");
       for (const service of services) {
@@ -259,7 +369,8 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
       const ingestService = services.find(
         (s) => s.spec.clusterIP !== "None" && s.spec.ports.some((p) => p.targetPort === "ingest"),
       );
-      assert.ok(ingestService, `${dir}: a Service for ingest`);
+      if (pull) assert.equal(ingestService, undefined, `${dir}: no ingest Service in pull mode`);
+      else assert.ok(ingestService, `${dir}: a Service for ingest`);
       const apiPort = container.ports?.find((p) => p.name === "api");
       if (apiPort !== undefined) {
         assert.ok(
@@ -274,6 +385,12 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
       const [pdb] = pdbs;
       assert.ok(pdbs.length === 1 && pdb, `${dir}: a PodDisruptionBudget`);
       assert.ok(selects(pdb.spec.selector.matchLabels, podLabels), `${dir}: the PDB selects the pod`);
+      // One pod at a time: a drain never stops more than one replica's share (and never blocks on one replica).
+      assert.equal(
+        (pdb.spec as { maxUnavailable?: number }).maxUnavailable,
+        1,
+        `${dir}: the PDB allows one disruption`,
+      );
       for (const monitor of ofKind<
         K8sObject & {
           spec: {
@@ -283,16 +400,19 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
         }
       >(objects, "ServiceMonitor")) {
         const targets = services.filter((s) => selects(monitor.spec.selector.matchLabels, s.metadata.labels));
-        assert.deepEqual(
-          targets.map((s) => s.metadata.name),
-          [ingestService.metadata.name],
-          `${dir}: the ServiceMonitor scrapes the ingest Service only`,
-        );
+        const [scraped] = targets;
+        assert.ok(targets.length === 1 && scraped, `${dir}: the ServiceMonitor scrapes one Service`);
+        if (ingestService !== undefined) assert.equal(scraped, ingestService, `${dir}: the ingest Service`);
         for (const endpoint of monitor.spec.endpoints) {
           assert.equal(endpoint.path, "/metrics");
-          assert.ok(
-            ingestService.spec.ports.some((p) => p.name === endpoint.port),
-            endpoint.port,
+          const servicePort: Service["spec"]["ports"][number] | undefined = scraped.spec.ports.find(
+            (p) => p.name === endpoint.port,
+          );
+          assert.ok(servicePort, `${dir}: Service port ${endpoint.port}`);
+          assert.equal(
+            portNumber(container, servicePort.targetPort),
+            health.port,
+            `${dir}: /metrics is where /healthz is`,
           );
         }
       }
@@ -314,6 +434,15 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
         assert.ok(mount, `${dir}: --${flag} ${path} is mounted`);
         assert.equal(mount.readOnly, true, `${dir}: --${flag} read-only`);
         assert.ok(volumes.find((v) => v.name === mount.name)?.secret, `${dir}: --${flag} from a Secret`);
+      }
+      // A Secret volume no flag reads would only keep the pod from starting until someone creates it.
+      for (const volume of volumes.filter((v) => v.secret !== undefined)) {
+        const mount = mounts.find((m) => m.name === volume.name);
+        assert.ok(mount, `${dir}: Secret volume ${volume.name} is mounted`);
+        assert.ok(
+          FILE_FLAGS.some((flag) => mountOf(flags[flag] ?? "") === mount),
+          `${dir}: a flag reads a file of Secret volume ${volume.name}`,
+        );
       }
       const dataMount = mounts.find((m) => m.mountPath === posix.normalize(flags["data-dir"]));
       assert.ok(dataMount, `${dir}: --data-dir is a mount of its own`);
@@ -340,7 +469,7 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
   );
 
   it(
-    "grants the controller's ServiceAccount exactly CONTROLLER_API_ACCESS, cluster-wide, and nothing without --in-cluster",
+    "grants the ServiceAccount exactly what the replica calls: the controller's cluster-wide, a fleet's in its lease namespace",
     each(({ objects, set, flags }, dir) => {
       const pod = set.spec.template.spec;
       const bindings = [
@@ -367,14 +496,19 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
         ),
       );
       assert.ok(bound.length > 0, `${dir}: a binding for the ServiceAccount`);
-      const granted = new Map<string, ApiAccess>();
+      // Grants by where they apply: "" cluster-wide (a ClusterRoleBinding), else a RoleBinding's namespace.
+      const granted = new Map<string, Map<string, ApiAccess>>();
       for (const binding of bound) {
-        // The informers list and watch across namespaces: a RoleBinding would not do.
-        assert.equal(binding.kind, "ClusterRoleBinding", binding.metadata.name);
+        const where = binding.kind === "ClusterRoleBinding" ? "" : (binding.metadata.namespace ?? "");
         const role = roles.find(
-          (r) => r.kind === binding.roleRef.kind && r.metadata.name === binding.roleRef.name,
+          (r) =>
+            r.kind === binding.roleRef.kind &&
+            r.metadata.name === binding.roleRef.name &&
+            (r.kind === "ClusterRole" || r.metadata.namespace === binding.metadata.namespace),
         );
         assert.ok(role, `${dir}: ${binding.roleRef.kind} ${binding.roleRef.name}`);
+        const grants = granted.get(where) ?? new Map<string, ApiAccess>();
+        granted.set(where, grants);
         for (const rule of role.rules) {
           assert.equal(rule.resourceNames, undefined, "no resourceNames");
           assert.equal(rule.nonResourceURLs, undefined, "no nonResourceURLs");
@@ -385,17 +519,43 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
             for (const resource of rule.resources ?? []) {
               for (const verb of rule.verbs) {
                 const access = { group, resource, verb };
-                granted.set(accessKey(access), access);
+                grants.set(accessKey(access), access);
               }
             }
           }
         }
       }
+      const { fleet, pull } = replicaModeOf(flags);
+      // The informers list and watch across namespaces: only a ClusterRoleBinding will do.
+      const clusterWide = fleet
+        ? [...CONTROLLER_API_ACCESS, ...NAMESPACE_PROJECTS_ACCESS]
+        : CONTROLLER_API_ACCESS;
+      const expected = new Map([["", clusterWide]]);
+      if (fleet) {
+        // --in-cluster's default lease namespace is the pod's own.
+        const leaseNamespace = flags["lease-namespace"] ?? set.metadata.namespace ?? "";
+        assert.ok(
+          ofKind(objects, "Namespace").some((n) => n.metadata.name === leaseNamespace),
+          `${dir}: the lease namespace ${leaseNamespace} is created with the rest`,
+        );
+        expected.set(
+          leaseNamespace,
+          pull ? [...FLEET_LEASE_ACCESS, ...PULL_POSITIONS_ACCESS] : FLEET_LEASE_ACCESS,
+        );
+      }
+      const keys = (grants: Iterable<ApiAccess>) => [...grants].map(accessKey).sort();
       assert.deepEqual(
         [...granted.keys()].sort(),
-        CONTROLLER_API_ACCESS.map(accessKey).sort(),
-        `${dir}: RBAC = CONTROLLER_API_ACCESS (src/controller/access.ts)`,
+        [...expected.keys()].sort(),
+        `${dir}: grants cluster-wide${fleet ? " and in the lease namespace" : ""} only`,
       );
+      for (const [where, access] of expected) {
+        assert.deepEqual(
+          keys(granted.get(where)?.values() ?? []),
+          keys(access),
+          `${dir}: RBAC ${where === "" ? "cluster-wide" : `in namespace ${where}`} = src/controller/access.ts`,
+        );
+      }
       const crds = ofKind(objects, "CustomResourceDefinition");
       assert.equal(crds.length, 1, `${dir}: the CRD`);
       assert.deepEqual(
@@ -409,18 +569,21 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
   describe("telex serve starts with each manifest's args", () => {
     let scratch: string;
     let api: TestApiServer;
+    let cluster: ClusterStandIn;
     before(async () => {
       scratch = mkdtempSync(join(tmpdir(), "telex-deploy-"));
       api = await startTestApiServer();
+      cluster = await startClusterStandIn(api.api.url, "deploy-test");
     });
     after(async () => {
+      await cluster.close();
       await api.close();
       rmSync(scratch, { recursive: true, force: true });
     });
 
     it(
       "and listens (paths under a temp dir, listeners on 127.0.0.1:0, --in-cluster as a kubeconfig)",
-      each(async ({ container }, dir) => {
+      each(async ({ container, flags }, dir) => {
         const root = join(scratch, dir.replaceAll("/", "_"));
         const token = "a-long-random-ingest-token-for-tests";
         const cert = selfSignedCert();
@@ -432,15 +595,16 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
           const [flag = "", value] = arg.split(/=(.*)/s, 2);
           if (flag === "--in-cluster") {
             const kubeconfig = join(root, "kubeconfig");
-            const server = `${api.api.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/deploy-test/control-plane`;
             write(
               kubeconfig,
-              `apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: k, cluster: {server: "${server}"}}]\ncontexts: [{name: c, context: {cluster: k}}]\n`,
+              `apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: k, cluster: {server: "${cluster.url}"}}]\ncontexts: [{name: c, context: {cluster: k}}]\n`,
             );
             return ["--kubeconfig", kubeconfig];
           }
           if (value === undefined) return [arg];
           if (flag.endsWith("-listen")) return [`${flag}=127.0.0.1:0`];
+          // Never read: no policy, no pull job. A loopback address spares a DNS lookup of the cluster's name.
+          if (flag === "--source-url") return [`${flag}=http://127.0.0.1:8428`];
           if (!value.startsWith("/")) return [arg];
           const path = join(root, value);
           if (flag === "--ingest-token-file") write(path, `${token}\n`);
@@ -455,19 +619,36 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
         let err = "";
         let stop: (signal: string) => void = () => undefined;
         const stopped = new Promise<string>((resolve) => (stop = resolve));
+        let ready: () => void = () => undefined;
+        const listening = new Promise<void>((resolve) => (ready = resolve));
         const io = {
           stdout: {
             write: (text: string) => {
               out += text;
-              if (out.includes("ingest: listening on")) stop("SIGTERM");
+              // The last line of the start-up report, in push and pull mode alike.
+              if (/^metrics: http:\/\/127\.0\.0\.1:\d+\/metrics$/m.test(out)) ready();
             },
           },
           stderr: { write: (text: string) => (err += text) },
           stdin: Readable.from([]),
         };
-        const code = await run(args.slice(1), io, stopped);
+        const running = run(args.slice(1), io, stopped);
+        await Promise.race([listening, running]);
+        const { fleet, pull } = replicaModeOf(flags);
+        const leases = fleet ? await cluster.replicaLeases() : [];
+        stop("SIGTERM");
+        const code = await running;
         assert.equal(code, 0, `${dir}: telex ${args.join(" ")}\n${out}\n${err}`);
-        assert.match(out, /ingest: listening on http:\/\/127\.0\.0\.1:\d+\/api\/v1\/write/, dir);
+        if (pull) assert.match(out, /^pull: reading sources from http:\/\/127\.0\.0\.1:8428$/m, dir);
+        else assert.match(out, /ingest: listening on http:\/\/127\.0\.0\.1:\d+\/api\/v1\/write/, dir);
+        if (fleet) {
+          assert.deepEqual(
+            leases,
+            [defaultReplicaName()],
+            `${dir}: the replica held its Lease, named after the pod`,
+          );
+          assert.deepEqual(await cluster.replicaLeases(), [], `${dir}: and released it on SIGTERM`);
+        }
       }),
     );
   });

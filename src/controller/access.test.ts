@@ -17,7 +17,10 @@ import { Controller } from "./controller.js";
 import { FINALIZER } from "./reconciler.js";
 import {
   CONTROLLER_API_ACCESS,
+  FLEET_API_ACCESS,
+  FLEET_LEASE_ACCESS,
   NAMESPACE_PROJECTS_ACCESS,
+  PULL_POSITIONS_ACCESS,
   accessKey,
   describeAccess,
   requestAccess,
@@ -26,11 +29,14 @@ import {
 import {
   KubeApiError,
   KubeClient,
+  PLATFORM_NAMESPACE,
+  type ConfigMap,
   type RequestOptions,
   type WatchEvent,
   type ClusterConnection,
 } from "../kube/index.js";
-import { clusterLayout } from "./layout.js";
+import { CONFIG_MAPS, LEASES, clusterLayout, platformPath } from "./layout.js";
+import { ApiCursorStore, Membership } from "../fleet/index.js";
 import { NamespaceProjects, PROJECT_LABEL, namespaceProjectsLayout } from "./namespace-projects.js";
 import { systemClock } from "../util/index.js";
 import { silentLogger } from "../util/index.js";
@@ -38,10 +44,12 @@ import { silentLogger } from "../util/index.js";
 /** A client that notes the RBAC attributes of every request it sends. */
 class RecordingClient extends KubeClient {
   readonly seen = new Map<string, ApiAccess & { readonly example: string }>();
+  readonly paths = new Set<string>();
 
   private note(method: string, path: string, watch: boolean): void {
     const access = requestAccess(method, path, watch);
     this.seen.set(accessKey(access), { ...access, example: `${method} ${path}` });
+    this.paths.add(path);
   }
 
   override request<T>(method: Dispatcher.HttpMethod, path: string, options?: RequestOptions): Promise<T> {
@@ -258,3 +266,102 @@ for (const mode of ["--project", "labelled namespaces"] as const) {
     );
   });
 }
+
+// FLEET_API_ACCESS is exactly what a fleet replica's Membership and pull
+// positions call: a Lease taken, renewed and released, positions created,
+// patched and read, a departed replica's positions deleted — against the
+// embedded API's platform plane, which serves Leases and ConfigMaps as a
+// cluster does, with every request recorded.
+describe("what a fleet replica asks of the lease namespace", () => {
+  let server: TestApiServer;
+  let admin: KubeClient;
+  let leaseRecorder: RecordingClient;
+  let positionsRecorder: RecordingClient;
+
+  before(async () => {
+    server = await startTestApiServer();
+    const connection: ClusterConnection = {
+      server: server.api.url,
+      tls: { rejectUnauthorized: true },
+      authorization: () => undefined,
+    };
+    admin = new KubeClient(connection);
+    leaseRecorder = new RecordingClient(connection);
+    positionsRecorder = new RecordingClient(connection);
+  });
+  after(async () => {
+    await Promise.all([admin.close(), leaseRecorder.close(), positionsRecorder.close()]);
+    await server.close();
+  });
+
+  it("is exactly FLEET_LEASE_ACCESS and PULL_POSITIONS_ACCESS, each in the lease namespace", async () => {
+    const configMapsPath = platformPath(CONFIG_MAPS, PLATFORM_NAMESPACE);
+    const departed = new ApiCursorStore({
+      client: admin,
+      configMapsPath,
+      identity: "replica-z",
+      flushIntervalMs: 10,
+    });
+    await departed.start();
+    const position = Date.now() - 60_000;
+    await departed.save("policy/sink", position);
+    await departed.close();
+
+    const membership = new Membership({
+      client: leaseRecorder,
+      leasesPath: platformPath(LEASES, PLATFORM_NAMESPACE),
+      identity: "replica-a",
+      leaseDurationMs: 3_000,
+      renewIntervalMs: 50,
+    });
+    await membership.start();
+    const positions = new ApiCursorStore({
+      client: positionsRecorder,
+      configMapsPath,
+      identity: "replica-a",
+      flushIntervalMs: 10,
+      liveMembers: () => membership.members,
+    });
+    await positions.start();
+    try {
+      await eventually(
+        () => membership.stats.renewals,
+        (renewals) => renewals >= 2,
+        "a renewal after the Lease was created",
+      );
+      // The first flush creates this replica's ConfigMap (its patch gets 404), the second patches it
+      // and passes the departed replica's position.
+      await positions.save("policy/sink", position);
+      await positions.save("policy/sink", position + 30_000);
+      const removed = await eventually(
+        () => positions.removeDepartedPositions(),
+        (names) => names.length > 0,
+        "the departed replica's positions deleted",
+      );
+      assert.equal(removed.length, 1, "one position, one ConfigMap");
+      assert.match(removed[0] ?? "", /^telex-pull-positions-replica-z-\d$/);
+    } finally {
+      await positions.close();
+      await membership.stop();
+    }
+    const left = await admin.request<{ items: ConfigMap[] }>("GET", configMapsPath);
+    assert.ok(
+      left.items.every((item) => !item.metadata.name.startsWith("telex-pull-positions-replica-z-")),
+      "replica-z's positions are gone",
+    );
+
+    assertCalledExactly(leaseRecorder, FLEET_LEASE_ACCESS);
+    assertCalledExactly(positionsRecorder, PULL_POSITIONS_ACCESS);
+    // Together, what a Role in the lease namespace grants (deploy/overlays/fleet/rbac.yaml).
+    assert.deepEqual(
+      [...leaseRecorder.seen.keys(), ...positionsRecorder.seen.keys()].sort(),
+      FLEET_API_ACCESS.map(accessKey).sort(),
+    );
+    for (const path of [...leaseRecorder.paths, ...positionsRecorder.paths])
+      assert.match(
+        path,
+        new RegExp(`/namespaces/${PLATFORM_NAMESPACE}/`),
+        "a Role in the lease namespace grants it",
+      );
+  });
+});

@@ -1,10 +1,12 @@
-// What the controller asks of a Kubernetes API, in RBAC's terms: (API group,
-// resource[/subresource], verb). CONTROLLER_API_ACCESS is the single list the
-// deploy/ RBAC is checked against (src/deploy.test.ts), and
-// access.test.ts drives the controller through a policy's whole life against a
-// real API, recording every request, to prove the list is exactly what it
-// calls: a new call without a new entry fails there, and so does an entry
-// nothing uses any more.
+// What a replica asks of a Kubernetes API, in RBAC's terms: (API group,
+// resource[/subresource], verb). These lists are what the deploy/ RBAC is
+// checked against (src/deploy.test.ts): CONTROLLER_API_ACCESS (and
+// NAMESPACE_PROJECTS_ACCESS) cluster-wide, a fleet's FLEET_API_ACCESS in its
+// lease namespace. access.test.ts drives the controller through a policy's
+// whole life, and a fleet replica's membership and pull positions through
+// theirs, against a real API, recording every request, to prove each list is
+// exactly what the code calls: a new call without a new entry fails there,
+// and so does an entry nothing uses any more.
 import { GROUP, PLURAL } from "../api/index.js";
 
 export interface ApiAccess {
@@ -44,6 +46,39 @@ export const NAMESPACE_PROJECTS_ACCESS: readonly ApiAccess[] = [
   { group: "", resource: "namespaces", verb: "list" },
   { group: "", resource: "namespaces", verb: "watch" },
 ];
+
+/**
+ * What a replica of a fleet (`--join`, or `--kubeconfig|--in-cluster` without
+ * `--project`) asks of the lease namespace (`--lease-namespace`) for its
+ * membership (src/fleet/membership.ts). Every request names that namespace, so
+ * a Role there grants it; nothing of it is cluster-wide.
+ */
+export const FLEET_LEASE_ACCESS: readonly ApiAccess[] = [
+  // The informer over the replicas' Leases: who is alive.
+  { group: "coordination.k8s.io", resource: "leases", verb: "list" },
+  { group: "coordination.k8s.io", resource: "leases", verb: "watch" },
+  // Its own Lease read back at start and after a conflict, created when missing, renewed with PUT
+  // (resourceVersion: a second replica of the same name gets 409), deleted on a graceful stop.
+  { group: "coordination.k8s.io", resource: "leases", verb: "get" },
+  { group: "coordination.k8s.io", resource: "leases", verb: "create" },
+  { group: "coordination.k8s.io", resource: "leases", verb: "update" },
+  { group: "coordination.k8s.io", resource: "leases", verb: "delete" },
+];
+
+/** What a fleet replica in pull mode asks of the lease namespace besides: the pull positions (src/fleet/positions.ts). */
+export const PULL_POSITIONS_ACCESS: readonly ApiAccess[] = [
+  // The informer over every replica's position ConfigMaps: the furthest position wins.
+  { group: "", resource: "configmaps", verb: "list" },
+  { group: "", resource: "configmaps", verb: "watch" },
+  // Its own ConfigMaps: merge-patched each flush, created on the first one (the patch got 404).
+  { group: "", resource: "configmaps", verb: "patch" },
+  { group: "", resource: "configmaps", verb: "create" },
+  // Those of a replica that left, once none of their positions is still needed.
+  { group: "", resource: "configmaps", verb: "delete" },
+];
+
+/** Everything a fleet replica in pull mode asks of the lease namespace: what a Role there grants. */
+export const FLEET_API_ACCESS: readonly ApiAccess[] = [...FLEET_LEASE_ACCESS, ...PULL_POSITIONS_ACCESS];
 
 /** `verb resource` per group, e.g. `list,watch,patch exportpolicies.telemetry.miloapis.com`, for messages. */
 export function describeAccess(access: readonly ApiAccess[] = CONTROLLER_API_ACCESS): string {

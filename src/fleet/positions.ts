@@ -11,9 +11,19 @@
 // A position is read from every replica's ConfigMaps (an informer's cache)
 // and the furthest one wins: positions only move forward, and the previous
 // owner's entry stays readable after it died.
+//
+// A replica that left the fleet (its Lease gone or expired) leaves its
+// ConfigMaps behind; the first live member in name order deletes each of
+// them once it is redundant: every entry in it is matched or passed by the
+// same job's entry in a live replica's ConfigMaps (load() gets as far
+// without it), or is older than the max backlog age (a live replica running that
+// job skips past such a position and saves its own, so it is normally one of
+// a job no replica runs any more, e.g. a policy deleted while its owner was
+// gone).
 import { createHash } from "node:crypto";
 import { Informer, KubeApiError, type ConfigMap, type KubeClient } from "../kube/index.js";
 import type { CursorStore } from "../exporter/pull/cursor-store.js";
+import { DEFAULT_MAX_BACKLOG_AGE_MS } from "../exporter/pull/defaults.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { silentLogger, systemClock, type Clock, type Logger, type TimerHandle } from "../util/index.js";
 
@@ -30,7 +40,19 @@ export const POSITIONS_DEFAULTS = {
   flushIntervalMs: 5_000,
   /** 8 objects per replica: 10,000 jobs are about 80 KB each, far below an object's 1 MiB limit. */
   buckets: 8,
+  /**
+   * How often the first live member looks for ConfigMaps of departed replicas to delete. Leftovers
+   * cost only list and watch traffic, so a minute is plenty; the first look is one interval after
+   * start, when the policies this replica took over have loaded the positions they continue from.
+   */
+  cleanupIntervalMs: 60_000,
+  /** As the pull's --max-backlog-age: a departed replica's position older than this is dropped. */
+  maxBacklogAgeMs: DEFAULT_MAX_BACKLOG_AGE_MS,
 } as const;
+
+const CONFIG_MAP_PREFIX = "telex-pull-positions-";
+/** `telex-pull-positions-<replica>-<bucket>`: the replica is all but the last `-N`. */
+const CONFIG_MAP_NAME = new RegExp(`^${CONFIG_MAP_PREFIX}(.+)-(\\d+)$`);
 
 export interface ApiCursorStoreOptions {
   readonly client: KubeClient;
@@ -40,6 +62,14 @@ export interface ApiCursorStoreOptions {
   readonly identity: string;
   readonly flushIntervalMs?: number;
   readonly buckets?: number;
+  /**
+   * The live replicas (this one among them while its Lease is fresh), e.g. Membership's members.
+   * Without it, ConfigMaps of departed replicas are never deleted.
+   */
+  readonly liveMembers?: () => readonly string[];
+  /** A departed replica's position older than now − this counts as redundant (--max-backlog-age). */
+  readonly maxBacklogAgeMs?: number;
+  readonly cleanupIntervalMs?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -60,6 +90,8 @@ export class ApiCursorStore implements CursorStore {
   private readonly logger: Logger;
   private readonly flushIntervalMs: number;
   private readonly buckets: number;
+  private readonly maxBacklogAgeMs: number;
+  private readonly cleanupIntervalMs: number;
   private readonly configMaps: Informer<ConfigMap>;
   /** This replica's positions: what it saved, ahead of what the API has seen. */
   private readonly own = new Map<string, number>();
@@ -70,15 +102,21 @@ export class ApiCursorStore implements CursorStore {
   private waiters: Waiter[] = [];
   private timer: TimerHandle | undefined;
   private flushing: Promise<void> | undefined;
+  private cleanupTimer: TimerHandle | undefined;
+  private cleaning: Promise<unknown> | undefined;
   private closed = false;
   /** API writes made, for the fleet benchmark and /metrics. */
   writes = 0;
+  /** ConfigMaps of departed replicas deleted, for /metrics. */
+  removedConfigMaps = 0;
 
   constructor(private readonly options: ApiCursorStoreOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.flushIntervalMs = options.flushIntervalMs ?? POSITIONS_DEFAULTS.flushIntervalMs;
     this.buckets = options.buckets ?? POSITIONS_DEFAULTS.buckets;
+    this.maxBacklogAgeMs = options.maxBacklogAgeMs ?? POSITIONS_DEFAULTS.maxBacklogAgeMs;
+    this.cleanupIntervalMs = options.cleanupIntervalMs ?? POSITIONS_DEFAULTS.cleanupIntervalMs;
     this.configMaps = new Informer<ConfigMap>({
       client: options.client,
       path: options.configMapsPath,
@@ -93,6 +131,7 @@ export class ApiCursorStore implements CursorStore {
   async start(): Promise<void> {
     this.configMaps.start();
     await this.configMaps.waitForSync();
+    if (this.options.liveMembers !== undefined) this.scheduleCleanup();
   }
 
   load(key: string): number | undefined {
@@ -130,6 +169,9 @@ export class ApiCursorStore implements CursorStore {
     // A failed flush re-arms its retry: not after close.
     this.cancelTimer();
     this.closed = true;
+    this.cleanupTimer?.cancel();
+    this.cleanupTimer = undefined;
+    await this.cleaning;
     await this.configMaps.stop();
   }
 
@@ -146,6 +188,92 @@ export class ApiCursorStore implements CursorStore {
       {},
       this.writes,
     );
+    writer.sample(
+      "telex_pull_position_configmaps_removed_total",
+      "Pull-position ConfigMaps of replicas that left the fleet, deleted once no position in them was needed.",
+      "counter",
+      {},
+      this.removedConfigMaps,
+    );
+  }
+
+  /**
+   * Deletes the ConfigMaps of departed replicas that hold no position still
+   * needed, if this replica is the first live member (one cleaner, no races
+   * between replicas); returns their names. Run every cleanup interval.
+   */
+  async removeDepartedPositions(): Promise<string[]> {
+    const live = [...(this.options.liveMembers?.() ?? [])].sort();
+    if (this.closed || live[0] !== this.options.identity) return [];
+    const liveNames = new Set(live);
+    const departed: ConfigMap[] = [];
+    // The API's view only: what this replica holds but has not flushed yet would be lost with it.
+    const livePositions = new Map<string, number>();
+    for (const configMap of this.configMaps.list()) {
+      const replica = replicaOf(configMap);
+      if (replica === undefined) continue;
+      if (!liveNames.has(replica)) {
+        departed.push(configMap);
+        continue;
+      }
+      for (const [field, raw] of Object.entries(configMap.data ?? {})) {
+        const value = Number(raw);
+        if (Number.isFinite(value))
+          livePositions.set(field, Math.max(value, livePositions.get(field) ?? value));
+      }
+    }
+    const oldest = this.clock.now() - this.maxBacklogAgeMs;
+    const redundant = departed.filter((configMap) =>
+      Object.entries(configMap.data ?? {}).every(([field, raw]) => {
+        const value = Number(raw);
+        return !Number.isFinite(value) || value < oldest || value <= (livePositions.get(field) ?? -Infinity);
+      }),
+    );
+    const removed: string[] = [];
+    for (const configMap of redundant) {
+      const name = configMap.metadata.name;
+      try {
+        // Only the version judged: a replica of that name back meanwhile may have written new positions.
+        await this.options.client.request(
+          "DELETE",
+          `${this.options.configMapsPath}/${encodeURIComponent(name)}`,
+          {
+            body: {
+              kind: "DeleteOptions",
+              apiVersion: "v1",
+              preconditions: { resourceVersion: configMap.metadata.resourceVersion },
+            },
+          },
+        );
+        removed.push(name);
+        this.removedConfigMaps++;
+      } catch (error: unknown) {
+        if (error instanceof KubeApiError && (error.statusCode === 404 || error.statusCode === 409)) continue;
+        this.logger.warn("could not delete a departed replica's pull positions; retrying later", {
+          configMap: name,
+          error: String(error),
+        });
+      }
+    }
+    if (removed.length > 0)
+      this.logger.info("deleted pull positions of departed replicas", { configMaps: removed.join(",") });
+    return removed;
+  }
+
+  private scheduleCleanup(): void {
+    if (this.closed) return;
+    this.cleanupTimer = this.clock.setTimer(this.cleanupIntervalMs, () => {
+      this.cleanupTimer = undefined;
+      const cleaning = this.removeDepartedPositions()
+        .catch((error: unknown) => {
+          this.logger.warn("could not clean up departed replicas' pull positions", { error: String(error) });
+        })
+        .finally(() => {
+          this.cleaning = undefined;
+          this.scheduleCleanup();
+        });
+      this.cleaning = cleaning;
+    });
   }
 
   private bucketOf(key: string): number {
@@ -153,7 +281,7 @@ export class ApiCursorStore implements CursorStore {
   }
 
   private configMapName(bucket: number): string {
-    return `telex-pull-positions-${this.options.identity}-${bucket}`;
+    return `${CONFIG_MAP_PREFIX}${this.options.identity}-${bucket}`;
   }
 
   private change(key: string, value: number | null): Promise<void> {
@@ -240,4 +368,10 @@ export class ApiCursorStore implements CursorStore {
       },
     });
   }
+}
+
+/** The replica whose pull positions a ConfigMap holds; undefined for any other ConfigMap. */
+function replicaOf(configMap: ConfigMap): string | undefined {
+  if (configMap.metadata.labels?.[POSITIONS_LABEL] !== "true") return undefined;
+  return CONFIG_MAP_NAME.exec(configMap.metadata.name)?.[1];
 }
