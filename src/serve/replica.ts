@@ -88,10 +88,14 @@ async function joinFleet(
   await membership.start();
   let positions: ApiCursorStore | undefined;
   if (options.pull !== undefined) {
+    const backlogAgeMs = options.pull.maxBacklogAgeMs ?? options.delivery?.maxBacklogAgeMs;
     const store = new ApiCursorStore({
       client,
       configMapsPath: platformPath(CONFIG_MAPS, namespace),
       identity,
+      // Departed replicas' position ConfigMaps are removed by the first live member (positions.ts).
+      liveMembers: () => membership.members,
+      ...(backlogAgeMs === undefined ? {} : { maxBacklogAgeMs: backlogAgeMs }),
       logger,
     });
     components.add("pull positions", () => store.close());
