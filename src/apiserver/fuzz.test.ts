@@ -4,6 +4,7 @@
 // and no request holds the event loop for long. The PRNG is seeded: a failure
 // prints its seed, and FUZZ_SEED=<seed> replays the run (see fuzzSeed: fixed
 // under CI=true, new on every local run).
+import { silentLogger } from "../util/index.js";
 import assert from "node:assert/strict";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
@@ -387,8 +388,7 @@ describe("fuzzing the resource API (issue 11)", () => {
   before(async () => {
     server = await startTestApiServer({
       logger: {
-        info: () => undefined,
-        warn: () => undefined,
+        ...silentLogger,
         error: (message, fields) => serverErrors.push(`${message} ${JSON.stringify(fields)}`),
       },
       quotas: { maxPoliciesPerProject: 1000, maxSinksPerProject: 20_000, maxSourcesPerProject: 20_000 },

@@ -3,6 +3,7 @@
 // path serves a project's control plane, the cross-project view and the
 // platform plane (paths.ts); only the resources and who may use them differ.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { errorField } from "../util/index.js";
 import {
   OPEN_ACCESS,
   authorize,
@@ -47,7 +48,7 @@ export async function handleRequest(
       server.logger.error("request failed", {
         method: request.method,
         path: pathOf(request),
-        error: error instanceof Error ? (error.stack ?? String(error)) : String(error),
+        error: errorField(error),
       });
       sendError(response, errors.internal("the server could not complete the request"));
     }

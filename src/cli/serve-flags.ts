@@ -57,7 +57,7 @@ const ROLE_FLAGS: Readonly<Record<ServeRole, ReadonlySet<string>>> = {
   cluster: new Set([...CLUSTER_FLAGS, ...REPLICA_FLAGS]),
 };
 /** Every role takes these. */
-const COMMON_FLAGS = new Set(["data-dir", "help"]);
+const COMMON_FLAGS = new Set(["data-dir", "help", "log-format", "log-level"]);
 
 const EMBEDDED_API =
   "--api-listen, --tokens-file, --tls-*, --max-*-per-project, --max-leases and --max-config-maps configure the embedded API";

@@ -2,12 +2,26 @@
 // queue; workers reconcile one policy key at a time. A Secret change wakes
 // every policy that references it; a periodic resync wakes them all.
 import type { ExportPolicy, Secret } from "../api/index.js";
-import { systemClock, silentLogger, type Clock, type TimerHandle, type Logger } from "../util/index.js";
+import {
+  errorField,
+  systemClock,
+  silentLogger,
+  type Clock,
+  type TimerHandle,
+  type Logger,
+} from "../util/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { Histogram } from "../metrics/histogram.js";
 import { Informer, type KubeClient, type KubeObject } from "../kube/index.js";
 import type { ControlPlaneLayout } from "./layout.js";
-import { POLICIES, Reconciler, SECRETS, formatKey, type ExporterControl } from "./reconciler.js";
+import {
+  POLICIES,
+  Reconciler,
+  SECRETS,
+  formatKey,
+  policyFields,
+  type ExporterControl,
+} from "./reconciler.js";
 import { WorkQueue } from "./workqueue.js";
 
 export interface ControllerOptions {
@@ -274,9 +288,9 @@ export class Controller {
       } catch (error) {
         this.reconcileErrors++;
         this.logger.warn("reconcile failed, will retry", {
-          policy: key,
+          ...policyFields(key),
           attempt: this.queue.failureCount(key) + 1,
-          error: String(error),
+          error: errorField(error),
         });
         this.queue.addRateLimited(key);
       } finally {

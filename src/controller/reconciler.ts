@@ -56,6 +56,16 @@ export function formatKey(key: PolicyKey): string {
   return `${key.project}/${key.namespace}/${key.name}`;
 }
 
+/** The fields every log line about a policy carries (a sink's add `sink`). */
+export function policyFields(key: PolicyKey | string): {
+  project: string;
+  namespace: string;
+  policy: string;
+} {
+  const parsed = typeof key === "string" ? parseKey(key) : key;
+  return { project: parsed.project, namespace: parsed.namespace, policy: parsed.name };
+}
+
 export function parseKey(key: string): PolicyKey {
   const [project = "", namespace = "", name = ""] = key.split("/");
   return { project, namespace, name };
@@ -172,6 +182,11 @@ export class Reconciler {
       // A policy whose project moved was stopped under its old key: that stop finishes first.
       await this.removals.get(compiled.plan.uid);
       this.deps.exporter.apply(compiled.plan);
+      this.deps.logger.info(previous === undefined ? "exporting policy" : "policy changed", {
+        ...policyFields(key),
+        generation: compiled.plan.generation,
+        sinks: compiled.plan.sinks.map((sink) => sink.name).join(","),
+      });
       this.forwarded.delete(key);
       this.owners.set(compiled.plan.uid, key);
     }
@@ -302,6 +317,9 @@ export class Reconciler {
     if (plan === undefined) return;
     this.applied.delete(key);
     this.forwarded.delete(key);
+    this.deps.logger.info(options.handover === true ? "policy handed over" : "stopped exporting policy", {
+      ...policyFields(key),
+    });
     await this.removeFromExporter(key, plan.uid, options);
   }
 
@@ -446,7 +464,7 @@ export class Reconciler {
     this.status.writes++;
     for (const transition of transitions) {
       // Operators read the same news in the log; messages carry no credentials (the sender redacts them).
-      this.deps.logger.info("readiness changed", { policy: formatKey(key), transition });
+      this.deps.logger.info("readiness changed", { ...policyFields(key), transition });
       const warning = transition.includes("→ False");
       await this.recordEvent(key, policy, {
         type: warning ? "Warning" : "Normal",
@@ -488,7 +506,7 @@ export class Reconciler {
       this.status.events++;
     } catch (error) {
       // Events are best effort: a failure must not block the status.
-      this.deps.logger.warn("could not record an event", { policy: formatKey(key), error: String(error) });
+      this.deps.logger.warn("could not record an event", { ...policyFields(key), error: String(error) });
     }
   }
 }

@@ -5,7 +5,7 @@
 // routed per project by the router.
 import { isDeepStrictEqual } from "node:util";
 import type { DurableLog } from "./buffer/index.js";
-import { silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
+import { errorField, silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
 import { compileSelector, print } from "../metricsql/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { IngestProcessor, type PeerSender } from "./ingest/processor.js";
@@ -141,7 +141,7 @@ export class Exporter {
         sinks.set(sinkPlan.name, existing);
         continue;
       }
-      const runtime = { ...this.options.sinkRuntime, logger: this.logger };
+      const runtime = this.sinkRuntime(plan, sinkPlan.name);
       if (log === undefined) {
         sinks.set(sinkPlan.name, new RemoteWriteSink(sinkPlan.remoteWrite, runtime));
         continue;
@@ -263,7 +263,7 @@ export class Exporter {
         current.watch.abort();
         replaced = this.retire(current.sink, "replaced");
       }
-      const runtime = { ...this.options.sinkRuntime, logger: this.logger };
+      const runtime = this.sinkRuntime(plan, sinkPlan.name);
       const sink = new RemoteWriteSink(sinkPlan.remoteWrite, runtime, log.sink(key), replaced);
       draining.set(sinkPlan.name, this.drain(uid, sinkPlan.name, sink));
     }
@@ -522,13 +522,24 @@ export class Exporter {
     this.options.pull.setJobs(jobs, { forgetRemoved });
   }
 
+  /** A sink's runtime: its log lines carry the project, policy and sink they are about. */
+  private sinkRuntime(plan: PolicyPlan, sink: string): SinkRuntime {
+    const logger = this.logger.child({
+      project: plan.project,
+      namespace: plan.namespace,
+      policy: plan.name,
+      sink,
+    });
+    return { ...this.options.sinkRuntime, logger };
+  }
+
   /** Stops a sink that a plan no longer has, or has changed; resolves when it has stopped. */
   private retire(sink: RemoteWriteSink, reason: "removed" | "replaced"): Promise<void> {
     // A replaced sink with a durable backlog stops at once: its successor sends the rest.
     const drainMs =
       reason === "replaced" && sink.durable !== undefined ? 0 : SINK_RUNTIME_DEFAULTS.drainTimeoutMs;
     const closing = sink.close(drainMs, reason).catch((error: unknown) => {
-      this.logger.error("closing a sink failed", { error: String(error) });
+      this.logger.error("closing a sink failed", { error: errorField(error) });
     });
     this.closing.add(closing);
     void closing.finally(() => this.closing.delete(closing));

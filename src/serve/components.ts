@@ -1,6 +1,6 @@
 // Components started so far, stopped together in reverse order: the most
 // downstream first, so what feeds a component stops before it does.
-import type { Logger } from "../util/index.js";
+import { errorField, type Logger } from "../util/index.js";
 
 interface Component {
   readonly name: string;
@@ -23,7 +23,7 @@ export class Components {
         try {
           await component.stop();
         } catch (error: unknown) {
-          this.logger.error("component failed to stop", { component: component.name, error: String(error) });
+          this.logger.error("component failed to stop", { component: component.name, error: errorField(error) });
         }
       }
     })();

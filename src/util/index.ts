@@ -4,5 +4,17 @@
 // Helpers that only the exporter uses stay in src/exporter/util.
 export { ByteBudget } from "./byte-budget.js";
 export { sleep, systemClock, type Clock, type TimerHandle } from "./clock.js";
-export { silentLogger, streamLogger, type LogFields, type Logger } from "./log.js";
+export {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  createLogger,
+  errorField,
+  silentLogger,
+  streamLogger,
+  type LogFields,
+  type LogFormat,
+  type LogLevel,
+  type Logger,
+  type LogValue,
+} from "./log.js";
 export { VERSION } from "./version.js";

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { ApiServerConfigError, DEFAULT_API_LISTEN, TokensFileError } from "../../apiserver/index.js";
 import { inClusterConnection, loadKubeconfig, type ClusterConnection } from "../../kube/index.js";
 import { PROJECT_LABEL } from "../../controller/namespace-projects.js";
-import { streamLogger, type Logger } from "../../util/index.js";
+import { LOG_FORMATS, LOG_LEVELS, createLogger, type Logger } from "../../util/index.js";
 import { DEFAULTS, dnsLabelProblems } from "../../api/index.js";
 import { ROUTER_DEFAULTS } from "../../exporter/router/router.js";
 import { DEMO_PROJECTS } from "../../demo/generator.js";
@@ -141,6 +141,9 @@ live replicas:
 Every role:
   --data-dir DIR          the SQLite store (API), the durable buffer and pull cursors (replicas)
                           (default ${DEFAULT_DATA_DIR})
+  --log-format FORMAT     text (default: time level message key=value) or json (one object per
+                          line: time, level, msg, fields; errors with type and stack)
+  --log-level LEVEL       debug, info (default), warn or error
 `;
 
 /** The flags of `telex serve`, for parseArgs; deploy/ tests parse the manifests' args with them. */
@@ -150,6 +153,8 @@ export const SERVE_OPTIONS = {
   "token-file": { type: "string" },
   "join-ca-file": { type: "string" },
   "replica-name": { type: "string" },
+  "log-format": { type: "string", default: "text" },
+  "log-level": { type: "string", default: "info" },
   "metrics-listen": { type: "string" },
   "lease-namespace": { type: "string" },
   "lease-duration": { type: "string" },
@@ -216,14 +221,24 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
   }
   const role = roleOf(values);
   checkRoleFlags(role, new Set(tokens.flatMap((t) => (t.kind === "option" ? [t.name] : []))));
-  const runRole = prepare(
-    role,
-    values,
-    streamLogger((line) => io.stderr.write(line)),
-    io,
-  );
+  const runRole = prepare(role, values, serveLogger(values, io), io);
   // Listened for only once the flags are valid: a refused invocation leaves no handlers behind.
   return runRole(stopSignal ?? processSignal());
+}
+
+/** The process's logger, as --log-format and --log-level say. */
+function serveLogger(values: ServeValues, io: CommandIO): Logger {
+  const format = values["log-format"];
+  const level = values["log-level"];
+  if (!isOneOf(LOG_FORMATS, format))
+    throw new UsageError(`--log-format ${JSON.stringify(format)}: must be one of ${LOG_FORMATS.join(", ")}`);
+  if (!isOneOf(LOG_LEVELS, level))
+    throw new UsageError(`--log-level ${JSON.stringify(level)}: must be one of ${LOG_LEVELS.join(", ")}`);
+  return createLogger({ format, level, write: (line) => io.stderr.write(line) });
+}
+
+function isOneOf<T extends string>(allowed: readonly T[], value: string): value is T {
+  return (allowed as readonly string[]).includes(value);
 }
 
 /** Validates the role's flags (usage errors) and returns what runs it until the stop signal. */

@@ -12,7 +12,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { timingSafeEqual } from "node:crypto";
-import { silentLogger, ByteBudget, type Logger } from "../../util/index.js";
+import { errorField, silentLogger, ByteBudget, type Logger } from "../../util/index.js";
 import {
   InvalidLabelsError,
   LOOP_MARKER_HEADER,
@@ -418,7 +418,7 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
           try {
             failure = classify(error);
           } catch (unexpected) {
-            logger.error("ingest request failed", { error: String(unexpected) });
+            logger.error("ingest request failed", { error: errorField(unexpected) });
             respond(response, 500, "internal error");
             return;
           }
