@@ -86,6 +86,35 @@ export function captureOutput(child: ChildProcess, limit = 8192): () => string {
   return () => tail;
 }
 
+/** A child's stdout as it grows; waitFor resolves once the whole output so far satisfies a predicate. */
+export function outputOf(child: ChildProcess): {
+  waitFor(predicate: (stdout: string) => boolean, timeoutMs?: number): Promise<string>;
+} {
+  let stdout = "";
+  const waiters = new Set<() => void>();
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString("utf8");
+    for (const wake of [...waiters]) wake();
+  });
+  return {
+    waitFor: (predicate, timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (!predicate(stdout)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(stdout);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for output; got:\n${stdout}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      }),
+  };
+}
+
 export interface WaitForHttpOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly timeoutMs?: number;

@@ -1,9 +1,10 @@
 // Runs one `telex` command as a child process (`node bin/telex.js …`), the
 // way a user's shell would: its own process, stdin, exit status. For
 // end-to-end tests; test-support/cli.ts runs commands in-process instead.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { killOnExit } from "./peers.js";
 import { TELEX_BIN } from "./telex-serve.js";
 
 export interface TelexResult {
@@ -64,4 +65,15 @@ export async function telexOk(args: readonly string[], options: TelexRunOptions 
     );
   }
   return result.stdout;
+}
+
+/** Starts a `telex` command that runs until killed, such as `get -w`; killed at the latest when the test process exits. */
+export function spawnTelex(args: readonly string[]): ChildProcess {
+  const child = spawn(process.execPath, [TELEX_BIN, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, TELEX_CONFIG: NO_TELEX_CONFIG },
+  });
+  const unregister = killOnExit(child);
+  child.once("exit", unregister);
+  return child;
 }

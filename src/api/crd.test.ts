@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
+import { exportPolicies } from "../apiserver/resources.js";
 import { CRD_PATH, exportPolicyCrd, exportPolicyCrdYaml } from "./index.js";
 
 const committed = readFileSync(new URL(`../../../${CRD_PATH}`, import.meta.url), "utf8");
@@ -32,6 +33,19 @@ describe("CRD", () => {
     assert.equal(child(crd, "spec")["scope"], "Namespaced");
     assert.equal(version["name"], "v1alpha1");
     assert.deepEqual(version["subresources"], { status: {} });
+  });
+
+  it("names the short name and categories kubectl resolves, the same as the Telex API's discovery", () => {
+    assert.deepEqual(child(crd, "spec", "names"), {
+      kind: "ExportPolicy",
+      listKind: "ExportPolicyList",
+      plural: "exportpolicies",
+      singular: "exportpolicy",
+      shortNames: ["ep"],
+      categories: ["telex", "telemetry"],
+    });
+    assert.deepEqual(exportPolicies.shortNames, ["ep"]);
+    assert.deepEqual(exportPolicies.categories, ["telex", "telemetry"]);
   });
 
   it("carries the seed's descriptions, bounds, defaults and required fields", () => {

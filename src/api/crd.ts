@@ -1,7 +1,16 @@
 // The CustomResourceDefinition of ExportPolicy, generated from the schema so a
 // real Kubernetes API server validates and defaults exactly as Telex does.
 import { stringify } from "yaml";
-import { ExportPolicySchema, GROUP, KIND, PLURAL, SINGULAR, VERSION } from "./exportpolicy.js";
+import {
+  CATEGORIES,
+  ExportPolicySchema,
+  GROUP,
+  KIND,
+  PLURAL,
+  SHORT_NAMES,
+  SINGULAR,
+  VERSION,
+} from "./exportpolicy.js";
 import { publishSchema, schemaNode, type SchemaNode } from "./schema-node.js";
 
 export const CRD_PATH = "deploy/crd/telemetry.miloapis.com_exportpolicies.yaml";
@@ -20,7 +29,14 @@ export function exportPolicyCrd(): Record<string, unknown> {
     metadata: { name: `${PLURAL}.${GROUP}` },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR },
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: PLURAL,
+        singular: SINGULAR,
+        shortNames: [...SHORT_NAMES],
+        categories: [...CATEGORIES],
+      },
       scope: "Namespaced",
       versions: [
         {

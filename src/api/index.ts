@@ -1,12 +1,14 @@
 // Public face of the api module: the ExportPolicy and Secret model.
 export {
   API_VERSION,
+  CATEGORIES,
   ExportPolicySchema,
   GROUP,
   KIND,
   MAX_SINKS,
   MAX_SOURCES,
   PLURAL,
+  SHORT_NAMES,
   SINGULAR,
   TARGET_PROTOCOLS,
   VERSION,

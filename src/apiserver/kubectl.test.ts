@@ -1,9 +1,9 @@
 // The real kubectl against the API server: the commands users run.
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { Kubectl, kubectlPeer } from "../../test-support/kubectl.js";
+import { outputOf } from "../../test-support/peers.js";
 import {
   apiRequest,
   examplePolicy,
@@ -14,35 +14,6 @@ import {
 const PROJECT = "test-rdzjb8";
 
 const yaml = (object: unknown): string => stringify(object);
-
-/** Collects a child's stdout; waitFor resolves once the whole output so far satisfies a predicate. */
-function outputOf(child: ChildProcess): {
-  waitFor(predicate: (stdout: string) => boolean, timeoutMs?: number): Promise<string>;
-} {
-  let stdout = "";
-  const waiters = new Set<() => void>();
-  child.stdout?.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString("utf8");
-    for (const wake of [...waiters]) wake();
-  });
-  return {
-    waitFor: (predicate, timeoutMs = 10_000) =>
-      new Promise((resolve, reject) => {
-        const check = (): void => {
-          if (!predicate(stdout)) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(stdout);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`timed out waiting for output; got:\n${stdout}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      }),
-  };
-}
 
 describe("kubectl against the Telex API server", { skip: kubectlPeer.skip }, () => {
   let server: TestApiServer;
@@ -126,6 +97,30 @@ describe("kubectl against the Telex API server", { skip: kubectlPeer.skip }, () 
     );
     const wide = await kubectl.ok(["get", "exportpolicies", "-o", "wide"]);
     assert.match(wide.split("\n")[0] ?? "", /AGE\s+REASON$/);
+  });
+
+  it("ep is the short name, telex and telemetry the categories; all is not one of them", async () => {
+    const rows = (table: string): string[] =>
+      table
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((row) => row.split(/\s+/)[0] ?? "")
+        .sort();
+    assert.deepEqual(rows(await kubectl.ok(["get", "ep"])), ["csa", "ssa"]);
+    assert.equal(
+      await kubectl.ok(["get", "ep", "csa", "-o", "name"]),
+      "exportpolicy.telemetry.miloapis.com/csa\n",
+    );
+    assert.deepEqual(rows(await kubectl.ok(["get", "telex"])), ["csa", "ssa"]);
+    assert.deepEqual(rows(await kubectl.ok(["get", "telemetry"])), ["csa", "ssa"]);
+    assert.match(
+      await kubectl.ok(["api-resources"]),
+      /^exportpolicies\s+ep\s+telemetry\.miloapis\.com\/v1alpha1/m,
+    );
+    // A policy is configuration: `kubectl delete all --all` clears workloads and must leave it be.
+    const all = await kubectl.run(["get", "all"]);
+    assert.doesNotMatch(all.stdout, /csa/);
   });
 
   it("get -o yaml, -o json and -o name", async () => {

@@ -3,10 +3,12 @@
 // discovery, scope, schema, validation, the status subresource, field
 // selectors and the table printer.
 import {
+  CATEGORIES,
   ExportPolicySchema,
   GROUP,
   KIND,
   PLURAL,
+  SHORT_NAMES,
   SINGULAR,
   SecretSchema,
   VERSION,
@@ -103,8 +105,8 @@ export const exportPolicies: ResourceType = {
   kind: KIND,
   plural: PLURAL,
   singular: SINGULAR,
-  shortNames: [],
-  categories: ["all", "telemetry"],
+  shortNames: SHORT_NAMES,
+  categories: CATEGORIES,
   namespaced: true,
   hasStatus: true,
   tracksGeneration: true,

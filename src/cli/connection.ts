@@ -11,6 +11,9 @@ import { EXIT, UsageError } from "./io.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:6443";
 
+/** How the CLI's writes are named in metadata.managedFields (else they would be `unknown`'s). */
+export const FIELD_MANAGER = "telex";
+
 /** parseArgs options every client command accepts. */
 export const CONNECTION_FLAGS = {
   server: { type: "string" },
@@ -58,7 +61,16 @@ function readConfig(): ConfigFile {
   }
 }
 
-export function connect(flags: ConnectionFlags): Connection {
+/** Where a project's control plane is: the flags, else the config file, else the defaults. */
+export interface Target {
+  readonly server: string;
+  readonly project: string;
+  readonly token: string | undefined;
+  /** The project's control plane URL, what kubectl's `--server` takes. */
+  readonly url: string;
+}
+
+export function resolveTarget(flags: Omit<ConnectionFlags, "namespace">): Target {
   const config = readConfig();
   const project = flags.project ?? config.project;
   if (project === undefined)
@@ -66,6 +78,11 @@ export function connect(flags: ConnectionFlags): Connection {
   const server = (flags.server ?? config.server ?? DEFAULT_SERVER).replace(/\/+$/, "");
   const token = flags.token ?? config.token;
   const url = `${server}/apis/resourcemanager.miloapis.com/v1alpha1/projects/${encodeURIComponent(project)}/control-plane`;
+  return { server, project, token, url };
+}
+
+export function connect(flags: ConnectionFlags): Connection {
+  const { server, project, token, url } = resolveTarget(flags);
   return {
     client: new KubeClient({
       server: url,

@@ -5,6 +5,7 @@ import * as deleteCommand from "./commands/delete.js";
 import * as describeCommand from "./commands/describe.js";
 import * as explainCommand from "./commands/explain.js";
 import * as getCommand from "./commands/get.js";
+import * as kubeconfigCommand from "./commands/kubeconfig.js";
 import * as serveCommand from "./commands/serve.js";
 import * as validateCommand from "./commands/validate.js";
 import { EXIT, UsageError, type CommandIO } from "./io.js";
@@ -22,6 +23,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   describe: describeCommand,
   explain: explainCommand,
   get: getCommand,
+  kubeconfig: kubeconfigCommand,
   serve: serveCommand,
   validate: validateCommand,
 };

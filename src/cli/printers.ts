@@ -1,5 +1,6 @@
 // Output of client commands: kubectl-style tables, YAML, JSON and names.
 import { stringify } from "yaml";
+import { humanDuration } from "../apiserver/tables.js";
 import type { CliResource } from "./resources.js";
 
 type Json = Record<string, unknown>;
@@ -23,6 +24,12 @@ export function age(timestamp: unknown, nowMs: number): string {
   return `${Math.floor(seconds / 86_400)}d`;
 }
 
+/** The AGE column as the server's tables (and so kubectl) print it: 45s, 3m12s, 12m, 5h10m. */
+function tableAge(timestamp: unknown, nowMs: number): string {
+  const at = typeof timestamp === "string" ? Date.parse(timestamp) : Number.NaN;
+  return Number.isNaN(at) ? "<unknown>" : humanDuration(nowMs - at);
+}
+
 function readyCondition(object: Json): Json | undefined {
   const conditions = record(object["status"])["conditions"];
   return Array.isArray(conditions) ? conditions.map(record).find((c) => c["type"] === "Ready") : undefined;
@@ -37,7 +44,7 @@ export function tableHeader(resource: CliResource, wide: boolean): string[] {
 export function tableRow(resource: CliResource, object: Json, wide: boolean, nowMs: number): string[] {
   const metadata = record(object["metadata"]);
   const name = text(metadata["name"]);
-  const created = age(metadata["creationTimestamp"], nowMs);
+  const created = tableAge(metadata["creationTimestamp"], nowMs);
   if (resource.kind === "Secret") {
     return [
       name,
@@ -59,18 +66,50 @@ export function tableRow(resource: CliResource, object: Json, wide: boolean, now
   ];
 }
 
+function widen(widths: number[], rows: readonly (readonly string[])[]): void {
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+}
+
+function formatRow(row: readonly string[], widths: readonly number[]): string {
+  return row
+    .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd((widths[i] ?? 0) + 3)))
+    .join("")
+    .trimEnd();
+}
+
 /** Left-aligned columns, three spaces apart, as kubectl prints them. */
 export function formatTable(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows
-    .map((row) =>
-      row
-        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd((widths[i] ?? 0) + 3)))
-        .join("")
-        .trimEnd(),
-    )
-    .join("\n");
+  widen(widths, rows);
+  return rows.map((row) => formatRow(row, widths)).join("\n");
+}
+
+/**
+ * A table printed batch by batch, as `kubectl get -w` prints it: the header
+ * comes with the first rows, and each column keeps the widest cell printed so
+ * far, so later rows line up with the first table (and one wider cell widens
+ * its column from then on: printed rows are not redrawn).
+ */
+export class StreamingTable {
+  private readonly widths: number[];
+  private headed = false;
+
+  /** `minimums`: widths known from the start (kubectl's EVENT column is as wide as MODIFIED at once). */
+  constructor(
+    private readonly header: readonly string[],
+    minimums: readonly number[] = [],
+  ) {
+    this.widths = [...minimums];
+  }
+
+  /** The lines of these rows, each ending in a newline; nothing for none. */
+  print(rows: readonly (readonly string[])[]): string {
+    if (rows.length === 0) return "";
+    const lines = this.headed ? rows : [this.header, ...rows];
+    this.headed = true;
+    widen(this.widths, lines);
+    return lines.map((row) => `${formatRow(row, this.widths)}\n`).join("");
+  }
 }
 
 export type OutputFormat = "table" | "wide" | "yaml" | "json" | "name";
@@ -81,16 +120,35 @@ export function parseOutput(value: string | undefined): OutputFormat {
   throw new Error(`unknown output format ${JSON.stringify(value)}: use wide, yaml, json or name`);
 }
 
-/** Objects as YAML (documents separated by ---), JSON (a List for several) or TYPE/NAME lines. */
+/**
+ * The object without metadata.managedFields, as kubectl prints it unless
+ * --show-managed-fields: the field owners' bookkeeping is long and rarely
+ * what a reader is after.
+ */
+export function withoutManagedFields(object: Json): Json {
+  const metadata = object["metadata"];
+  if (typeof metadata !== "object" || metadata === null || !("managedFields" in metadata)) return object;
+  const { managedFields: _hidden, ...rest } = metadata as Json;
+  return { ...object, metadata: rest };
+}
+
+export interface ObjectsOptions {
+  /** One object rather than a List (for yaml and json). */
+  readonly single: boolean;
+  readonly showManagedFields?: boolean;
+}
+
+/** Objects as YAML, JSON (a List for several) or TYPE/NAME lines. */
 export function formatObjects(
   resource: CliResource,
   objects: readonly Json[],
   format: "yaml" | "json" | "name",
-  single: boolean,
+  options: ObjectsOptions,
 ): string {
   if (format === "name") {
     return objects.map((o) => `${resource.display}/${text(record(o["metadata"])["name"])}\n`).join("");
   }
-  const value = single ? objects[0] : { apiVersion: "v1", kind: "List", items: objects };
+  const shown = options.showManagedFields === true ? objects : objects.map(withoutManagedFields);
+  const value = options.single ? shown[0] : { apiVersion: "v1", kind: "List", items: shown };
   return format === "json" ? `${JSON.stringify(value, null, 4)}\n` : stringify(value);
 }

@@ -1,5 +1,5 @@
 // The resources client commands know: their API paths and how kubectl names them in output.
-import { GROUP, PLURAL, SINGULAR, VERSION } from "../api/index.js";
+import { GROUP, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from "../api/index.js";
 import { UsageError } from "./io.js";
 
 export interface CliResource {
@@ -29,6 +29,7 @@ const NAMES: Readonly<Record<string, CliResource>> = {
   [PLURAL]: EXPORT_POLICIES,
   [SINGULAR]: EXPORT_POLICIES,
   [`${PLURAL}.${GROUP}`]: EXPORT_POLICIES,
+  ...Object.fromEntries(SHORT_NAMES.map((short) => [short, EXPORT_POLICIES])),
   secrets: SECRETS,
   secret: SECRETS,
 };
@@ -36,7 +37,9 @@ const NAMES: Readonly<Record<string, CliResource>> = {
 export function resourceNamed(name: string | undefined): CliResource {
   const resource = name === undefined ? undefined : NAMES[name.toLowerCase()];
   if (resource === undefined) {
-    throw new UsageError(`unknown resource ${JSON.stringify(name ?? "")}: use exportpolicies or secrets`);
+    throw new UsageError(
+      `unknown resource ${JSON.stringify(name ?? "")}: use exportpolicies (ep) or secrets`,
+    );
   }
   return resource;
 }

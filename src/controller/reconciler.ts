@@ -40,6 +40,9 @@ export const FINALIZER = "exportpolicy.telemetry.miloapis.com/controller";
 export const POLICIES: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL };
 export const SECRETS: ResourceRef = { group: "", version: "v1", plural: "secrets" };
 const EVENTS: ResourceRef = { group: "", version: "v1", plural: "events" };
+/** The field manager of the controller's writes: managedFields name it rather than `unknown`. */
+export const FIELD_MANAGER = "telex-controller";
+const WRITES = { fieldManager: FIELD_MANAGER };
 const READY = "Ready";
 
 /** The exporter as the controller sees it: a narrow interface. */
@@ -383,6 +386,7 @@ export class Reconciler {
 
   private async addFinalizer(key: PolicyKey, policy: ExportPolicy): Promise<void> {
     await this.deps.client.request("PATCH", this.policyPath(key), {
+      query: WRITES,
       contentType: "application/merge-patch+json",
       body: {
         metadata: {
@@ -396,6 +400,7 @@ export class Reconciler {
   private async removeFinalizer(key: PolicyKey, policy: ExportPolicy): Promise<void> {
     try {
       await this.deps.client.request("PATCH", this.policyPath(key), {
+        query: WRITES,
         contentType: "application/merge-patch+json",
         body: {
           metadata: {
@@ -458,6 +463,7 @@ export class Reconciler {
     if ((current.sinks?.length ?? 0) !== sinks.length) changed = true;
     if (!changed) return;
     await this.deps.client.request("PATCH", this.policyPath(key, "status"), {
+      query: WRITES,
       contentType: "application/merge-patch+json",
       body: { status: next },
     });
@@ -482,6 +488,7 @@ export class Reconciler {
         "POST",
         this.deps.layout.objectPath(key.project, EVENTS, key.namespace),
         {
+          query: WRITES,
           body: {
             apiVersion: "v1",
             kind: "Event",

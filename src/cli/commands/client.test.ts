@@ -113,6 +113,26 @@ describe("telex client verbs", () => {
     assert.match(yaml.stdout, /^apiVersion: telemetry\.miloapis\.com\/v1alpha1\nkind: ExportPolicy\n/);
   });
 
+  it("the controller writes as telex-controller; managedFields show only with --show-managed-fields", async () => {
+    const get = async (...extra: string[]): Promise<string> =>
+      (await runCli(["get", "exportpolicy", "gateways", ...extra, ...flags])).stdout;
+    const hidden = JSON.parse(await get("-o", "json")) as { metadata: Record<string, unknown> };
+    assert.equal(hidden.metadata["managedFields"], undefined);
+    assert.doesNotMatch(await get("-o", "yaml"), /managedFields/);
+    const shown = JSON.parse(await get("-o", "json", "--show-managed-fields")) as {
+      metadata: { managedFields: { manager: string; subresource?: string; fieldsV1: unknown }[] };
+    };
+    const owners = shown.metadata.managedFields.map((entry) =>
+      entry.subresource === undefined ? entry.manager : `${entry.manager}/${entry.subresource}`,
+    );
+    // The apply's spec, the controller's finalizer and its status: nobody is `unknown`.
+    assert.deepEqual(owners.sort(), ["telex", "telex-controller", "telex-controller/status"]);
+    const finalizerOwner = shown.metadata.managedFields.find(
+      (e) => e.manager === "telex-controller" && e.subresource === undefined,
+    );
+    assert.match(JSON.stringify(finalizerOwner?.fieldsV1), /f:finalizers/);
+  });
+
   it("describe shows sources, sinks and per-sink conditions", async () => {
     const result = await runCli(["describe", "exportpolicy", "gateways", ...flags]);
     assert.equal(result.code, 0, result.stderr);

@@ -2,7 +2,7 @@
 // credentials a sink's basicAuth.secretRef names.
 import { parseArgs } from "node:util";
 import { BASIC_AUTH_SECRET_TYPE } from "../../api/index.js";
-import { CONNECTION_FLAGS, withConnection } from "../connection.js";
+import { CONNECTION_FLAGS, FIELD_MANAGER, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { SECRETS } from "../resources.js";
 
@@ -37,6 +37,7 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
   }
   return withConnection(values, io.stderr, async (connection) => {
     await connection.client.request("POST", SECRETS.collection(connection.namespace), {
+      query: { fieldManager: FIELD_MANAGER },
       body: {
         apiVersion: "v1",
         kind: "Secret",
