@@ -2,11 +2,14 @@
 // way a cluster and `telex serve` would take it: well-formed objects; the
 // container's args parsed with serve's own flag definitions, then the real
 // server started with them (paths moved under a temp dir); probes, ports and
-// Services agree with the listen flags; every file flag is mounted; the data
-// directory is on a claim; RBAC grants exactly what
-// src/controller/access.test.ts proves the replica calls: CONTROLLER_API_ACCESS
-// (+ NAMESPACE_PROJECTS_ACCESS without --project) cluster-wide, and a fleet's
-// FLEET_API_ACCESS in its lease namespace only.
+// Services agree with the listen flags, and the probes' paths answer there
+// (/livez for startup and liveness, /readyz for readiness); every file flag is
+// mounted; the data directory is on a claim; several replicas only as a fleet,
+// and a pushing fleet's replicas advertise their pod IP for the forward hop;
+// RBAC grants exactly what src/controller/access.test.ts proves the replica
+// calls: CONTROLLER_API_ACCESS (+ NAMESPACE_PROJECTS_ACCESS without --project)
+// cluster-wide, and a fleet's FLEET_LEASE_ACCESS (+ PULL_POSITIONS_ACCESS in
+// pull mode) in its lease namespace only.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createServer, request as httpRequest, type Server } from "node:http";
@@ -31,6 +34,7 @@ import {
   type ApiAccess,
 } from "./controller/access.js";
 import { DEFAULT_TOTAL_MAX_BYTES } from "./exporter/buffer/defaults.js";
+import { INGEST_URL_ANNOTATION } from "./fleet/index.js";
 import { PLATFORM_NAMESPACE } from "./kube/index.js";
 import { DEFAULT_METRICS_LISTEN } from "./serve/index.js";
 import { defaultReplicaName } from "./serve/replica.js";
@@ -57,10 +61,16 @@ interface Port {
 interface Probe {
   readonly httpGet?: { readonly path: string; readonly port: string | number };
 }
+interface EnvVar {
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: { readonly fieldRef?: { readonly fieldPath: string } };
+}
 interface Container {
   readonly name: string;
   readonly image: string;
   readonly args?: string[];
+  readonly env?: EnvVar[];
   readonly ports?: Port[];
   readonly startupProbe?: Probe;
   readonly readinessProbe?: Probe;
@@ -188,6 +198,61 @@ function replicaModeOf(flags: Rendered["flags"]) {
   return { fleet, pull, health: parseListenAddress(health) };
 }
 
+/**
+ * Where each probe points: kube-apiserver's convention (kubeadm's manifests).
+ * Startup and liveness ask whether the process answers (/livez; /healthz is
+ * its older name); readiness whether it can do its work now (/readyz's
+ * checks), which a Service acts on and a restart would not fix.
+ */
+const PROBE_PATHS = [
+  ["startupProbe", "/livez"],
+  ["readinessProbe", "/readyz"],
+  ["livenessProbe", "/livez"],
+] as const;
+
+/** `$(NAME)` in an arg: Kubernetes puts the container's env var NAME there (`$$` is a literal `$`). */
+const ENV_REFERENCE = /\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g;
+
+/**
+ * An arg as Kubernetes expands it: a literal env value, or a downward-API
+ * field (the pod's IP is 127.0.0.1 here, where the test runs the replica);
+ * an undefined NAME stays as written, as Kubernetes leaves it.
+ */
+function expandEnv(arg: string, env: readonly EnvVar[] | undefined): string {
+  return arg.replace(ENV_REFERENCE, (whole: string, name: string | undefined) => {
+    if (name === undefined) return "$";
+    const variable = env?.find((e) => e.name === name);
+    if (variable?.value !== undefined) return variable.value;
+    if (variable?.valueFrom?.fieldRef?.fieldPath === "status.podIP") return "127.0.0.1";
+    return whole;
+  });
+}
+
+/**
+ * A pushing fleet forwards series between replicas, to the URL each publishes
+ * on its Lease: it must be one the others reach, its pod's IP (the default,
+ * the host name, is the pod's name, which other pods cannot resolve), on the
+ * ingest listener, where the hop authenticates with the shared ingest token.
+ */
+function assertAdvertisesPodIp(container: Container, flags: Rendered["flags"], dir: string): void {
+  const advertised = flags["advertise-url"];
+  assert.ok(advertised !== undefined, `${dir}: a pushing fleet sets --advertise-url`);
+  const match = /^http:\/\/\$\(([A-Za-z_][A-Za-z0-9_]*)\):(\d+)$/.exec(advertised);
+  assert.ok(match, `${dir}: --advertise-url=http://$(POD_IP):PORT, not ${advertised}`);
+  const [, variable, port] = match;
+  assert.equal(
+    container.env?.find((e) => e.name === variable)?.valueFrom?.fieldRef?.fieldPath,
+    "status.podIP",
+    `${dir}: env ${String(variable)} from the downward API's status.podIP`,
+  );
+  assert.equal(
+    Number(port),
+    parseListenAddress(flags["ingest-listen"]).port,
+    `${dir}: --advertise-url names the ingest port`,
+  );
+  assert.ok(flags["ingest-token-file"] !== undefined, `${dir}: the forward hop carries the ingest token`);
+}
+
 function inspect(objects: K8sObject[]): Rendered {
   const sets = ofKind<StatefulSet>(objects, "StatefulSet");
   assert.equal(sets.length, 1, "one StatefulSet");
@@ -202,8 +267,8 @@ function inspect(objects: K8sObject[]): Rendered {
 interface ClusterStandIn {
   /** What a pod's kubeconfig names as the cluster's address. */
   readonly url: string;
-  /** The names of the replicas' Leases. */
-  replicaLeases(): Promise<string[]>;
+  /** The replicas' Leases: their names and the ingest URL each advertises (push mode). */
+  replicaLeases(): Promise<{ name: string; ingestUrl: string | undefined }[]>;
   close(): Promise<void>;
 }
 
@@ -239,8 +304,13 @@ async function startClusterStandIn(apiUrl: string, project: string): Promise<Clu
       const response = await fetch(
         `${apiUrl}/apis/coordination.k8s.io/v1/namespaces/${PLATFORM_NAMESPACE}/leases`,
       );
-      const list = (await response.json()) as { items: { metadata: { name: string } }[] };
-      return list.items.map((lease) => lease.metadata.name);
+      const list = (await response.json()) as {
+        items: { metadata: { name: string; annotations?: Record<string, string> } }[];
+      };
+      return list.items.map(({ metadata }) => ({
+        name: metadata.name,
+        ingestUrl: metadata.annotations?.[INGEST_URL_ANNOTATION],
+      }));
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -260,12 +330,19 @@ function portNumber(container: Container, port: string | number): number {
 }
 
 const FLEET = "deploy/overlays/fleet";
+const FLEET_PULL = "deploy/overlays/fleet-pull";
 const KUSTOMIZATIONS = [
   "deploy/base",
   "deploy/overlays/all-in-one",
   "deploy/overlays/cluster",
   FLEET,
+  FLEET_PULL,
 ] as const;
+/** The fleets and how their replicas get samples: the platform's main shape pushes. */
+const FLEETS: ReadonlyMap<string, "push" | "pull"> = new Map([
+  [FLEET, "push"],
+  [FLEET_PULL, "pull"],
+]);
 
 describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
   const rendered = new Map<string, K8sObject[]>();
@@ -307,25 +384,40 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
   );
 
   it(
-    "runs one replica (several only as a pulling fleet) whose probes hit /healthz on the listener the flags open",
+    "runs one replica (several only as a fleet; a pushing one advertises its pod IP), probes /livez and /readyz on the listener the flags open",
     each(({ set, container, flags }, dir) => {
       const { fleet, pull, health } = replicaModeOf(flags);
-      if (dir === FLEET) {
-        assert.ok(fleet, `${dir}: --in-cluster without --project`);
+      const mode = FLEETS.get(dir);
+      assert.equal(fleet, mode !== undefined, `${dir}: --in-cluster without --project only in a fleet`);
+      if (fleet) {
+        assert.equal(pull ? "pull" : "push", mode, `${dir}: a ${String(mode)} fleet`);
         assert.ok(set.spec.replicas > 1, `${dir}: several replicas share the policies`);
-        // Push ingest is not forwarded between replicas yet: a pushed sample would reach one replica,
-        // which exports it only for the policies it owns.
-        assert.ok(pull, `${dir}: a fleet of several pulls (--source-url)`);
         assert.equal(set.spec.podManagementPolicy, "Parallel", `${dir}: peers start without waiting`);
+        // Any replica takes a push and forwards what others own: each must be reachable where it says.
+        if (!pull) assertAdvertisesPodIp(container, flags, dir);
       } else {
         assert.equal(set.spec.replicas, 1, `${dir}: one replica (one SQLite store, one buffer)`);
       }
+      // Kubernetes leaves $(NAME) as written when the container has no env var NAME.
+      for (const arg of container.args ?? []) {
+        for (const [, name] of arg.matchAll(ENV_REFERENCE)) {
+          if (name === undefined) continue;
+          assert.ok(
+            container.env?.some((e) => e.name === name),
+            `${dir}: ${arg}: env ${name} is defined`,
+          );
+        }
+      }
+      if (!fleet || pull) {
+        assert.equal(flags["advertise-url"], undefined, `${dir}: --advertise-url only in a pushing fleet`);
+      }
       assert.ok(selects(set.spec.selector.matchLabels, set.spec.template.metadata.labels), dir);
-      assert.ok(!isLoopback(health.host), `${dir}: /healthz reachable from the kubelet`);
-      for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
-        assert.ok(probe?.httpGet, `${dir}: an httpGet probe`);
-        assert.equal(probe.httpGet.path, "/healthz");
-        assert.equal(portNumber(container, probe.httpGet.port), health.port, `${dir}: probe port`);
+      assert.ok(!isLoopback(health.host), `${dir}: the probes reach the health listener from the kubelet`);
+      for (const [kind, path] of PROBE_PATHS) {
+        const probe = container[kind];
+        assert.ok(probe?.httpGet, `${dir}: an httpGet ${kind}`);
+        assert.equal(probe.httpGet.path, path, `${dir}: ${kind} path`);
+        assert.equal(portNumber(container, probe.httpGet.port), health.port, `${dir}: ${kind} port`);
       }
       if (pull) {
         // No ingest listener in pull mode: ingest flags would be ignored, an ingest port would lead nowhere.
@@ -591,7 +683,9 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
           mkdirSync(dirname(path), { recursive: true });
           writeFileSync(path, text);
         };
-        const args = (container.args ?? []).flatMap((arg): string[] => {
+        const args = (container.args ?? []).flatMap((written): string[] => {
+          // $(POD_IP) and the like, as the kubelet expands them.
+          const arg = expandEnv(written, container.env);
           const [flag = "", value] = arg.split(/=(.*)/s, 2);
           if (flag === "--in-cluster") {
             const kubeconfig = join(root, "kubeconfig");
@@ -636,16 +730,40 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
         await Promise.race([listening, running]);
         const { fleet, pull } = replicaModeOf(flags);
         const leases = fleet ? await cluster.replicaLeases() : [];
+        // The probes' paths, on the listener that serves /metrics (the health listener): 200 once started.
+        const probed: string[] = [];
+        const healthUrl = /^metrics: (http:\/\/127\.0\.0\.1:\d+)\/metrics$/m.exec(out)?.[1];
+        if (healthUrl !== undefined) {
+          for (const [kind, path] of PROBE_PATHS) {
+            // ?verbose: every check's verdict in the message if one fails.
+            const url = new URL(container[kind]?.httpGet?.path ?? path, healthUrl);
+            url.searchParams.set("verbose", "");
+            const answer = await fetch(url);
+            probed.push(`${kind} ${answer.status} ${(await answer.text()).trim().replaceAll("\n", "; ")}`);
+          }
+        }
         stop("SIGTERM");
         const code = await running;
         assert.equal(code, 0, `${dir}: telex ${args.join(" ")}\n${out}\n${err}`);
         if (pull) assert.match(out, /^pull: reading sources from http:\/\/127\.0\.0\.1:8428$/m, dir);
         else assert.match(out, /ingest: listening on http:\/\/127\.0\.0\.1:\d+\/api\/v1\/write/, dir);
+        assert.deepEqual(
+          probed.map((line) => line.split(" ", 2).join(" ")),
+          PROBE_PATHS.map(([kind]) => `${kind} 200`),
+          `${dir}: the probes pass on the started replica\n${probed.join("\n")}`,
+        );
         if (fleet) {
+          // The advertised URL with $(POD_IP) expanded, as the kubelet would; none in pull mode.
+          const written = flags["advertise-url"];
           assert.deepEqual(
             leases,
-            [defaultReplicaName()],
-            `${dir}: the replica held its Lease, named after the pod`,
+            [
+              {
+                name: defaultReplicaName(),
+                ingestUrl: written === undefined ? undefined : expandEnv(written, container.env),
+              },
+            ],
+            `${dir}: the replica held its Lease, named after the pod, with where it takes forwards`,
           );
           assert.deepEqual(await cluster.replicaLeases(), [], `${dir}: and released it on SIGTERM`);
         }

@@ -1,8 +1,9 @@
 // What a replica asks of a Kubernetes API, in RBAC's terms: (API group,
 // resource[/subresource], verb). These lists are what the deploy/ RBAC is
 // checked against (src/deploy.test.ts): CONTROLLER_API_ACCESS (and
-// NAMESPACE_PROJECTS_ACCESS) cluster-wide, a fleet's FLEET_API_ACCESS in its
-// lease namespace. access.test.ts drives the controller through a policy's
+// NAMESPACE_PROJECTS_ACCESS) cluster-wide, a fleet's FLEET_LEASE_ACCESS in its
+// lease namespace (FLEET_API_ACCESS, with PULL_POSITIONS_ACCESS, in pull
+// mode). access.test.ts drives the controller through a policy's
 // whole life, and a fleet replica's membership and pull positions through
 // theirs, against a real API, recording every request, to prove each list is
 // exactly what the code calls: a new call without a new entry fails there,
