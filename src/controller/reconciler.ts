@@ -427,12 +427,13 @@ export class Reconciler {
     const generation = policy.metadata.generation ?? 0;
     const current = policy.status ?? {};
     let changed = false;
-    const transitions: string[] = [];
+    const transitions: { readonly text: string; readonly sink: string | undefined }[] = [];
     const conditionsFor = (
       existing: readonly Condition[] | undefined,
       readiness: Readiness,
-      what: string,
+      sink: string | undefined,
     ) => {
+      const what = sink === undefined ? "policy" : `sink ${sink}`;
       const before = findCondition(existing, READY);
       const result = setCondition(
         existing ?? [],
@@ -443,20 +444,21 @@ export class Reconciler {
       // A new policy's first Unknown is not news; every later flip is.
       const first = before === undefined && readiness.status === "Unknown";
       if (before?.status !== readiness.status && !first) {
-        transitions.push(
-          `${what} Ready ${before?.status ?? "unset"} → ${readiness.status} (${readiness.reason}): ${readiness.message}`,
-        );
+        transitions.push({
+          text: `${what} Ready ${before?.status ?? "unset"} → ${readiness.status} (${readiness.reason}): ${readiness.message}`,
+          sink,
+        });
       }
       return result.conditions;
     };
     const next: ExportPolicyStatus = {
-      conditions: conditionsFor(current.conditions, overall, "policy"),
+      conditions: conditionsFor(current.conditions, overall, undefined),
       sinks: sinks.map((sink): SinkStatus => ({
         name: sink.name,
         conditions: conditionsFor(
           current.sinks?.find((s) => s.name === sink.name)?.conditions,
           sink.readiness,
-          `sink ${sink.name}`,
+          sink.name,
         ),
       })),
     };
@@ -468,14 +470,17 @@ export class Reconciler {
       body: { status: next },
     });
     this.status.writes++;
-    for (const transition of transitions) {
-      // Operators read the same news in the log; messages carry no credentials (the sender redacts them).
-      this.deps.logger.info("readiness changed", { ...policyFields(key), transition });
-      const warning = transition.includes("→ False");
+    for (const { text, sink } of transitions) {
+      const warning = text.includes("→ False");
+      // Operators read the same news in the log, once per transition; messages carry no
+      // credentials (the sender redacts them).
+      const fields = { ...policyFields(key), sink, transition: text };
+      if (warning) this.deps.logger.warn("readiness changed", fields);
+      else this.deps.logger.info("readiness changed", fields);
       await this.recordEvent(key, policy, {
         type: warning ? "Warning" : "Normal",
-        reason: warning ? "NotReady" : transition.includes("→ True") ? "Ready" : "Pending",
-        message: transition,
+        reason: warning ? "NotReady" : text.includes("→ True") ? "Ready" : "Pending",
+        message: text,
       });
     }
   }
