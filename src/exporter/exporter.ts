@@ -142,15 +142,25 @@ export class Exporter {
         continue;
       }
       const runtime = this.sinkRuntime(plan, sinkPlan.name);
+      // Only a new endpoint starts a new series of counters: a changed batch, retry or password
+      // carries the sink's history (counters, readiness, what Events told) over.
+      const continues =
+        existing?.config.endpoint === sinkPlan.remoteWrite.endpoint ? existing.stats : undefined;
       if (log === undefined) {
-        sinks.set(sinkPlan.name, new RemoteWriteSink(sinkPlan.remoteWrite, runtime));
+        sinks.set(
+          sinkPlan.name,
+          new RemoteWriteSink(sinkPlan.remoteWrite, runtime, undefined, undefined, continues),
+        );
         continue;
       }
       // The backlog belongs to the policy's sink, not to its endpoint: a changed sink keeps it and
       // starts once the sink it replaces has stopped, from where that one got to.
       const replaced = existing === undefined ? undefined : this.retire(existing, "replaced");
       const durable = log.sink(sinkKey(plan.uid, sinkPlan.name));
-      sinks.set(sinkPlan.name, new RemoteWriteSink(sinkPlan.remoteWrite, runtime, durable, replaced));
+      sinks.set(
+        sinkPlan.name,
+        new RemoteWriteSink(sinkPlan.remoteWrite, runtime, durable, replaced, continues),
+      );
     }
     for (const [name, sink] of [...(previous?.sinks ?? []), ...draining]) {
       if (sinks.get(name) === sink) continue;

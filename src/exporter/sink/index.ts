@@ -48,12 +48,15 @@ export class RemoteWriteSink {
    * @param durable the durable log's view of this sink (push mode with a
    * buffer); without it the sink runs from memory.
    * @param startAfter with `durable`: the sink this one replaces has stopped.
+   * @param continues the counters of the sink this one replaces, when only its batch, retry or
+   * credentials changed: its history (counters, readiness) goes on.
    */
   constructor(
     readonly config: RemoteWriteSinkConfig,
     runtime: SinkRuntime = {},
     durable?: SinkLog,
     startAfter?: Promise<void>,
+    continues?: SinkStats,
   ) {
     this.durable = durable;
     const clock = runtime.clock ?? systemClock;
@@ -82,6 +85,7 @@ export class RemoteWriteSink {
       onShardsChanged: (count) => void this.sender.closeLanes(count),
       ...(durable === undefined ? {} : { backlog: durable }),
       ...(startAfter === undefined ? {} : { startAfter }),
+      ...(continues === undefined ? {} : { stats: continues }),
       clock,
       logger: runtime.logger ?? silentLogger,
     });

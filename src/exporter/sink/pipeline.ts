@@ -84,6 +84,11 @@ export interface SinkPipelineOptions<S> {
    * backlog waits for the old one to stop, so the two never send the same samples.
    */
   readonly startAfter?: Promise<void>;
+  /**
+   * The counters of the sink this one replaces (same endpoint, other batch,
+   * retry or credentials): the sink's history goes on instead of restarting.
+   */
+  readonly stats?: SinkStats;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -128,7 +133,7 @@ export function seriesShardHash(series: SeriesRef): number {
 }
 
 export class SinkPipeline<S> {
-  readonly stats = new SinkStats();
+  readonly stats: SinkStats;
   private readonly ring: SampleQueue<S>;
   private readonly memory: MemoryShare;
   private shards: Shard<S>[];
@@ -185,6 +190,7 @@ export class SinkPipeline<S> {
     this.shardOf = options.shardOf ?? (() => 0);
     this.ring = new SampleQueue<S>(Math.max(options.queueCapacity, options.batchMaxSize));
     this.backlog = options.backlog;
+    this.stats = options.stats ?? new SinkStats();
     // Two batches of at most OWN_BATCH_SAMPLES are the sink's own; more is borrowed from the process.
     this.memory = new MemoryShare(
       options.memory,
@@ -229,7 +235,8 @@ export class SinkPipeline<S> {
     }
     this.readSeq = Math.min(this.readSeq, this.nextSeq);
     // Nothing was sent or dropped before: what the log holds past the positions is still owed.
-    this.stats.samplesReceived = this.nextSeq - this.readSeq;
+    // Counters carried over from a replaced sink counted it already.
+    if (this.options.stats === undefined) this.stats.samplesReceived = this.nextSeq - this.readSeq;
     this.shards = this.makeShards(shardCount);
     this.catchingUp = this.readSeq < this.nextSeq;
     if (this.catchingUp) {
