@@ -23,7 +23,10 @@ export class Components {
         try {
           await component.stop();
         } catch (error: unknown) {
-          this.logger.error("component failed to stop", { component: component.name, error: errorField(error) });
+          this.logger.error("component failed to stop", {
+            component: component.name,
+            error: errorField(error),
+          });
         }
       }
     })();
