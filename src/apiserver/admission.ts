@@ -86,6 +86,8 @@ export function admit(request: AdmissionRequest): JsonObject {
       [...frozen, ...(validation.errors ?? [])],
     );
   }
+  if (request.subresource === undefined)
+    request.warnings.push(...(resource.warnings?.(validation.object) ?? []));
   let object = resource.normalize(validation.object);
   checkFinalizers(old, object, request);
 

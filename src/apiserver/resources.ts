@@ -73,6 +73,8 @@ export interface ResourceType {
    * (validated when it is valid), `old` the stored one.
    */
   readonly validateUpdate?: (next: JsonObject, old: JsonObject) => FieldError[];
+  /** What a valid object is accepted with but probably not meant as (a `Warning` header each). */
+  readonly warnings?: (object: JsonObject) => string[];
   /** Shapes the object for storage (Secrets: stringData folded into data). */
   normalize(object: JsonObject): JsonObject;
 }
@@ -115,6 +117,7 @@ export const exportPolicies: ResourceType = {
   table: exportPolicyTable,
   fieldLabels: {},
   validate: (object) => fromResult(validateExportPolicy(object)),
+  warnings: unusedSourceWarnings,
   normalize: identity,
 };
 
@@ -288,4 +291,21 @@ export function fieldValue(resource: ResourceType, object: JsonObject, label: st
   const path = resource.fieldLabels[label];
   const value = path === undefined ? undefined : valueAtPath(object, path);
   return typeof value === "string" || typeof value === "number" ? String(value) : "";
+}
+
+/**
+ * A source no sink forwards is valid but exports nothing: it is not evaluated
+ * (the router and pull jobs skip it), so its matched count stays 0.
+ */
+function unusedSourceWarnings(object: JsonObject): string[] {
+  const spec = object["spec"] as
+    { sources?: { name?: string }[]; sinks?: { sources?: string[] }[] } | undefined;
+  const used = new Set((spec?.sinks ?? []).flatMap((sink) => sink.sources ?? []));
+  return (spec?.sources ?? []).flatMap((source, i) =>
+    source.name === undefined || used.has(source.name)
+      ? []
+      : [
+          `spec.sources[${i}]: source "${source.name}" is forwarded by no sink: nothing it selects is exported`,
+        ],
+  );
 }

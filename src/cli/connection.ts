@@ -81,13 +81,14 @@ export function resolveTarget(flags: Omit<ConnectionFlags, "namespace">): Target
   return { server, project, token, url };
 }
 
-export function connect(flags: ConnectionFlags): Connection {
+export function connect(flags: ConnectionFlags, onWarning?: (text: string) => void): Connection {
   const { server, project, token, url } = resolveTarget(flags);
   return {
     client: new KubeClient({
       server: url,
       tls: { rejectUnauthorized: true },
       authorization: () => (token === undefined ? undefined : `Bearer ${token}`),
+      ...(onWarning === undefined ? {} : { onWarning }),
     }),
     url,
     server,
@@ -128,7 +129,8 @@ export async function withConnection(
   stderr: { write(text: string): unknown },
   action: (connection: Connection) => Promise<number>,
 ): Promise<number> {
-  const connection = connect(flags);
+  // As kubectl: the server's warnings (unknown fields, unused sources…) on stderr.
+  const connection = connect(flags, (text) => stderr.write(`Warning: ${text}\n`));
   try {
     return await action(connection);
   } catch (error) {

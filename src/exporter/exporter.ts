@@ -184,7 +184,8 @@ export class Exporter {
           const running = sinks.get(sink.name);
           return running === undefined ? [] : [running];
         });
-      compiled.push({ matcher: compileSelector(source.selector), targets, stats });
+      // A source no sink forwards is not evaluated: it exports nothing, and counts nothing.
+      if (targets.length > 0) compiled.push({ matcher: compileSelector(source.selector), targets, stats });
     }
     const pullJobs = this.options.pull === undefined ? [] : this.pullJobsOf(plan, sinks, sources);
     this.policies.set(plan.uid, { plan, sinks, sources, compiled, pullJobs });
@@ -290,11 +291,13 @@ export class Exporter {
         throw new Error("a forwarded policy's samples are sent to its replica, never pushed");
       },
     };
-    const compiled = plan.sources.map((source) => ({
-      matcher: compileSelector(source.selector),
-      targets: plan.sinks.some((sink) => sink.sources.includes(source.name)) ? [target] : [],
-      stats: new SourceStats(),
-    }));
+    const compiled = plan.sources
+      .filter((source) => plan.sinks.some((sink) => sink.sources.includes(source.name)))
+      .map((source) => ({
+        matcher: compileSelector(source.selector),
+        targets: [target],
+        stats: new SourceStats(),
+      }));
     if (previous !== undefined && previous.plan.project !== plan.project)
       this.unindex(previous.plan.project, uid);
     this.forwarded.set(uid, { plan, compiled, draining });

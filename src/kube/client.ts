@@ -73,6 +73,7 @@ export class KubeClient {
 
   async request<T>(method: Dispatcher.HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
     const response = await this.send(method, path, options);
+    this.tellWarnings(response.headers["warning"]);
     const text = await response.body.text();
     if (response.statusCode >= 300) throw this.error(response.statusCode, text, method, path);
     return (text === "" ? {} : JSON.parse(text)) as T;
@@ -132,6 +133,16 @@ export class KubeClient {
       ...(body === undefined ? {} : { body }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
+  }
+
+  /** `299 - "text"` headers (RFC 7234, as kube-apiserver sends them), each told once. */
+  private tellWarnings(header: string | string[] | undefined): void {
+    const onWarning = this.connection.onWarning;
+    if (onWarning === undefined || header === undefined) return;
+    for (const value of Array.isArray(header) ? header : [header]) {
+      const match = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(value);
+      onWarning(match === null ? value : (match[1] ?? "").replace(/\\(.)/g, "$1"));
+    }
   }
 
   private error(statusCode: number, text: string, method: string, path: string): KubeApiError {

@@ -27,6 +27,8 @@ export interface ClusterConnection {
   authorization(): string | undefined;
   /** The context's default namespace, if any. */
   readonly namespace?: string;
+  /** Told each `Warning` header text an answer carries (kubectl prints them as `Warning: …`). */
+  readonly onWarning?: (text: string) => void;
 }
 
 export class KubeconfigError extends Error {

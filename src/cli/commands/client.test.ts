@@ -68,6 +68,22 @@ describe("telex client verbs", () => {
     assert.equal(changed.stdout, "exportpolicy.telemetry.miloapis.com/gateways configured\n");
   });
 
+  it("apply prints the server's warnings, e.g. a source no sink forwards", async () => {
+    const unused = POLICY.replace("name: gateways", "name: unused-source").replace(
+      "  sinks:",
+      "    - name: everything\n      metrics:\n        metricsql: '{}'\n  sinks:",
+    );
+    const result = await runCli(["apply", "-f", "-", ...flags], unused);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "exportpolicy.telemetry.miloapis.com/unused-source created\n");
+    assert.equal(
+      result.stderr,
+      'Warning: spec.sources[1]: source "everything" is forwarded by no sink: nothing it selects is exported\n',
+    );
+    const removed = await runCli(["delete", "exportpolicies", "unused-source", ...flags]);
+    assert.equal(removed.code, 0, removed.stderr);
+  });
+
   it("apply sends nothing when a manifest is invalid, and says where", async () => {
     const result = await runCli(
       ["apply", "-f", "-", ...flags],
