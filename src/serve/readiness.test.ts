@@ -103,6 +103,10 @@ describe("/readyz of a replica whose API goes away and comes back", () => {
     assert.equal(one.status, 503);
     assert.match(one.body, /^\[-\]api failed: .*\nreadyz check failed\n$/);
     assert.deepEqual(await get(`${metrics}/readyz/buffer`), { status: 200, body: "ok\n" });
+    // The same verdicts as gauges, for alerts.
+    const scrape = (await get(`${metrics}/metrics`)).body;
+    assert.match(scrape, /^telex_readyz_check_failing\{check="api"\} 1$/m);
+    assert.match(scrape, /^telex_readyz_check_failing\{check="buffer"\} 0$/m);
     assert.deepEqual(await get(`${ingest}/readyz?exclude=api&exclude=membership`), {
       status: 200,
       body: "ok\n",

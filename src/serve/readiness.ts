@@ -9,6 +9,7 @@
 import type { Controller } from "../controller/controller.js";
 import type { DurableLog } from "../exporter/buffer/index.js";
 import type { Membership } from "../fleet/index.js";
+import type { ExpositionWriter } from "../metrics/exposition.js";
 import type { HealthCheck } from "../metrics/health.js";
 
 export interface ReadinessParts {
@@ -51,4 +52,17 @@ export function replicaReadiness({ controller, log, membership }: ReadinessParts
     });
   }
   return checks;
+}
+
+/** Each /readyz check as a gauge, so alerts see which one fails (1) without probing. */
+export function writeReadiness(writer: ExpositionWriter, checks: readonly HealthCheck[]): void {
+  for (const check of checks) {
+    writer.sample(
+      "telex_readyz_check_failing",
+      "1 while this /readyz check fails, 0 while it passes.",
+      "gauge",
+      { check: check.name },
+      check.check() === undefined ? 0 : 1,
+    );
+  }
 }

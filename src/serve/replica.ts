@@ -31,7 +31,7 @@ import { HealthEndpoints } from "../metrics/health.js";
 import { writeBuildInfo, writeProcessMetrics } from "../metrics/process.js";
 import type { Components } from "./components.js";
 import { startMetricsServer } from "./metrics-server.js";
-import { replicaReadiness } from "./readiness.js";
+import { replicaReadiness, writeReadiness } from "./readiness.js";
 import { denyListener, denyPeer, portOf } from "./egress.js";
 import {
   DEFAULT_DATA_DIR,
@@ -185,10 +185,8 @@ export async function startReplica(
   await controller.start();
 
   // Both listeners answer the same checks.
-  const health = new HealthEndpoints({
-    readiness: replicaReadiness({ controller, log, membership: fleet?.membership }),
-    logger,
-  });
+  const readiness = replicaReadiness({ controller, log, membership: fleet?.membership });
+  const health = new HealthEndpoints({ readiness, logger });
   let ingest: IngestServer | undefined;
   const metrics = (): string => {
     const writer = new ExpositionWriter();
@@ -203,6 +201,7 @@ export async function startReplica(
     forwarder?.writeMetrics(writer);
     writeProcessMetrics(writer);
     writeBuildInfo(writer);
+    writeReadiness(writer, readiness);
     return writer.render();
   };
   if (pull === undefined) {
