@@ -73,14 +73,19 @@ export function benchSeries(projects: number, seriesPerProject: number): { name:
   return all;
 }
 
-/** Compressed Remote Write requests of `perRequest` series × 1 sample, one set per timestamp. */
+/**
+ * Compressed Remote Write requests of `perRequest` series × 1 sample, one set per timestamp
+ * (`baseMs`, then 15 s apart). By default an hour old: where a controller reads the sinks'
+ * lag (telex serve) that is a backlog, so a run that writes status passes fresh ones.
+ */
 export function benchRequests(
   series: readonly { name: string; value: string }[][],
   perRequest: number,
   rounds: number,
+  baseMs = Date.now() - 3_600_000,
 ): Buffer[] {
   const bodies: Buffer[] = [];
-  const base = Date.now() - 3_600_000;
+  const base = baseMs;
   for (let round = 0; round < rounds; round++) {
     for (let start = 0; start < series.length; start += perRequest) {
       const chunk = series.slice(start, start + perRequest).map((labels, i) => ({

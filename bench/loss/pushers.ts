@@ -10,19 +10,25 @@ export const SEQ_METRIC = "loss_seq";
 const TICK_MS = 100;
 const PUSH_TIMEOUT_MS = 10_000;
 
-async function post(url: string, body: Uint8Array): Promise<boolean> {
+/** Undefined when acknowledged (2xx); else why not: `HTTP 503`, or the error's code or name. */
+async function post(
+  url: string,
+  body: Uint8Array,
+  headers: Readonly<Record<string, string>> = AGENT_HEADERS,
+): Promise<string | undefined> {
   try {
     const response = await fetch(url, {
       method: "POST",
-      headers: AGENT_HEADERS,
+      headers,
       body,
       signal: AbortSignal.timeout(PUSH_TIMEOUT_MS),
     });
     await response.arrayBuffer();
-    return response.ok;
-  } catch {
+    return response.ok ? undefined : `HTTP ${response.status}`;
+  } catch (error: unknown) {
     // Refused, reset or timed out: not acknowledged, as for an agent.
-    return false;
+    const cause = (error as { cause?: { code?: unknown } }).cause?.code;
+    return typeof cause === "string" ? cause : error instanceof Error ? error.name : String(error);
   }
 }
 
@@ -98,8 +104,8 @@ export class SequencePusher {
       samples,
     }));
     const body = snappyCompress(encodeWriteRequest(series));
-    const done = post(this.url, body).then((ok) => {
-      if (ok) this.acked.fill(1, first, first + count);
+    const done = post(this.url, body).then((refused) => {
+      if (refused === undefined) this.acked.fill(1, first, first + count);
       this.inFlight.delete(done);
     });
     this.inFlight.add(done);
@@ -138,6 +144,17 @@ export interface PushTally {
   requests: number;
   acknowledgedSamples: number;
   failedRequests: number;
+  /** Failed requests by why (`HTTP 503`, `ECONNRESET`, `TimeoutError` …). */
+  readonly refusals: Map<string, number>;
+}
+
+function tallyOf(tally: PushTally, refused: string | undefined, samples: number): void {
+  if (refused === undefined) {
+    tally.acknowledgedSamples += samples;
+    return;
+  }
+  tally.failedRequests++;
+  tally.refusals.set(refused, (tally.refusals.get(refused) ?? 0) + 1);
 }
 
 /**
@@ -152,7 +169,7 @@ export async function pushAtRate(
   samplesPerSecond: number,
   seconds: number,
 ): Promise<PushTally> {
-  const tally: PushTally = { requests: 0, acknowledgedSamples: 0, failedRequests: 0 };
+  const tally: PushTally = { requests: 0, acknowledgedSamples: 0, failedRequests: 0, refusals: new Map() };
   const inFlight: Promise<void>[] = [];
   const started = Date.now();
   let sentSamples = 0;
@@ -165,9 +182,8 @@ export async function pushAtRate(
       sentSamples += samplesPerBody;
       tally.requests++;
       inFlight.push(
-        post(url, body).then((ok) => {
-          if (ok) tally.acknowledgedSamples += samplesPerBody;
-          else tally.failedRequests++;
+        post(url, body).then((refused) => {
+          tallyOf(tally, refused, samplesPerBody);
         }),
       );
     }
@@ -180,27 +196,41 @@ export async function pushAtRate(
 /**
  * `writers` concurrent writers, each sending the next body once its last
  * was answered, until `count` bodies are sent or `untilMs` has passed.
+ * Given several URLs, each request goes to the next one (as a Service
+ * spreads them over replicas), and each body to every URL in turn; with
+ * `aligned`, request k sends bodies[k % bodies.length] to urls[k % urls.length]
+ * (the caller lines them up: bodies meant for one URL).
  */
 export async function pushFullSpeed(
-  url: string,
+  url: string | readonly string[],
   bodies: readonly Buffer[],
   samplesPerBody: number,
   writers: number,
-  limit: { readonly count?: number; readonly untilMs?: number },
+  options: {
+    readonly count?: number;
+    readonly untilMs?: number;
+    /** Added to an agent's Remote Write headers (e.g. an Authorization). */
+    readonly headers?: Readonly<Record<string, string>>;
+    readonly aligned?: boolean;
+  },
 ): Promise<PushTally> {
-  const tally: PushTally = { requests: 0, acknowledgedSamples: 0, failedRequests: 0 };
+  const urls = typeof url === "string" ? [url] : url;
+  const headers = { ...AGENT_HEADERS, ...options.headers };
+  const tally: PushTally = { requests: 0, acknowledgedSamples: 0, failedRequests: 0, refusals: new Map() };
   let next = 0;
   const more = (): boolean =>
-    (limit.count === undefined || next < limit.count) &&
-    (limit.untilMs === undefined || Date.now() < limit.untilMs);
+    (options.count === undefined || next < options.count) &&
+    (options.untilMs === undefined || Date.now() < options.untilMs);
   await Promise.all(
     Array.from({ length: writers }, async () => {
       while (more()) {
-        const body = bodies[next++ % bodies.length];
-        if (body === undefined) throw new Error("no bodies to push");
+        const request = next++;
+        const target = urls[request % urls.length];
+        const body =
+          bodies[(options.aligned === true ? request : Math.floor(request / urls.length)) % bodies.length];
+        if (body === undefined || target === undefined) throw new Error("no bodies or URLs to push");
         tally.requests++;
-        if (await post(url, body)) tally.acknowledgedSamples += samplesPerBody;
-        else tally.failedRequests++;
+        tallyOf(tally, await post(target, body, headers), samplesPerBody);
       }
     }),
   );
