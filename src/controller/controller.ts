@@ -196,6 +196,28 @@ export class Controller {
     ];
   }
 
+  /**
+   * Resolves once every policy known at start has been reconciled (the queue
+   * went idle), or after timeoutMs: push ingest opens only then, so that a
+   * sample acknowledged at start-up goes to the policies that already exist
+   * rather than being counted as selected by none (issue 13: a replica owned
+   * a policy whose sink was not running yet).
+   */
+  async caughtUp(timeoutMs = 60_000): Promise<boolean> {
+    const deadline = this.clock.now() + timeoutMs;
+    while (!this.queue.idle) {
+      if (this.clock.now() >= deadline) {
+        this.logger.warn("start-up reconciles not finished; opening ingest anyway", {
+          queued: this.queue.length,
+          timeoutMs,
+        });
+        return false;
+      }
+      await new Promise<void>((resolve) => this.clock.setTimer(20, resolve));
+    }
+    return true;
+  }
+
   /** Starts watching; resolves once both caches are filled and workers run. */
   async start(): Promise<void> {
     // A layout that learns projects from the API (a cluster's namespace labels) knows them first.

@@ -34,6 +34,11 @@ export class WorkQueue {
     return this.queue.length;
   }
 
+  /** Nothing queued and nothing being processed (keys waiting out a retry delay aside). */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.processing.size === 0;
+  }
+
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);

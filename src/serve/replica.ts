@@ -205,6 +205,7 @@ export async function startReplica(
     return writer.render();
   };
   if (pull === undefined) {
+    await controller.caughtUp();
     ingest = await startIngest(
       { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined },
       exporter,
