@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { DurableLog } from "./buffer/index.js";
 import { errorField, silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
 import { compileSelector, print } from "../metricsql/index.js";
+import { UNSUPPORTED_KINDS } from "../remotewrite/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { IngestProcessor, type PeerSender } from "./ingest/processor.js";
 import { UntenantedWarnings } from "./ingest/untenanted.js";
@@ -437,13 +438,31 @@ export class Exporter {
         "Samples forwarded to the replica that runs the policies they match (once per replica).",
         ingest.samplesForwarded,
       );
+    const droppedHelp =
+      "Samples dropped at ingest, by reason (a label limit; unsupported: native histogram samples, not forwarded yet).";
     for (const reason of LABEL_LIMIT_REASONS) {
       writer.sample(
         "telex_ingest_samples_dropped_total",
-        "Samples of series dropped at ingest, by reason (a label limit).",
+        droppedHelp,
         "counter",
         { reason },
         ingest.samplesDropped[reason],
+      );
+    }
+    writer.sample(
+      "telex_ingest_samples_dropped_total",
+      droppedHelp,
+      "counter",
+      { reason: "unsupported" },
+      ingest.unsupported.histogram,
+    );
+    for (const kind of UNSUPPORTED_KINDS) {
+      writer.sample(
+        "telex_ingest_unsupported_total",
+        "Exemplars, native histogram samples and metadata entries received and not forwarded (Telex forwards float samples).",
+        "counter",
+        { kind },
+        ingest.unsupported[kind],
       );
     }
     writer.sample(

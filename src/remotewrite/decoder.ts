@@ -27,7 +27,13 @@ export interface WriteRequestVisitor {
    * Timestamps beyond ±2^53 ms are rounded to the nearest double.
    */
   onSample(value: number, timestampMs: number): void;
+  /** Told of each exemplar, native histogram and metadata entry: carried by Remote Write 1.0, skipped here. */
+  onUnsupported?(kind: UnsupportedKind): void;
 }
+
+/** What a request may carry that the decoder skips. */
+export const UNSUPPORTED_KINDS = ["exemplar", "histogram", "metadata"] as const;
+export type UnsupportedKind = (typeof UNSUPPORTED_KINDS)[number];
 
 /**
  * Like WriteRequestVisitor, for callers that look series up by their label
@@ -38,6 +44,7 @@ export interface WriteRequestVisitor {
 export interface RawWriteRequestVisitor {
   onSeries(labelBytes: Uint8Array): void;
   onSample(value: number, timestampMs: number): void;
+  onUnsupported?(kind: UnsupportedKind): void;
 }
 
 export interface DecodeSummary {
@@ -77,6 +84,7 @@ export function decodeWriteRequestRaw(bytes: Uint8Array, visitor: RawWriteReques
         visitor.onSeries(labelBytes);
       },
       onSample: visitor.onSample.bind(visitor),
+      onUnsupported: (kind) => visitor.onUnsupported?.(kind),
     },
     false,
   );
@@ -140,7 +148,10 @@ class Reader {
         samples += this.timeSeries(seriesEnd, visitor, decodeLabels);
         series++;
       } else {
-        if (this.field === Field.WriteRequest.metadata) this.expectWireType("WriteRequest", WireType.Len);
+        if (this.field === Field.WriteRequest.metadata) {
+          this.expectWireType("WriteRequest", WireType.Len);
+          visitor.onUnsupported?.("metadata");
+        }
         this.skipField(end);
       }
     }
@@ -191,6 +202,7 @@ class Reader {
       } else {
         if (field === Field.TimeSeries.exemplars || field === Field.TimeSeries.histograms) {
           this.expectWireType("TimeSeries", WireType.Len);
+          visitor.onUnsupported?.(field === Field.TimeSeries.exemplars ? "exemplar" : "histogram");
         }
         this.skipField(end);
       }

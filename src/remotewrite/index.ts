@@ -10,7 +10,14 @@ export { compareBytes, encodeLabels, validateLabelBytes } from "./labels.js";
 export type { Label } from "./labels.js";
 export { METRIC_TYPES, WriteRequestBuilder, encodeWriteRequest } from "./encoder.js";
 export type { MetricMetadata, MetricType, TimeSeriesInput, WriteRequestBuilderOptions } from "./encoder.js";
-export { decodeLabelBytes, decodeToObjects, decodeWriteRequest, decodeWriteRequestRaw } from "./decoder.js";
+export {
+  UNSUPPORTED_KINDS,
+  decodeLabelBytes,
+  decodeToObjects,
+  decodeWriteRequest,
+  decodeWriteRequestRaw,
+  type UnsupportedKind,
+} from "./decoder.js";
 export { scanWriteRequest, type WriteRequestScanner } from "./scan.js";
 export type {
   DecodeSummary,

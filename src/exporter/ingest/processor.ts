@@ -20,6 +20,8 @@ import {
   decodeWriteRequestRaw,
   scanWriteRequest,
   snappyCompress,
+  UNSUPPORTED_KINDS,
+  type UnsupportedKind,
   type WriteRequestScanner,
 } from "../../remotewrite/index.js";
 import type { DurableLog } from "../buffer/index.js";
@@ -44,6 +46,13 @@ export class IngestStats {
   samplesRouted = 0;
   /** In a fleet: samples sent on to the replica running their policies (once per replica). */
   samplesForwarded = 0;
+  /**
+   * Exemplars, native histogram samples and metadata entries of accepted
+   * requests: Remote Write 1.0 carries them, Telex forwards float samples only.
+   */
+  readonly unsupported: Record<UnsupportedKind, number> = Object.fromEntries(
+    UNSUPPORTED_KINDS.map((kind) => [kind, 0]),
+  ) as Record<UnsupportedKind, number>;
   /** Samples of series over a label limit, by the limit: dropped, the rest of the request accepted. */
   readonly samplesDropped: Record<LabelLimitReason, number> = Object.fromEntries(
     LABEL_LIMIT_REASONS.map((r) => [r, 0]),
@@ -101,6 +110,15 @@ export class IngestProcessor implements WriteRequestScanner {
     onSample: (value: number, timestampMs: number): void => {
       this.sample(value, timestampMs);
     },
+    onUnsupported: (kind: UnsupportedKind): void => {
+      this.unsupportedSeen[kind]++;
+    },
+  };
+  /** The current request's unsupported entries, counted once it is accepted. */
+  private readonly unsupportedSeen: Record<UnsupportedKind, number> = {
+    exemplar: 0,
+    histogram: 0,
+    metadata: 0,
   };
 
   /** The current request's samples per replica they are forwarded to (fleet only). */
@@ -146,6 +164,7 @@ export class IngestProcessor implements WriteRequestScanner {
         decodeWriteRequestRaw(request, this.visitor);
       }
       if (forwarded) this.checkNotForwarding();
+      for (const kind of UNSUPPORTED_KINDS) this.stats.unsupported[kind] += this.unsupportedSeen[kind];
       let written: Promise<void> | undefined;
       if (this.log === undefined) this.push();
       else written = this.write(this.log);
@@ -153,6 +172,7 @@ export class IngestProcessor implements WriteRequestScanner {
       if (forwards === undefined) return written;
       return written === undefined ? forwards : Promise.all([written, forwards]).then(() => undefined);
     } finally {
+      for (const kind of UNSUPPORTED_KINDS) this.unsupportedSeen[kind] = 0;
       this.routes.fill(undefined, 0, this.count);
       this.count = 0;
       // Left over only when applying threw midway: nothing of the request is forwarded then.
