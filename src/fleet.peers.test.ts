@@ -5,6 +5,7 @@
 // the project's samples to a real VictoriaMetrics and writes the policy's
 // status back through the API — pushed to the replica's ingest, and pulled
 // by another replica from a VictoriaMetrics standing for the platform's store.
+import { policyManifest } from "../test-support/policies.js";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -33,21 +34,12 @@ const POLICIES = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/expor
 
 type Json = Record<string, unknown>;
 
-const policy = (endpoint: string): Json => ({
-  apiVersion: "telemetry.miloapis.com/v1alpha1",
-  kind: "ExportPolicy",
-  metadata: { name: "gateways" },
-  spec: {
-    sources: [{ name: "gw", metrics: { metricsql: '{resource_kind="Gateway"}' } }],
-    sinks: [
-      {
-        name: "vm",
-        sources: ["gw"],
-        target: { prometheusRemoteWrite: { endpoint, batch: { timeout: "200ms" } } },
-      },
-    ],
-  },
-});
+const policy = (endpoint: string) =>
+  policyManifest({
+    name: "gateways",
+    sources: { gw: '{resource_kind="Gateway"}' },
+    sinks: [{ name: "vm", endpoint, sources: ["gw"], batch: { timeout: "200ms" } }],
+  });
 
 const readyReason = (object: Json): string | undefined => {
   const conditions = (object["status"] as { conditions?: { type: string; reason: string }[] } | undefined)

@@ -7,6 +7,7 @@
 // renamed metric fails here; and a real Prometheus scraping those replicas,
 // with the rules loaded, evaluates every rule and every dashboard query
 // without an error.
+import { policyManifest } from "../test-support/policies.js";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -473,21 +474,12 @@ const PROJECT = "p1";
 const POLICIES = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";
 const projectUrl = (server: TelexServe): string =>
   `${server.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/${PROJECT}/control-plane`;
-const policy = (endpoint: string) => ({
-  apiVersion: "telemetry.miloapis.com/v1alpha1",
-  kind: "ExportPolicy",
-  metadata: { name: "gateways" },
-  spec: {
-    sources: [{ name: "gw", metrics: { metricsql: '{resource_kind="Gateway"}' } }],
-    sinks: [
-      {
-        name: "receiver",
-        sources: ["gw"],
-        target: { prometheusRemoteWrite: { endpoint, batch: { timeout: "100ms" } } },
-      },
-    ],
-  },
-});
+const policy = (endpoint: string) =>
+  policyManifest({
+    name: "gateways",
+    sources: { gw: '{resource_kind="Gateway"}' },
+    sinks: [{ name: "receiver", endpoint, sources: ["gw"], batch: { timeout: "100ms" } }],
+  });
 const GATEWAY = { __name__: "envoy_requests_total", resource_kind: "Gateway", [TENANT_LABEL]: PROJECT };
 
 async function scrape(server: TelexServe): Promise<string> {

@@ -19,12 +19,12 @@ export interface TestPolicy {
   readonly sinks: readonly TestSink[];
 }
 
-/** A validated, defaulted ExportPolicy; throws with every error if invalid. */
-export function exportPolicy(spec: TestPolicy, uid = `uid-${spec.name}`): ExportPolicy {
-  const result = validateExportPolicy({
+/** The ExportPolicy manifest a user would write (no defaults added): a POST or apply body. */
+export function policyManifest(spec: TestPolicy): Record<string, unknown> {
+  return {
     apiVersion: "telemetry.miloapis.com/v1alpha1",
     kind: "ExportPolicy",
-    metadata: { name: spec.name, namespace: "default", uid, generation: 1 },
+    metadata: { name: spec.name },
     spec: {
       sources: Object.entries(spec.sources).map(([name, metricsql]) => ({ name, metrics: { metricsql } })),
       sinks: spec.sinks.map((sink) => ({
@@ -40,6 +40,15 @@ export function exportPolicy(spec: TestPolicy, uid = `uid-${spec.name}`): Export
         },
       })),
     },
+  };
+}
+
+/** A validated, defaulted ExportPolicy; throws with every error if invalid. */
+export function exportPolicy(spec: TestPolicy, uid = `uid-${spec.name}`): ExportPolicy {
+  const manifest = policyManifest(spec);
+  const result = validateExportPolicy({
+    ...manifest,
+    metadata: { name: spec.name, namespace: "default", uid, generation: 1 },
   });
   if (!result.valid) throw new Error(`invalid test policy: ${JSON.stringify(result.errors)}`);
   return result.object;

@@ -6,6 +6,7 @@
 // Lease expires, a fourth replica takes a share, and one stopped gracefully
 // (SIGTERM) releases its Lease, so the others take its share at once; through
 // all of it the customers' store misses no sample the platform's store holds.
+import { policyManifest } from "../../test-support/policies.js";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -135,27 +136,24 @@ describe(
       ]);
       for (const project of PROJECTS) {
         for (let k = 0; k < POLICIES_PER_PROJECT; k++) {
-          const created = await asPlatform(project, "POST", POLICIES, {
-            apiVersion: "telemetry.miloapis.com/v1alpha1",
-            kind: "ExportPolicy",
-            metadata: { name: `p${k}` },
-            spec: {
-              sources: [{ name: "m", metrics: { metricsql: `{__name__="${metricOf(k)}"}` } }],
+          const created = await asPlatform(
+            project,
+            "POST",
+            POLICIES,
+            policyManifest({
+              name: `p${k}`,
+              sources: { m: `{__name__="${metricOf(k)}"}` },
               sinks: [
                 {
                   name: "customer",
+                  endpoint: `${customers.url}/api/v1/write`,
                   sources: ["m"],
-                  target: {
-                    prometheusRemoteWrite: {
-                      endpoint: `${customers.url}/api/v1/write`,
-                      batch: { timeout: "200ms" },
-                      retry: { maxAttempts: 2, backoffDuration: "200ms" },
-                    },
-                  },
+                  batch: { timeout: "200ms" },
+                  retry: { maxAttempts: 2, backoffDuration: "200ms" },
                 },
               ],
-            },
-          });
+            }),
+          );
           assert.equal(created.status, 201, created.text);
         }
       }

@@ -8,6 +8,7 @@
 // a replica killed with SIGKILL (its policies Ready on the others within 30 s;
 // like a StatefulSet's pod it comes back with its volume) and a graceful
 // restart, every sample a replica acknowledged reaches the customers' store.
+import { policyManifest } from "../../test-support/policies.js";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -131,27 +132,24 @@ describe(
       proxy = await startOutageProxy({ upstream: customers.url });
       for (const project of PROJECTS) {
         for (let k = 0; k < POLICIES_PER_PROJECT; k++) {
-          const created = await asPlatform(project, "POST", POLICIES, {
-            apiVersion: "telemetry.miloapis.com/v1alpha1",
-            kind: "ExportPolicy",
-            metadata: { name: `p${k}` },
-            spec: {
-              sources: [{ name: "m", metrics: { metricsql: `{__name__="${metricOf(k)}"}` } }],
+          const created = await asPlatform(
+            project,
+            "POST",
+            POLICIES,
+            policyManifest({
+              name: `p${k}`,
+              sources: { m: `{__name__="${metricOf(k)}"}` },
               sinks: [
                 {
                   name: "customer",
+                  endpoint: `${proxy.url}/api/v1/write`,
                   sources: ["m"],
-                  target: {
-                    prometheusRemoteWrite: {
-                      endpoint: `${proxy.url}/api/v1/write`,
-                      batch: { timeout: "200ms" },
-                      retry: { maxAttempts: 2, backoffDuration: "200ms" },
-                    },
-                  },
+                  batch: { timeout: "200ms" },
+                  retry: { maxAttempts: 2, backoffDuration: "200ms" },
                 },
               ],
-            },
-          });
+            }),
+          );
           assert.equal(created.status, 201, created.text);
         }
       }

@@ -4,6 +4,7 @@
 // a series over a label limit), and a replica of a fleet that joins its API
 // in pull mode (Lease, pull positions, the policy's pull job, a /metrics
 // listener of its own). Each one's /readyz lists the checks of its mode.
+import { policyManifest } from "../../test-support/policies.js";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -27,21 +28,12 @@ const promtool = peerAvailability("promtool", "apt-get install prometheus");
 const PROJECT = "p1";
 const POLICIES = "/apis/telemetry.miloapis.com/v1alpha1/namespaces/default/exportpolicies";
 
-const policy = (endpoint: string) => ({
-  apiVersion: "telemetry.miloapis.com/v1alpha1",
-  kind: "ExportPolicy",
-  metadata: { name: "gateways" },
-  spec: {
-    sources: [{ name: "gw", metrics: { metricsql: '{resource_kind="Gateway"}' } }],
-    sinks: [
-      {
-        name: "receiver",
-        sources: ["gw"],
-        target: { prometheusRemoteWrite: { endpoint, batch: { timeout: "100ms" } } },
-      },
-    ],
-  },
-});
+const policy = (endpoint: string) =>
+  policyManifest({
+    name: "gateways",
+    sources: { gw: '{resource_kind="Gateway"}' },
+    sinks: [{ name: "receiver", endpoint, sources: ["gw"], batch: { timeout: "100ms" } }],
+  });
 
 async function scrape(base: string): Promise<string> {
   const response = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) });
