@@ -49,6 +49,7 @@ export {
   SECRET_KIND,
   SecretSchema,
   basicAuthCredentials,
+  createBasicAuthSecretCommand,
   decodeBase64Strict,
   secretEntries,
 } from "./secret.js";

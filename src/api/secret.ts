@@ -102,3 +102,13 @@ export function basicAuthCredentials(
   if (username.includes(":")) return { reason: "SecretInvalid", message: "username contains ':'" };
   return { username, password };
 }
+
+/**
+ * The command that creates a basic-auth Secret (`telex create secret
+ * basic-auth`), for messages that say how to fix a missing one. `-n` only
+ * outside the CLI's default namespace.
+ */
+export function createBasicAuthSecretCommand(name: string, namespace = "default"): string {
+  const where = namespace === "default" ? "" : ` -n ${namespace}`;
+  return `telex create secret basic-auth ${name} --username USER --password PASSWORD${where}`;
+}

@@ -4,6 +4,7 @@ import type { ByteBudget, Logger } from "../util/index.js";
 import type { Principal, TokenTable } from "./auth/tokens.js";
 import type { Clock } from "./clock.js";
 import type { DeliveryProvider } from "./delivery.js";
+import type { SinkTester } from "./sink-test.js";
 import type { OpenApiDocuments } from "./discovery.js";
 import type { Query, ResponseFormat } from "./http-io.js";
 import type { WatchQuota } from "./quota.js";
@@ -26,6 +27,8 @@ export interface ServerContext {
   readonly logger: Logger;
   /** Live delivery counters (ExportPolicy `delivery` subresource); undefined: not served. */
   readonly delivery: DeliveryProvider | undefined;
+  /** Tests a sink's endpoint (ExportPolicy `sinktest` subresource); undefined: not served. */
+  readonly sinkTest: SinkTester | undefined;
   readonly policyWarnings: PolicyWarnings | undefined;
   /** host:port clients reach us at, for discovery. */
   serverAddress: string;

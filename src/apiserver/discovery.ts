@@ -6,7 +6,15 @@ import type { JsonObject } from "../store/index.js";
 import { DELIVERY_KIND, DELIVERY_SUBRESOURCE, hasDelivery } from "./delivery.js";
 import { PATCH_MEDIA_TYPES } from "./http-io.js";
 import { PLATFORM, planePath } from "./paths.js";
-import { PLATFORM_RESOURCES, RESOURCES, apiVersionOf, resourcesOf, type ResourceType } from "./resources.js";
+import {
+  PLATFORM_RESOURCES,
+  RESOURCES,
+  apiVersionOf,
+  exportPolicies,
+  resourcesOf,
+  type ResourceType,
+} from "./resources.js";
+import { SINK_TEST_KIND, SINK_TEST_SUBRESOURCE } from "./sink-test.js";
 
 export const AUTHORIZATION_GROUP = "authorization.k8s.io";
 export const ACCESS_REVIEW_RESOURCE = "selfsubjectaccessreviews";
@@ -57,6 +65,8 @@ export function apiGroup(project: string | undefined, group: string): JsonObject
 export interface DiscoveryOptions {
   /** The ExportPolicy `delivery` subresource (only with a delivery provider). */
   readonly delivery: boolean;
+  /** The ExportPolicy `sinktest` subresource (only with a sink tester); false when absent. */
+  readonly sinkTest?: boolean;
 }
 
 function resourceEntries(resource: ResourceType, options: DiscoveryOptions): JsonObject[] {
@@ -86,6 +96,15 @@ function resourceEntries(resource: ResourceType, options: DiscoveryOptions): Jso
       namespaced: resource.namespaced,
       kind: DELIVERY_KIND,
       verbs: ["get"],
+    });
+  }
+  if (options.sinkTest === true && resource === exportPolicies) {
+    entries.push({
+      name: `${resource.plural}/${SINK_TEST_SUBRESOURCE}`,
+      singularName: "",
+      namespaced: resource.namespaced,
+      kind: SINK_TEST_KIND,
+      verbs: ["create"],
     });
   }
   return entries;

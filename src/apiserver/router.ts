@@ -14,6 +14,7 @@ import {
 import type { Principal } from "./auth/tokens.js";
 import type { RequestContext, ServerContext } from "./context.js";
 import { DELIVERY_SUBRESOURCE, deliveryNotServed, handleDelivery, hasDelivery } from "./delivery.js";
+import { SINK_TEST_SUBRESOURCE, handleSinkTest, sinkTestNotServed } from "./sink-test.js";
 import { ACCESS_REVIEW_RESOURCE, AUTHORIZATION_GROUP, RULES_REVIEW_RESOURCE } from "./discovery.js";
 import { handleAccessReview, handleRulesReview } from "./handlers/access-review.js";
 import { handleDiscovery } from "./handlers/discovery.js";
@@ -28,7 +29,7 @@ import {
 } from "./handlers/write.js";
 import { negotiate, queryBool, sendError } from "./http-io.js";
 import { PLATFORM, parseRoute, type Route } from "./paths.js";
-import { findResource } from "./resources.js";
+import { exportPolicies, findResource } from "./resources.js";
 import { ApiError, errors } from "./status.js";
 import type { Target, WriteTarget } from "./target.js";
 
@@ -125,6 +126,19 @@ async function dispatch(
     serveDelivery({ ...base, format: negotiate(request.headers.accept).format }, verb, target, route.name);
     return;
   }
+  if (
+    route.subresource === SINK_TEST_SUBRESOURCE &&
+    resource === exportPolicies &&
+    route.name !== undefined
+  ) {
+    await serveSinkTest(
+      { ...base, format: negotiate(request.headers.accept).format },
+      verb,
+      target,
+      route.name,
+    );
+    return;
+  }
   if (route.subresource !== undefined && !(route.subresource === "status" && resource.hasStatus)) {
     throw new ApiError("NotFound", "the server could not find the requested resource");
   }
@@ -157,6 +171,21 @@ function serveDelivery(ctx: RequestContext, verb: string, target: Target, name: 
     throw new ApiError("NotFound", "the server could not find the requested resource");
   ctx.server.registry.ensureProject(target.project);
   handleDelivery(ctx, provider, { ...target, project: target.project }, name);
+}
+
+/** The `sinktest` subresource: create only, per project and namespace (see sink-test.ts). */
+async function serveSinkTest(ctx: RequestContext, verb: string, target: Target, name: string): Promise<void> {
+  const tester = ctx.server.sinkTest;
+  if (tester === undefined) throw sinkTestNotServed();
+  if (verb !== "create")
+    throw errors.methodNotAllowed(
+      ctx.request.method ?? "",
+      `${target.resource.plural}/${SINK_TEST_SUBRESOURCE}`,
+    );
+  if (target.project === undefined || target.project === PLATFORM || target.namespace === undefined)
+    throw new ApiError("NotFound", "the server could not find the requested resource");
+  ctx.server.registry.ensureProject(target.project);
+  await handleSinkTest(ctx, tester, { ...target, project: target.project }, name);
 }
 
 async function runVerb(
@@ -209,7 +238,8 @@ function verbOf(method: string, route: ResourceRoute, watch: boolean): string {
     case "HEAD":
       return named ? "get" : watch ? "watch" : "list";
     case "POST":
-      return named ? "unsupported" : "create";
+      // Kubernetes creates on a named object's subresource (pods/eviction, serviceaccounts/token).
+      return named ? (route.subresource === SINK_TEST_SUBRESOURCE ? "create" : "unsupported") : "create";
     case "PUT":
       return named ? "update" : "unsupported";
     case "PATCH":

@@ -12,6 +12,7 @@ import { loadTokensFile, type TokenTable } from "./auth/tokens.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { PolicyWarnings, ServerContext } from "./context.js";
 import type { DeliveryProvider } from "./delivery.js";
+import type { SinkTester } from "./sink-test.js";
 import { buildOpenApiDocuments } from "./discovery.js";
 import { formatHostPort, isLoopback, parseListenAddress } from "./listen.js";
 import {
@@ -54,6 +55,12 @@ export interface ApiServerOptions {
    * `delivery` subresource; without it that subresource is not served (404).
    */
   readonly delivery?: DeliveryProvider;
+  /**
+   * Sends a sink's test request the way the sinks do, for the ExportPolicy
+   * `sinktest` subresource (`telex test-sink`); without it that subresource
+   * is not served (404).
+   */
+  readonly sinkTest?: SinkTester;
   /**
    * Warnings about an ExportPolicy that the API cannot judge itself (an
    * endpoint the exporter will refuse to connect to), sent as Warning headers
@@ -125,6 +132,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     clock,
     logger,
     delivery: options.delivery,
+    sinkTest: options.sinkTest,
     policyWarnings: options.policyWarnings,
     serverAddress: "",
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 30_000,

@@ -7,6 +7,7 @@ import * as explainCommand from "./commands/explain.js";
 import * as getCommand from "./commands/get.js";
 import * as kubeconfigCommand from "./commands/kubeconfig.js";
 import * as serveCommand from "./commands/serve.js";
+import * as testSinkCommand from "./commands/test-sink.js";
 import * as validateCommand from "./commands/validate.js";
 import { EXIT, UsageError, type CommandIO } from "./io.js";
 import { VERSION } from "../util/index.js";
@@ -25,6 +26,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   get: getCommand,
   kubeconfig: kubeconfigCommand,
   serve: serveCommand,
+  "test-sink": testSinkCommand,
   validate: validateCommand,
 };
 

@@ -5,6 +5,7 @@
 // sink so the other sinks still run.
 import {
   basicAuthCredentials,
+  createBasicAuthSecretCommand,
   durationMs,
   type BasicAuthCredentials,
   type ExportPolicy,
@@ -54,7 +55,7 @@ export function compilePolicy(policy: ExportPolicy, context: CompileContext): Co
         problems.push({
           sink: sink.name,
           reason: "SecretNotFound",
-          message: `Secret ${JSON.stringify(secretName)} not found`,
+          message: `Secret ${JSON.stringify(secretName)} not found: create it with ${createBasicAuthSecretCommand(secretName, policy.metadata.namespace ?? "default")}`,
         });
         continue;
       }

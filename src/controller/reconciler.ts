@@ -92,6 +92,8 @@ interface Applied {
   /** The sinks in spec order and their configuration problems, for readiness between reconciles. */
   readonly sinks: readonly string[];
   readonly problems: readonly SinkProblem[];
+  /** Per sink: `namespace/name` of the Secret its credentials come from; absent: none. */
+  readonly secrets: ReadonlyMap<string, string>;
   /** The sinks' readiness as the last reconcile wrote it (see readinessKey). */
   written: string;
   /** Per sink: what readiness and the Events remember between refreshes. */
@@ -200,6 +202,12 @@ export class Reconciler {
       plan: compiled.plan,
       sinks: names,
       problems: compiled.problems,
+      secrets: new Map(
+        validation.object.spec.sinks.flatMap((sink) => {
+          const secret = sink.target.prometheusRemoteWrite?.authentication?.basicAuth?.secretRef.name;
+          return secret === undefined ? [] : [[sink.name, `${parsed.namespace}/${secret}`] as const];
+        }),
+      ),
       written: previous?.written ?? "",
       memory: new Map(names.map((name) => [name, previous?.memory.get(name) ?? newSinkMemory()])),
     };
@@ -236,6 +244,7 @@ export class Reconciler {
           applied.problems.find((p) => p.sink === name),
           sink === undefined ? undefined : deliveryHealth(sink, nowMs),
           memoryOf(applied, name).readiness,
+          optionalSecret(applied.secrets.get(name)),
         ),
       };
     });
@@ -573,4 +582,8 @@ function readinessKey(sinks: readonly { name: string; readiness: Readiness }[]):
   return sinks
     .map(({ name, readiness }) => `${name}\t${readiness.status}\t${readiness.reason}\t${readiness.message}`)
     .join("\n");
+}
+
+function optionalSecret(secret: string | undefined): { secret?: string } {
+  return secret === undefined ? {} : { secret };
 }

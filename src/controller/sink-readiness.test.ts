@@ -63,6 +63,39 @@ describe("sinkReadiness", () => {
       assert.deepEqual(r, { status: "False", reason, message: "HTTP 4xx" });
     });
   }
+
+  it("names the Secret whose credentials a 401 refused, or says none were sent, before the down note", () => {
+    const refused: DeliveryHealth = {
+      ...idle,
+      lastError: { reason: "Unauthorized", message: "HTTP 401: bad credentials", atMs: 2000 },
+    };
+    assert.equal(
+      sinkReadiness(undefined, refused, newReadinessMemory(), { secret: "team/vm-creds" }).message,
+      "HTTP 401: bad credentials; the endpoint refused the credentials of Secret team/vm-creds",
+    );
+    assert.equal(
+      sinkReadiness(undefined, refused, newReadinessMemory(), {}).message,
+      "HTTP 401: bad credentials; no credentials were sent: the sink has no authentication.basicAuth.secretRef",
+    );
+    const down = sinkReadiness(
+      undefined,
+      { ...refused, buffered: 1500, down: { sinceMs: 1000, nextProbeMs: 220_000, probes: 1 } },
+      newReadinessMemory(),
+      { secret: "team/vm-creds" },
+    );
+    assert.equal(
+      down.message,
+      "HTTP 401: bad credentials; the endpoint refused the credentials of Secret team/vm-creds; keeping 1,500 samples, next probe in 2m",
+    );
+    // Other failures are not about credentials: no note.
+    const unreachable = sinkReadiness(
+      undefined,
+      { ...idle, lastError: { reason: "Unreachable", message: "ECONNREFUSED", atMs: 2000 } },
+      newReadinessMemory(),
+      { secret: "team/vm-creds" },
+    );
+    assert.equal(unreachable.message, "ECONNREFUSED");
+  });
 });
 
 describe("rounding in messages", () => {

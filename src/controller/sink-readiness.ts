@@ -11,7 +11,8 @@
 //   SecretNotFound      False    the referenced Secret does not exist
 //   SecretInvalid       False    wrong type, missing username/password key
 //   EndpointUnreachable False    connection refused, DNS, TLS, or no answer in time
-//   Unauthorized        False    401/403: the credentials are refused
+//   Unauthorized        False    401/403: the credentials are refused; the message
+//                                names the Secret they came from (or says none is set)
 //   Rejected            False    another 4xx: the endpoint refuses the data
 //   EndpointError       False    5xx
 //   Throttled           False    429 on the last attempt
@@ -108,14 +109,29 @@ const FAILURE_REASONS: Readonly<Record<string, string>> = {
   Forbidden: "EndpointForbidden",
 };
 
+/** Where a sink's credentials come from, for the message of an Unauthorized sink. */
+export interface SinkCredentialsSource {
+  /** `namespace/name` of the basic-auth Secret; absent: the sink sends no credentials. */
+  readonly secret?: string;
+}
+
+/** What an Unauthorized message adds: whose credentials were refused, or that none were sent. */
+function credentialsNote(source: SinkCredentialsSource): string {
+  return source.secret === undefined
+    ? "; no credentials were sent: the sink has no authentication.basicAuth.secretRef"
+    : `; the endpoint refused the credentials of Secret ${source.secret}`;
+}
+
 /**
  * The sink's Ready condition. `memory` carries the little state readiness
  * needs between refreshes (see ReadinessMemory); it is updated in place.
+ * `credentials`, when given, lets an Unauthorized message name the Secret.
  */
 export function sinkReadiness(
   problem: SinkProblem | undefined,
   health: DeliveryHealth | undefined,
   memory: ReadinessMemory = newReadinessMemory(),
+  credentials?: SinkCredentialsSource,
 ): Readiness {
   if (problem !== undefined || health === undefined) {
     memory.catchingUp = false;
@@ -128,11 +144,9 @@ export function sinkReadiness(
   if (lastError !== undefined && (lastSuccessMs === undefined || lastError.atMs > lastSuccessMs)) {
     memory.catchingUp = false;
     const note = health.down === undefined ? "" : `; ${downNote(health, health.down, memory)}`;
-    return {
-      status: "False",
-      reason: FAILURE_REASONS[lastError.reason] ?? "EndpointError",
-      message: `${lastError.message}${note}`,
-    };
+    const reason = FAILURE_REASONS[lastError.reason] ?? "EndpointError";
+    const whose = reason === "Unauthorized" && credentials !== undefined ? credentialsNote(credentials) : "";
+    return { status: "False", reason, message: `${lastError.message}${whose}${note}` };
   }
   if (lastSuccessMs === undefined) {
     memory.catchingUp = false;

@@ -33,4 +33,20 @@ describe("uncompressBody", () => {
       (error: unknown) => error instanceof SnappyError && error.code === "Corrupt",
     );
   });
+
+  it("says 'snappy: corrupt input' once, with the decoder's reason", () => {
+    // A copy whose offset points before the start of the output: both decoders refuse it.
+    const bodies = [Uint8Array.of(0x0a, 0x0a, 0x01, 0x00), Buffer.from("definitely not snappy")];
+    for (const body of bodies) {
+      assert.throws(
+        () => uncompressBody(body, 1 << 20),
+        (error: unknown) =>
+          error instanceof SnappyError &&
+          error.code === "Corrupt" &&
+          /^snappy: corrupt input: \S/.test(error.message) &&
+          error.message.split("snappy").length === 2 &&
+          error.message.split("corrupt input").length === 2,
+      );
+    }
+  });
 });

@@ -33,6 +33,21 @@ const native = loadNative();
 export const snappyDecoder: "native" | "javascript" = native === undefined ? "javascript" : "native";
 
 /**
+ * The native decoder's reason without its own "snappy: corrupt input"
+ * prefix and parentheses ("snappy: corrupt input (expected valid offset but
+ * got offset 1; dst position: 0)"), so that ours is not said twice.
+ */
+function nativeReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const reason = message
+    .replace(/^snappy:\s*/i, "")
+    .replace(/^corrupt input\s*:?\s*/i, "")
+    .replace(/^\((.*)\)$/s, "$1")
+    .trim();
+  return reason === "" ? "not a valid snappy block" : reason;
+}
+
+/**
  * snappyUncompress's contract (limit checked before allocating, SnappyError
  * for anything else wrong) with the native decoder when it is available;
  * `into` is used only by the JavaScript decoder.
@@ -44,7 +59,7 @@ export function uncompressBody(buf: Uint8Array, maxLength: number, into?: Buffer
   try {
     out = native.uncompressSync(buf, { asBuffer: true, copyOutputData: true });
   } catch (error: unknown) {
-    throw new SnappyError("Corrupt", `snappy: corrupt input: ${(error as Error).message}`);
+    throw new SnappyError("Corrupt", `snappy: corrupt input: ${nativeReason(error)}`);
   }
   if (typeof out === "string" || out.length !== length) {
     throw new SnappyError(

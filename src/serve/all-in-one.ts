@@ -1,7 +1,8 @@
 // `telex serve`: the resource API (SQLite) and a replica over it in one
 // process. The replica speaks to the API over HTTP like any client, with a
 // platform token that lives only in this process; the API serves the live
-// delivery counters and endpoint warnings, which need the exporter here.
+// delivery counters, endpoint warnings and sink tests, which need the
+// exporter (its egress policy) here.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { ExportPolicy } from "../api/index.js";
@@ -9,6 +10,7 @@ import { endpointWarnings } from "../controller/endpoint-warnings.js";
 import { KubeClient } from "../kube/index.js";
 import { embeddedLayout } from "../controller/layout.js";
 import type { Exporter } from "../exporter/exporter.js";
+import { testSink } from "../exporter/sinktest/index.js";
 import { silentLogger } from "../util/index.js";
 import { startEmbeddedApi } from "./api-server.js";
 import { Components } from "./components.js";
@@ -31,6 +33,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         const health = late.exporter?.health(uid);
         return health === undefined ? undefined : deliveryReport(health);
       },
+      // `telex test-sink`: from this process, through the sinks' egress policy and trust.
+      sinkTest: (request) => testSink({ ...request, egress }),
       // Called with the admitted object only: validation has made it an ExportPolicy.
       policyWarnings: (policy) => endpointWarnings(egress, policy as unknown as ExportPolicy),
     });

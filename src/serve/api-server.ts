@@ -10,7 +10,7 @@ import {
 import { silentLogger } from "../util/index.js";
 import { DEFAULT_DATA_DIR, type ApiRunOptions } from "./options.js";
 
-export type ApiExtras = Pick<ApiServerOptions, "internalToken" | "delivery" | "policyWarnings">;
+export type ApiExtras = Pick<ApiServerOptions, "internalToken" | "delivery" | "sinkTest" | "policyWarnings">;
 
 export function startEmbeddedApi(options: ApiRunOptions, extras: ApiExtras = {}): Promise<ApiServer> {
   return startApiServer({

@@ -33,6 +33,7 @@ export function handleDiscovery(ctx: RequestContext, route: Route): void {
     case "resourceList": {
       const list = apiResourceList(route.project, route.group, route.version, {
         delivery: ctx.server.delivery !== undefined,
+        sinkTest: ctx.server.sinkTest !== undefined,
       });
       if (list === undefined)
         throw errors.notFound({

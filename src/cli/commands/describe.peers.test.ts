@@ -180,7 +180,7 @@ describe("telex describe with a running exporter", { skip: victoriaMetricsAvaila
     );
     assert.ok(
       failing.some((l) =>
-        /^ {4}Down since \S+Z \(\d+s ago\), (next probe in \d+s|next probe due now|first probe being scheduled); \d+ probes so far$/.test(
+        /^ {4}Down since \S+Z \(\d+s ago\), (next probe in \d+s|next probe due now|first probe being scheduled); \d+ probes? so far$/.test(
           l,
         ),
       ),

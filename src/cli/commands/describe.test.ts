@@ -120,6 +120,58 @@ describe("telex describe: delivery counters", () => {
     assert.ok(!block.some((l) => l.startsWith("    Backlog:")), block.join("\n"));
   });
 
+  it("says 1 attempt, 1 sample, 1 request and 1 probe in the singular", () => {
+    const single = {
+      ...POLICY,
+      spec: {
+        ...POLICY.spec,
+        sinks: [
+          {
+            name: "once",
+            sources: ["gw"],
+            target: {
+              prometheusRemoteWrite: {
+                endpoint: "https://once.example.com/write",
+                retry: { maxAttempts: 1, backoffDuration: "5s" },
+              },
+            },
+          },
+        ],
+      },
+    };
+    const report = {
+      timestamp: READ_AT,
+      sinks: [
+        {
+          name: "once",
+          samplesSent: 1,
+          samplesDropped: {},
+          samplesBuffered: 0,
+          bufferedBytes: 0,
+          lagSeconds: 0,
+          shards: 1,
+          down: { since: "2026-03-01T11:50:00Z", nextProbeTime: "2026-03-01T12:04:10Z", probes: 1 },
+          requests: { success: 1 },
+        },
+      ],
+    };
+    const block = sinkBlock(describePolicy(single, [], "p", clientNow, { report }), "once");
+    assert.ok(block.includes("    Retry:     1 attempt, backoff from 5s"), block.join("\n"));
+    assert.ok(
+      block.some((l) => l.startsWith("    Delivery:  1 sample sent in 1 request (0 failed)")),
+      block.join("\n"),
+    );
+    assert.ok(
+      block.some((l) => l.endsWith("; 1 probe so far")),
+      block.join("\n"),
+    );
+    const three = JSON.parse(
+      JSON.stringify(single).replace('"maxAttempts":1', '"maxAttempts":3'),
+    ) as typeof single;
+    const many = sinkBlock(describePolicy(three, [], "p", clientNow, { report }), "once");
+    assert.ok(many.includes("    Retry:     3 attempts, backoff from 5s"), many.join("\n"));
+  });
+
   it("formats durations and bytes", () => {
     assert.deepEqual([0, 45, 192.4, 3600 + 5 * 60, 3 * 86_400 + 4 * 3600].map(duration), [
       "0s",

@@ -29,6 +29,8 @@ export type DeliveryView = { readonly report: Json } | { readonly unavailable: s
 
 const count = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0);
 const thousands = (value: number): string => value.toLocaleString("en-US");
+/** "1 attempt", "3 attempts", "1,500 samples". */
+export const counted = (n: number, noun: string): string => `${thousands(n)} ${n === 1 ? noun : `${noun}s`}`;
 const sum = (values: Json): number => Object.values(values).reduce<number>((total, v) => total + count(v), 0);
 
 function ago(time: unknown, nowMs: number): string {
@@ -84,7 +86,7 @@ function backlogLines(sink: Json, now: number): string[] {
         ? "next probe due now"
         : `next probe in ${duration((next - now) / 1000)}`;
     lines.push(
-      `    Down since ${text(since)} (${ago(since, now)}), ${probe}; ${thousands(count(probes))} probes so far`,
+      `    Down since ${text(since)} (${ago(since, now)}), ${probe}; ${counted(count(probes), "probe")} so far`,
     );
   }
   return lines;
@@ -110,7 +112,7 @@ function deliveryLines(sinkName: unknown, delivery: DeliveryView, nowMs: number)
   // samplesPending: what servers before samplesBuffered called it.
   const buffered = count(sink["samplesBuffered"] ?? sink["samplesPending"]);
   const lines = [
-    `    Delivery:  ${thousands(count(sink["samplesSent"]))} samples sent in ${thousands(sum(requests))} requests ` +
+    `    Delivery:  ${counted(count(sink["samplesSent"]), "sample")} sent in ${counted(sum(requests), "request")} ` +
       `(${thousands(failed)} failed${retried > 0 ? `, ${thousands(retried)} samples retried` : ""}), ` +
       `${thousands(sum(dropped))} dropped, ${thousands(buffered)} buffered; ` +
       `last success ${lastSuccess === undefined ? "never" : ago(lastSuccess, now)}` +
@@ -164,7 +166,7 @@ export function describePolicy(
       `    Endpoint:  ${text(rw["endpoint"])}`,
       `    Auth:      ${secret === undefined ? "none" : `basic, Secret ${text(secret)}`}`,
       `    Batch:     ${text(batch["maxSize"])} samples or ${text(batch["timeout"])}`,
-      `    Retry:     ${text(retry["maxAttempts"])} attempts, backoff from ${text(retry["backoffDuration"])}`,
+      `    Retry:     ${typeof retry["maxAttempts"] === "number" ? counted(retry["maxAttempts"], "attempt") : `${text(retry["maxAttempts"])} attempts`}, backoff from ${text(retry["backoffDuration"])}`,
     );
     const sinkStatus = list(status["sinks"]).find((s) => s["name"] === sink["name"]);
     lines.push(...conditionLines(sinkStatus?.["conditions"], "    "));

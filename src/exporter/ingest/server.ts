@@ -277,9 +277,11 @@ function drainable(request: IncomingMessage): boolean {
 function classify(error: unknown): RequestError {
   if (error instanceof RequestError) return error;
   if (error instanceof SnappyError) {
+    // SnappyError messages start "snappy: "; said once here.
+    const reason = error.message.replace(/^snappy: /, "");
     return error.code === "TooLarge"
-      ? new RequestError(413, "too_large", `decompressed body too large: ${error.message}`)
-      : new RequestError(400, "bad_request", `bad snappy: ${error.message}`);
+      ? new RequestError(413, "too_large", `decompressed body too large: ${reason}`)
+      : new RequestError(400, "bad_request", `bad snappy: ${reason}`);
   }
   if (error instanceof WriteRequestDecodeError || error instanceof InvalidLabelsError) {
     return new RequestError(400, "bad_request", error.message);
