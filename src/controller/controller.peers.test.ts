@@ -226,8 +226,12 @@ describe("controller with the embedded API", { skip: victoriaMetricsAvailability
       "EndpointUnreachable",
       { timeoutMs: 30_000 },
     );
-    // A request in flight when VictoriaMetrics stops sees the connection reset; later ones are refused.
-    assert.match(down.status?.sinks?.[0]?.conditions?.[0]?.message ?? "", /ECONNREFUSED|ECONNRESET/);
+    // A request in flight when VictoriaMetrics stops sees the connection reset or closed
+    // (undici: UND_ERR_SOCKET); later ones are refused. All mean the endpoint is unreachable.
+    assert.match(
+      down.status?.sinks?.[0]?.conditions?.[0]?.message ?? "",
+      /ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET/,
+    );
     vm = await startVictoriaMetrics({ httpAuth: { username: "1234567", password: "glc_token" }, port });
     await eventually(pushing, (p) => sinkReason(p) === "Delivering", "Delivering after the restart", {
       timeoutMs: 30_000,

@@ -4,18 +4,20 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { encodeWriteRequest } from "../remotewrite/index.js";
+import { startFaultServer } from "../../test-support/fault-server.js";
 import { TENANT_LABEL } from "../../test-support/platform-series.js";
 import { policyPlan } from "../../test-support/policies.js";
 import { Exporter } from "./exporter.js";
 
 describe("a source no sink forwards", () => {
   it("is not evaluated, and counts nothing", async () => {
+    const receiver = await startFaultServer();
     const exporter = new Exporter({ tenantLabel: TENANT_LABEL });
     exporter.apply(
       policyPlan("p1", {
         name: "mixed",
         sources: { gateways: '{resource_kind="Gateway"}', everything: "{}" },
-        sinks: [{ name: "out", endpoint: "http://127.0.0.1:9/api/v1/write", sources: ["gateways"] }],
+        sinks: [{ name: "out", endpoint: receiver.url, sources: ["gateways"] }],
       }),
     );
     await exporter.ingest.apply(
@@ -34,5 +36,6 @@ describe("a source no sink forwards", () => {
     assert.equal(sources?.get("gateways")?.matchedSamples, 1);
     assert.equal(sources.get("everything")?.matchedSamples, 0);
     await exporter.close();
+    await receiver.close();
   });
 });
