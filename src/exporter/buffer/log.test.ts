@@ -3,6 +3,7 @@ import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { ArrivalRange, BacklogTrimReason } from "../sink/backlog.js";
+import { eventually } from "../../../test-support/eventually.js";
 import { ManualClock } from "../../../test-support/manual-clock.js";
 import { DurableLog } from "./log.js";
 import type { DurableLogOptions, SinkLog } from "./log.js";
@@ -363,7 +364,8 @@ describe("DurableLog", () => {
     await second.commit();
     assert.equal(timed.stats.syncs, before, "acknowledged on write(2), before any sync");
     await clock.advance(1000);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The timer starts the fsync; on a loaded machine it takes more than a few milliseconds.
+    await eventually(() => timed.stats.syncs === before + 1, "synced once the interval passed");
     assert.equal(timed.stats.syncs, before + 1);
     await timed.close();
   });
