@@ -19,6 +19,7 @@ import { startIngestServer, type IngestServer } from "../exporter/ingest/server.
 import { FileCursorStore, PullSource, type CursorStore } from "../exporter/pull/index.js";
 import { ApiCursorStore, Membership, Ownership } from "../fleet/index.js";
 import {
+  DEFAULT_MAX_INFLIGHT_BYTES,
   DEFAULT_MAX_INFLIGHT_REQUESTS,
   DEFAULT_SINK_MEMORY_BYTES,
   DeliveryBudget,
@@ -134,7 +135,10 @@ export async function startReplica(
     // Added before the exporter, so stopped after it: the sinks' last positions are written first.
     components.add("buffer", () => opened.close());
   }
-  const requestBudget = new DeliveryBudget(delivery.maxInflightRequests ?? DEFAULT_MAX_INFLIGHT_REQUESTS);
+  const requestBudget = new DeliveryBudget(
+    delivery.maxInflightRequests ?? DEFAULT_MAX_INFLIGHT_REQUESTS,
+    delivery.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES,
+  );
   const memoryBudget = MemoryBudget.ofBytes(delivery.memoryBytes ?? DEFAULT_SINK_MEMORY_BYTES);
   const exporter = new Exporter({
     tenantLabel,

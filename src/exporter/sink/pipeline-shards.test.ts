@@ -13,6 +13,7 @@ import {
   type PipelineBacklog,
   type SinkPipelineOptions,
 } from "./pipeline.js";
+import { DeliveryBudget } from "./delivery-budget.js";
 import { MemoryBudget } from "./memory-budget.js";
 import type { SampleBatch } from "./queue.js";
 
@@ -55,6 +56,28 @@ class SlowSender implements Sender {
   }
   delivered(): Row[] {
     return this.requests.flat();
+  }
+}
+
+/** Answers after `latencyMs`, and records the most request bytes it ever held at once. */
+class ByteCountingSender implements Sender {
+  bytesInFlight = 0;
+  maxBytesInFlight = 0;
+  samples = 0;
+  constructor(
+    private readonly clock: ManualClock,
+    private readonly latencyMs: number,
+  ) {}
+  send(body: Uint8Array): Promise<DeliveryOutcome> {
+    this.bytesInFlight += body.length;
+    this.maxBytesInFlight = Math.max(this.maxBytesInFlight, this.bytesInFlight);
+    return new Promise((resolve) => {
+      this.clock.setTimer(this.latencyMs, () => {
+        this.bytesInFlight -= body.length;
+        this.samples += (JSON.parse(Buffer.from(body).toString()) as Row[]).length;
+        resolve({ kind: "ok" });
+      });
+    });
   }
 }
 
@@ -358,6 +381,36 @@ describe("SinkPipeline memory", () => {
     await healthy.close();
     assert.equal(memory.used, 0, "closing gives the memory back");
   });
+  it("bytes of request bodies in flight stay within the process-wide cap, not only their count", async () => {
+    const clock = new ManualClock();
+    const sender = new ByteCountingSender(clock, 100);
+    // A body of 500 samples is about 13 KB here: 40 sinks × 4 shards would hold 2 MB at once.
+    const budget = new DeliveryBudget(512, 100_000);
+    const sinks = Array.from({ length: 40 }, () =>
+      make(clock, sender, { budget, maxShards: 4, queueCapacity: 100_000, batchTimeoutMs: 50 }),
+    );
+    let value = 0;
+    for (let round = 0; round < 20; round++) {
+      for (const sink of sinks)
+        for (let i = 0; i < 2000; i++) sink.push(`s${i % 8}`, value++, 1_700_000_000_000);
+      await clock.advance(100);
+    }
+    for (let i = 0; i < 600 && sender.samples < value; i++) await clock.advance(100);
+    assert.equal(sender.samples, value, "everything delivered");
+    assert.ok(sender.maxBytesInFlight > 50_000, `the cap was the limit (${sender.maxBytesInFlight} bytes)`);
+    // Permits are taken for an estimate (the last body's bytes per sample): bodies a little larger than
+    // the one before may pass the cap by that little.
+    assert.ok(
+      sender.maxBytesInFlight <= 102_000,
+      `about the cap in flight: ${sender.maxBytesInFlight} bytes`,
+    );
+    assert.equal(budget.inflightBytes, 0);
+    for (const sink of sinks) {
+      assertBalanced(sink);
+      await sink.close();
+    }
+  });
+
   it("short of memory while catching up, sends partial batches at once and runs only the shards it can fill", async () => {
     const clock = new ManualClock();
     const sender = new SlowSender(clock, 100);

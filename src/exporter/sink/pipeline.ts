@@ -26,7 +26,7 @@ import { silentLogger, systemClock, type Logger, type Clock, type TimerHandle } 
 import type { SeriesRef } from "../series.js";
 import { backoffDelayMs } from "./backoff.js";
 import type { ArrivalRange, BacklogTrimReason, ShardPositions, TrimListener } from "./backlog.js";
-import { DeliveryBudget } from "./delivery-budget.js";
+import { DeliveryBudget, type Release } from "./delivery-budget.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import { MemoryShare, type MemoryBudget } from "./memory-budget.js";
 import { SampleBatch, SampleQueue } from "./queue.js";
@@ -58,6 +58,13 @@ export interface PipelineBacklog<S> {
  */
 export const OWN_BATCH_SAMPLES = 500;
 
+/**
+ * Until a sink has encoded a request, what a sample is taken to cost in a request body when it asks
+ * for a permit (see DeliveryBudget): more than Remote Write usually takes compressed (20–60 bytes), so
+ * the first requests of many new sinks at once do not pass the cap on bytes in flight by much.
+ */
+export const INITIAL_BYTES_PER_SAMPLE = 100;
+
 export interface SinkPipelineOptions<S> {
   readonly batchMaxSize: number;
   readonly batchTimeoutMs: number;
@@ -70,7 +77,7 @@ export interface SinkPipelineOptions<S> {
   readonly shardOf?: (series: S) => number;
   /** Upper bound on shards (parallel requests); default 1. */
   readonly maxShards?: number;
-  /** The process-wide cap on requests in flight; default: a budget of this sink's own. */
+  /** The process-wide cap on requests (and their bytes) in flight; default: a budget of this sink's own. */
   readonly budget?: DeliveryBudget;
   /** The process-wide bound on samples sinks hold in memory; unbounded beyond the sink's own limits without it. */
   readonly memory?: MemoryBudget;
@@ -176,6 +183,8 @@ export class SinkPipeline<S> {
   private gated = false;
   private dropRun = 0;
   private startedMs: number | undefined;
+  /** Bytes per sample of the last request body encoded: what a permit is asked for (see DeliveryBudget). */
+  private bytesPerSample = INITIAL_BYTES_PER_SAMPLE;
 
   constructor(private readonly options: SinkPipelineOptions<S>) {
     this.clock = options.clock ?? systemClock;
@@ -464,6 +473,11 @@ export class SinkPipeline<S> {
     return Array.from({ length: count }, (_, index) => new Shard<S>(index, this.options.batchMaxSize));
   }
 
+  /** The bytes a request body of `samples` is expected to take, from this sink's last one. */
+  private bodyEstimate(samples: number): number {
+    return Math.ceil(samples * this.bytesPerSample);
+  }
+
   /** A method, not a property read, so the compiler does not assume it stays false across awaits. */
   private stopped(): boolean {
     return this.abort.signal.aborted;
@@ -673,14 +687,14 @@ export class SinkPipeline<S> {
         shard.queue.drainInto(shard.batch);
         this.pump();
       }
-      let release: () => void;
+      let release: Release;
       try {
-        release = await this.budget.acquire(this.abort.signal);
+        release = await this.budget.acquire(this.abort.signal, this.bodyEstimate(shard.batch.length));
       } catch {
         return;
       }
       try {
-        await this.deliverBatch(shard, false);
+        await this.deliverBatch(shard, false, release);
       } catch (error) {
         if (this.stopped()) return;
         throw error;
@@ -696,12 +710,15 @@ export class SinkPipeline<S> {
    * failure that outlasts retry.maxAttempts keeps the rest of the batch and
    * takes the sink down. A probe makes one attempt per request.
    */
-  private async deliverBatch(shard: Shard<S>, probing: boolean): Promise<Delivery> {
+  private async deliverBatch(shard: Shard<S>, probing: boolean, permit: Release): Promise<Delivery> {
     const retry = probing ? { ...this.options.retry, maxAttempts: 1 } : this.options.retry;
     let size = shard.batch.length;
     while (shard.batch.length > 0) {
       const count = Math.min(size, shard.batch.length);
       const body = this.options.encoder.encode(shard.batch, 0, count);
+      // The permit was taken for an estimate: it holds the body's actual size while the body is held.
+      permit.resize(body.length);
+      if (count > 0) this.bytesPerSample = body.length / count;
       let attempt = 0;
       const outcome = await sendWithRetry(this.options.sender, body, retry, {
         clock: this.clock,
@@ -802,9 +819,9 @@ export class SinkPipeline<S> {
     shard.sending = true;
     let result: Delivery;
     try {
-      const release = await this.budget.acquire(this.abort.signal);
+      const release = await this.budget.acquire(this.abort.signal, this.bodyEstimate(shard.batch.length));
       try {
-        result = await this.deliverBatch(shard, true);
+        result = await this.deliverBatch(shard, true, release);
       } finally {
         release();
       }
