@@ -19,6 +19,9 @@
 // endpoint with a growing backoff (capped at MAX_BACKOFF_MS); the first
 // success resumes every shard from its oldest kept sample. Refusals that a
 // retry cannot fix (4xx, egress policy) are dropped and counted as before.
+// With a durable backlog a down sink keeps nothing in memory: its shards'
+// batches and queues are in the log too, so it gives them back and reads
+// the oldest again for each probe and when it recovers (releaseKept).
 //
 // Accounting: at every moment received = sent + Σ dropped[reason] + buffered.
 import { crc32 } from "node:zlib";
@@ -32,6 +35,7 @@ import { MemoryShare, type MemoryBudget } from "./memory-budget.js";
 import { SampleBatch, SampleQueue } from "./queue.js";
 import { desiredShards, Ewma, SHARD_UPDATE_INTERVAL_MS } from "./resharder.js";
 import { sendWithRetry, type RetryPolicy } from "./retry.js";
+import { SeqRuns } from "./seq-runs.js";
 import { Shard } from "./shard.js";
 import { SinkStats, type DropReason } from "./stats.js";
 
@@ -117,6 +121,19 @@ export interface DownState {
   timer: TimerHandle | undefined;
 }
 
+/**
+ * What a down sink gave back to the log (see releaseKept): it reads again
+ * from the oldest sample its shards held, and delivers each sample once.
+ */
+interface Reread {
+  /** The reader had got this far: every seq from here on is still owed. */
+  readonly until: number;
+  /** The seqs in [readSeq, until) still owed; the others there were delivered or dropped already. */
+  readonly owed: SeqRuns;
+  /** Per shard, where it had got to: its samples below were delivered or dropped (for positions). */
+  readonly next: readonly number[];
+}
+
 /** What sending a shard's batch came to. */
 interface Delivery {
   /** The whole batch was delivered or dropped for good. */
@@ -160,6 +177,12 @@ export class SinkPipeline<S> {
   private skip:
     { readonly shards: number; readonly next: readonly number[]; readonly until: number } | undefined;
   private downState: DownState | undefined;
+  /** Set while a down sink reads again what it gave back to the log (releaseKept). */
+  private reread: Reread | undefined;
+  /** A probe is reading or sending: what the shards hold is its batch, not to be given back. */
+  private probing = false;
+  /** The reader runs for a probe although the sink is down. */
+  private probeReading = false;
   /** The shard count a barrier is moving to. */
   private reshardTarget: number | undefined;
   private reshardTimer: TimerHandle | undefined;
@@ -228,6 +251,7 @@ export class SinkPipeline<S> {
     if (backlog === undefined) return;
     const recovered = backlog.recovered;
     let shardCount = 1;
+    this.reread = undefined;
     this.readSeq = backlog.startSeq;
     if (recovered !== undefined && recovered.next.length === recovered.shards) {
       shardCount = Math.max(1, recovered.shards);
@@ -273,7 +297,14 @@ export class SinkPipeline<S> {
 
   /** Samples received and neither delivered nor dropped: in memory, in flight, or in the backlog on disk. */
   get buffered(): number {
-    let held = this.nextSeq - this.readSeq;
+    let held = this.owedBetween(this.readSeq, this.nextSeq);
+    for (const shard of this.shards) held += shard.pending;
+    return held;
+  }
+
+  /** Samples in memory: waiting in the ring, queued in shards, in their batches. */
+  get inMemory(): number {
+    let held = this.ring.length;
     for (const shard of this.shards) held += shard.pending;
     return held;
   }
@@ -324,7 +355,7 @@ export class SinkPipeline<S> {
     const seq = this.nextSeq++;
     this.startedMs ??= this.clock.now();
     if (this.closing !== undefined) {
-      this.readSeq = this.nextSeq;
+      this.moveReadSeq(this.nextSeq);
       this.stats.dropped.shutdown++;
       return;
     }
@@ -461,7 +492,7 @@ export class SinkPipeline<S> {
         shard.queue.clear();
         shard.batch.clear();
       }
-      this.readSeq = this.nextSeq;
+      this.moveReadSeq(this.nextSeq);
       if (this.backlog !== undefined) this.commitNow();
     }
     if (this.dropRun > 0) this.endDropRun();
@@ -527,7 +558,7 @@ export class SinkPipeline<S> {
   private ensureReading(): void {
     if (this.reading !== undefined || !this.catchingUp || !this.canDispatch()) return;
     // A down sink sends nothing: what it would read now would only wait in memory. goUp() pumps.
-    if (this.downState !== undefined) return;
+    if (this.downState !== undefined && !this.probeReading) return;
     // Started on a microtask: dispatching starts shards, which call back here, and must find `reading` set.
     this.reading = Promise.resolve()
       .then(() => this.readBack())
@@ -539,6 +570,7 @@ export class SinkPipeline<S> {
         // No pump here: a reader that stopped at a full shard restarts when that shard frees room.
         this.settle();
         this.queueCommit();
+        this.releaseKept();
       });
   }
 
@@ -548,12 +580,17 @@ export class SinkPipeline<S> {
     if (backlog === undefined) return;
     this.readBuffer ??= new SampleBatch<S>(this.options.batchMaxSize);
     const buffer = this.readBuffer;
-    while (this.catchingUp && this.canDispatch() && this.downState === undefined) {
+    while (this.catchingUp && this.canDispatch() && (this.downState === undefined || this.probeReading)) {
       while (this.readIndex < buffer.length) {
         const seq = buffer.seqs[this.readIndex] ?? 0;
         const series = buffer.series[this.readIndex] as S;
         if (seq >= this.readSeq) {
-          if (this.deliveredBeforeRestart(series, seq)) {
+          const reread = this.reread;
+          // Read before the sink gave its samples back to the log (releaseKept): owed, or counted then.
+          const readBefore = reread !== undefined && seq < reread.until;
+          if (readBefore && !reread.owed.has(seq)) {
+            // Delivered or dropped before: counted then.
+          } else if (!readBefore && this.deliveredBeforeRestart(series, seq)) {
             // Sent by the previous run before it stopped: counted as sent, not sent twice.
             this.stats.samplesSent++;
           } else if (
@@ -567,7 +604,13 @@ export class SinkPipeline<S> {
           ) {
             return;
           }
-          this.readSeq = seq + 1;
+          this.moveReadSeq(seq + 1);
+          // A probe needs one batch, not the whole backlog in memory.
+          if (
+            this.downState !== undefined &&
+            this.shards.some((s) => s.queue.length >= this.options.batchMaxSize)
+          )
+            return;
         }
         this.readIndex++;
       }
@@ -586,14 +629,14 @@ export class SinkPipeline<S> {
           readSeq: this.readSeq,
           endSeq: backlog.endSeq,
         });
-        this.drop("corrupt", this.nextSeq - this.readSeq);
-        this.readSeq = this.nextSeq;
+        this.drop("corrupt", this.owedBetween(this.readSeq, this.nextSeq));
+        this.moveReadSeq(this.nextSeq);
       } else {
         const first = buffer.seqs[0] ?? this.readSeq;
         if (first > this.readSeq) {
           // The log gave up these without telling through onTrim: still never silent.
-          this.drop("corrupt", first - this.readSeq);
-          this.readSeq = first;
+          this.drop("corrupt", this.owedBetween(this.readSeq, first));
+          this.moveReadSeq(first);
         }
       }
     }
@@ -613,16 +656,37 @@ export class SinkPipeline<S> {
   /** The log gave up [from, to): what was not handed to a shard yet is dropped. */
   private trimmed(from: number, to: number, reason: BacklogTrimReason, arrived?: ArrivalRange): void {
     const start = Math.max(from, this.readSeq);
-    if (to <= start) return;
-    const lost = Math.min(to, this.nextSeq) - start;
+    const end = Math.min(to, this.nextSeq);
+    if (end <= start) return;
+    // Read again after the sink gave its samples back: what was delivered before is not lost now.
+    const lost = this.owedBetween(start, end);
     this.drop(reason, lost);
-    if (reason === "expired" && arrived !== undefined && Number.isFinite(arrived.oldestMs)) {
+    if (lost > 0 && reason === "expired" && arrived !== undefined && Number.isFinite(arrived.oldestMs)) {
       this.stats.noteExpired(arrived.oldestMs, arrived.newestMs);
     }
     if (!this.catchingUp) this.memory.release(this.ring.dropOldest(lost));
-    this.readSeq = start + lost;
-    this.logger.warn("sink backlog trimmed", { reason, samples: lost });
+    this.moveReadSeq(end);
+    if (lost > 0) this.logger.warn("sink backlog trimmed", { reason, samples: lost });
     this.afterProgress();
+  }
+
+  /** Samples in [from, to) still owed, from ≥ readSeq: all of them unless some were read before a release. */
+  private owedBetween(from: number, to: number): number {
+    if (to <= from) return 0;
+    const reread = this.reread;
+    if (reread === undefined) return to - from;
+    const inRange = reread.owed.countBelow(Math.min(to, reread.until)) - reread.owed.countBelow(from);
+    return inRange + Math.max(0, to - Math.max(from, reread.until));
+  }
+
+  /** Moves the reader forward to `to`: what a release left owed below it was handed on or counted. */
+  private moveReadSeq(to: number): void {
+    const reread = this.reread;
+    if (reread !== undefined) {
+      reread.owed.dropBelow(to);
+      if (to >= reread.until) this.reread = undefined;
+    }
+    this.readSeq = to;
   }
 
   private armTimer(shard: Shard<S>): void {
@@ -652,6 +716,7 @@ export class SinkPipeline<S> {
       .finally(() => {
         shard.sending = false;
         this.afterProgress();
+        this.releaseKept();
         if (!this.shards.includes(shard)) return;
         if (this.readyToSend(shard)) this.kick(shard);
         else if (shard.idle) shard.shrink();
@@ -786,6 +851,59 @@ export class SinkPipeline<S> {
       buffered: this.buffered,
     });
     this.scheduleProbe(retryAfterMs);
+    // Usually a shard is still sending (the one that failed): it gives back once it has stopped.
+    this.releaseKept();
+  }
+
+  /**
+   * A down sink with a durable backlog gives back what its shards hold: it
+   * is all in the log, and a thousand down sinks would otherwise each pin a
+   * batch of up to maxSize and its queue for as long as the outage lasts. It
+   * reads again from the oldest sample a shard held; what its shards had
+   * delivered or dropped past that is remembered as runs of seqs, so every
+   * sample is still delivered once, per series in order, and counted once.
+   */
+  private releaseKept(): void {
+    if (this.backlog === undefined || this.downState === undefined || this.probing) return;
+    if (this.reading !== undefined || this.closing !== undefined || this.abort.signal.aborted) return;
+    if (this.shards.some((shard) => shard.sending)) return;
+    // What the read buffer holds is at readSeq and on: read again when needed.
+    this.readBuffer = undefined;
+    this.readIndex = 0;
+    if (!this.catchingUp) {
+      this.memory.release(this.ring.release());
+      this.catchingUp = true;
+    }
+    let held = 0;
+    let low = Infinity;
+    for (const shard of this.shards) {
+      held += shard.pending;
+      low = Math.min(low, shard.lowSeq);
+    }
+    if (held === 0) return;
+    // The log trimmed some of them while a probe was sending them: they are kept, not read again as a gap.
+    if (low < this.backlog.startSeq) return;
+    const next = this.positions().next;
+    const seqs = new Float64Array(held);
+    let at = 0;
+    for (const shard of this.shards) {
+      seqs.set(shard.batch.seqs.subarray(0, shard.batch.length), at);
+      at += shard.batch.length;
+      at += shard.queue.copySeqs(seqs, at);
+      shard.cancelTimer();
+      shard.deadlineReached = false;
+      shard.batch.release();
+      shard.queue.release();
+    }
+    seqs.sort();
+    const owed = SeqRuns.fromSorted(seqs);
+    const until = this.reread?.until ?? this.readSeq;
+    if (this.reread !== undefined) owed.append(this.reread.owed);
+    this.memory.release(held);
+    // A barrier would change the shard count the positions above are per.
+    this.reshardTarget = undefined;
+    this.reread = { until, owed, next };
+    this.readSeq = seqs[0] ?? this.readSeq;
   }
 
   private scheduleProbe(retryAfterMs: number | undefined): void {
@@ -811,11 +929,52 @@ export class SinkPipeline<S> {
     const down = this.downState;
     if (down === undefined || this.abort.signal.aborted) return;
     down.probes++;
-    const shard = this.shards.find((s) => s.batch.length > 0 && !s.sending);
-    if (shard === undefined) {
-      this.goUp();
-      return;
+    this.probing = true;
+    let result: Delivery;
+    let shard: Shard<S> | undefined;
+    try {
+      shard = this.shards.find((s) => s.batch.length > 0 && !s.sending) ?? (await this.readProbeBatch());
+      if (this.downState !== down || this.stopped()) return;
+      if (shard === undefined) {
+        this.probing = false;
+        this.goUp();
+        return;
+      }
+      result = await this.sendProbe(shard);
+    } finally {
+      this.probing = false;
     }
+    if (result.worked) this.goUp();
+    else {
+      this.scheduleProbe(result.retryAfterMs);
+      this.releaseKept();
+    }
+  }
+
+  /** A down sink that gave its samples back reads its oldest again: a batch for one shard to probe with. */
+  private async readProbeBatch(): Promise<Shard<S> | undefined> {
+    if (this.backlog === undefined) return undefined;
+    await this.reading;
+    if (this.catchingUp) {
+      this.probeReading = true;
+      try {
+        this.ensureReading();
+        await this.reading;
+      } finally {
+        this.probeReading = false;
+      }
+    }
+    let oldest: Shard<S> | undefined;
+    for (const shard of this.shards) {
+      if (shard.sending || shard.pending === 0) continue;
+      if (oldest === undefined || shard.lowSeq < oldest.lowSeq) oldest = shard;
+    }
+    if (oldest !== undefined && oldest.batch.length === 0) oldest.queue.drainInto(oldest.batch);
+    return oldest;
+  }
+
+  /** One attempt with the shard's batch. */
+  private async sendProbe(shard: Shard<S>): Promise<Delivery> {
     shard.sending = true;
     let result: Delivery;
     try {
@@ -826,13 +985,12 @@ export class SinkPipeline<S> {
         release();
       }
     } catch (error) {
-      if (this.stopped()) return;
+      if (this.stopped()) return { worked: false, retryAfterMs: undefined };
       throw error;
     } finally {
       shard.sending = false;
     }
-    if (result.worked) this.goUp();
-    else this.scheduleProbe(result.retryAfterMs);
+    return result;
   }
 
   private goUp(): void {
@@ -876,8 +1034,10 @@ export class SinkPipeline<S> {
 
   private positions(): ShardPositions {
     const skip = this.skip;
+    const reread = this.reread;
     const next = this.shards.map((shard) => {
-      const owed = skip === undefined ? this.readSeq : Math.max(this.readSeq, skip.next[shard.index] ?? 0);
+      let owed = skip === undefined ? this.readSeq : Math.max(this.readSeq, skip.next[shard.index] ?? 0);
+      if (reread !== undefined) owed = Math.max(owed, reread.next[shard.index] ?? 0);
       return Math.min(shard.lowSeq, owed);
     });
     return { shards: this.shards.length, next };
@@ -913,7 +1073,13 @@ export class SinkPipeline<S> {
     const recentSuccess = this.interval.succeeded;
     const starved = this.interval.starved;
     this.interval = { received: 0, sent: 0, sendSeconds: 0, succeeded: false, starved: false };
-    if (this.downState !== undefined || this.reshardTarget !== undefined || this.skip !== undefined) return;
+    if (
+      this.downState !== undefined ||
+      this.reshardTarget !== undefined ||
+      this.skip !== undefined ||
+      this.reread !== undefined
+    )
+      return;
     const current = this.shards.length;
     let target = desiredShards({
       current,
