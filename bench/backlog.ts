@@ -11,6 +11,7 @@
 // Knobs: BACKLOG_BYTES (default 1 GiB), BACKLOG_PROJECTS (100),
 // BACKLOG_POLICIES_PER_PROJECT (10), BACKLOG_BATCH (sink batch.maxSize, 5000),
 // BACKLOG_DRAIN_TIMEOUT_S (900), BACKLOG_HEAP_MB (the child's --max-old-space-size; default: node's own),
+// BACKLOG_NODE_ARGS (more node flags for the child, split at spaces, e.g. "--heapsnapshot-signal=SIGUSR2"),
 // BACKLOG_SERVE_ARGS (more `telex serve` flags, split at spaces, e.g. "--max-inflight-bytes 16MiB").
 // A quick run: BACKLOG_BYTES=64MiB-ish, e.g. 67108864.
 import { mkdtempSync, readFileSync, rmSync, statfsSync } from "node:fs";
@@ -188,6 +189,8 @@ export async function runBacklogBench(): Promise<void> {
   const drainTimeoutMs = knob("BACKLOG_DRAIN_TIMEOUT_S", 900) * 1000;
   const heapMb = process.env.BACKLOG_HEAP_MB === undefined ? undefined : knob("BACKLOG_HEAP_MB", 0);
   const serveArgs = (process.env.BACKLOG_SERVE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+  const nodeArgs = (process.env.BACKLOG_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+  if (heapMb !== undefined) nodeArgs.push(`--max-old-space-size=${heapMb}`);
   const policies = projects * perProject;
   console.log(
     `\n## backlog: ${n(policies)} policies in ${n(projects)} projects, endpoint down until ${mib(targetBytes)} is buffered, then a counting receiver (sink batch ${n(batchMaxSize)}${heapMb === undefined ? "" : `, --max-old-space-size=${heapMb}`}${serveArgs.length === 0 ? "" : `, ${serveArgs.join(" ")}`})`,
@@ -224,7 +227,7 @@ export async function runBacklogBench(): Promise<void> {
         ...serveArgs,
       ],
       15_000,
-      heapMb === undefined ? {} : { nodeArgs: [`--max-old-space-size=${heapMb}`] },
+      { nodeArgs },
     );
     const ingestUrl = serve.ingestUrl;
     const pid = serve.child.pid;

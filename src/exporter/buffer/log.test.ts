@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { ArrivalRange, BacklogTrimReason } from "../sink/backlog.js";
 import { ManualClock } from "../../../test-support/manual-clock.js";
+import type { SeriesRef } from "../series.js";
+import { SampleBatch } from "../sink/queue.js";
 import { DurableLog } from "./log.js";
 import type { DurableLogOptions, SinkLog } from "./log.js";
 import { SLOT_BYTES } from "./positions.js";
@@ -91,6 +93,19 @@ describe("DurableLog", () => {
     const first = reopened.sink("p1/a");
     assert.deepEqual(await readAll(first, sinks[0]?.endSeq ?? 0), more.get(first));
     await reopened.close();
+  });
+
+  it("makes room in the reader's batch only once the data is there, not while the read waits", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const sink = log.sink("p1/a");
+    const expected = (await writeSpread(log, [sink], 40, 20)).get(sink) ?? [];
+    const batch = new SampleBatch<SeriesRef>(1000);
+    const reading = sink.read(0, batch);
+    assert.equal(batch.values.length, 0, "no arrays while waiting for the read");
+    assert.equal(await reading, Math.min(1000, expected.length));
+    assert.equal(batch.length, Math.min(1000, expected.length));
+    await log.close();
   });
 
   it("keeps a record's samples for the caller and names each sink's first sample with its seq", async () => {

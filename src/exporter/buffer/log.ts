@@ -1232,7 +1232,9 @@ export class DurableLog {
     const room = batch.capacity - batch.length;
     let seq = Math.max(from, sink.startSeq);
     if (room <= 0 || seq >= sink.endSeq) return 0;
-    batch.reserve(batch.length + Math.min(room, sink.endSeq - seq));
+    // Room for the batch is made once there is data to put in it (readSections): a thousand readers
+    // waiting for a window hold no arrays meanwhile.
+    const size = batch.length + Math.min(room, sink.endSeq - seq);
     let got = 0;
     while (got < room && seq < sink.endSeq) {
       const located = locate(sink, seq);
@@ -1252,6 +1254,7 @@ export class DurableLog {
         room - got,
         batch,
         batch.length + got,
+        size,
       );
       if (read === 0) break;
       got += read;
@@ -1273,6 +1276,7 @@ export class DurableLog {
     limit: number,
     batch: SampleBatch<SeriesRef>,
     into: number,
+    size: number,
   ): Promise<number> {
     const windowStart = sinkSegment.offsetAt(first) + (seq - sinkSegment.firstSeqAt(first)) * SAMPLE_BYTES;
     let windowEnd = windowStart;
@@ -1304,6 +1308,7 @@ export class DurableLog {
         const buf = window.subarray(0, windowEnd - windowStart);
         const length = await readFully(handle, buf, buf.length, windowStart);
         if (length < buf.length) throw new Error(`segment ${segment.path} is shorter than its index`);
+        batch.reserve(size);
         this.decodeSections(sinkSegment, first, seq, planned, buf, windowStart, table, batch, into);
       } finally {
         this.giveWindow(window);

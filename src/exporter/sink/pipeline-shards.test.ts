@@ -8,6 +8,7 @@ import { ManualClock } from "../../../test-support/manual-clock.js";
 import type { ArrivalRange, BacklogTrimReason, ShardPositions, TrimListener } from "./backlog.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import {
+  PROBE_SAMPLES,
   SinkPipeline,
   type BatchEncoder,
   type PipelineBacklog,
@@ -529,6 +530,80 @@ describe("SinkPipeline memory", () => {
       assertBalanced(sink);
       await sink.close();
     }
+  });
+
+  it("what it reads back counts against its memory, read buffer included; closing gives all of it back", async () => {
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 1000);
+    const memory = new MemoryBudget(1500);
+    const backlog = new MemoryBacklog();
+    // Its own share is two batches of 500; beyond, it borrows batches of 1,000 (one fits the budget).
+    const sink = make(clock, sender, {
+      backlog,
+      memory,
+      batchMaxSize: 1000,
+      queueCapacity: 1000,
+      maxShards: 1,
+    });
+    for (let v = 0; v < 20_000; v++) {
+      const series = `s${v % 64}`;
+      backlog.append(series, v, v);
+      sink.push(series, v, v);
+    }
+    let most = 0;
+    for (let i = 0; i < 600 && sink.stats.samplesSent < 20_000; i++) {
+      await clock.advance(100);
+      most = Math.max(most, sink.inMemory);
+      assert.ok(memory.used <= memory.capacity);
+    }
+    assert.equal(sink.stats.samplesSent, 20_000);
+    assert.ok(
+      most <= 1000 + 1500,
+      `at most its share and the budget in memory, read buffer included: ${most}`,
+    );
+    assertOrderPerSeries(sender.delivered());
+    assertBalanced(sink);
+    for (let v = 20_000; v < 30_000; v++) {
+      backlog.append("s0", v, v);
+      sink.push("s0", v, v);
+    }
+    await clock.advance(100);
+    assert.ok(memory.used > 0, "borrowed while catching up");
+    // The request in flight ends with the clock (the test sender ignores the abort).
+    const closing = sink.close({ drainTimeoutMs: 0, reason: "replaced" });
+    await clock.advance(1000);
+    await closing;
+    assert.equal(memory.used, 0, "a replaced pipeline gives back what it borrowed");
+  });
+
+  it("a down sink probes with a small batch of its oldest, whatever its batch size", async () => {
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 10);
+    sender.up = false;
+    const backlog = new MemoryBacklog();
+    const sink = make(clock, sender, { backlog, batchMaxSize: 5000, queueCapacity: 10_000, maxShards: 1 });
+    for (let v = 0; v < 20_000; v++) {
+      backlog.append(`s${v % 7}`, v, v);
+      sink.push(`s${v % 7}`, v, v);
+    }
+    while (!sink.down) await clock.advance(1000);
+    const attempts = sender.attempts.length;
+    await clock.advance(60_000);
+    const probes = sender.attempts.slice(attempts);
+    assert.ok(probes.length >= 2);
+    for (const probe of probes) {
+      assert.deepEqual(
+        probe.map(([, v]) => v),
+        Array.from({ length: PROBE_SAMPLES }, (_, i) => i),
+      );
+    }
+    assert.equal(sink.inMemory, 0);
+    sender.up = true;
+    await clock.advance(10 * 60_000);
+    assert.equal(sink.stats.samplesSent, 20_000);
+    assertOrderPerSeries(sender.delivered());
+    assertBalanced(sink);
+    await sink.close();
   });
 
   it("short of memory while catching up, sends partial batches at once and runs only the shards it can fill", async () => {

@@ -69,6 +69,13 @@ export const OWN_BATCH_SAMPLES = 500;
  */
 export const INITIAL_BYTES_PER_SAMPLE = 100;
 
+/**
+ * A down sink with a durable backlog probes with at most this many of its oldest samples, read
+ * again from the log for each probe (see releaseKept): enough to tell the endpoint is back, and
+ * cheap to read for a thousand sinks probing at once.
+ */
+export const PROBE_SAMPLES = OWN_BATCH_SAMPLES;
+
 export interface SinkPipelineOptions<S> {
   readonly batchMaxSize: number;
   readonly batchTimeoutMs: number;
@@ -302,9 +309,10 @@ export class SinkPipeline<S> {
     return held;
   }
 
-  /** Samples in memory: waiting in the ring, queued in shards, in their batches. */
+  /** Samples in memory: waiting in the ring, read back and not dispatched yet, queued in shards, in their batches. */
   get inMemory(): number {
-    let held = this.ring.length;
+    let held =
+      this.ring.length + (this.readBuffer === undefined ? 0 : this.readBuffer.length - this.readIndex);
     for (const shard of this.shards) held += shard.pending;
     return held;
   }
@@ -495,6 +503,9 @@ export class SinkPipeline<S> {
       this.moveReadSeq(this.nextSeq);
       if (this.backlog !== undefined) this.commitNow();
     }
+    // Whatever it still holds, the budget gets its share back: a pipeline replaced on the same backlog
+    // must not keep what it borrowed.
+    this.memory.releaseAll();
     if (this.dropRun > 0) this.endDropRun();
     for (const waiter of this.settleWaiters.splice(0)) waiter.resolve();
     for (const waiter of this.upWaiters.splice(0)) waiter();
@@ -574,57 +585,56 @@ export class SinkPipeline<S> {
       });
   }
 
-  /** Reads the backlog from readSeq and dispatches it until caught up or a shard is full. */
+  /**
+   * Reads the backlog from readSeq and dispatches it until caught up or a
+   * shard is full. What it reads counts as held in memory from the read on
+   * (see MemoryShare), and it reads no more than its shards have room for
+   * and memory allows: a thousand sinks catching up at once hold nothing but
+   * what the memory budget grants them, read buffers included.
+   */
   private async readBack(): Promise<void> {
     const backlog = this.backlog;
     if (backlog === undefined) return;
-    this.readBuffer ??= new SampleBatch<S>(this.options.batchMaxSize);
-    const buffer = this.readBuffer;
     while (this.catchingUp && this.canDispatch() && (this.downState === undefined || this.probeReading)) {
-      while (this.readIndex < buffer.length) {
-        const seq = buffer.seqs[this.readIndex] ?? 0;
-        const series = buffer.series[this.readIndex] as S;
-        if (seq >= this.readSeq) {
-          const reread = this.reread;
-          // Read before the sink gave its samples back to the log (releaseKept): owed, or counted then.
-          const readBefore = reread !== undefined && seq < reread.until;
-          if (readBefore && !reread.owed.has(seq)) {
-            // Delivered or dropped before: counted then.
-          } else if (!readBefore && this.deliveredBeforeRestart(series, seq)) {
-            // Sent by the previous run before it stopped: counted as sent, not sent twice.
-            this.stats.samplesSent++;
-          } else if (
-            !this.dispatch(
-              series,
-              buffer.values[this.readIndex] ?? 0,
-              buffer.timestamps[this.readIndex] ?? 0,
-              seq,
-              true,
-            )
-          ) {
-            return;
-          }
-          this.moveReadSeq(seq + 1);
-          // A probe needs one batch, not the whole backlog in memory.
-          if (
-            this.downState !== undefined &&
-            this.shards.some((s) => s.queue.length >= this.options.batchMaxSize)
-          )
-            return;
-        }
-        this.readIndex++;
+      const buffer = this.readBuffer;
+      if (buffer !== undefined) {
+        if (!this.dispatchRead(buffer)) return;
+        // Emptied: its arrays go, and the next read takes what it needs then.
+        this.readBuffer = undefined;
+        this.readIndex = 0;
+        // A probe needs one small batch, not the whole backlog in memory.
+        if (this.downState !== undefined && this.probeBatchRead()) return;
       }
-      buffer.clear();
-      this.readIndex = 0;
       if (this.readSeq >= this.nextSeq) {
         this.catchingUp = false;
         this.skip = undefined;
-        // Caught up: pushes go through the ring again, and the read buffer is not needed till the next lag.
-        this.readBuffer = undefined;
         return;
       }
-      const read = await backlog.read(this.readSeq, buffer);
+      let room = 0;
+      for (const shard of this.shards) room += shard.queue.capacity - shard.queue.length;
+      const wanted = Math.min(
+        this.downState === undefined ? this.options.batchMaxSize : this.probeSize,
+        room,
+        this.nextSeq - this.readSeq,
+      );
+      // No room: the reader starts again when a shard sends (afterProgress pumps).
+      if (wanted <= 0) return;
+      const granted = this.memory.tryHoldUpTo(wanted);
+      if (granted === 0) {
+        this.starve();
+        return;
+      }
+      const next = new SampleBatch<S>(granted);
+      this.readBuffer = next;
+      this.readIndex = 0;
+      let read = 0;
+      try {
+        read = await backlog.read(this.readSeq, next);
+      } finally {
+        this.memory.release(granted - read);
+      }
       if (read === 0) {
+        this.readBuffer = undefined;
         this.logger.error("sink backlog ended before its last sample", {
           readSeq: this.readSeq,
           endSeq: backlog.endSeq,
@@ -632,7 +642,7 @@ export class SinkPipeline<S> {
         this.drop("corrupt", this.owedBetween(this.readSeq, this.nextSeq));
         this.moveReadSeq(this.nextSeq);
       } else {
-        const first = buffer.seqs[0] ?? this.readSeq;
+        const first = next.seqs[0] ?? this.readSeq;
         if (first > this.readSeq) {
           // The log gave up these without telling through onTrim: still never silent.
           this.drop("corrupt", this.owedBetween(this.readSeq, first));
@@ -640,6 +650,51 @@ export class SinkPipeline<S> {
         }
       }
     }
+  }
+
+  /**
+   * Hands what the read buffer holds to the shards, in order; false when a
+   * shard is full (the rest waits in the buffer, still held). Every sample
+   * read was held from the read on: one dispatched stays held (by its shard),
+   * one skipped is given back.
+   */
+  private dispatchRead(buffer: SampleBatch<S>): boolean {
+    while (this.readIndex < buffer.length) {
+      const at = this.readIndex;
+      const seq = buffer.seqs[at] ?? 0;
+      const series = buffer.series[at] as S;
+      if (seq < this.readSeq) {
+        // Trimmed while it waited here: counted by trimmed().
+        this.memory.release(1);
+      } else {
+        const reread = this.reread;
+        // Read before the sink gave its samples back to the log (releaseKept): owed, or counted then.
+        const readBefore = reread !== undefined && seq < reread.until;
+        if (readBefore && !reread.owed.has(seq)) {
+          // Delivered or dropped before: counted then.
+          this.memory.release(1);
+        } else if (!readBefore && this.deliveredBeforeRestart(series, seq)) {
+          // Sent by the previous run before it stopped: counted as sent, not sent twice.
+          this.stats.samplesSent++;
+          this.memory.release(1);
+        } else if (!this.dispatch(series, buffer.values[at] ?? 0, buffer.timestamps[at] ?? 0, seq, false)) {
+          return false;
+        }
+        this.moveReadSeq(seq + 1);
+      }
+      this.readIndex++;
+    }
+    return true;
+  }
+
+  /** A down sink reading for a probe has enough once a shard holds a probe's worth. */
+  private probeBatchRead(): boolean {
+    const size = this.probeSize;
+    return this.shards.some((shard) => shard.queue.length >= size);
+  }
+
+  private get probeSize(): number {
+    return Math.min(PROBE_SAMPLES, this.options.batchMaxSize);
   }
 
   private deliveredBeforeRestart(series: S, seq: number): boolean {
@@ -868,6 +923,7 @@ export class SinkPipeline<S> {
     if (this.reading !== undefined || this.closing !== undefined || this.abort.signal.aborted) return;
     if (this.shards.some((shard) => shard.sending)) return;
     // What the read buffer holds is at readSeq and on: read again when needed.
+    if (this.readBuffer !== undefined) this.memory.release(this.readBuffer.length - this.readIndex);
     this.readBuffer = undefined;
     this.readIndex = 0;
     if (!this.catchingUp) {
@@ -969,7 +1025,8 @@ export class SinkPipeline<S> {
       if (shard.sending || shard.pending === 0) continue;
       if (oldest === undefined || shard.lowSeq < oldest.lowSeq) oldest = shard;
     }
-    if (oldest !== undefined && oldest.batch.length === 0) oldest.queue.drainInto(oldest.batch);
+    if (oldest !== undefined && oldest.batch.length === 0)
+      oldest.queue.drainInto(oldest.batch, this.probeSize);
     return oldest;
   }
 
