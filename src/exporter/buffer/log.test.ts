@@ -10,6 +10,7 @@ import { DurableLog } from "./log.js";
 import type { DurableLogOptions, SinkLog } from "./log.js";
 import { SLOT_BYTES } from "./positions.js";
 import { SAMPLE_BYTES } from "./record.js";
+import { READ_WINDOWS } from "./defaults.js";
 import { nameOf, readAll, removeAll, seriesNamed, tempDir } from "../../../test-support/buffer/helpers.js";
 import type { ReadSample } from "../../../test-support/buffer/helpers.js";
 
@@ -105,6 +106,34 @@ describe("DurableLog", () => {
     assert.equal(batch.values.length, 0, "no arrays while waiting for the read");
     assert.equal(await reading, Math.min(1000, expected.length));
     assert.equal(batch.length, Math.min(1000, expected.length));
+    await log.close();
+  });
+
+  it("reads for many sinks at once a few at a time: the others hold no arrays while they wait", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir, { segmentBytes: 1 << 20 });
+    const sinks = Array.from({ length: 40 }, (_, i) => log.sink(`p/${i}`));
+    const expected = await writeSpread(log, sinks, 200, 40);
+    const batches = sinks.map(() => new SampleBatch<SeriesRef>(5000));
+    const done = new Set<number>();
+    const reads = sinks.map((sink, i) =>
+      sink.read(0, batches[i] as SampleBatch<SeriesRef>).then((read) => {
+        done.add(i);
+        return read;
+      }),
+    );
+    let most = 0;
+    while (done.size < sinks.length) {
+      const started = batches.filter((batch, i) => batch.values.length > 0 && !done.has(i)).length;
+      most = Math.max(most, started);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const counts = await Promise.all(reads);
+    sinks.forEach((sink, i) => {
+      assert.equal(counts[i], Math.min(5000, expected.get(sink)?.length ?? 0));
+    });
+    assert.ok(most >= 1, "seen reading");
+    assert.ok(most <= READ_WINDOWS, `${most} sinks read at once`);
     await log.close();
   });
 

@@ -477,6 +477,9 @@ export class DurableLog {
   private readonly freeWindows: Buffer[] = [];
   private readonly windowWaiters: ((window: Buffer) => void)[] = [];
   private windowsMade = 0;
+  /** Sinks reading now, and those waiting for their turn: at most READ_WINDOWS read at once. */
+  private readersActive = 0;
+  private readonly readerWaiters: (() => void)[] = [];
   private readonly unlinks = new Set<Promise<void>>();
   private syncTimer: TimerHandle | undefined;
   private sweepTimer: TimerHandle | undefined;
@@ -1227,13 +1230,42 @@ export class DurableLog {
 
   // ---- reading ---------------------------------------------------------------------------------
 
-  /** SinkLog.read(): samples from `from` on, from disk, through bounded windows. */
+  /**
+   * SinkLog.read(): samples from `from` on, from disk, through bounded
+   * windows. Sinks read one after another, at most READ_WINDOWS at once: a
+   * thousand sinks catching up at once would otherwise each have a read
+   * half done (a sink's sections are spread over many records, a pread each),
+   * holding its batch while it waits for windows, and none would finish sooner.
+   */
   async readSink(sink: SinkState, from: number, batch: SampleBatch<SeriesRef>): Promise<number> {
+    if (batch.capacity - batch.length <= 0 || Math.max(from, sink.startSeq) >= sink.endSeq) return 0;
+    await this.takeReaderTurn();
+    try {
+      return await this.readSinkNow(sink, from, batch);
+    } finally {
+      this.endReaderTurn();
+    }
+  }
+
+  private takeReaderTurn(): Promise<void> {
+    if (this.readersActive < READ_WINDOWS) {
+      this.readersActive++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.readerWaiters.push(resolve));
+  }
+
+  private endReaderTurn(): void {
+    const next = this.readerWaiters.shift();
+    if (next !== undefined) next();
+    else this.readersActive--;
+  }
+
+  private async readSinkNow(sink: SinkState, from: number, batch: SampleBatch<SeriesRef>): Promise<number> {
     const room = batch.capacity - batch.length;
     let seq = Math.max(from, sink.startSeq);
     if (room <= 0 || seq >= sink.endSeq) return 0;
-    // Room for the batch is made once there is data to put in it (readSections): a thousand readers
-    // waiting for a window hold no arrays meanwhile.
+    // Room for the batch is made once there is data to put in it (readSections).
     const size = batch.length + Math.min(room, sink.endSeq - seq);
     let got = 0;
     while (got < room && seq < sink.endSeq) {
