@@ -51,6 +51,8 @@ export const DELIVERY_FLAGS_HELP = `  --buffer disk|memory    push mode: disk (d
   --buffer-memory SIZE    samples all sinks hold in memory together, beyond two batches each; past
                           it a sink reads back from the disk buffer, or without one drops its
                           oldest (default ${DEFAULT_SINK_MEMORY_BYTES / 2 ** 20}MiB)
+  Node 20 sizes its heap from the machine, not the container: in one, set
+  NODE_OPTIONS=--max-old-space-size to half its memory limit in MiB (serve warns when it does not fit)
 `;
 
 interface DeliveryFlagValues {

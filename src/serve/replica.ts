@@ -25,7 +25,7 @@ import {
   DeliveryBudget,
   MemoryBudget,
 } from "../exporter/sink/index.js";
-import { systemClock } from "../util/index.js";
+import { heapLimitWarning, systemClock } from "../util/index.js";
 import { silentLogger, type Logger } from "../util/index.js";
 import { ExpositionWriter } from "../metrics/exposition.js";
 import { writeProcessMetrics } from "../metrics/process.js";
@@ -107,6 +107,8 @@ export async function startReplica(
   components: Components,
 ): Promise<RunningExporter> {
   const logger = options.logger ?? silentLogger;
+  const heapWarning = heapLimitWarning();
+  if (heapWarning !== undefined) logger.warn(`memory: ${heapWarning}`);
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const tenantLabel = options.tenantLabel ?? DEFAULTS.tenantLabel;
   const { egress } = api;

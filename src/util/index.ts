@@ -4,5 +4,6 @@
 // Helpers that only the exporter uses stay in src/exporter/util.
 export { ByteBudget } from "./byte-budget.js";
 export { sleep, systemClock, type Clock, type TimerHandle } from "./clock.js";
+export { cgroupMemoryLimit, heapLimitWarning, recommendedHeapMiB } from "./heap-limit.js";
 export { silentLogger, streamLogger, type LogFields, type Logger } from "./log.js";
 export { VERSION } from "./version.js";
