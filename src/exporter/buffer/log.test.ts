@@ -6,7 +6,9 @@ import type { ArrivalRange, BacklogTrimReason } from "../sink/backlog.js";
 import { ManualClock } from "../../../test-support/manual-clock.js";
 import type { SeriesRef } from "../series.js";
 import { SampleBatch } from "../sink/queue.js";
+import { ExpositionWriter } from "../../metrics/exposition.js";
 import { DurableLog } from "./log.js";
+import { writeBufferMetrics } from "./metrics.js";
 import type { DurableLogOptions, SinkLog } from "./log.js";
 import { SLOT_BYTES } from "./positions.js";
 import { SAMPLE_BYTES } from "./record.js";
@@ -134,6 +136,37 @@ describe("DurableLog", () => {
     });
     assert.ok(most >= 1, "seen reading");
     assert.ok(most <= READ_WINDOWS, `${most} sinks read at once`);
+    await log.close();
+  });
+
+  it("gives the next read to a sink whose series table is at hand, not to the next in line", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir, { segmentBytes: 8192 });
+    const sinks = Array.from({ length: 60 }, (_, i) => log.sink(`p/${i}`));
+    await writeSpread(log, sinks, 300, 30);
+    assert.ok(log.stats.segments >= 12, `${log.stats.segments} segments`);
+    // Sinks behind by different amounts, reading small batches: spread over many segments.
+    const reads: Promise<number>[] = [];
+    const starts = [0, 0.3, 0.6, 0.9].map((at) => sinks.map((sink) => Math.floor(sink.endSeq * at)));
+    for (let round = 0; round < 4; round++) {
+      sinks.forEach((sink, i) =>
+        reads.push(sink.read(starts[(i + round) % 4]?.[i] ?? 0, new SampleBatch(20))),
+      );
+    }
+    await Promise.all(reads);
+    assert.ok(
+      log.stats.tableLoads < reads.length / 2,
+      `${log.stats.tableLoads} tables loaded for ${reads.length} reads in ${log.stats.segments} segments`,
+    );
+    const writer = new ExpositionWriter();
+    writeBufferMetrics(writer, log);
+    const exposition = writer.render();
+    assert.match(exposition, new RegExp(`^telex_buffer_reads_total ${reads.length}$`, "m"));
+    assert.match(
+      exposition,
+      new RegExp(`^telex_buffer_series_table_loads_total ${log.stats.tableLoads}$`, "m"),
+    );
+    assert.match(exposition, /^telex_buffer_readers_waiting 0$/m);
     await log.close();
   });
 

@@ -286,14 +286,23 @@ describe("SinkPipeline with a durable backlog", () => {
     const sender = new SlowSender(clock, 10);
     sender.up = false;
     const backlog = new MemoryBacklog();
-    const sink = make(clock, sender, { backlog, batchMaxSize: 100, queueCapacity: 5000, maxShards: 1 });
+    const memory = new MemoryBudget(10_000);
+    const sink = make(clock, sender, {
+      backlog,
+      memory,
+      batchMaxSize: 100,
+      queueCapacity: 5000,
+      maxShards: 1,
+    });
     for (let v = 0; v < 1000; v++) {
       backlog.append(`s${v % 7}`, v, v);
       sink.push(`s${v % 7}`, v, v);
     }
+    assert.ok(memory.used > 0, "borrowed while it could not send");
     await clock.advance(5000);
     assert.ok(sink.down);
     assert.equal(sink.inMemory, 0, "its batch and queue are in the log");
+    assert.equal(memory.used, 0, "and what it borrowed is the budget's again");
     assert.equal(sink.buffered, 1000);
     assertBalanced(sink);
     assert.deepEqual(backlog.committed, { shards: 1, next: [0] });

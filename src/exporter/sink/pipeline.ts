@@ -956,6 +956,9 @@ export class SinkPipeline<S> {
     const until = this.reread?.until ?? this.readSeq;
     if (this.reread !== undefined) owed.append(this.reread.owed);
     this.memory.release(held);
+    // It holds nothing now: what it borrowed goes back whole (release() keeps a chunk of slack), or a
+    // thousand down sinks would keep the budget from the sinks still delivering.
+    this.memory.releaseAll();
     // A barrier would change the shard count the positions above are per.
     this.reshardTarget = undefined;
     this.reread = { until, owed, next };
