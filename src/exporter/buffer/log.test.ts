@@ -170,6 +170,25 @@ describe("DurableLog", () => {
     await log.close();
   });
 
+  it("keeps the labels of a loaded series table in a few buffers, not one per series", async () => {
+    const dir = await tempDir(dirs);
+    const first = await openLog(dir);
+    const expected = (await writeSpread(first, [first.sink("p1/a")], 60, 20)).get(first.sink("p1/a")) ?? [];
+    await first.close();
+    const log = await openLog(dir);
+    const batch = new SampleBatch<SeriesRef>(100_000);
+    assert.equal(await log.sink("p1/a").read(0, batch), expected.length);
+    const series = new Set(batch.series.slice(0, batch.length));
+    const buffers = new Set([...series].map((ref) => ref?.labelBytes.buffer));
+    assert.ok(series.size >= 40, `${series.size} series`);
+    assert.ok(buffers.size <= log.stats.tableLoads, `${buffers.size} buffers for ${series.size} series`);
+    assert.deepEqual(
+      Array.from({ length: batch.length }, (_, i) => nameOf(batch.series[i])),
+      expected.map((sample) => sample.series),
+    );
+    await log.close();
+  });
+
   it("keeps a record's samples for the caller and names each sink's first sample with its seq", async () => {
     const dir = await tempDir(dirs);
     const log = await openLog(dir);

@@ -1512,12 +1512,27 @@ export class DurableLog {
         }
         const buf = Buffer.allocUnsafe(end - start);
         await readFully(handle, buf, buf.length, start);
+        // The labels of the group's series go into one buffer, each a view of it: ten thousand series
+        // were ten thousand small array buffers per table loaded, memory outside the V8 heap that only
+        // a full collection gives back.
+        const ids: number[] = [];
+        const labels: Buffer[] = [];
+        let total = 0;
         for (let k = i; k < j; k++) {
           const at = (defOffsets[k] ?? 0) - start;
           forEachDefinition(buf, at, defLengths[k] ?? 0, (id, labelBytes) => {
-            table[id] = { labelBytes: new Uint8Array(labelBytes) };
+            ids.push(id);
+            labels.push(labelBytes);
+            total += labelBytes.length;
           });
         }
+        const packed = new Uint8Array(total);
+        let offset = 0;
+        labels.forEach((labelBytes, n) => {
+          packed.set(labelBytes, offset);
+          table[ids[n] ?? 0] = { labelBytes: packed.subarray(offset, offset + labelBytes.length) };
+          offset += labelBytes.length;
+        });
         i = j;
       }
     } finally {
