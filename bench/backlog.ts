@@ -10,7 +10,10 @@
 //
 // Knobs: BACKLOG_BYTES (default 1 GiB), BACKLOG_PROJECTS (100),
 // BACKLOG_POLICIES_PER_PROJECT (10), BACKLOG_BATCH (sink batch.maxSize, 5000),
-// BACKLOG_DRAIN_TIMEOUT_S (900). A quick run: BACKLOG_BYTES=64MiB-ish, e.g. 67108864.
+// BACKLOG_DRAIN_TIMEOUT_S (900), BACKLOG_HEAP_MB (the child's --max-old-space-size; default: node's own),
+// BACKLOG_NODE_ARGS (more node flags for the child, split at spaces, e.g. "--heapsnapshot-signal=SIGUSR2"),
+// BACKLOG_SERVE_ARGS (more `telex serve` flags, split at spaces, e.g. "--max-inflight-bytes 16MiB").
+// A quick run: BACKLOG_BYTES=64MiB-ish, e.g. 67108864.
 import { mkdtempSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,7 +75,7 @@ function parseExposition(text: string): Exposition {
 }
 
 /** Peaks of the child's own memory gauges: where RSS goes (V8 heap or memory outside it). */
-const memoryPeaks = { heapUsed: 0, heapTotal: 0, external: 0 };
+const memoryPeaks = { heapUsed: 0, heapTotal: 0, external: 0, inflightBytes: 0 };
 
 async function scrape(ingestUrl: string): Promise<Exposition> {
   const response = await fetch(`${ingestUrl}/metrics`);
@@ -82,12 +85,13 @@ async function scrape(ingestUrl: string): Promise<Exposition> {
   memoryPeaks.heapUsed = Math.max(memoryPeaks.heapUsed, gauge("nodejs_heap_size_used_bytes"));
   memoryPeaks.heapTotal = Math.max(memoryPeaks.heapTotal, gauge("nodejs_heap_size_total_bytes"));
   memoryPeaks.external = Math.max(memoryPeaks.external, gauge("nodejs_external_memory_bytes"));
+  memoryPeaks.inflightBytes = Math.max(memoryPeaks.inflightBytes, gauge("telex_delivery_inflight_bytes"));
   return exposition;
 }
 
 function takeMemoryPeaks(): string {
-  const text = `V8 heap used ≤ ${mib(memoryPeaks.heapUsed)} of ≤ ${mib(memoryPeaks.heapTotal)}, external ≤ ${mib(memoryPeaks.external)}`;
-  memoryPeaks.heapUsed = memoryPeaks.heapTotal = memoryPeaks.external = 0;
+  const text = `V8 heap used ≤ ${mib(memoryPeaks.heapUsed)} of ≤ ${mib(memoryPeaks.heapTotal)}, external ≤ ${mib(memoryPeaks.external)}, request bodies in flight ≤ ${mib(memoryPeaks.inflightBytes)}`;
+  memoryPeaks.heapUsed = memoryPeaks.heapTotal = memoryPeaks.external = memoryPeaks.inflightBytes = 0;
   return text;
 }
 
@@ -183,9 +187,13 @@ export async function runBacklogBench(): Promise<void> {
   const perProject = knob("BACKLOG_POLICIES_PER_PROJECT", 10);
   const batchMaxSize = knob("BACKLOG_BATCH", 5000);
   const drainTimeoutMs = knob("BACKLOG_DRAIN_TIMEOUT_S", 900) * 1000;
+  const heapMb = process.env.BACKLOG_HEAP_MB === undefined ? undefined : knob("BACKLOG_HEAP_MB", 0);
+  const serveArgs = (process.env.BACKLOG_SERVE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+  const nodeArgs = (process.env.BACKLOG_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+  if (heapMb !== undefined) nodeArgs.push(`--max-old-space-size=${heapMb}`);
   const policies = projects * perProject;
   console.log(
-    `\n## backlog: ${n(policies)} policies in ${n(projects)} projects, endpoint down until ${mib(targetBytes)} is buffered, then a counting receiver (sink batch ${n(batchMaxSize)})`,
+    `\n## backlog: ${n(policies)} policies in ${n(projects)} projects, endpoint down until ${mib(targetBytes)} is buffered, then a counting receiver (sink batch ${n(batchMaxSize)}${heapMb === undefined ? "" : `, --max-old-space-size=${heapMb}`}${serveArgs.length === 0 ? "" : `, ${serveArgs.join(" ")}`})`,
   );
 
   const base = tmpdir();
@@ -204,18 +212,23 @@ export async function runBacklogBench(): Promise<void> {
   let receiver: CountingReceiver | undefined;
   let rss: RssSampler | undefined;
   try {
-    serve = await startTelexServe([
-      "--api-listen",
-      "127.0.0.1:0",
-      "--data-dir",
-      dataDir,
-      "--max-policies-per-project",
-      String(Math.max(100, perProject)),
-      "--max-sinks-per-project",
-      String(Math.max(200, perProject)),
-      "--max-sources-per-project",
-      String(Math.max(200, perProject)),
-    ]);
+    serve = await startTelexServe(
+      [
+        "--api-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dataDir,
+        "--max-policies-per-project",
+        String(Math.max(100, perProject)),
+        "--max-sinks-per-project",
+        String(Math.max(200, perProject)),
+        "--max-sources-per-project",
+        String(Math.max(200, perProject)),
+        ...serveArgs,
+      ],
+      15_000,
+      { nodeArgs },
+    );
     const ingestUrl = serve.ingestUrl;
     const pid = serve.child.pid;
     if (ingestUrl === undefined || pid === undefined) throw new Error("telex serve has no ingest endpoint");
@@ -299,7 +312,7 @@ export async function runBacklogBench(): Promise<void> {
     const activeSeconds = Math.max(0.001, (doneAt - (firstAt ?? upAt)) / 1000 + 1);
     const delivered = receiver.samples;
     console.log(
-      `  drain: ${n(delivered)} of ${n(expected)} samples delivered; first after ${firstSeconds.toFixed(1)} s (the sinks' probe backoff), done ${((doneAt - upAt) / 1000).toFixed(1)} s after the endpoint came up; ${n(delivered / activeSeconds)} samples/s on average while delivering, best second ${n(bestPerSecond)}/s; ${n(receiver.requests)} requests`,
+      `  drain: ${n(delivered)} of ${n(expected)} samples delivered; first after ${firstSeconds.toFixed(1)} s (the sinks' probe backoff), done ${((doneAt - upAt) / 1000).toFixed(1)} s after the endpoint came up; ${n(delivered / activeSeconds)} samples/s on average while delivering, best second ${n(bestPerSecond)}/s; ${n(receiver.requests)} requests of ${n(delivered / Math.max(1, receiver.requests))} samples, ${(receiver.bytes / Math.max(1, delivered)).toFixed(1)} bytes a sample`,
     );
     console.log(`  RSS: peak ${mib(rss.peak)} while draining (${takeMemoryPeaks()}), ${mib(rss.last)} after`);
     const dropped = [...drained.droppedByReason].filter(([, count]) => count > 0);

@@ -504,7 +504,7 @@ class PushFleet {
             ...extra,
           ],
           60_000,
-          profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`],
+          { nodeArgs: profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] },
         );
         this.replicas.set(name, replica);
       }),

@@ -16,6 +16,8 @@ export interface CountingReceiver {
   readonly url: string;
   readonly requests: number;
   readonly samples: number;
+  /** Compressed body bytes received. */
+  readonly bytes: number;
   /** Bodies that did not decode (answered 400). */
   readonly badRequests: number;
   close(): Promise<void>;
@@ -50,6 +52,7 @@ export function countSamples(compressed: Uint8Array): number {
 export async function startCountingReceiver(port = 0): Promise<CountingReceiver> {
   let requests = 0;
   let samples = 0;
+  let bytes = 0;
   let badRequests = 0;
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
@@ -58,7 +61,9 @@ export async function startCountingReceiver(port = 0): Promise<CountingReceiver>
     req.on("end", () => {
       requests++;
       try {
-        samples += countSamples(Buffer.concat(chunks));
+        const body = Buffer.concat(chunks);
+        bytes += body.length;
+        samples += countSamples(body);
         res.writeHead(204).end();
       } catch (error: unknown) {
         badRequests++;
@@ -89,6 +94,9 @@ export async function startCountingReceiver(port = 0): Promise<CountingReceiver>
     },
     get samples() {
       return samples;
+    },
+    get bytes() {
+      return bytes;
     },
     get badRequests() {
       return badRequests;

@@ -34,11 +34,15 @@ export interface TelexServe {
   kill(): Promise<void>;
 }
 
-/** @param nodeArgs options of node itself, before the script (e.g. `--cpu-prof`). */
+export interface TelexServeOptions {
+  /** Options for node itself, before the script, e.g. --max-old-space-size=256. */
+  readonly nodeArgs?: readonly string[];
+}
+
 export async function startTelexServe(
   args: readonly string[],
   timeoutMs = 15_000,
-  nodeArgs: readonly string[] = [],
+  options: TelexServeOptions = {},
 ): Promise<TelexServe> {
   // Tests run side by side: the ingest endpoint gets a free port too unless the test picks one
   // (or there is none: --api-only runs no ingest and refuses the flag).
@@ -47,9 +51,13 @@ export async function startTelexServe(
   // Pull mode's /metrics listener defaults to a fixed port: side by side, each takes a free one.
   if (args.includes("--source-url") && !args.includes("--metrics-listen"))
     ingest.push("--metrics-listen", "127.0.0.1:0");
-  const child = spawn(process.execPath, [...nodeArgs, TELEX_BIN, "serve", ...ingest, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), TELEX_BIN, "serve", ...ingest, ...args],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const unregister = killOnExit(child);
   const output = captureOutput(child);
   const { url, ingestUrl, metricsUrl } = await new Promise<{

@@ -10,6 +10,7 @@ import {
 } from "../exporter/buffer/defaults.js";
 import { MAX_SHARDS } from "../exporter/buffer/index.js";
 import {
+  DEFAULT_MAX_INFLIGHT_BYTES,
   DEFAULT_MAX_INFLIGHT_REQUESTS,
   DEFAULT_SINK_MEMORY_BYTES,
   SINK_RUNTIME_DEFAULTS,
@@ -26,6 +27,7 @@ export const DELIVERY_FLAG_OPTIONS = {
   "buffer-max-bytes": { type: "string" },
   "sink-max-shards": { type: "string" },
   "max-inflight-requests": { type: "string" },
+  "max-inflight-bytes": { type: "string" },
   "buffer-memory": { type: "string" },
 } as const;
 
@@ -44,9 +46,13 @@ export const DELIVERY_FLAGS_HELP = `  --buffer disk|memory    push mode: disk (d
   --sink-max-shards N     requests one sink may have in flight at once, as its backlog and its
                           endpoint's latency call for (default ${SINK_RUNTIME_DEFAULTS.maxShards})
   --max-inflight-requests N  requests in flight to all endpoints together (default ${DEFAULT_MAX_INFLIGHT_REQUESTS})
+  --max-inflight-bytes SIZE  bytes of encoded request bodies held for sending to all endpoints
+                          together, retries included; a request waits for room (default ${DEFAULT_MAX_INFLIGHT_BYTES / 2 ** 20}MiB)
   --buffer-memory SIZE    samples all sinks hold in memory together, beyond two batches each; past
                           it a sink reads back from the disk buffer, or without one drops its
                           oldest (default ${DEFAULT_SINK_MEMORY_BYTES / 2 ** 20}MiB)
+  Node 20 sizes its heap from the machine, not the container: in one, set
+  NODE_OPTIONS=--max-old-space-size to half its memory limit in MiB (serve warns when it does not fit)
 `;
 
 interface DeliveryFlagValues {
@@ -57,6 +63,7 @@ interface DeliveryFlagValues {
   readonly "buffer-max-bytes"?: string | undefined;
   readonly "sink-max-shards"?: string | undefined;
   readonly "max-inflight-requests"?: string | undefined;
+  readonly "max-inflight-bytes"?: string | undefined;
   readonly "buffer-memory"?: string | undefined;
 }
 
@@ -71,6 +78,7 @@ export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
   const totalMaxBytes = bytesFlag("buffer-max-bytes", values["buffer-max-bytes"]);
   const maxShards = integerFlag("sink-max-shards", values["sink-max-shards"], 1, MAX_SHARDS);
   const memoryBytes = bytesFlag("buffer-memory", values["buffer-memory"]);
+  const maxInflightBytes = bytesFlag("max-inflight-bytes", values["max-inflight-bytes"]);
   const maxInflightRequests = integerFlag(
     "max-inflight-requests",
     values["max-inflight-requests"],
@@ -85,6 +93,7 @@ export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
     ...(totalMaxBytes === undefined ? {} : { totalMaxBytes }),
     ...(maxShards === undefined ? {} : { maxShards }),
     ...(maxInflightRequests === undefined ? {} : { maxInflightRequests }),
+    ...(maxInflightBytes === undefined ? {} : { maxInflightBytes }),
     ...(memoryBytes === undefined ? {} : { memoryBytes }),
   };
 }

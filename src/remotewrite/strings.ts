@@ -38,10 +38,20 @@ export function decodeUtf8(bytes: Uint8Array, buf: Buffer, start: number, end: n
   }
   const text = decodeUncached(bytes, buf, start, end);
   if (text !== undefined) {
-    cachedBytes[slot] = bytes.slice(start, end);
+    // A copy: Buffer's slice() is a view, and would keep the whole request body alive in the cache.
+    cachedBytes[slot] = Uint8Array.prototype.slice.call(bytes, start, end);
     cachedStrings[slot] = text;
   }
   return text;
+}
+
+/** Bytes the cache keeps alive: its entries' backing buffers (for tests). */
+export function cacheRetainedBytes(): number {
+  const buffers = new Set<ArrayBufferLike>();
+  for (const bytes of cachedBytes) if (bytes !== undefined) buffers.add(bytes.buffer);
+  let total = 0;
+  for (const buffer of buffers) total += buffer.byteLength;
+  return total;
 }
 
 function sameBytes(cached: Uint8Array, bytes: Uint8Array, start: number): boolean {

@@ -39,6 +39,8 @@ export interface DeliveryOptions {
   readonly totalMaxBytes?: number;
   readonly maxShards?: number;
   readonly maxInflightRequests?: number;
+  /** Bytes of request bodies in flight to all endpoints together (--max-inflight-bytes). */
+  readonly maxInflightBytes?: number;
   /** Samples all sinks hold in memory together, in bytes (--buffer-memory). */
   readonly memoryBytes?: number;
 }

@@ -19,12 +19,13 @@ import { startIngestServer, type IngestServer } from "../exporter/ingest/server.
 import { FileCursorStore, PullSource, type CursorStore } from "../exporter/pull/index.js";
 import { ApiCursorStore, Forwarder, Membership, Ownership } from "../fleet/index.js";
 import {
+  DEFAULT_MAX_INFLIGHT_BYTES,
   DEFAULT_MAX_INFLIGHT_REQUESTS,
   DEFAULT_SINK_MEMORY_BYTES,
   DeliveryBudget,
   MemoryBudget,
 } from "../exporter/sink/index.js";
-import { systemClock } from "../util/index.js";
+import { heapLimitWarning, systemClock } from "../util/index.js";
 import { silentLogger, type Logger } from "../util/index.js";
 import { ExpositionWriter } from "../metrics/exposition.js";
 import { HealthEndpoints } from "../metrics/health.js";
@@ -112,6 +113,8 @@ export async function startReplica(
   components: Components,
 ): Promise<RunningExporter> {
   const logger = options.logger ?? silentLogger;
+  const heapWarning = heapLimitWarning();
+  if (heapWarning !== undefined) logger.warn(`memory: ${heapWarning}`);
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const tenantLabel = options.tenantLabel ?? DEFAULTS.tenantLabel;
   const { egress } = api;
@@ -150,7 +153,10 @@ export async function startReplica(
     // Added before the exporter, so stopped after it: the sinks' last positions are written first.
     components.add("buffer", () => opened.close());
   }
-  const requestBudget = new DeliveryBudget(delivery.maxInflightRequests ?? DEFAULT_MAX_INFLIGHT_REQUESTS);
+  const requestBudget = new DeliveryBudget(
+    delivery.maxInflightRequests ?? DEFAULT_MAX_INFLIGHT_REQUESTS,
+    delivery.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES,
+  );
   const memoryBudget = MemoryBudget.ofBytes(delivery.memoryBytes ?? DEFAULT_SINK_MEMORY_BYTES);
   const exporter = new Exporter({
     tenantLabel,

@@ -17,4 +17,5 @@ export {
   type Logger,
   type LogValue,
 } from "./log.js";
+export { cgroupMemoryLimit, heapLimitWarning, recommendedHeapMiB } from "./heap-limit.js";
 export { VERSION } from "./version.js";

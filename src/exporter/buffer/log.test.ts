@@ -5,10 +5,15 @@ import { after, describe, it } from "node:test";
 import type { ArrivalRange, BacklogTrimReason } from "../sink/backlog.js";
 import { eventually } from "../../../test-support/eventually.js";
 import { ManualClock } from "../../../test-support/manual-clock.js";
+import type { SeriesRef } from "../series.js";
+import { SampleBatch } from "../sink/queue.js";
+import { ExpositionWriter } from "../../metrics/exposition.js";
 import { DurableLog } from "./log.js";
+import { writeBufferMetrics } from "./metrics.js";
 import type { DurableLogOptions, SinkLog } from "./log.js";
 import { SLOT_BYTES } from "./positions.js";
 import { SAMPLE_BYTES } from "./record.js";
+import { READ_WINDOWS } from "./defaults.js";
 import { nameOf, readAll, removeAll, seriesNamed, tempDir } from "../../../test-support/buffer/helpers.js";
 import type { ReadSample } from "../../../test-support/buffer/helpers.js";
 
@@ -92,6 +97,97 @@ describe("DurableLog", () => {
     const first = reopened.sink("p1/a");
     assert.deepEqual(await readAll(first, sinks[0]?.endSeq ?? 0), more.get(first));
     await reopened.close();
+  });
+
+  it("makes room in the reader's batch only once the data is there, not while the read waits", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const sink = log.sink("p1/a");
+    const expected = (await writeSpread(log, [sink], 40, 20)).get(sink) ?? [];
+    const batch = new SampleBatch<SeriesRef>(1000);
+    const reading = sink.read(0, batch);
+    assert.equal(batch.values.length, 0, "no arrays while waiting for the read");
+    assert.equal(await reading, Math.min(1000, expected.length));
+    assert.equal(batch.length, Math.min(1000, expected.length));
+    await log.close();
+  });
+
+  it("reads for many sinks at once a few at a time: the others hold no arrays while they wait", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir, { segmentBytes: 1 << 20 });
+    const sinks = Array.from({ length: 40 }, (_, i) => log.sink(`p/${i}`));
+    const expected = await writeSpread(log, sinks, 200, 40);
+    const batches = sinks.map(() => new SampleBatch<SeriesRef>(5000));
+    const done = new Set<number>();
+    const reads = sinks.map((sink, i) =>
+      sink.read(0, batches[i] as SampleBatch<SeriesRef>).then((read) => {
+        done.add(i);
+        return read;
+      }),
+    );
+    let most = 0;
+    while (done.size < sinks.length) {
+      const started = batches.filter((batch, i) => batch.values.length > 0 && !done.has(i)).length;
+      most = Math.max(most, started);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const counts = await Promise.all(reads);
+    sinks.forEach((sink, i) => {
+      assert.equal(counts[i], Math.min(5000, expected.get(sink)?.length ?? 0));
+    });
+    assert.ok(most >= 1, "seen reading");
+    assert.ok(most <= READ_WINDOWS, `${most} sinks read at once`);
+    await log.close();
+  });
+
+  it("gives the next read to a sink whose series table is at hand, not to the next in line", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir, { segmentBytes: 8192 });
+    const sinks = Array.from({ length: 60 }, (_, i) => log.sink(`p/${i}`));
+    await writeSpread(log, sinks, 300, 30);
+    assert.ok(log.stats.segments >= 12, `${log.stats.segments} segments`);
+    // Sinks behind by different amounts, reading small batches: spread over many segments.
+    const reads: Promise<number>[] = [];
+    const starts = [0, 0.3, 0.6, 0.9].map((at) => sinks.map((sink) => Math.floor(sink.endSeq * at)));
+    for (let round = 0; round < 4; round++) {
+      sinks.forEach((sink, i) =>
+        reads.push(sink.read(starts[(i + round) % 4]?.[i] ?? 0, new SampleBatch(20))),
+      );
+    }
+    await Promise.all(reads);
+    assert.ok(
+      log.stats.tableLoads < reads.length / 2,
+      `${log.stats.tableLoads} tables loaded for ${reads.length} reads in ${log.stats.segments} segments`,
+    );
+    const writer = new ExpositionWriter();
+    writeBufferMetrics(writer, log);
+    const exposition = writer.render();
+    assert.match(exposition, new RegExp(`^telex_buffer_reads_total ${reads.length}$`, "m"));
+    assert.match(
+      exposition,
+      new RegExp(`^telex_buffer_series_table_loads_total ${log.stats.tableLoads}$`, "m"),
+    );
+    assert.match(exposition, /^telex_buffer_readers_waiting 0$/m);
+    await log.close();
+  });
+
+  it("keeps the labels of a loaded series table in a few buffers, not one per series", async () => {
+    const dir = await tempDir(dirs);
+    const first = await openLog(dir);
+    const expected = (await writeSpread(first, [first.sink("p1/a")], 60, 20)).get(first.sink("p1/a")) ?? [];
+    await first.close();
+    const log = await openLog(dir);
+    const batch = new SampleBatch<SeriesRef>(100_000);
+    assert.equal(await log.sink("p1/a").read(0, batch), expected.length);
+    const series = new Set(batch.series.slice(0, batch.length));
+    const buffers = new Set([...series].map((ref) => ref?.labelBytes.buffer));
+    assert.ok(series.size >= 40, `${series.size} series`);
+    assert.ok(buffers.size <= log.stats.tableLoads, `${buffers.size} buffers for ${series.size} series`);
+    assert.deepEqual(
+      Array.from({ length: batch.length }, (_, i) => nameOf(batch.series[i])),
+      expected.map((sample) => sample.series),
+    );
+    await log.close();
   });
 
   it("keeps a record's samples for the caller and names each sink's first sample with its seq", async () => {

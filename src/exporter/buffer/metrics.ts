@@ -28,6 +28,13 @@ export function writeBufferMetrics(writer: ExpositionWriter, log: DurableLog): v
     stats.tornRecords,
   );
   counter("telex_buffer_torn_bytes_total", "Bytes cut from a torn tail at start.", stats.tornBytes);
+  counter("telex_buffer_reads_total", "Reads of a sink's samples from the durable buffer.", stats.reads);
+  gauge("telex_buffer_readers_waiting", "Sinks waiting for their turn to read.", log.readersWaiting);
+  counter(
+    "telex_buffer_series_table_loads_total",
+    "Series tables of sealed segments loaded from disk for readers (a few are cached).",
+    stats.tableLoads,
+  );
   counter(
     "telex_buffer_corrupt_records_total",
     "Damaged records found in older segments (their samples are counted dropped as corrupt).",

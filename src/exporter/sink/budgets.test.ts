@@ -45,6 +45,74 @@ describe("DeliveryBudget", () => {
   });
 });
 
+describe("DeliveryBudget bytes", () => {
+  it("grants a request only while the bytes in flight fit, in order; one larger than the cap goes alone", async () => {
+    const budget = new DeliveryBudget(100, 1000);
+    const a = await budget.acquire(undefined, 600);
+    const order: string[] = [];
+    const b = budget.acquire(undefined, 600).then((release) => {
+      order.push("b");
+      return release;
+    });
+    // Would fit by itself, but waits behind b: first come, first served.
+    const c = budget.acquire(undefined, 100).then((release) => {
+      order.push("c");
+      return release;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order, []);
+    assert.equal(budget.inflightBytes, 600);
+    a();
+    (await b)();
+    (await c)();
+    assert.deepEqual(order, ["b", "c"]);
+    assert.equal(budget.inflightBytes, 0);
+    const huge = await budget.acquire(undefined, 5000);
+    assert.equal(budget.inflightBytes, 1000, "counted as the whole cap");
+    const next = budget.acquire(undefined, 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(budget.waiting, 1);
+    huge();
+    (await next)();
+    assert.equal(budget.inflight, 0);
+  });
+
+  it("resize() holds a body's actual size: growing past the cap is taken at once, shrinking lets waiters in", async () => {
+    const budget = new DeliveryBudget(100, 1000);
+    const first = await budget.acquire(undefined, 100);
+    first.resize(1200);
+    assert.equal(budget.inflightBytes, 1200, "the body exists already: counted, not refused");
+    let granted = false;
+    const second = budget.acquire(undefined, 500).then((release) => {
+      granted = true;
+      return release;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(granted, false);
+    first.resize(400);
+    const release = await second;
+    assert.equal(budget.inflightBytes, 900);
+    first();
+    first.resize(5000);
+    assert.equal(budget.inflightBytes, 500, "a released permit holds nothing, whatever is asked after");
+    release();
+    assert.equal(budget.inflightBytes, 0);
+  });
+
+  it("an aborted first waiter no longer holds back the ones after it", async () => {
+    const budget = new DeliveryBudget(100, 1000);
+    const held = await budget.acquire(undefined, 500);
+    const controller = new AbortController();
+    const big = budget.acquire(controller.signal, 800);
+    const small = budget.acquire(undefined, 100);
+    controller.abort(new Error("stopped"));
+    await assert.rejects(big, /stopped/);
+    (await small)();
+    held();
+    assert.equal(budget.inflightBytes, 0);
+  });
+});
+
 describe("MemoryShare", () => {
   it("holds its own share freely, borrows beyond it in chunks, and gives them back", () => {
     const budget = new MemoryBudget(100);

@@ -25,7 +25,7 @@ export interface SinkRuntime {
   readonly egress?: EgressPolicy;
   /** Upper bound on a sink's parallel requests (--sink-max-shards). */
   readonly maxShards?: number;
-  /** The process-wide cap on requests in flight (--max-inflight-requests); shared by all sinks. */
+  /** The process-wide cap on requests in flight (--max-inflight-requests, --max-inflight-bytes); shared by all sinks. */
   readonly budget?: DeliveryBudget;
   /** The process-wide bound on samples sinks hold in memory (--buffer-memory); shared by all sinks. */
   readonly memory?: MemoryBudget;
@@ -175,6 +175,10 @@ export { SINK_RUNTIME_DEFAULTS } from "./config.js";
 export type { BasicAuth } from "./auth.js";
 export { DROP_REASONS, LATENCY_BUCKETS_S, REQUEST_OUTCOMES } from "./stats.js";
 export type { DropReason, FailureReason, LastError, RequestOutcome, SinkStats } from "./stats.js";
-export { DeliveryBudget, DEFAULT_MAX_INFLIGHT_REQUESTS } from "./delivery-budget.js";
+export {
+  DeliveryBudget,
+  DEFAULT_MAX_INFLIGHT_BYTES,
+  DEFAULT_MAX_INFLIGHT_REQUESTS,
+} from "./delivery-budget.js";
 export { DEFAULT_SINK_MEMORY_BYTES, MemoryBudget } from "./memory-budget.js";
 export type { SinkBacklog, ShardPositions } from "./backlog.js";

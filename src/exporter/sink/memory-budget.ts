@@ -71,6 +71,20 @@ export class MemoryShare {
     return true;
   }
 
+  /**
+   * Takes room for as many as it can of n more samples: all of them if the
+   * share or the budget has it, else what is left of the share without
+   * borrowing (0 when none is). Returns how many.
+   */
+  tryHoldUpTo(n: number): number {
+    if (n <= 0) return 0;
+    if (this.tryHold(n)) return n;
+    const left = Math.min(n, this.guaranteed + this.borrowed - this.held);
+    if (left <= 0) return 0;
+    this.held += left;
+    return left;
+  }
+
   /** Gives back room for n samples; returns what it borrowed beyond a chunk of slack. */
   release(n: number): void {
     this.held = Math.max(0, this.held - n);

@@ -19,6 +19,9 @@
 // endpoint with a growing backoff (capped at MAX_BACKOFF_MS); the first
 // success resumes every shard from its oldest kept sample. Refusals that a
 // retry cannot fix (4xx, egress policy) are dropped and counted as before.
+// With a durable backlog a down sink keeps nothing in memory: its shards'
+// batches and queues are in the log too, so it gives them back and reads
+// the oldest again for each probe and when it recovers (releaseKept).
 //
 // Accounting: at every moment received = sent + Σ dropped[reason] + buffered.
 import { crc32 } from "node:zlib";
@@ -26,12 +29,13 @@ import { silentLogger, systemClock, type Logger, type Clock, type TimerHandle } 
 import type { SeriesRef } from "../series.js";
 import { backoffDelayMs } from "./backoff.js";
 import type { ArrivalRange, BacklogTrimReason, ShardPositions, TrimListener } from "./backlog.js";
-import { DeliveryBudget } from "./delivery-budget.js";
+import { DeliveryBudget, type Release } from "./delivery-budget.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
 import { MemoryShare, type MemoryBudget } from "./memory-budget.js";
 import { SampleBatch, SampleQueue } from "./queue.js";
 import { desiredShards, Ewma, SHARD_UPDATE_INTERVAL_MS } from "./resharder.js";
 import { sendWithRetry, type RetryPolicy } from "./retry.js";
+import { SeqRuns } from "./seq-runs.js";
 import { Shard } from "./shard.js";
 import { SinkStats, type DropReason } from "./stats.js";
 
@@ -58,6 +62,20 @@ export interface PipelineBacklog<S> {
  */
 export const OWN_BATCH_SAMPLES = 500;
 
+/**
+ * Until a sink has encoded a request, what a sample is taken to cost in a request body when it asks
+ * for a permit (see DeliveryBudget): more than Remote Write usually takes compressed (20–60 bytes), so
+ * the first requests of many new sinks at once do not pass the cap on bytes in flight by much.
+ */
+export const INITIAL_BYTES_PER_SAMPLE = 100;
+
+/**
+ * A down sink with a durable backlog probes with at most this many of its oldest samples, read
+ * again from the log for each probe (see releaseKept): enough to tell the endpoint is back, and
+ * cheap to read for a thousand sinks probing at once.
+ */
+export const PROBE_SAMPLES = OWN_BATCH_SAMPLES;
+
 export interface SinkPipelineOptions<S> {
   readonly batchMaxSize: number;
   readonly batchTimeoutMs: number;
@@ -70,7 +88,7 @@ export interface SinkPipelineOptions<S> {
   readonly shardOf?: (series: S) => number;
   /** Upper bound on shards (parallel requests); default 1. */
   readonly maxShards?: number;
-  /** The process-wide cap on requests in flight; default: a budget of this sink's own. */
+  /** The process-wide cap on requests (and their bytes) in flight; default: a budget of this sink's own. */
   readonly budget?: DeliveryBudget;
   /** The process-wide bound on samples sinks hold in memory; unbounded beyond the sink's own limits without it. */
   readonly memory?: MemoryBudget;
@@ -113,6 +131,19 @@ export interface DownState {
   /** Probes sent so far; the backoff grows with them. */
   probes: number;
   timer: TimerHandle | undefined;
+}
+
+/**
+ * What a down sink gave back to the log (see releaseKept): it reads again
+ * from the oldest sample its shards held, and delivers each sample once.
+ */
+interface Reread {
+  /** The reader had got this far: every seq from here on is still owed. */
+  readonly until: number;
+  /** The seqs in [readSeq, until) still owed; the others there were delivered or dropped already. */
+  readonly owed: SeqRuns;
+  /** Per shard, where it had got to: its samples below were delivered or dropped (for positions). */
+  readonly next: readonly number[];
 }
 
 /** What sending a shard's batch came to. */
@@ -158,6 +189,12 @@ export class SinkPipeline<S> {
   private skip:
     { readonly shards: number; readonly next: readonly number[]; readonly until: number } | undefined;
   private downState: DownState | undefined;
+  /** Set while a down sink reads again what it gave back to the log (releaseKept). */
+  private reread: Reread | undefined;
+  /** A probe is reading or sending: what the shards hold is its batch, not to be given back. */
+  private probing = false;
+  /** The reader runs for a probe although the sink is down. */
+  private probeReading = false;
   /** The shard count a barrier is moving to. */
   private reshardTarget: number | undefined;
   private reshardTimer: TimerHandle | undefined;
@@ -181,6 +218,8 @@ export class SinkPipeline<S> {
   private gated = false;
   private dropRun = 0;
   private startedMs: number | undefined;
+  /** Bytes per sample of the last request body encoded: what a permit is asked for (see DeliveryBudget). */
+  private bytesPerSample = INITIAL_BYTES_PER_SAMPLE;
 
   constructor(private readonly options: SinkPipelineOptions<S>) {
     this.clock = options.clock ?? systemClock;
@@ -225,6 +264,7 @@ export class SinkPipeline<S> {
     if (backlog === undefined) return;
     const recovered = backlog.recovered;
     let shardCount = 1;
+    this.reread = undefined;
     this.readSeq = backlog.startSeq;
     if (recovered !== undefined && recovered.next.length === recovered.shards) {
       shardCount = Math.max(1, recovered.shards);
@@ -271,7 +311,15 @@ export class SinkPipeline<S> {
 
   /** Samples received and neither delivered nor dropped: in memory, in flight, or in the backlog on disk. */
   get buffered(): number {
-    let held = this.nextSeq - this.readSeq;
+    let held = this.owedBetween(this.readSeq, this.nextSeq);
+    for (const shard of this.shards) held += shard.pending;
+    return held;
+  }
+
+  /** Samples in memory: waiting in the ring, read back and not dispatched yet, queued in shards, in their batches. */
+  get inMemory(): number {
+    let held =
+      this.ring.length + (this.readBuffer === undefined ? 0 : this.readBuffer.length - this.readIndex);
     for (const shard of this.shards) held += shard.pending;
     return held;
   }
@@ -322,7 +370,7 @@ export class SinkPipeline<S> {
     const seq = this.nextSeq++;
     this.startedMs ??= this.clock.now();
     if (this.closing !== undefined) {
-      this.readSeq = this.nextSeq;
+      this.moveReadSeq(this.nextSeq);
       this.stats.dropped.shutdown++;
       return;
     }
@@ -459,9 +507,12 @@ export class SinkPipeline<S> {
         shard.queue.clear();
         shard.batch.clear();
       }
-      this.readSeq = this.nextSeq;
+      this.moveReadSeq(this.nextSeq);
       if (this.backlog !== undefined) this.commitNow();
     }
+    // Whatever it still holds, the budget gets its share back: a pipeline replaced on the same backlog
+    // must not keep what it borrowed.
+    this.memory.releaseAll();
     if (this.dropRun > 0) this.endDropRun();
     for (const waiter of this.settleWaiters.splice(0)) waiter.resolve();
     for (const waiter of this.upWaiters.splice(0)) waiter();
@@ -469,6 +520,11 @@ export class SinkPipeline<S> {
 
   private makeShards(count: number): Shard<S>[] {
     return Array.from({ length: count }, (_, index) => new Shard<S>(index, this.options.batchMaxSize));
+  }
+
+  /** The bytes a request body of `samples` is expected to take, from this sink's last one. */
+  private bodyEstimate(samples: number): number {
+    return Math.ceil(samples * this.bytesPerSample);
   }
 
   /** A method, not a property read, so the compiler does not assume it stays false across awaits. */
@@ -520,7 +576,7 @@ export class SinkPipeline<S> {
   private ensureReading(): void {
     if (this.reading !== undefined || !this.catchingUp || !this.canDispatch()) return;
     // A down sink sends nothing: what it would read now would only wait in memory. goUp() pumps.
-    if (this.downState !== undefined) return;
+    if (this.downState !== undefined && !this.probeReading) return;
     // Started on a microtask: dispatching starts shards, which call back here, and must find `reading` set.
     this.reading = Promise.resolve()
       .then(() => this.readBack())
@@ -532,64 +588,120 @@ export class SinkPipeline<S> {
         // No pump here: a reader that stopped at a full shard restarts when that shard frees room.
         this.settle();
         this.queueCommit();
+        this.releaseKept();
       });
   }
 
-  /** Reads the backlog from readSeq and dispatches it until caught up or a shard is full. */
+  /**
+   * Reads the backlog from readSeq and dispatches it until caught up or a
+   * shard is full. What it reads counts as held in memory from the read on
+   * (see MemoryShare), and it reads no more than its shards have room for
+   * and memory allows: a thousand sinks catching up at once hold nothing but
+   * what the memory budget grants them, read buffers included.
+   */
   private async readBack(): Promise<void> {
     const backlog = this.backlog;
     if (backlog === undefined) return;
-    this.readBuffer ??= new SampleBatch<S>(this.options.batchMaxSize);
-    const buffer = this.readBuffer;
-    while (this.catchingUp && this.canDispatch() && this.downState === undefined) {
-      while (this.readIndex < buffer.length) {
-        const seq = buffer.seqs[this.readIndex] ?? 0;
-        const series = buffer.series[this.readIndex] as S;
-        if (seq >= this.readSeq) {
-          if (this.deliveredBeforeRestart(series, seq)) {
-            // Sent by the previous run before it stopped: counted as sent, not sent twice.
-            this.stats.samplesSent++;
-          } else if (
-            !this.dispatch(
-              series,
-              buffer.values[this.readIndex] ?? 0,
-              buffer.timestamps[this.readIndex] ?? 0,
-              seq,
-              true,
-            )
-          ) {
-            return;
-          }
-          this.readSeq = seq + 1;
-        }
-        this.readIndex++;
+    while (this.catchingUp && this.canDispatch() && (this.downState === undefined || this.probeReading)) {
+      const buffer = this.readBuffer;
+      if (buffer !== undefined) {
+        if (!this.dispatchRead(buffer)) return;
+        // Emptied: its arrays go, and the next read takes what it needs then.
+        this.readBuffer = undefined;
+        this.readIndex = 0;
+        // A probe needs one small batch, not the whole backlog in memory.
+        if (this.downState !== undefined && this.probeBatchRead()) return;
       }
-      buffer.clear();
-      this.readIndex = 0;
       if (this.readSeq >= this.nextSeq) {
         this.catchingUp = false;
         this.skip = undefined;
-        // Caught up: pushes go through the ring again, and the read buffer is not needed till the next lag.
-        this.readBuffer = undefined;
         return;
       }
-      const read = await backlog.read(this.readSeq, buffer);
+      let room = 0;
+      for (const shard of this.shards) room += shard.queue.capacity - shard.queue.length;
+      const wanted = Math.min(
+        this.downState === undefined ? this.options.batchMaxSize : this.probeSize,
+        room,
+        this.nextSeq - this.readSeq,
+      );
+      // No room: the reader starts again when a shard sends (afterProgress pumps).
+      if (wanted <= 0) return;
+      const granted = this.memory.tryHoldUpTo(wanted);
+      if (granted === 0) {
+        this.starve();
+        return;
+      }
+      const next = new SampleBatch<S>(granted);
+      this.readBuffer = next;
+      this.readIndex = 0;
+      let read = 0;
+      try {
+        read = await backlog.read(this.readSeq, next);
+      } finally {
+        this.memory.release(granted - read);
+      }
       if (read === 0) {
+        this.readBuffer = undefined;
         this.logger.error("sink backlog ended before its last sample", {
           readSeq: this.readSeq,
           endSeq: backlog.endSeq,
         });
-        this.drop("corrupt", this.nextSeq - this.readSeq);
-        this.readSeq = this.nextSeq;
+        this.drop("corrupt", this.owedBetween(this.readSeq, this.nextSeq));
+        this.moveReadSeq(this.nextSeq);
       } else {
-        const first = buffer.seqs[0] ?? this.readSeq;
+        const first = next.seqs[0] ?? this.readSeq;
         if (first > this.readSeq) {
           // The log gave up these without telling through onTrim: still never silent.
-          this.drop("corrupt", first - this.readSeq);
-          this.readSeq = first;
+          this.drop("corrupt", this.owedBetween(this.readSeq, first));
+          this.moveReadSeq(first);
         }
       }
     }
+  }
+
+  /**
+   * Hands what the read buffer holds to the shards, in order; false when a
+   * shard is full (the rest waits in the buffer, still held). Every sample
+   * read was held from the read on: one dispatched stays held (by its shard),
+   * one skipped is given back.
+   */
+  private dispatchRead(buffer: SampleBatch<S>): boolean {
+    while (this.readIndex < buffer.length) {
+      const at = this.readIndex;
+      const seq = buffer.seqs[at] ?? 0;
+      const series = buffer.series[at] as S;
+      if (seq < this.readSeq) {
+        // Trimmed while it waited here: counted by trimmed().
+        this.memory.release(1);
+      } else {
+        const reread = this.reread;
+        // Read before the sink gave its samples back to the log (releaseKept): owed, or counted then.
+        const readBefore = reread !== undefined && seq < reread.until;
+        if (readBefore && !reread.owed.has(seq)) {
+          // Delivered or dropped before: counted then.
+          this.memory.release(1);
+        } else if (!readBefore && this.deliveredBeforeRestart(series, seq)) {
+          // Sent by the previous run before it stopped: counted as sent, not sent twice.
+          this.stats.samplesSent++;
+          this.memory.release(1);
+        } else if (!this.dispatch(series, buffer.values[at] ?? 0, buffer.timestamps[at] ?? 0, seq, false)) {
+          return false;
+        }
+        this.moveReadSeq(seq + 1);
+      }
+      this.readIndex++;
+    }
+    return true;
+  }
+
+  /** A down sink reading for a probe has enough once a shard holds a probe's worth. */
+  private probeBatchRead(): boolean {
+    const size = this.probeSize;
+    return this.shards.some((shard) => shard.queue.length >= size);
+  }
+
+  private get probeSize(): number {
+    return Math.min(PROBE_SAMPLES, this.options.batchMaxSize);
   }
 
   private deliveredBeforeRestart(series: S, seq: number): boolean {
@@ -606,16 +718,37 @@ export class SinkPipeline<S> {
   /** The log gave up [from, to): what was not handed to a shard yet is dropped. */
   private trimmed(from: number, to: number, reason: BacklogTrimReason, arrived?: ArrivalRange): void {
     const start = Math.max(from, this.readSeq);
-    if (to <= start) return;
-    const lost = Math.min(to, this.nextSeq) - start;
+    const end = Math.min(to, this.nextSeq);
+    if (end <= start) return;
+    // Read again after the sink gave its samples back: what was delivered before is not lost now.
+    const lost = this.owedBetween(start, end);
     this.drop(reason, lost);
-    if (reason === "expired" && arrived !== undefined && Number.isFinite(arrived.oldestMs)) {
+    if (lost > 0 && reason === "expired" && arrived !== undefined && Number.isFinite(arrived.oldestMs)) {
       this.stats.noteExpired(arrived.oldestMs, arrived.newestMs);
     }
     if (!this.catchingUp) this.memory.release(this.ring.dropOldest(lost));
-    this.readSeq = start + lost;
-    this.logger.warn("sink backlog trimmed", { reason, samples: lost });
+    this.moveReadSeq(end);
+    if (lost > 0) this.logger.warn("sink backlog trimmed", { reason, samples: lost });
     this.afterProgress();
+  }
+
+  /** Samples in [from, to) still owed, from ≥ readSeq: all of them unless some were read before a release. */
+  private owedBetween(from: number, to: number): number {
+    if (to <= from) return 0;
+    const reread = this.reread;
+    if (reread === undefined) return to - from;
+    const inRange = reread.owed.countBelow(Math.min(to, reread.until)) - reread.owed.countBelow(from);
+    return inRange + Math.max(0, to - Math.max(from, reread.until));
+  }
+
+  /** Moves the reader forward to `to`: what a release left owed below it was handed on or counted. */
+  private moveReadSeq(to: number): void {
+    const reread = this.reread;
+    if (reread !== undefined) {
+      reread.owed.dropBelow(to);
+      if (to >= reread.until) this.reread = undefined;
+    }
+    this.readSeq = to;
   }
 
   private armTimer(shard: Shard<S>): void {
@@ -645,6 +778,7 @@ export class SinkPipeline<S> {
       .finally(() => {
         shard.sending = false;
         this.afterProgress();
+        this.releaseKept();
         if (!this.shards.includes(shard)) return;
         if (this.readyToSend(shard)) this.kick(shard);
         else if (shard.idle) shard.shrink();
@@ -680,14 +814,14 @@ export class SinkPipeline<S> {
         shard.queue.drainInto(shard.batch);
         this.pump();
       }
-      let release: () => void;
+      let release: Release;
       try {
-        release = await this.budget.acquire(this.abort.signal);
+        release = await this.budget.acquire(this.abort.signal, this.bodyEstimate(shard.batch.length));
       } catch {
         return;
       }
       try {
-        await this.deliverBatch(shard, false);
+        await this.deliverBatch(shard, false, release);
       } catch (error) {
         if (this.stopped()) return;
         throw error;
@@ -703,12 +837,15 @@ export class SinkPipeline<S> {
    * failure that outlasts retry.maxAttempts keeps the rest of the batch and
    * takes the sink down. A probe makes one attempt per request.
    */
-  private async deliverBatch(shard: Shard<S>, probing: boolean): Promise<Delivery> {
+  private async deliverBatch(shard: Shard<S>, probing: boolean, permit: Release): Promise<Delivery> {
     const retry = probing ? { ...this.options.retry, maxAttempts: 1 } : this.options.retry;
     let size = shard.batch.length;
     while (shard.batch.length > 0) {
       const count = Math.min(size, shard.batch.length);
       const body = this.options.encoder.encode(shard.batch, 0, count);
+      // The permit was taken for an estimate: it holds the body's actual size while the body is held.
+      permit.resize(body.length);
+      if (count > 0) this.bytesPerSample = body.length / count;
       let attempt = 0;
       const outcome = await sendWithRetry(this.options.sender, body, retry, {
         clock: this.clock,
@@ -776,6 +913,63 @@ export class SinkPipeline<S> {
       buffered: this.buffered,
     });
     this.scheduleProbe(retryAfterMs);
+    // Usually a shard is still sending (the one that failed): it gives back once it has stopped.
+    this.releaseKept();
+  }
+
+  /**
+   * A down sink with a durable backlog gives back what its shards hold: it
+   * is all in the log, and a thousand down sinks would otherwise each pin a
+   * batch of up to maxSize and its queue for as long as the outage lasts. It
+   * reads again from the oldest sample a shard held; what its shards had
+   * delivered or dropped past that is remembered as runs of seqs, so every
+   * sample is still delivered once, per series in order, and counted once.
+   */
+  private releaseKept(): void {
+    if (this.backlog === undefined || this.downState === undefined || this.probing) return;
+    if (this.reading !== undefined || this.closing !== undefined || this.abort.signal.aborted) return;
+    if (this.shards.some((shard) => shard.sending)) return;
+    // What the read buffer holds is at readSeq and on: read again when needed.
+    if (this.readBuffer !== undefined) this.memory.release(this.readBuffer.length - this.readIndex);
+    this.readBuffer = undefined;
+    this.readIndex = 0;
+    if (!this.catchingUp) {
+      this.memory.release(this.ring.release());
+      this.catchingUp = true;
+    }
+    let held = 0;
+    let low = Infinity;
+    for (const shard of this.shards) {
+      held += shard.pending;
+      low = Math.min(low, shard.lowSeq);
+    }
+    if (held === 0) return;
+    // The log trimmed some of them while a probe was sending them: they are kept, not read again as a gap.
+    if (low < this.backlog.startSeq) return;
+    const next = this.positions().next;
+    const seqs = new Float64Array(held);
+    let at = 0;
+    for (const shard of this.shards) {
+      seqs.set(shard.batch.seqs.subarray(0, shard.batch.length), at);
+      at += shard.batch.length;
+      at += shard.queue.copySeqs(seqs, at);
+      shard.cancelTimer();
+      shard.deadlineReached = false;
+      shard.batch.release();
+      shard.queue.release();
+    }
+    seqs.sort();
+    const owed = SeqRuns.fromSorted(seqs);
+    const until = this.reread?.until ?? this.readSeq;
+    if (this.reread !== undefined) owed.append(this.reread.owed);
+    this.memory.release(held);
+    // It holds nothing now: what it borrowed goes back whole (release() keeps a chunk of slack), or a
+    // thousand down sinks would keep the budget from the sinks still delivering.
+    this.memory.releaseAll();
+    // A barrier would change the shard count the positions above are per.
+    this.reshardTarget = undefined;
+    this.reread = { until, owed, next };
+    this.readSeq = seqs[0] ?? this.readSeq;
   }
 
   private scheduleProbe(retryAfterMs: number | undefined): void {
@@ -801,28 +995,69 @@ export class SinkPipeline<S> {
     const down = this.downState;
     if (down === undefined || this.abort.signal.aborted) return;
     down.probes++;
-    const shard = this.shards.find((s) => s.batch.length > 0 && !s.sending);
-    if (shard === undefined) {
-      this.goUp();
-      return;
+    this.probing = true;
+    let result: Delivery;
+    let shard: Shard<S> | undefined;
+    try {
+      shard = this.shards.find((s) => s.batch.length > 0 && !s.sending) ?? (await this.readProbeBatch());
+      if (this.downState !== down || this.stopped()) return;
+      if (shard === undefined) {
+        this.probing = false;
+        this.goUp();
+        return;
+      }
+      result = await this.sendProbe(shard);
+    } finally {
+      this.probing = false;
     }
+    if (result.worked) this.goUp();
+    else {
+      this.scheduleProbe(result.retryAfterMs);
+      this.releaseKept();
+    }
+  }
+
+  /** A down sink that gave its samples back reads its oldest again: a batch for one shard to probe with. */
+  private async readProbeBatch(): Promise<Shard<S> | undefined> {
+    if (this.backlog === undefined) return undefined;
+    await this.reading;
+    if (this.catchingUp) {
+      this.probeReading = true;
+      try {
+        this.ensureReading();
+        await this.reading;
+      } finally {
+        this.probeReading = false;
+      }
+    }
+    let oldest: Shard<S> | undefined;
+    for (const shard of this.shards) {
+      if (shard.sending || shard.pending === 0) continue;
+      if (oldest === undefined || shard.lowSeq < oldest.lowSeq) oldest = shard;
+    }
+    if (oldest !== undefined && oldest.batch.length === 0)
+      oldest.queue.drainInto(oldest.batch, this.probeSize);
+    return oldest;
+  }
+
+  /** One attempt with the shard's batch. */
+  private async sendProbe(shard: Shard<S>): Promise<Delivery> {
     shard.sending = true;
     let result: Delivery;
     try {
-      const release = await this.budget.acquire(this.abort.signal);
+      const release = await this.budget.acquire(this.abort.signal, this.bodyEstimate(shard.batch.length));
       try {
-        result = await this.deliverBatch(shard, true);
+        result = await this.deliverBatch(shard, true, release);
       } finally {
         release();
       }
     } catch (error) {
-      if (this.stopped()) return;
+      if (this.stopped()) return { worked: false, retryAfterMs: undefined };
       throw error;
     } finally {
       shard.sending = false;
     }
-    if (result.worked) this.goUp();
-    else this.scheduleProbe(result.retryAfterMs);
+    return result;
   }
 
   private goUp(): void {
@@ -866,8 +1101,10 @@ export class SinkPipeline<S> {
 
   private positions(): ShardPositions {
     const skip = this.skip;
+    const reread = this.reread;
     const next = this.shards.map((shard) => {
-      const owed = skip === undefined ? this.readSeq : Math.max(this.readSeq, skip.next[shard.index] ?? 0);
+      let owed = skip === undefined ? this.readSeq : Math.max(this.readSeq, skip.next[shard.index] ?? 0);
+      if (reread !== undefined) owed = Math.max(owed, reread.next[shard.index] ?? 0);
       return Math.min(shard.lowSeq, owed);
     });
     return { shards: this.shards.length, next };
@@ -903,7 +1140,13 @@ export class SinkPipeline<S> {
     const recentSuccess = this.interval.succeeded;
     const starved = this.interval.starved;
     this.interval = { received: 0, sent: 0, sendSeconds: 0, succeeded: false, starved: false };
-    if (this.downState !== undefined || this.reshardTarget !== undefined || this.skip !== undefined) return;
+    if (
+      this.downState !== undefined ||
+      this.reshardTarget !== undefined ||
+      this.skip !== undefined ||
+      this.reread !== undefined
+    )
+      return;
     const current = this.shards.length;
     let target = desiredShards({
       current,

@@ -160,6 +160,13 @@ export class SampleQueue<S> {
     return taken;
   }
 
+  /** Writes the queued samples' seqs, oldest first, into `into` from `at`; returns how many. */
+  copySeqs(into: Float64Array, at: number): number {
+    const slots = this.values.length;
+    for (let i = 0; i < this.size; i++) into[at + i] = this.seqs[(this.head + i) % slots] ?? 0;
+    return this.size;
+  }
+
   /** Removes up to `count` oldest samples; returns how many were removed. */
   dropOldest(count: number): number {
     const removed = Math.min(count, this.size);

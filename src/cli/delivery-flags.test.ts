@@ -1,0 +1,19 @@
+// `telex serve` delivery flags: parsed into the options startReplica is given.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DEFAULT_MAX_INFLIGHT_BYTES } from "../exporter/sink/index.js";
+import { DELIVERY_FLAGS_HELP, DELIVERY_FLAG_OPTIONS, deliveryOptions } from "./delivery-flags.js";
+import { UsageError } from "./io.js";
+
+describe("delivery flags", () => {
+  it("--max-inflight-bytes takes a size, documents its default, and refuses anything else", () => {
+    assert.ok("max-inflight-bytes" in DELIVERY_FLAG_OPTIONS);
+    assert.equal(deliveryOptions({ "max-inflight-bytes": "16MiB" }).maxInflightBytes, 16 * 2 ** 20);
+    assert.equal(deliveryOptions({}).maxInflightBytes, undefined, "the default is the budget's own");
+    assert.match(
+      DELIVERY_FLAGS_HELP,
+      new RegExp(`--max-inflight-bytes SIZE[^]*default ${DEFAULT_MAX_INFLIGHT_BYTES / 2 ** 20}MiB`),
+    );
+    assert.throws(() => deliveryOptions({ "max-inflight-bytes": "lots" }), UsageError);
+  });
+});
