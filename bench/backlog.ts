@@ -12,7 +12,9 @@
 // BACKLOG_POLICIES_PER_PROJECT (10), BACKLOG_BATCH (sink batch.maxSize, 5000),
 // BACKLOG_DRAIN_TIMEOUT_S (900), BACKLOG_HEAP_MB (the child's --max-old-space-size; default: node's own),
 // BACKLOG_NODE_ARGS (more node flags for the child, split at spaces, e.g. "--heapsnapshot-signal=SIGUSR2"),
-// BACKLOG_SERVE_ARGS (more `telex serve` flags, split at spaces, e.g. "--max-inflight-bytes 16MiB").
+// BACKLOG_SELECTOR (every policy's selector instead of the ingest benchmark's ten, e.g.
+// '{__name__=~".+"}' for one sink that takes every series), BACKLOG_SERVE_ARGS (more `telex serve`
+// flags, split at spaces, e.g. "--max-inflight-bytes 16MiB").
 // A quick run: BACKLOG_BYTES=64MiB-ish, e.g. 67108864.
 import { mkdtempSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -189,6 +191,7 @@ export async function runBacklogBench(): Promise<void> {
   const drainTimeoutMs = knob("BACKLOG_DRAIN_TIMEOUT_S", 900) * 1000;
   const heapMb = process.env.BACKLOG_HEAP_MB === undefined ? undefined : knob("BACKLOG_HEAP_MB", 0);
   const serveArgs = (process.env.BACKLOG_SERVE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+  const selectorOverride = process.env.BACKLOG_SELECTOR;
   const nodeArgs = (process.env.BACKLOG_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
   if (heapMb !== undefined) nodeArgs.push(`--max-old-space-size=${heapMb}`);
   const policies = projects * perProject;
@@ -237,7 +240,7 @@ export async function runBacklogBench(): Promise<void> {
 
     for (let p = 0; p < projects; p++) {
       for (let i = 0; i < perProject; i++) {
-        const selector = BENCH_SELECTORS[i % BENCH_SELECTORS.length] ?? "{}";
+        const selector = selectorOverride ?? BENCH_SELECTORS[i % BENCH_SELECTORS.length] ?? "{}";
         const created = await apiRequest(serve.url, "POST", policiesPath(`project-${p}`), {
           body: manifest(`policy-${i}`, selector, endpoint, batchMaxSize),
         });

@@ -4,6 +4,8 @@
 // real files in src/exporter/buffer/.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { ManualClock } from "../../../test-support/manual-clock.js";
 import type { ArrivalRange, BacklogTrimReason, ShardPositions, TrimListener } from "./backlog.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
@@ -583,6 +585,44 @@ describe("SinkPipeline memory", () => {
     await clock.advance(1000);
     await closing;
     assert.equal(memory.used, 0, "a replaced pipeline gives back what it borrowed");
+  });
+
+  it("waiting for its next read, a sink keeps nothing of the batch it read before", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const clock = new ManualClock();
+    const sender = new SlowSender(clock, 10);
+    const backlog = new MemoryBacklog();
+    let first: WeakRef<SampleBatch<string>> | undefined;
+    let release: (() => void) | undefined;
+    const read = backlog.read.bind(backlog);
+    let reads = 0;
+    backlog.read = (from, batch) => {
+      reads++;
+      if (reads === 1) first = new WeakRef(batch);
+      if (reads !== 2) return read(from, batch);
+      // The second read waits: the log is busy with other sinks.
+      return new Promise((resolve) => {
+        release = () => {
+          resolve(read(from, batch));
+        };
+      });
+    };
+    const sink = make(clock, sender, { backlog, batchMaxSize: 100, queueCapacity: 100, maxShards: 1 });
+    for (let v = 0; v < 1000; v++) {
+      backlog.append("s0", v, v);
+      sink.push("s0", v, v);
+    }
+    for (let i = 0; i < 100 && release === undefined; i++) await clock.advance(10);
+    assert.ok(release !== undefined, "the second read is waiting");
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.equal(first?.deref(), undefined, "the first batch is garbage");
+    release();
+    await clock.advance(60_000);
+    assert.equal(sink.stats.samplesSent, 1000);
+    await sink.close();
   });
 
   it("a down sink probes with a small batch of its oldest, whatever its batch size", async () => {

@@ -603,12 +603,9 @@ export class SinkPipeline<S> {
     const backlog = this.backlog;
     if (backlog === undefined) return;
     while (this.catchingUp && this.canDispatch() && (this.downState === undefined || this.probeReading)) {
-      const buffer = this.readBuffer;
-      if (buffer !== undefined) {
-        if (!this.dispatchRead(buffer)) return;
-        // Emptied: its arrays go, and the next read takes what it needs then.
-        this.readBuffer = undefined;
-        this.readIndex = 0;
+      // No local names the buffer: this frame waits for the next read below, and would keep it alive.
+      if (this.readBuffer !== undefined) {
+        if (!this.dispatchRead()) return;
         // A probe needs one small batch, not the whole backlog in memory.
         if (this.downState !== undefined && this.probeBatchRead()) return;
       }
@@ -665,7 +662,9 @@ export class SinkPipeline<S> {
    * read was held from the read on: one dispatched stays held (by its shard),
    * one skipped is given back.
    */
-  private dispatchRead(buffer: SampleBatch<S>): boolean {
+  private dispatchRead(): boolean {
+    const buffer = this.readBuffer;
+    if (buffer === undefined) return true;
     while (this.readIndex < buffer.length) {
       const at = this.readIndex;
       const seq = buffer.seqs[at] ?? 0;
@@ -691,6 +690,9 @@ export class SinkPipeline<S> {
       }
       this.readIndex++;
     }
+    // Emptied: its arrays go, and the next read takes what it needs then.
+    this.readBuffer = undefined;
+    this.readIndex = 0;
     return true;
   }
 
