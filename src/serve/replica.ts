@@ -147,6 +147,7 @@ export async function startReplica(
       ...(delivery.maxBacklogAgeMs === undefined ? {} : { maxBacklogAgeMs: delivery.maxBacklogAgeMs }),
       ...(delivery.sinkMaxBytes === undefined ? {} : { sinkMaxBytes: delivery.sinkMaxBytes }),
       ...(delivery.totalMaxBytes === undefined ? {} : { totalMaxBytes: delivery.totalMaxBytes }),
+      ...(delivery.minFreeDisk === undefined ? {} : { minFreeDisk: delivery.minFreeDisk }),
       logger,
     });
     log = opened;
