@@ -131,6 +131,8 @@ export interface LogStats {
   /** Reads of a sink's samples (SinkLog.read), and series tables of sealed segments loaded from disk for them. */
   reads: number;
   tableLoads: number;
+  /** Samples given up with their sink: its policy or the sink itself was deleted (removeSink). */
+  abandonedSamples: number;
 }
 
 export interface LogRecord {
@@ -477,6 +479,7 @@ export class DurableLog {
     positionRecoveries: 0,
     reads: 0,
     tableLoads: 0,
+    abandonedSamples: 0,
   };
   /** Whether the previous run ended with close(): if not, the end of the log may be resent (replays). */
   readonly cleanStart: boolean;
@@ -620,11 +623,17 @@ export class DurableLog {
     return state === undefined ? 0 : Math.max(0, state.endSeq - state.lowWatermark());
   }
 
+  /** Keys of every sink the log holds: those in use, and those a previous run left. */
+  get sinkKeys(): string[] {
+    return [...this.sinksByKey.keys()];
+  }
+
   /** Forgets a sink (policy or sink deleted): returns how many samples of its backlog were given up. */
   removeSink(key: string): number {
     const state = this.sinksByKey.get(key);
     if (state === undefined) return 0;
     const givenUp = Math.max(0, state.endSeq - state.lowWatermark());
+    this.stats.abandonedSamples += givenUp;
     state.removed = true;
     this.sinksByKey.delete(key);
     this.registry.remove(key);

@@ -39,6 +39,11 @@ export function writeBufferMetrics(writer: ExpositionWriter, log: DurableLog): v
     stats.tornRecords,
   );
   counter("telex_buffer_torn_bytes_total", "Bytes cut from a torn tail at start.", stats.tornBytes);
+  counter(
+    "telex_buffer_abandoned_samples_total",
+    "Buffered samples given up with their sink, because its policy or the sink was deleted.",
+    stats.abandonedSamples,
+  );
   counter("telex_buffer_reads_total", "Reads of a sink's samples from the durable buffer.", stats.reads);
   gauge("telex_buffer_readers_waiting", "Sinks waiting for their turn to read.", log.readersWaiting);
   counter(
