@@ -52,12 +52,27 @@ export interface ExporterOptions {
    * how to forward their series there (see forwardTo).
    */
   readonly fleet?: FleetForwarding;
+  /**
+   * Push mode in a fleet: keeps per-series order across a handover (src/fleet/handover.ts). A policy
+   * that starts running here sends nothing until no other replica still delivers its older backlog.
+   */
+  readonly handover?: HandoverGate;
 }
 
 /** In a fleet: which replica runs a policy, and the way to send it series (src/fleet/forwarder.ts). */
 export interface FleetForwarding extends PeerSender {
   /** The replica running the policy of this uid; undefined while no live one is known. */
   ownerOf(uid: string): string | undefined;
+}
+
+/** In a fleet's push mode: how the replicas keep per-series order across a handover (src/fleet/handover.ts). */
+export interface HandoverGate {
+  /** This replica (still) delivers a backlog of the policy for another one: the others wait. */
+  markDraining(uid: string): void;
+  /** It no longer does (delivered, taken back, or the policy deleted). */
+  doneDraining(uid: string): void;
+  /** Resolves once no other live replica may still send the policy's older samples (or signal aborts). */
+  whenSettled(uid: string, signal: AbortSignal): Promise<void>;
 }
 
 /** What the controller reads back about a policy. */
@@ -69,6 +84,8 @@ export interface PolicyHealth {
 
 interface RunningPolicy {
   plan: PolicyPlan;
+  /** Aborted when the policy stops running here: its sinks stop waiting on a handover. */
+  gate: AbortController;
   sinks: Map<string, RemoteWriteSink>;
   sources: Map<string, SourceStats>;
   compiled: CompiledSource[];
@@ -130,6 +147,14 @@ export class Exporter {
     const previous = this.policies.get(plan.uid);
     const sinks = new Map<string, RemoteWriteSink>();
     const log = this.options.log;
+    const gate = previous?.gate ?? new AbortController();
+    // Starting to run here: another replica may still deliver the policy's older samples.
+    const handover = this.options.handover;
+    const settled =
+      previous === undefined && handover !== undefined && log !== undefined
+        ? handover.whenSettled(plan.uid, gate.signal)
+        : undefined;
+    handover?.doneDraining(plan.uid);
     // Ran by another replica until now: the sinks still draining its old backlog here are taken back.
     const draining = this.takeBack(plan.uid);
     const forwarded = this.forwarded.get(plan.uid);
@@ -158,9 +183,11 @@ export class Exporter {
       // starts once the sink it replaces has stopped, from where that one got to.
       const replaced = existing === undefined ? undefined : this.retire(existing, "replaced");
       const durable = log.sink(sinkKey(plan.uid, sinkPlan.name));
+      const startAfter =
+        settled === undefined ? replaced : Promise.all([replaced, settled]).then(() => undefined);
       sinks.set(
         sinkPlan.name,
-        new RemoteWriteSink(sinkPlan.remoteWrite, runtime, durable, replaced, continues),
+        new RemoteWriteSink(sinkPlan.remoteWrite, runtime, durable, startAfter, continues),
       );
     }
     for (const [name, sink] of [...(previous?.sinks ?? []), ...draining]) {
@@ -189,7 +216,7 @@ export class Exporter {
       if (targets.length > 0) compiled.push({ matcher: compileSelector(source.selector), targets, stats });
     }
     const pullJobs = this.options.pull === undefined ? [] : this.pullJobsOf(plan, sinks, sources);
-    this.policies.set(plan.uid, { plan, sinks, sources, compiled, pullJobs });
+    this.policies.set(plan.uid, { plan, gate, sinks, sources, compiled, pullJobs });
     this.syncPullJobs(false);
     if (previous !== undefined && previous.plan.project !== plan.project) {
       this.unindex(previous.plan.project, plan.uid);
@@ -216,8 +243,10 @@ export class Exporter {
         }),
       );
     }
+    this.options.handover?.doneDraining(uid);
     const running = this.policies.get(uid);
     if (running === undefined) return;
+    running.gate.abort();
     this.policies.delete(uid);
     this.unindex(running.plan.project, uid);
     this.syncPullJobs(options.handover !== true);
@@ -286,6 +315,7 @@ export class Exporter {
     const draining = previous?.draining ?? new Map<string, DrainingSink>();
     const log = this.options.log;
     if (running !== undefined) {
+      running.gate.abort();
       this.policies.delete(uid);
       this.unindex(running.plan.project, uid);
       for (const [name, sink] of running.sinks) {
@@ -332,6 +362,14 @@ export class Exporter {
       this.unindex(previous.plan.project, uid);
     this.forwarded.set(uid, { plan, compiled, draining });
     this.index(plan.project, uid);
+    // The replica that runs it now holds its samples until this one has delivered the backlog.
+    if (draining.size > 0) this.options.handover?.markDraining(uid);
+    else this.options.handover?.doneDraining(uid);
+  }
+
+  /** Uids of the policies whose sinks run here (in a fleet, those this replica owned at its last reconcile). */
+  runningPolicies(): IterableIterator<string> {
+    return this.policies.keys();
   }
 
   /** A sink that takes no new samples and stops, forgetting its backlog, once it has delivered it. */
@@ -343,6 +381,7 @@ export class Exporter {
         const forwarded = this.forwarded.get(uid);
         if (forwarded?.draining.get(name) !== draining) return;
         forwarded.draining.delete(name);
+        if (forwarded.draining.size === 0) this.options.handover?.doneDraining(uid);
         void this.retire(sink, "removed").finally(() => this.options.log?.removeSink(sinkKey(uid, name)));
       },
       () => undefined,
@@ -512,6 +551,7 @@ export class Exporter {
    */
   async close(): Promise<void> {
     const running = [...this.policies.values()];
+    for (const policy of running) policy.gate.abort();
     const draining = [...this.forwarded.keys()].flatMap((uid) => [...this.takeBack(uid).values()]);
     this.policies.clear();
     this.forwarded.clear();
