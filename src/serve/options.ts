@@ -6,6 +6,7 @@ import type { ClusterConnection } from "../kube/index.js";
 import type { DiskFloor } from "../exporter/buffer/defaults.js";
 import type { Exporter } from "../exporter/exporter.js";
 import type { IngestServer } from "../exporter/ingest/server.js";
+import type { HealthCheck } from "../metrics/health.js";
 import type { Logger } from "../util/index.js";
 
 export const DEFAULT_DATA_DIR = "./.telex";
@@ -140,6 +141,8 @@ export interface RunningExporter {
   readonly metricsUrl: string | undefined;
   /** Prometheus exposition of every component's metrics. */
   metrics(): string;
+  /** What the replica's /readyz checks (readiness.ts). */
+  readonly readiness: readonly HealthCheck[];
   /** Stops every component, the most downstream first; idempotent. */
   stop(): Promise<void>;
 }

@@ -206,7 +206,7 @@ export async function startReplica(
   await controller.start();
 
   // Both listeners answer the same checks.
-  const readiness = replicaReadiness({ controller, log, membership: fleet?.membership });
+  const readiness = replicaReadiness({ controller, log, membership: fleet?.membership, pull });
   const health = new HealthEndpoints({ readiness, logger });
   let ingest: IngestServer | undefined;
   const metrics = (): string => {
@@ -256,7 +256,7 @@ export async function startReplica(
     components.add("metrics", () => server.close());
     metricsUrl = server.url;
   }
-  return { exporter, controller, ingest, metricsUrl, metrics, stop: () => components.stop() };
+  return { exporter, controller, ingest, metricsUrl, metrics, readiness, stop: () => components.stop() };
 }
 
 async function startPull(
