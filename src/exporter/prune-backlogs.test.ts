@@ -7,23 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ExpositionWriter } from "../metrics/exposition.js";
-import { encodeWriteRequest } from "../remotewrite/index.js";
 import { startFaultServer, type FaultServer } from "../../test-support/fault-server.js";
-import { TENANT_LABEL } from "../../test-support/platform-series.js";
+import { TENANT_LABEL, upSamplesRequest } from "../../test-support/platform-series.js";
 import { policyPlan } from "../../test-support/policies.js";
 import { DurableLog, writeBufferMetrics } from "./buffer/index.js";
 import { Exporter } from "./exporter.js";
 
-const request = (count: number): Uint8Array =>
-  encodeWriteRequest([
-    {
-      labels: [
-        { name: "__name__", value: "up" },
-        { name: TENANT_LABEL, value: "p1" },
-      ],
-      samples: Array.from({ length: count }, (_, i) => ({ value: i, timestampMs: Date.now() + i })),
-    },
-  ]);
+const request = (count: number): Uint8Array => upSamplesRequest("p1", count);
 
 describe("backlogs of policies deleted while stopped", () => {
   let dir = "";

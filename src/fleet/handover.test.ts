@@ -4,31 +4,26 @@
 // replica that is gone is not waited for.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { KubeClient } from "../kube/index.js";
+import type { KubeClient } from "../kube/index.js";
 import { PLATFORM_NAMESPACE } from "../kube/index.js";
 import { LEASES, platformPath } from "../controller/layout.js";
 import { eventually } from "../../test-support/eventually.js";
-import { startTestApiServer, type TestApiServer } from "../../test-support/telex-api.js";
+import { startTestApiWithClient, type TestApiWithClient } from "../../test-support/telex-api.js";
 import { DRAINING_ANNOTATION, Handover, MEMBERS_VIEW_ANNOTATION, membersView } from "./handover.js";
 import { Membership } from "./membership.js";
 
 describe("Handover through Leases", () => {
-  let server: TestApiServer;
+  let api: TestApiWithClient;
   let client: KubeClient;
   const stops: (() => Promise<void>)[] = [];
 
   before(async () => {
-    server = await startTestApiServer({ bookmarkIntervalMs: 100 });
-    client = new KubeClient({
-      server: server.api.url,
-      tls: { rejectUnauthorized: true },
-      authorization: () => undefined,
-    });
+    api = await startTestApiWithClient();
+    client = api.client;
   });
   after(async () => {
     for (const stop of stops.reverse()) await stop();
-    await client.close();
-    await server.close();
+    await api.close();
   });
 
   async function replica(identity: string): Promise<{ membership: Membership; handover: Handover }> {
