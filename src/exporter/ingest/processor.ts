@@ -356,7 +356,7 @@ export class IngestProcessor implements WriteRequestScanner {
       }
       const value = this.values[i] ?? NaN;
       const timestamp = this.timestamps[i] ?? 0;
-      const item = this.items[i];
+      const item = this.itemCount === 0 ? undefined : this.items[i];
       const series = item === undefined ? route.series : itemRef(route.series, item);
       for (const source of route.sources) source.matchedSamples++;
       for (const target of route.targets) {
@@ -391,7 +391,7 @@ export class IngestProcessor implements WriteRequestScanner {
       }
       const value = this.values[i] ?? NaN;
       const timestamp = this.timestamps[i] ?? 0;
-      const item = this.items[i];
+      const item = this.itemCount === 0 ? undefined : this.items[i];
       const series = item === undefined ? route.series : itemRef(route.series, item);
       for (const source of route.sources) source.matchedSamples++;
       for (const target of route.targets) {
