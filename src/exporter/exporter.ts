@@ -412,7 +412,7 @@ export class Exporter {
     };
     counter(
       "telex_ingest_samples_received_total",
-      "Samples received by the ingest endpoint.",
+      "Samples received by the ingest endpoint (float samples, exemplars and native histogram samples, one each).",
       ingest.samplesReceived,
     );
     counter(
