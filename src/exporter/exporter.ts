@@ -234,6 +234,35 @@ export class Exporter {
     );
   }
 
+  /**
+   * Gives up the backlogs of sinks no existing policy has: policies (or sinks) deleted while
+   * Telex was stopped. `existing` maps each policy uid in the API to its sinks' names; only call
+   * it once the controller has seen every policy (Controller.caughtUp), or a backlog of a policy
+   * not listed yet would go. In a fleet every replica sees every policy, so what it prunes no
+   * replica runs. Returns the samples given up.
+   */
+  pruneBacklogs(existing: ReadonlyMap<string, readonly string[]>): number {
+    const log = this.options.log;
+    if (log === undefined) return 0;
+    const live = new Set<string>();
+    for (const [uid, sinks] of existing) for (const name of sinks) live.add(sinkKey(uid, name));
+    for (const [uid, running] of this.policies)
+      for (const name of running.sinks.keys()) live.add(sinkKey(uid, name));
+    for (const [uid, forwarded] of this.forwarded)
+      for (const name of forwarded.draining.keys()) live.add(sinkKey(uid, name));
+    let givenUp = 0;
+    for (const key of log.sinkKeys) {
+      if (live.has(key)) continue;
+      const samples = log.removeSink(key);
+      givenUp += samples;
+      this.logger.warn("gave up the buffered samples of a sink whose policy or sink no longer exists", {
+        sink: key,
+        samples,
+      });
+    }
+    return givenUp;
+  }
+
   /** In a fleet's push mode: policies other replicas run are forwarded to them (forwardTo). */
   get forwards(): boolean {
     return this.options.fleet !== undefined;

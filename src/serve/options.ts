@@ -3,6 +3,7 @@
 import type { ApiServer, ProjectQuotas } from "../apiserver/index.js";
 import type { Controller } from "../controller/controller.js";
 import type { ClusterConnection } from "../kube/index.js";
+import type { DiskFloor } from "../exporter/buffer/defaults.js";
 import type { Exporter } from "../exporter/exporter.js";
 import type { IngestServer } from "../exporter/ingest/server.js";
 import type { Logger } from "../util/index.js";
@@ -37,6 +38,8 @@ export interface DeliveryOptions {
   readonly maxBacklogAgeMs?: number;
   readonly sinkMaxBytes?: number;
   readonly totalMaxBytes?: number;
+  /** Free space the durable buffer leaves on its volume (--buffer-min-free-disk). */
+  readonly minFreeDisk?: DiskFloor;
   readonly maxShards?: number;
   readonly maxInflightRequests?: number;
   /** Bytes of request bodies in flight to all endpoints together (--max-inflight-bytes). */

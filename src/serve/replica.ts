@@ -147,6 +147,7 @@ export async function startReplica(
       ...(delivery.maxBacklogAgeMs === undefined ? {} : { maxBacklogAgeMs: delivery.maxBacklogAgeMs }),
       ...(delivery.sinkMaxBytes === undefined ? {} : { sinkMaxBytes: delivery.sinkMaxBytes }),
       ...(delivery.totalMaxBytes === undefined ? {} : { totalMaxBytes: delivery.totalMaxBytes }),
+      ...(delivery.minFreeDisk === undefined ? {} : { minFreeDisk: delivery.minFreeDisk }),
       logger,
     });
     log = opened;
@@ -211,7 +212,8 @@ export async function startReplica(
     return writer.render();
   };
   if (pull === undefined) {
-    await controller.caughtUp();
+    // Once every policy is known, the backlogs of those deleted while Telex was stopped go.
+    if (await controller.caughtUp()) exporter.pruneBacklogs(controller.policySinks());
     ingest = await startIngest(
       { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined },
       exporter,

@@ -401,6 +401,64 @@ describe("DurableLog", () => {
     await log.close();
   });
 
+  it("leaves minFreeDisk free on its volume: short of it, the oldest goes first as buffer_full", async () => {
+    const dir = await tempDir(dirs);
+    const clock = new ManualClock();
+    let freeBytes = 1 << 30;
+    const looks: number[] = [];
+    const log = await openLog(dir, {
+      clock,
+      segmentBytes: 4096,
+      minFreeDisk: { bytes: 1 << 20 },
+      diskSpace: () => {
+        looks.push(clock.now());
+        return Promise.resolve({ freeBytes, totalBytes: 1 << 31 });
+      },
+    });
+    assert.equal(log.stats.diskFreeBytes, 1 << 30, "looked at the volume when opened");
+    assert.equal(log.stats.limitBytes, 1 << 24, "room: the total bound applies");
+    const sink = log.sink("p/s");
+    const seen = trims(sink);
+    const series = seriesNamed("s");
+    for (let r = 0; r < 200; r++) {
+      const record = log.record();
+      for (let i = 0; i < 5; i++) record.add(sink, series, r * 5 + i, r);
+      await record.commit();
+    }
+    const held = log.stats.diskBytes;
+    assert.ok(held > 6 * 4096, `the log holds several segments (${held} bytes)`);
+    const trimmed = () => seen.length;
+    assert.equal(trimmed(), 0, "nothing trimmed while there is room");
+    // Something else fills the volume: what is free beyond the floor allows two segments less.
+    freeBytes = (1 << 20) - 2 * 4096;
+    await clock.advance(5_000);
+    await eventually(() => log.stats.limitBytes === held - 2 * 4096, "the bound follows the free space");
+    assert.ok(log.stats.diskBytes <= held - 2 * 4096, `disk ${log.stats.diskBytes}`);
+    assert.ok(trimmed() > 0 && seen.every(([, , reason]) => reason === "buffer_full"));
+    assert.equal(seen.at(-1)?.[1], sink.startSeq, "trims are reported exactly up to the new start");
+    const read = await readAll(sink);
+    assert.equal(read.length, sink.endSeq - sink.startSeq, "what is left reads back whole");
+    assert.equal(read[0]?.value, sink.startSeq);
+    // The volume has room again: the total bound applies again.
+    freeBytes = 1 << 30;
+    await clock.advance(5_000);
+    await eventually(() => log.stats.limitBytes === 1 << 24, "the total bound again");
+    assert.ok(looks.length >= 3);
+    await log.close();
+  });
+
+  it("measures its volume with statfs by default", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    assert.ok(log.stats.diskFreeBytes > 0, `free ${log.stats.diskFreeBytes}`);
+    const writer = new ExpositionWriter();
+    writeBufferMetrics(writer, log);
+    const text = writer.render();
+    assert.match(text, /^telex_buffer_volume_free_bytes [1-9][0-9]*$/m);
+    assert.match(text, /^telex_buffer_limit_bytes [1-9][0-9]*$/m);
+    await log.close();
+  });
+
   it("expires data older than maxBacklogAgeMs by append time", async () => {
     const dir = await tempDir(dirs);
     const clock = new ManualClock();

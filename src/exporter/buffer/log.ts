@@ -14,7 +14,7 @@
 // the series tables of the active segment and of a few recently read ones.
 // Samples themselves are only ever in memory while being written or read.
 import { constants } from "node:fs";
-import { mkdir, open, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rm, stat, statfs, writeFile } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -26,6 +26,8 @@ import { lockDirectory } from "./lock.js";
 import {
   DEFAULT_MAX_BACKLOG_AGE_MS,
   DEFAULT_MAX_PENDING_BYTES,
+  DEFAULT_MIN_FREE_DISK,
+  DISK_CHECK_INTERVAL_MS,
   DEFAULT_SEGMENT_BYTES,
   DEFAULT_SINK_MAX_BYTES,
   DEFAULT_SYNC_INTERVAL_MS,
@@ -33,6 +35,7 @@ import {
   EXPIRY_SWEEP_INTERVAL_MS,
   MAX_SEGMENT_BYTES,
   READ_GAP_BYTES,
+  type DiskFloor,
   READ_WINDOW_BYTES,
   READ_WINDOWS,
   SERIES_TABLE_CACHE,
@@ -88,13 +91,32 @@ export interface DurableLogOptions {
   readonly maxBacklogAgeMs?: number;
   /** Above this many encoded bytes not yet written, `overloaded` is true (ingest answers 429). */
   readonly maxPendingBytes?: number;
+  /** Free space to leave on the volume: below it the total bound shrinks to fit (oldest first, buffer_full). */
+  readonly minFreeDisk?: DiskFloor;
+  /** How free space is measured (tests give their own); statfs(2) of dir by default. */
+  readonly diskSpace?: (dir: string) => Promise<DiskSpace>;
   readonly clock?: Clock;
   readonly logger?: Logger;
+}
+
+export interface DiskSpace {
+  /** Bytes an unprivileged writer may still use. */
+  readonly freeBytes: number;
+  readonly totalBytes: number;
+}
+
+async function statDiskSpace(dir: string): Promise<DiskSpace> {
+  const fs = await statfs(dir);
+  return { freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
 }
 
 /** Plain numbers for /metrics. */
 export interface LogStats {
   diskBytes: number;
+  /** Free bytes on the log's volume at the last look (-1 before the first). */
+  diskFreeBytes: number;
+  /** What the log may hold now: the total bound, or less when the volume's free space is short. */
+  limitBytes: number;
   segments: number;
   appendedBytes: number;
   appendedRecords: number;
@@ -111,6 +133,8 @@ export interface LogStats {
   /** Reads of a sink's samples (SinkLog.read), and series tables of sealed segments loaded from disk for them. */
   reads: number;
   tableLoads: number;
+  /** Samples given up with their sink: its policy or the sink itself was deleted (removeSink). */
+  abandonedSamples: number;
 }
 
 export interface LogRecord {
@@ -441,6 +465,8 @@ class PendingRecord implements LogRecord {
 export class DurableLog {
   readonly stats: LogStats = {
     diskBytes: 0,
+    diskFreeBytes: -1,
+    limitBytes: 0,
     segments: 0,
     appendedBytes: 0,
     appendedRecords: 0,
@@ -455,6 +481,7 @@ export class DurableLog {
     positionRecoveries: 0,
     reads: 0,
     tableLoads: 0,
+    abandonedSamples: 0,
   };
   /** Whether the previous run ended with close(): if not, the end of the log may be resent (replays). */
   readonly cleanStart: boolean;
@@ -465,6 +492,12 @@ export class DurableLog {
   private readonly totalMaxBytes: number;
   private readonly maxBacklogAgeMs: number;
   private readonly maxPendingBytes: number;
+  private readonly minFreeDisk: DiskFloor;
+  private readonly diskSpace: (dir: string) => Promise<DiskSpace>;
+  /** The total bound the free space allows (Infinity until measured, or while there is room). */
+  private diskLimitBytes = Infinity;
+  private diskChecking: Promise<void> | undefined;
+  private diskTimer: TimerHandle | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
 
@@ -520,6 +553,9 @@ export class DurableLog {
     this.totalMaxBytes = options.totalMaxBytes ?? DEFAULT_TOTAL_MAX_BYTES;
     this.maxBacklogAgeMs = options.maxBacklogAgeMs ?? DEFAULT_MAX_BACKLOG_AGE_MS;
     this.maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    this.minFreeDisk = options.minFreeDisk ?? DEFAULT_MIN_FREE_DISK;
+    this.diskSpace = options.diskSpace ?? statDiskSpace;
+    this.stats.limitBytes = this.totalMaxBytes;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     if (this.syncIntervalMs < 0) throw new RangeError("syncIntervalMs must be ≥ 0");
@@ -589,11 +625,17 @@ export class DurableLog {
     return state === undefined ? 0 : Math.max(0, state.endSeq - state.lowWatermark());
   }
 
+  /** Keys of every sink the log holds: those in use, and those a previous run left. */
+  get sinkKeys(): string[] {
+    return [...this.sinksByKey.keys()];
+  }
+
   /** Forgets a sink (policy or sink deleted): returns how many samples of its backlog were given up. */
   removeSink(key: string): number {
     const state = this.sinksByKey.get(key);
     if (state === undefined) return 0;
     const givenUp = Math.max(0, state.endSeq - state.lowWatermark());
+    this.stats.abandonedSamples += givenUp;
     state.removed = true;
     this.sinksByKey.delete(key);
     this.registry.remove(key);
@@ -631,6 +673,8 @@ export class DurableLog {
     this.closed = true;
     this.syncTimer?.cancel();
     this.sweepTimer?.cancel();
+    this.diskTimer?.cancel();
+    await this.diskChecking;
     await this.writeIdle().catch(() => undefined);
     await this.flushPositions();
     await this.syncNow().catch(() => undefined);
@@ -789,6 +833,8 @@ export class DurableLog {
   /** Starts a new segment for the records that follow: its header and checkpoint open its first batch. */
   private rollEncoding(): void {
     this.rollNeeded = false;
+    // A new segment is the step in which the log grows: look at the volume again.
+    if (this.segments.length > 0) this.checkDisk();
     const firstLsn = this.nextLsn;
     const segment = new Segment(firstLsn, join(this.dir, segmentFileName(firstLsn)));
     segment.writerTable = [];
@@ -1101,6 +1147,57 @@ export class DurableLog {
     this.syncTimer = this.clock.setTimer(this.syncIntervalMs, tick);
   }
 
+  private startDiskTimer(): void {
+    const tick = () => {
+      if (this.closed) return;
+      this.checkDisk();
+      this.diskTimer = this.clock.setTimer(DISK_CHECK_INTERVAL_MS, tick);
+    };
+    this.diskTimer = this.clock.setTimer(DISK_CHECK_INTERVAL_MS, tick);
+  }
+
+  /**
+   * Measures the volume's free space and bounds the log to leave minFreeDisk of it: the log may hold
+   * what it holds now plus what is free beyond the floor. One look at a time; a failed statfs keeps
+   * the last bound (the log is no reason to stop ingest).
+   */
+  private checkDisk(): void {
+    if (this.diskChecking !== undefined || this.closed) return;
+    this.diskChecking = this.diskSpace(this.dir)
+      .then(
+        (space) => {
+          const floor =
+            "bytes" in this.minFreeDisk
+              ? this.minFreeDisk.bytes
+              : Math.ceil(space.totalBytes * this.minFreeDisk.fraction);
+          const allowed = this.stats.diskBytes + space.freeBytes - floor;
+          const wasShort = this.diskLimitBytes < this.totalMaxBytes;
+          this.diskLimitBytes = allowed < this.totalMaxBytes ? Math.max(0, allowed) : Infinity;
+          this.stats.diskFreeBytes = space.freeBytes;
+          this.stats.limitBytes = Math.min(this.totalMaxBytes, this.diskLimitBytes);
+          const short = this.diskLimitBytes < this.totalMaxBytes;
+          if (short && !wasShort) {
+            this.logger.warn("buffer volume short of free space: the oldest buffered data goes first", {
+              freeBytes: space.freeBytes,
+              minFreeBytes: floor,
+              limitBytes: this.stats.limitBytes,
+            });
+          } else if (wasShort && !short) {
+            this.logger.info("buffer volume has room again", { freeBytes: space.freeBytes });
+          }
+          if (!this.closed) this.enforceTotal();
+        },
+        (error: unknown) => {
+          this.logger.warn("cannot measure the buffer volume's free space", {
+            error: asError(error).message,
+          });
+        },
+      )
+      .finally(() => {
+        this.diskChecking = undefined;
+      });
+  }
+
   private startSweepTimer(): void {
     const tick = () => {
       if (this.closed) return;
@@ -1211,9 +1308,12 @@ export class DurableLog {
     this.stats.segments = this.segments.length;
   }
 
-  /** Over the total bound, the oldest segment goes regardless: every sink inside it is trimmed past it. */
+  /**
+   * Over the total bound (or what the volume's free space allows, if less), the oldest segment goes
+   * regardless: every sink inside it is trimmed past it.
+   */
   private enforceTotal(): void {
-    while (this.stats.diskBytes > this.totalMaxBytes) {
+    while (this.stats.diskBytes > this.stats.limitBytes) {
       const oldest = this.segments[0];
       if (oldest === undefined || oldest === this.active || oldest === this.encoding) return;
       for (const [sink, sinkSegment] of oldest.sinks) {
@@ -1646,6 +1746,9 @@ export class DurableLog {
     this.enforceTotal();
     this.startSyncTimer();
     this.startSweepTimer();
+    this.checkDisk();
+    await this.diskChecking;
+    this.startDiskTimer();
   }
 
   private brokenOr(message: string): Error {
