@@ -52,6 +52,16 @@ class Peers implements FleetForwarding {
   }
 }
 
+/** The value at `path` in a decoded message, or undefined: for asserting on nested optional fields. */
+function pick(value: unknown, ...path: (string | number)[]): unknown {
+  let at = value;
+  for (const key of path) {
+    if (typeof at !== "object" || at === null) return undefined;
+    at = (at as Record<string | number, unknown>)[key];
+  }
+  return at;
+}
+
 const policy = (name: string, selector: string, endpoint: string): TestPolicy => ({
   name,
   sources: { s: selector },
@@ -169,16 +179,16 @@ describe("forwarding to the replica that runs a policy", () => {
       samples: 3,
     });
     const forwarded = peers.bodies[0];
-    assert.equal(forwarded?.timeseries?.[1]?.exemplars?.[0]?.labels?.[0]?.value, "t");
-    assert.equal(forwarded?.timeseries?.[2]?.histograms?.[0]?.countInt, 2);
-    assert.equal(forwarded?.metadata?.[0]?.metricFamilyName, "rq_seconds");
+    assert.equal(pick(forwarded, "timeseries", 1, "exemplars", 0, "labels", 0, "value"), "t");
+    assert.equal(pick(forwarded, "timeseries", 2, "histograms", 0, "countInt"), 2);
+    assert.equal(pick(forwarded, "metadata", 0, "metricFamilyName"), "rq_seconds");
     assert.equal(exporter.ingest.stats.samplesForwarded, 3);
 
     // Metadata on its own, as Prometheus sends it: to the replica whose policy takes the family.
     await exporter.ingest.apply(referenceEncode({ metadata }));
     assert.equal(peers.sent.length, 2);
     assert.deepEqual(peers.sent[1], { peer: "replica-x", names: [], samples: 0 });
-    assert.equal(peers.bodies[1]?.metadata?.[0]?.help, "h");
+    assert.equal(pick(peers.bodies[1], "metadata", 0, "help"), "h");
     // A forwarded metadata-only request is not forwarded again.
     await exporter.ingest.apply(referenceEncode({ metadata }), true);
     assert.equal(peers.sent.length, 2);

@@ -134,7 +134,7 @@ describe(
         referenceEncode({
           timeseries: [
             series(SELECTED, "rq_duration_seconds", {
-              histograms: [histogram(round + 1, now + round * 1000) as never],
+              histograms: [histogram(round + 1, now + round * 1000)],
             }),
             // Prometheus stores an exemplar of a series it has: the sample comes first on the wire.
             series(SELECTED, "rq_duration_seconds_total", {
@@ -149,7 +149,7 @@ describe(
             }),
             // The other project's series and family: never sent anywhere.
             series(OTHER, "rq_duration_seconds", {
-              histograms: [histogram(100, now + round * 1000) as never],
+              histograms: [histogram(100, now + round * 1000)],
             }),
             series(OTHER, "rq_duration_seconds_total", {
               samples: [{ value: 1, timestamp: now + round * 1000 }],
