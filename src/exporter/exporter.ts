@@ -7,7 +7,8 @@ import { isDeepStrictEqual } from "node:util";
 import type { DurableLog } from "./buffer/index.js";
 import { errorField, silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
 import { compileSelector, print } from "../metricsql/index.js";
-import { UNSUPPORTED_KINDS } from "../remotewrite/index.js";
+import { ITEM_KINDS, UNSUPPORTED_KINDS } from "../remotewrite/index.js";
+import { MetadataBook } from "./metadata.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { IngestProcessor, type PeerSender } from "./ingest/processor.js";
 import { UntenantedWarnings } from "./ingest/untenanted.js";
@@ -120,10 +121,13 @@ export class Exporter {
   private readonly closing = new Set<Promise<void>>();
   /** Pull mode: samples the store returned for another project than the job's; never sent. */
   foreignPulledSamples = 0;
+  /** Push ingest's metric metadata, per project and family; sinks send that of their families. */
+  readonly metadata = new MetadataBook();
 
   constructor(private readonly options: ExporterOptions) {
     this.router = new Router({
       tenantLabel: options.tenantLabel,
+      metadata: this.metadata,
       ...(options.maxCachedSeries === undefined ? {} : { maxCachedSeries: options.maxCachedSeries }),
       ...(options.maxCachedBytes === undefined ? {} : { maxCachedBytes: options.maxCachedBytes }),
       ...(options.labelLimits === undefined ? {} : { labelLimits: options.labelLimits }),
@@ -138,6 +142,7 @@ export class Exporter {
         ignoredSamples: () => this.ingest.stats.samplesWithoutTenant,
       }),
       options.fleet,
+      this.metadata,
     );
     this.logger = options.logger ?? silentLogger;
   }
@@ -475,7 +480,7 @@ export class Exporter {
     };
     counter(
       "telex_ingest_samples_received_total",
-      "Samples received by the ingest endpoint.",
+      "Samples received by the ingest endpoint (float samples, exemplars and native histogram samples, one each).",
       ingest.samplesReceived,
     );
     counter(
@@ -507,7 +512,7 @@ export class Exporter {
         ingest.samplesForwarded,
       );
     const droppedHelp =
-      "Samples dropped at ingest, by reason (a label limit; unsupported: native histogram samples, not forwarded yet).";
+      "Samples dropped at ingest, by reason (a label limit; unsupported: exemplars and native histogram samples Telex could not forward, none since they are forwarded).";
     for (const reason of LABEL_LIMIT_REASONS) {
       writer.sample(
         "telex_ingest_samples_dropped_total",
@@ -522,12 +527,33 @@ export class Exporter {
       droppedHelp,
       "counter",
       { reason: "unsupported" },
-      ingest.unsupported.histogram,
+      ingest.unsupported.histogram + ingest.unsupported.exemplar,
+    );
+    for (const kind of ITEM_KINDS) {
+      writer.sample(
+        "telex_ingest_items_received_total",
+        "Exemplars and native histogram samples received (each also counted as a sample of its series).",
+        "counter",
+        { kind },
+        ingest.itemsReceived[kind],
+      );
+    }
+    counter(
+      "telex_ingest_metadata_kept_total",
+      "Metric metadata entries kept for at least one project, to be sent with its sinks' requests.",
+      ingest.metadataKept,
+    );
+    writer.sample(
+      "telex_ingest_metadata_families",
+      "Metric families (per project) the metadata book knows.",
+      "gauge",
+      {},
+      this.metadata.familyCount,
     );
     for (const kind of UNSUPPORTED_KINDS) {
       writer.sample(
         "telex_ingest_unsupported_total",
-        "Exemplars, native histogram samples and metadata entries received and not forwarded (Telex forwards float samples).",
+        "What accepted requests carried and Telex could not forward, by kind (metadata: no project of its family, or over the metadata bounds).",
         "counter",
         { kind },
         ingest.unsupported[kind],
@@ -631,7 +657,7 @@ export class Exporter {
       policy: plan.name,
       sink,
     });
-    return { ...this.options.sinkRuntime, logger };
+    return { ...this.options.sinkRuntime, logger, metadata: this.metadata };
   }
 
   /** Stops a sink that a plan no longer has, or has changed; resolves when it has stopped. */

@@ -5,7 +5,7 @@ import { after, describe, it } from "node:test";
 import type { ArrivalRange, BacklogTrimReason } from "../sink/backlog.js";
 import { eventually } from "../../../test-support/eventually.js";
 import { ManualClock } from "../../../test-support/manual-clock.js";
-import type { SeriesRef } from "../series.js";
+import { itemRef, type SeriesRef } from "../series.js";
 import { SampleBatch } from "../sink/queue.js";
 import { ExpositionWriter } from "../../metrics/exposition.js";
 import { DurableLog } from "./log.js";
@@ -96,6 +96,41 @@ describe("DurableLog", () => {
     );
     const first = reopened.sink("p1/a");
     assert.deepEqual(await readAll(first, sinks[0]?.endSeq ?? 0), more.get(first));
+    await reopened.close();
+  });
+
+  it("keeps exemplars and histograms as items of their series, in order with its samples, across rolls and a reopen", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const sink = log.sink("p1/items");
+    const base = seriesNamed("rq_duration_seconds");
+    const want: string[] = [];
+    for (let r = 0; r < 60; r++) {
+      const record = log.record();
+      // An item whose series has no float sample in the record still finds its series defined.
+      const item = new Uint8Array(40).fill(r);
+      record.add(sink, itemRef(base, item), 0, r);
+      want.push(`item ${r}`);
+      if (r % 2 === 0) {
+        record.add(sink, base, r, r);
+        want.push(`sample ${r}`);
+      }
+      await record.commit();
+    }
+    assert.ok(log.stats.segments > 1, "rolled over segments");
+    const readBack = async (from: DurableLog): Promise<string[]> => {
+      const batch = new SampleBatch<SeriesRef>(1000);
+      const n = await from.sink("p1/items").read(0, batch);
+      return Array.from({ length: n }, (_, i) => {
+        const ref = batch.series[i];
+        assert.equal(nameOf(ref), "rq_duration_seconds");
+        return ref?.item === undefined ? `sample ${batch.values[i]}` : `item ${ref.item[0]}`;
+      });
+    };
+    assert.deepEqual(await readBack(log), want);
+    await log.close();
+    const reopened = await openLog(dir);
+    assert.deepEqual(await readBack(reopened), want, "from the series tables on disk");
     await reopened.close();
   });
 

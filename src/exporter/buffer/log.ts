@@ -19,7 +19,7 @@ import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { silentLogger, systemClock, type Logger, type Clock, type TimerHandle } from "../../util/index.js";
-import type { SeriesRef } from "../series.js";
+import { itemRef, type SeriesRef } from "../series.js";
 import type { BacklogTrimReason, ShardPositions, SinkBacklog, TrimListener } from "../sink/backlog.js";
 import type { SampleBatch } from "../sink/queue.js";
 import { lockDirectory } from "./lock.js";
@@ -43,8 +43,8 @@ import {
 import { Float64List, Uint32List } from "./lists.js";
 import { MAX_SHARDS, recoverSlot, writeSlot } from "./positions.js";
 import {
-  DEF_HEADER_BYTES,
   FRAME_BYTES,
+  RecordFormatError,
   RECORD_CHECKPOINT,
   RECORD_SAMPLES,
   SAMPLE_BYTES,
@@ -52,6 +52,7 @@ import {
   SECTION_ENTRY_BYTES,
   checkpointBodyBytes,
   checkpointEntries,
+  definitionBytes,
   forEachDefinition,
   recordType,
   samplesBodyBytes,
@@ -59,6 +60,7 @@ import {
   sealFrame,
   writeCheckpoint,
   writeDefinition,
+  writeItemDefinition,
   writeSample,
   writeSamplesHead,
   writeSectionEntry,
@@ -751,7 +753,12 @@ export class DurableLog {
 
     const defStart = body + SAMPLES_HEAD_BYTES + sinks.length * SECTION_ENTRY_BYTES;
     let at = defStart;
-    for (const ref of fresh.refs) at = writeDefinition(buf, at, ref.logId ?? 0, ref.labelBytes);
+    for (const ref of fresh.refs) {
+      at =
+        ref.item === undefined || ref.base === undefined
+          ? writeDefinition(buf, at, ref.logId ?? 0, ref.labelBytes)
+          : writeItemDefinition(buf, at, ref.logId ?? 0, ref.base.logId ?? 0, ref.item);
+    }
     if (fresh.refs.length > 0) batch.defAreas.push(batch.fileOffset + defStart, fresh.bytes);
     for (let index = 0; index < sinks.length; index++) {
       const sink = sinks[index] as SinkState;
@@ -798,15 +805,21 @@ export class DurableLog {
     segment.writerTable = table;
     const refs: SeriesRef[] = [];
     let bytes = 0;
-    for (let i = 0; i < record.series.length; i++) {
-      const ref = record.series[i];
-      if (ref === undefined || ref.logSegment === segment.tableId || record.sinks[i]?.removed === true)
-        continue;
+    const define = (ref: SeriesRef): void => {
       ref.logSegment = segment.tableId;
       ref.logId = table.length;
       table.push(ref);
       refs.push(ref);
-      bytes += DEF_HEADER_BYTES + ref.labelBytes.length;
+      bytes += definitionBytes(ref);
+    };
+    for (let i = 0; i < record.series.length; i++) {
+      const ref = record.series[i];
+      if (ref === undefined || ref.logSegment === segment.tableId || record.sinks[i]?.removed === true)
+        continue;
+      // An item is stored by reference to its series, defined first (even without a float sample here).
+      const base = ref.base;
+      if (base !== undefined && base.logSegment !== segment.tableId) define(base);
+      define(ref);
     }
     return { refs, bytes };
   }
@@ -1632,21 +1645,28 @@ export class DurableLog {
         // a full collection gives back.
         const ids: number[] = [];
         const labels: Buffer[] = [];
+        const bases: number[] = [];
         let total = 0;
         for (let k = i; k < j; k++) {
           const at = (defOffsets[k] ?? 0) - start;
-          forEachDefinition(buf, at, defLengths[k] ?? 0, (id, labelBytes) => {
+          forEachDefinition(buf, at, defLengths[k] ?? 0, (id, bytes, baseId) => {
             ids.push(id);
-            labels.push(labelBytes);
-            total += labelBytes.length;
+            labels.push(bytes);
+            bases.push(baseId);
+            total += bytes.length;
           });
         }
         const packed = new Uint8Array(total);
         let offset = 0;
-        labels.forEach((labelBytes, n) => {
-          packed.set(labelBytes, offset);
-          table[ids[n] ?? 0] = { labelBytes: packed.subarray(offset, offset + labelBytes.length) };
-          offset += labelBytes.length;
+        labels.forEach((bytes, n) => {
+          packed.set(bytes, offset);
+          const view = packed.subarray(offset, offset + bytes.length);
+          const baseId = bases[n] ?? -1;
+          const base = baseId < 0 ? undefined : table[baseId];
+          if (baseId >= 0 && base === undefined)
+            throw new RecordFormatError(`item definition ${ids[n]} refers to undefined series ${baseId}`);
+          table[ids[n] ?? 0] = base === undefined ? { labelBytes: view } : itemRef(base, view);
+          offset += bytes.length;
         });
         i = j;
       }
