@@ -52,7 +52,8 @@ const CLUSTER_FLAGS = ["kubeconfig", "context", "in-cluster", "project", ...FLEE
 
 const ROLE_FLAGS: Readonly<Record<ServeRole, ReadonlySet<string>>> = {
   "all-in-one": new Set([...API_FLAGS, ...REPLICA_FLAGS]),
-  "api-only": new Set(["api-only", ...API_FLAGS]),
+  // The egress flags: `telex test-sink` is served by the API (src/serve/api-only.ts).
+  "api-only": new Set(["api-only", ...API_FLAGS, "endpoint-allow", "endpoint-deny"]),
   join: new Set([...JOIN_FLAGS, ...REPLICA_FLAGS]),
   cluster: new Set([...CLUSTER_FLAGS, ...REPLICA_FLAGS]),
 };

@@ -4,7 +4,10 @@ import { EgressPolicy, addressesOf } from "../exporter/egress/index.js";
 import type { ExporterRunOptions } from "./options.js";
 
 /** sharedTenancy: strangers' policies run here, so loopback and private ranges are denied by default. */
-export function egressPolicy(options: ExporterRunOptions, sharedTenancy: boolean): EgressPolicy {
+export function egressPolicy(
+  options: Pick<ExporterRunOptions, "endpointAllow" | "endpointDeny">,
+  sharedTenancy: boolean,
+): EgressPolicy {
   return new EgressPolicy({
     sharedTenancy,
     ...(options.endpointAllow === undefined ? {} : { allow: options.endpointAllow }),

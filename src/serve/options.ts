@@ -91,6 +91,12 @@ export interface ApiRunOptions {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** Quotas of the API (per project, --max-leases and --max-config-maps); unset ones take their defaults. */
   readonly quotas?: Partial<ProjectQuotas>;
+  /**
+   * --api-only: the egress policy `telex test-sink` and the endpoint warnings follow here (give it
+   * the replicas' --endpoint-allow and --endpoint-deny). All in one: the replica's flags.
+   */
+  readonly endpointAllow?: readonly string[];
+  readonly endpointDeny?: readonly string[];
   readonly logger?: Logger;
 }
 

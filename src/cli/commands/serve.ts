@@ -82,6 +82,8 @@ API flags (all in one, --api-only):
                           the API must listen on a loopback address
   --tls-cert-file FILE    PEM certificate: serve https (kubectl sends tokens only over https)
   --tls-key-file FILE     PEM private key of the certificate
+  --endpoint-allow, --endpoint-deny  with --api-only: the egress policy telex test-sink and the
+                          endpoint warnings follow (give it the replicas'; see Replica flags)
 ${quotaFlagsHelp()}
 Replica flags (all in one, --join, --kubeconfig, --in-cluster):
   --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
@@ -279,6 +281,8 @@ function apiOptions(values: ServeValues, logger: Logger): ApiRunOptions & { read
     throw new UsageError("--tls-cert-file and --tls-key-file go together");
   }
   return {
+    endpointAllow: cidrFlag("endpoint-allow", values["endpoint-allow"]),
+    endpointDeny: cidrFlag("endpoint-deny", values["endpoint-deny"]),
     apiListen: values["api-listen"] ?? DEFAULT_API_LISTEN,
     dataDir: values["data-dir"],
     ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),

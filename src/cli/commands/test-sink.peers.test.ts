@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { snappyUncompress } from "../../remotewrite/index.js";
-import { startServer, type RunningServer } from "../../serve/index.js";
+import { startApiOnly, startServer, type RunningServer } from "../../serve/index.js";
 import { runCli, type CommandResult } from "../../../test-support/cli.js";
 import { startFaultServer, type FaultServer } from "../../../test-support/fault-server.js";
 import {
@@ -656,3 +656,57 @@ describe("telex test-sink against an API server without sinks", () => {
     );
   });
 });
+
+describe(
+  "telex test-sink against telex serve --api-only (a fleet's API)",
+  { skip: victoriaMetricsAvailability().skip },
+  () => {
+    let flags: string[];
+    let vm: RunningVictoriaMetrics;
+    let apiUrl = "";
+    const cleanup = new Cleanup();
+
+    before(async () => {
+      const dir = await mkdtemp(join(tmpdir(), "telex-test-sink-api-only-"));
+      cleanup.add(() => rm(dir, { recursive: true, force: true }));
+      vm = cleanup.started(await startVictoriaMetrics());
+      // The replicas' egress flags, given to the API too: 127.0.0.2 stands for a platform network.
+      const api = cleanup.started(
+        await startApiOnly({
+          apiListen: "127.0.0.1:0",
+          dataDir: join(dir, "data"),
+          endpointDeny: ["127.0.0.2/32"],
+        }),
+      );
+      apiUrl = api.api.url;
+      flags = ["--server", apiUrl, "--project", PROJECT];
+    });
+    after(() => cleanup.run());
+
+    it("the API tests the sink itself, under the egress flags it was given", async () => {
+      const ok = await runCli(
+        ["test-sink", "-f", "-", ...flags],
+        manifest([{ endpoint: `${vm.url}/api/v1/write` }]),
+      );
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.match(phase(ok, "HTTP").line, timed("HTTP", "ok", /204 No Content: accepted/));
+
+      const denied = await runCli(
+        ["test-sink", "-f", "-", ...flags],
+        manifest([{ endpoint: "http://127.0.0.2:9/api/v1/write" }]),
+      );
+      assert.equal(denied.code, 1);
+      assert.match(
+        phase(denied, "TCP").line,
+        /^TCP {3}forbidden +127\.0\.0\.2 is in 127\.0\.0\.2\/32 \(denied by --endpoint-deny\): not connected$/,
+      );
+
+      const own = await runCli(
+        ["test-sink", "-f", "-", ...flags],
+        manifest([{ endpoint: `${apiUrl}/api/v1/write` }]),
+      );
+      assert.equal(own.code, 1);
+      assert.match(phase(own, "TCP").line, /is Telex's API listener \(always denied\): not connected$/);
+    });
+  },
+);
