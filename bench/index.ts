@@ -9,6 +9,7 @@ import { runDeliveryBench } from "./delivery.js";
 import { runFleetBench } from "./fleet.js";
 import { runIngestBench } from "./ingest.js";
 import { runLossBench } from "./loss.js";
+import { runMetricsBench } from "./metrics.js";
 import { runMetricsqlBench } from "./metricsql.js";
 import { runPullBench } from "./pull.js";
 import { remoteWriteSuite } from "./remotewrite.js";
@@ -31,6 +32,7 @@ const suites: Suite[] = [
   { title: "buffer", run: runBufferBench },
   { title: "backlog", run: runBacklogBench },
   { title: "fleet", run: runFleetBench },
+  { title: "self-metrics scrape", run: runMetricsBench },
 ];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";

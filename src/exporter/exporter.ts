@@ -8,7 +8,7 @@ import type { DurableLog } from "./buffer/index.js";
 import { errorField, silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
 import { compileSelector, print } from "../metricsql/index.js";
 import { UNSUPPORTED_KINDS } from "../remotewrite/index.js";
-import type { ExpositionWriter } from "../metrics/exposition.js";
+import type { ExpositionWriter, LabelSet } from "../metrics/exposition.js";
 import { IngestProcessor, type PeerSender } from "./ingest/processor.js";
 import { UntenantedWarnings } from "./ingest/untenanted.js";
 import type { PolicyPlan } from "./plan.js";
@@ -23,7 +23,7 @@ import {
   type SampleTarget,
 } from "./router/router.js";
 import { RemoteWriteSink, SINK_RUNTIME_DEFAULTS, type SinkRuntime } from "./sink/index.js";
-import { writeSinkMetrics } from "./sink/metrics.js";
+import { writeSinkMetrics, type LabelledSink } from "./sink/metrics.js";
 
 export interface ExporterOptions {
   readonly tenantLabel: string;
@@ -343,24 +343,29 @@ export class Exporter {
   /** Every running policy's sink and source metrics, and the ingest counters. */
   writeMetrics(writer: ExpositionWriter): void {
     // Sinks still delivering a backlog of a policy another replica runs now.
+    const labelledSinks: LabelledSink[] = [];
     for (const { plan, draining } of this.forwarded.values()) {
-      const policyLabels = { project: plan.project, namespace: plan.namespace, policy: plan.name };
-      for (const [name, { sink }] of draining)
-        writeSinkMetrics(writer, { ...policyLabels, sink: name }, sink);
+      const labels = metricLabels(plan);
+      for (const [name, { sink }] of draining) labelledSinks.push({ labels: labels.sink(name), sink });
     }
+    for (const { plan, sinks } of this.policies.values()) {
+      const labels = metricLabels(plan);
+      for (const [name, sink] of sinks) labelledSinks.push({ labels: labels.sink(name), sink });
+    }
+    writeSinkMetrics(writer, labelledSinks);
     for (const { plan, sinks, sources } of this.policies.values()) {
-      const policyLabels = { project: plan.project, namespace: plan.namespace, policy: plan.name };
-      for (const [name, sink] of sinks) writeSinkMetrics(writer, { ...policyLabels, sink: name }, sink);
+      const labels = metricLabels(plan);
       for (const [name] of sinks) {
         const health = this.options.pull?.health(`${plan.uid}/${name}`);
         if (health === undefined) continue;
-        const jobLabels = { ...policyLabels, sink: name };
+        const jobLabels = labels.sink(name);
         writer.sample(
           "telex_pull_skipped_seconds_total",
           "Time ranges a sink's pull job gave up without reading them, by reason (expired: older than --max-backlog-age).",
           "counter",
-          { ...jobLabels, reason: "expired" },
+          jobLabels,
           health.skippedSeconds.expired,
+          EXPIRED,
         );
         writer.sample(
           "telex_pull_windows_total",
@@ -396,7 +401,7 @@ export class Exporter {
           "telex_source_matched_samples_total",
           "Samples that matched a source's selector.",
           "counter",
-          { ...policyLabels, source: name },
+          labels.source(name),
           stats.matchedSamples,
         );
       }
@@ -602,6 +607,43 @@ export class Exporter {
     }
     this.router.setProject(project, sources);
   }
+}
+
+const EXPIRED = { reason: "expired" };
+
+/**
+ * The label objects of a policy's series, made once per plan: the exposition
+ * writer renders a label object once and copies it on later scrapes.
+ */
+interface PolicyMetricLabels {
+  sink(name: string): LabelSet;
+  source(name: string): LabelSet;
+}
+
+const planLabels = new WeakMap<PolicyPlan, PolicyMetricLabels>();
+
+function metricLabels(plan: PolicyPlan): PolicyMetricLabels {
+  let labels = planLabels.get(plan);
+  if (labels === undefined) {
+    const policy = { project: plan.project, namespace: plan.namespace, policy: plan.name };
+    const sinks = new Map<string, LabelSet>();
+    const sources = new Map<string, LabelSet>();
+    labels = {
+      sink: (name) => getOrSet(sinks, name, () => ({ ...policy, sink: name })),
+      source: (name) => getOrSet(sources, name, () => ({ ...policy, source: name })),
+    };
+    planLabels.set(plan, labels);
+  }
+  return labels;
+}
+
+function getOrSet<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }
 
 /** A sink's identity in the durable log: stable while the policy and the sink's name are. */

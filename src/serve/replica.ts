@@ -27,7 +27,7 @@ import {
 } from "../exporter/sink/index.js";
 import { heapLimitWarning, systemClock } from "../util/index.js";
 import { silentLogger, type Logger } from "../util/index.js";
-import { ExpositionWriter } from "../metrics/exposition.js";
+import { ExpositionWriter, type Exposition, type RenderedExposition } from "../metrics/exposition.js";
 import { HealthEndpoints } from "../metrics/health.js";
 import { writeBuildInfo, writeProcessMetrics } from "../metrics/process.js";
 import type { Components } from "./components.js";
@@ -194,7 +194,8 @@ export async function startReplica(
   const readiness = replicaReadiness({ controller, log, membership: fleet?.membership });
   const health = new HealthEndpoints({ readiness, logger });
   let ingest: IngestServer | undefined;
-  const metrics = (): string => {
+  // The listeners send the bytes as rendered; metrics() is the same text for callers in-process.
+  const metricsParts = (): RenderedExposition => {
     const writer = new ExpositionWriter();
     exporter.writeMetrics(writer);
     ingest?.writeMetrics(writer);
@@ -208,14 +209,20 @@ export async function startReplica(
     writeProcessMetrics(writer);
     writeBuildInfo(writer);
     writeReadiness(writer, readiness);
-    return writer.render();
+    return writer.renderParts();
+  };
+  const metrics = (): string => {
+    const rendered = metricsParts();
+    const text = Buffer.concat(rendered.parts).toString("utf8");
+    rendered.release();
+    return text;
   };
   if (pull === undefined) {
     await controller.caughtUp();
     ingest = await startIngest(
       { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined },
       exporter,
-      metrics,
+      metricsParts,
       health,
       egress,
       logger,
@@ -234,7 +241,7 @@ export async function startReplica(
   let metricsUrl: string | undefined;
   if (options.metricsListen !== undefined) {
     const address = parseListenAddress(options.metricsListen);
-    const server = await startMetricsServer(address.host, address.port, metrics, health);
+    const server = await startMetricsServer(address.host, address.port, metricsParts, health);
     components.add("metrics", () => server.close());
     metricsUrl = server.url;
   }
@@ -269,7 +276,7 @@ async function startPull(
 async function startIngest(
   options: ExporterRunOptions & { readonly token: string | undefined; readonly acceptForwarded: boolean },
   exporter: Exporter,
-  metrics: () => string,
+  metrics: () => Exposition,
   health: HealthEndpoints,
   egress: EgressPolicy,
   logger: Logger,

@@ -22,7 +22,7 @@ import {
   snappyUncompressedLength,
   uncompressBody,
 } from "../../remotewrite/index.js";
-import { EXPOSITION_CONTENT_TYPE, type ExpositionWriter } from "../../metrics/exposition.js";
+import { sendExposition, type Exposition, type ExpositionWriter } from "../../metrics/exposition.js";
 import { HealthEndpoints } from "../../metrics/health.js";
 import { ForwardError, MisdirectedError, type IngestProcessor } from "./processor.js";
 
@@ -102,7 +102,7 @@ export interface IngestServerOptions {
   readonly requestTimeoutMs?: number;
   readonly logger?: Logger;
   /** When set, GET /metrics answers with this Prometheus exposition (no token needed). */
-  readonly metrics?: () => string;
+  readonly metrics?: () => Exposition;
   /** In a fleet: other replicas forward series to FORWARD_PATH. */
   readonly acceptForwarded?: boolean;
   /** /livez, /healthz and /readyz (no token needed); without it /readyz has no checks. */
@@ -396,7 +396,7 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
     (request, response) => {
       const path = (request.url ?? "").split("?")[0];
       if (options.metrics !== undefined && path === "/metrics" && request.method === "GET") {
-        response.writeHead(200, { "Content-Type": EXPOSITION_CONTENT_TYPE }).end(options.metrics());
+        sendExposition(response, options.metrics());
         return;
       }
       if (request.method === "GET" || request.method === "HEAD") {
