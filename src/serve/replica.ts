@@ -15,6 +15,7 @@ import { startDemo } from "../demo/generator.js";
 import { DurableLog, writeBufferMetrics } from "../exporter/buffer/index.js";
 import type { EgressPolicy } from "../exporter/egress/index.js";
 import { Exporter } from "../exporter/exporter.js";
+import { SELF_METRICS_DEFAULTS } from "../exporter/self-metrics.js";
 import { startIngestServer, type IngestServer } from "../exporter/ingest/server.js";
 import { FileCursorStore, PullSource, type CursorStore } from "../exporter/pull/index.js";
 import { ApiCursorStore, Forwarder, Membership, Ownership } from "../fleet/index.js";
@@ -189,6 +190,7 @@ export async function startReplica(
   });
   components.add("controller", () => controller.stop());
   await controller.start();
+  startSelfMetrics(exporter, options.selfMetricsIntervalMs ?? SELF_METRICS_DEFAULTS.intervalMs, components);
 
   // Both listeners answer the same checks.
   const readiness = replicaReadiness({ controller, log, membership: fleet?.membership });
@@ -246,6 +248,28 @@ export async function startReplica(
     metricsUrl = server.url;
   }
   return { exporter, controller, ingest, metricsUrl, metrics, stop: () => components.stop() };
+}
+
+/**
+ * Every interval, the delivery metrics of the policies this replica runs,
+ * for the projects that select them (Exporter.emitSelfMetrics). An interval
+ * starts only once the last one's samples are written: a slow disk skips
+ * ticks rather than piling them up. Stopped before the exporter.
+ */
+function startSelfMetrics(exporter: Exporter, intervalMs: number, components: Components): void {
+  if (intervalMs <= 0) return;
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (running !== undefined) return;
+    running = exporter.emitSelfMetrics(Date.now()).finally(() => {
+      running = undefined;
+    });
+  }, intervalMs);
+  timer.unref();
+  components.add("self-metrics", async () => {
+    clearInterval(timer);
+    await running;
+  });
 }
 
 async function startPull(
