@@ -11,6 +11,7 @@ import { runIngestBench } from "./ingest.js";
 import { runLossBench } from "./loss.js";
 import { runMetricsBench } from "./metrics.js";
 import { runMetricsqlBench } from "./metricsql.js";
+import { runObservabilityBench } from "./observability.js";
 import { runPullBench } from "./pull.js";
 import { remoteWriteSuite } from "./remotewrite.js";
 
@@ -33,6 +34,7 @@ const suites: Suite[] = [
   { title: "backlog", run: runBacklogBench },
   { title: "fleet", run: runFleetBench },
   { title: "self-metrics scrape", run: runMetricsBench },
+  { title: "observability cost", run: runObservabilityBench },
 ];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
