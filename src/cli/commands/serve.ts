@@ -304,8 +304,11 @@ function replicaOptions(
   const routeCacheBytes = bytesFlag("route-cache-bytes", values["route-cache-bytes"]);
   const statusRefreshMs = durationFlag("status-interval", values["status-interval"]);
   const selfMetricsText = values["self-metrics-interval"];
+  // 0 (in any unit) turns the tenants' delivery metrics off.
   const selfMetricsIntervalMs =
-    selfMetricsText === "0" ? 0 : durationFlag("self-metrics-interval", selfMetricsText);
+    selfMetricsText !== undefined && /^0+(ms|s|m|h)?$/.test(selfMetricsText)
+      ? 0
+      : durationFlag("self-metrics-interval", selfMetricsText);
   const endpointAllow = cidrFlag("endpoint-allow", values["endpoint-allow"]);
   const endpointDeny = cidrFlag("endpoint-deny", values["endpoint-deny"]);
   if (values["ingest-allow-unauthenticated"] && values["ingest-token-file"] === undefined && !pull) {
