@@ -29,10 +29,6 @@ export interface LabelledSink {
   readonly sink: SinkMetricsSource;
 }
 
-/** Series per sink: 9 drop reasons, 8 request outcomes, 16 for the latency histogram and 11 more. */
-export const SERIES_PER_SINK =
-  DROP_REASONS.length + REQUEST_OUTCOMES.length + LATENCY_BUCKETS_S.length + 3 + 11;
-
 // The labels that vary within a family, rendered once.
 const REASON_LABELS = DROP_REASONS.map((reason) => renderLabels({ reason }));
 const OUTCOME_LABELS = REQUEST_OUTCOMES.map((outcome) => renderLabels({ outcome }));
