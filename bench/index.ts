@@ -4,6 +4,7 @@ import { runApiServerBench } from "./apiserver.js";
 import { runAttackBench } from "./attacks.js";
 import { runBacklogBench } from "./backlog.js";
 import { runBufferBench } from "./buffer.js";
+import { runCliBench } from "./cli.js";
 import { runControllerBench } from "./controller.js";
 import { runDeliveryBench } from "./delivery.js";
 import { runFleetBench } from "./fleet.js";
@@ -35,6 +36,7 @@ const suites: Suite[] = [
   { title: "fleet", run: runFleetBench },
   { title: "self-metrics scrape", run: runMetricsBench },
   { title: "observability cost", run: runObservabilityBench },
+  { title: "cli", run: runCliBench },
 ];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";

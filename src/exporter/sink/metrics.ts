@@ -49,7 +49,7 @@ export function writeSinkMetrics(writer: ExpositionWriter, sinks: readonly Label
   };
   each(
     "telex_sink_samples_received_total",
-    "Samples routed to the sink.",
+    "Samples routed to the sink (an exemplar or a native histogram sample counts as one, in every telex_sink_samples_* series).",
     "counter",
     (s) => s.stats.samplesReceived,
   );
