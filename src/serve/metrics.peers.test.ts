@@ -199,7 +199,8 @@ describe("/metrics of running replicas, as promtool sees it", { skip: promtool.s
       "/readyz/source failing",
       { timeoutMs: 15_000, intervalMs: 50 },
     );
-    assert.match(failing.body, /^\[-\]source failed: every pull job \(1\) fails to read the store: .*503/m);
+    // Two jobs: the gateways policy's and the health policy's (one sink each).
+    assert.match(failing.body, /^\[-\]source failed: every pull job \(2\) fails to read the store: .*503/m);
     await eventuallyValue(
       async () => (await fetch(source)).status,
       (status) => status === 200,
