@@ -56,7 +56,7 @@ interface PolicyStatus extends KubeObject {
 const ALL_POLICIES =
   "/apis/resourcemanager.miloapis.com/v1alpha1/projects/-/control-plane/apis/telemetry.miloapis.com/v1alpha1/exportpolicies";
 
-async function startNullReceiver(): Promise<{ url: string; stop: () => Promise<string> }> {
+export async function startNullReceiver(): Promise<{ url: string; stop: () => Promise<string> }> {
   const script = fileURLToPath(new URL("./null-receiver.js", import.meta.url));
   const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
   let output = "";

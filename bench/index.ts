@@ -10,7 +10,9 @@ import { runDeliveryBench } from "./delivery.js";
 import { runFleetBench } from "./fleet.js";
 import { runIngestBench } from "./ingest.js";
 import { runLossBench } from "./loss.js";
+import { runMetricsBench } from "./metrics.js";
 import { runMetricsqlBench } from "./metricsql.js";
+import { runObservabilityBench } from "./observability.js";
 import { runPullBench } from "./pull.js";
 import { remoteWriteSuite } from "./remotewrite.js";
 
@@ -32,6 +34,8 @@ const suites: Suite[] = [
   { title: "buffer", run: runBufferBench },
   { title: "backlog", run: runBacklogBench },
   { title: "fleet", run: runFleetBench },
+  { title: "self-metrics scrape", run: runMetricsBench },
+  { title: "observability cost", run: runObservabilityBench },
   { title: "cli", run: runCliBench },
 ];
 

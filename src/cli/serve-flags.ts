@@ -35,6 +35,7 @@ const REPLICA_FLAGS = [
   "route-cache-bytes",
   "tenant-label",
   "status-interval",
+  "self-metrics-interval",
   "endpoint-allow",
   "endpoint-deny",
   "source-url",

@@ -6,14 +6,21 @@
 import { isDeepStrictEqual } from "node:util";
 import type { DurableLog } from "./buffer/index.js";
 import { errorField, silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
-import { compileSelector, print } from "../metricsql/index.js";
+import { compileSelector, print, type Selector } from "../metricsql/index.js";
 import { ITEM_KINDS, UNSUPPORTED_KINDS } from "../remotewrite/index.js";
 import { MetadataBook } from "./metadata.js";
-import type { ExpositionWriter } from "../metrics/exposition.js";
+import type { ExpositionWriter, LabelSet } from "../metrics/exposition.js";
 import { IngestProcessor, type PeerSender } from "./ingest/processor.js";
 import { UntenantedWarnings } from "./ingest/untenanted.js";
 import type { PolicyPlan } from "./plan.js";
 import { pullEmitter } from "./pull-emitter.js";
+import {
+  selfMetricsRequest,
+  selfMetricsSamples,
+  selfMetricsSelector,
+  type SelfMetricsPolicy,
+  type SelfSample,
+} from "./self-metrics.js";
 import type { PullJob, PullSource } from "./pull/index.js";
 import {
   LABEL_LIMIT_REASONS,
@@ -24,7 +31,7 @@ import {
   type SampleTarget,
 } from "./router/router.js";
 import { RemoteWriteSink, SINK_RUNTIME_DEFAULTS, type SinkRuntime } from "./sink/index.js";
-import { writeSinkMetrics } from "./sink/metrics.js";
+import { writeSinkMetrics, type LabelledSink } from "./sink/metrics.js";
 
 export interface ExporterOptions {
   readonly tenantLabel: string;
@@ -121,6 +128,12 @@ export class Exporter {
   private readonly closing = new Set<Promise<void>>();
   /** Pull mode: samples the store returned for another project than the job's; never sent. */
   foreignPulledSamples = 0;
+  /** Projects where some source names the self-metrics: only theirs are generated. */
+  private readonly selfMetricProjects = new Set<string>();
+  /** The self-metrics' own way into the router, counted apart from ingest. */
+  private readonly selfIngest: IngestProcessor;
+  /** Self-metrics samples generated, handed to sinks (one per sink), and skipped. */
+  readonly selfMetrics = { generated: 0, routed: 0, skipped: 0 };
   /** Push ingest's metric metadata, per project and family; sinks send that of their families. */
   readonly metadata = new MetadataBook();
 
@@ -144,6 +157,7 @@ export class Exporter {
       options.fleet,
       this.metadata,
     );
+    this.selfIngest = new IngestProcessor(this.router, options.log, undefined, options.fleet);
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -218,7 +232,7 @@ export class Exporter {
           return running === undefined ? [] : [running];
         });
       // A source no sink forwards is not evaluated: it exports nothing, and counts nothing.
-      if (targets.length > 0) compiled.push({ matcher: compileSelector(source.selector), targets, stats });
+      if (targets.length > 0) compiled.push({ ...compileSource(source.selector), targets, stats });
     }
     const pullJobs = this.options.pull === undefined ? [] : this.pullJobsOf(plan, sinks, sources);
     this.policies.set(plan.uid, { plan, gate, sinks, sources, compiled, pullJobs });
@@ -359,7 +373,7 @@ export class Exporter {
     const compiled = plan.sources
       .filter((source) => plan.sinks.some((sink) => sink.sources.includes(source.name)))
       .map((source) => ({
-        matcher: compileSelector(source.selector),
+        ...compileSource(source.selector),
         targets: [target],
         stats: new SourceStats(),
       }));
@@ -416,24 +430,29 @@ export class Exporter {
   /** Every running policy's sink and source metrics, and the ingest counters. */
   writeMetrics(writer: ExpositionWriter): void {
     // Sinks still delivering a backlog of a policy another replica runs now.
+    const labelledSinks: LabelledSink[] = [];
     for (const { plan, draining } of this.forwarded.values()) {
-      const policyLabels = { project: plan.project, namespace: plan.namespace, policy: plan.name };
-      for (const [name, { sink }] of draining)
-        writeSinkMetrics(writer, { ...policyLabels, sink: name }, sink);
+      const labels = metricLabels(plan);
+      for (const [name, { sink }] of draining) labelledSinks.push({ labels: labels.sink(name), sink });
     }
+    for (const { plan, sinks } of this.policies.values()) {
+      const labels = metricLabels(plan);
+      for (const [name, sink] of sinks) labelledSinks.push({ labels: labels.sink(name), sink });
+    }
+    writeSinkMetrics(writer, labelledSinks);
     for (const { plan, sinks, sources } of this.policies.values()) {
-      const policyLabels = { project: plan.project, namespace: plan.namespace, policy: plan.name };
-      for (const [name, sink] of sinks) writeSinkMetrics(writer, { ...policyLabels, sink: name }, sink);
+      const labels = metricLabels(plan);
       for (const [name] of sinks) {
         const health = this.options.pull?.health(`${plan.uid}/${name}`);
         if (health === undefined) continue;
-        const jobLabels = { ...policyLabels, sink: name };
+        const jobLabels = labels.sink(name);
         writer.sample(
           "telex_pull_skipped_seconds_total",
           "Time ranges a sink's pull job gave up without reading them, by reason (expired: older than --max-backlog-age).",
           "counter",
-          { ...jobLabels, reason: "expired" },
+          jobLabels,
           health.skippedSeconds.expired,
+          EXPIRED,
         );
         writer.sample(
           "telex_pull_windows_total",
@@ -469,7 +488,7 @@ export class Exporter {
           "telex_source_matched_samples_total",
           "Samples that matched a source's selector.",
           "counter",
-          { ...policyLabels, source: name },
+          labels.source(name),
           stats.matchedSamples,
         );
       }
@@ -565,6 +584,21 @@ export class Exporter {
       "gauge",
       {},
       this.router.cachedBytes,
+    );
+    counter(
+      "telex_self_metrics_samples_generated_total",
+      "Samples of the tenants' delivery metrics (telex_export_*) generated, in projects where a source selects them.",
+      this.selfMetrics.generated,
+    );
+    counter(
+      "telex_self_metrics_samples_routed_total",
+      "Deliveries of those samples handed to sinks (one sample to two sinks counts two).",
+      this.selfMetrics.routed,
+    );
+    counter(
+      "telex_self_metrics_samples_skipped_total",
+      "Self-metrics samples not delivered for an interval: the buffer writing behind, a pull-mode sink down or full, forwarding failed.",
+      this.selfMetrics.skipped,
     );
     counter("telex_router_cache_hits_total", "Series routed from the cache.", this.router.cacheHits);
     counter("telex_router_cache_misses_total", "Series whose route was computed.", this.router.cacheMisses);
@@ -696,7 +730,130 @@ export class Exporter {
       sources.push(...(this.policies.get(uid)?.compiled ?? this.forwarded.get(uid)?.compiled ?? []));
     }
     this.router.setProject(project, sources);
+    if (sources.some((source) => source.selfMatcher !== undefined)) this.selfMetricProjects.add(project);
+    else this.selfMetricProjects.delete(project);
   }
+
+  /**
+   * Generates the delivery metrics of every policy this replica runs, in
+   * the projects where some policy selects them (self-metrics.ts), and
+   * routes them as that project's series: in push mode through the ingest
+   * path (the durable buffer, and in a fleet forwarded to the replica that
+   * runs the selecting policy), in pull mode straight to the sinks. Called
+   * every --self-metrics-interval by telex serve; returns once the samples
+   * are written (push mode with a durable buffer) or pushed.
+   */
+  async emitSelfMetrics(nowMs: number): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const project of this.selfMetricProjects) {
+      const running: SelfMetricsPolicy[] = [];
+      for (const uid of this.projectPolicies.get(project) ?? []) {
+        const policy = this.policies.get(uid);
+        if (policy !== undefined) running.push(policy);
+      }
+      const samples = selfMetricsSamples(this.options.tenantLabel, running);
+      if (samples.length === 0) continue;
+      this.selfMetrics.generated += samples.length;
+      if (this.options.pull !== undefined) {
+        this.pushSelfMetrics(samples, nowMs);
+        continue;
+      }
+      if (this.selfIngest.overloaded) {
+        this.selfMetrics.skipped += samples.length;
+        continue;
+      }
+      const routedBefore = this.selfIngest.stats.samplesRouted;
+      try {
+        const written = this.selfIngest.apply(selfMetricsRequest(samples, nowMs));
+        if (written !== undefined) {
+          writes.push(
+            written.catch((error: unknown) => {
+              this.selfMetrics.skipped += samples.length;
+              this.logger.debug("self-metrics not delivered this interval", {
+                project,
+                error: errorField(error),
+              });
+            }),
+          );
+        }
+      } catch (error: unknown) {
+        // Never expected: the series are well-formed by construction.
+        this.selfMetrics.skipped += samples.length;
+        this.logger.error("self-metrics could not be routed", { project, error: errorField(error) });
+      }
+      this.selfMetrics.routed += this.selfIngest.stats.samplesRouted - routedBefore;
+    }
+    await Promise.all(writes);
+  }
+
+  /**
+   * Pull mode: the sinks' memory rings hold what was read from the store, and
+   * must not drop it for room (pull-emitter.ts). A sink that is down or full
+   * skips this interval's self-metrics instead, like a missed scrape.
+   */
+  private pushSelfMetrics(samples: readonly SelfSample[], nowMs: number): void {
+    for (const sample of samples) {
+      const route = this.router.resolve(sample.labelBytes);
+      if (typeof route === "string") continue;
+      for (const source of route.sources) source.matchedSamples++;
+      for (const sink of route.targets) {
+        // Pull mode's targets are the policies' sinks (nothing is forwarded).
+        if (!(sink instanceof RemoteWriteSink)) continue;
+        if (sink.isDown || sink.closed || sink.queued >= sink.capacity) {
+          this.selfMetrics.skipped++;
+          continue;
+        }
+        sink.push(route.series, sample.value, nowMs);
+        this.selfMetrics.routed++;
+      }
+    }
+  }
+}
+
+const EXPIRED = { reason: "expired" };
+
+/** A source's matchers: all its groups, and those that may select Telex's own metrics. */
+function compileSource(selector: Selector): Pick<CompiledSource, "matcher" | "selfMatcher"> {
+  const self = selfMetricsSelector(selector);
+  return {
+    matcher: compileSelector(selector),
+    selfMatcher: self === undefined ? undefined : compileSelector(self),
+  };
+}
+
+/**
+ * The label objects of a policy's series, made once per plan: the exposition
+ * writer renders a label object once and copies it on later scrapes.
+ */
+interface PolicyMetricLabels {
+  sink(name: string): LabelSet;
+  source(name: string): LabelSet;
+}
+
+const planLabels = new WeakMap<PolicyPlan, PolicyMetricLabels>();
+
+function metricLabels(plan: PolicyPlan): PolicyMetricLabels {
+  let labels = planLabels.get(plan);
+  if (labels === undefined) {
+    const policy = { project: plan.project, namespace: plan.namespace, policy: plan.name };
+    const sinks = new Map<string, LabelSet>();
+    const sources = new Map<string, LabelSet>();
+    labels = {
+      sink: (name) => getOrSet(sinks, name, () => ({ ...policy, sink: name })),
+      source: (name) => getOrSet(sources, name, () => ({ ...policy, source: name })),
+    };
+    planLabels.set(plan, labels);
+  }
+  return labels;
+}
+
+function getOrSet<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }
 
 /** A sink's identity in the durable log: stable while the policy and the sink's name are. */

@@ -4,7 +4,7 @@
 // stranger reaching it can only read counters, and GET is all it answers.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.js";
+import { sendExposition, type Exposition } from "../metrics/exposition.js";
 import type { HealthEndpoints } from "../metrics/health.js";
 
 export interface MetricsServer {
@@ -19,7 +19,7 @@ export const DEFAULT_METRICS_LISTEN = "127.0.0.1:19290";
 export async function startMetricsServer(
   host: string,
   port: number,
-  metrics: () => string,
+  metrics: () => Exposition,
   health: HealthEndpoints,
 ): Promise<MetricsServer> {
   const server: Server = createServer((request, response) => {
@@ -31,7 +31,7 @@ export async function startMetricsServer(
       return;
     }
     if (path === "/metrics") {
-      response.writeHead(200, { "Content-Type": EXPOSITION_CONTENT_TYPE }).end(metrics());
+      sendExposition(response, metrics(), request.method === "HEAD");
       return;
     }
     const answer = health.answer(request.url ?? "/");

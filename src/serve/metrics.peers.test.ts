@@ -69,12 +69,24 @@ describe("/metrics of running replicas, as promtool sees it", { skip: promtool.s
       ingestListen: "127.0.0.1:0",
       dataDir: join(dir, "server"),
       statusRefreshMs: 200,
+      selfMetricsIntervalMs: 200,
       endpointAllow: ["127.0.0.0/8"],
     });
     const created = await apiRequest(server.api.projectUrl(PROJECT), "POST", POLICIES, {
       body: policy(receiver.writeUrl),
     });
     assert.equal(created.status, 201, created.text);
+    // A policy exporting the project's own delivery metrics (the gateways policy's and its own).
+    const health = await apiRequest(server.api.projectUrl(PROJECT), "POST", POLICIES, {
+      body: policyManifest({
+        name: "health",
+        sources: { own: '{__name__=~"telex_export_.*"}' },
+        sinks: [
+          { name: "receiver", endpoint: receiver.writeUrl, sources: ["own"], batch: { timeout: "100ms" } },
+        ],
+      }),
+    });
+    assert.equal(health.status, 201, health.text);
     const gateway = { resource_kind: "Gateway", [TENANT_LABEL]: PROJECT };
     puller = await startJoinedReplica({
       url: server.api.url,
@@ -132,6 +144,17 @@ describe("/metrics of running replicas, as promtool sees it", { skip: promtool.s
     assert.ok((value(exposition, "telex_ingest_samples_without_tenant_total") ?? 0) > 0);
   });
 
+  it("generates the tenants' delivery metrics every --self-metrics-interval for the project that names them", async () => {
+    await eventually(async () => {
+      const exposition = await scrape(server.ingest?.url ?? "");
+      const generated = value(exposition, "telex_self_metrics_samples_generated_total") ?? 0;
+      const routed = value(exposition, "telex_self_metrics_samples_routed_total") ?? 0;
+      // 15 series for each of the project's two sinks per interval, all to the health policy's sink.
+      assert.equal(generated % 30, 0, `generated ${generated}`);
+      return generated >= 60 && routed >= 60;
+    }, "two intervals of self-metrics routed");
+  });
+
   it("passes for a replica of a fleet in pull mode, on its own /metrics listener", async () => {
     const exposition = await scrape(puller.metricsUrl ?? "");
     lint(exposition);
@@ -176,7 +199,8 @@ describe("/metrics of running replicas, as promtool sees it", { skip: promtool.s
       "/readyz/source failing",
       { timeoutMs: 15_000, intervalMs: 50 },
     );
-    assert.match(failing.body, /^\[-\]source failed: every pull job \(1\) fails to read the store: .*503/m);
+    // Two jobs: the gateways policy's and the health policy's (one sink each).
+    assert.match(failing.body, /^\[-\]source failed: every pull job \(2\) fails to read the store: .*503/m);
     await eventuallyValue(
       async () => (await fetch(source)).status,
       (status) => status === 200,

@@ -72,6 +72,12 @@ export interface ExporterRunOptions {
   readonly demo?: boolean;
   /** How often delivery health is checked for status changes (default 10 s). */
   readonly statusRefreshMs?: number;
+  /**
+   * How often the tenants' delivery metrics (telex_export_*) are generated
+   * for the projects that select them (default SELF_METRICS_DEFAULTS, 15 s);
+   * 0 turns them off.
+   */
+  readonly selfMetricsIntervalMs?: number;
   /** CIDRs sinks may reach although a default denies them (--endpoint-allow; see src/exporter/egress). */
   readonly endpointAllow?: readonly string[];
   /** CIDRs sinks may never reach (--endpoint-deny). */

@@ -15,6 +15,7 @@ import { startDemo } from "../demo/generator.js";
 import { DurableLog, writeBufferMetrics } from "../exporter/buffer/index.js";
 import type { EgressPolicy } from "../exporter/egress/index.js";
 import { Exporter } from "../exporter/exporter.js";
+import { SELF_METRICS_DEFAULTS } from "../exporter/self-metrics.js";
 import { startIngestServer, type IngestServer } from "../exporter/ingest/server.js";
 import { FileCursorStore, PullSource, type CursorStore } from "../exporter/pull/index.js";
 import { ApiCursorStore, Forwarder, Handover, Membership, Ownership } from "../fleet/index.js";
@@ -27,7 +28,7 @@ import {
 } from "../exporter/sink/index.js";
 import { heapLimitWarning, systemClock } from "../util/index.js";
 import { silentLogger, type Logger } from "../util/index.js";
-import { ExpositionWriter } from "../metrics/exposition.js";
+import { ExpositionWriter, type Exposition, type RenderedExposition } from "../metrics/exposition.js";
 import { HealthEndpoints } from "../metrics/health.js";
 import { writeBuildInfo, writeProcessMetrics } from "../metrics/process.js";
 import type { Components } from "./components.js";
@@ -204,12 +205,14 @@ export async function startReplica(
   });
   components.add("controller", () => controller.stop());
   await controller.start();
+  startSelfMetrics(exporter, options.selfMetricsIntervalMs ?? SELF_METRICS_DEFAULTS.intervalMs, components);
 
   // Both listeners answer the same checks.
   const readiness = replicaReadiness({ controller, log, membership: fleet?.membership, pull });
   const health = new HealthEndpoints({ readiness, logger });
   let ingest: IngestServer | undefined;
-  const metrics = (): string => {
+  // The listeners send the bytes as rendered; metrics() is the same text for callers in-process.
+  const metricsParts = (): RenderedExposition => {
     const writer = new ExpositionWriter();
     exporter.writeMetrics(writer);
     ingest?.writeMetrics(writer);
@@ -224,7 +227,13 @@ export async function startReplica(
     writeProcessMetrics(writer);
     writeBuildInfo(writer);
     writeReadiness(writer, readiness);
-    return writer.render();
+    return writer.renderParts();
+  };
+  const metrics = (): string => {
+    const rendered = metricsParts();
+    const text = Buffer.concat(rendered.parts).toString("utf8");
+    rendered.release();
+    return text;
   };
   if (pull === undefined) {
     // Once every policy is known, the backlogs of those deleted while Telex was stopped go.
@@ -233,7 +242,7 @@ export async function startReplica(
     ingest = await startIngest(
       { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined },
       exporter,
-      metrics,
+      metricsParts,
       health,
       egress,
       logger,
@@ -252,11 +261,33 @@ export async function startReplica(
   let metricsUrl: string | undefined;
   if (options.metricsListen !== undefined) {
     const address = parseListenAddress(options.metricsListen);
-    const server = await startMetricsServer(address.host, address.port, metrics, health);
+    const server = await startMetricsServer(address.host, address.port, metricsParts, health);
     components.add("metrics", () => server.close());
     metricsUrl = server.url;
   }
   return { exporter, controller, ingest, metricsUrl, metrics, readiness, stop: () => components.stop() };
+}
+
+/**
+ * Every interval, the delivery metrics of the policies this replica runs,
+ * for the projects that select them (Exporter.emitSelfMetrics). An interval
+ * starts only once the last one's samples are written: a slow disk skips
+ * ticks rather than piling them up. Stopped before the exporter.
+ */
+function startSelfMetrics(exporter: Exporter, intervalMs: number, components: Components): void {
+  if (intervalMs <= 0) return;
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (running !== undefined) return;
+    running = exporter.emitSelfMetrics(Date.now()).finally(() => {
+      running = undefined;
+    });
+  }, intervalMs);
+  timer.unref();
+  components.add("self-metrics", async () => {
+    clearInterval(timer);
+    await running;
+  });
 }
 
 async function startPull(
@@ -287,7 +318,7 @@ async function startPull(
 async function startIngest(
   options: ExporterRunOptions & { readonly token: string | undefined; readonly acceptForwarded: boolean },
   exporter: Exporter,
-  metrics: () => string,
+  metrics: () => Exposition,
   health: HealthEndpoints,
   egress: EgressPolicy,
   logger: Logger,

@@ -84,6 +84,12 @@ describe("telex serve refuses", () => {
     }
   });
 
+  it("a self-metrics interval that is neither a positive duration nor 0", async () => {
+    const result = await serve("--api-listen", "127.0.0.1:0", "--self-metrics-interval", "soon");
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--self-metrics-interval: "soon" is not a positive duration/);
+  });
+
   it("an --endpoint-allow or --endpoint-deny value that is not a CIDR, naming it", async () => {
     const cases: [string, string, RegExp][] = [
       [
@@ -262,6 +268,12 @@ describe("telex serve --help", () => {
     assert.equal(result.code, 0);
     assert.match(result.stdout, /--status-interval DURATION +how often each policy's status is refreshed/);
     assert.match(result.stdout, /\(default 10s\)/);
+  });
+
+  it("lists --self-metrics-interval with its default and how to turn it off", async () => {
+    const result = await runCli(["serve", "--help"]);
+    assert.match(result.stdout, /--self-metrics-interval DURATION +how often each policy's delivery metrics/);
+    assert.match(result.stdout, /\(default 15s; 0 turns them off\)/);
   });
 
   it("lists --endpoint-allow and --endpoint-deny with the defaults and the precedence", async () => {

@@ -97,6 +97,9 @@ Replica flags (all in one, --join, --kubeconfig, --in-cluster):
   --tenant-label NAME     the label naming a series' project (default ${DEFAULTS.tenantLabel})
   --status-interval DURATION  how often each policy's status is refreshed from delivery
                           health, e.g. 500ms or 1m (default 10s)
+  --self-metrics-interval DURATION  how often each policy's delivery metrics (telex_export_*)
+                          are generated as series of its project, for the sources that
+                          select them by name (default 15s; 0 turns them off)
   --endpoint-allow CIDR[,CIDR...]  sink endpoints may reach these addresses although a default
                           denies them (repeatable). Denied by default: cloud metadata, link-local,
                           unspecified, multicast, broadcast, Telex's own listeners, the API
@@ -169,6 +172,7 @@ export const SERVE_OPTIONS = {
   "route-cache-bytes": { type: "string" },
   "tenant-label": { type: "string", default: DEFAULTS.tenantLabel },
   "status-interval": { type: "string" },
+  "self-metrics-interval": { type: "string" },
   "endpoint-allow": { type: "string", multiple: true },
   "endpoint-deny": { type: "string", multiple: true },
   "source-url": { type: "string" },
@@ -300,6 +304,12 @@ function replicaOptions(
   checkIngestAccess(values, pull);
   const routeCacheBytes = bytesFlag("route-cache-bytes", values["route-cache-bytes"]);
   const statusRefreshMs = durationFlag("status-interval", values["status-interval"]);
+  const selfMetricsText = values["self-metrics-interval"];
+  // 0 (in any unit) turns the tenants' delivery metrics off.
+  const selfMetricsIntervalMs =
+    selfMetricsText !== undefined && /^0+(ms|s|m|h)?$/.test(selfMetricsText)
+      ? 0
+      : durationFlag("self-metrics-interval", selfMetricsText);
   const endpointAllow = cidrFlag("endpoint-allow", values["endpoint-allow"]);
   const endpointDeny = cidrFlag("endpoint-deny", values["endpoint-deny"]);
   if (values["ingest-allow-unauthenticated"] && values["ingest-token-file"] === undefined && !pull) {
@@ -321,6 +331,7 @@ function replicaOptions(
     ...(routeCacheBytes === undefined ? {} : { routeCacheBytes }),
     ...(pull === undefined ? {} : { pull }),
     ...(statusRefreshMs === undefined ? {} : { statusRefreshMs }),
+    ...(selfMetricsIntervalMs === undefined ? {} : { selfMetricsIntervalMs }),
     ...(endpointAllow.length === 0 ? {} : { endpointAllow }),
     ...(endpointDeny.length === 0 ? {} : { endpointDeny }),
     demo: values.demo,

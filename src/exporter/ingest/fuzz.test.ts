@@ -135,7 +135,12 @@ describe("ingest under fuzzed requests", () => {
       }),
     );
     warmUp();
-    ingest = await startIngestServer({ host: "127.0.0.1", port: 0, processor: exporter.ingest });
+    ingest = await startIngestServer({
+      host: "127.0.0.1",
+      port: 0,
+      processor: exporter.ingest,
+      measureBlockingCpu: true,
+    });
     url = `${ingest.url}/api/v1/write`;
   });
 

@@ -7,6 +7,9 @@
 // the series' project changes its policies; other projects' series keep their
 // cached routes.
 //
+// Telex's own delivery metrics (self-metrics.ts) are routed here too, as
+// series of their project, but only to sources whose selector names them.
+//
 // A series over a label limit (LabelLimits) is dropped and counted, never
 // cached, and the rest of its request is accepted, as VictoriaMetrics and
 // Prometheus do: refusing the request would make the agent retry, or drop,
@@ -19,6 +22,7 @@ import type { SeriesMatcher } from "../../metricsql/index.js";
 import type { SinkLog } from "../buffer/index.js";
 import type { FamilyRecord, MetadataBook } from "../metadata.js";
 import type { SeriesRef } from "../series.js";
+import { isSelfMetric } from "../self-metrics.js";
 import { SeriesCache, hashRange, type CacheEntry } from "./series-cache.js";
 
 /** Where a routed sample goes: a sink's push. */
@@ -45,6 +49,12 @@ export class SourceStats {
 
 export interface CompiledSource {
   readonly matcher: SeriesMatcher;
+  /**
+   * Telex's own delivery metrics (self-metrics.ts) are matched against this
+   * instead: the source's groups that name a metric. Undefined when none
+   * does, and the source never gets them (they are opt-in by name).
+   */
+  readonly selfMatcher?: SeriesMatcher | undefined;
   /** The sinks forwarding this source. */
   readonly targets: readonly SampleTarget[];
   readonly stats: SourceStats;
@@ -224,8 +234,10 @@ export class Router {
     if (sources === undefined) return "not-selected";
     const targets: SampleTarget[] = [];
     const matched: SourceStats[] = [];
+    const self = isSelfMetric(labels);
     for (const source of sources) {
-      if (!source.matcher.matches(labels)) continue;
+      const matcher = self ? source.selfMatcher : source.matcher;
+      if (matcher === undefined || !matcher.matches(labels)) continue;
       matched.push(source.stats);
       targets.push(...source.targets);
     }

@@ -26,18 +26,19 @@ function render(): string {
     isDown: false,
     lagSeconds: () => 12.5,
   };
-  writeSinkMetrics(writer, labels, { stats: sampleStats(), buffered: 30, ...gauges });
-  writeSinkMetrics(
-    writer,
-    { ...labels, sink: "backup" },
+  writeSinkMetrics(writer, [
+    { labels, sink: { stats: sampleStats(), buffered: 30, ...gauges } },
     {
-      stats: new SinkStats(),
-      buffered: 0,
-      ...gauges,
-      bufferedBytes: 0,
-      lagSeconds: () => 0,
+      labels: { ...labels, sink: "backup" },
+      sink: {
+        stats: new SinkStats(),
+        buffered: 0,
+        ...gauges,
+        bufferedBytes: 0,
+        lagSeconds: () => 0,
+      },
     },
-  );
+  ]);
   return writer.render();
 }
 
