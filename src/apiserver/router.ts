@@ -15,6 +15,7 @@ import type { Principal } from "./auth/tokens.js";
 import type { RequestContext, ServerContext } from "./context.js";
 import { DELIVERY_SUBRESOURCE, deliveryNotServed, handleDelivery, hasDelivery } from "./delivery.js";
 import { SINK_TEST_SUBRESOURCE, handleSinkTest, sinkTestNotServed } from "./sink-test.js";
+import { isUiPath, serveUi } from "./ui/ui.js";
 import { ACCESS_REVIEW_RESOURCE, AUTHORIZATION_GROUP, RULES_REVIEW_RESOURCE } from "./discovery.js";
 import { handleAccessReview, handleRulesReview } from "./handlers/access-review.js";
 import { handleDiscovery } from "./handlers/discovery.js";
@@ -75,6 +76,11 @@ async function dispatch(
   response: ServerResponse,
 ): Promise<void> {
   const url = requestUrl(request);
+  // The status page's files hold no data; its data comes through the routes below (ui/ui.ts).
+  if (isUiPath(url.pathname)) {
+    serveUi(request, response, url.pathname);
+    return;
+  }
   const route = parseRoute(url.pathname);
   if (route.kind === "health") {
     response.writeHead(200, { "Content-Type": "text/plain" });

@@ -90,6 +90,11 @@ export interface ApiRunOptions {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** Quotas of the API (per project, --max-leases and --max-config-maps); unset ones take their defaults. */
   readonly quotas?: Partial<ProjectQuotas>;
+  /**
+   * How often each sink's rate is recorded for the status page's chart
+   * (default 15 s; src/serve/delivery-history.ts). Not a flag: tests shorten it.
+   */
+  readonly deliveryHistoryIntervalMs?: number;
   readonly logger?: Logger;
 }
 
