@@ -1,13 +1,15 @@
 // The status page's script, served as /ui/app.js. Plain browser JavaScript
 // in a string: the page needs no build step, no framework and nothing from
 // npm, and ships inside the compiled server (the image copies dist/src only).
-// It reads nothing the API does not serve to the same token: ExportPolicies
-// (list, then watch), each policy's `delivery` subresource and Events, with
+// It reads nothing the API does not serve to the same token: who it is (a
+// SelfSubjectReview), ExportPolicies (list, then watch), each policy's
+// `delivery` subresource and Events, with
 // the bearer token the user gave (kept in sessionStorage: this tab only).
 // Every value from the API reaches the page as text nodes or SVG attributes,
 // never as HTML, and the Content-Security-Policy allows no inline script.
 //
 // The script avoids backquotes and dollar-brace: it lives in a template string.
+import { PROJECTS_EXTRA } from "../handlers/self-subject-review.js";
 import { PROJECTS_PREFIX } from "../paths.js";
 
 /** How often delivery counters and Events are read again (the policies are watched). */
@@ -22,6 +24,8 @@ export const UI_SCRIPT = `"use strict";
   var EVENTS_SHOWN = ${UI_EVENTS_SHOWN};
   var POLICIES = "/apis/telemetry.miloapis.com/v1alpha1";
   var PROJECT_ANNOTATION = "telex.miloapis.com/project";
+  var REVIEW = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+  var PROJECTS_EXTRA = ${JSON.stringify(PROJECTS_EXTRA)};
   var TOKEN_KEY = "telex.token";
   var SVG = "http://www.w3.org/2000/svg";
   var root = document.getElementById("app");
@@ -394,6 +398,53 @@ export const UI_SCRIPT = `"use strict";
   }
 
   // --- every project the token may see across projects (platform tokens, open access)
+  /** Who the token is and which projects it grants ("*": every one), from a SelfSubjectReview. */
+  async function whoami(signal) {
+    var response = await fetch(REVIEW, {
+      method: "POST",
+      headers: Object.assign(headers(), { "Content-Type": "application/json" }),
+      body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }),
+      signal: signal,
+      cache: "no-store",
+    });
+    if (!response.ok) throw await failureOf(response);
+    var info = ((await response.json()).status || {}).userInfo || {};
+    var projects = (info.extra || {})[PROJECTS_EXTRA];
+    return { user: info.username || "", projects: Array.isArray(projects) ? projects : [] };
+  }
+
+  /**
+   * Policies and not-ready policies per project: one list across projects for
+   * a token of every project (projects without policies cannot be listed), else
+   * one list per project the token grants (the operator's tokens file bounds them).
+   */
+  async function projectCounts(projects, signal) {
+    var byProject = new Map();
+    var count = function (project, policy) {
+      var entry = byProject.get(project) || { policies: 0, notReady: 0 };
+      entry.policies++;
+      if (readyOf((policy.status || {}).conditions).status !== "True") entry.notReady++;
+      byProject.set(project, entry);
+    };
+    if (projects.indexOf("*") >= 0) {
+      var body = await getJson(PROJECTS + "-/control-plane" + POLICIES + "/exportpolicies", signal);
+      (body.items || []).forEach(function (p) {
+        count(((p.metadata || {}).annotations || {})[PROJECT_ANNOTATION] || "", p);
+      });
+      return byProject;
+    }
+    var lists = await Promise.all(projects.map(function (project) {
+      return getJson(PROJECTS + encodeURIComponent(project) + "/control-plane" + POLICIES + "/exportpolicies", signal)
+        .then(function (list) { return [project, list]; });
+    }));
+    lists.forEach(function (entry) {
+      byProject.set(entry[0], { policies: 0, notReady: 0 });
+      (entry[1].items || []).forEach(function (p) { count(entry[0], p); });
+    });
+    return byProject;
+  }
+
+  // --- the projects the token may see: every one for a platform token (or open access), else its own
   async function projectsPage(mine, signal) {
     var openForm = function () {
       var input = el("input", { name: "project", placeholder: "project name", required: "" });
@@ -406,34 +457,22 @@ export const UI_SCRIPT = `"use strict";
     };
     while (!signal.aborted && generation === mine) {
       try {
-        var body = await getJson(PROJECTS + "-/control-plane" + POLICIES + "/exportpolicies", signal);
-        var byProject = new Map();
-        (body.items || []).forEach(function (p) {
-          var project = ((p.metadata || {}).annotations || {})[PROJECT_ANNOTATION] || "";
-          var entry = byProject.get(project) || { policies: 0, notReady: 0 };
-          entry.policies++;
-          if (readyOf((p.status || {}).conditions).status !== "True") entry.notReady++;
-          byProject.set(project, entry);
-        });
+        var me = await whoami(signal);
+        var byProject = await projectCounts(me.projects, signal);
+        if (signal.aborted || generation !== mine) return;
         var rows = Array.from(byProject.keys()).sort().map(function (project) {
           var entry = byProject.get(project);
           return el("tr", { "data-project": project },
             el("td", {}, el("a", { href: "/ui/projects/" + encodeURIComponent(project) + "/" }, project)),
             el("td", {}, String(entry.policies)), el("td", {}, String(entry.notReady)));
         });
-        show(header("projects"), openForm(),
+        show(header("projects"), el("p", { class: "muted" }, "Signed in as " + me.user + "."), openForm(),
           rows.length === 0 ? el("p", { class: "muted" }, "No ExportPolicies in any project.")
             : el("table", { class: "projects" }, el("thead", {}, el("tr", {},
                 el("th", {}, "Project"), el("th", {}, "Policies"), el("th", {}, "Not ready"))), el("tbody", {}, rows)));
         stamp();
       } catch (failure) {
         if (signal.aborted) return;
-        if (failure instanceof ApiFailure && failure.status === 403) {
-          // A project's token: it may not list across projects, so it names its project.
-          show(header("projects"), el("p", {}, "This token is limited to its own projects."), openForm(),
-            tokenForm("Or use another token:"));
-          return;
-        }
         showFailure("projects", undefined, failure);
         if (failure instanceof ApiFailure) return;
       }

@@ -318,11 +318,17 @@ describe("the status page at /ui/ in headless Chromium", { skip }, () => {
     assert.ok(red, "the refusal is not shown in red");
     await foreign.close();
 
-    // The projects page: alpha's token may not list across projects, so it lists none.
+    // The projects page lists alpha's token its project, and no other.
     const projects = await open("/ui/", ALPHA_TOKEN);
-    await projects.waitForSelector("form.open", { timeout: 10_000 });
+    await projects.waitForSelector(`tr[data-project="${ALPHA}"]`, { timeout: 10_000 });
+    assert.match(await text(projects), /Signed in as alice\./);
     assert.ok(!(await text(projects)).includes(BRAVO));
-    assert.equal(await projects.$("tr[data-project]"), null);
+    assert.deepEqual(
+      await projects.evaluate(
+        `Array.from(document.querySelectorAll("tr[data-project]")).map((row) => row.getAttribute("data-project"))`,
+      ),
+      [ALPHA],
+    );
     await projects.close();
   });
 });
