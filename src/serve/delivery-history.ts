@@ -7,9 +7,11 @@
 // running sink's counters every `intervalMs` (15 s, vmagent's and
 // Prometheus' default scrape interval) and keeps the last `points` deltas
 // per sink (60: 15 minutes) in fixed-size rings. Memory is bounded by the
-// sinks that run, not by time or by readers: two Float64Arrays of 60 per
-// sink (~1 KiB with the map entry); at the API's default quota of 200 sinks
-// per project that is ~200 KiB per project. A sink that stops running is
+// sinks that run, not by time or by readers: two Float32Arrays of 60 per
+// sink, ~1 KiB with its key and map entry (measured: 10,000 sinks take
+// ~11 MB); at the API's default quota of 200 sinks per project that is
+// ~200 KiB per project. Float32 keeps counts exact up to 16 million per
+// interval and within 0.00001 % beyond: plenty for a chart. A sink that stops running is
 // forgotten at the next tick; a counter that goes down (the sink was rebuilt
 // with a new endpoint) counts as a reset, as Prometheus' rate() does.
 
@@ -33,8 +35,8 @@ export interface SinkRateHistory {
 }
 
 interface Ring {
-  readonly sent: Float64Array;
-  readonly dropped: Float64Array;
+  readonly sent: Float32Array;
+  readonly dropped: Float32Array;
   /** Points written so far (capped at the ring's size); the next write goes to `next`. */
   filled: number;
   next: number;
@@ -78,8 +80,8 @@ export class DeliveryHistory {
       const ring = this.#rings.get(key);
       if (ring === undefined) {
         this.#rings.set(key, {
-          sent: new Float64Array(this.#points),
-          dropped: new Float64Array(this.#points),
+          sent: new Float32Array(this.#points),
+          dropped: new Float32Array(this.#points),
           filled: 0,
           next: 0,
           lastSent: counters.samplesSent,
@@ -105,7 +107,7 @@ export class DeliveryHistory {
     const ring = this.#rings.get(key);
     if (ring === undefined || this.#lastTickMs === undefined) return undefined;
     const seconds = this.#intervalMs / 1000;
-    const oldestFirst = (values: Float64Array): number[] => {
+    const oldestFirst = (values: Float32Array): number[] => {
       const out: number[] = [];
       for (let i = ring.filled; i > 0; i--) {
         const value = values[(ring.next - i + this.#points) % this.#points] ?? 0;
