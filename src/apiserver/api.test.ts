@@ -42,7 +42,11 @@ describe("the resource API over HTTP", () => {
     it("lists the groups, versions and resources kubectl resolves", async () => {
       assert.deepEqual((await call("GET", "/api")).json()["versions"], ["v1"]);
       const groups = (await call("GET", "/apis")).json()["groups"] as { name: string }[];
-      assert.deepEqual(groups.map((g) => g.name).sort(), ["authorization.k8s.io", "telemetry.miloapis.com"]);
+      assert.deepEqual(groups.map((g) => g.name).sort(), [
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+        "telemetry.miloapis.com",
+      ]);
       const core = (await call("GET", "/api/v1")).json()["resources"] as {
         name: string;
         namespaced: boolean;

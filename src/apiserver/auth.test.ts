@@ -125,6 +125,45 @@ describe("authentication and authorization", () => {
     assert.equal(denied.status, 403, "a single-project token has no cross-project view");
   });
 
+  it("a SelfSubjectReview tells a token its own user, projects and role, in any plane", async () => {
+    const review = { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" };
+    const path = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+    const root = server.api.url;
+    const asked = await request(`${root}/`, "POST", path.slice(1), { token: TOKENS.admin, body: review });
+    assert.equal(asked.status, 201, asked.text);
+    assert.deepEqual(asked.json()["status"], {
+      userInfo: {
+        username: "alice",
+        groups: ["system:authenticated"],
+        extra: { "telex.miloapis.com/projects": ["p-one"], "telex.miloapis.com/role": ["admin"] },
+      },
+    });
+    // In another project's plane it still answers about the caller, and says nothing of that project.
+    const elsewhere = await request(server.api.projectUrl("p-two"), "POST", path, {
+      token: TOKENS.viewer,
+      body: review,
+    });
+    assert.equal(elsewhere.status, 201, elsewhere.text);
+    assert.equal(
+      JSON.stringify(elsewhere.json()["status"]),
+      JSON.stringify({
+        userInfo: {
+          username: "victor",
+          groups: ["system:authenticated"],
+          extra: { "telex.miloapis.com/projects": ["p-one"], "telex.miloapis.com/role": ["viewer"] },
+        },
+      }),
+    );
+    const platform = await request(base(), "POST", path, { token: TOKENS.controller, body: review });
+    assert.deepEqual((platform.json()["status"] as { userInfo: { extra: unknown } }).userInfo.extra, {
+      "telex.miloapis.com/projects": ["*"],
+      "telex.miloapis.com/role": ["viewer"],
+    });
+    assert.equal((await request(base(), "POST", path, { body: review })).status, 401);
+    assert.equal((await request(base(), "GET", path, { token: TOKENS.admin })).status, 405);
+    assert.equal((await request(base(), "POST", path, { token: TOKENS.admin })).status, 400);
+  });
+
   it("refuses to start without tokens on a non-loopback address", async () => {
     await assert.rejects(
       startApiServer({ listen: "0.0.0.0:0", dataDir: join(dir, "open") }),
@@ -163,6 +202,7 @@ describe("authentication and authorization", () => {
         ]);
         assert.match(await kubectl.ok(["get", "secrets"]), /^creds\s/m);
         assert.equal((await kubectl.ok(["auth", "can-i", "get", "secrets"])).trim(), "yes");
+        assert.match(await kubectl.ok(["auth", "whoami"]), /^Username\s+alice$/m);
       } finally {
         await kubectl.cleanup();
       }

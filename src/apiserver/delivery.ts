@@ -1,6 +1,6 @@
 // The `delivery` subresource of ExportPolicies: each sink's live delivery
 // counters (samples received, sent, dropped by reason, buffered; requests by
-// outcome; latency; last success and last error), its backlog (bytes, lag,
+// outcome; latency; last success and last error; the last minutes' rates), its backlog (bytes, lag,
 // shards, whether it is down and when it probes next) and each source's
 // matched samples, read on request from the exporter running in the same process.
 //
@@ -66,6 +66,16 @@ export interface SinkDelivery {
   readonly lastError?: { readonly reason: string; readonly message: string; readonly atMs: number };
   /** Every timed attempt, failed ones included. */
   readonly latency: { readonly count: number; readonly sumSeconds: number };
+  /** Rates over the last minutes, oldest first (the status page's chart); absent before the first point. */
+  readonly history?: DeliveryRateHistory;
+}
+
+export interface DeliveryRateHistory {
+  /** What each point covers; the last one ends at endMs. */
+  readonly intervalSeconds: number;
+  readonly endMs: number;
+  readonly samplesSentPerSecond: readonly number[];
+  readonly samplesDroppedPerSecond: readonly number[];
 }
 
 export interface SourceDelivery {
@@ -138,6 +148,16 @@ function sinkJson(sink: SinkDelivery): JsonObject {
           },
         }),
     latency: { count: sink.latency.count, sumSeconds: sink.latency.sumSeconds },
+    ...(sink.history === undefined
+      ? {}
+      : {
+          history: {
+            intervalSeconds: sink.history.intervalSeconds,
+            endTime: timestamp(new Date(sink.history.endMs)),
+            samplesSentPerSecond: [...sink.history.samplesSentPerSecond],
+            samplesDroppedPerSecond: [...sink.history.samplesDroppedPerSecond],
+          },
+        }),
   };
 }
 

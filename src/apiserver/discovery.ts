@@ -19,6 +19,8 @@ import { SINK_TEST_KIND, SINK_TEST_SUBRESOURCE } from "./sink-test.js";
 export const AUTHORIZATION_GROUP = "authorization.k8s.io";
 export const ACCESS_REVIEW_RESOURCE = "selfsubjectaccessreviews";
 export const RULES_REVIEW_RESOURCE = "selfsubjectrulesreviews";
+export const AUTHENTICATION_GROUP = "authentication.k8s.io";
+export const SELF_SUBJECT_REVIEW_RESOURCE = "selfsubjectreviews";
 
 const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
@@ -51,7 +53,7 @@ export function apiGroupList(project: string | undefined): JsonObject {
   const groups = groupVersions(resourcesOf(project))
     .filter((gv) => gv.group !== "")
     .map((gv) => groupEntry(gv.group, gv.version));
-  groups.push(groupEntry(AUTHORIZATION_GROUP, "v1"));
+  groups.push(groupEntry(AUTHENTICATION_GROUP, "v1"), groupEntry(AUTHORIZATION_GROUP, "v1"));
   return { kind: "APIGroupList", apiVersion: "v1", groups };
 }
 
@@ -117,6 +119,22 @@ export function apiResourceList(
   options: DiscoveryOptions,
 ): JsonObject | undefined {
   const groupVersion = group === "" ? version : `${group}/${version}`;
+  if (group === AUTHENTICATION_GROUP && version === "v1") {
+    return {
+      kind: "APIResourceList",
+      apiVersion: "v1",
+      groupVersion,
+      resources: [
+        {
+          name: SELF_SUBJECT_REVIEW_RESOURCE,
+          singularName: "selfsubjectreview",
+          namespaced: false,
+          kind: "SelfSubjectReview",
+          verbs: ["create"],
+        },
+      ],
+    };
+  }
   if (group === AUTHORIZATION_GROUP && version === "v1") {
     return {
       kind: "APIResourceList",

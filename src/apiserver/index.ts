@@ -5,10 +5,12 @@ export { ALL_PROJECTS, PLATFORM_NAMESPACE, PROJECTS_PREFIX, controlPlanePath } f
 export { LEASE_GROUP } from "./lease.js";
 export { PROJECT_ANNOTATION } from "./render.js";
 export { DELIVERY_KIND, DELIVERY_SUBRESOURCE } from "./delivery.js";
+export { UI_PREFIX } from "./ui/ui.js";
 export { SINK_TEST_KIND, SINK_TEST_SUBRESOURCE } from "./sink-test.js";
 export type { SinkTestOutcome, SinkTestPhaseStatus, SinkTestRequest, SinkTester } from "./sink-test.js";
 export type {
   DeliveryPolicyRef,
+  DeliveryRateHistory,
   DeliveryProvider,
   PolicyDelivery,
   SinkDelivery,

@@ -59,7 +59,11 @@ describe("Leases in the platform plane", () => {
       ["configmaps"],
     );
     const groups = (await call("GET", "/apis")).json()["groups"] as { name: string }[];
-    assert.deepEqual(groups.map((g) => g.name).sort(), ["authorization.k8s.io", "coordination.k8s.io"]);
+    assert.deepEqual(groups.map((g) => g.name).sort(), [
+      "authentication.k8s.io",
+      "authorization.k8s.io",
+      "coordination.k8s.io",
+    ]);
     const resources = (await call("GET", "/apis/coordination.k8s.io/v1")).json()["resources"] as Json[];
     assert.deepEqual(
       resources.map((r) => [r["name"], r["kind"], r["namespaced"]]),

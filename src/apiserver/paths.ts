@@ -64,6 +64,10 @@ const HEALTH_CHECK = /^\/(healthz|readyz|livez)\/[a-z0-9-]+$/;
 /** Project names are DNS labels; `-` is the cross-project view. */
 const PROJECT_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+export function isProjectName(name: string): boolean {
+  return PROJECT_NAME.test(name);
+}
+
 /** Where a plane's paths start: a project's control plane, the cross-project view, or the root. */
 export function planePath(project: string | undefined): string {
   return project === PLATFORM ? "" : controlPlanePath(project ?? ALL_PROJECTS);

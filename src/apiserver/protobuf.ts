@@ -1,5 +1,5 @@
 // Kubernetes' protobuf request bodies, for the kinds kubectl sends that way:
-// its typed clients (`create secret`, `create configmap`, `create namespace`, `auth can-i`)
+// its typed clients (`create secret`, `create configmap`, `create namespace`, `auth can-i`, `auth whoami`)
 // encode built-in objects as `application/vnd.kubernetes.protobuf`. Only
 // decoding is needed: those clients accept JSON responses. Field numbers are
 // those of the k8s.io/api generated.proto files.
@@ -183,7 +183,14 @@ function selfSubjectRulesReview(buffer: Buffer): JsonObject {
   return { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectRulesReview", metadata: {}, spec };
 }
 
+/** `kubectl auth whoami`: a review has no spec, only metadata; the fields are checked to be well-formed. */
+function selfSubjectReview(buffer: Buffer): JsonObject {
+  fields(buffer);
+  return { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview", metadata: {} };
+}
+
 const DECODERS: Readonly<Record<string, (raw: Buffer) => JsonObject>> = {
+  "authentication.k8s.io/v1/SelfSubjectReview": selfSubjectReview,
   "authorization.k8s.io/v1/SelfSubjectRulesReview": selfSubjectRulesReview,
   "v1/Secret": secret,
   "v1/ConfigMap": configMap,

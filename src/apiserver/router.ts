@@ -15,8 +15,16 @@ import type { Principal } from "./auth/tokens.js";
 import type { RequestContext, ServerContext } from "./context.js";
 import { DELIVERY_SUBRESOURCE, deliveryNotServed, handleDelivery, hasDelivery } from "./delivery.js";
 import { SINK_TEST_SUBRESOURCE, handleSinkTest, sinkTestNotServed } from "./sink-test.js";
-import { ACCESS_REVIEW_RESOURCE, AUTHORIZATION_GROUP, RULES_REVIEW_RESOURCE } from "./discovery.js";
+import { isUiPath, serveUi } from "./ui/ui.js";
+import {
+  ACCESS_REVIEW_RESOURCE,
+  AUTHENTICATION_GROUP,
+  AUTHORIZATION_GROUP,
+  RULES_REVIEW_RESOURCE,
+  SELF_SUBJECT_REVIEW_RESOURCE,
+} from "./discovery.js";
 import { handleAccessReview, handleRulesReview } from "./handlers/access-review.js";
+import { handleSelfSubjectReview } from "./handlers/self-subject-review.js";
 import { handleDiscovery } from "./handlers/discovery.js";
 import { handleGet, handleList } from "./handlers/read.js";
 import { handleWatch } from "./handlers/watch.js";
@@ -75,6 +83,11 @@ async function dispatch(
   response: ServerResponse,
 ): Promise<void> {
   const url = requestUrl(request);
+  // The status page's files hold no data; its data comes through the routes below (ui/ui.ts).
+  if (isUiPath(url.pathname)) {
+    serveUi(request, response, url.pathname);
+    return;
+  }
   const route = parseRoute(url.pathname);
   if (route.kind === "health") {
     // Within a control plane's path too (…/control-plane/readyz): the server's own health.
@@ -105,6 +118,18 @@ async function dispatch(
     if (request.method !== "POST") throw errors.methodNotAllowed(request.method ?? "", route.plural);
     const review = route.plural === ACCESS_REVIEW_RESOURCE ? handleAccessReview : handleRulesReview;
     await review({ ...base, format: "json" }, route.project);
+    return;
+  }
+  // `kubectl auth whoami`: every authenticated user may ask about themselves.
+  if (
+    route.group === AUTHENTICATION_GROUP &&
+    route.version === "v1" &&
+    route.plural === SELF_SUBJECT_REVIEW_RESOURCE &&
+    route.name === undefined &&
+    route.namespace === undefined
+  ) {
+    if (request.method !== "POST") throw errors.methodNotAllowed(request.method ?? "", route.plural);
+    await handleSelfSubjectReview({ ...base, format: "json" });
     return;
   }
   const verb = verbOf(request.method ?? "", route, queryBool(url.searchParams, "watch"));

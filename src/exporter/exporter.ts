@@ -427,6 +427,13 @@ export class Exporter {
     return { generation: running.plan.generation, sinks: running.sinks, sources: running.sources };
   }
 
+  /** Every sink of the policies this replica runs, with its policy's uid (for samplers that read them all). */
+  *runningSinks(): Generator<readonly [uid: string, name: string, sink: RemoteWriteSink]> {
+    for (const [uid, running] of this.policies) {
+      for (const [name, sink] of running.sinks) yield [uid, name, sink];
+    }
+  }
+
   /** Every running policy's sink and source metrics, and the ingest counters. */
   writeMetrics(writer: ExpositionWriter): void {
     // Sinks still delivering a backlog of a policy another replica runs now.

@@ -14,10 +14,33 @@ import { testSink } from "../exporter/sinktest/index.js";
 import { silentLogger } from "../util/index.js";
 import { startEmbeddedApi } from "./api-server.js";
 import { Components } from "./components.js";
+import { DeliveryHistory, sinkHistoryKey, type SinkCounters } from "./delivery-history.js";
 import { deliveryReport } from "./delivery-report.js";
 import { denyListener, egressPolicy } from "./egress.js";
 import type { RunningServer, ServerOptions } from "./options.js";
 import { startReplica } from "./replica.js";
+
+/** Reads every sink's counters each interval; returns the stop. */
+function recordHistory(history: DeliveryHistory, exporter: Exporter): () => Promise<void> {
+  const timer = setInterval(() => {
+    history.record(Date.now(), sinkCounters(exporter));
+  }, history.intervalMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    return Promise.resolve();
+  };
+}
+
+function* sinkCounters(exporter: Exporter): Generator<readonly [string, SinkCounters]> {
+  for (const [uid, name, sink] of exporter.runningSinks()) {
+    const { stats } = sink;
+    yield [
+      sinkHistoryKey(uid, name),
+      { samplesSent: stats.samplesSent, samplesDropped: stats.droppedTotal() },
+    ];
+  }
+}
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const components = new Components(options.logger ?? silentLogger);
@@ -27,11 +50,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const internalToken = randomBytes(32).toString("hex");
     // The exporter starts after the API (it needs the data directory the API creates).
     const late: { exporter?: Exporter } = {};
+    const history = new DeliveryHistory(
+      options.deliveryHistoryIntervalMs === undefined
+        ? {}
+        : { intervalMs: options.deliveryHistoryIntervalMs },
+    );
     const api = await startEmbeddedApi(options, {
       ...(options.tokensFile === undefined ? {} : { internalToken }),
       delivery: ({ uid }) => {
         const health = late.exporter?.health(uid);
-        return health === undefined ? undefined : deliveryReport(health);
+        return health === undefined
+          ? undefined
+          : deliveryReport(health, (sink) => history.rates(sinkHistoryKey(uid, sink)));
       },
       // `telex test-sink`: from this process, through the sinks' egress policy and trust.
       sinkTest: (request) => testSink({ ...request, egress }),
@@ -56,6 +86,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     late.exporter = running.exporter;
     // One process: the API listener's /readyz also says whether the exporter can do its work.
     api.addReadinessChecks(running.readiness);
+    components.add("delivery history", recordHistory(history, running.exporter));
     return { ...running, api };
   });
 }

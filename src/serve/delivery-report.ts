@@ -2,15 +2,20 @@
 // subresource (served on read, never written to status: see
 // src/apiserver/delivery.ts). Only where the API and the exporter share a
 // process: the all-in-one server.
-import type { PolicyDelivery } from "../apiserver/index.js";
+import type { DeliveryRateHistory, PolicyDelivery } from "../apiserver/index.js";
 import type { PolicyHealth } from "../exporter/exporter.js";
 import { DROP_REASONS, REQUEST_OUTCOMES } from "../exporter/sink/index.js";
 
-export function deliveryReport(health: PolicyHealth): PolicyDelivery {
+/** `history`: a sink's recent rates by its name, when the server keeps them (delivery-history.ts). */
+export function deliveryReport(
+  health: PolicyHealth,
+  history: (sink: string) => DeliveryRateHistory | undefined = () => undefined,
+): PolicyDelivery {
   return {
     generation: health.generation,
     sinks: [...health.sinks].map(([name, sink]) => {
       const { stats } = sink;
+      const rates = history(name);
       return {
         name,
         samplesReceived: stats.samplesReceived,
@@ -36,6 +41,7 @@ export function deliveryReport(health: PolicyHealth): PolicyDelivery {
         ...(stats.lastSuccessMs === undefined ? {} : { lastSuccessMs: stats.lastSuccessMs }),
         ...(stats.lastError === undefined ? {} : { lastError: stats.lastError }),
         latency: { count: stats.latency.count, sumSeconds: stats.latency.sumSeconds },
+        ...(rates === undefined ? {} : { history: rates }),
       };
     }),
     sources: [...health.sources].map(([name, stats]) => ({ name, samplesMatched: stats.matchedSamples })),

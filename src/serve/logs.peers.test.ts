@@ -162,7 +162,7 @@ describe("telex serve --log-format json", () => {
     const nonJson = output
       .split("\n")
       .filter((line) => line.trim() !== "" && !line.startsWith("{"))
-      .filter((line) => !/^(api|ingest|metrics|controller|Next| {2})/.test(line));
+      .filter((line) => !/^(api|ui|ingest|metrics|controller|Next| {2})/.test(line));
     assert.deepEqual(nonJson, [], "stderr holds only JSON events");
   });
 });

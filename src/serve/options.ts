@@ -103,6 +103,11 @@ export interface ApiRunOptions {
    */
   readonly endpointAllow?: readonly string[];
   readonly endpointDeny?: readonly string[];
+  /**
+   * How often each sink's rate is recorded for the status page's chart
+   * (default 15 s; src/serve/delivery-history.ts). Not a flag: tests shorten it.
+   */
+  readonly deliveryHistoryIntervalMs?: number;
   readonly logger?: Logger;
 }
 

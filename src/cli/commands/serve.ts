@@ -6,7 +6,12 @@
 // stable line (`api: listening on URL`, `controller: watching exportpolicies
 // of … at URL`) that scripts and tests read.
 import { parseArgs } from "node:util";
-import { ApiServerConfigError, DEFAULT_API_LISTEN, TokensFileError } from "../../apiserver/index.js";
+import {
+  ApiServerConfigError,
+  DEFAULT_API_LISTEN,
+  TokensFileError,
+  UI_PREFIX,
+} from "../../apiserver/index.js";
 import { inClusterConnection, loadKubeconfig, type ClusterConnection } from "../../kube/index.js";
 import { PROJECT_LABEL } from "../../controller/namespace-projects.js";
 import { LOG_FORMATS, LOG_LEVELS, createLogger, type Logger } from "../../util/index.js";
@@ -424,6 +429,7 @@ async function runAllInOne(
   const server = await started(io, api.apiListen, () => startServer({ ...replica, ...api }));
   if (server === undefined) return EXIT.failure;
   io.stdout.write(`api: listening on ${server.api.url}\n`);
+  io.stdout.write(`ui: ${server.api.url}${UI_PREFIX}\n`);
   printSources(io, server, replica);
   io.stdout.write(nextSteps(`--server ${server.api.projectUrl("my-project")} `, server.ingest?.url));
   warnAboutApi(server.api, api);
@@ -439,6 +445,7 @@ async function runApiOnly(
   if (running === undefined) return EXIT.failure;
   const { url } = running.api;
   io.stdout.write(`api: listening on ${url}\n`);
+  io.stdout.write(`ui: ${url}${UI_PREFIX}\n`);
   io.stdout.write(`
 Next:
   kubectl --server ${running.api.projectUrl("my-project")} apply -f examples/exportpolicy.yaml
