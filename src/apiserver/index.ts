@@ -6,6 +6,14 @@ export { LEASE_GROUP } from "./lease.js";
 export { PROJECT_ANNOTATION } from "./render.js";
 export { DELIVERY_KIND, DELIVERY_SUBRESOURCE } from "./delivery.js";
 export { SINK_TEST_KIND, SINK_TEST_SUBRESOURCE } from "./sink-test.js";
+export {
+  PREVIEW_KIND,
+  PREVIEW_SUBRESOURCE,
+  PreviewUnavailableError,
+  type PolicyPreviewer,
+  type PreviewOutcome,
+  type PreviewRequest,
+} from "./preview.js";
 export type { SinkTestOutcome, SinkTestPhaseStatus, SinkTestRequest, SinkTester } from "./sink-test.js";
 export type {
   DeliveryPolicyRef,

@@ -6,6 +6,7 @@ import * as describeCommand from "./commands/describe.js";
 import * as explainCommand from "./commands/explain.js";
 import * as getCommand from "./commands/get.js";
 import * as kubeconfigCommand from "./commands/kubeconfig.js";
+import * as previewCommand from "./commands/preview.js";
 import * as serveCommand from "./commands/serve.js";
 import * as testSinkCommand from "./commands/test-sink.js";
 import * as validateCommand from "./commands/validate.js";
@@ -25,6 +26,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   explain: explainCommand,
   get: getCommand,
   kubeconfig: kubeconfigCommand,
+  preview: previewCommand,
   serve: serveCommand,
   "test-sink": testSinkCommand,
   validate: validateCommand,

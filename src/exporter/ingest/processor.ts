@@ -28,10 +28,12 @@ import type { DurableLog } from "../buffer/index.js";
 import type { SeriesRef } from "../series.js";
 import {
   LABEL_LIMIT_REASONS,
+  countSample,
   type LabelLimitReason,
   type Route,
   type Router,
   type SampleTarget,
+  type SeriesActivity,
   type Unrouted,
 } from "../router/router.js";
 import type { UntenantedWarnings } from "./untenanted.js";
@@ -97,6 +99,9 @@ const MAX_KEPT_SCRATCH = 65_536;
 export class IngestProcessor implements WriteRequestScanner {
   readonly stats = new IngestStats();
   private routes: (Route | Unrouted | undefined)[] = new Array<Route | Unrouted | undefined>(INITIAL_SCRATCH);
+  /** Each sample's series activity, counted once the request is accepted (for `telex preview`). */
+  private activities: (SeriesActivity | undefined)[] = new Array<SeriesActivity | undefined>(INITIAL_SCRATCH);
+  private currentActivity: SeriesActivity | undefined;
   private values = new Float64Array(INITIAL_SCRATCH);
   private timestamps = new Float64Array(INITIAL_SCRATCH);
   private count = 0;
@@ -160,6 +165,7 @@ export class IngestProcessor implements WriteRequestScanner {
     try {
       if (!scanWriteRequest(request, this)) {
         this.routes.fill(undefined, 0, this.count);
+        this.activities.fill(undefined, 0, this.count);
         this.count = 0;
         decodeWriteRequestRaw(request, this.visitor);
       }
@@ -174,6 +180,8 @@ export class IngestProcessor implements WriteRequestScanner {
     } finally {
       for (const kind of UNSUPPORTED_KINDS) this.unsupportedSeen[kind] = 0;
       this.routes.fill(undefined, 0, this.count);
+      this.activities.fill(undefined, 0, this.count);
+      this.currentActivity = undefined;
       this.count = 0;
       // Left over only when applying threw midway: nothing of the request is forwarded then.
       if (this.peerBatches.size > 0) this.peerBatches = new Map();
@@ -185,6 +193,7 @@ export class IngestProcessor implements WriteRequestScanner {
   /** WriteRequestScanner: resolves the series' route. */
   series(bytes: Uint8Array, start: number, end: number): void {
     this.current = this.router.resolve(bytes, start, end);
+    this.currentActivity = this.router.resolvedActivity;
     if (this.current === "no-tenant") this.untenanted?.noteSeries(bytes, start, end);
   }
 
@@ -192,6 +201,7 @@ export class IngestProcessor implements WriteRequestScanner {
   sample(value: number, timestampMs: number): void {
     if (this.count === this.values.length) this.grow();
     this.routes[this.count] = this.current;
+    this.activities[this.count] = this.currentActivity;
     this.values[this.count] = value;
     this.timestamps[this.count] = timestampMs;
     this.count++;
@@ -269,7 +279,10 @@ export class IngestProcessor implements WriteRequestScanner {
     const stats = this.stats;
     const count = this.count;
     stats.samplesReceived += count;
+    const minute = this.router.currentMinute();
     for (let i = 0; i < count; i++) {
+      const activity = this.activities[i];
+      if (activity !== undefined) countSample(activity, minute);
       const route = this.routes[i];
       if (route === undefined || typeof route === "string") {
         this.countUnrouted(route);
@@ -298,11 +311,14 @@ export class IngestProcessor implements WriteRequestScanner {
     const stats = this.stats;
     const count = this.count;
     stats.samplesReceived += count;
+    const minute = this.router.currentMinute();
     const record = log.record(count);
     const targets: SampleTarget[] = [];
     // Targets without a log (none in telex serve) get their samples after the write, too.
     let memoryOnly: MemoryPushes | undefined;
     for (let i = 0; i < count; i++) {
+      const activity = this.activities[i];
+      if (activity !== undefined) countSample(activity, minute);
       const route = this.routes[i];
       if (route === undefined || typeof route === "string") {
         this.countUnrouted(route);
@@ -345,6 +361,7 @@ export class IngestProcessor implements WriteRequestScanner {
     this.values = new Float64Array(INITIAL_SCRATCH);
     this.timestamps = new Float64Array(INITIAL_SCRATCH);
     this.routes = new Array<Route | Unrouted | undefined>(INITIAL_SCRATCH);
+    this.activities = new Array<SeriesActivity | undefined>(INITIAL_SCRATCH);
   }
 
   private grow(): void {
@@ -356,6 +373,7 @@ export class IngestProcessor implements WriteRequestScanner {
     this.values = values;
     this.timestamps = timestamps;
     this.routes.length = size;
+    this.activities.length = size;
   }
 }
 
