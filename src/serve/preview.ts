@@ -8,7 +8,7 @@ import { scopedSources } from "../controller/compile.js";
 import type { Exporter } from "../exporter/exporter.js";
 import { StorePreviewError, previewPull, previewPush } from "../exporter/preview/index.js";
 import type { Clock } from "../util/index.js";
-import type { ExporterRunOptions } from "./options.js";
+import { PULL_DEFAULTS, type ExporterRunOptions } from "./options.js";
 
 export function policyPreviewer(
   options: ExporterRunOptions,
@@ -25,7 +25,13 @@ export function policyPreviewer(
     const pull = options.pull;
     if (pull !== undefined) {
       try {
-        return await previewPull(plan, { url: pull.url, tenantLabel, nowMs: clock.now() });
+        return await previewPull(plan, {
+          url: pull.url,
+          tenantLabel,
+          nowMs: clock.now(),
+          mode: pull.mode ?? "export",
+          intervalMs: pull.intervalMs ?? PULL_DEFAULTS.intervalMs,
+        });
       } catch (error: unknown) {
         if (error instanceof StorePreviewError)
           throw new PreviewUnavailableError(`the metrics store did not answer: ${error.message}`);

@@ -3,8 +3,10 @@
 // share metric names (and one series pushed over Remote Write to the real
 // ingest endpoint), previewed per project — no project ever sees another's
 // series — with tokens: a viewer may preview, another project's admin may
-// not. Pull mode: a real VictoriaMetrics holding two projects' series with
-// the same names. Also `apply --dry-run=server`'s preview warnings.
+// not; `telex apply --dry-run=server` prints the preview as warnings. Pull
+// mode: a real VictoriaMetrics holding two projects' series with the same
+// names, in export and federate mode, and kubectl's own `apply
+// --dry-run=server` printing the warnings.
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,6 +16,7 @@ import { stringify } from "yaml";
 import { startServer, type RunningServer } from "../../serve/index.js";
 import { runCli } from "../../../test-support/cli.js";
 import { eventuallyValue } from "../../../test-support/eventually.js";
+import { Kubectl, kubectlPeer } from "../../../test-support/kubectl.js";
 import { TENANT_LABEL } from "../../../test-support/platform-series.js";
 import { pushSeries } from "../../../test-support/remote-write-client.js";
 import {
@@ -333,6 +336,63 @@ describe(
         // VictoriaMetrics answers for its last minute (30 s behind now): 4 samples per series, give or take one.
         const perSeries = source(status, "rq").samplesPerMinute / rq;
         assert.ok(perSeries >= 2 && perSeries <= 6, String(perSeries));
+      }
+    });
+
+    it(
+      "kubectl apply --dry-run=server prints the preview as warnings",
+      { skip: kubectlPeer.skip },
+      async () => {
+        // No tokens on this server: kubectl sends no bearer token over plain HTTP.
+        const kubectl = await Kubectl.create({ server: server.api.projectUrl("alpha-1") });
+        try {
+          const result = await kubectl.run(["apply", "--dry-run=server", "-f", join(dir, "policy.yaml")]);
+          assert.equal(result.code, 0, result.stderr);
+          assert.match(
+            result.stdout,
+            /exportpolicy\.telemetry\.miloapis\.com\/look created \(server dry run\)/,
+          );
+          assert.match(
+            result.stderr,
+            /^Warning: preview: source rq matches 3 series of project alpha-1 now \([\d.]+ samples\/min\)$/m,
+          );
+          assert.match(
+            result.stderr,
+            /^Warning: preview: sink all would receive 3 series, [\d.]+ samples\/min$/m,
+          );
+        } finally {
+          await kubectl.cleanup();
+        }
+      },
+    );
+
+    it("in federate mode a sink gets each series' latest sample once per pull interval", async () => {
+      const federating = await startServer({
+        apiListen: "127.0.0.1:0",
+        dataDir: join(dir, "federate-data"),
+        metricsListen: "127.0.0.1:0",
+        pull: { url: vm.url, mode: "federate", intervalMs: 20_000 },
+      });
+      try {
+        const file = join(dir, "policy.yaml");
+        const result = await runCli([
+          "preview",
+          "-f",
+          file,
+          "-o",
+          "json",
+          "--server",
+          federating.api.url,
+          "--project",
+          "beta-2",
+        ]);
+        assert.equal(result.code, 0, result.stderr);
+        const status = statusOf(result.stdout);
+        // 5 series of rq, read 3 times a minute.
+        assert.equal(source(status, "rq").samplesPerMinute, 15);
+        assert.equal(sink(status, "all").samplesPerMinute, 15 + 30);
+      } finally {
+        await federating.stop();
       }
     });
 

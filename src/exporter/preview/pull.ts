@@ -7,7 +7,10 @@
 //   known); every series returned is checked for the project's tenant label
 //   again, as the pull emitter checks what it reads, so a misbehaving store
 //   cannot show another project's series;
-// - /api/v1/query `sum(count_over_time(SELECTOR[1m]))` for samples per minute.
+// - /api/v1/query `sum(count_over_time(SELECTOR[1m]))` for samples per minute
+//   in export mode (every sample is read); in federate mode a job reads the
+//   latest sample of each series once per pull interval, so a sink gets
+//   series × 60 s / interval a minute, and the store is not asked.
 // A sink's job reads the union of its sources once, so its series are the
 // union of theirs; its samples are summed per distinct selector branch (a
 // series matching two different branches counts twice — the upper bound).
@@ -34,6 +37,9 @@ export interface PullPreviewOptions {
   readonly url: string;
   readonly tenantLabel: string;
   readonly nowMs: number;
+  /** The pull jobs' mode: export reads every sample, federate the latest per interval. */
+  readonly mode: "export" | "federate";
+  readonly intervalMs: number;
 }
 
 /** Why the store could not answer: its message, for the caller's 502/504. */
@@ -138,6 +144,10 @@ export async function previewPull(plan: PreviewPlan, options: PullPreviewOptions
   };
 
   const perMinuteOf = async (selector: string): Promise<number> => {
+    if (options.mode === "federate") {
+      const { keys } = await seriesOf([selector]);
+      return (keys.length * 60_000) / options.intervalMs;
+    }
     const form = new URLSearchParams();
     form.set("query", `sum(count_over_time(${selector}[1m]))`);
     form.set("time", endSeconds);
