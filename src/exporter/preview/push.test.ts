@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { parse, scope } from "../../metricsql/index.js";
 import { encodeWriteRequest, type TimeSeriesInput } from "../../remotewrite/index.js";
 import { IngestProcessor } from "../ingest/processor.js";
-import { Router } from "../router/router.js";
+import { ACTIVITY_EPOCH_SECONDS, Router } from "../router/router.js";
 import { previewPush, samplesPerMinute, type PreviewPlan } from "./push.js";
 import { SmallestStrings, formatSeries } from "./report.js";
 
@@ -140,7 +140,12 @@ describe("previewPush", () => {
 
 describe("samplesPerMinute", () => {
   it("is at least a minute's worth for a series first seen seconds ago", () => {
-    const activity = { minute: T0 / MINUTE, samples: 1, previousSamples: 0, firstSeenMs: T0 + 1000 };
+    const activity = {
+      minute: T0 / MINUTE,
+      samples: 1,
+      previousSamples: 0,
+      firstSeenSecond: (T0 + 1000) / 1000 - ACTIVITY_EPOCH_SECONDS,
+    };
     assert.equal(samplesPerMinute(activity, T0 + 2000), 1);
   });
 });

@@ -109,9 +109,16 @@ export interface SeriesActivity {
   samples: number;
   /** Samples in the minute before it (0 when the series was not seen then). */
   previousSamples: number;
-  /** When the series entered the cache (again, after an eviction). */
-  readonly firstSeenMs: number;
+  /**
+   * When the series entered the cache (again, after an eviction), in seconds
+   * since ACTIVITY_EPOCH_SECONDS: a small integer, stored in the entry itself
+   * where milliseconds since 1970 would take a boxed number of their own.
+   */
+  readonly firstSeenSecond: number;
 }
+
+/** 2025-01-01T00:00:00Z: firstSeenSecond counts from here (a small integer until 2059). */
+export const ACTIVITY_EPOCH_SECONDS = 1_735_689_600;
 
 /** Counts one accepted sample of the series, in the given minute. */
 export function countSample(activity: SeriesActivity, minute: number): void {
@@ -270,7 +277,7 @@ export class Router {
       minute: 0,
       samples: 0,
       previousSamples: 0,
-      firstSeenMs: this.now(),
+      firstSeenSecond: Math.floor(this.now() / 1000) - ACTIVITY_EPOCH_SECONDS,
     });
     this.resolvedActivity = created.value;
     this.link(created);
