@@ -4,6 +4,7 @@ import { runApiServerBench } from "./apiserver.js";
 import { runAttackBench } from "./attacks.js";
 import { runBacklogBench } from "./backlog.js";
 import { runBufferBench } from "./buffer.js";
+import { runCliBench } from "./cli.js";
 import { runControllerBench } from "./controller.js";
 import { runDeliveryBench } from "./delivery.js";
 import { runFleetBench } from "./fleet.js";
@@ -31,6 +32,7 @@ const suites: Suite[] = [
   { title: "buffer", run: runBufferBench },
   { title: "backlog", run: runBacklogBench },
   { title: "fleet", run: runFleetBench },
+  { title: "cli", run: runCliBench },
 ];
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";

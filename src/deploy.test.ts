@@ -33,10 +33,11 @@ import {
   accessKey,
   type ApiAccess,
 } from "./controller/access.js";
-import { DEFAULT_TOTAL_MAX_BYTES } from "./exporter/buffer/defaults.js";
+import { DEFAULT_MIN_FREE_DISK, DEFAULT_TOTAL_MAX_BYTES } from "./exporter/buffer/defaults.js";
 import { INGEST_URL_ANNOTATION } from "./fleet/index.js";
 import { PLATFORM_NAMESPACE } from "./kube/index.js";
 import { DEFAULT_METRICS_LISTEN } from "./serve/index.js";
+import { heapLimitWarning, recommendedHeapMiB } from "./util/index.js";
 import { defaultReplicaName } from "./serve/replica.js";
 import { kubectlPeer } from "../test-support/kubectl.js";
 import { selfSignedCert } from "../test-support/self-signed-cert.js";
@@ -75,6 +76,10 @@ interface Container {
   readonly startupProbe?: Probe;
   readonly readinessProbe?: Probe;
   readonly livenessProbe?: Probe;
+  readonly resources?: {
+    readonly requests?: { readonly cpu?: string; readonly memory?: string };
+    readonly limits?: { readonly cpu?: string; readonly memory?: string };
+  };
   readonly volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   readonly securityContext?: {
     readonly allowPrivilegeEscalation?: boolean;
@@ -541,7 +546,26 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
       const claim = set.spec.volumeClaimTemplates?.find((c) => c.metadata.name === dataMount.name);
       assert.ok(claim, `${dir}: --data-dir on a volumeClaimTemplate (the buffer survives restarts)`);
       const bufferCap = flags["buffer-max-bytes"] === undefined ? DEFAULT_TOTAL_MAX_BYTES : Number.NaN; // not set in deploy/
-      assert.ok(quantityBytes(claim.spec.resources.requests.storage) > bufferCap, `${dir}: claim size`);
+      const floor = flags["buffer-min-free-disk"] === undefined ? DEFAULT_MIN_FREE_DISK : undefined;
+      assert.ok(floor !== undefined && "fraction" in floor, `${dir}: the default free-space floor`);
+      assert.ok(
+        quantityBytes(claim.spec.resources.requests.storage) * (1 - floor.fraction) > bufferCap,
+        `${dir}: the claim holds the whole buffer and the free space it leaves`,
+      );
+    }),
+  );
+
+  it(
+    "sizes the V8 heap to the container's memory limit, as serve's warning asks",
+    each(({ container }, dir) => {
+      const limit = container.resources?.limits?.memory;
+      assert.ok(limit !== undefined, `${dir}: a memory limit`);
+      const limitBytes = quantityBytes(limit);
+      const options = container.env?.find((e) => e.name === "NODE_OPTIONS")?.value ?? "";
+      const heap = /--max-old-space-size=(\d+)/.exec(options);
+      assert.ok(heap, `${dir}: NODE_OPTIONS sets --max-old-space-size`);
+      assert.equal(Number(heap[1]), recommendedHeapMiB(limitBytes), `${dir}: half the limit`);
+      assert.equal(heapLimitWarning(Number(heap[1]) * 2 ** 20, limitBytes), undefined, `${dir}: no warning`);
     }),
   );
 

@@ -20,13 +20,15 @@ export interface CountingReceiver {
   readonly bytes: number;
   /** Bodies that did not decode (answered 400). */
   readonly badRequests: number;
+  /** Family names of the metadata entries received. */
+  readonly metadataFamilies: ReadonlySet<string>;
   close(): Promise<void>;
 }
 
 const MAX_BODY = 256 * 2 ** 20;
 
 /** Samples in a compressed WriteRequest; the fast scanner first, the full decoder when it gives up. */
-export function countSamples(compressed: Uint8Array): number {
+export function countSamples(compressed: Uint8Array, onMetadata?: (family: string) => void): number {
   const bytes = uncompressBody(compressed, MAX_BODY);
   let samples = 0;
   const scanner: WriteRequestScanner = {
@@ -45,6 +47,9 @@ export function countSamples(compressed: Uint8Array): number {
     onSample() {
       // The summary counts them.
     },
+    onMetadata(family) {
+      onMetadata?.(family);
+    },
   }).samples;
 }
 
@@ -54,6 +59,7 @@ export async function startCountingReceiver(port = 0): Promise<CountingReceiver>
   let samples = 0;
   let bytes = 0;
   let badRequests = 0;
+  const metadataFamilies = new Set<string>();
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -63,7 +69,7 @@ export async function startCountingReceiver(port = 0): Promise<CountingReceiver>
       try {
         const body = Buffer.concat(chunks);
         bytes += body.length;
-        samples += countSamples(body);
+        samples += countSamples(body, (family) => metadataFamilies.add(family));
         res.writeHead(204).end();
       } catch (error: unknown) {
         badRequests++;
@@ -101,6 +107,7 @@ export async function startCountingReceiver(port = 0): Promise<CountingReceiver>
     get badRequests() {
       return badRequests;
     },
+    metadataFamilies,
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => {

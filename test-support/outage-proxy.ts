@@ -13,6 +13,8 @@ export interface OutageProxyOptions {
   readonly latencyMs?: number;
   /** Another loopback address (127.0.0.2) stands for "a different host". */
   readonly host?: string;
+  /** Called with each request body passed to the upstream, in the order they arrived. */
+  readonly onForward?: (body: Buffer) => void;
 }
 
 export interface OutageProxyStats {
@@ -93,6 +95,7 @@ export async function startOutageProxy(options: OutageProxyOptions): Promise<Out
         return;
       }
       const body = Buffer.concat(chunks);
+      options.onForward?.(body);
       const forward = httpRequest(
         {
           agent,

@@ -4,6 +4,7 @@
 // sometimes absent and values in mixed case.
 import type { Label, Labels } from "../src/metricsql/ast.js";
 import { METRIC_NAME_LABEL } from "../src/metricsql/ast.js";
+import { encodeWriteRequest } from "../src/remotewrite/index.js";
 import type { Random } from "./random.js";
 
 export const TENANT_LABEL = "resourcemanager_datumapis_com_project_name";
@@ -205,4 +206,17 @@ export function labelVocabulary(series: readonly Labels[]): Map<string, string[]
     }
   }
   return new Map([...values].map(([name, set]) => [name, [...set]]));
+}
+
+/** A Remote Write body (uncompressed) of `count` samples of one series `up` of the project, from now on. */
+export function upSamplesRequest(project: string, count: number): Uint8Array {
+  return encodeWriteRequest([
+    {
+      labels: [
+        { name: "__name__", value: "up" },
+        { name: TENANT_LABEL, value: project },
+      ],
+      samples: Array.from({ length: count }, (_, i) => ({ value: i, timestampMs: Date.now() + i })),
+    },
+  ]);
 }

@@ -15,6 +15,8 @@ export function prometheusAvailability(env: NodeJS.ProcessEnv = process.env): Pe
 export interface PrometheusOptions {
   /** prometheus.yml contents; the default scrapes nothing. */
   readonly config?: string;
+  /** More flags, e.g. --enable-feature=native-histograms,exemplar-storage. */
+  readonly args?: readonly string[];
 }
 
 export interface RunningPrometheus {
@@ -40,6 +42,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
         `--web.listen-address=127.0.0.1:${port}`,
         "--web.enable-remote-write-receiver",
         "--log.level=error",
+        ...(options.args ?? []),
       ],
       readyUrl: `${url}/-/ready`,
       cleanup: () => rm(dir, { recursive: true, force: true }),
@@ -76,4 +79,15 @@ export async function queryRawSamples(
     throw new Error(`prometheus query failed: HTTP ${response.status}: ${text.slice(0, 500)}`);
   }
   return parsed.data.result;
+}
+
+/** GET a Prometheus HTTP API path (e.g. /api/v1/query_exemplars?…) and return its `data`. */
+export async function prometheusApi(prometheus: RunningPrometheus, pathAndQuery: string): Promise<unknown> {
+  const response = await fetch(`${prometheus.url}${pathAndQuery}`, { signal: AbortSignal.timeout(30_000) });
+  const text = await response.text();
+  const parsed = JSON.parse(text) as { status?: string; data?: unknown };
+  if (!response.ok || parsed.status !== "success") {
+    throw new Error(`prometheus ${pathAndQuery} failed: HTTP ${response.status}: ${text.slice(0, 500)}`);
+  }
+  return parsed.data;
 }

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch } from "undici";
 import { startApiServer, type ApiServer, type ApiServerOptions } from "../src/apiserver/index.js";
+import { KubeClient } from "../src/kube/client.js";
 import { selfSignedCert } from "./self-signed-cert.js";
 
 export interface TestApiServer {
@@ -44,6 +45,33 @@ export async function startTestApiServer(
     close: async () => {
       await api.stop();
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A server and a KubeClient to its root, for tests of what speaks to it through src/kube (Leases, ConfigMaps). */
+export interface TestApiWithClient {
+  readonly server: TestApiServer;
+  readonly client: KubeClient;
+  /** Closes the client, then the server. */
+  close(): Promise<void>;
+}
+
+export async function startTestApiWithClient(
+  options: Parameters<typeof startTestApiServer>[0] = { bookmarkIntervalMs: 100 },
+): Promise<TestApiWithClient> {
+  const server = await startTestApiServer(options);
+  const client = new KubeClient({
+    server: server.api.url,
+    tls: { rejectUnauthorized: true },
+    authorization: () => undefined,
+  });
+  return {
+    server,
+    client,
+    close: async () => {
+      await client.close();
+      await server.close();
     },
   };
 }

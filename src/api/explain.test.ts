@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { EXPLAIN_SCHEMAS_PATH, explainSchemasSource } from "../../scripts/explain-schemas.js";
 import { ExplainError, explain } from "./index.js";
 
 /** Every field of the published ExportPolicy API reference, as a path. */
@@ -131,5 +133,11 @@ describe("explain", () => {
       (e: unknown) => e instanceof ExplainError && /doesn't have a resource type "pods"/.test(e.message),
     );
     assert.throws(() => explain("exportpolicies.spec.sinkz"), /field "sinkz" does not exist/);
+  });
+});
+
+describe("explain's generated schemas", () => {
+  it("are what the schema generates (run `npm run gen` after changing src/api)", () => {
+    assert.equal(readFileSync(EXPLAIN_SCHEMAS_PATH, "utf8"), explainSchemasSource());
   });
 });

@@ -1,8 +1,10 @@
 // `explain` text in kubectl's layout, from the same schema as everything else,
 // with each field's default and bounds added.
-import { ExportPolicySchema, GROUP, KIND, PLURAL, SINGULAR, VERSION } from "./exportpolicy.js";
-import { propertyOf, schemaNode, type SchemaNode } from "./schema-node.js";
-import { SECRET_API_VERSION, SECRET_KIND, SecretSchema } from "./secret.js";
+// The schemas come generated (explain-schemas.ts, `npm run gen`), not from the schema library:
+// `telex explain` is a read verb and answers without loading it (src/cli/main.ts).
+import { EXPORT_POLICY_EXPLAIN, SECRET_EXPLAIN } from "./explain-schemas.js";
+import { GROUP, KIND, PLURAL, SECRET_API_VERSION, SECRET_KIND, SINGULAR, VERSION } from "./resource-names.js";
+import { propertyOf, type SchemaNode } from "./schema-node.js";
 
 export interface ExplainableResource {
   readonly group: string;
@@ -18,14 +20,14 @@ export const EXPLAINABLE: readonly ExplainableResource[] = [
     version: VERSION,
     kind: KIND,
     names: [PLURAL, SINGULAR, KIND.toLowerCase(), `${PLURAL}.${GROUP}`],
-    schema: schemaNode(ExportPolicySchema),
+    schema: EXPORT_POLICY_EXPLAIN,
   },
   {
     group: "",
     version: SECRET_API_VERSION,
     kind: SECRET_KIND,
     names: ["secrets", "secret"],
-    schema: schemaNode(SecretSchema),
+    schema: SECRET_EXPLAIN,
   },
 ];
 

@@ -5,20 +5,16 @@ import { Type, type Static } from "typebox";
 import { DEFAULTS } from "./defaults.js";
 import { ObjectMetaSchema } from "./objectmeta.js";
 
-export const GROUP = "telemetry.miloapis.com";
-export const VERSION = "v1alpha1";
-export const API_VERSION = `${GROUP}/${VERSION}`;
-export const KIND = "ExportPolicy";
-export const PLURAL = "exportpolicies";
-export const SINGULAR = "exportpolicy";
-/** `kubectl get ep`. */
-export const SHORT_NAMES: readonly string[] = ["ep"];
-/**
- * `kubectl get telex` (and the older `telemetry`). Not `all`: a policy is
- * configuration, like a ConfigMap, and `kubectl delete all --all` is a
- * common way to clear a namespace's workloads that must not drop exports.
- */
-export const CATEGORIES: readonly string[] = ["telex", "telemetry"];
+export {
+  API_VERSION,
+  CATEGORIES,
+  GROUP,
+  KIND,
+  PLURAL,
+  SHORT_NAMES,
+  SINGULAR,
+  VERSION,
+} from "./resource-names.js";
 
 /** Upper bounds that keep one policy's cost predictable on the shared exporter. */
 export const MAX_SOURCES = 20;

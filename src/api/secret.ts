@@ -2,8 +2,7 @@
 import { Type, type Static } from "typebox";
 import { ObjectMetaSchema, stringMap } from "./objectmeta.js";
 
-export const SECRET_API_VERSION = "v1";
-export const SECRET_KIND = "Secret";
+export { SECRET_API_VERSION, SECRET_KIND } from "./resource-names.js";
 export const BASIC_AUTH_SECRET_TYPE = "kubernetes.io/basic-auth";
 export const BASIC_AUTH_USERNAME_KEY = "username";
 export const BASIC_AUTH_PASSWORD_KEY = "password";

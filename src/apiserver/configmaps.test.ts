@@ -15,13 +15,21 @@ import { Kubectl, kubectlPeer } from "../../test-support/kubectl.js";
 import {
   apiRequest,
   startTestApiServer,
+  startTestApiWithClient,
   type ApiResponse,
   type RequestOptions,
   type TestApiServer,
+  type TestApiWithClient,
 } from "../../test-support/telex-api.js";
 import { CONFIG_MAPS, platformPath } from "../controller/layout.js";
 import { ApiCursorStore, POSITIONS_LABEL } from "../fleet/index.js";
-import { Informer, KubeApiError, KubeClient, PLATFORM_NAMESPACE, type ConfigMap } from "../kube/index.js";
+import {
+  Informer,
+  KubeApiError,
+  PLATFORM_NAMESPACE,
+  type ConfigMap,
+  type KubeClient,
+} from "../kube/index.js";
 import { silentLogger, systemClock } from "../util/index.js";
 
 type Json = Record<string, unknown>;
@@ -346,21 +354,16 @@ describe("ConfigMaps in the platform plane", () => {
 });
 
 describe("pull positions in ConfigMaps through src/kube", () => {
-  let server: TestApiServer;
+  let api: TestApiWithClient;
   let client: KubeClient;
   const collection = platformPath(CONFIG_MAPS, PLATFORM_NAMESPACE);
 
   before(async () => {
-    server = await startTestApiServer({ bookmarkIntervalMs: 100 });
-    client = new KubeClient({
-      server: server.api.url,
-      tls: { rejectUnauthorized: true },
-      authorization: () => undefined,
-    });
+    api = await startTestApiWithClient();
+    client = api.client;
   });
   after(async () => {
-    await client.close();
-    await server.close();
+    await api.close();
   });
 
   it("merge-patches, creates on 404 with POST, and an informer sees ADDED, MODIFIED and DELETED", async () => {

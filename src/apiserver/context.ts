@@ -5,6 +5,7 @@ import type { Principal, TokenTable } from "./auth/tokens.js";
 import type { Clock } from "./clock.js";
 import type { DeliveryProvider } from "./delivery.js";
 import type { PolicyPreviewer } from "./preview.js";
+import type { HealthEndpoints } from "../metrics/health.js";
 import type { SinkTester } from "./sink-test.js";
 import type { OpenApiDocuments } from "./discovery.js";
 import type { Query, ResponseFormat } from "./http-io.js";
@@ -46,6 +47,8 @@ export interface ServerContext {
   readonly bodyBudget: ByteBudget;
   /** Bytes queued to tenants' watch clients, all watches together. */
   readonly watchBytes: ByteBudget;
+  /** /livez, /healthz and /readyz (store, and what the process adds: ApiServer.addReadinessChecks). */
+  readonly health: HealthEndpoints;
 }
 
 export interface RequestContext {

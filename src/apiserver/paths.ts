@@ -59,6 +59,7 @@ export type Route =
   | { readonly kind: "notFound" };
 
 const HEALTH = new Set(["/healthz", "/readyz", "/livez"]);
+const HEALTH_CHECK = /^\/(healthz|readyz|livez)\/[a-z0-9-]+$/;
 
 /** Project names are DNS labels; `-` is the cross-project view. */
 const PROJECT_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -69,7 +70,8 @@ export function planePath(project: string | undefined): string {
 }
 
 export function parseRoute(pathname: string): Route {
-  if (HEALTH.has(pathname)) return { kind: "health" };
+  // /readyz/NAME runs one check, as kube-apiserver's.
+  if (HEALTH.has(pathname) || HEALTH_CHECK.test(pathname)) return { kind: "health" };
   if (pathname === "/version") return { kind: "version", project: undefined };
   if (!pathname.startsWith(PROJECTS_PREFIX)) return routeParts(PLATFORM, pathname.split("/").slice(1));
   const rest = pathname.slice(PROJECTS_PREFIX.length).split("/");

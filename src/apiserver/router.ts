@@ -78,8 +78,11 @@ async function dispatch(
   const url = requestUrl(request);
   const route = parseRoute(url.pathname);
   if (route.kind === "health") {
-    response.writeHead(200, { "Content-Type": "text/plain" });
-    response.end("ok");
+    // Within a control plane's path too (…/control-plane/readyz): the server's own health.
+    const at = url.pathname.search(/\/(healthz|readyz|livez)(\/|$)/);
+    const answer = server.health.answer(`${url.pathname.slice(Math.max(0, at))}${url.search}`);
+    response.writeHead(answer?.status ?? 404, { "Content-Type": "text/plain; charset=utf-8" });
+    response.end(answer?.body ?? "404 page not found\n");
     return;
   }
   const principal = authenticate(server, request);

@@ -7,6 +7,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { ByteBudget, silentLogger, type Logger } from "../util/index.js";
+import { HealthEndpoints, type HealthCheck } from "../metrics/health.js";
 import { ObjectStore, type Synchronous } from "../store/index.js";
 import { loadTokensFile, type TokenTable } from "./auth/tokens.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -91,6 +92,8 @@ export interface ApiServer {
   readonly tls: boolean;
   /** The base URL of a project's control plane, for a kubeconfig's `server`. */
   projectUrl(project: string): string;
+  /** More /readyz checks, after the server's own (store): the rest of the process. */
+  addReadinessChecks(checks: readonly HealthCheck[]): void;
   stop(): Promise<void>;
 }
 
@@ -130,6 +133,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const registry = new Registry(store, clock);
   for (const project of tokens?.namedProjects() ?? []) registry.ensureProject(project);
   const quota = new QuotaLedger(store, quotas);
+  // As kube-apiserver's `etcd` check: the database answers.
+  const readiness: HealthCheck[] = [{ name: "store", check: () => store.check() }];
   const context: ServerContext = {
     registry,
     writes: new Writes(registry, quota),
@@ -149,6 +154,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     watchQuota: new WatchQuota(quotas.maxWatchesPerProject),
     bodyBudget: new ByteBudget(options.maxBodyBytesInFlight ?? MAX_BODY_BYTES_IN_FLIGHT),
     watchBytes: new ByteBudget(options.maxWatchBytesQueued ?? MAX_WATCH_BYTES_QUEUED),
+    health: new HealthEndpoints({ readiness, logger }),
   };
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     void handleRequest(context, request, response);
@@ -198,6 +204,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     openAccess: tokens === undefined,
     tls: options.tls !== undefined,
     projectUrl: (project) => `${url}${controlPlanePath(project)}`,
+    addReadinessChecks: (checks) => {
+      readiness.push(...checks);
+    },
     stop,
   };
 }

@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { parse } from "yaml";
-import { KubeApiError, KubeClient } from "../kube/index.js";
+import { yaml } from "./lazy-yaml.js";
+import { KubeApiError, KubeClient } from "../kube/client.js";
 import { EXIT, UsageError } from "./io.js";
 
 export const DEFAULT_SERVER = "http://127.0.0.1:6443";
@@ -47,7 +47,7 @@ interface ConfigFile {
 function readConfig(): ConfigFile {
   const path = process.env["TELEX_CONFIG"] ?? join(homedir(), ".config", "telex", "config.yaml");
   try {
-    const document = parse(readFileSync(path, "utf8")) as unknown;
+    const document = yaml().parse(readFileSync(path, "utf8")) as unknown;
     if (typeof document !== "object" || document === null) return {};
     const record = document as Record<string, unknown>;
     const text = (key: string) => (typeof record[key] === "string" ? record[key] : undefined);

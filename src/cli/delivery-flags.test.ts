@@ -16,4 +16,14 @@ describe("delivery flags", () => {
     );
     assert.throws(() => deliveryOptions({ "max-inflight-bytes": "lots" }), UsageError);
   });
+
+  it("--buffer-min-free-disk takes a share of the volume or a size", () => {
+    assert.deepEqual(deliveryOptions({ "buffer-min-free-disk": "15%" }).minFreeDisk, { fraction: 0.15 });
+    assert.deepEqual(deliveryOptions({ "buffer-min-free-disk": "2GiB" }).minFreeDisk, { bytes: 2 * 2 ** 30 });
+    assert.deepEqual(deliveryOptions({ "buffer-min-free-disk": "0" }).minFreeDisk, { bytes: 0 });
+    assert.equal(deliveryOptions({}).minFreeDisk, undefined);
+    assert.match(DELIVERY_FLAGS_HELP, /--buffer-min-free-disk SIZE\|N%[^]*default 10%/);
+    for (const bad of ["100%", "-1%", "half", "5 %"])
+      assert.throws(() => deliveryOptions({ "buffer-min-free-disk": bad }), UsageError, bad);
+  });
 });

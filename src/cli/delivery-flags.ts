@@ -4,10 +4,12 @@
 // printed from there.
 import {
   DEFAULT_MAX_BACKLOG_AGE_MS,
+  DEFAULT_MIN_FREE_DISK,
   DEFAULT_SINK_MAX_BYTES,
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_TOTAL_MAX_BYTES,
 } from "../exporter/buffer/defaults.js";
+import type { DiskFloor } from "../exporter/buffer/defaults.js";
 import { MAX_SHARDS } from "../exporter/buffer/index.js";
 import {
   DEFAULT_MAX_INFLIGHT_BYTES,
@@ -25,6 +27,7 @@ export const DELIVERY_FLAG_OPTIONS = {
   "max-backlog-age": { type: "string" },
   "sink-buffer-max-bytes": { type: "string" },
   "buffer-max-bytes": { type: "string" },
+  "buffer-min-free-disk": { type: "string" },
   "sink-max-shards": { type: "string" },
   "max-inflight-requests": { type: "string" },
   "max-inflight-bytes": { type: "string" },
@@ -43,6 +46,8 @@ export const DELIVERY_FLAGS_HELP = `  --buffer disk|memory    push mode: disk (d
   --sink-buffer-max-bytes SIZE  one sink's backlog on disk; past it the oldest goes, counted as
                           buffer_full (default ${DEFAULT_SINK_MAX_BYTES / GIB}GiB)
   --buffer-max-bytes SIZE  all sinks' backlogs together (default ${DEFAULT_TOTAL_MAX_BYTES / GIB}GiB)
+  --buffer-min-free-disk SIZE|N%  free space the buffer leaves on its volume; below it the oldest
+                          goes first, as buffer_full (default ${formatDiskFloor(DEFAULT_MIN_FREE_DISK)}, kubelet's eviction threshold)
   --sink-max-shards N     requests one sink may have in flight at once, as its backlog and its
                           endpoint's latency call for (default ${SINK_RUNTIME_DEFAULTS.maxShards})
   --max-inflight-requests N  requests in flight to all endpoints together (default ${DEFAULT_MAX_INFLIGHT_REQUESTS})
@@ -61,6 +66,7 @@ interface DeliveryFlagValues {
   readonly "max-backlog-age"?: string | undefined;
   readonly "sink-buffer-max-bytes"?: string | undefined;
   readonly "buffer-max-bytes"?: string | undefined;
+  readonly "buffer-min-free-disk"?: string | undefined;
   readonly "sink-max-shards"?: string | undefined;
   readonly "max-inflight-requests"?: string | undefined;
   readonly "max-inflight-bytes"?: string | undefined;
@@ -76,6 +82,7 @@ export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
   const maxBacklogAgeMs = durationFlag("max-backlog-age", values["max-backlog-age"]);
   const sinkMaxBytes = bytesFlag("sink-buffer-max-bytes", values["sink-buffer-max-bytes"]);
   const totalMaxBytes = bytesFlag("buffer-max-bytes", values["buffer-max-bytes"]);
+  const minFreeDisk = diskFloorFlag("buffer-min-free-disk", values["buffer-min-free-disk"]);
   const maxShards = integerFlag("sink-max-shards", values["sink-max-shards"], 1, MAX_SHARDS);
   const memoryBytes = bytesFlag("buffer-memory", values["buffer-memory"]);
   const maxInflightBytes = bytesFlag("max-inflight-bytes", values["max-inflight-bytes"]);
@@ -91,9 +98,28 @@ export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
     ...(maxBacklogAgeMs === undefined ? {} : { maxBacklogAgeMs }),
     ...(sinkMaxBytes === undefined ? {} : { sinkMaxBytes }),
     ...(totalMaxBytes === undefined ? {} : { totalMaxBytes }),
+    ...(minFreeDisk === undefined ? {} : { minFreeDisk }),
     ...(maxShards === undefined ? {} : { maxShards }),
     ...(maxInflightRequests === undefined ? {} : { maxInflightRequests }),
     ...(maxInflightBytes === undefined ? {} : { maxInflightBytes }),
     ...(memoryBytes === undefined ? {} : { memoryBytes }),
   };
+}
+
+/** A size (64MiB) or a share of the volume (10%, 0% allowed: no floor). */
+function diskFloorFlag(name: string, text: string | undefined): DiskFloor | undefined {
+  if (text === undefined) return undefined;
+  const percent = /^([0-9]+(?:\.[0-9]+)?)%$/.exec(text);
+  if (percent !== null) {
+    const fraction = Number(percent[1]) / 100;
+    if (!(fraction < 1)) throw new UsageError(`--${name}: ${JSON.stringify(text)} must be below 100%`);
+    return { fraction };
+  }
+  if (/^0+$/.test(text)) return { bytes: 0 };
+  const bytes = bytesFlag(name, text);
+  return bytes === undefined ? undefined : { bytes };
+}
+
+function formatDiskFloor(floor: DiskFloor): string {
+  return "fraction" in floor ? `${floor.fraction * 100}%` : `${floor.bytes}`;
 }

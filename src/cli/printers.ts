@@ -1,6 +1,6 @@
 // Output of client commands: kubectl-style tables, YAML, JSON and names.
-import { stringify } from "yaml";
-import { humanDuration } from "../apiserver/tables.js";
+import { yaml } from "./lazy-yaml.js";
+import { humanDuration } from "../util/human-duration.js";
 import type { CliResource } from "./resources.js";
 
 type Json = Record<string, unknown>;
@@ -150,5 +150,5 @@ export function formatObjects(
   }
   const shown = options.showManagedFields === true ? objects : objects.map(withoutManagedFields);
   const value = options.single ? shown[0] : { apiVersion: "v1", kind: "List", items: shown };
-  return format === "json" ? `${JSON.stringify(value, null, 4)}\n` : stringify(value);
+  return format === "json" ? `${JSON.stringify(value, null, 4)}\n` : yaml().stringify(value);
 }

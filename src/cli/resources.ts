@@ -1,5 +1,5 @@
 // The resources client commands know: their API paths and how kubectl names them in output.
-import { GROUP, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from "../api/index.js";
+import { GROUP, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from "../api/resource-names.js";
 import { UsageError } from "./io.js";
 
 export interface CliResource {

@@ -218,6 +218,20 @@ export class Controller {
     return true;
   }
 
+  /** Every policy in the API by uid, with its sinks' names (Exporter.pruneBacklogs). */
+  policySinks(): Map<string, string[]> {
+    const sinks = new Map<string, string[]>();
+    for (const policy of this.policies.list()) {
+      const uid = policy.metadata.uid;
+      if (uid === undefined) continue;
+      sinks.set(
+        uid,
+        policy.spec.sinks.map((sink) => sink.name),
+      );
+    }
+    return sinks;
+  }
+
   /** Starts watching; resolves once both caches are filled and workers run. */
   async start(): Promise<void> {
     // A layout that learns projects from the API (a cluster's namespace labels) knows them first.

@@ -7,27 +7,22 @@ import { PLATFORM_NAMESPACE as SERVED_NAMESPACE } from "../apiserver/index.js";
 import { systemClock } from "../util/index.js";
 import { silentLogger } from "../util/index.js";
 import { eventuallyValue as eventually } from "../../test-support/eventually.js";
-import { startTestApiServer, type TestApiServer } from "../../test-support/telex-api.js";
-import { KubeApiError, KubeClient } from "../kube/index.js";
+import { startTestApiWithClient, type TestApiWithClient } from "../../test-support/telex-api.js";
+import { KubeApiError, type KubeClient } from "../kube/index.js";
 import { Informer } from "../kube/index.js";
 import { LEASES, platformPath } from "./layout.js";
 import { PLATFORM_NAMESPACE, microTime, type Lease } from "../kube/index.js";
 
 describe("Leases through KubeClient", () => {
-  let server: TestApiServer;
+  let api: TestApiWithClient;
   let client: KubeClient;
 
   before(async () => {
-    server = await startTestApiServer({ bookmarkIntervalMs: 100 });
-    client = new KubeClient({
-      server: server.api.url,
-      tls: { rejectUnauthorized: true },
-      authorization: () => undefined,
-    });
+    api = await startTestApiWithClient();
+    client = api.client;
   });
   after(async () => {
-    await client.close();
-    await server.close();
+    await api.close();
   });
 
   it("names the namespace the server has and writes MicroTimes as kube does", () => {

@@ -7,7 +7,8 @@ import { isDeepStrictEqual } from "node:util";
 import type { DurableLog } from "./buffer/index.js";
 import { errorField, silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
 import { compileSelector, print } from "../metricsql/index.js";
-import { UNSUPPORTED_KINDS } from "../remotewrite/index.js";
+import { ITEM_KINDS, UNSUPPORTED_KINDS } from "../remotewrite/index.js";
+import { MetadataBook } from "./metadata.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { IngestProcessor, type PeerSender } from "./ingest/processor.js";
 import { UntenantedWarnings } from "./ingest/untenanted.js";
@@ -52,12 +53,27 @@ export interface ExporterOptions {
    * how to forward their series there (see forwardTo).
    */
   readonly fleet?: FleetForwarding;
+  /**
+   * Push mode in a fleet: keeps per-series order across a handover (src/fleet/handover.ts). A policy
+   * that starts running here sends nothing until no other replica still delivers its older backlog.
+   */
+  readonly handover?: HandoverGate;
 }
 
 /** In a fleet: which replica runs a policy, and the way to send it series (src/fleet/forwarder.ts). */
 export interface FleetForwarding extends PeerSender {
   /** The replica running the policy of this uid; undefined while no live one is known. */
   ownerOf(uid: string): string | undefined;
+}
+
+/** In a fleet's push mode: how the replicas keep per-series order across a handover (src/fleet/handover.ts). */
+export interface HandoverGate {
+  /** This replica (still) delivers a backlog of the policy for another one: the others wait. */
+  markDraining(uid: string): void;
+  /** It no longer does (delivered, taken back, or the policy deleted). */
+  doneDraining(uid: string): void;
+  /** Resolves once no other live replica may still send the policy's older samples (or signal aborts). */
+  whenSettled(uid: string, signal: AbortSignal): Promise<void>;
 }
 
 /** What the controller reads back about a policy. */
@@ -69,6 +85,8 @@ export interface PolicyHealth {
 
 interface RunningPolicy {
   plan: PolicyPlan;
+  /** Aborted when the policy stops running here: its sinks stop waiting on a handover. */
+  gate: AbortController;
   sinks: Map<string, RemoteWriteSink>;
   sources: Map<string, SourceStats>;
   compiled: CompiledSource[];
@@ -103,10 +121,13 @@ export class Exporter {
   private readonly closing = new Set<Promise<void>>();
   /** Pull mode: samples the store returned for another project than the job's; never sent. */
   foreignPulledSamples = 0;
+  /** Push ingest's metric metadata, per project and family; sinks send that of their families. */
+  readonly metadata = new MetadataBook();
 
   constructor(private readonly options: ExporterOptions) {
     this.router = new Router({
       tenantLabel: options.tenantLabel,
+      metadata: this.metadata,
       ...(options.maxCachedSeries === undefined ? {} : { maxCachedSeries: options.maxCachedSeries }),
       ...(options.maxCachedBytes === undefined ? {} : { maxCachedBytes: options.maxCachedBytes }),
       ...(options.labelLimits === undefined ? {} : { labelLimits: options.labelLimits }),
@@ -121,6 +142,7 @@ export class Exporter {
         ignoredSamples: () => this.ingest.stats.samplesWithoutTenant,
       }),
       options.fleet,
+      this.metadata,
     );
     this.logger = options.logger ?? silentLogger;
   }
@@ -130,6 +152,14 @@ export class Exporter {
     const previous = this.policies.get(plan.uid);
     const sinks = new Map<string, RemoteWriteSink>();
     const log = this.options.log;
+    const gate = previous?.gate ?? new AbortController();
+    // Starting to run here: another replica may still deliver the policy's older samples.
+    const handover = this.options.handover;
+    const settled =
+      previous === undefined && handover !== undefined && log !== undefined
+        ? handover.whenSettled(plan.uid, gate.signal)
+        : undefined;
+    handover?.doneDraining(plan.uid);
     // Ran by another replica until now: the sinks still draining its old backlog here are taken back.
     const draining = this.takeBack(plan.uid);
     const forwarded = this.forwarded.get(plan.uid);
@@ -158,9 +188,11 @@ export class Exporter {
       // starts once the sink it replaces has stopped, from where that one got to.
       const replaced = existing === undefined ? undefined : this.retire(existing, "replaced");
       const durable = log.sink(sinkKey(plan.uid, sinkPlan.name));
+      const startAfter =
+        settled === undefined ? replaced : Promise.all([replaced, settled]).then(() => undefined);
       sinks.set(
         sinkPlan.name,
-        new RemoteWriteSink(sinkPlan.remoteWrite, runtime, durable, replaced, continues),
+        new RemoteWriteSink(sinkPlan.remoteWrite, runtime, durable, startAfter, continues),
       );
     }
     for (const [name, sink] of [...(previous?.sinks ?? []), ...draining]) {
@@ -189,7 +221,7 @@ export class Exporter {
       if (targets.length > 0) compiled.push({ matcher: compileSelector(source.selector), targets, stats });
     }
     const pullJobs = this.options.pull === undefined ? [] : this.pullJobsOf(plan, sinks, sources);
-    this.policies.set(plan.uid, { plan, sinks, sources, compiled, pullJobs });
+    this.policies.set(plan.uid, { plan, gate, sinks, sources, compiled, pullJobs });
     this.syncPullJobs(false);
     if (previous !== undefined && previous.plan.project !== plan.project) {
       this.unindex(previous.plan.project, plan.uid);
@@ -216,8 +248,10 @@ export class Exporter {
         }),
       );
     }
+    this.options.handover?.doneDraining(uid);
     const running = this.policies.get(uid);
     if (running === undefined) return;
+    running.gate.abort();
     this.policies.delete(uid);
     this.unindex(running.plan.project, uid);
     this.syncPullJobs(options.handover !== true);
@@ -227,6 +261,35 @@ export class Exporter {
         this.options.log?.removeSink(sinkKey(uid, name));
       }),
     );
+  }
+
+  /**
+   * Gives up the backlogs of sinks no existing policy has: policies (or sinks) deleted while
+   * Telex was stopped. `existing` maps each policy uid in the API to its sinks' names; only call
+   * it once the controller has seen every policy (Controller.caughtUp), or a backlog of a policy
+   * not listed yet would go. In a fleet every replica sees every policy, so what it prunes no
+   * replica runs. Returns the samples given up.
+   */
+  pruneBacklogs(existing: ReadonlyMap<string, readonly string[]>): number {
+    const log = this.options.log;
+    if (log === undefined) return 0;
+    const live = new Set<string>();
+    for (const [uid, sinks] of existing) for (const name of sinks) live.add(sinkKey(uid, name));
+    for (const [uid, running] of this.policies)
+      for (const name of running.sinks.keys()) live.add(sinkKey(uid, name));
+    for (const [uid, forwarded] of this.forwarded)
+      for (const name of forwarded.draining.keys()) live.add(sinkKey(uid, name));
+    let givenUp = 0;
+    for (const key of log.sinkKeys) {
+      if (live.has(key)) continue;
+      const samples = log.removeSink(key);
+      givenUp += samples;
+      this.logger.warn("gave up the buffered samples of a sink whose policy or sink no longer exists", {
+        sink: key,
+        samples,
+      });
+    }
+    return givenUp;
   }
 
   /** In a fleet's push mode: policies other replicas run are forwarded to them (forwardTo). */
@@ -257,6 +320,7 @@ export class Exporter {
     const draining = previous?.draining ?? new Map<string, DrainingSink>();
     const log = this.options.log;
     if (running !== undefined) {
+      running.gate.abort();
       this.policies.delete(uid);
       this.unindex(running.plan.project, uid);
       for (const [name, sink] of running.sinks) {
@@ -303,6 +367,14 @@ export class Exporter {
       this.unindex(previous.plan.project, uid);
     this.forwarded.set(uid, { plan, compiled, draining });
     this.index(plan.project, uid);
+    // The replica that runs it now holds its samples until this one has delivered the backlog.
+    if (draining.size > 0) this.options.handover?.markDraining(uid);
+    else this.options.handover?.doneDraining(uid);
+  }
+
+  /** Uids of the policies whose sinks run here (in a fleet, those this replica owned at its last reconcile). */
+  runningPolicies(): IterableIterator<string> {
+    return this.policies.keys();
   }
 
   /** A sink that takes no new samples and stops, forgetting its backlog, once it has delivered it. */
@@ -314,6 +386,7 @@ export class Exporter {
         const forwarded = this.forwarded.get(uid);
         if (forwarded?.draining.get(name) !== draining) return;
         forwarded.draining.delete(name);
+        if (forwarded.draining.size === 0) this.options.handover?.doneDraining(uid);
         void this.retire(sink, "removed").finally(() => this.options.log?.removeSink(sinkKey(uid, name)));
       },
       () => undefined,
@@ -407,7 +480,7 @@ export class Exporter {
     };
     counter(
       "telex_ingest_samples_received_total",
-      "Samples received by the ingest endpoint.",
+      "Samples received by the ingest endpoint (float samples, exemplars and native histogram samples, one each).",
       ingest.samplesReceived,
     );
     counter(
@@ -439,7 +512,7 @@ export class Exporter {
         ingest.samplesForwarded,
       );
     const droppedHelp =
-      "Samples dropped at ingest, by reason (a label limit; unsupported: native histogram samples, not forwarded yet).";
+      "Samples dropped at ingest, by reason (a label limit; unsupported: exemplars and native histogram samples Telex could not forward, none since they are forwarded).";
     for (const reason of LABEL_LIMIT_REASONS) {
       writer.sample(
         "telex_ingest_samples_dropped_total",
@@ -454,12 +527,33 @@ export class Exporter {
       droppedHelp,
       "counter",
       { reason: "unsupported" },
-      ingest.unsupported.histogram,
+      ingest.unsupported.histogram + ingest.unsupported.exemplar,
+    );
+    for (const kind of ITEM_KINDS) {
+      writer.sample(
+        "telex_ingest_items_received_total",
+        "Exemplars and native histogram samples received (each also counted as a sample of its series).",
+        "counter",
+        { kind },
+        ingest.itemsReceived[kind],
+      );
+    }
+    counter(
+      "telex_ingest_metadata_kept_total",
+      "Metric metadata entries kept for at least one project, to be sent with its sinks' requests.",
+      ingest.metadataKept,
+    );
+    writer.sample(
+      "telex_ingest_metadata_families",
+      "Metric families (per project) the metadata book knows.",
+      "gauge",
+      {},
+      this.metadata.familyCount,
     );
     for (const kind of UNSUPPORTED_KINDS) {
       writer.sample(
         "telex_ingest_unsupported_total",
-        "Exemplars, native histogram samples and metadata entries received and not forwarded (Telex forwards float samples).",
+        "What accepted requests carried and Telex could not forward, by kind (metadata: no project of its family, or over the metadata bounds).",
         "counter",
         { kind },
         ingest.unsupported[kind],
@@ -483,6 +577,7 @@ export class Exporter {
    */
   async close(): Promise<void> {
     const running = [...this.policies.values()];
+    for (const policy of running) policy.gate.abort();
     const draining = [...this.forwarded.keys()].flatMap((uid) => [...this.takeBack(uid).values()]);
     this.policies.clear();
     this.forwarded.clear();
@@ -562,7 +657,7 @@ export class Exporter {
       policy: plan.name,
       sink,
     });
-    return { ...this.options.sinkRuntime, logger };
+    return { ...this.options.sinkRuntime, logger, metadata: this.metadata };
   }
 
   /** Stops a sink that a plan no longer has, or has changed; resolves when it has stopped. */

@@ -8,10 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Secret } from "../api/index.js";
-import { encodeWriteRequest } from "../remotewrite/index.js";
 import { eventually } from "../../test-support/eventually.js";
 import { startFaultServer, type FaultServer } from "../../test-support/fault-server.js";
-import { TENANT_LABEL } from "../../test-support/platform-series.js";
+import { TENANT_LABEL, upSamplesRequest } from "../../test-support/platform-series.js";
 import { policyPlan, type TestSink } from "../../test-support/policies.js";
 import { DurableLog } from "./buffer/index.js";
 import { Exporter } from "./exporter.js";
@@ -27,16 +26,7 @@ const secret = (password: string): Secret => ({
   },
 });
 
-const request = (count: number): Uint8Array =>
-  encodeWriteRequest([
-    {
-      labels: [
-        { name: "__name__", value: "up" },
-        { name: TENANT_LABEL, value: "p1" },
-      ],
-      samples: Array.from({ length: count }, (_, i) => ({ value: i, timestampMs: Date.now() + i })),
-    },
-  ]);
+const request = (count: number): Uint8Array => upSamplesRequest("p1", count);
 
 for (const buffer of ["disk", "memory"] as const) {
   describe(`editing a sink (${buffer} buffer)`, () => {

@@ -14,3 +14,10 @@ export {
 } from "./positions.js";
 export { Ownership } from "./ownership.js";
 export { rendezvousOwner, rendezvousWeight } from "./rendezvous.js";
+export {
+  DRAINING_ANNOTATION,
+  Handover,
+  MEMBERS_VIEW_ANNOTATION,
+  membersView,
+  type HandoverOptions,
+} from "./handover.js";

@@ -44,12 +44,18 @@ const IDENTITY = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 export class Membership {
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly leaseDurationMs: number;
+  /** After this long without a renewal a member is gone. */
+  readonly leaseDurationMs: number;
   private readonly renewIntervalMs: number;
   private readonly leases: Informer<Lease>;
   /** Per member: when this replica last saw its Lease renewed (local clock). */
   private readonly observed = new Map<string, { readonly renewTime: string; readonly atMs: number }>();
   private readonly listeners: ((members: readonly string[]) => void)[] = [];
+  private readonly leaseListeners: (() => void)[] = [];
+  /** Annotations others publish on this replica's Lease besides the ingest URL (see publish). */
+  private published: () => Readonly<Record<string, string>> = () => ({});
+  /** A renewal is due once the one in flight ends: what it carries changed meanwhile. */
+  private republishing = false;
   private own: Lease | undefined;
   private renewedAtMs: number | undefined;
   private current: readonly string[] = [];
@@ -79,10 +85,12 @@ export class Membership {
         onUpsert: (name, lease) => {
           this.observe(name, lease);
           this.recompute();
+          this.leasesChanged(name);
         },
         onDelete: (name) => {
           this.observed.delete(name);
           this.recompute();
+          this.leasesChanged(name);
         },
       },
     });
@@ -105,6 +113,35 @@ export class Membership {
   ingestUrlOf(member: string): string | undefined {
     if (member === this.options.identity) return this.ingestUrl;
     return this.leases.get(member)?.metadata.annotations?.[INGEST_URL_ANNOTATION];
+  }
+
+  /** The annotations another live member's Lease carries (undefined for this replica and strangers). */
+  annotationsOf(member: string): Readonly<Record<string, string>> | undefined {
+    if (member === this.options.identity) return undefined;
+    return this.leases.get(member)?.metadata.annotations;
+  }
+
+  /** Called whenever another replica's Lease changes, and after the members change. */
+  onLeasesChange(listener: () => void): void {
+    this.leaseListeners.push(listener);
+  }
+
+  /**
+   * What this replica says on its Lease besides its ingest URL (src/fleet/handover.ts): read at
+   * each renewal. republish() sends it at once; a change of members always does.
+   */
+  publish(annotations: () => Readonly<Record<string, string>>): void {
+    this.published = annotations;
+  }
+
+  /** Renews now (or right after the renewal in flight) so the Lease carries what publish() gives. */
+  republish(): void {
+    if (this.stopped || this.renewedAtMs === undefined) return;
+    if (this.renewing !== undefined) {
+      this.republishing = true;
+      return;
+    }
+    void this.renew();
   }
 
   /** Called with the new member list whenever it changes. */
@@ -192,6 +229,10 @@ export class Membership {
   private renew(): Promise<void> {
     this.renewing ??= this.renewOnce().finally(() => {
       this.renewing = undefined;
+      if (this.republishing) {
+        this.republishing = false;
+        void this.renew();
+      }
     });
     return this.renewing;
   }
@@ -258,7 +299,16 @@ export class Membership {
 
   private annotations(): { annotations?: Record<string, string> } {
     const url = this.ingestUrl;
-    return url === undefined ? {} : { annotations: { [INGEST_URL_ANNOTATION]: url } };
+    const annotations = {
+      ...this.published(),
+      ...(url === undefined ? {} : { [INGEST_URL_ANNOTATION]: url }),
+    };
+    return Object.keys(annotations).length === 0 ? {} : { annotations };
+  }
+
+  private leasesChanged(name: string): void {
+    if (name === this.options.identity) return;
+    for (const listener of this.leaseListeners) listener();
   }
 
   private async fetchOwn(): Promise<Lease | undefined> {
@@ -317,5 +367,8 @@ export class Membership {
       left: before.filter((name) => !live.includes(name)).join(","),
     });
     for (const listener of this.listeners) listener(live);
+    for (const listener of this.leaseListeners) listener();
+    // The others wait to see that this replica acted on the same members (handover.ts).
+    this.republish();
   }
 }

@@ -20,6 +20,7 @@ import { startOutageProxy, type OutageProxy } from "../../test-support/outage-pr
 import { TENANT_LABEL } from "../../test-support/platform-series.js";
 import { pushSeries } from "../../test-support/remote-write-client.js";
 import { apiRequest } from "../../test-support/telex-api.js";
+import { decodeToObjects, snappyUncompress } from "../remotewrite/index.js";
 import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
 import {
   exportSamples,
@@ -62,6 +63,22 @@ describe(
     /** Per series key (project/metric): the timestamps a replica acknowledged. */
     const acknowledged = new Map<string, number[]>();
     const refusals: string[] = [];
+    /** Per series (project/metric): the newest timestamp that reached the endpoint. */
+    const newestSent = new Map<string, number>();
+    /** Samples that reached the endpoint after a newer one of their series, and when. */
+    const outOfOrder: { readonly atMs: number; readonly sample: string }[] = [];
+    const checkOrder = (body: Buffer): void => {
+      for (const series of decodeToObjects(snappyUncompress(body, 64 * 2 ** 20)).timeseries) {
+        const label = (name: string) => series.labels.find((l) => l.name === name)?.value ?? "";
+        const key = `${label(TENANT_LABEL)}/${label("__name__")}`;
+        for (const { timestampMs } of series.samples) {
+          const newest = newestSent.get(key) ?? -Infinity;
+          if (timestampMs < newest)
+            outOfOrder.push({ atMs: Date.now(), sample: `${key}@${timestampMs} after ${newest}` });
+          newestSent.set(key, Math.max(newest, timestampMs));
+        }
+      }
+    };
 
     const asPlatform = (project: string, method: string, path: string, body?: Json) =>
       apiRequest(
@@ -129,7 +146,7 @@ describe(
         ]),
         startVictoriaMetrics(),
       ]);
-      proxy = await startOutageProxy({ upstream: customers.url });
+      proxy = await startOutageProxy({ upstream: customers.url, onForward: checkOrder });
       for (const project of PROJECTS) {
         for (let k = 0; k < POLICIES_PER_PROJECT; k++) {
           const created = await asPlatform(
@@ -261,6 +278,10 @@ describe(
         timeoutMs: 30_000,
         intervalMs: 500,
       });
+
+      // The handover kept each series in order: the new owners held their samples until the old
+      // ones had delivered the backlog (src/fleet/handover.ts).
+      assert.deepEqual(outOfOrder.slice(0, 5), [], `${outOfOrder.length} samples out of order`);
 
       // SIGKILL: requests forwarded to it are retried (or refused with 503, the agent retries)
       // until its Lease expires; then its policies run, and are Ready, on the others.

@@ -1,8 +1,20 @@
 // A small typed REST client for the Kubernetes API: JSON requests, Status
 // errors as exceptions with their reason, and watch streams as async
 // iterables of events. One keep-alive pool per API server.
-import { Pool, type Dispatcher } from "undici";
+import { createRequire } from "node:module";
+import type { Dispatcher, Pool } from "undici";
 import type { ClusterConnection } from "./config.js";
+
+/**
+ * undici's Pool and its request(), without the package's index: that loads
+ * fetch, WebSocket, caches and more (~110 ms), which every `telex get` would
+ * pay for (the CLI answers in under 200 ms; `npm run bench -- cli`). undici 7
+ * has no exports map, and its index takes both from these same files (it
+ * adds request() to the Dispatcher prototype, which this module leaves alone).
+ */
+const requireUndici = createRequire(import.meta.url);
+const PoolClass = requireUndici("undici/lib/dispatcher/pool.js") as typeof Pool;
+const poolRequest = requireUndici("undici/lib/api/api-request.js") as Pool["request"];
 
 /** A Kubernetes Status, as API errors carry it. */
 export interface KubeStatus {
@@ -55,7 +67,7 @@ export class KubeClient {
     const url = new URL(connection.server);
     this.basePath = url.pathname.replace(/\/+$/, "");
     const { tls } = connection;
-    this.pool = new Pool(url.origin, {
+    this.pool = new PoolClass(url.origin, {
       connections: 8,
       keepAliveTimeout: 60_000,
       // Watches stay open for minutes with nothing to say between bookmarks.
@@ -126,7 +138,7 @@ export class KubeClient {
       headers["Content-Type"] = options.contentType ?? "application/json";
       body = JSON.stringify(options.body);
     }
-    return this.pool.request({
+    return poolRequest.call(this.pool, {
       method,
       path: `${this.basePath}${path}${search}`,
       headers,

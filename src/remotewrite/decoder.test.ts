@@ -343,3 +343,77 @@ describe("decoder rejects malformed input", () => {
     );
   });
 });
+
+describe("exemplars, native histograms and metadata", () => {
+  const labels = [{ name: "__name__", value: "rq_seconds" }];
+  const collect = (bytes: Uint8Array) => {
+    const seen: string[] = [];
+    const fields: Uint8Array[] = [];
+    decodeWriteRequest(bytes, {
+      onSeries: () => seen.push("series"),
+      onSample: (value, ts) => seen.push(`sample ${value}@${ts}`),
+      onItem: (kind, field, ts) => {
+        seen.push(`${kind}@${ts}`);
+        fields.push(field.slice());
+      },
+      onMetadata: (family) => seen.push(`metadata ${family}`),
+    });
+    return { seen, fields };
+  };
+
+  it("hands each over in wire order with its timestamp; the fields re-encode to what was sent", () => {
+    const request = {
+      timeseries: [
+        {
+          labels,
+          samples: [{ value: 1, timestamp: 10 }],
+          exemplars: [{ labels: [{ name: "trace_id", value: "t" }], value: 0.5, timestamp: 11 }],
+          histograms: [
+            {
+              countInt: 3,
+              sum: 1.5,
+              schema: 1,
+              positiveSpans: [{ offset: -1, length: 2 }],
+              positiveDeltas: [1, -1],
+              timestamp: 12,
+            },
+          ],
+        },
+      ],
+      metadata: [{ type: "HISTOGRAM" as const, metricFamilyName: "rq_seconds", help: "h", unit: "seconds" }],
+    };
+    const { seen, fields } = collect(referenceEncode(request));
+    assert.deepEqual(seen, ["series", "sample 1@10", "exemplar@11", "histogram@12", "metadata rq_seconds"]);
+    const builder = new WriteRequestBuilder();
+    builder.addSample(encodeLabels(labels), 1, 10);
+    for (const field of fields) builder.addItem(encodeLabels(labels), field);
+    const again = referenceDecode(builder.finish());
+    assert.deepEqual(
+      again.timeseries?.[1]?.exemplars,
+      referenceDecode(referenceEncode(request)).timeseries?.[0]?.exemplars,
+    );
+    assert.deepEqual(
+      again.timeseries?.[2]?.histograms,
+      referenceDecode(referenceEncode(request)).timeseries?.[0]?.histograms,
+    );
+  });
+
+  it("refuses a histogram or exemplar whose known fields have the wrong wire type", () => {
+    // TimeSeries{histograms: Histogram{schema (4) as a 64-bit field}}.
+    const badHistogram = Uint8Array.from([0x0a, 11, 0x22, 9, 0x21, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.throws(
+      () => collect(badHistogram),
+      (error: unknown) => {
+        assert.ok(error instanceof WriteRequestDecodeError);
+        assert.match(error.message, /Histogram\.schema \(field 4\) has wire type 1/);
+        return true;
+      },
+    );
+    // TimeSeries{exemplars: Exemplar{timestamp (3) as a string}}.
+    const badExemplar = Uint8Array.from([0x0a, 5, 0x1a, 3, 0x1a, 1, 0x41]);
+    assert.throws(() => collect(badExemplar), /Exemplar\.timestamp \(field 3\) has wire type 2/);
+    // Packed counts whose length is no multiple of 8.
+    const badCounts = Uint8Array.from([0x0a, 7, 0x22, 5, 0x6a, 3, 1, 2, 3]);
+    assert.throws(() => collect(badCounts), /not a multiple of 8/);
+  });
+});

@@ -3,10 +3,13 @@
 // WriteRequestDecodeError with a one-line reason. A visitor receives each
 // series and then its samples, with no object allocated per sample.
 //
-// Unknown fields of every message are skipped (groups included), as are the
-// fields this module does not decode: WriteRequest.metadata (3) and
-// TimeSeries.exemplars (3) and histograms (4). Known fields with the wrong
-// wire type are rejected. Strings must be valid UTF-8, as proto3 requires.
+// Unknown fields of every message are skipped (groups included). Exemplars
+// and native histograms are checked for structure (known fields with their
+// wire types, label strings UTF-8) and handed over as their encoded field,
+// tag included, to be forwarded verbatim: what a histogram means is the
+// receiver's to judge. Metadata entries are handed over with their family
+// name. Known fields with the wrong wire type are rejected. Strings must be
+// valid UTF-8, as proto3 requires.
 import { WriteRequestDecodeError } from "./errors.js";
 import type { Label } from "./labels.js";
 import { decodeUtf8 } from "./strings.js";
@@ -27,11 +30,21 @@ export interface WriteRequestVisitor {
    * Timestamps beyond ±2^53 ms are rounded to the nearest double.
    */
   onSample(value: number, timestampMs: number): void;
-  /** Told of each exemplar, native histogram and metadata entry: carried by Remote Write 1.0, skipped here. */
-  onUnsupported?(kind: UnsupportedKind): void;
+  /**
+   * Called for each exemplar and native histogram sample of the series last
+   * passed to onSeries, in wire order with its samples. `field` is the
+   * encoded TimeSeries field (tag, length, message): a view into the input.
+   */
+  onItem?(kind: ItemKind, field: Uint8Array, timestampMs: number): void;
+  /** Called for each MetricMetadata entry; `field` is the encoded WriteRequest field, a view into the input. */
+  onMetadata?(family: string, field: Uint8Array): void;
 }
 
-/** What a request may carry that the decoder skips. */
+/** What a TimeSeries carries besides float samples. */
+export const ITEM_KINDS = ["exemplar", "histogram"] as const;
+export type ItemKind = (typeof ITEM_KINDS)[number];
+
+/** Everything a Remote Write 1.0 request carries besides float samples. */
 export const UNSUPPORTED_KINDS = ["exemplar", "histogram", "metadata"] as const;
 export type UnsupportedKind = (typeof UNSUPPORTED_KINDS)[number];
 
@@ -44,7 +57,8 @@ export type UnsupportedKind = (typeof UNSUPPORTED_KINDS)[number];
 export interface RawWriteRequestVisitor {
   onSeries(labelBytes: Uint8Array): void;
   onSample(value: number, timestampMs: number): void;
-  onUnsupported?(kind: UnsupportedKind): void;
+  onItem?(kind: ItemKind, field: Uint8Array, timestampMs: number): void;
+  onMetadata?(family: string, field: Uint8Array): void;
 }
 
 export interface DecodeSummary {
@@ -65,7 +79,52 @@ const MESSAGE_FIELDS: Readonly<Record<string, Readonly<Record<number, string>>>>
   },
   Label: { [Field.Label.name]: "name", [Field.Label.value]: "value" },
   Sample: { [Field.Sample.value]: "value", [Field.Sample.timestamp]: "timestamp" },
+  Exemplar: { 1: "labels", 2: "value", 3: "timestamp" },
+  MetricMetadata: { 1: "type", 2: "metric_family_name", 4: "help", 5: "unit" },
+  BucketSpan: { 1: "offset", 2: "length" },
+  Histogram: {
+    1: "count_int",
+    2: "count_float",
+    3: "sum",
+    4: "schema",
+    5: "zero_threshold",
+    6: "zero_count_int",
+    7: "zero_count_float",
+    8: "negative_spans",
+    9: "negative_deltas",
+    10: "negative_counts",
+    11: "positive_spans",
+    12: "positive_deltas",
+    13: "positive_counts",
+    14: "reset_hint",
+    15: "timestamp",
+    16: "custom_values",
+  },
 };
+
+/** Wire types of prompb.Histogram's fields (types.proto); packed repeated fields also come unpacked. */
+const HISTOGRAM_WIRE_TYPES: Readonly<Record<number, readonly number[]>> = {
+  1: [WireType.Varint],
+  2: [WireType.I64],
+  3: [WireType.I64],
+  4: [WireType.Varint],
+  5: [WireType.I64],
+  6: [WireType.Varint],
+  7: [WireType.I64],
+  8: [WireType.Len],
+  9: [WireType.Len, WireType.Varint],
+  10: [WireType.Len, WireType.I64],
+  11: [WireType.Len],
+  12: [WireType.Len, WireType.Varint],
+  13: [WireType.Len, WireType.I64],
+  14: [WireType.Varint],
+  15: [WireType.Varint],
+  16: [WireType.Len, WireType.I64],
+};
+const HISTOGRAM_SPANS = new Set([8, 11]);
+const HISTOGRAM_PACKED_DOUBLES = new Set([10, 13, 16]);
+const HISTOGRAM_PACKED_VARINTS = new Set([9, 12]);
+const HISTOGRAM_TIMESTAMP = 15;
 
 /**
  * Decodes a WriteRequest, calling the visitor for every series and sample.
@@ -84,7 +143,8 @@ export function decodeWriteRequestRaw(bytes: Uint8Array, visitor: RawWriteReques
         visitor.onSeries(labelBytes);
       },
       onSample: visitor.onSample.bind(visitor),
-      onUnsupported: (kind) => visitor.onUnsupported?.(kind),
+      onItem: (kind, field, timestampMs) => visitor.onItem?.(kind, field, timestampMs),
+      onMetadata: (family, field) => visitor.onMetadata?.(family, field),
     },
     false,
   );
@@ -130,6 +190,8 @@ class Reader {
   /** Field number and wire type of the tag read last. */
   private field = 0;
   private wireType = 0;
+  /** Where the tag read last starts. */
+  private lastTagAt = 0;
 
   constructor(buf: Uint8Array) {
     this.buf = buf;
@@ -149,10 +211,13 @@ class Reader {
         series++;
       } else {
         if (this.field === Field.WriteRequest.metadata) {
-          this.expectWireType("WriteRequest", WireType.Len);
-          visitor.onUnsupported?.("metadata");
+          const fieldStart = this.lastTagAt;
+          const entryEnd = this.lengthDelimited("WriteRequest", end);
+          const family = this.metadata(entryEnd);
+          visitor.onMetadata?.(family, this.buf.subarray(fieldStart, entryEnd));
+        } else {
+          this.skipField(end);
         }
-        this.skipField(end);
       }
     }
     return { series, samples };
@@ -181,7 +246,7 @@ class Reader {
     let labelsStart = start;
     let labelsEnd = start;
     let labelsContiguous = true;
-    let firstSampleAt = -1;
+    let firstItemAt = -1;
 
     // First pass: labels, so that onSeries comes first even if samples precede them on the wire.
     while (this.pos < end) {
@@ -196,14 +261,14 @@ class Reader {
         else if (fieldStart !== labelsEnd) labelsContiguous = false;
         labelCount++;
         labelsEnd = labelEnd;
-      } else if (field === Field.TimeSeries.samples) {
-        if (firstSampleAt < 0) firstSampleAt = fieldStart;
+      } else if (
+        field === Field.TimeSeries.samples ||
+        field === Field.TimeSeries.exemplars ||
+        field === Field.TimeSeries.histograms
+      ) {
+        if (firstItemAt < 0) firstItemAt = fieldStart;
         this.pos = this.lengthDelimited("TimeSeries", end);
       } else {
-        if (field === Field.TimeSeries.exemplars || field === Field.TimeSeries.histograms) {
-          this.expectWireType("TimeSeries", WireType.Len);
-          visitor.onUnsupported?.(field === Field.TimeSeries.exemplars ? "exemplar" : "histogram");
-        }
         this.skipField(end);
       }
     }
@@ -211,17 +276,29 @@ class Reader {
       ? this.buf.subarray(labelsStart, labelsEnd)
       : this.gatherLabelFields(start, end);
     visitor.onSeries(labels, labelBytes);
-    if (firstSampleAt < 0) return 0;
+    if (firstItemAt < 0) return 0;
 
-    // Second pass: samples. The first pass checked the structure, so other fields are skipped quickly.
+    // Second pass: samples, exemplars and histograms in wire order. The first pass checked the
+    // framing, so other fields are skipped quickly.
     let samples = 0;
-    this.pos = firstSampleAt;
+    this.pos = firstItemAt;
     while (this.pos < end) {
+      const fieldStart = this.pos;
       this.tag(end);
-      if (this.field === Field.TimeSeries.samples) {
+      const field = this.field;
+      if (field === Field.TimeSeries.samples) {
         const sampleEnd = this.lengthDelimited("TimeSeries", end);
         this.sample(sampleEnd, visitor);
         samples++;
+      } else if (field === Field.TimeSeries.exemplars || field === Field.TimeSeries.histograms) {
+        const itemEnd = this.lengthDelimited("TimeSeries", end);
+        const timestampMs =
+          field === Field.TimeSeries.exemplars ? this.exemplar(itemEnd) : this.histogram(itemEnd);
+        visitor.onItem?.(
+          field === Field.TimeSeries.exemplars ? "exemplar" : "histogram",
+          this.buf.subarray(fieldStart, itemEnd),
+          timestampMs,
+        );
       } else {
         this.skipField(end);
       }
@@ -269,6 +346,84 @@ class Reader {
     return { name, value };
   }
 
+  /** Checks an Exemplar in [pos, end); returns its timestamp. */
+  private exemplar(end: number): number {
+    let timestampMs = 0;
+    while (this.pos < end) {
+      this.tag(end);
+      if (this.field === 1) {
+        this.label(this.lengthDelimited("Exemplar", end));
+      } else if (this.field === 2) {
+        this.expectWireType("Exemplar", WireType.I64);
+        this.skipBytes(8, end);
+      } else if (this.field === 3) {
+        this.expectWireType("Exemplar", WireType.Varint);
+        timestampMs = this.int64(end);
+      } else {
+        this.skipField(end);
+      }
+    }
+    return timestampMs;
+  }
+
+  /** Checks the structure of a native Histogram in [pos, end); returns its timestamp. */
+  private histogram(end: number): number {
+    let timestampMs = 0;
+    while (this.pos < end) {
+      this.tag(end);
+      const field = this.field;
+      const wireTypes = HISTOGRAM_WIRE_TYPES[field];
+      if (wireTypes === undefined) {
+        this.skipField(end);
+        continue;
+      }
+      if (!wireTypes.includes(this.wireType)) this.expectWireType("Histogram", wireTypes[0] ?? WireType.Len);
+      if (field === HISTOGRAM_TIMESTAMP) {
+        timestampMs = this.int64(end);
+      } else if (HISTOGRAM_SPANS.has(field)) {
+        this.bucketSpan(this.lengthDelimited("Histogram", end));
+      } else if (this.wireType === WireType.Len && HISTOGRAM_PACKED_DOUBLES.has(field)) {
+        const packedEnd = this.lengthDelimited("Histogram", end);
+        if ((packedEnd - this.pos) % 8 !== 0)
+          throw this.error("packed doubles of a histogram are not a multiple of 8 bytes", this.pos);
+        this.pos = packedEnd;
+      } else if (this.wireType === WireType.Len && HISTOGRAM_PACKED_VARINTS.has(field)) {
+        const packedEnd = this.lengthDelimited("Histogram", end);
+        while (this.pos < packedEnd) this.varint(packedEnd);
+      } else {
+        this.skipField(end);
+      }
+    }
+    return timestampMs;
+  }
+
+  private bucketSpan(end: number): void {
+    while (this.pos < end) {
+      this.tag(end);
+      if (this.field === 1 || this.field === 2) this.expectWireType("BucketSpan", WireType.Varint);
+      this.skipField(end);
+    }
+  }
+
+  /** Checks a MetricMetadata in [pos, end); returns its family name. */
+  private metadata(end: number): string {
+    let family = "";
+    while (this.pos < end) {
+      this.tag(end);
+      if (this.field === Field.MetricMetadata.type) {
+        this.expectWireType("MetricMetadata", WireType.Varint);
+        this.varint(end);
+      } else if (this.field === Field.MetricMetadata.metricFamilyName) {
+        family = this.string("MetricMetadata", end);
+      } else if (this.field === Field.MetricMetadata.help || this.field === Field.MetricMetadata.unit) {
+        this.string("MetricMetadata", end);
+      } else {
+        this.skipField(end);
+      }
+    }
+    return family;
+  }
+
   private sample(end: number, visitor: WriteRequestVisitor): void {
     let value = 0;
     let timestampMs = 0;
@@ -292,6 +447,7 @@ class Reader {
   /** Reads a tag into field and wireType. */
   private tag(end: number): void {
     const at = this.pos;
+    this.lastTagAt = at;
     const tag = this.varint(end);
     if (tag > 0xffffffff) throw this.error("field number out of range", at);
     const wireType = tag & 7;

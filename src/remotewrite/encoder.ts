@@ -130,6 +130,34 @@ export class WriteRequestBuilder {
     this.append(labelBytes, Number.NaN, timestampMs, true);
   }
 
+  /**
+   * Appends a TimeSeries of the series whose encodeLabels bytes are
+   * labelBytes carrying `field`: one encoded TimeSeries field (an exemplar or
+   * a native histogram, tag included), as the decoder hands it over. It gets
+   * a TimeSeries of its own, as Prometheus sends them.
+   */
+  addItem(labelBytes: Uint8Array, field: Uint8Array): void {
+    if (this.finished) throw new Error("WriteRequestBuilder: item added after finish(); call reset() first");
+    if (this.validateLabels) validateLabelBytes(labelBytes);
+    const length = labelBytes.length + field.length;
+    this.ensureCapacity(MAX_SERIES_HEADER_SIZE + length);
+    let pos = this.pos;
+    this.buf[pos++] = TIMESERIES_TAG;
+    pos = writeVarint32(this.buf, pos, length);
+    this.buf.set(labelBytes, pos);
+    this.buf.set(field, pos + labelBytes.length);
+    this.pos = pos + length;
+    this.openLabels = undefined;
+    this.series++;
+    this.samples++;
+  }
+
+  /** Adds an encoded MetricMetadata field (tag included), as the decoder hands it over. */
+  addMetadataField(field: Uint8Array): void {
+    if (this.finished) throw new Error("WriteRequestBuilder: addMetadata after finish(); call reset() first");
+    this.metadata.push(field);
+  }
+
   /** Adds a MetricMetadata entry; entries are written after all series, in the order added. */
   addMetadata(metadata: MetricMetadata): void {
     if (this.finished) throw new Error("WriteRequestBuilder: addMetadata after finish(); call reset() first");

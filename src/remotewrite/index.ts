@@ -11,11 +11,13 @@ export type { Label } from "./labels.js";
 export { METRIC_TYPES, WriteRequestBuilder, encodeWriteRequest } from "./encoder.js";
 export type { MetricMetadata, MetricType, TimeSeriesInput, WriteRequestBuilderOptions } from "./encoder.js";
 export {
+  ITEM_KINDS,
   UNSUPPORTED_KINDS,
   decodeLabelBytes,
   decodeToObjects,
   decodeWriteRequest,
   decodeWriteRequestRaw,
+  type ItemKind,
   type UnsupportedKind,
 } from "./decoder.js";
 export { scanWriteRequest, type WriteRequestScanner } from "./scan.js";

@@ -57,6 +57,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       components,
     );
     late.exporter = running.exporter;
+    // One process: the API listener's /readyz also says whether the exporter can do its work.
+    api.addReadinessChecks(running.readiness);
     return { ...running, api };
   });
 }

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { VERSION } from "../util/index.js";
 import { startCountingReceiver, type CountingReceiver } from "../../test-support/counting-receiver.js";
-import { eventually } from "../../test-support/eventually.js";
+import { eventually, eventuallyValue } from "../../test-support/eventually.js";
 import { startFakeExportServer, type FakeExportServer } from "../../test-support/fake-export-server.js";
 import { peerAvailability } from "../../test-support/peers.js";
 import { TENANT_LABEL } from "../../test-support/platform-series.js";
@@ -155,7 +155,33 @@ describe("/metrics of running replicas, as promtool sees it", { skip: promtool.s
     );
     assert.equal(
       await verbose(puller.metricsUrl ?? ""),
-      "[+]api ok\n[+]informers-synced ok\n[+]membership ok\nreadyz check passed\n",
+      "[+]api ok\n[+]informers-synced ok\n[+]membership ok\n[+]source ok\nreadyz check passed\n",
+    );
+    // One process: the API listener answers for its store and for the exporter beside it.
+    assert.equal(
+      await verbose(server.api.url),
+      "[+]store ok\n[+]api ok\n[+]informers-synced ok\n[+]buffer ok\nreadyz check passed\n",
+    );
+  });
+
+  it("turns a puller not ready naming the source while the store fails every read, and ready again", async () => {
+    const source = `${puller.metricsUrl ?? ""}/readyz/source`;
+    store.injectFaults({ status: 503, body: "store down" }, { status: 503, body: "store down" });
+    const failing = await eventuallyValue(
+      async () => {
+        const answer = await fetch(source);
+        return { status: answer.status, body: await answer.text() };
+      },
+      (answer) => answer.status === 503,
+      "/readyz/source failing",
+      { timeoutMs: 15_000, intervalMs: 50 },
+    );
+    assert.match(failing.body, /^\[-\]source failed: every pull job \(1\) fails to read the store: .*503/m);
+    await eventuallyValue(
+      async () => (await fetch(source)).status,
+      (status) => status === 200,
+      "/readyz/source ok once the store answers",
+      { timeoutMs: 20_000, intervalMs: 200 },
     );
   });
 });

@@ -3,8 +3,10 @@
 import type { ApiServer, ProjectQuotas } from "../apiserver/index.js";
 import type { Controller } from "../controller/controller.js";
 import type { ClusterConnection } from "../kube/index.js";
+import type { DiskFloor } from "../exporter/buffer/defaults.js";
 import type { Exporter } from "../exporter/exporter.js";
 import type { IngestServer } from "../exporter/ingest/server.js";
+import type { HealthCheck } from "../metrics/health.js";
 import type { Logger } from "../util/index.js";
 
 export const DEFAULT_DATA_DIR = "./.telex";
@@ -37,6 +39,8 @@ export interface DeliveryOptions {
   readonly maxBacklogAgeMs?: number;
   readonly sinkMaxBytes?: number;
   readonly totalMaxBytes?: number;
+  /** Free space the durable buffer leaves on its volume (--buffer-min-free-disk). */
+  readonly minFreeDisk?: DiskFloor;
   readonly maxShards?: number;
   readonly maxInflightRequests?: number;
   /** Bytes of request bodies in flight to all endpoints together (--max-inflight-bytes). */
@@ -137,6 +141,8 @@ export interface RunningExporter {
   readonly metricsUrl: string | undefined;
   /** Prometheus exposition of every component's metrics. */
   metrics(): string;
+  /** What the replica's /readyz checks (readiness.ts). */
+  readonly readiness: readonly HealthCheck[];
   /** Stops every component, the most downstream first; idempotent. */
   stop(): Promise<void>;
 }

@@ -74,6 +74,14 @@ describe("/readyz of a replica whose API goes away and comes back", () => {
         body: "[+]ping ok\nlivez check passed\n",
       });
     }
+    // The API's own listener, as kube-apiserver's: its store answers.
+    assert.ok(api !== undefined);
+    assert.deepEqual(await get(`${api.url}/readyz?verbose`), {
+      status: 200,
+      body: "[+]store ok\nreadyz check passed\n",
+    });
+    assert.deepEqual(await get(`${api.url}/readyz/store`), { status: 200, body: "ok\n" });
+    assert.equal((await get(`${api.url}/readyz/nothing-here`)).status, 404);
   });
 
   it("turns not ready naming the api, then the membership, once the API is stopped; stays live", async () => {

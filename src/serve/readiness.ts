@@ -4,10 +4,12 @@
 //   informers-synced  the controller's caches hold a first complete list
 //   buffer            push mode's durable buffer takes records and is not writing behind
 //   membership        in a fleet: this replica's Lease is fresh (it runs its share)
+//   source            pull mode: the metrics store answers (not every job's last read failed)
 // A replica that fails one still runs; not ready tells a load balancer (and
 // its operator) to send agents elsewhere for now.
 import type { Controller } from "../controller/controller.js";
 import type { DurableLog } from "../exporter/buffer/index.js";
+import type { PullSource } from "../exporter/pull/index.js";
 import type { Membership } from "../fleet/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import type { HealthCheck } from "../metrics/health.js";
@@ -18,9 +20,11 @@ export interface ReadinessParts {
   readonly log?: Pick<DurableLog, "refusal" | "overloaded" | "pendingBytes"> | undefined;
   /** One of a fleet. */
   readonly membership?: Pick<Membership, "isMember" | "stats"> | undefined;
+  /** Pull mode. */
+  readonly pull?: Pick<PullSource, "storeFailure"> | undefined;
 }
 
-export function replicaReadiness({ controller, log, membership }: ReadinessParts): HealthCheck[] {
+export function replicaReadiness({ controller, log, membership, pull }: ReadinessParts): HealthCheck[] {
   const checks: HealthCheck[] = [
     { name: "api", check: () => controller.apiFailure },
     {
@@ -51,6 +55,7 @@ export function replicaReadiness({ controller, log, membership }: ReadinessParts
           : `this replica's Lease was not renewed within its duration, so it runs no policies (renewals failed so far: ${membership.stats.renewalFailures})`,
     });
   }
+  if (pull !== undefined) checks.push({ name: "source", check: () => pull.storeFailure() });
   return checks;
 }
 

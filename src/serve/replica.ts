@@ -17,7 +17,7 @@ import type { EgressPolicy } from "../exporter/egress/index.js";
 import { Exporter } from "../exporter/exporter.js";
 import { startIngestServer, type IngestServer } from "../exporter/ingest/server.js";
 import { FileCursorStore, PullSource, type CursorStore } from "../exporter/pull/index.js";
-import { ApiCursorStore, Forwarder, Membership, Ownership } from "../fleet/index.js";
+import { ApiCursorStore, Forwarder, Handover, Membership, Ownership } from "../fleet/index.js";
 import {
   DEFAULT_MAX_INFLIGHT_BYTES,
   DEFAULT_MAX_INFLIGHT_REQUESTS,
@@ -138,6 +138,7 @@ export async function startReplica(
       ? undefined
       : await startPull(options, options.pull, dataDir, egress, logger, fleet?.positions);
   const delivery = options.delivery ?? {};
+  const ownership = fleet === undefined ? undefined : new Ownership(fleet.membership);
   // Pull mode needs no buffer of its own: the store is one, read again from each sink's position.
   let log: DurableLog | undefined;
   if (pull === undefined && delivery.buffer !== "memory") {
@@ -147,6 +148,7 @@ export async function startReplica(
       ...(delivery.maxBacklogAgeMs === undefined ? {} : { maxBacklogAgeMs: delivery.maxBacklogAgeMs }),
       ...(delivery.sinkMaxBytes === undefined ? {} : { sinkMaxBytes: delivery.sinkMaxBytes }),
       ...(delivery.totalMaxBytes === undefined ? {} : { totalMaxBytes: delivery.totalMaxBytes }),
+      ...(delivery.minFreeDisk === undefined ? {} : { minFreeDisk: delivery.minFreeDisk }),
       logger,
     });
     log = opened;
@@ -158,6 +160,11 @@ export async function startReplica(
     delivery.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES,
   );
   const memoryBudget = MemoryBudget.ofBytes(delivery.memoryBytes ?? DEFAULT_SINK_MEMORY_BYTES);
+  // Push mode in a fleet with the durable buffer: a policy's new owner waits for its old one's backlog.
+  const handover =
+    forwarder === undefined || fleet === undefined || log === undefined
+      ? undefined
+      : new Handover({ membership: fleet.membership, maxViewWaitMs: 2 * fleet.membership.leaseDurationMs });
   const exporter = new Exporter({
     tenantLabel,
     logger,
@@ -171,8 +178,16 @@ export async function startReplica(
     ...(pull === undefined ? {} : { pull }),
     ...(log === undefined ? {} : { log }),
     ...(forwarder === undefined ? {} : { fleet: forwarder }),
+    ...(handover === undefined ? {} : { handover }),
   });
   components.add("exporter", () => exporter.close());
+  if (handover !== undefined && fleet !== undefined && ownership !== undefined) {
+    // Before this replica's Lease says it saw the new members, the policies it gives up are
+    // listed as draining: their new owners wait until it delivered what it holds of them.
+    fleet.membership.onChange(() => {
+      for (const uid of exporter.runningPolicies()) if (!ownership.owns(uid)) handover.markDraining(uid);
+    });
+  }
   if (pull !== undefined) {
     pull.start();
     components.add("pull", () => pull.stop());
@@ -185,13 +200,13 @@ export async function startReplica(
     tenantLabel,
     logger,
     ...(options.statusRefreshMs === undefined ? {} : { statusRefreshMs: options.statusRefreshMs }),
-    ...(fleet === undefined ? {} : { ownership: new Ownership(fleet.membership) }),
+    ...(ownership === undefined ? {} : { ownership }),
   });
   components.add("controller", () => controller.stop());
   await controller.start();
 
   // Both listeners answer the same checks.
-  const readiness = replicaReadiness({ controller, log, membership: fleet?.membership });
+  const readiness = replicaReadiness({ controller, log, membership: fleet?.membership, pull });
   const health = new HealthEndpoints({ readiness, logger });
   let ingest: IngestServer | undefined;
   const metrics = (): string => {
@@ -205,13 +220,16 @@ export async function startReplica(
     fleet?.membership.writeMetrics(writer);
     fleet?.positions?.writeMetrics(writer);
     forwarder?.writeMetrics(writer);
+    handover?.writeMetrics(writer);
     writeProcessMetrics(writer);
     writeBuildInfo(writer);
     writeReadiness(writer, readiness);
     return writer.render();
   };
   if (pull === undefined) {
-    await controller.caughtUp();
+    // Once every policy is known, the backlogs of those deleted while Telex was stopped go.
+    if (await controller.caughtUp()) exporter.pruneBacklogs(controller.policySinks());
+    handover?.start();
     ingest = await startIngest(
       { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined },
       exporter,
@@ -238,7 +256,7 @@ export async function startReplica(
     components.add("metrics", () => server.close());
     metricsUrl = server.url;
   }
-  return { exporter, controller, ingest, metricsUrl, metrics, stop: () => components.stop() };
+  return { exporter, controller, ingest, metricsUrl, metrics, readiness, stop: () => components.stop() };
 }
 
 async function startPull(

@@ -23,6 +23,13 @@ describe("ObjectStore", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it("answers its readiness check while its database can be read, and says why not once it cannot", () => {
+    const store = ObjectStore.open({ path: join(dir, "check.db") });
+    assert.equal(store.check(), undefined);
+    store.close();
+    assert.match(store.check() ?? "", /^the store's database cannot be read: .*(closed|open)/i);
+  });
+
   it("stamps increasing resourceVersions and keeps them across reopening", () => {
     const path = join(dir, "reopen.db");
     const store = ObjectStore.open({ path });

@@ -111,6 +111,16 @@ export class ObjectStore {
     return new ObjectStore(db, options.eventWindow ?? DEFAULT_EVENT_WINDOW);
   }
 
+  /** Why the store cannot serve now (a read of its database fails), or undefined: /readyz's `store`. */
+  check(): string | undefined {
+    try {
+      this.#statements.readMeta.get("resourceVersion");
+      return undefined;
+    } catch (error: unknown) {
+      return `the store's database cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+
   /** The resourceVersion of the last committed write (0 for an empty store). */
   get resourceVersion(): number {
     return this.#resourceVersion;

@@ -3,14 +3,12 @@
 // Manifests are validated first; if any is invalid nothing is sent.
 import { isDeepStrictEqual, parseArgs } from "node:util";
 import { formatFieldError, validateObject } from "../../api/index.js";
-import { KubeApiError } from "../../kube/index.js";
+import { KubeApiError } from "../../kube/client.js";
 import { CONNECTION_FLAGS, FIELD_MANAGER, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { loadManifests } from "../manifests.js";
 import { text } from "../printers.js";
 import { resourceOfKind } from "../resources.js";
-
-export const summary = "Create or update ExportPolicies and Secrets from manifests";
 
 type Json = Record<string, unknown>;
 

@@ -6,8 +6,6 @@ import { CONNECTION_FLAGS, FIELD_MANAGER, withConnection } from "../connection.j
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { SECRETS } from "../resources.js";
 
-export const summary = "Create a kubernetes.io/basic-auth Secret for a sink";
-
 const HELP = `Usage: telex create secret basic-auth NAME --username USER --password PASSWORD --project PROJECT
                     [--server URL] [--token TOKEN] [-n NAMESPACE]
 `;

@@ -2,12 +2,10 @@
 // until the object is gone — an ExportPolicy stays until the controller has
 // torn its pipelines down and removed its finalizer.
 import { parseArgs } from "node:util";
-import { KubeApiError } from "../../kube/index.js";
+import { KubeApiError } from "../../kube/client.js";
 import { CONNECTION_FLAGS, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { resourceNamed } from "../resources.js";
-
-export const summary = "Delete an ExportPolicy or Secret and wait until it is gone";
 
 const HELP = `Usage: telex delete exportpolicy|secret NAME [--wait=false] [--timeout 60s] --project PROJECT
                     [--server URL] [--token TOKEN] [-n NAMESPACE]

@@ -5,13 +5,11 @@
 // which only a Telex server running the exporter serves; elsewhere (a
 // Kubernetes cluster) describe says so and shows the rest.
 import { parseArgs } from "node:util";
-import { KubeApiError } from "../../kube/index.js";
+import { KubeApiError } from "../../kube/client.js";
 import { CONNECTION_FLAGS, withConnection, type Connection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { age, text } from "../printers.js";
 import { EXPORT_POLICIES, resourceNamed } from "../resources.js";
-
-export const summary = "Show an ExportPolicy: sources, sinks, per-sink conditions and events";
 
 type Json = Record<string, unknown>;
 const record = (value: unknown): Json => (typeof value === "object" && value !== null ? (value as Json) : {});

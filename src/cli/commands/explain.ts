@@ -1,9 +1,7 @@
 // `telex explain RESOURCE[.field.path] [--recursive]`: the schema's documentation.
 import { parseArgs } from "node:util";
-import { ExplainError, explain } from "../../api/index.js";
+import { ExplainError, explain } from "../../api/explain.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
-
-export const summary = "Show the documentation of a resource or one of its fields";
 
 const HELP = `Usage: telex explain RESOURCE[.FIELD.PATH] [--recursive]
 

@@ -1,6 +1,6 @@
 // `telex get exportpolicies|ep|secrets [NAME] [-o wide|yaml|json|name] [-w]`.
 import { parseArgs } from "node:util";
-import { stringify } from "yaml";
+import { yaml } from "../lazy-yaml.js";
 import type { KubeObject, WatchEventType } from "../../kube/index.js";
 import { CONNECTION_FLAGS, withConnection, type Connection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
@@ -15,8 +15,6 @@ import {
   type OutputFormat,
 } from "../printers.js";
 import { resourceNamed, type CliResource } from "../resources.js";
-
-export const summary = "List ExportPolicies or Secrets, or show one; -w follows changes";
 
 type Json = Record<string, unknown>;
 
@@ -100,7 +98,7 @@ class WatchPrinter {
         const value = this.events ? { type, object: shown } : shown;
         // kubectl separates YAML documents with ---; JSON objects simply follow one another.
         if (format === "json") return `${JSON.stringify(value, null, 4)}\n`;
-        return `${this.documents++ > 0 ? "---\n" : ""}${stringify(value)}`;
+        return `${this.documents++ > 0 ? "---\n" : ""}${yaml().stringify(value)}`;
       })
       .join("");
   }

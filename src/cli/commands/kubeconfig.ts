@@ -10,8 +10,6 @@ import { YAMLSeq, isMap, isSeq, parseDocument, type Document } from "yaml";
 import { resolveTarget } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 
-export const summary = "Add a kubectl context for a project to your kubeconfig";
-
 const HELP = `Usage: telex kubeconfig --project PROJECT [--server URL] [--token TOKEN]
                         [--certificate-authority FILE | --insecure-skip-tls-verify]
                         [-n NAMESPACE] [--kubeconfig FILE | -o -]

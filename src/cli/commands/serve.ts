@@ -46,9 +46,6 @@ import {
   type ServeRole,
 } from "../serve-flags.js";
 
-export const summary =
-  "Run the Telex server: resource API, controller, exporter and ingest in one process, or one of them";
-
 const PROJECT_PATH = "/apis/resourcemanager.miloapis.com/v1alpha1/projects/PROJECT/control-plane";
 
 const HELP = `Usage: telex serve [API flags] [replica flags]                    everything in one process

@@ -20,8 +20,6 @@ import { loadManifests, type ManifestDocument } from "../manifests.js";
 import { text } from "../printers.js";
 import { EXPORT_POLICIES } from "../resources.js";
 
-export const summary = "Send one harmless request to a sink's endpoint from the server; report each phase";
-
 type Json = Record<string, unknown>;
 const record = (value: unknown): Json =>
   typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Json) : {};

@@ -5,9 +5,6 @@ import { formatFieldError, formatPath, validateObject, type FieldError } from ".
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { loadManifests, type ManifestDocument, type Position } from "../manifests.js";
 
-export const summary =
-  "Check ExportPolicy and Secret manifests offline, reporting every problem with its field path";
-
 const HELP = `Usage: telex validate -f FILE|DIR|- [-f ...] [-R] [-o text|json]
 
 Validates ExportPolicy (telemetry.miloapis.com/v1alpha1) and Secret (v1)

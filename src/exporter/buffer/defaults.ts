@@ -18,6 +18,20 @@ export const DEFAULT_SINK_MAX_BYTES = 2 ** 30;
 /** In total: leaves room on a small volume for everything else Telex keeps. */
 export const DEFAULT_TOTAL_MAX_BYTES = 8 * 2 ** 30;
 
+/**
+ * Free space the log leaves on its volume: past it the log's total bound shrinks to what is there, and the
+ * oldest data goes first as buffer_full. 10 % is kubelet's default eviction threshold (nodefs.available): a
+ * buffer on an emptyDir that filled the node's disk past it would get the pod evicted, and the API's own
+ * store under the same data directory needs room to write.
+ */
+export const DEFAULT_MIN_FREE_DISK: DiskFloor = { fraction: 0.1 };
+
+/** Free space is looked at this often, and at every new segment. statfs(2) is one cheap call. */
+export const DISK_CHECK_INTERVAL_MS = 5_000;
+
+/** The free space to leave: a size, or a fraction of the volume. */
+export type DiskFloor = { readonly bytes: number } | { readonly fraction: number };
+
 /** A day of outage is recoverable; older data is rarely accepted by receivers. */
 export const DEFAULT_MAX_BACKLOG_AGE_MS = 24 * 3600_000;
 

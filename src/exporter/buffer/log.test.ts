@@ -5,7 +5,7 @@ import { after, describe, it } from "node:test";
 import type { ArrivalRange, BacklogTrimReason } from "../sink/backlog.js";
 import { eventually } from "../../../test-support/eventually.js";
 import { ManualClock } from "../../../test-support/manual-clock.js";
-import type { SeriesRef } from "../series.js";
+import { itemRef, type SeriesRef } from "../series.js";
 import { SampleBatch } from "../sink/queue.js";
 import { ExpositionWriter } from "../../metrics/exposition.js";
 import { DurableLog } from "./log.js";
@@ -96,6 +96,41 @@ describe("DurableLog", () => {
     );
     const first = reopened.sink("p1/a");
     assert.deepEqual(await readAll(first, sinks[0]?.endSeq ?? 0), more.get(first));
+    await reopened.close();
+  });
+
+  it("keeps exemplars and histograms as items of their series, in order with its samples, across rolls and a reopen", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    const sink = log.sink("p1/items");
+    const base = seriesNamed("rq_duration_seconds");
+    const want: string[] = [];
+    for (let r = 0; r < 60; r++) {
+      const record = log.record();
+      // An item whose series has no float sample in the record still finds its series defined.
+      const item = new Uint8Array(40).fill(r);
+      record.add(sink, itemRef(base, item), 0, r);
+      want.push(`item ${r}`);
+      if (r % 2 === 0) {
+        record.add(sink, base, r, r);
+        want.push(`sample ${r}`);
+      }
+      await record.commit();
+    }
+    assert.ok(log.stats.segments > 1, "rolled over segments");
+    const readBack = async (from: DurableLog): Promise<string[]> => {
+      const batch = new SampleBatch<SeriesRef>(1000);
+      const n = await from.sink("p1/items").read(0, batch);
+      return Array.from({ length: n }, (_, i) => {
+        const ref = batch.series[i];
+        assert.equal(nameOf(ref), "rq_duration_seconds");
+        return ref?.item === undefined ? `sample ${batch.values[i]}` : `item ${ref.item[0]}`;
+      });
+    };
+    assert.deepEqual(await readBack(log), want);
+    await log.close();
+    const reopened = await openLog(dir);
+    assert.deepEqual(await readBack(reopened), want, "from the series tables on disk");
     await reopened.close();
   });
 
@@ -363,6 +398,64 @@ describe("DurableLog", () => {
       assert.equal(read.length, sink.endSeq - sink.startSeq);
       assert.equal(read[0]?.value, sink === a ? sink.startSeq : sink.startSeq);
     }
+    await log.close();
+  });
+
+  it("leaves minFreeDisk free on its volume: short of it, the oldest goes first as buffer_full", async () => {
+    const dir = await tempDir(dirs);
+    const clock = new ManualClock();
+    let freeBytes = 1 << 30;
+    const looks: number[] = [];
+    const log = await openLog(dir, {
+      clock,
+      segmentBytes: 4096,
+      minFreeDisk: { bytes: 1 << 20 },
+      diskSpace: () => {
+        looks.push(clock.now());
+        return Promise.resolve({ freeBytes, totalBytes: 1 << 31 });
+      },
+    });
+    assert.equal(log.stats.diskFreeBytes, 1 << 30, "looked at the volume when opened");
+    assert.equal(log.stats.limitBytes, 1 << 24, "room: the total bound applies");
+    const sink = log.sink("p/s");
+    const seen = trims(sink);
+    const series = seriesNamed("s");
+    for (let r = 0; r < 200; r++) {
+      const record = log.record();
+      for (let i = 0; i < 5; i++) record.add(sink, series, r * 5 + i, r);
+      await record.commit();
+    }
+    const held = log.stats.diskBytes;
+    assert.ok(held > 6 * 4096, `the log holds several segments (${held} bytes)`);
+    const trimmed = () => seen.length;
+    assert.equal(trimmed(), 0, "nothing trimmed while there is room");
+    // Something else fills the volume: what is free beyond the floor allows two segments less.
+    freeBytes = (1 << 20) - 2 * 4096;
+    await clock.advance(5_000);
+    await eventually(() => log.stats.limitBytes === held - 2 * 4096, "the bound follows the free space");
+    assert.ok(log.stats.diskBytes <= held - 2 * 4096, `disk ${log.stats.diskBytes}`);
+    assert.ok(trimmed() > 0 && seen.every(([, , reason]) => reason === "buffer_full"));
+    assert.equal(seen.at(-1)?.[1], sink.startSeq, "trims are reported exactly up to the new start");
+    const read = await readAll(sink);
+    assert.equal(read.length, sink.endSeq - sink.startSeq, "what is left reads back whole");
+    assert.equal(read[0]?.value, sink.startSeq);
+    // The volume has room again: the total bound applies again.
+    freeBytes = 1 << 30;
+    await clock.advance(5_000);
+    await eventually(() => log.stats.limitBytes === 1 << 24, "the total bound again");
+    assert.ok(looks.length >= 3);
+    await log.close();
+  });
+
+  it("measures its volume with statfs by default", async () => {
+    const dir = await tempDir(dirs);
+    const log = await openLog(dir);
+    assert.ok(log.stats.diskFreeBytes > 0, `free ${log.stats.diskFreeBytes}`);
+    const writer = new ExpositionWriter();
+    writeBufferMetrics(writer, log);
+    const text = writer.render();
+    assert.match(text, /^telex_buffer_volume_free_bytes [1-9][0-9]*$/m);
+    assert.match(text, /^telex_buffer_limit_bytes [1-9][0-9]*$/m);
     await log.close();
   });
 

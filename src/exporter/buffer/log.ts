@@ -14,18 +14,20 @@
 // the series tables of the active segment and of a few recently read ones.
 // Samples themselves are only ever in memory while being written or read.
 import { constants } from "node:fs";
-import { mkdir, open, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rm, stat, statfs, writeFile } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { silentLogger, systemClock, type Logger, type Clock, type TimerHandle } from "../../util/index.js";
-import type { SeriesRef } from "../series.js";
+import { itemRef, type SeriesRef } from "../series.js";
 import type { BacklogTrimReason, ShardPositions, SinkBacklog, TrimListener } from "../sink/backlog.js";
 import type { SampleBatch } from "../sink/queue.js";
 import { lockDirectory } from "./lock.js";
 import {
   DEFAULT_MAX_BACKLOG_AGE_MS,
   DEFAULT_MAX_PENDING_BYTES,
+  DEFAULT_MIN_FREE_DISK,
+  DISK_CHECK_INTERVAL_MS,
   DEFAULT_SEGMENT_BYTES,
   DEFAULT_SINK_MAX_BYTES,
   DEFAULT_SYNC_INTERVAL_MS,
@@ -33,6 +35,7 @@ import {
   EXPIRY_SWEEP_INTERVAL_MS,
   MAX_SEGMENT_BYTES,
   READ_GAP_BYTES,
+  type DiskFloor,
   READ_WINDOW_BYTES,
   READ_WINDOWS,
   SERIES_TABLE_CACHE,
@@ -40,8 +43,8 @@ import {
 import { Float64List, Uint32List } from "./lists.js";
 import { MAX_SHARDS, recoverSlot, writeSlot } from "./positions.js";
 import {
-  DEF_HEADER_BYTES,
   FRAME_BYTES,
+  RecordFormatError,
   RECORD_CHECKPOINT,
   RECORD_SAMPLES,
   SAMPLE_BYTES,
@@ -49,6 +52,7 @@ import {
   SECTION_ENTRY_BYTES,
   checkpointBodyBytes,
   checkpointEntries,
+  definitionBytes,
   forEachDefinition,
   recordType,
   samplesBodyBytes,
@@ -56,6 +60,7 @@ import {
   sealFrame,
   writeCheckpoint,
   writeDefinition,
+  writeItemDefinition,
   writeSample,
   writeSamplesHead,
   writeSectionEntry,
@@ -86,13 +91,32 @@ export interface DurableLogOptions {
   readonly maxBacklogAgeMs?: number;
   /** Above this many encoded bytes not yet written, `overloaded` is true (ingest answers 429). */
   readonly maxPendingBytes?: number;
+  /** Free space to leave on the volume: below it the total bound shrinks to fit (oldest first, buffer_full). */
+  readonly minFreeDisk?: DiskFloor;
+  /** How free space is measured (tests give their own); statfs(2) of dir by default. */
+  readonly diskSpace?: (dir: string) => Promise<DiskSpace>;
   readonly clock?: Clock;
   readonly logger?: Logger;
+}
+
+export interface DiskSpace {
+  /** Bytes an unprivileged writer may still use. */
+  readonly freeBytes: number;
+  readonly totalBytes: number;
+}
+
+async function statDiskSpace(dir: string): Promise<DiskSpace> {
+  const fs = await statfs(dir);
+  return { freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
 }
 
 /** Plain numbers for /metrics. */
 export interface LogStats {
   diskBytes: number;
+  /** Free bytes on the log's volume at the last look (-1 before the first). */
+  diskFreeBytes: number;
+  /** What the log may hold now: the total bound, or less when the volume's free space is short. */
+  limitBytes: number;
   segments: number;
   appendedBytes: number;
   appendedRecords: number;
@@ -109,6 +133,8 @@ export interface LogStats {
   /** Reads of a sink's samples (SinkLog.read), and series tables of sealed segments loaded from disk for them. */
   reads: number;
   tableLoads: number;
+  /** Samples given up with their sink: its policy or the sink itself was deleted (removeSink). */
+  abandonedSamples: number;
 }
 
 export interface LogRecord {
@@ -439,6 +465,8 @@ class PendingRecord implements LogRecord {
 export class DurableLog {
   readonly stats: LogStats = {
     diskBytes: 0,
+    diskFreeBytes: -1,
+    limitBytes: 0,
     segments: 0,
     appendedBytes: 0,
     appendedRecords: 0,
@@ -453,6 +481,7 @@ export class DurableLog {
     positionRecoveries: 0,
     reads: 0,
     tableLoads: 0,
+    abandonedSamples: 0,
   };
   /** Whether the previous run ended with close(): if not, the end of the log may be resent (replays). */
   readonly cleanStart: boolean;
@@ -463,6 +492,12 @@ export class DurableLog {
   private readonly totalMaxBytes: number;
   private readonly maxBacklogAgeMs: number;
   private readonly maxPendingBytes: number;
+  private readonly minFreeDisk: DiskFloor;
+  private readonly diskSpace: (dir: string) => Promise<DiskSpace>;
+  /** The total bound the free space allows (Infinity until measured, or while there is room). */
+  private diskLimitBytes = Infinity;
+  private diskChecking: Promise<void> | undefined;
+  private diskTimer: TimerHandle | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
 
@@ -518,6 +553,9 @@ export class DurableLog {
     this.totalMaxBytes = options.totalMaxBytes ?? DEFAULT_TOTAL_MAX_BYTES;
     this.maxBacklogAgeMs = options.maxBacklogAgeMs ?? DEFAULT_MAX_BACKLOG_AGE_MS;
     this.maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    this.minFreeDisk = options.minFreeDisk ?? DEFAULT_MIN_FREE_DISK;
+    this.diskSpace = options.diskSpace ?? statDiskSpace;
+    this.stats.limitBytes = this.totalMaxBytes;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     if (this.syncIntervalMs < 0) throw new RangeError("syncIntervalMs must be ≥ 0");
@@ -587,11 +625,17 @@ export class DurableLog {
     return state === undefined ? 0 : Math.max(0, state.endSeq - state.lowWatermark());
   }
 
+  /** Keys of every sink the log holds: those in use, and those a previous run left. */
+  get sinkKeys(): string[] {
+    return [...this.sinksByKey.keys()];
+  }
+
   /** Forgets a sink (policy or sink deleted): returns how many samples of its backlog were given up. */
   removeSink(key: string): number {
     const state = this.sinksByKey.get(key);
     if (state === undefined) return 0;
     const givenUp = Math.max(0, state.endSeq - state.lowWatermark());
+    this.stats.abandonedSamples += givenUp;
     state.removed = true;
     this.sinksByKey.delete(key);
     this.registry.remove(key);
@@ -629,6 +673,8 @@ export class DurableLog {
     this.closed = true;
     this.syncTimer?.cancel();
     this.sweepTimer?.cancel();
+    this.diskTimer?.cancel();
+    await this.diskChecking;
     await this.writeIdle().catch(() => undefined);
     await this.flushPositions();
     await this.syncNow().catch(() => undefined);
@@ -707,7 +753,12 @@ export class DurableLog {
 
     const defStart = body + SAMPLES_HEAD_BYTES + sinks.length * SECTION_ENTRY_BYTES;
     let at = defStart;
-    for (const ref of fresh.refs) at = writeDefinition(buf, at, ref.logId ?? 0, ref.labelBytes);
+    for (const ref of fresh.refs) {
+      at =
+        ref.item === undefined || ref.base === undefined
+          ? writeDefinition(buf, at, ref.logId ?? 0, ref.labelBytes)
+          : writeItemDefinition(buf, at, ref.logId ?? 0, ref.base.logId ?? 0, ref.item);
+    }
     if (fresh.refs.length > 0) batch.defAreas.push(batch.fileOffset + defStart, fresh.bytes);
     for (let index = 0; index < sinks.length; index++) {
       const sink = sinks[index] as SinkState;
@@ -754,15 +805,21 @@ export class DurableLog {
     segment.writerTable = table;
     const refs: SeriesRef[] = [];
     let bytes = 0;
-    for (let i = 0; i < record.series.length; i++) {
-      const ref = record.series[i];
-      if (ref === undefined || ref.logSegment === segment.tableId || record.sinks[i]?.removed === true)
-        continue;
+    const define = (ref: SeriesRef): void => {
       ref.logSegment = segment.tableId;
       ref.logId = table.length;
       table.push(ref);
       refs.push(ref);
-      bytes += DEF_HEADER_BYTES + ref.labelBytes.length;
+      bytes += definitionBytes(ref);
+    };
+    for (let i = 0; i < record.series.length; i++) {
+      const ref = record.series[i];
+      if (ref === undefined || ref.logSegment === segment.tableId || record.sinks[i]?.removed === true)
+        continue;
+      // An item is stored by reference to its series, defined first (even without a float sample here).
+      const base = ref.base;
+      if (base !== undefined && base.logSegment !== segment.tableId) define(base);
+      define(ref);
     }
     return { refs, bytes };
   }
@@ -776,6 +833,8 @@ export class DurableLog {
   /** Starts a new segment for the records that follow: its header and checkpoint open its first batch. */
   private rollEncoding(): void {
     this.rollNeeded = false;
+    // A new segment is the step in which the log grows: look at the volume again.
+    if (this.segments.length > 0) this.checkDisk();
     const firstLsn = this.nextLsn;
     const segment = new Segment(firstLsn, join(this.dir, segmentFileName(firstLsn)));
     segment.writerTable = [];
@@ -1088,6 +1147,57 @@ export class DurableLog {
     this.syncTimer = this.clock.setTimer(this.syncIntervalMs, tick);
   }
 
+  private startDiskTimer(): void {
+    const tick = () => {
+      if (this.closed) return;
+      this.checkDisk();
+      this.diskTimer = this.clock.setTimer(DISK_CHECK_INTERVAL_MS, tick);
+    };
+    this.diskTimer = this.clock.setTimer(DISK_CHECK_INTERVAL_MS, tick);
+  }
+
+  /**
+   * Measures the volume's free space and bounds the log to leave minFreeDisk of it: the log may hold
+   * what it holds now plus what is free beyond the floor. One look at a time; a failed statfs keeps
+   * the last bound (the log is no reason to stop ingest).
+   */
+  private checkDisk(): void {
+    if (this.diskChecking !== undefined || this.closed) return;
+    this.diskChecking = this.diskSpace(this.dir)
+      .then(
+        (space) => {
+          const floor =
+            "bytes" in this.minFreeDisk
+              ? this.minFreeDisk.bytes
+              : Math.ceil(space.totalBytes * this.minFreeDisk.fraction);
+          const allowed = this.stats.diskBytes + space.freeBytes - floor;
+          const wasShort = this.diskLimitBytes < this.totalMaxBytes;
+          this.diskLimitBytes = allowed < this.totalMaxBytes ? Math.max(0, allowed) : Infinity;
+          this.stats.diskFreeBytes = space.freeBytes;
+          this.stats.limitBytes = Math.min(this.totalMaxBytes, this.diskLimitBytes);
+          const short = this.diskLimitBytes < this.totalMaxBytes;
+          if (short && !wasShort) {
+            this.logger.warn("buffer volume short of free space: the oldest buffered data goes first", {
+              freeBytes: space.freeBytes,
+              minFreeBytes: floor,
+              limitBytes: this.stats.limitBytes,
+            });
+          } else if (wasShort && !short) {
+            this.logger.info("buffer volume has room again", { freeBytes: space.freeBytes });
+          }
+          if (!this.closed) this.enforceTotal();
+        },
+        (error: unknown) => {
+          this.logger.warn("cannot measure the buffer volume's free space", {
+            error: asError(error).message,
+          });
+        },
+      )
+      .finally(() => {
+        this.diskChecking = undefined;
+      });
+  }
+
   private startSweepTimer(): void {
     const tick = () => {
       if (this.closed) return;
@@ -1198,9 +1308,12 @@ export class DurableLog {
     this.stats.segments = this.segments.length;
   }
 
-  /** Over the total bound, the oldest segment goes regardless: every sink inside it is trimmed past it. */
+  /**
+   * Over the total bound (or what the volume's free space allows, if less), the oldest segment goes
+   * regardless: every sink inside it is trimmed past it.
+   */
   private enforceTotal(): void {
-    while (this.stats.diskBytes > this.totalMaxBytes) {
+    while (this.stats.diskBytes > this.stats.limitBytes) {
       const oldest = this.segments[0];
       if (oldest === undefined || oldest === this.active || oldest === this.encoding) return;
       for (const [sink, sinkSegment] of oldest.sinks) {
@@ -1532,21 +1645,28 @@ export class DurableLog {
         // a full collection gives back.
         const ids: number[] = [];
         const labels: Buffer[] = [];
+        const bases: number[] = [];
         let total = 0;
         for (let k = i; k < j; k++) {
           const at = (defOffsets[k] ?? 0) - start;
-          forEachDefinition(buf, at, defLengths[k] ?? 0, (id, labelBytes) => {
+          forEachDefinition(buf, at, defLengths[k] ?? 0, (id, bytes, baseId) => {
             ids.push(id);
-            labels.push(labelBytes);
-            total += labelBytes.length;
+            labels.push(bytes);
+            bases.push(baseId);
+            total += bytes.length;
           });
         }
         const packed = new Uint8Array(total);
         let offset = 0;
-        labels.forEach((labelBytes, n) => {
-          packed.set(labelBytes, offset);
-          table[ids[n] ?? 0] = { labelBytes: packed.subarray(offset, offset + labelBytes.length) };
-          offset += labelBytes.length;
+        labels.forEach((bytes, n) => {
+          packed.set(bytes, offset);
+          const view = packed.subarray(offset, offset + bytes.length);
+          const baseId = bases[n] ?? -1;
+          const base = baseId < 0 ? undefined : table[baseId];
+          if (baseId >= 0 && base === undefined)
+            throw new RecordFormatError(`item definition ${ids[n]} refers to undefined series ${baseId}`);
+          table[ids[n] ?? 0] = base === undefined ? { labelBytes: view } : itemRef(base, view);
+          offset += bytes.length;
         });
         i = j;
       }
@@ -1626,6 +1746,9 @@ export class DurableLog {
     this.enforceTotal();
     this.startSyncTimer();
     this.startSweepTimer();
+    this.checkDisk();
+    await this.diskChecking;
+    this.startDiskTimer();
   }
 
   private brokenOr(message: string): Error {

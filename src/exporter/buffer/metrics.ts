@@ -14,6 +14,17 @@ export function writeBufferMetrics(writer: ExpositionWriter, log: DurableLog): v
   gauge("telex_buffer_disk_bytes", "Bytes of the durable buffer's segment files.", stats.diskBytes);
   gauge("telex_buffer_segments", "Segment files of the durable buffer.", stats.segments);
   gauge(
+    "telex_buffer_limit_bytes",
+    "What the durable buffer may hold now: --buffer-max-bytes, or less while its volume is short of free space.",
+    stats.limitBytes,
+  );
+  if (stats.diskFreeBytes >= 0)
+    gauge(
+      "telex_buffer_volume_free_bytes",
+      "Free bytes on the durable buffer's volume.",
+      stats.diskFreeBytes,
+    );
+  gauge(
     "telex_buffer_pending_bytes",
     "Encoded records not yet written (ingest answers 429 past the cap).",
     log.pendingBytes,
@@ -28,6 +39,11 @@ export function writeBufferMetrics(writer: ExpositionWriter, log: DurableLog): v
     stats.tornRecords,
   );
   counter("telex_buffer_torn_bytes_total", "Bytes cut from a torn tail at start.", stats.tornBytes);
+  counter(
+    "telex_buffer_abandoned_samples_total",
+    "Buffered samples given up with their sink, because its policy or the sink was deleted.",
+    stats.abandonedSamples,
+  );
   counter("telex_buffer_reads_total", "Reads of a sink's samples from the durable buffer.", stats.reads);
   gauge("telex_buffer_readers_waiting", "Sinks waiting for their turn to read.", log.readersWaiting);
   counter(

@@ -11,6 +11,10 @@
 //   u32 defCount | u32 defBytes |
 //   section table: sectionCount × (u32 sinkIdx, u32 count, f64 firstSeq) |
 //   series definitions: defCount × (u32 seriesId, u32 length, label bytes) |
+//     an item definition (an exemplar or native histogram sample, see
+//     series.ts) has ITEM_DEF_FLAG set in its seriesId and holds
+//     (u32 baseSeriesId, item bytes) instead of label bytes; its base series
+//     is defined earlier in the same segment |
 //   sections, in table order: count × (u32 seriesId, f64 timestampMs, f64 value)
 // A reader finds its section from the table alone; the sections' offsets
 // follow from the counts, so it never decodes another sink's samples.
@@ -30,6 +34,11 @@ export const DEF_HEADER_BYTES = 8;
 export const SAMPLES_HEAD_BYTES = 32;
 export const CHECKPOINT_HEAD_BYTES = 24;
 export const CHECKPOINT_ENTRY_BYTES = 16;
+
+/** Set in a definition's seriesId: the definition is an item's (u32 base id, item bytes). */
+export const ITEM_DEF_FLAG = 0x80000000;
+/** Series ids stay below the flag: a segment of 64 MiB holds far fewer definitions. */
+export const MAX_SERIES_ID = ITEM_DEF_FLAG - 1;
 
 export const RECORD_SAMPLES = 1;
 export const RECORD_CHECKPOINT = 2;
@@ -102,6 +111,29 @@ export function writeDefinition(buf: Buffer, at: number, seriesId: number, label
   buf.writeUInt32LE(labelBytes.length, at + 4);
   buf.set(labelBytes, at + DEF_HEADER_BYTES);
   return at + DEF_HEADER_BYTES + labelBytes.length;
+}
+
+/** Writes one item definition at `at`; returns the offset after it. */
+export function writeItemDefinition(
+  buf: Buffer,
+  at: number,
+  seriesId: number,
+  baseId: number,
+  item: Uint8Array,
+): number {
+  buf.writeUInt32LE((seriesId | ITEM_DEF_FLAG) >>> 0, at);
+  buf.writeUInt32LE(4 + item.length, at + 4);
+  buf.writeUInt32LE(baseId, at + DEF_HEADER_BYTES);
+  buf.set(item, at + DEF_HEADER_BYTES + 4);
+  return at + DEF_HEADER_BYTES + 4 + item.length;
+}
+
+/** Bytes of a definition of `ref` (a series, or an item by reference to its series). */
+export function definitionBytes(ref: {
+  readonly labelBytes: Uint8Array;
+  readonly item?: Uint8Array;
+}): number {
+  return DEF_HEADER_BYTES + (ref.item === undefined ? ref.labelBytes.length : 4 + ref.item.length);
 }
 
 export function writeSample(
@@ -202,12 +234,16 @@ export function checkpointEntries(
   return entries;
 }
 
-/** Calls fn for each definition of a samples body (the label bytes are a view into buf). */
+/**
+ * Calls fn for each definition of a samples body (the bytes are a view into
+ * buf): a series' label bytes, or for an item definition (baseId ≥ 0) the
+ * item's bytes and the id of its series.
+ */
 export function forEachDefinition(
   buf: Buffer,
   defStart: number,
   defBytes: number,
-  fn: (seriesId: number, labelBytes: Buffer) => void,
+  fn: (seriesId: number, bytes: Buffer, baseId: number) => void,
 ): void {
   const end = defStart + defBytes;
   let at = defStart;
@@ -217,7 +253,16 @@ export function forEachDefinition(
     const length = buf.readUInt32LE(at + 4);
     const labelsEnd = at + DEF_HEADER_BYTES + length;
     if (labelsEnd > end) throw new RecordFormatError("definition past its area");
-    fn(id, buf.subarray(at + DEF_HEADER_BYTES, labelsEnd));
+    if ((id & ITEM_DEF_FLAG) !== 0) {
+      if (length < 4) throw new RecordFormatError("item definition shorter than its base id");
+      fn(
+        (id & MAX_SERIES_ID) >>> 0,
+        buf.subarray(at + DEF_HEADER_BYTES + 4, labelsEnd),
+        buf.readUInt32LE(at + DEF_HEADER_BYTES),
+      );
+    } else {
+      fn(id, buf.subarray(at + DEF_HEADER_BYTES, labelsEnd), -1);
+    }
     at = labelsEnd;
   }
 }
@@ -237,7 +282,12 @@ export interface DecodedSamples {
   readonly type: "samples";
   readonly lsn: number;
   readonly appendTimeMs: number;
-  readonly definitions: { readonly seriesId: number; readonly labelBytes: Uint8Array }[];
+  /** labelBytes holds an item's bytes when baseId is set (an item definition). */
+  readonly definitions: {
+    readonly seriesId: number;
+    readonly labelBytes: Uint8Array;
+    readonly baseId?: number;
+  }[];
   readonly sections: DecodedSection[];
 }
 
@@ -256,7 +306,10 @@ export function encodeRecord(record: DecodedSamples | DecodedCheckpoint): Buffer
     sealFrame(buf, 0, bodyLength);
     return buf;
   }
-  const defBytes = record.definitions.reduce((n, d) => n + DEF_HEADER_BYTES + d.labelBytes.length, 0);
+  const defBytes = record.definitions.reduce(
+    (n, d) => n + DEF_HEADER_BYTES + (d.baseId === undefined ? 0 : 4) + d.labelBytes.length,
+    0,
+  );
   const samples = record.sections.reduce((n, s) => n + s.seriesIds.length, 0);
   const bodyLength = samplesBodyBytes(record.sections.length, defBytes, samples);
   const buf = Buffer.alloc(FRAME_BYTES + bodyLength);
@@ -264,7 +317,12 @@ export function encodeRecord(record: DecodedSamples | DecodedCheckpoint): Buffer
   const sections = record.sections.length;
   writeSamplesHead(buf, body, sections, record.lsn, record.appendTimeMs, record.definitions.length, defBytes);
   let at = body + SAMPLES_HEAD_BYTES + sections * SECTION_ENTRY_BYTES;
-  for (const d of record.definitions) at = writeDefinition(buf, at, d.seriesId, d.labelBytes);
+  for (const d of record.definitions) {
+    at =
+      d.baseId === undefined
+        ? writeDefinition(buf, at, d.seriesId, d.labelBytes)
+        : writeItemDefinition(buf, at, d.seriesId, d.baseId, d.labelBytes);
+  }
   record.sections.forEach((section, index) => {
     writeSectionEntry(buf, body, index, section.sinkIdx, section.seriesIds.length, section.firstSeq);
     section.seriesIds.forEach((id, i) => {
@@ -292,9 +350,9 @@ export function decodeRecord(buf: Buffer, maxBody = buf.length): DecodedSamples 
   }
   if (type !== RECORD_SAMPLES) throw new RecordFormatError(`unknown record type ${type}`);
   const layout = samplesLayout(buf, body, check.bodyLength);
-  const definitions: { seriesId: number; labelBytes: Uint8Array }[] = [];
-  forEachDefinition(buf, layout.defStart, layout.defBytes, (seriesId, labelBytes) => {
-    definitions.push({ seriesId, labelBytes: Uint8Array.from(labelBytes) });
+  const definitions: { seriesId: number; labelBytes: Uint8Array; baseId?: number }[] = [];
+  forEachDefinition(buf, layout.defStart, layout.defBytes, (seriesId, bytes, baseId) => {
+    definitions.push({ seriesId, labelBytes: Uint8Array.from(bytes), ...(baseId < 0 ? {} : { baseId }) });
   });
   const sections: DecodedSection[] = [];
   let at = layout.sectionsStart;

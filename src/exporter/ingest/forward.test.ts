@@ -17,11 +17,18 @@ import { policyPlan, type TestPolicy } from "../../../test-support/policies.js";
 import { DurableLog } from "../buffer/index.js";
 import { Exporter, type FleetForwarding } from "../exporter.js";
 import { ForwardError, MisdirectedError } from "./processor.js";
+import {
+  referenceDecode,
+  referenceEncode,
+  type ReferenceWriteRequest,
+} from "../../../test-support/remotewrite/reference-prompb.js";
 
 /** The other replicas, as the processor sees them: who owns what, and what was sent to whom. */
 class Peers implements FleetForwarding {
   readonly owners = new Map<string, string | undefined>();
   readonly sent: { peer: string; names: string[]; samples: number }[] = [];
+  /** The bodies sent, decoded by the reference implementation. */
+  readonly bodies: ReferenceWriteRequest[] = [];
   fail: Error | undefined;
   private releases: (() => void)[] = [];
   hold = false;
@@ -35,6 +42,7 @@ class Peers implements FleetForwarding {
       (series) => series.labels.find((l) => l.name === "__name__")?.value ?? "",
     );
     this.sent.push({ peer, names, samples });
+    this.bodies.push(referenceDecode(snappyUncompress(body, 2 ** 20)));
     if (this.hold) await new Promise<void>((resolve) => this.releases.push(resolve));
     if (this.fail !== undefined) throw this.fail;
   }
@@ -42,6 +50,16 @@ class Peers implements FleetForwarding {
   release(): void {
     for (const resolve of this.releases.splice(0)) resolve();
   }
+}
+
+/** The value at `path` in a decoded message, or undefined: for asserting on nested optional fields. */
+function pick(value: unknown, ...path: (string | number)[]): unknown {
+  let at = value;
+  for (const key of path) {
+    if (typeof at !== "object" || at === null) return undefined;
+    at = (at as Record<string | number, unknown>)[key];
+  }
+  return at;
 }
 
 const policy = (name: string, selector: string, endpoint: string): TestPolicy => ({
@@ -128,6 +146,52 @@ describe("forwarding to the replica that runs a policy", () => {
     await eventually(() => local()?.stats.samplesSent === 2, "a and b delivered here");
     assert.equal(exporter.ingest.stats.samplesForwarded, 2);
     assert.equal(exporter.ingest.stats.samplesNotSelected, 1, "d matches nothing");
+  });
+
+  it("forwards exemplars, histograms and the request's metadata with the series; metadata alone to the replicas of its family", async () => {
+    const { exporter } = running();
+    const plan = policyPlan("p1", policy("remote", `{__name__="rq_seconds"}`, receiver.url));
+    peers.owners.set(plan.uid, "replica-x");
+    exporter.forwardTo(plan);
+    const labels = [
+      { name: "__name__", value: "rq_seconds" },
+      { name: TENANT_LABEL, value: "p1" },
+    ];
+    const metadata = [{ type: "HISTOGRAM" as const, metricFamilyName: "rq_seconds", help: "h" }];
+    await exporter.ingest.apply(
+      referenceEncode({
+        timeseries: [
+          {
+            labels,
+            samples: [{ value: 1, timestamp: 1_700_000_000_000 }],
+            exemplars: [
+              { labels: [{ name: "trace_id", value: "t" }], value: 1, timestamp: 1_700_000_000_000 },
+            ],
+            histograms: [{ countInt: 2, sum: 1, schema: 0, timestamp: 1_700_000_000_000 }],
+          },
+        ],
+        metadata,
+      }),
+    );
+    assert.deepEqual(peers.sent[0], {
+      peer: "replica-x",
+      names: ["rq_seconds", "rq_seconds", "rq_seconds"],
+      samples: 3,
+    });
+    const forwarded = peers.bodies[0];
+    assert.equal(pick(forwarded, "timeseries", 1, "exemplars", 0, "labels", 0, "value"), "t");
+    assert.equal(pick(forwarded, "timeseries", 2, "histograms", 0, "countInt"), 2);
+    assert.equal(pick(forwarded, "metadata", 0, "metricFamilyName"), "rq_seconds");
+    assert.equal(exporter.ingest.stats.samplesForwarded, 3);
+
+    // Metadata on its own, as Prometheus sends it: to the replica whose policy takes the family.
+    await exporter.ingest.apply(referenceEncode({ metadata }));
+    assert.equal(peers.sent.length, 2);
+    assert.deepEqual(peers.sent[1], { peer: "replica-x", names: [], samples: 0 });
+    assert.equal(pick(peers.bodies[1], "metadata", 0, "help"), "h");
+    // A forwarded metadata-only request is not forwarded again.
+    await exporter.ingest.apply(referenceEncode({ metadata }), true);
+    assert.equal(peers.sent.length, 2);
   });
 
   it("fails the request when forwarding fails, or no live replica runs a matched policy", async () => {

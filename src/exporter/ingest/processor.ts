@@ -15,17 +15,24 @@
 // In a fleet, series matching a policy another replica runs go to that
 // replica instead (forwarded once per replica, however many of its policies
 // match), and the request settles only when they are durable there too.
+//
+// Exemplars and native histogram samples are items of their series (see
+// series.ts#itemRef): routed, logged, counted and forwarded like its float
+// samples, in wire order. Metric metadata goes to the MetadataBook once the
+// request is accepted, and along with the series forwarded to a replica.
 import {
   WriteRequestBuilder,
   decodeWriteRequestRaw,
   scanWriteRequest,
   snappyCompress,
   UNSUPPORTED_KINDS,
+  type ItemKind,
   type UnsupportedKind,
   type WriteRequestScanner,
 } from "../../remotewrite/index.js";
 import type { DurableLog } from "../buffer/index.js";
-import type { SeriesRef } from "../series.js";
+import type { MetadataBook } from "../metadata.js";
+import { itemRef, type SeriesRef } from "../series.js";
 import {
   LABEL_LIMIT_REASONS,
   countSample,
@@ -39,7 +46,12 @@ import {
 import type { UntenantedWarnings } from "./untenanted.js";
 
 export class IngestStats {
+  /** Float samples, exemplars and native histogram samples: each is one sample of its series. */
   samplesReceived = 0;
+  /** Of samplesReceived: exemplars and native histogram samples. */
+  readonly itemsReceived: Record<ItemKind, number> = { exemplar: 0, histogram: 0 };
+  /** Metric metadata entries kept for at least one project. */
+  metadataKept = 0;
   /** Samples of series without the tenant label: ignored. */
   samplesWithoutTenant = 0;
   /** Samples no policy of their project selects. */
@@ -49,8 +61,10 @@ export class IngestStats {
   /** In a fleet: samples sent on to the replica running their policies (once per replica). */
   samplesForwarded = 0;
   /**
-   * Exemplars, native histogram samples and metadata entries of accepted
-   * requests: Remote Write 1.0 carries them, Telex forwards float samples only.
+   * What accepted requests carried that Telex could not forward: metadata
+   * entries of families no project of the request (or, without series, none
+   * at all) has, or over the MetadataBook's bounds. Exemplars and histograms
+   * are always forwarded; their counts stay for the exposition's sake.
    */
   readonly unsupported: Record<UnsupportedKind, number> = Object.fromEntries(
     UNSUPPORTED_KINDS.map((kind) => [kind, 0]),
@@ -102,6 +116,9 @@ export class IngestProcessor implements WriteRequestScanner {
   /** Each sample's series activity, counted once the request is accepted (for `telex preview`). */
   private activities: (SeriesActivity | undefined)[] = new Array<SeriesActivity | undefined>(INITIAL_SCRATCH);
   private currentActivity: SeriesActivity | undefined;
+  /** The exemplar or histogram field of each sample that is one (copied), else undefined. */
+  private items: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(INITIAL_SCRATCH);
+  private itemCount = 0;
   private values = new Float64Array(INITIAL_SCRATCH);
   private timestamps = new Float64Array(INITIAL_SCRATCH);
   private count = 0;
@@ -115,21 +132,29 @@ export class IngestProcessor implements WriteRequestScanner {
     onSample: (value: number, timestampMs: number): void => {
       this.sample(value, timestampMs);
     },
-    onUnsupported: (kind: UnsupportedKind): void => {
-      this.unsupportedSeen[kind]++;
+    onItem: (kind: ItemKind, field: Uint8Array, timestampMs: number): void => {
+      this.sample(0, timestampMs);
+      this.items[this.count - 1] = field.slice();
+      this.itemCount++;
+      this.itemsSeen[kind]++;
+    },
+    onMetadata: (family: string, field: Uint8Array): void => {
+      this.metadataSeen.push({ family, field });
     },
   };
-  /** The current request's unsupported entries, counted once it is accepted. */
-  private readonly unsupportedSeen: Record<UnsupportedKind, number> = {
-    exemplar: 0,
-    histogram: 0,
-    metadata: 0,
-  };
+  /** The current request's exemplars and histograms, counted once it is accepted. */
+  private readonly itemsSeen: Record<ItemKind, number> = { exemplar: 0, histogram: 0 };
+  /** The current request's metadata entries (views into it). */
+  private metadataSeen: { family: string; field: Uint8Array }[] = [];
+  /** Series the current request carried, routed or not. */
+  private seriesSeen = 0;
 
   /** The current request's samples per replica they are forwarded to (fleet only). */
   private peerBatches = new Map<string, PeerBatch>();
   /** The current request has samples for a policy no live replica is known to run. */
   private ownerless = false;
+  /** The current request's metadata, forwarded with its series to every replica they go to. */
+  private pendingMetadata: Uint8Array[] = [];
 
   /**
    * @param log with it, samples are written to the durable log before sinks see them.
@@ -141,6 +166,7 @@ export class IngestProcessor implements WriteRequestScanner {
     private readonly log?: DurableLog,
     private readonly untenanted?: UntenantedWarnings,
     private readonly peers?: PeerSender,
+    private readonly metadata?: MetadataBook,
   ) {}
 
   /** The durable log is writing behind: the caller should refuse new requests for now (429). */
@@ -167,10 +193,13 @@ export class IngestProcessor implements WriteRequestScanner {
         this.routes.fill(undefined, 0, this.count);
         this.activities.fill(undefined, 0, this.count);
         this.count = 0;
+        this.seriesSeen = 0;
         decodeWriteRequestRaw(request, this.visitor);
       }
       if (forwarded) this.checkNotForwarding();
-      for (const kind of UNSUPPORTED_KINDS) this.stats.unsupported[kind] += this.unsupportedSeen[kind];
+      this.stats.itemsReceived.exemplar += this.itemsSeen.exemplar;
+      this.stats.itemsReceived.histogram += this.itemsSeen.histogram;
+      if (this.metadataSeen.length > 0) this.keepMetadata(forwarded);
       let written: Promise<void> | undefined;
       if (this.log === undefined) this.push();
       else written = this.write(this.log);
@@ -178,20 +207,29 @@ export class IngestProcessor implements WriteRequestScanner {
       if (forwards === undefined) return written;
       return written === undefined ? forwards : Promise.all([written, forwards]).then(() => undefined);
     } finally {
-      for (const kind of UNSUPPORTED_KINDS) this.unsupportedSeen[kind] = 0;
+      this.itemsSeen.exemplar = 0;
+      this.itemsSeen.histogram = 0;
+      if (this.metadataSeen.length > 0) this.metadataSeen = [];
+      this.seriesSeen = 0;
       this.routes.fill(undefined, 0, this.count);
       this.activities.fill(undefined, 0, this.count);
       this.currentActivity = undefined;
+      if (this.itemCount > 0) {
+        this.items.fill(undefined, 0, this.count);
+        this.itemCount = 0;
+      }
       this.count = 0;
       // Left over only when applying threw midway: nothing of the request is forwarded then.
       if (this.peerBatches.size > 0) this.peerBatches = new Map();
       this.ownerless = false;
+      if (this.pendingMetadata.length > 0) this.pendingMetadata = [];
       if (this.values.length > MAX_KEPT_SCRATCH) this.shrink();
     }
   }
 
   /** WriteRequestScanner: resolves the series' route. */
   series(bytes: Uint8Array, start: number, end: number): void {
+    this.seriesSeen++;
     this.current = this.router.resolve(bytes, start, end);
     this.currentActivity = this.router.resolvedActivity;
     if (this.current === "no-tenant") this.untenanted?.noteSeries(bytes, start, end);
@@ -246,15 +284,56 @@ export class IngestProcessor implements WriteRequestScanner {
       this.ownerless = true;
       return;
     }
-    let batch = this.peerBatches.get(peer);
-    if (batch === undefined) {
-      batch = { builder: new WriteRequestBuilder({ initialCapacity: 4096 }), last: -1, samples: 0 };
-      this.peerBatches.set(peer, batch);
-    }
+    const batch = this.peerBatch(peer);
     if (batch.last === i) return;
     batch.last = i;
     batch.samples++;
-    batch.builder.addSample(series.labelBytes, this.values[i] ?? NaN, this.timestamps[i] ?? 0);
+    const item = this.items[i];
+    if (item === undefined)
+      batch.builder.addSample(series.labelBytes, this.values[i] ?? NaN, this.timestamps[i] ?? 0);
+    else batch.builder.addItem(series.labelBytes, item);
+  }
+
+  /**
+   * Gives the request's metadata to the book: for the projects of its routed
+   * series, or, in a request without series, for every project with the
+   * family (see metadata.ts). What no project takes is counted unsupported.
+   * In a fleet, metadata rides with the series forwarded to each replica; a
+   * metadata-only request goes to the replicas whose policies take the family.
+   */
+  private keepMetadata(forwarded: boolean): void {
+    let projects: Set<string> | undefined;
+    if (this.seriesSeen > 0) {
+      projects = new Set();
+      for (let i = 0; i < this.count; i++) {
+        const route = this.routes[i];
+        if (route !== undefined && typeof route !== "string") projects.add(route.project);
+      }
+    }
+    for (const { family, field } of this.metadataSeen) {
+      if (this.metadata?.offer(family, field, projects) === true) this.stats.metadataKept++;
+      else this.stats.unsupported.metadata++;
+    }
+    if (forwarded || this.peers === undefined) return;
+    if (this.seriesSeen > 0) {
+      this.pendingMetadata = this.metadataSeen.map((entry) => entry.field.slice());
+      return;
+    }
+    const book = this.metadata;
+    if (book === undefined) return;
+    for (const { family, field } of this.metadataSeen) {
+      for (const peer of book.peersFor(family)) this.peerBatch(peer).builder.addMetadataField(field.slice());
+    }
+  }
+
+  private peerBatch(peer: string): PeerBatch {
+    let batch = this.peerBatches.get(peer);
+    if (batch === undefined) {
+      batch = { builder: new WriteRequestBuilder({ initialCapacity: 4096 }), last: -1, samples: 0 };
+      for (const field of this.pendingMetadata) batch.builder.addMetadataField(field);
+      this.peerBatches.set(peer, batch);
+    }
+    return batch;
   }
 
   /** Sends the request's per-replica batches; undefined when there are none. */
@@ -290,13 +369,15 @@ export class IngestProcessor implements WriteRequestScanner {
       }
       const value = this.values[i] ?? NaN;
       const timestamp = this.timestamps[i] ?? 0;
+      const item = this.itemCount === 0 ? undefined : this.items[i];
+      const series = item === undefined ? route.series : itemRef(route.series, item);
       for (const source of route.sources) source.matchedSamples++;
       for (const target of route.targets) {
         if (target.forwardTo !== undefined) {
           this.forward(target.forwardTo, route.series, i);
           continue;
         }
-        target.push(route.series, value, timestamp);
+        target.push(series, value, timestamp);
         stats.samplesRouted++;
       }
     }
@@ -326,6 +407,8 @@ export class IngestProcessor implements WriteRequestScanner {
       }
       const value = this.values[i] ?? NaN;
       const timestamp = this.timestamps[i] ?? 0;
+      const item = this.itemCount === 0 ? undefined : this.items[i];
+      const series = item === undefined ? route.series : itemRef(route.series, item);
       for (const source of route.sources) source.matchedSamples++;
       for (const target of route.targets) {
         if (target.forwardTo !== undefined) {
@@ -334,10 +417,10 @@ export class IngestProcessor implements WriteRequestScanner {
         }
         stats.samplesRouted++;
         if (target.durable !== undefined) {
-          record.add(target.durable, route.series, value, timestamp);
+          record.add(target.durable, series, value, timestamp);
           targets.push(target);
         } else {
-          (memoryOnly ??= new MemoryPushes()).add(target, route.series, value, timestamp);
+          (memoryOnly ??= new MemoryPushes()).add(target, series, value, timestamp);
         }
       }
     }
@@ -358,6 +441,7 @@ export class IngestProcessor implements WriteRequestScanner {
   }
 
   private shrink(): void {
+    this.items = new Array<Uint8Array | undefined>(INITIAL_SCRATCH);
     this.values = new Float64Array(INITIAL_SCRATCH);
     this.timestamps = new Float64Array(INITIAL_SCRATCH);
     this.routes = new Array<Route | Unrouted | undefined>(INITIAL_SCRATCH);
@@ -374,6 +458,7 @@ export class IngestProcessor implements WriteRequestScanner {
     this.timestamps = timestamps;
     this.routes.length = size;
     this.activities.length = size;
+    this.items.length = size;
   }
 }
 

@@ -184,6 +184,23 @@ export class PullSource {
     return this.stopped;
   }
 
+  /**
+   * Why the store cannot be read, when every running job's last attempt failed (its `source`
+   * readiness check): one job failing is that job's trouble (its status says so), all of them
+   * is the store's. Undefined while a job reads, or none runs.
+   */
+  storeFailure(): string | undefined {
+    let last: PullHealth["lastError"];
+    for (const runner of this.runners.values()) {
+      const health = runner.snapshot();
+      if (health.consecutiveFailures === 0) return undefined;
+      if (last === undefined || (health.lastError !== undefined && health.lastError.atMs > last.atMs))
+        last = health.lastError;
+    }
+    if (last === undefined) return undefined;
+    return `every pull job (${this.runners.size}) fails to read the store: ${last.reason}: ${last.message}`;
+  }
+
   /** The job's health, or undefined for a key that is not running. */
   health(key: string): PullHealth | undefined {
     return this.runners.get(key)?.snapshot();

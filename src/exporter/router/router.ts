@@ -17,6 +17,7 @@ import { decodeLabelBytes, encodeLabels, InvalidLabelsError } from "../../remote
 import type { Label } from "../../remotewrite/index.js";
 import type { SeriesMatcher } from "../../metricsql/index.js";
 import type { SinkLog } from "../buffer/index.js";
+import type { FamilyRecord, MetadataBook } from "../metadata.js";
 import type { SeriesRef } from "../series.js";
 import { SeriesCache, hashRange, type CacheEntry } from "./series-cache.js";
 
@@ -33,6 +34,8 @@ export interface SampleTarget {
    * pushed to: the ingest processor forwards the series instead.
    */
   readonly forwardTo?: (() => string | undefined) | undefined;
+  /** The router routes series of the metric family here (see metadata.ts). */
+  noteFamily?(record: FamilyRecord): void;
 }
 
 /** Counts what one source of one policy matched. */
@@ -54,6 +57,8 @@ export interface Route {
   readonly targets: readonly SampleTarget[];
   /** One entry per matching source. */
   readonly sources: readonly SourceStats[];
+  /** The series' tenant, for attributing a request's metric metadata. */
+  readonly project: string;
 }
 
 /** Why a series over a label limit is dropped: one counter each. */
@@ -154,6 +159,8 @@ export interface RouterOptions {
   readonly labelLimits?: Partial<LabelLimits>;
   /** The time, for when series are first seen and for the cache's generations (default Date.now). */
   readonly now?: () => number;
+  /** Told of every route built, so metric metadata reaches the sinks of its family. */
+  readonly metadata?: MetadataBook;
 }
 
 export class Router {
@@ -311,7 +318,14 @@ export class Router {
       targets.push(...source.targets);
     }
     if (targets.length === 0) return "not-selected";
-    return { series: { labelBytes: canonicalLabelBytes(labelBytes, labels) }, targets, sources: matched };
+    const metricName = labels.find((l) => l.name === "__name__")?.value;
+    if (metricName !== undefined) this.options.metadata?.noteSeries(project, metricName, targets);
+    return {
+      series: { labelBytes: canonicalLabelBytes(labelBytes, labels) },
+      targets,
+      sources: matched,
+      project,
+    };
   }
 }
 

@@ -3,6 +3,7 @@
 import { silentLogger, systemClock, type Logger, type Clock } from "../../util/index.js";
 import { EgressPolicy } from "../egress/index.js";
 import type { SeriesRef } from "../series.js";
+import { SinkMetadata, type FamilyRecord, type MetadataBook } from "../metadata.js";
 import { basicAuthHeaders } from "./auth.js";
 import { SINK_RUNTIME_DEFAULTS, type RemoteWriteSinkConfig } from "./config.js";
 import type { SinkLog } from "../buffer/index.js";
@@ -29,6 +30,8 @@ export interface SinkRuntime {
   readonly budget?: DeliveryBudget;
   /** The process-wide bound on samples sinks hold in memory (--buffer-memory); shared by all sinks. */
   readonly memory?: MemoryBudget;
+  /** Push ingest's metric metadata: the sink sends that of the families it carries. */
+  readonly metadata?: MetadataBook;
 }
 
 /** Without a policy of its own a sink still refuses metadata, link-local and the like. */
@@ -40,6 +43,7 @@ let defaultMemory: MemoryBudget | undefined;
 export class RemoteWriteSink {
   private readonly pipeline: SinkPipeline<SeriesRef>;
   private readonly sender: HttpSender;
+  private readonly metadata: SinkMetadata;
 
   /** The durable log's view of this sink, when it has one: ingest writes there first. */
   readonly durable: SinkLog | undefined;
@@ -60,6 +64,7 @@ export class RemoteWriteSink {
   ) {
     this.durable = durable;
     const clock = runtime.clock ?? systemClock;
+    this.metadata = new SinkMetadata(runtime.metadata);
     this.sender = new HttpSender({
       endpoint: config.endpoint,
       requestTimeoutMs: runtime.requestTimeoutMs ?? SINK_RUNTIME_DEFAULTS.requestTimeoutMs,
@@ -77,7 +82,7 @@ export class RemoteWriteSink {
       },
       queueCapacity: config.batchMaxSize * (runtime.queueBatches ?? SINK_RUNTIME_DEFAULTS.queueBatches),
       sender: this.sender,
-      encoder: new RemoteWriteEncoder(),
+      encoder: new RemoteWriteEncoder(this.metadata, clock),
       shardOf: seriesShardHash,
       maxShards: runtime.maxShards ?? SINK_RUNTIME_DEFAULTS.maxShards,
       budget: runtime.budget ?? (defaultBudget ??= new DeliveryBudget()),
@@ -149,6 +154,11 @@ export class RemoteWriteSink {
 
   push(series: SeriesRef, value: number, timestampMs: number): void {
     this.pipeline.push(series, value, timestampMs);
+  }
+
+  /** The router routes series of the family here: the sink sends its metadata. */
+  noteFamily(record: FamilyRecord): void {
+    this.metadata.add(record);
   }
 
   /** With a durable log: the next pushed sample has this seq there (see SinkPipeline.expectSeq). */

@@ -20,7 +20,7 @@ export function writeSinkMetrics(writer: ExpositionWriter, labels: LabelSet, sin
   const { stats } = sink;
   writer.sample(
     "telex_sink_samples_received_total",
-    "Samples routed to the sink.",
+    "Samples routed to the sink (an exemplar or a native histogram sample counts as one, in every telex_sink_samples_* series).",
     "counter",
     labels,
     stats.samplesReceived,
