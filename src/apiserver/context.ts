@@ -4,6 +4,7 @@ import type { ByteBudget, Logger } from "../util/index.js";
 import type { Principal, TokenTable } from "./auth/tokens.js";
 import type { Clock } from "./clock.js";
 import type { DeliveryProvider } from "./delivery.js";
+import type { PolicyPreviewer } from "./preview.js";
 import type { HealthEndpoints } from "../metrics/health.js";
 import type { SinkTester } from "./sink-test.js";
 import type { OpenApiDocuments } from "./discovery.js";
@@ -30,6 +31,8 @@ export interface ServerContext {
   readonly delivery: DeliveryProvider | undefined;
   /** Tests a sink's endpoint (ExportPolicy `sinktest` subresource); undefined: not served. */
   readonly sinkTest: SinkTester | undefined;
+  /** Previews a policy (ExportPolicy `preview` subresource, `apply --dry-run=server`); undefined: not served. */
+  readonly preview: PolicyPreviewer | undefined;
   readonly policyWarnings: PolicyWarnings | undefined;
   /** host:port clients reach us at, for discovery. */
   serverAddress: string;

@@ -15,6 +15,7 @@ import {
   type ResourceType,
 } from "./resources.js";
 import { SINK_TEST_KIND, SINK_TEST_SUBRESOURCE } from "./sink-test.js";
+import { PREVIEW_KIND, PREVIEW_SUBRESOURCE } from "./preview.js";
 
 export const AUTHORIZATION_GROUP = "authorization.k8s.io";
 export const ACCESS_REVIEW_RESOURCE = "selfsubjectaccessreviews";
@@ -69,6 +70,8 @@ export interface DiscoveryOptions {
   readonly delivery: boolean;
   /** The ExportPolicy `sinktest` subresource (only with a sink tester); false when absent. */
   readonly sinkTest?: boolean;
+  /** The ExportPolicy `preview` subresource (only with a previewer); false when absent. */
+  readonly preview?: boolean;
 }
 
 function resourceEntries(resource: ResourceType, options: DiscoveryOptions): JsonObject[] {
@@ -107,6 +110,16 @@ function resourceEntries(resource: ResourceType, options: DiscoveryOptions): Jso
       namespaced: resource.namespaced,
       kind: SINK_TEST_KIND,
       verbs: ["create"],
+    });
+  }
+  if (options.preview === true && resource === exportPolicies) {
+    entries.push({
+      name: `${resource.plural}/${PREVIEW_SUBRESOURCE}`,
+      singularName: "",
+      namespaced: resource.namespaced,
+      kind: PREVIEW_KIND,
+      // A read, though POSTed (see preview.ts).
+      verbs: ["get"],
     });
   }
   return entries;

@@ -7,6 +7,14 @@ export { PROJECT_ANNOTATION } from "./render.js";
 export { DELIVERY_KIND, DELIVERY_SUBRESOURCE } from "./delivery.js";
 export { UI_PREFIX } from "./ui/ui.js";
 export { SINK_TEST_KIND, SINK_TEST_SUBRESOURCE } from "./sink-test.js";
+export {
+  PREVIEW_KIND,
+  PREVIEW_SUBRESOURCE,
+  PreviewUnavailableError,
+  type PolicyPreviewer,
+  type PreviewOutcome,
+  type PreviewRequest,
+} from "./preview.js";
 export type { SinkTestOutcome, SinkTestPhaseStatus, SinkTestRequest, SinkTester } from "./sink-test.js";
 export type {
   DeliveryPolicyRef,

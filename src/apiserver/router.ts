@@ -14,6 +14,7 @@ import {
 import type { Principal } from "./auth/tokens.js";
 import type { RequestContext, ServerContext } from "./context.js";
 import { DELIVERY_SUBRESOURCE, deliveryNotServed, handleDelivery, hasDelivery } from "./delivery.js";
+import { PREVIEW_SUBRESOURCE, handlePreview, previewNotServed } from "./preview.js";
 import { SINK_TEST_SUBRESOURCE, handleSinkTest, sinkTestNotServed } from "./sink-test.js";
 import { isUiPath, serveUi } from "./ui/ui.js";
 import {
@@ -167,6 +168,15 @@ async function dispatch(
     );
     return;
   }
+  if (route.subresource === PREVIEW_SUBRESOURCE && resource === exportPolicies && route.name !== undefined) {
+    await servePreview(
+      { ...base, format: negotiate(request.headers.accept).format },
+      request.method ?? "",
+      target,
+      route.name,
+    );
+    return;
+  }
   if (route.subresource !== undefined && !(route.subresource === "status" && resource.hasStatus)) {
     throw new ApiError("NotFound", "the server could not find the requested resource");
   }
@@ -214,6 +224,23 @@ async function serveSinkTest(ctx: RequestContext, verb: string, target: Target, 
     throw new ApiError("NotFound", "the server could not find the requested resource");
   ctx.server.registry.ensureProject(target.project);
   await handleSinkTest(ctx, tester, { ...target, project: target.project }, name);
+}
+
+/** The `preview` subresource: POST only (authorized as get), per project and namespace (see preview.ts). */
+async function servePreview(
+  ctx: RequestContext,
+  method: string,
+  target: Target,
+  name: string,
+): Promise<void> {
+  const previewer = ctx.server.preview;
+  if (previewer === undefined) throw previewNotServed();
+  if (method !== "POST")
+    throw errors.methodNotAllowed(method, `${target.resource.plural}/${PREVIEW_SUBRESOURCE}`);
+  if (target.project === undefined || target.project === PLATFORM || target.namespace === undefined)
+    throw new ApiError("NotFound", "the server could not find the requested resource");
+  ctx.server.registry.ensureProject(target.project);
+  await handlePreview(ctx, previewer, { ...target, project: target.project }, name);
 }
 
 async function runVerb(
@@ -267,6 +294,8 @@ function verbOf(method: string, route: ResourceRoute, watch: boolean): string {
       return named ? "get" : watch ? "watch" : "list";
     case "POST":
       // Kubernetes creates on a named object's subresource (pods/eviction, serviceaccounts/token).
+      // A preview is a read of the project's series, POSTed because the policy is in the body (preview.ts).
+      if (named && route.subresource === PREVIEW_SUBRESOURCE) return "get";
       return named ? (route.subresource === SINK_TEST_SUBRESOURCE ? "create" : "unsupported") : "create";
     case "PUT":
       return named ? "update" : "unsupported";

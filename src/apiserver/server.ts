@@ -13,6 +13,7 @@ import { loadTokensFile, type TokenTable } from "./auth/tokens.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { PolicyWarnings, ServerContext } from "./context.js";
 import type { DeliveryProvider } from "./delivery.js";
+import type { PolicyPreviewer } from "./preview.js";
 import type { SinkTester } from "./sink-test.js";
 import { buildOpenApiDocuments } from "./discovery.js";
 import { formatHostPort, isLoopback, parseListenAddress } from "./listen.js";
@@ -62,6 +63,12 @@ export interface ApiServerOptions {
    * is not served (404).
    */
   readonly sinkTest?: SinkTester;
+  /**
+   * Previews a policy as the exporter would run it: the ExportPolicy
+   * `preview` subresource (`telex preview`) and the summary in Warning
+   * headers of a dry-run write; without it the subresource is not served.
+   */
+  readonly preview?: PolicyPreviewer;
   /**
    * Warnings about an ExportPolicy that the API cannot judge itself (an
    * endpoint the exporter will refuse to connect to), sent as Warning headers
@@ -138,6 +145,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     logger,
     delivery: options.delivery,
     sinkTest: options.sinkTest,
+    preview: options.preview,
     policyWarnings: options.policyWarnings,
     serverAddress: "",
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 30_000,

@@ -92,8 +92,13 @@ function invalid(name: string, problems: readonly FieldError[]): ApiError {
   );
 }
 
-/** The policy to test: the one in the body (named as in the URL), or the stored one. */
-function policyOf(ctx: RequestContext, target: WriteTarget, name: string, spec: JsonObject): JsonObject {
+/** The policy a subresource request is about: the one in the body (named as in the URL), or the stored one. */
+export function policyOf(
+  ctx: RequestContext,
+  target: WriteTarget,
+  name: string,
+  spec: JsonObject,
+): JsonObject {
   const given = spec["policy"];
   if (given === undefined) return ctx.server.registry.get(target, name).object;
   if (!isObject(given))

@@ -44,6 +44,10 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: "Add a kubectl context for a project to your kubeconfig",
     load: () => import("./commands/kubeconfig.js"),
   },
+  preview: {
+    summary: "Show which series of the project a policy selects now, and what each sink would receive",
+    load: () => import("./commands/preview.js"),
+  },
   serve: {
     summary:
       "Run the Telex server: resource API, controller, exporter and ingest in one process, or one of them",

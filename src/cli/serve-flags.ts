@@ -43,6 +43,7 @@ const REPLICA_FLAGS = [
   "pull-lag",
   "pull-mode",
   "demo",
+  "demo-receiver",
   ...Object.keys(DELIVERY_FLAG_OPTIONS),
 ];
 

@@ -34,14 +34,25 @@ export interface CompiledPolicy {
   readonly problems: readonly SinkProblem[];
 }
 
-export function compilePolicy(policy: ExportPolicy, context: CompileContext): CompiledPolicy {
-  const sources: SourcePlan[] = policy.spec.sources.map((source) => ({
+/**
+ * The policy's sources with their selectors scoped to the project: what the
+ * router matches and the pull jobs ask for, and what `telex preview` shows.
+ */
+export function scopedSources(
+  policy: ExportPolicy,
+  context: Pick<CompileContext, "project" | "tenantLabel">,
+): SourcePlan[] {
+  return policy.spec.sources.map((source) => ({
     name: source.name,
     selector: scope(parse(source.metrics.metricsql), {
       tenantLabel: context.tenantLabel,
       project: context.project,
     }),
   }));
+}
+
+export function compilePolicy(policy: ExportPolicy, context: CompileContext): CompiledPolicy {
+  const sources = scopedSources(policy, context);
   const sinks: SinkPlan[] = [];
   const problems: SinkProblem[] = [];
   for (const sink of policy.spec.sinks) {

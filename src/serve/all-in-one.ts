@@ -11,13 +11,14 @@ import { KubeClient } from "../kube/index.js";
 import { embeddedLayout } from "../controller/layout.js";
 import type { Exporter } from "../exporter/exporter.js";
 import { testSink } from "../exporter/sinktest/index.js";
-import { silentLogger } from "../util/index.js";
+import { silentLogger, systemClock } from "../util/index.js";
 import { startEmbeddedApi } from "./api-server.js";
 import { Components } from "./components.js";
 import { DeliveryHistory, sinkHistoryKey, type SinkCounters } from "./delivery-history.js";
 import { deliveryReport } from "./delivery-report.js";
 import { denyListener, egressPolicy } from "./egress.js";
 import type { RunningServer, ServerOptions } from "./options.js";
+import { policyPreviewer } from "./preview.js";
 import { startReplica } from "./replica.js";
 
 /** Reads every sink's counters each interval; returns the stop. */
@@ -65,6 +66,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       },
       // `telex test-sink`: from this process, through the sinks' egress policy and trust.
       sinkTest: (request) => testSink({ ...request, egress }),
+      // `telex preview` and `apply --dry-run=server`: the policy's selectors on this exporter's series.
+      preview: policyPreviewer(options, () => late.exporter, systemClock),
       // Called with the admitted object only: validation has made it an ExportPolicy.
       policyWarnings: (policy) => endpointWarnings(egress, policy as unknown as ExportPolicy),
     });

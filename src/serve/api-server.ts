@@ -10,7 +10,10 @@ import {
 import { silentLogger } from "../util/index.js";
 import { DEFAULT_DATA_DIR, type ApiRunOptions } from "./options.js";
 
-export type ApiExtras = Pick<ApiServerOptions, "internalToken" | "delivery" | "sinkTest" | "policyWarnings">;
+export type ApiExtras = Pick<
+  ApiServerOptions,
+  "internalToken" | "delivery" | "sinkTest" | "preview" | "policyWarnings"
+>;
 
 export function startEmbeddedApi(options: ApiRunOptions, extras: ApiExtras = {}): Promise<ApiServer> {
   return startApiServer({

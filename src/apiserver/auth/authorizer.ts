@@ -41,7 +41,7 @@ const VIEWER_READABLE = new Set(
 
 /** Read-only subresources besides status, listed in rules reviews (`authorize` allows any of a readable resource). */
 const READABLE_SUBRESOURCES: Readonly<Record<string, readonly string[]>> = {
-  exportpolicies: ["exportpolicies/delivery"],
+  exportpolicies: ["exportpolicies/delivery", "exportpolicies/preview"],
 };
 
 /** Open access for development: an administrator of every project. */

@@ -34,6 +34,7 @@ export function handleDiscovery(ctx: RequestContext, route: Route): void {
       const list = apiResourceList(route.project, route.group, route.version, {
         delivery: ctx.server.delivery !== undefined,
         sinkTest: ctx.server.sinkTest !== undefined,
+        preview: ctx.server.preview !== undefined,
       });
       if (list === undefined)
         throw errors.notFound({

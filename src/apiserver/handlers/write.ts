@@ -11,6 +11,8 @@ import {
 } from "../http-io.js";
 import { isObject, stringAt } from "../json.js";
 import { renderObject } from "../render.js";
+import { validateExportPolicy } from "../../api/index.js";
+import { previewSummary, runPreview } from "../preview.js";
 import { exportPolicies } from "../resources.js";
 import { errors } from "../status.js";
 import type { WriteTarget } from "../target.js";
@@ -27,12 +29,32 @@ function writeOptions(ctx: RequestContext, subresource: "status" | undefined, ap
   };
 }
 
-/** The write's warnings, plus the exporter's about an ExportPolicy's spec (see ApiServerOptions.policyWarnings). */
-function warningsOf(ctx: RequestContext, target: WriteTarget, outcome: WriteOutcome, subresource?: string) {
-  const extra = ctx.server.policyWarnings;
-  if (extra === undefined || target.resource !== exportPolicies || subresource !== undefined)
-    return outcome.warnings;
-  return [...outcome.warnings, ...extra(outcome.object)];
+/**
+ * The write's warnings, plus the exporter's about an ExportPolicy's spec (see
+ * ApiServerOptions.policyWarnings), plus — for a dry run — the policy's
+ * preview in one line per source and sink: `kubectl apply --dry-run=server`
+ * and `telex apply --dry-run=server` print Warning headers, so both show what
+ * the policy would select before it is applied. A preview that cannot be
+ * made is a warning too: the dry run itself succeeded.
+ */
+async function warningsOf(
+  ctx: RequestContext,
+  target: WriteTarget,
+  outcome: WriteOutcome,
+  subresource?: string,
+): Promise<readonly string[]> {
+  if (target.resource !== exportPolicies || subresource !== undefined) return outcome.warnings;
+  const warnings = [...outcome.warnings, ...(ctx.server.policyWarnings?.(outcome.object) ?? [])];
+  const previewer = ctx.server.preview;
+  if (previewer === undefined || !dryRunOf(ctx.query)) return warnings;
+  const validation = validateExportPolicy(outcome.object);
+  if (!validation.valid) return warnings;
+  try {
+    const preview = await runPreview(ctx.server, previewer, target.project, validation.object);
+    return [...warnings, ...previewSummary(preview, target.project)];
+  } catch (error: unknown) {
+    return [...warnings, `preview: not available: ${error instanceof Error ? error.message : String(error)}`];
+  }
 }
 
 async function readObject(ctx: RequestContext): Promise<Record<string, unknown>> {
@@ -50,7 +72,7 @@ export async function handleCreate(ctx: RequestContext, target: WriteTarget): Pr
     ctx.response,
     201,
     renderObject(target.resource, outcome.object, renderOptions(ctx, target)),
-    warningsOf(ctx, target, outcome),
+    await warningsOf(ctx, target, outcome),
     ctx.format,
   );
 }
@@ -67,7 +89,7 @@ export async function handleUpdate(
     ctx.response,
     200,
     renderObject(target.resource, outcome.object, renderOptions(ctx, target)),
-    warningsOf(ctx, target, outcome, subresource),
+    await warningsOf(ctx, target, outcome, subresource),
     ctx.format,
   );
 }
@@ -94,7 +116,7 @@ export async function handlePatch(
     ctx.response,
     code,
     renderObject(target.resource, outcome.object, renderOptions(ctx, target)),
-    warningsOf(ctx, target, outcome, subresource),
+    await warningsOf(ctx, target, outcome, subresource),
     ctx.format,
   );
 }

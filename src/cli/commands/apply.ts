@@ -12,7 +12,7 @@ import { resourceOfKind } from "../resources.js";
 
 type Json = Record<string, unknown>;
 
-const HELP = `Usage: telex apply -f FILE|DIR|- [-R] --project PROJECT [--server URL] [--token TOKEN] [-n NAMESPACE]
+const HELP = `Usage: telex apply -f FILE|DIR|- [-R] [--dry-run=server] --project PROJECT [--server URL] [--token TOKEN] [-n NAMESPACE]
 
 Validates every manifest first (nothing is sent if one is invalid), then
 creates each object or updates it, printing created, configured or unchanged.
@@ -20,6 +20,11 @@ Records the manifest in the kubectl.kubernetes.io/last-applied-configuration
 annotation, as \`kubectl apply\` does, so either tool can apply next: labels,
 annotations and Secret keys a previous apply set and the manifest no longer
 has are removed; those others added are kept.
+
+--dry-run=server sends every request as a dry run: the server validates and
+answers as it would, stores nothing, and for each ExportPolicy warns with its
+preview (see \`telex preview\`): how many series of the project each source
+matches now, and what each sink would receive per minute.
 `;
 
 /** Where kubectl's client-side apply keeps the manifest it applied last, for its three-way merge. */
@@ -155,6 +160,7 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
       ...CONNECTION_FLAGS,
       filename: { type: "string", short: "f", multiple: true },
       recursive: { type: "boolean", short: "R", default: false },
+      "dry-run": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -166,6 +172,14 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
   }
   const files = values.filename ?? [];
   if (files.length === 0) throw new UsageError("must give at least one -f FILE|DIR|-");
+  const dryRunFlag = values["dry-run"] ?? "none";
+  if (dryRunFlag !== "none" && dryRunFlag !== "server") {
+    throw new UsageError(
+      `--dry-run=${dryRunFlag} is not supported: use --dry-run=server (the server checks and previews, storing nothing) or --dry-run=none`,
+    );
+  }
+  const dryRun = dryRunFlag === "server";
+  const done = (what: string) => (dryRun ? `${what} (server dry run)` : what);
   return withConnection(values, io.stderr, async (connection) => {
     const entries = await loadManifests(files, { recursive: values.recursive, stdin: io.stdin });
     const objects: { object: Json; manifest: Json; kind: "ExportPolicy" | "Secret" }[] = [];
@@ -202,7 +216,7 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
       const name = text(metadata["name"]);
       const namespace =
         typeof metadata["namespace"] === "string" ? metadata["namespace"] : connection.namespace;
-      const query = { fieldManager: FIELD_MANAGER };
+      const query = { fieldManager: FIELD_MANAGER, ...(dryRun ? { dryRun: "All" } : {}) };
       let existing: Json | undefined;
       try {
         existing = await connection.client.request<Json>("GET", resource.object(namespace, name));
@@ -214,16 +228,23 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
         const annotations = (patch["metadata"] as Json)["annotations"];
         const body = { ...object, metadata: { ...metadata, namespace, annotations } };
         await connection.client.request("POST", resource.collection(namespace), { query, body });
-        io.stdout.write(`${resource.display}/${name} created\n`);
+        io.stdout.write(`${resource.display}/${name} ${done("created")}\n`);
       } else if (unchanged(existing, patch)) {
-        io.stdout.write(`${resource.display}/${name} unchanged\n`);
+        // A dry run still asks the server about an unchanged policy: its answer carries the preview.
+        if (dryRun && kind === "ExportPolicy")
+          await connection.client.request("PATCH", resource.object(namespace, name), {
+            query,
+            contentType: "application/merge-patch+json",
+            body: {},
+          });
+        io.stdout.write(`${resource.display}/${name} ${done("unchanged")}\n`);
       } else {
         await connection.client.request("PATCH", resource.object(namespace, name), {
           query,
           contentType: "application/merge-patch+json",
           body: patch,
         });
-        io.stdout.write(`${resource.display}/${name} configured\n`);
+        io.stdout.write(`${resource.display}/${name} ${done("configured")}\n`);
       }
     }
     return EXIT.ok;

@@ -5,6 +5,7 @@
 // --in-cluster). The address each listens on or follows goes to stdout in one
 // stable line (`api: listening on URL`, `controller: watching exportpolicies
 // of … at URL`) that scripts and tests read.
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
   ApiServerConfigError,
@@ -18,6 +19,7 @@ import { LOG_FORMATS, LOG_LEVELS, createLogger, type Logger } from "../../util/i
 import { DEFAULTS, dnsLabelProblems } from "../../api/index.js";
 import { ROUTER_DEFAULTS } from "../../exporter/router/router.js";
 import { DEMO_PROJECTS } from "../../demo/generator.js";
+import { DEFAULT_DEMO_RECEIVER, demoNextSteps } from "../../demo/next-steps.js";
 import { BufferLockedError } from "../../exporter/buffer/index.js";
 import {
   ClusterConnectionError,
@@ -118,6 +120,8 @@ Replica flags (all in one, --join, --kubeconfig, --in-cluster):
   --pull-mode MODE        export (default; exactly once) or federate (latest values only)
   --demo                  feed synthetic gateway metrics of projects ${DEMO_PROJECTS.join(", ")}
                           every 5 s, so a policy in one of them delivers at once
+  --demo-receiver URL     with --demo: the receiver the printed next steps start and send to
+                          (default ${DEFAULT_DEMO_RECEIVER}, VictoriaMetrics' own port)
 ${DELIVERY_FLAGS_HELP}
 Joining a Telex API (--join):
   --join URL              the API's root, e.g. https://telex-api:6443
@@ -189,6 +193,7 @@ export const SERVE_OPTIONS = {
   "in-cluster": { type: "boolean", default: false },
   project: { type: "string" },
   demo: { type: "boolean", default: false },
+  "demo-receiver": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
   ...QUOTA_FLAG_OPTIONS,
   ...DELIVERY_FLAG_OPTIONS,
@@ -234,6 +239,22 @@ export async function run(args: readonly string[], io: CommandIO, stopSignal?: S
   return runRole(stopSignal ?? processSignal());
 }
 
+/** --demo-receiver: an http(s) URL, with --demo only. */
+function demoReceiverOf(values: ServeValues): string | undefined {
+  const given = values["demo-receiver"];
+  if (given === undefined) return undefined;
+  if (!values.demo) throw new UsageError("--demo-receiver goes with --demo");
+  let url: URL | undefined;
+  try {
+    url = new URL(given);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.port === "")
+    throw new UsageError(`--demo-receiver ${JSON.stringify(given)}: must be http://HOST:PORT`);
+  return given;
+}
+
 /** The process's logger, as --log-format and --log-level say. */
 function serveLogger(values: ServeValues, io: CommandIO): Logger {
   const format = values["log-format"];
@@ -264,7 +285,8 @@ function prepare(
     case "all-in-one": {
       const api = apiOptions(values, logger);
       const replica = replicaOptions(values, logger);
-      return (stop) => runAllInOne(api, replica, io, stop);
+      const demoReceiver = demoReceiverOf(values);
+      return (stop) => runAllInOne(api, replica, io, stop, demoReceiver);
     }
     case "join": {
       const replica = { ...replicaOptions(values, logger), fleet: fleetOptions(values) };
@@ -425,13 +447,22 @@ async function runAllInOne(
   replica: ExporterRunOptions,
   io: CommandIO,
   stop: StopSignal,
+  demoReceiver: string | undefined,
 ): Promise<number> {
   const server = await started(io, api.apiListen, () => startServer({ ...replica, ...api }));
   if (server === undefined) return EXIT.failure;
   io.stdout.write(`api: listening on ${server.api.url}\n`);
   io.stdout.write(`ui: ${server.api.url}${UI_PREFIX}\n`);
   printSources(io, server, replica);
-  io.stdout.write(nextSteps(`--server ${server.api.projectUrl("my-project")} `, server.ingest?.url));
+  io.stdout.write(
+    replica.demo === true && replica.pull === undefined
+      ? demoNextSteps({
+          server: server.api.url,
+          receiver: demoReceiver ?? DEFAULT_DEMO_RECEIVER,
+          dataDir: resolve(api.dataDir ?? DEFAULT_DATA_DIR),
+        })
+      : nextSteps(`--server ${server.api.projectUrl("my-project")} `, server.ingest?.url),
+  );
   warnAboutApi(server.api, api);
   return stopOnSignal(server, stop, api.logger);
 }

@@ -35,10 +35,12 @@ import type { MetadataBook } from "../metadata.js";
 import { itemRef, type SeriesRef } from "../series.js";
 import {
   LABEL_LIMIT_REASONS,
+  countSample,
   type LabelLimitReason,
   type Route,
   type Router,
   type SampleTarget,
+  type SeriesActivity,
   type Unrouted,
 } from "../router/router.js";
 import type { UntenantedWarnings } from "./untenanted.js";
@@ -111,6 +113,9 @@ const MAX_KEPT_SCRATCH = 65_536;
 export class IngestProcessor implements WriteRequestScanner {
   readonly stats = new IngestStats();
   private routes: (Route | Unrouted | undefined)[] = new Array<Route | Unrouted | undefined>(INITIAL_SCRATCH);
+  /** Each sample's series activity, counted once the request is accepted (for `telex preview`). */
+  private activities: (SeriesActivity | undefined)[] = new Array<SeriesActivity | undefined>(INITIAL_SCRATCH);
+  private currentActivity: SeriesActivity | undefined;
   /** The exemplar or histogram field of each sample that is one (copied), else undefined. */
   private items: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(INITIAL_SCRATCH);
   private itemCount = 0;
@@ -186,6 +191,7 @@ export class IngestProcessor implements WriteRequestScanner {
     try {
       if (!scanWriteRequest(request, this)) {
         this.routes.fill(undefined, 0, this.count);
+        this.activities.fill(undefined, 0, this.count);
         this.count = 0;
         this.seriesSeen = 0;
         decodeWriteRequestRaw(request, this.visitor);
@@ -206,6 +212,8 @@ export class IngestProcessor implements WriteRequestScanner {
       if (this.metadataSeen.length > 0) this.metadataSeen = [];
       this.seriesSeen = 0;
       this.routes.fill(undefined, 0, this.count);
+      this.activities.fill(undefined, 0, this.count);
+      this.currentActivity = undefined;
       if (this.itemCount > 0) {
         this.items.fill(undefined, 0, this.count);
         this.itemCount = 0;
@@ -223,6 +231,7 @@ export class IngestProcessor implements WriteRequestScanner {
   series(bytes: Uint8Array, start: number, end: number): void {
     this.seriesSeen++;
     this.current = this.router.resolve(bytes, start, end);
+    this.currentActivity = this.router.resolvedActivity;
     if (this.current === "no-tenant") this.untenanted?.noteSeries(bytes, start, end);
   }
 
@@ -230,6 +239,7 @@ export class IngestProcessor implements WriteRequestScanner {
   sample(value: number, timestampMs: number): void {
     if (this.count === this.values.length) this.grow();
     this.routes[this.count] = this.current;
+    this.activities[this.count] = this.currentActivity;
     this.values[this.count] = value;
     this.timestamps[this.count] = timestampMs;
     this.count++;
@@ -348,7 +358,10 @@ export class IngestProcessor implements WriteRequestScanner {
     const stats = this.stats;
     const count = this.count;
     stats.samplesReceived += count;
+    const minute = this.router.currentMinute();
     for (let i = 0; i < count; i++) {
+      const activity = this.activities[i];
+      if (activity !== undefined) countSample(activity, minute);
       const route = this.routes[i];
       if (route === undefined || typeof route === "string") {
         this.countUnrouted(route);
@@ -379,11 +392,14 @@ export class IngestProcessor implements WriteRequestScanner {
     const stats = this.stats;
     const count = this.count;
     stats.samplesReceived += count;
+    const minute = this.router.currentMinute();
     const record = log.record(count);
     const targets: SampleTarget[] = [];
     // Targets without a log (none in telex serve) get their samples after the write, too.
     let memoryOnly: MemoryPushes | undefined;
     for (let i = 0; i < count; i++) {
+      const activity = this.activities[i];
+      if (activity !== undefined) countSample(activity, minute);
       const route = this.routes[i];
       if (route === undefined || typeof route === "string") {
         this.countUnrouted(route);
@@ -429,6 +445,7 @@ export class IngestProcessor implements WriteRequestScanner {
     this.values = new Float64Array(INITIAL_SCRATCH);
     this.timestamps = new Float64Array(INITIAL_SCRATCH);
     this.routes = new Array<Route | Unrouted | undefined>(INITIAL_SCRATCH);
+    this.activities = new Array<SeriesActivity | undefined>(INITIAL_SCRATCH);
   }
 
   private grow(): void {
@@ -440,6 +457,7 @@ export class IngestProcessor implements WriteRequestScanner {
     this.values = values;
     this.timestamps = timestamps;
     this.routes.length = size;
+    this.activities.length = size;
     this.items.length = size;
   }
 }

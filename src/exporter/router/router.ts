@@ -111,10 +111,50 @@ export const ROUTER_DEFAULTS = {
   } satisfies LabelLimits,
 } as const;
 
-interface CachedRoute {
+/**
+ * What a series was seen doing lately, for `telex preview` (see
+ * recent-series.ts): the samples accepted in the minute it was last seen in
+ * and in the minute before. Kept on the route cache's entry, so recording it
+ * costs no lookup of its own: one comparison and one increment per sample.
+ */
+export interface SeriesActivity {
+  /** The minute (ms since the epoch / 60,000) the series was last seen in. */
+  minute: number;
+  /** Samples in that minute. */
+  samples: number;
+  /** Samples in the minute before it (0 when the series was not seen then). */
+  previousSamples: number;
+  /**
+   * When the series entered the cache (again, after an eviction), in seconds
+   * since ACTIVITY_EPOCH_SECONDS: a small integer, stored in the entry itself
+   * where milliseconds since 1970 would take a boxed number of their own.
+   */
+  readonly firstSeenSecond: number;
+}
+
+/** 2025-01-01T00:00:00Z: firstSeenSecond counts from here (a small integer until 2059). */
+export const ACTIVITY_EPOCH_SECONDS = 1_735_689_600;
+
+/** Counts one accepted sample of the series, in the given minute. */
+export function countSample(activity: SeriesActivity, minute: number): void {
+  if (activity.minute !== minute) {
+    activity.previousSamples = activity.minute === minute - 1 ? activity.samples : 0;
+    activity.samples = 0;
+    activity.minute = minute;
+  }
+  activity.samples++;
+}
+
+interface CachedRoute extends SeriesActivity {
   readonly project: string | undefined;
   generation: number;
   route: Route | Unrouted;
+}
+
+/** A cached series of one project: its label bytes and what it was seen doing. */
+export interface RecentSeries {
+  readonly labelBytes: Uint8Array;
+  readonly activity: SeriesActivity;
 }
 
 /** Prometheus' label name syntax: what every Remote Write receiver accepts. */
@@ -127,6 +167,8 @@ export interface RouterOptions {
   /** Upper bound on the label bytes of the cached series (default ROUTER_DEFAULTS). */
   readonly maxCachedBytes?: number;
   readonly labelLimits?: Partial<LabelLimits>;
+  /** The time, for when series are first seen and for the cache's generations (default Date.now). */
+  readonly now?: () => number;
   /** Told of every route built, so metric metadata reaches the sinks of its family. */
   readonly metadata?: MetadataBook;
 }
@@ -143,15 +185,45 @@ export class Router {
   /** The series resolved last: its successor is the first guess for the next one. */
   private lastEntry: CacheEntry<CachedRoute> | undefined;
   private readonly limits: LabelLimits;
+  private readonly now: () => number;
+  /** The activity of the series resolve() returned last; undefined when it is not cached (over a limit). */
+  resolvedActivity: SeriesActivity | undefined;
   cacheHits = 0;
   cacheMisses = 0;
 
   constructor(private readonly options: RouterOptions) {
     this.limits = { ...ROUTER_DEFAULTS.labelLimits, ...options.labelLimits };
+    this.now = options.now ?? Date.now;
     this.cache = new SeriesCache<CachedRoute>(
       options.maxCachedSeries ?? ROUTER_DEFAULTS.maxCachedSeries,
       options.maxCachedBytes ?? ROUTER_DEFAULTS.maxCachedBytes,
+      this.now,
     );
+  }
+
+  /** The minute samples applied now are counted in (see SeriesActivity). */
+  currentMinute(): number {
+    return Math.floor(this.now() / 60_000);
+  }
+
+  /**
+   * The cached series of a project, at most `max` of them (a snapshot: the
+   * cache goes on changing). Series seen since `evictedBeforeMs` are all
+   * there (up to the cache's bounds), older ones may have been evicted.
+   */
+  recentSeries(project: string, max: number): { series: RecentSeries[]; truncated: boolean } {
+    const series: RecentSeries[] = [];
+    for (const entry of this.cache.entries()) {
+      if (entry.value.project !== project) continue;
+      if (series.length === max) return { series, truncated: true };
+      series.push({ labelBytes: entry.key, activity: entry.value });
+    }
+    return { series, truncated: false };
+  }
+
+  /** No series looked up since this time has been evicted from the cache (0: none ever was). */
+  get evictedBeforeMs(): number {
+    return this.cache.evictedBeforeMs;
   }
 
   /** Label bytes held by the route cache. */
@@ -174,7 +246,10 @@ export class Router {
    */
   resolve(bytes: Uint8Array, start = 0, end = bytes.length): Route | Unrouted {
     // Before hashing: a 10 KB label set costs nothing more than this comparison.
-    if (end - start > this.limits.maxSeriesBytes) return "labels_too_large";
+    if (end - start > this.limits.maxSeriesBytes) {
+      this.resolvedActivity = undefined;
+      return "labels_too_large";
+    }
     if (bytes !== this.lastBytes) {
       this.lastBytes = bytes;
       this.lastBuffer = Buffer.isBuffer(bytes)
@@ -192,6 +267,7 @@ export class Router {
     if (entry !== undefined) {
       this.lastEntry = entry;
       const cached = entry.value;
+      this.resolvedActivity = cached;
       if (cached.project === undefined || cached.generation === this.generationOf(cached.project)) {
         this.cacheHits++;
         return cached.route;
@@ -205,10 +281,22 @@ export class Router {
     const labels = decodeLabelBytes(bytes.subarray(start, end));
     checkLabels(labels);
     const overLimit = labelLimitExceeded(labels, this.limits);
-    if (overLimit !== undefined) return overLimit;
+    if (overLimit !== undefined) {
+      this.resolvedActivity = undefined;
+      return overLimit;
+    }
     const project = labels.find((l) => l.name === this.options.tenantLabel)?.value;
     const generation = project === undefined ? 0 : this.generationOf(project);
-    const created = this.cache.set(bytes, start, end, hash, { project, generation, route: "no-tenant" });
+    const created = this.cache.set(bytes, start, end, hash, {
+      project,
+      generation,
+      route: "no-tenant",
+      minute: 0,
+      samples: 0,
+      previousSamples: 0,
+      firstSeenSecond: Math.floor(this.now() / 1000) - ACTIVITY_EPOCH_SECONDS,
+    });
+    this.resolvedActivity = created.value;
     this.link(created);
     created.value.route = project === undefined ? "no-tenant" : this.compute(created.key, labels, project);
     return created.value.route;

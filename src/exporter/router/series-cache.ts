@@ -81,15 +81,42 @@ export class SeriesCache<V> {
   private currentBytes = 0;
   private previousBytes = 0;
   private epoch = 2;
+  private currentStartedMs = 0;
+  private previousStartedMs = 0;
 
   /**
    * @param maxEntries upper bound on cached series across both generations.
    * @param maxKeyBytes upper bound on their key bytes across both generations.
+   * @param now the time, read once per generation (for evictedBeforeMs).
    */
   constructor(
     private readonly maxEntries: number,
     private readonly maxKeyBytes = Number.POSITIVE_INFINITY,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  /**
+   * Every entry still cached was looked up after this time or is still here:
+   * no series looked up at or after it has been evicted (0: none ever was).
+   * An entry falls out with the generation before the previous one, so it
+   * was last looked up before the previous generation started.
+   */
+  get evictedBeforeMs(): number {
+    return this.previousStartedMs;
+  }
+
+  /** Every cached entry once (those moved back to the current generation are in both maps). */
+  *entries(): IterableIterator<CacheEntry<V>> {
+    for (const bucket of this.current.values()) {
+      if (Array.isArray(bucket)) yield* bucket;
+      else yield bucket;
+    }
+    for (const bucket of this.previous.values()) {
+      for (const entry of Array.isArray(bucket) ? bucket : [bucket]) {
+        if (entry.epoch !== this.epoch) yield entry;
+      }
+    }
+  }
 
   /** Key bytes held by both generations (an entry moved back is counted in both until the older one is dropped). */
   get keyBytes(): number {
@@ -154,6 +181,8 @@ export class SeriesCache<V> {
       this.currentSize = 0;
       this.currentBytes = 0;
       this.epoch++;
+      this.previousStartedMs = this.currentStartedMs;
+      this.currentStartedMs = this.now();
     }
     entry.epoch = this.epoch;
     const bucket = this.current.get(entry.hash);
