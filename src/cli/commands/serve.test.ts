@@ -146,7 +146,7 @@ describe("telex serve refuses bad combinations of roles", () => {
       ["--demo"],
       ["--source-url", "http://127.0.0.1:8428"],
       ["--buffer", "memory"],
-      ["--endpoint-allow", "10.0.0.0/8"],
+      ["--status-interval", "1s"],
     ]) {
       await refused(
         ["--api-only", ...flags],
@@ -213,7 +213,18 @@ describe("telex serve --api-only", () => {
     let stop: (signal: string) => void = () => undefined;
     const stopped = new Promise<string>((resolve) => (stop = resolve));
     const exited = run(
-      ["--api-only", "--api-listen", "127.0.0.1:0", "--data-dir", dir, "--max-config-maps", "1"],
+      // The egress flags are the API's too: `telex test-sink` is served here.
+      [
+        "--api-only",
+        "--api-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir,
+        "--max-config-maps",
+        "1",
+        "--endpoint-deny",
+        "127.0.0.2/32",
+      ],
       io,
       stopped,
     );
