@@ -46,6 +46,7 @@ async function readObject(ctx: RequestContext): Promise<Record<string, unknown>>
 export async function handleCreate(ctx: RequestContext, target: WriteTarget): Promise<void> {
   const body = await readObject(ctx);
   const outcome = ctx.server.writes.create(target, body, writeOptions(ctx, undefined));
+  await ctx.server.registry.store.settled();
   sendJson(
     ctx.response,
     201,
@@ -63,6 +64,7 @@ export async function handleUpdate(
 ): Promise<void> {
   const body = await readObject(ctx);
   const outcome = ctx.server.writes.update(target, name, body, writeOptions(ctx, subresource));
+  await ctx.server.registry.store.settled();
   sendJson(
     ctx.response,
     200,
@@ -89,6 +91,7 @@ export async function handlePatch(
     ...writeOptions(ctx, subresource, type === "apply"),
     force: queryBool(ctx.query, "force"),
   });
+  await ctx.server.registry.store.settled();
   const code = outcome.created ? 201 : 200;
   sendJson(
     ctx.response,
@@ -124,6 +127,7 @@ async function deleteOptions(ctx: RequestContext): Promise<DeleteOptions> {
 
 export async function handleDelete(ctx: RequestContext, target: WriteTarget, name: string): Promise<void> {
   const outcome = ctx.server.writes.delete(target, name, await deleteOptions(ctx));
+  await ctx.server.registry.store.settled();
   sendJson(
     ctx.response,
     200,
