@@ -9,7 +9,7 @@
 // reconciles per second, status writes, and memory.
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -126,6 +126,7 @@ export async function runControllerBench(): Promise<void> {
   };
   try {
     const rssBefore = process.memoryUsage().rss;
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     let next = 0;
     await Promise.all(
@@ -140,6 +141,7 @@ export async function runControllerBench(): Promise<void> {
     const reconcilesBefore = server.controller.reconciles;
     await waitFor(() => withStatus.size === total);
     const reconciled = performance.now();
+    const cpuReconciled = process.cpuUsage(cpuBefore);
     const reconcilesAtRest = server.controller.reconciles;
     const writesAtRest = server.controller.reconciler.status.writes;
     const rssAtRest = process.memoryUsage().rss;
@@ -159,6 +161,7 @@ export async function runControllerBench(): Promise<void> {
     if (result.status !== 204) throw new Error(`ingest answered ${result.status}: ${result.body}`);
     await waitFor(() => ready.size === total);
     const allReady = performance.now();
+    const cpuReady = process.cpuUsage(cpuBefore);
     const rss = process.memoryUsage().rss;
     const heap = process.memoryUsage().heapUsed;
 
@@ -176,6 +179,12 @@ export async function runControllerBench(): Promise<void> {
       `${reconcilesAtRest} (${(reconcilesAtRest / ((reconciled - started) / 1000)).toFixed(0)}/s; ${reconcilesAtRest - reconcilesBefore} after the last create)`,
     );
     line("status writes until then", String(writesAtRest));
+    // In-process server and client together; wall times swing with the machine's load, CPU less.
+    const cpuSeconds = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1e6;
+    line(
+      "process CPU",
+      `${cpuSeconds(cpuReconciled).toFixed(1)} s until all reconciled, ${(cpuSeconds(cpuReady) - cpuSeconds(cpuReconciled)).toFixed(1)} s more until all Ready (load average ${loadavg()[0]?.toFixed(1) ?? "?"})`,
+    );
     line(
       "all Ready after one ingest request",
       `${((allReady - pushed) / 1000).toFixed(1)} s (status refresh every 10 s)`,

@@ -36,7 +36,7 @@ export class WatchHub {
   readonly #unsubscribe: () => void;
 
   constructor(store: ObjectStore) {
-    this.#unsubscribe = store.subscribe((event, previous) => {
+    this.#unsubscribe = store.subscribeDurable((event, previous) => {
       this.#dispatch(event, previous);
     });
   }

@@ -22,14 +22,20 @@ const edit = (metadata: Partial<Policy["metadata"]>, extra: Partial<Policy> = {}
 
 describe("needsReconcile", () => {
   it("wakes on a new object, a spec change, deletion, finalizers and a new uid", () => {
+    const ours = "exportpolicy.telemetry.miloapis.com/controller";
+    const finalized = edit({ finalizers: [ours] });
     assert.equal(needsReconcile(base, undefined), true);
     assert.equal(needsReconcile(edit({ generation: 2 }), base), true);
     assert.equal(needsReconcile(edit({ deletionTimestamp: "2026-11-22T06:00:00Z" }), base), true);
-    assert.equal(
-      needsReconcile(edit({ finalizers: ["exportpolicy.telemetry.miloapis.com/controller"] }), base),
-      true,
-    );
+    assert.equal(needsReconcile(edit({ finalizers: [ours, "other/x"] }), finalized), true);
+    assert.equal(needsReconcile(edit({ finalizers: [] }), finalized), true, "ours removed by someone");
+    assert.equal(needsReconcile(edit({ finalizers: ["other/x"] }), base), true);
     assert.equal(needsReconcile(edit({ uid: "u2" }), base), true);
+  });
+
+  it("sleeps through the controller adding its own finalizer (that reconcile goes on with the answer)", () => {
+    const ours = "exportpolicy.telemetry.miloapis.com/controller";
+    assert.equal(needsReconcile(edit({ finalizers: [ours] }), base), false);
   });
 
   it("sleeps through status-only and metadata-only writes", () => {

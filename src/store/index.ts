@@ -1,6 +1,6 @@
 // Public face of the store module: durable objects and their change log.
 export { ResourceExpiredError } from "./errors.js";
-export { ObjectStore } from "./object-store.js";
+export { ObjectStore, StoreFailedError } from "./object-store.js";
 export type { ListCursor, ObjectStoreOptions, StoreListener } from "./object-store.js";
 export { DatabaseLockedError } from "./sqlite.js";
 export type { Synchronous } from "./sqlite.js";

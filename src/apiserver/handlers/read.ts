@@ -19,6 +19,8 @@ export function renderOptions(ctx: RequestContext, target: Target): RenderOption
 }
 
 export function handleGet(ctx: RequestContext, target: WriteTarget, name: string): void {
+  // Commits the writes of this turn first: what a read returns is on disk.
+  ctx.server.registry.store.flush();
   const found = ctx.server.registry.get(target, name);
   sendJson(
     ctx.response,
@@ -30,6 +32,7 @@ export function handleGet(ctx: RequestContext, target: WriteTarget, name: string
 }
 
 export function handleList(ctx: RequestContext, target: Target): void {
+  ctx.server.registry.store.flush();
   const limit = queryInt(ctx.query, "limit");
   const continueToken = queryString(ctx.query, "continue");
   const result = ctx.server.registry.list(target, {

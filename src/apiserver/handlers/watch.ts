@@ -33,6 +33,9 @@ function parseResourceVersion(value: string | undefined): number | undefined {
 
 export function handleWatch(ctx: RequestContext, target: Target): void {
   const { server, response } = ctx;
+  // The list or backlog below and the hub's later events meet at a commit:
+  // nothing of an open batch may be in both (the hub tells it once it commits).
+  server.registry.store.flush();
   const from = parseResourceVersion(queryString(ctx.query, "resourceVersion"));
   const bookmarks = queryBool(ctx.query, "allowWatchBookmarks");
   const initialEventsEnd = queryBool(ctx.query, "sendInitialEvents");

@@ -68,6 +68,7 @@ async function readObject(ctx: RequestContext): Promise<Record<string, unknown>>
 export async function handleCreate(ctx: RequestContext, target: WriteTarget): Promise<void> {
   const body = await readObject(ctx);
   const outcome = ctx.server.writes.create(target, body, writeOptions(ctx, undefined));
+  await ctx.server.registry.store.settled();
   sendJson(
     ctx.response,
     201,
@@ -85,6 +86,7 @@ export async function handleUpdate(
 ): Promise<void> {
   const body = await readObject(ctx);
   const outcome = ctx.server.writes.update(target, name, body, writeOptions(ctx, subresource));
+  await ctx.server.registry.store.settled();
   sendJson(
     ctx.response,
     200,
@@ -111,6 +113,7 @@ export async function handlePatch(
     ...writeOptions(ctx, subresource, type === "apply"),
     force: queryBool(ctx.query, "force"),
   });
+  await ctx.server.registry.store.settled();
   const code = outcome.created ? 201 : 200;
   sendJson(
     ctx.response,
@@ -146,6 +149,7 @@ async function deleteOptions(ctx: RequestContext): Promise<DeleteOptions> {
 
 export async function handleDelete(ctx: RequestContext, target: WriteTarget, name: string): Promise<void> {
   const outcome = ctx.server.writes.delete(target, name, await deleteOptions(ctx));
+  await ctx.server.registry.store.settled();
   sendJson(
     ctx.response,
     200,
