@@ -47,7 +47,9 @@ interface ConfigFile {
 function readConfig(): ConfigFile {
   const path = process.env["TELEX_CONFIG"] ?? join(homedir(), ".config", "telex", "config.yaml");
   try {
-    const document = yaml().parse(readFileSync(path, "utf8")) as unknown;
+    // Read first: without a config file yaml is never loaded.
+    const source = readFileSync(path, "utf8");
+    const document = yaml().parse(source) as unknown;
     if (typeof document !== "object" || document === null) return {};
     const record = document as Record<string, unknown>;
     const text = (key: string) => (typeof record[key] === "string" ? record[key] : undefined);

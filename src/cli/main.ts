@@ -1,4 +1,5 @@
 // The `telex` command line: finds the verb and runs it with the given streams.
+import { setFlagsFromString } from "node:v8";
 import { EXIT, UsageError, type CommandIO } from "./io.js";
 import { VERSION } from "../util/version.js";
 
@@ -92,6 +93,10 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
     io.stderr.write(`error: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return EXIT.usage;
   }
+  // A short-lived verb compiles the HTTP parser's WebAssembly with the baseline compiler only:
+  // V8 finishes its optimizing recompile (~140 ms here) before the process may exit, for a
+  // parser that runs a handful of times. The server keeps the optimized one.
+  if (name !== "serve") setFlagsFromString("--liftoff-only");
   const command = await entry.load();
   try {
     return await command.run(args, io);
