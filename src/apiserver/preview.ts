@@ -20,6 +20,7 @@
 // see. It is served where the exporter runs (the exporter passes a
 // PolicyPreviewer), a few at once per project, each bounded in time and in
 // what it answers (src/exporter/preview).
+import type { PreviewOutcome } from "../api/preview.js";
 import { API_VERSION, KIND, validateExportPolicy, type ExportPolicy } from "../api/index.js";
 import type { RequestContext, ServerContext } from "./context.js";
 import { bodyFormat, decodeBody, readBody, sendJson } from "./http-io.js";
@@ -32,31 +33,7 @@ import type { WriteTarget } from "./target.js";
 export const PREVIEW_SUBRESOURCE = "preview";
 export const PREVIEW_KIND = "ExportPolicyPreview";
 
-export interface PreviewSourceStatus {
-  readonly name: string;
-  readonly series: number;
-  readonly atLeast: boolean;
-  readonly samplesPerMinute: number;
-  readonly sample: readonly string[];
-  readonly sinks: readonly string[];
-}
-
-export interface PreviewSinkStatus {
-  readonly name: string;
-  readonly sources: readonly string[];
-  readonly series: number;
-  readonly atLeast: boolean;
-  readonly samplesPerMinute: number;
-}
-
-export interface PreviewOutcome {
-  readonly mode: "push" | "pull";
-  readonly selectors: readonly { readonly source: string; readonly scoped: string }[];
-  readonly sources: readonly PreviewSourceStatus[];
-  readonly sinks: readonly PreviewSinkStatus[];
-  readonly notes: readonly string[];
-}
-
+export type { PreviewOutcome, PreviewSinkStatus, PreviewSourceStatus } from "../api/preview.js";
 export interface PreviewRequest {
   readonly project: string;
   /** Validated, defaults applied. */

@@ -22,40 +22,11 @@ export const PREVIEW_LIMITS = {
   maxStoreSeries: 10_000,
 } as const;
 
-export interface SourcePreview {
-  readonly name: string;
-  /** Series of the project the source's selector matches now. */
-  readonly series: number;
-  /** True when there may be more than `series` (a cap was reached, or the record is incomplete). */
-  readonly atLeast: boolean;
-  /** Samples of those series per minute (estimated). */
-  readonly samplesPerMinute: number;
-  /** Up to PREVIEW_LIMITS.sampleSeries of them, in label order, as `name{label="value",…}`. */
-  readonly sample: readonly string[];
-  /** Sinks forwarding this source. */
-  readonly sinks: readonly string[];
-}
-
-export interface SinkPreview {
-  readonly name: string;
-  readonly sources: readonly string[];
-  /** Distinct series the sink would be sent. */
-  readonly series: number;
-  readonly atLeast: boolean;
-  /** Samples per minute the sink would be sent (push mode: once per matching source, as the router sends them). */
-  readonly samplesPerMinute: number;
-}
-
-export interface PolicyPreview {
-  /** push: from the series recently ingested here; pull: from the metrics store. */
-  readonly mode: "push" | "pull";
-  /** The selectors as run: each scoped to the project by the tenant label. */
-  readonly selectors: readonly { readonly source: string; readonly scoped: string }[];
-  readonly sources: readonly SourcePreview[];
-  readonly sinks: readonly SinkPreview[];
-  /** What the figures rest on, and their limits, one sentence each. */
-  readonly notes: readonly string[];
-}
+export type {
+  PreviewOutcome as PolicyPreview,
+  PreviewSinkStatus as SinkPreview,
+  PreviewSourceStatus as SourcePreview,
+} from "../../api/preview.js";
 
 /** A series as Prometheus prints it: `name{a="1",b="2"}`, other labels sorted by name. */
 export function formatSeries(labels: readonly Label[]): string {
