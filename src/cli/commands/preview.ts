@@ -11,7 +11,8 @@ import { stringify } from "yaml";
 import { API_VERSION, formatFieldError, validateObject } from "../../api/index.js";
 import { PREVIEW_KIND, PREVIEW_SUBRESOURCE } from "../../apiserver/index.js";
 import { CONNECTION_FLAGS, withConnection } from "../connection.js";
-import { EXIT, UsageError, type CommandIO } from "../io.js";
+import { policyArgs } from "../policy-args.js";
+import { EXIT, type CommandIO } from "../io.js";
 import { loadManifests } from "../manifests.js";
 import { text } from "../printers.js";
 import { EXPORT_POLICIES } from "../resources.js";
@@ -160,16 +161,7 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
     io.stdout.write(HELP);
     return EXIT.ok;
   }
-  const [policyName, ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError(`one policy at a time (got ${positionals.join(", ")})`);
-  if (values.filename === undefined && policyName === undefined) {
-    throw new UsageError("name the policy: -f FILE (a manifest) or POLICY (a stored policy)");
-  }
-  const output = values.output;
-  if (output !== undefined && output !== "json" && output !== "yaml") {
-    throw new UsageError(`unknown output format ${JSON.stringify(output)}: use json or yaml`);
-  }
-  const file = values.filename;
+  const { policyName, file, output } = policyArgs(positionals, values.filename, values.output);
   let policies: Chosen[] | undefined = [{ name: policyName ?? "", namespace: undefined }];
   if (file !== undefined) {
     try {

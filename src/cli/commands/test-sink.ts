@@ -15,6 +15,7 @@ import { stringify } from "yaml";
 import { API_VERSION, formatFieldError, validateObject } from "../../api/index.js";
 import { SINK_TEST_KIND, SINK_TEST_SUBRESOURCE } from "../../apiserver/index.js";
 import { CONNECTION_FLAGS, withConnection } from "../connection.js";
+import { policyArgs } from "../policy-args.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { loadManifests, type ManifestDocument } from "../manifests.js";
 import { text } from "../printers.js";
@@ -184,16 +185,7 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
     io.stdout.write(HELP);
     return EXIT.ok;
   }
-  const [policyName, ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError(`one policy at a time (got ${positionals.join(", ")})`);
-  if (values.filename === undefined && policyName === undefined) {
-    throw new UsageError("name the policy: -f FILE (a manifest) or POLICY (a stored policy)");
-  }
-  const output = values.output;
-  if (output !== undefined && output !== "json" && output !== "yaml") {
-    throw new UsageError(`unknown output format ${JSON.stringify(output)}: use json or yaml`);
-  }
-  const file = values.filename;
+  const { policyName, file, output } = policyArgs(positionals, values.filename, values.output);
   const sink = values.sink;
   // The file first: its problems are reported without a server, and a wrong choice is a usage error.
   let chosen: Chosen | undefined = { name: policyName ?? "", namespace: undefined, fileSecrets: [] };
