@@ -317,6 +317,10 @@ export async function runBacklogBench(): Promise<void> {
     console.log(
       `  drain: ${n(delivered)} of ${n(expected)} samples delivered; first after ${firstSeconds.toFixed(1)} s (the sinks' probe backoff), done ${((doneAt - upAt) / 1000).toFixed(1)} s after the endpoint came up; ${n(delivered / activeSeconds)} samples/s on average while delivering, best second ${n(bestPerSecond)}/s; ${n(receiver.requests)} requests of ${n(delivered / Math.max(1, receiver.requests))} samples, ${(receiver.bytes / Math.max(1, delivered)).toFixed(1)} bytes a sample`,
     );
+    const gauge = (name: string): number => drained.sums.get(name) ?? 0;
+    console.log(
+      `  buffer reads: ${n(gauge("telex_buffer_reads_total") - (filled.sums.get("telex_buffer_reads_total") ?? 0))} while draining, ${n(gauge("telex_buffer_series_table_loads_total"))} series tables loaded`,
+    );
     console.log(`  RSS: peak ${mib(rss.peak)} while draining (${takeMemoryPeaks()}), ${mib(rss.last)} after`);
     const dropped = [...drained.droppedByReason].filter(([, count]) => count > 0);
     console.log(

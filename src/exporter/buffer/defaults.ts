@@ -60,8 +60,18 @@ export const READ_WINDOWS = 8;
 /** Two sections of one sink further apart than this are read with two reads rather than one. */
 export const READ_GAP_BYTES = 64 * 2 ** 10;
 
-/** Series tables of sealed segments kept in memory for readers; the active one is always there. */
-export const SERIES_TABLE_CACHE = 4;
+/**
+ * Memory for series tables of sealed segments kept for readers (the active
+ * segment's is always there), and at least this many tables whatever their
+ * size. A count alone (it was 4) thrashed: a thousand sinks draining a 1 GiB
+ * backlog read from all 16 of its segments, loaded 469 tables of about 3 MB
+ * in 3 minutes for 8 segments, and that garbage, outside the V8 heap until a
+ * full collection, was most of the drain's peak RSS.
+ */
+export const SERIES_TABLE_CACHE_BYTES = 64 * 2 ** 20;
+export const SERIES_TABLE_CACHE_MIN = 2;
+/** What a table's entry costs beyond its label bytes: the reference object and its Uint8Array view. */
+export const SERIES_TABLE_BYTES_PER_SERIES = 128;
 
 /** A record longer than this cannot be one the writer made: the scan treats its length as damage. */
 export const MAX_RECORD_BYTES = 2 ** 30;

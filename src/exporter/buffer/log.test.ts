@@ -177,9 +177,17 @@ describe("DurableLog", () => {
 
   it("gives the next read to a sink whose series table is at hand, not to the next in line", async () => {
     const dir = await tempDir(dirs);
-    const log = await openLog(dir, { segmentBytes: 8192 });
+    const written = await openLog(dir, { segmentBytes: 8192 });
+    await writeSpread(
+      written,
+      Array.from({ length: 60 }, (_, i) => written.sink(`p/${i}`)),
+      300,
+      30,
+    );
+    await written.close();
+    // Reopened (no table at hand from writing) with room for two tables only: readers compete for them.
+    const log = await openLog(dir, { segmentBytes: 8192, seriesTableCacheBytes: 0 });
     const sinks = Array.from({ length: 60 }, (_, i) => log.sink(`p/${i}`));
-    await writeSpread(log, sinks, 300, 30);
     assert.ok(log.stats.segments >= 12, `${log.stats.segments} segments`);
     // Sinks behind by different amounts, reading small batches: spread over many segments.
     const reads: Promise<number>[] = [];
@@ -203,6 +211,35 @@ describe("DurableLog", () => {
       new RegExp(`^telex_buffer_series_table_loads_total ${log.stats.tableLoads}$`, "m"),
     );
     assert.match(exposition, /^telex_buffer_readers_waiting 0$/m);
+    await log.close();
+  });
+
+  it("keeps series tables up to a memory bound, not a count: each is loaded once while they fit", async () => {
+    const dir = await tempDir(dirs);
+    const writer = await openLog(dir, { segmentBytes: 8192 });
+    await writeSpread(
+      writer,
+      Array.from({ length: 20 }, (_, i) => writer.sink(`p/${i}`)),
+      200,
+      30,
+    );
+    await writer.close();
+    const log = await openLog(dir, { segmentBytes: 8192 });
+    const sinks = Array.from({ length: 20 }, (_, i) => log.sink(`p/${i}`));
+    const sealed = log.stats.segments - 1;
+    assert.ok(sealed >= 8, `${sealed} sealed segments`);
+    // Every sink reads its whole backlog in small batches, all sinks at once: reads hop between segments.
+    await Promise.all(
+      sinks.map(async (sink) => {
+        for (let from = 0; from < sink.endSeq;)
+          from += (await sink.read(from, new SampleBatch(7))) || sink.endSeq;
+      }),
+    );
+    assert.ok(log.stats.reads > 4 * sealed, `${log.stats.reads} reads`);
+    assert.ok(
+      log.stats.tableLoads <= sealed + 1,
+      `${log.stats.tableLoads} tables loaded for ${sealed} sealed segments`,
+    );
     await log.close();
   });
 

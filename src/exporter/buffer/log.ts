@@ -38,7 +38,9 @@ import {
   type DiskFloor,
   READ_WINDOW_BYTES,
   READ_WINDOWS,
-  SERIES_TABLE_CACHE,
+  SERIES_TABLE_BYTES_PER_SERIES,
+  SERIES_TABLE_CACHE_BYTES,
+  SERIES_TABLE_CACHE_MIN,
 } from "./defaults.js";
 import { Float64List, Uint32List } from "./lists.js";
 import { MAX_SHARDS, recoverSlot, writeSlot } from "./positions.js";
@@ -84,6 +86,8 @@ export interface DurableLogOptions {
   /** Sync the active segment this often; 0 = commit() resolves only after a sync covering the record. */
   readonly syncIntervalMs?: number;
   readonly segmentBytes?: number;
+  /** Memory for cached series tables of sealed segments (default SERIES_TABLE_CACHE_BYTES). */
+  readonly seriesTableCacheBytes?: number;
   /** Per sink: bytes of its samples from its low watermark to the end. */
   readonly sinkMaxBytes?: number;
   readonly totalMaxBytes?: number;
@@ -488,6 +492,7 @@ export class DurableLog {
 
   private readonly syncIntervalMs: number;
   private readonly segmentBytes: number;
+  private readonly seriesTableCacheBytes: number;
   private readonly sinkMaxSamples: number;
   private readonly totalMaxBytes: number;
   private readonly maxBacklogAgeMs: number;
@@ -527,6 +532,9 @@ export class DurableLog {
   private positionsWriting: Promise<void> | undefined;
   private housekeepingScheduled = false;
   private readonly tables = new Map<Segment, Promise<SeriesRef[]>>();
+  /** What each loaded table of `tables` takes in memory (an estimate), and their sum. */
+  private readonly tableBytes = new Map<Segment, number>();
+  private cachedTableBytes = 0;
   /** Read windows not in use, and readers waiting for one: at most READ_WINDOWS exist. */
   private readonly freeWindows: Buffer[] = [];
   private readonly windowWaiters: ((window: Buffer) => void)[] = [];
@@ -549,6 +557,7 @@ export class DurableLog {
     this.cleanStart = cleanStart;
     this.syncIntervalMs = options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.seriesTableCacheBytes = options.seriesTableCacheBytes ?? SERIES_TABLE_CACHE_BYTES;
     this.sinkMaxSamples = Math.floor((options.sinkMaxBytes ?? DEFAULT_SINK_MAX_BYTES) / SAMPLE_BYTES);
     this.totalMaxBytes = options.totalMaxBytes ?? DEFAULT_TOTAL_MAX_BYTES;
     this.maxBacklogAgeMs = options.maxBacklogAgeMs ?? DEFAULT_MAX_BACKLOG_AGE_MS;
@@ -957,8 +966,12 @@ export class DurableLog {
       this.releaseSyncWaiters();
       await previousHandle.close();
       this.activeHandle = undefined;
-      if (previous.writerTable !== undefined)
-        this.cacheTable(previous, Promise.resolve(previous.writerTable));
+      if (previous.writerTable !== undefined) {
+        // The writer's table goes on serving readers of the sealed segment.
+        this.tables.set(previous, Promise.resolve(previous.writerTable));
+        this.setTableBytes(previous, tableBytesOf(previous.writerTable));
+        this.evictTables();
+      }
       previous.writerTable = undefined;
       previous.compact();
     }
@@ -1333,7 +1346,7 @@ export class DurableLog {
     }
     segment.sinks.clear();
     segment.deleted = true;
-    this.tables.delete(segment);
+    this.uncacheTable(segment);
     this.stats.diskBytes -= segment.size;
     this.stats.segments = this.segments.length;
     const unlink = (async () => {
@@ -1607,16 +1620,38 @@ export class DurableLog {
       return cached;
     }
     const loading = this.loadTable(segment);
-    this.cacheTable(segment, loading);
-    loading.catch(() => this.tables.delete(segment));
+    this.tables.set(segment, loading);
+    loading.then(
+      (table) => {
+        // Evicted or deleted while it loaded: nothing to account for.
+        if (this.tables.get(segment) !== loading) return;
+        this.setTableBytes(segment, tableBytesOf(table));
+        this.evictTables();
+      },
+      () => {
+        this.uncacheTable(segment);
+      },
+    );
     return loading;
   }
 
-  private cacheTable(segment: Segment, table: Promise<SeriesRef[]>): void {
-    this.tables.set(segment, table);
+  private setTableBytes(segment: Segment, bytes: number): void {
+    this.cachedTableBytes += bytes - (this.tableBytes.get(segment) ?? 0);
+    this.tableBytes.set(segment, bytes);
+  }
+
+  private uncacheTable(segment: Segment): void {
+    this.tables.delete(segment);
+    this.cachedTableBytes -= this.tableBytes.get(segment) ?? 0;
+    this.tableBytes.delete(segment);
+  }
+
+  /** Least recently used first, down to the byte bound, keeping at least SERIES_TABLE_CACHE_MIN. */
+  private evictTables(): void {
     for (const old of this.tables.keys()) {
-      if (this.tables.size <= SERIES_TABLE_CACHE) break;
-      this.tables.delete(old);
+      if (this.cachedTableBytes <= this.seriesTableCacheBytes || this.tables.size <= SERIES_TABLE_CACHE_MIN)
+        break;
+      this.uncacheTable(old);
     }
   }
 
@@ -1930,4 +1965,12 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** About what a loaded series table takes in memory: its label bytes and an object and view per series. */
+function tableBytesOf(table: readonly (SeriesRef | undefined)[]): number {
+  let bytes = 0;
+  for (const ref of table)
+    if (ref !== undefined) bytes += ref.labelBytes.length + SERIES_TABLE_BYTES_PER_SERIES;
+  return bytes;
 }
