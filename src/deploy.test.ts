@@ -234,14 +234,15 @@ function expandEnv(arg: string, env: readonly EnvVar[] | undefined): string {
 }
 
 /**
- * A pushing fleet forwards series between replicas, to the URL each publishes
- * on its Lease: it must be one the others reach, its pod's IP (the default,
- * the host name, is the pod's name, which other pods cannot resolve), on the
- * ingest listener, where the hop authenticates with the shared ingest token.
+ * A fleet forwards series between replicas (a pulling one only the tenants'
+ * delivery metrics), to the URL each publishes on its Lease: it must be one
+ * the others reach, its pod's IP (the default, the host name, is the pod's
+ * name, which other pods cannot resolve), on the ingest listener, where the
+ * hop authenticates with the shared ingest token.
  */
 function assertAdvertisesPodIp(container: Container, flags: Rendered["flags"], dir: string): void {
   const advertised = flags["advertise-url"];
-  assert.ok(advertised !== undefined, `${dir}: a pushing fleet sets --advertise-url`);
+  assert.ok(advertised !== undefined, `${dir}: a fleet sets --advertise-url`);
   const match = /^http:\/\/\$\(([A-Za-z_][A-Za-z0-9_]*)\):(\d+)$/.exec(advertised);
   assert.ok(match, `${dir}: --advertise-url=http://$(POD_IP):PORT, not ${advertised}`);
   const [, variable, port] = match;
@@ -389,7 +390,7 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
   );
 
   it(
-    "runs one replica (several only as a fleet; a pushing one advertises its pod IP), probes /livez and /readyz on the listener the flags open",
+    "runs one replica (several only as a fleet, which advertises its pod IP), probes /livez and /readyz on the listener the flags open",
     each(({ set, container, flags }, dir) => {
       const { fleet, pull, health } = replicaModeOf(flags);
       const mode = FLEETS.get(dir);
@@ -398,8 +399,9 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
         assert.equal(pull ? "pull" : "push", mode, `${dir}: a ${String(mode)} fleet`);
         assert.ok(set.spec.replicas > 1, `${dir}: several replicas share the policies`);
         assert.equal(set.spec.podManagementPolicy, "Parallel", `${dir}: peers start without waiting`);
-        // Any replica takes a push and forwards what others own: each must be reachable where it says.
-        if (!pull) assertAdvertisesPodIp(container, flags, dir);
+        // Any replica forwards to the others what they own (pushes; in pull mode delivery
+        // metrics): each must be reachable where it says.
+        assertAdvertisesPodIp(container, flags, dir);
       } else {
         assert.equal(set.spec.replicas, 1, `${dir}: one replica (one SQLite store, one buffer)`);
       }
@@ -413,9 +415,7 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
           );
         }
       }
-      if (!fleet || pull) {
-        assert.equal(flags["advertise-url"], undefined, `${dir}: --advertise-url only in a pushing fleet`);
-      }
+      if (!fleet) assert.equal(flags["advertise-url"], undefined, `${dir}: --advertise-url only in a fleet`);
       assert.ok(selects(set.spec.selector.matchLabels, set.spec.template.metadata.labels), dir);
       assert.ok(!isLoopback(health.host), `${dir}: the probes reach the health listener from the kubelet`);
       for (const [kind, path] of PROBE_PATHS) {
@@ -424,8 +424,9 @@ describe("deploy/ kustomizations", { skip: kubectlPeer.skip }, () => {
         assert.equal(probe.httpGet.path, path, `${dir}: ${kind} path`);
         assert.equal(portNumber(container, probe.httpGet.port), health.port, `${dir}: ${kind} port`);
       }
-      if (pull) {
-        // No ingest listener in pull mode: ingest flags would be ignored, an ingest port would lead nowhere.
+      if (pull && !fleet) {
+        // No ingest listener in pull mode outside a fleet: ingest flags would be ignored, an ingest
+        // port would lead nowhere. A pulling fleet's replicas take each other's delivery metrics there.
         const ingestFlags = (container.args ?? []).filter((arg) => arg.startsWith("--ingest-"));
         assert.deepEqual(ingestFlags, [], `${dir}: no ingest flags in pull mode`);
         assert.equal(

@@ -146,10 +146,17 @@ interface IngestAccessFlags {
 
 /**
  * Anyone who reaches the ingest endpoint can feed every project's sinks: off
- * loopback it needs a token, unless open access is asked for by name.
+ * loopback it needs a token, unless open access is asked for by name. A
+ * pull-mode replica takes no pushes, but in a fleet (`fleet`) it listens on
+ * --ingest-listen for its peers' delivery metrics, which feed customers'
+ * sinks too: the same rule.
  */
-export function checkIngestAccess(values: IngestAccessFlags, pull: PullOptions | undefined): void {
-  if (pull !== undefined || values["ingest-token-file"] !== undefined) return;
+export function checkIngestAccess(
+  values: IngestAccessFlags,
+  pull: PullOptions | undefined,
+  fleet = false,
+): void {
+  if ((pull !== undefined && !fleet) || values["ingest-token-file"] !== undefined) return;
   if (values["ingest-allow-unauthenticated"]) return;
   let host: string;
   try {
@@ -158,6 +165,10 @@ export function checkIngestAccess(values: IngestAccessFlags, pull: PullOptions |
     throw new UsageError(`--ingest-listen: ${(error as Error).message}`);
   }
   if (isLoopback(host)) return;
+  if (pull !== undefined)
+    throw new UsageError(
+      `refusing an unauthenticated forward listener on ${values["ingest-listen"]}: a pull-mode replica of a fleet takes the other replicas' delivery metrics there; pass --ingest-token-file FILE (the same on every replica), or --ingest-allow-unauthenticated`,
+    );
   throw new UsageError(
     `refusing unauthenticated ingest on ${values["ingest-listen"]}: pass --ingest-token-file FILE (agents send its token as a bearer token), or --ingest-allow-unauthenticated to accept pushes from anyone who can reach it`,
   );

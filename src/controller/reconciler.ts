@@ -47,7 +47,7 @@ const READY = "Ready";
 
 /** The exporter as the controller sees it: a narrow interface. */
 export type ExporterControl = Pick<Exporter, "apply" | "remove" | "health"> &
-  Partial<Pick<Exporter, "forwardTo" | "forwards">>;
+  Partial<Pick<Exporter, "forwardTo" | "forwards" | "pulls">>;
 
 export interface PolicyKey {
   readonly project: string;
@@ -123,7 +123,7 @@ interface PolicyEvent {
 export class Reconciler {
   /** What runs in the exporter, per policy key. */
   private readonly applied = new Map<string, Applied>();
-  /** In a fleet's push mode: what the exporter forwards to other replicas, per policy key. */
+  /** In a fleet: what the exporter forwards to other replicas, per policy key. */
   private readonly forwarded = new Map<string, PolicyPlan>();
   /** Which key runs (or forwards) each policy uid in the exporter, and removals not yet finished. */
   private readonly owners = new Map<string, string>();
@@ -139,8 +139,8 @@ export class Reconciler {
       return;
     }
     if (this.deps.owns !== undefined && !this.deps.owns(policy.metadata.uid ?? "")) {
-      // Another replica runs it, finalizer and status included: this one lets go of it, and in
-      // push mode forwards it the series its sources match.
+      // Another replica runs it, finalizer and status included: this one lets go of it, and
+      // forwards it the series its sources match (in pull mode only the delivery metrics).
       if (this.deps.exporter.forwards === true) await this.forwardElsewhere(key, policy);
       else await this.stopExporting(key, { handover: true });
       return;
@@ -336,10 +336,11 @@ export class Reconciler {
   }
 
   /**
-   * A policy another replica runs, in a fleet's push mode: the exporter
-   * routes the series its sources match to that replica (and delivers the
-   * backlog it still holds for the policy's sinks). Nothing is written to
-   * the API: the owner writes status and Events.
+   * A policy another replica runs, in a fleet: the exporter routes the
+   * series its sources match to that replica (and in push mode delivers the
+   * backlog it still holds for the policy's sinks; in pull mode only the
+   * delivery metrics travel, as the platform's series come from the store).
+   * Nothing is written to the API: the owner writes status and Events.
    */
   private async forwardElsewhere(key: string, policy: ExportPolicy): Promise<void> {
     const forwardTo = this.deps.exporter.forwardTo;
@@ -359,6 +360,10 @@ export class Reconciler {
       secret: (name) => this.deps.secret(parsed.project, parsed.namespace, name),
     });
     if (isDeepStrictEqual(this.forwarded.get(key), plan)) return;
+    // Pull mode has no backlog to drain from here: the policy stops as it did before forwarding
+    // existed (its sinks drained, its pull positions kept for the new owner), then is forwarded.
+    if (this.deps.exporter.pulls === true && this.applied.has(key))
+      await this.stopExporting(key, { handover: true });
     const previous = this.applied.get(key)?.plan ?? this.forwarded.get(key);
     if (previous !== undefined && previous.uid !== plan.uid) await this.removeFromExporter(key, previous.uid);
     await this.removals.get(plan.uid);

@@ -7,20 +7,30 @@ import { isDeepStrictEqual } from "node:util";
 import type { DurableLog } from "./buffer/index.js";
 import { errorField, silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
 import { compileSelector, print, type Selector } from "../metricsql/index.js";
-import { ITEM_KINDS, UNSUPPORTED_KINDS } from "../remotewrite/index.js";
+import {
+  ITEM_KINDS,
+  UNSUPPORTED_KINDS,
+  WriteRequestBuilder,
+  decodeWriteRequest,
+  snappyCompress,
+} from "../remotewrite/index.js";
 import { MetadataBook } from "./metadata.js";
 import type { ExpositionWriter, LabelSet } from "../metrics/exposition.js";
-import { IngestProcessor, type PeerSender } from "./ingest/processor.js";
+import { IngestProcessor, RefusedRequestError, type PeerSender } from "./ingest/processor.js";
+import type { RequestProcessor } from "./ingest/server.js";
 import { UntenantedWarnings } from "./ingest/untenanted.js";
 import type { PolicyPlan } from "./plan.js";
 import { pullEmitter } from "./pull-emitter.js";
 import {
+  SELF_METRICS_DEFAULTS,
+  isSelfMetric,
   selfMetricsRequest,
   selfMetricsSamples,
   selfMetricsSelector,
   type SelfMetricsPolicy,
   type SelfSample,
 } from "./self-metrics.js";
+import type { SeriesRef } from "./series.js";
 import type { PullJob, PullSource } from "./pull/index.js";
 import {
   LABEL_LIMIT_REASONS,
@@ -28,6 +38,7 @@ import {
   SourceStats,
   type CompiledSource,
   type LabelLimits,
+  type Route,
   type SampleTarget,
 } from "./router/router.js";
 import { RemoteWriteSink, SINK_RUNTIME_DEFAULTS, type SinkRuntime } from "./sink/index.js";
@@ -56,8 +67,9 @@ export interface ExporterOptions {
    */
   readonly log?: DurableLog;
   /**
-   * Push mode in a fleet: who runs the policies this replica does not, and
-   * how to forward their series there (see forwardTo).
+   * In a fleet: who runs the policies this replica does not, and how to
+   * forward their series there (see forwardTo). In pull mode only the
+   * delivery metrics travel this way (emitSelfMetrics, selfMetricsIntake).
    */
   readonly fleet?: FleetForwarding;
   /**
@@ -132,8 +144,12 @@ export class Exporter {
   private readonly selfMetricProjects = new Set<string>();
   /** The self-metrics' own way into the router, counted apart from ingest. */
   private readonly selfIngest: IngestProcessor;
-  /** Self-metrics samples generated, handed to sinks (one per sink), and skipped. */
-  readonly selfMetrics = { generated: 0, routed: 0, skipped: 0 };
+  /**
+   * Self-metrics samples generated, handed to sinks (one per sink), and
+   * skipped; in a pull-mode fleet also sent to the replicas running the
+   * selecting policies (once per replica) and received from them.
+   */
+  readonly selfMetrics = { generated: 0, routed: 0, skipped: 0, forwarded: 0, received: 0 };
   /** Push ingest's metric metadata, per project and family; sinks send that of their families. */
   readonly metadata = new MetadataBook();
 
@@ -306,9 +322,17 @@ export class Exporter {
     return givenUp;
   }
 
-  /** In a fleet's push mode: policies other replicas run are forwarded to them (forwardTo). */
+  /**
+   * In a fleet: policies other replicas run are forwarded to them (forwardTo): in push mode the
+   * series their sources match, in pull mode the delivery metrics they select.
+   */
   get forwards(): boolean {
     return this.options.fleet !== undefined;
+  }
+
+  /** Pull mode: sources are read from the store, and a sink has no backlog to drain elsewhere. */
+  get pulls(): boolean {
+    return this.options.pull !== undefined;
   }
 
   has(uid: string): boolean {
@@ -341,6 +365,9 @@ export class Exporter {
         if (sink.durable !== undefined) draining.set(name, this.drain(uid, name, sink));
         else void this.retire(sink, "removed");
       }
+      // Pull mode: its jobs stop and their positions stay for the new owner (the reconciler
+      // stops the policy with remove(uid, { handover }) first, so this is only a safeguard).
+      this.syncPullJobs(false);
     }
     for (const sinkPlan of plan.sinks) {
       const key = sinkKey(uid, sinkPlan.name);
@@ -520,7 +547,8 @@ export class Exporter {
       ingest.samplesNotSelected,
     );
     counter("telex_ingest_samples_routed_total", "Sample deliveries handed to sinks.", ingest.samplesRouted);
-    if (this.options.fleet !== undefined) {
+    const pushFleet = this.options.fleet !== undefined && this.options.pull === undefined;
+    if (pushFleet) {
       let draining = 0;
       for (const policy of this.forwarded.values()) draining += policy.draining.size;
       writer.sample(
@@ -531,7 +559,7 @@ export class Exporter {
         draining,
       );
     }
-    if (this.options.fleet !== undefined)
+    if (pushFleet)
       counter(
         "telex_ingest_samples_forwarded_total",
         "Samples forwarded to the replica that runs the policies they match (once per replica).",
@@ -607,6 +635,18 @@ export class Exporter {
       "Self-metrics samples not delivered for an interval: the buffer writing behind, a pull-mode sink down or full, forwarding failed.",
       this.selfMetrics.skipped,
     );
+    if (this.options.fleet !== undefined && this.options.pull !== undefined) {
+      counter(
+        "telex_self_metrics_samples_forwarded_total",
+        "Self-metrics samples sent to the replica running a policy that selects them (once per replica), pull-mode fleet.",
+        this.selfMetrics.forwarded,
+      );
+      counter(
+        "telex_self_metrics_samples_received_total",
+        "Self-metrics samples other replicas sent this one for the policies it runs, pull-mode fleet.",
+        this.selfMetrics.received,
+      );
+    }
     counter("telex_router_cache_hits_total", "Series routed from the cache.", this.router.cacheHits);
     counter("telex_router_cache_misses_total", "Series whose route was computed.", this.router.cacheMisses);
   }
@@ -762,7 +802,7 @@ export class Exporter {
       if (samples.length === 0) continue;
       this.selfMetrics.generated += samples.length;
       if (this.options.pull !== undefined) {
-        this.pushSelfMetrics(samples, nowMs);
+        writes.push(this.pushSelfMetrics(samples, nowMs));
         continue;
       }
       if (this.selfIngest.overloaded) {
@@ -797,24 +837,144 @@ export class Exporter {
    * Pull mode: the sinks' memory rings hold what was read from the store, and
    * must not drop it for room (pull-emitter.ts). A sink that is down or full
    * skips this interval's self-metrics instead, like a missed scrape.
+   *
+   * In a fleet the samples that select policies another replica runs go to
+   * that replica (once per replica, however many of its policies match), over
+   * the hop push mode forwards on (src/fleet/forwarder.ts, the ingest token),
+   * to its self-metrics intake. A send that fails is skipped, not retried
+   * after its deadline: the next interval brings newer values.
    */
-  private pushSelfMetrics(samples: readonly SelfSample[], nowMs: number): void {
-    for (const sample of samples) {
+  private async pushSelfMetrics(samples: readonly SelfSample[], nowMs: number): Promise<void> {
+    const batches = new Map<string, PeerSelfBatch>();
+    const sends: Promise<void>[] = [];
+    const fleet = this.options.fleet;
+    for (let i = 0; i < samples.length; i++) {
+      const sample = samples[i] as SelfSample;
       const route = this.router.resolve(sample.labelBytes);
       if (typeof route === "string") continue;
       for (const source of route.sources) source.matchedSamples++;
-      for (const sink of route.targets) {
-        // Pull mode's targets are the policies' sinks (nothing is forwarded).
-        if (!(sink instanceof RemoteWriteSink)) continue;
-        if (sink.isDown || sink.closed || sink.queued >= sink.capacity) {
+      for (const target of route.targets) {
+        if (target.forwardTo === undefined) {
+          this.deliverSelf(target, route.series, sample.value, nowMs);
+          continue;
+        }
+        const peer = target.forwardTo();
+        if (peer === undefined || fleet === undefined) {
           this.selfMetrics.skipped++;
           continue;
         }
-        sink.push(route.series, sample.value, nowMs);
-        this.selfMetrics.routed++;
+        let batch = batches.get(peer);
+        if (batch === undefined) {
+          batch = { builder: new WriteRequestBuilder({ initialCapacity: 4096 }), last: -1, samples: 0 };
+          batches.set(peer, batch);
+        }
+        if (batch.last === i) continue;
+        batch.last = i;
+        batch.builder.addSample(route.series.labelBytes, sample.value, nowMs);
+        batch.samples++;
+        if (batch.samples === SELF_METRICS_DEFAULTS.maxForwardedSamples) {
+          sends.push(this.sendSelf(fleet, peer, batch));
+          batches.delete(peer);
+        }
       }
     }
+    if (fleet !== undefined)
+      for (const [peer, batch] of batches) sends.push(this.sendSelf(fleet, peer, batch));
+    await Promise.all(sends);
   }
+
+  private async sendSelf(fleet: FleetForwarding, peer: string, batch: PeerSelfBatch): Promise<void> {
+    try {
+      await fleet.send(peer, snappyCompress(batch.builder.finish()), batch.samples);
+      this.selfMetrics.forwarded += batch.samples;
+    } catch (error: unknown) {
+      this.selfMetrics.skipped += batch.samples;
+      this.logger.debug("self-metrics not forwarded this interval", { peer, error: errorField(error) });
+    }
+  }
+
+  /** A pull-mode sink takes a self-metrics sample unless it is down, closed or full (skipped). */
+  private deliverSelf(target: SampleTarget, series: SeriesRef, value: number, timestampMs: number): void {
+    if (!(target instanceof RemoteWriteSink)) return;
+    if (target.isDown || target.closed || target.queued >= target.capacity) {
+      this.selfMetrics.skipped++;
+      return;
+    }
+    target.push(series, value, timestampMs);
+    this.selfMetrics.routed++;
+  }
+
+  /**
+   * A pull-mode fleet's receiving end of the delivery metrics other replicas
+   * generate for the policies this one runs (its listener serves only
+   * FORWARD_PATH). Each series is routed as a series of the project its
+   * tenant label names, so only that project's sources that name the
+   * metrics can pick it (tenant-scoped, opt-in by name, as at home), and
+   * goes straight into this replica's sinks like locally generated ones. A
+   * forwarded series is never forwarded again: targets of policies another
+   * replica runs are left out (that replica gets the series from the
+   * generator itself), and a series no policy here takes is skipped (the
+   * replicas' views of the fleet differ for a moment). The request is
+   * refused whole (400) when it carries anything but delivery metrics —
+   * platform series come from the store — or more than
+   * SELF_METRICS_DEFAULTS.maxForwardedSamples samples.
+   */
+  readonly selfMetricsIntake: RequestProcessor = {
+    overloaded: false,
+    apply: (request) => {
+      this.applyForwardedSelfMetrics(request);
+      return undefined;
+    },
+  };
+
+  private applyForwardedSelfMetrics(request: Uint8Array): void {
+    const max = SELF_METRICS_DEFAULTS.maxForwardedSamples;
+    const routes: (Route | undefined)[] = [];
+    const values: number[] = [];
+    const timestamps: number[] = [];
+    let route: Route | undefined;
+    // First pass: nothing is pushed until the whole request is known to be acceptable.
+    decodeWriteRequest(request, {
+      onSeries: (labels, labelBytes) => {
+        if (!isSelfMetric(labels))
+          throw new RefusedRequestError(
+            "a pull-mode replica takes only the fleet's delivery metrics (telex_export_*) on this path",
+          );
+        const resolved = this.router.resolve(labelBytes);
+        route = typeof resolved === "string" ? undefined : resolved;
+      },
+      onSample: (value, timestampMs) => {
+        if (routes.length === max)
+          throw new RefusedRequestError(`more than ${max} samples in one forwarded request`);
+        routes.push(route);
+        values.push(value);
+        timestamps.push(timestampMs);
+      },
+      onItem: () => {
+        throw new RefusedRequestError("delivery metrics carry no exemplars or histograms");
+      },
+    });
+    this.selfMetrics.received += routes.length;
+    for (let i = 0; i < routes.length; i++) {
+      const resolved = routes[i];
+      let local = 0;
+      for (const target of resolved?.targets ?? []) {
+        if (target.forwardTo !== undefined || !(target instanceof RemoteWriteSink)) continue;
+        local++;
+        this.deliverSelf(target, (resolved as Route).series, values[i] ?? NaN, timestamps[i] ?? 0);
+      }
+      if (local === 0) this.selfMetrics.skipped++;
+      else for (const source of resolved?.sources ?? []) source.matchedSamples++;
+    }
+  }
+}
+
+/** One interval's self-metrics for one other replica (pull-mode fleet). */
+interface PeerSelfBatch {
+  readonly builder: WriteRequestBuilder;
+  /** Index of the last sample added: a sample selected by several of the peer's policies is sent once. */
+  last: number;
+  samples: number;
 }
 
 const EXPIRED = { reason: "expired" };

@@ -30,6 +30,11 @@ export const SELF_METRICS_DEFAULTS = {
   // Prometheus' default scrape interval: the resolution dashboards of
   // platform metrics are built for; per sink 15 samples every 15 s.
   intervalMs: 15_000,
+  // A pull-mode fleet's hop (Exporter.selfMetricsIntake): samples per
+  // forwarded request, the sender splitting larger batches and the receiver
+  // refusing larger requests. 10,000 is one interval of 666 sinks (~1 MB),
+  // and bounds what one request can make the receiver hold.
+  maxForwardedSamples: 10_000,
 } as const;
 
 /** The series per sink, by name: the documented, fixed set (README "Tenants' own delivery metrics"). */

@@ -154,6 +154,8 @@ export interface RunningExporter {
   readonly controller: Controller;
   /** Undefined in pull mode. */
   readonly ingest: IngestServer | undefined;
+  /** A pull-mode replica of a fleet: its listener for the other replicas' delivery metrics (FORWARD_PATH). */
+  readonly forwardUrl?: string | undefined;
   /** The /metrics listener when it is not the ingest listener (pull mode, or --metrics-listen). */
   readonly metricsUrl: string | undefined;
   /** Prometheus exposition of every component's metrics. */

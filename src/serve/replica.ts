@@ -1,6 +1,8 @@
 // What every replica runs, whatever API it follows: the exporter, its source
 // (the ingest endpoint, or the pull source) and the controller feeding it,
 // with /metrics, /livez and /readyz (readiness.ts) on the ingest listener.
+// A pull-mode replica of a fleet listens on --ingest-listen too, for its
+// peers' delivery metrics only (FORWARD_PATH, Exporter.selfMetricsIntake).
 // Wiring only: each component defines and writes its own metrics. The roles (all-in-one.ts, join.ts, cluster.ts)
 // differ only in the API client, layout and egress policy they hand in.
 import { mkdirSync, readFileSync } from "node:fs";
@@ -16,7 +18,7 @@ import { DurableLog, writeBufferMetrics } from "../exporter/buffer/index.js";
 import type { EgressPolicy } from "../exporter/egress/index.js";
 import { Exporter } from "../exporter/exporter.js";
 import { SELF_METRICS_DEFAULTS } from "../exporter/self-metrics.js";
-import { startIngestServer, type IngestServer } from "../exporter/ingest/server.js";
+import { startIngestServer, type IngestServer, type RequestProcessor } from "../exporter/ingest/server.js";
 import { FileCursorStore, PullSource, type CursorStore } from "../exporter/pull/index.js";
 import { ApiCursorStore, Forwarder, Handover, Membership, Ownership } from "../fleet/index.js";
 import {
@@ -125,9 +127,10 @@ export async function startReplica(
   components.add("api client", () => api.client.close());
   const fleet = api.fleet ? await joinFleet(options, api.client, components, logger) : undefined;
   const ingestToken = options.ingestTokenFile === undefined ? undefined : readToken(options.ingestTokenFile);
-  // Push mode in a fleet: series of policies another replica runs are forwarded to it.
+  // In a fleet: series of policies another replica runs are forwarded to it (in pull mode,
+  // only the delivery metrics: the platform's series come from the store).
   const forwarder =
-    fleet === undefined || options.pull !== undefined
+    fleet === undefined
       ? undefined
       : new Forwarder({
           membership: fleet.membership,
@@ -161,7 +164,8 @@ export async function startReplica(
     delivery.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES,
   );
   const memoryBudget = MemoryBudget.ofBytes(delivery.memoryBytes ?? DEFAULT_SINK_MEMORY_BYTES);
-  // Push mode in a fleet with the durable buffer: a policy's new owner waits for its old one's backlog.
+  // Push mode in a fleet with the durable buffer (never pull mode, which has none): a policy's new
+  // owner waits for its old one's backlog.
   const handover =
     forwarder === undefined || fleet === undefined || log === undefined
       ? undefined
@@ -240,8 +244,8 @@ export async function startReplica(
     if (await controller.caughtUp()) exporter.pruneBacklogs(controller.policySinks());
     handover?.start();
     ingest = await startIngest(
-      { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined },
-      exporter,
+      { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined, forwardOnly: false },
+      exporter.ingest,
       metricsParts,
       health,
       egress,
@@ -258,6 +262,23 @@ export async function startReplica(
       });
     }
   }
+  let forwardUrl: string | undefined;
+  if (pull !== undefined && fleet !== undefined) {
+    // The replicas running this project's selecting policies are found on their Leases, as in push
+    // mode; the listener takes nothing else (no pushes: the platform's series come from the store).
+    ingest = await startIngest(
+      { ...options, token: ingestToken, acceptForwarded: true, forwardOnly: true },
+      exporter.selfMetricsIntake,
+      metricsParts,
+      health,
+      egress,
+      logger,
+      components,
+      "Telex's forward listener",
+    );
+    forwardUrl = ingest.url;
+    await fleet.membership.advertise(options.fleet?.advertiseUrl ?? advertisedUrlOf(ingest.url));
+  }
   let metricsUrl: string | undefined;
   if (options.metricsListen !== undefined) {
     const address = parseListenAddress(options.metricsListen);
@@ -265,7 +286,17 @@ export async function startReplica(
     components.add("metrics", () => server.close());
     metricsUrl = server.url;
   }
-  return { exporter, controller, ingest, metricsUrl, metrics, readiness, stop: () => components.stop() };
+  return {
+    exporter,
+    controller,
+    // Pull mode takes no pushes: its forward listener is not an ingest endpoint.
+    ingest: pull === undefined ? ingest : undefined,
+    forwardUrl,
+    metricsUrl,
+    metrics,
+    readiness,
+    stop: () => components.stop(),
+  };
 }
 
 /**
@@ -316,28 +347,34 @@ async function startPull(
 }
 
 async function startIngest(
-  options: ExporterRunOptions & { readonly token: string | undefined; readonly acceptForwarded: boolean },
-  exporter: Exporter,
+  options: ExporterRunOptions & {
+    readonly token: string | undefined;
+    readonly acceptForwarded: boolean;
+    readonly forwardOnly: boolean;
+  },
+  processor: RequestProcessor,
   metrics: () => Exposition,
   health: HealthEndpoints,
   egress: EgressPolicy,
   logger: Logger,
   components: Components,
+  what = "Telex's ingest listener",
 ): Promise<IngestServer> {
   const address = parseListenAddress(options.ingestListen ?? DEFAULT_INGEST_LISTEN);
   const ingest = await startIngestServer({
     host: address.host,
     port: address.port,
-    processor: exporter.ingest,
+    processor,
     ...(options.token === undefined ? {} : { token: options.token }),
     acceptForwarded: options.acceptForwarded,
+    forwardOnly: options.forwardOnly,
     logger,
     metrics,
     health,
   });
   components.add("ingest", () => ingest.close());
   const listener = new URL(ingest.url);
-  await denyListener(egress, listener.hostname, portOf(listener), "Telex's ingest listener");
+  await denyListener(egress, listener.hostname, portOf(listener), what);
   return ingest;
 }
 

@@ -8,6 +8,8 @@ import { after, before, describe, it } from "node:test";
 import { startApiServer } from "../../apiserver/index.js";
 import { apiRequest, examplePolicy } from "../../../test-support/telex-api.js";
 import { runCli } from "../../../test-support/cli.js";
+import { checkIngestAccess } from "../serve-flags.js";
+import { UsageError } from "../io.js";
 import { run } from "./serve.js";
 
 describe("telex serve refuses", () => {
@@ -42,6 +44,31 @@ describe("telex serve refuses", () => {
     assert.match(result.stderr, /refusing unauthenticated ingest on 0\.0\.0\.0:0/);
     assert.match(result.stderr, /--ingest-token-file FILE/);
     assert.match(result.stderr, /--ingest-allow-unauthenticated/);
+  });
+
+  it("an unauthenticated forward listener of a pull-mode fleet replica on a non-loopback address", async () => {
+    const pullFleet = [
+      "serve",
+      "--join",
+      "http://127.0.0.1:9",
+      "--source-url",
+      "http://127.0.0.1:8428",
+      "--data-dir",
+      join(dir, "data"),
+    ];
+    const result = await runCli([...pullFleet, "--ingest-listen", "0.0.0.0:0"]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /refusing an unauthenticated forward listener on 0\.0\.0\.0:0/);
+    assert.match(result.stderr, /--ingest-token-file FILE \(the same on every replica\)/);
+    // A single pull-mode replica runs no such listener: nothing to refuse.
+    const flags = { "ingest-listen": "0.0.0.0:0", "ingest-allow-unauthenticated": false };
+    const pull = { url: "http://127.0.0.1:8428" };
+    assert.doesNotThrow(() => {
+      checkIngestAccess(flags, pull, false);
+    });
+    assert.throws(() => {
+      checkIngestAccess(flags, pull, true);
+    }, UsageError);
   });
 
   it("a route cache size that is not a positive size", async () => {

@@ -21,6 +21,7 @@ import { ROUTER_DEFAULTS } from "../../exporter/router/router.js";
 import { DEMO_PROJECTS } from "../../demo/generator.js";
 import { DEFAULT_DEMO_RECEIVER, demoNextSteps } from "../../demo/next-steps.js";
 import { BufferLockedError } from "../../exporter/buffer/index.js";
+import { FORWARD_PATH } from "../../exporter/ingest/server.js";
 import {
   ClusterConnectionError,
   DEFAULT_DATA_DIR,
@@ -93,11 +94,12 @@ API flags (all in one, --api-only):
                           endpoint warnings follow (give it the replicas'; see Replica flags)
 ${quotaFlagsHelp()}
 Replica flags (all in one, --join, --kubeconfig, --in-cluster):
-  --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN})
+  --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN});
+                          in a pull-mode fleet, where the other replicas send delivery metrics
   --metrics-listen HOST:PORT  /metrics, /livez and /readyz on a listener of their own (default:
                           the ingest listener in push mode, ${DEFAULT_METRICS_LISTEN} in pull mode)
-  --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint; required
-                          when --ingest-listen is not a loopback address
+  --ingest-token-file FILE   a bearer token agents must send to the ingest endpoint (and a fleet's
+                          replicas to each other); required when --ingest-listen is not a loopback address
   --ingest-allow-unauthenticated  accept pushes without a token on a non-loopback address
   --route-cache-bytes SIZE  label bytes of the series whose routes are cached, e.g. 128MiB
                           (default ${formatBytes(ROUTER_DEFAULTS.maxCachedBytes)})
@@ -144,10 +146,11 @@ live replicas:
                           --join; the kubeconfig context's or the pod's namespace otherwise)
   --lease-duration D      a killed replica's policies move after this (default 15s; renewed
                           every third of it)
-  --advertise-url URL     push mode: where the other replicas forward series of the policies
-                          this one runs, published on its Lease (default: the ingest listener's
-                          URL, with the host name for 0.0.0.0; in a pod: http://$(POD_IP):19291).
-                          Any replica takes ingest; the forward hop uses the ingest token
+  --advertise-url URL     where the other replicas forward series of the policies this one runs
+                          (pull mode: only their delivery metrics), published on its Lease (default:
+                          the ingest listener's URL, with the host name for 0.0.0.0; in a pod:
+                          http://$(POD_IP):19291). In push mode any replica takes ingest; the
+                          forward hop uses the ingest token
 
 Every role:
   --data-dir DIR          the SQLite store (API), the durable buffer and pull cursors (replicas)
@@ -289,7 +292,7 @@ function prepare(
       return (stop) => runAllInOne(api, replica, io, stop, demoReceiver);
     }
     case "join": {
-      const replica = { ...replicaOptions(values, logger), fleet: fleetOptions(values) };
+      const replica = { ...replicaOptions(values, logger, true), fleet: fleetOptions(values) };
       const join = joinOptions(values);
       return (stop) => runJoined(join, replica, io, stop);
     }
@@ -298,7 +301,10 @@ function prepare(
         throw new UsageError(
           "--project runs one replica for one project's control plane; --replica-name, --lease-namespace, --lease-duration and --advertise-url are for a fleet over a cluster's labelled namespaces",
         );
-      const replica = { ...replicaOptions(values, logger), fleet: fleetOptions(values) };
+      const replica = {
+        ...replicaOptions(values, logger, values.project === undefined),
+        fleet: fleetOptions(values),
+      };
       const flags = clusterFlags(values);
       return (stop) => runAgainstCluster(flags, replica, io, stop);
     }
@@ -323,12 +329,14 @@ function apiOptions(values: ServeValues, logger: Logger): ApiRunOptions & { read
   };
 }
 
+/** `fleet`: a replica of a fleet (--join; a cluster without --project). */
 function replicaOptions(
   values: ServeValues,
   logger: Logger,
+  fleet = false,
 ): ExporterRunOptions & { readonly logger: Logger } {
   const pull = pullOptions(values);
-  checkIngestAccess(values, pull);
+  checkIngestAccess(values, pull, fleet);
   const routeCacheBytes = bytesFlag("route-cache-bytes", values["route-cache-bytes"]);
   const statusRefreshMs = durationFlag("status-interval", values["status-interval"]);
   const selfMetricsText = values["self-metrics-interval"];
@@ -342,6 +350,12 @@ function replicaOptions(
   if (values["ingest-allow-unauthenticated"] && values["ingest-token-file"] === undefined && !pull) {
     logger.warn(
       "unauthenticated ingest (--ingest-allow-unauthenticated): anyone who can reach the ingest listener can push series for every project",
+      { listen: values["ingest-listen"] },
+    );
+  }
+  if (values["ingest-allow-unauthenticated"] && values["ingest-token-file"] === undefined && pull && fleet) {
+    logger.warn(
+      "unauthenticated forward listener (--ingest-allow-unauthenticated): anyone who can reach it can send delivery metrics (telex_export_*) for every project",
       { listen: values["ingest-listen"] },
     );
   }
@@ -595,6 +609,8 @@ function printSources(io: CommandIO, running: RunningExporter, options: Exporter
   } else if (options.pull !== undefined) {
     io.stdout.write(`pull: reading sources from ${options.pull.url}\n`);
   }
+  if (running.forwardUrl !== undefined)
+    io.stdout.write(`forward: listening on ${running.forwardUrl}${FORWARD_PATH}\n`);
   const metricsUrl = running.metricsUrl ?? running.ingest?.url;
   if (metricsUrl !== undefined) io.stdout.write(`metrics: ${metricsUrl}/metrics\n`);
 }

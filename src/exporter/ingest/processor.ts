@@ -90,6 +90,11 @@ export class MisdirectedError extends Error {
   override readonly name = "MisdirectedError";
 }
 
+/** A well-formed request this endpoint does not take (HTTP 400), nothing of it applied. */
+export class RefusedRequestError extends Error {
+  override readonly name = "RefusedRequestError";
+}
+
 /** Series go to a policy no live replica is known to run, or forwarding failed: HTTP 503, retry. */
 export class ForwardError extends Error {
   override readonly name = "ForwardError";

@@ -16,7 +16,8 @@ import { TENANT_LABEL } from "../../../test-support/platform-series.js";
 import { policyPlan } from "../../../test-support/policies.js";
 import { postRaw, postRemoteWrite, pushSeries } from "../../../test-support/remote-write-client.js";
 import { Exporter } from "../exporter.js";
-import { startIngestServer, type IngestServer } from "./server.js";
+import { RefusedRequestError } from "./processor.js";
+import { FORWARD_PATH, INGEST_PATH, startIngestServer, type IngestServer } from "./server.js";
 
 describe("ingest endpoint", () => {
   let receiver: FaultServer;
@@ -317,5 +318,70 @@ describe("ingest memory budget", () => {
     assert.equal(result.status, 413, result.body);
     assert.equal(ingest.requests.too_large, before + 1);
     assert.equal(ingest.inflightBytes, 0);
+  });
+});
+
+describe("a pull-mode fleet replica's forward listener (forwardOnly)", () => {
+  let server: IngestServer;
+  const applied: number[] = [];
+  let refuse = false;
+
+  before(async () => {
+    server = await startIngestServer({
+      host: "127.0.0.1",
+      port: 0,
+      token: "hop-token",
+      forwardOnly: true,
+      processor: {
+        overloaded: false,
+        apply: (request) => {
+          if (refuse) throw new RefusedRequestError("only delivery metrics here");
+          applied.push(request.length);
+          return undefined;
+        },
+      },
+    });
+  });
+
+  after(async () => {
+    await server.close();
+  });
+
+  const body = snappyCompress(
+    encodeWriteRequest([
+      {
+        labels: [
+          { name: "__name__", value: "telex_export_samples_sent_total" },
+          { name: TENANT_LABEL, value: "p1" },
+        ],
+        samples: [{ value: 1, timestampMs: 1_700_000_000_000 }],
+      },
+    ]),
+  );
+  const post = (path: string, token = "hop-token") =>
+    fetch(`${server.url}${path}`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-protobuf",
+        "Content-Encoding": "snappy",
+        Authorization: `Bearer ${token}`,
+      },
+      body,
+    });
+
+  it("takes the forward path with the token, and nothing else", async () => {
+    assert.equal((await post(FORWARD_PATH)).status, 204);
+    assert.equal(applied.length, 1);
+    const push = await post(INGEST_PATH);
+    assert.equal(push.status, 404);
+    assert.match(await push.text(), /pull mode/);
+    assert.equal((await post(FORWARD_PATH, "wrong")).status, 401);
+    refuse = true;
+    const refused = await post(FORWARD_PATH);
+    assert.equal(refused.status, 400, "a refused request is the client's fault, never a 500");
+    assert.match(await refused.text(), /only delivery metrics here/);
+    assert.equal(applied.length, 1);
+    assert.equal(server.requests.not_found, 1);
+    assert.equal(server.requests.bad_request, 1);
   });
 });

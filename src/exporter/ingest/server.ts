@@ -24,7 +24,7 @@ import {
 } from "../../remotewrite/index.js";
 import { sendExposition, type Exposition, type ExpositionWriter } from "../../metrics/exposition.js";
 import { HealthEndpoints } from "../../metrics/health.js";
-import { ForwardError, MisdirectedError, type IngestProcessor } from "./processor.js";
+import { ForwardError, MisdirectedError, RefusedRequestError, type IngestProcessor } from "./processor.js";
 
 export const INGEST_PATH = "/api/v1/write";
 /**
@@ -87,10 +87,13 @@ export const INGEST_OUTCOMES = [
 ] as const;
 export type IngestOutcome = (typeof INGEST_OUTCOMES)[number];
 
+/** What applies a request's body: the ingest processor, or a pull-mode replica's self-metrics intake. */
+export type RequestProcessor = Pick<IngestProcessor, "overloaded" | "apply">;
+
 export interface IngestServerOptions {
   readonly host: string;
   readonly port: number;
-  readonly processor: IngestProcessor;
+  readonly processor: RequestProcessor;
   /** When set, requests must carry `Authorization: Bearer <token>`. */
   readonly token?: string;
   readonly maxCompressedBytes?: number;
@@ -105,6 +108,12 @@ export interface IngestServerOptions {
   readonly metrics?: () => Exposition;
   /** In a fleet: other replicas forward series to FORWARD_PATH. */
   readonly acceptForwarded?: boolean;
+  /**
+   * Only FORWARD_PATH is served (implies acceptForwarded): a pull-mode
+   * replica of a fleet, which takes no pushes but its peers' delivery
+   * metrics (Exporter.selfMetricsIntake).
+   */
+  readonly forwardOnly?: boolean;
   /** /livez, /healthz and /readyz (no token needed); without it /readyz has no checks. */
   readonly health?: HealthEndpoints;
   /**
@@ -294,6 +303,7 @@ function classify(error: unknown): RequestError {
     return new RequestError(400, "bad_request", error.message);
   }
   if (error instanceof MisdirectedError) return new RequestError(421, "misdirected", error.message);
+  if (error instanceof RefusedRequestError) return new RequestError(400, "bad_request", error.message);
   throw error;
 }
 
@@ -318,7 +328,14 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   const measureCpu = options.measureBlockingCpu === true;
   const handle = async (request: IncomingMessage): Promise<void> => {
     const path = (request.url ?? "").split("?")[0];
-    const forwarded = path === FORWARD_PATH && options.acceptForwarded === true;
+    const forwardOnly = options.forwardOnly === true;
+    const forwarded = path === FORWARD_PATH && (options.acceptForwarded === true || forwardOnly);
+    if (forwardOnly && !forwarded)
+      throw new RequestError(
+        404,
+        "not_found",
+        `no such endpoint; this replica reads the store (pull mode) and takes only its peers' ${FORWARD_PATH}`,
+      );
     if (path !== INGEST_PATH && !forwarded)
       throw new RequestError(404, "not_found", `no such endpoint; agents write to ${INGEST_PATH}`);
     if (request.method !== "POST") {
