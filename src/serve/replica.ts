@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { parseListenAddress } from "../apiserver/index.js";
+import { isLoopback, parseListenAddress } from "../apiserver/index.js";
 import { DEFAULTS } from "../api/index.js";
 import { Controller } from "../controller/controller.js";
 import { PLATFORM_NAMESPACE, type KubeClient } from "../kube/index.js";
@@ -33,6 +33,7 @@ import { HealthEndpoints } from "../metrics/health.js";
 import { writeBuildInfo, writeProcessMetrics } from "../metrics/process.js";
 import type { Components } from "./components.js";
 import { startMetricsServer } from "./metrics-server.js";
+import { replicaPreviewHandler } from "./preview.js";
 import { replicaReadiness, writeReadiness } from "./readiness.js";
 import { denyListener, denyPeer, portOf } from "./egress.js";
 import {
@@ -240,7 +241,20 @@ export async function startReplica(
     if (await controller.caughtUp()) exporter.pruneBacklogs(controller.policySinks());
     handover?.start();
     ingest = await startIngest(
-      { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined },
+      {
+        ...options,
+        token: ingestToken,
+        acceptForwarded: forwarder !== undefined,
+        // In a fleet the API server asks every replica for its part of a preview (src/fleet/preview.ts):
+        // only with the ingest token, or on loopback — open ingest elsewhere lets anyone push series,
+        // and must not let anyone read them.
+        preview:
+          fleet !== undefined &&
+          (ingestToken !== undefined ||
+            isLoopback(parseListenAddress(options.ingestListen ?? DEFAULT_INGEST_LISTEN).host))
+            ? replicaPreviewHandler(tenantLabel, exporter, systemClock)
+            : undefined,
+      },
       exporter,
       metricsParts,
       health,
@@ -316,7 +330,11 @@ async function startPull(
 }
 
 async function startIngest(
-  options: ExporterRunOptions & { readonly token: string | undefined; readonly acceptForwarded: boolean },
+  options: ExporterRunOptions & {
+    readonly token: string | undefined;
+    readonly acceptForwarded: boolean;
+    readonly preview: ((request: unknown) => Promise<unknown>) | undefined;
+  },
   exporter: Exporter,
   metrics: () => Exposition,
   health: HealthEndpoints,
@@ -331,6 +349,7 @@ async function startIngest(
     processor: exporter.ingest,
     ...(options.token === undefined ? {} : { token: options.token }),
     acceptForwarded: options.acceptForwarded,
+    ...(options.preview === undefined ? {} : { preview: options.preview }),
     logger,
     metrics,
     health,
