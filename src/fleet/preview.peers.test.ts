@@ -260,6 +260,21 @@ describe("telex preview through telex serve --api-only, a push fleet of two repl
     assert.equal(sourceOf(beta, "rq").series, 2);
     for (const line of sourceOf(beta, "all").sample)
       assert.match(line, /resourcemanager_datumapis_com_project_name="beta"/);
+    // `telex apply --dry-run=server` prints the same preview, and stores nothing.
+    const dryRun = await runCli([
+      "apply",
+      "--dry-run=server",
+      "-f",
+      file,
+      "--server",
+      api.url,
+      "--project",
+      "alpha",
+      "--token",
+      ALPHA_TOKEN,
+    ]);
+    assert.equal(dryRun.code, 0, dryRun.stderr);
+    assert.match(dryRun.stderr, /preview: source rq matches 3 series of project alpha now/);
     // Another project's admin may not preview alpha.
     const stranger = await preview("alpha", BETA_TOKEN);
     assert.equal(stranger.code, 1);
