@@ -49,7 +49,7 @@ export async function startTelexServe(
   const ingest =
     args.includes("--ingest-listen") || args.includes("--api-only") ? [] : ["--ingest-listen", "127.0.0.1:0"];
   // Pull mode's /metrics listener defaults to a fixed port: side by side, each takes a free one.
-  if (args.includes("--source-url") && !args.includes("--metrics-listen"))
+  if (args.includes("--source-url") && !args.includes("--metrics-listen") && !args.includes("--api-only"))
     ingest.push("--metrics-listen", "127.0.0.1:0");
   const child = spawn(
     process.execPath,

@@ -17,9 +17,11 @@
 // no Secret; it shows series of the caller's own project only (the selectors
 // are scoped by the tenant label exactly as when the policy runs), which
 // anyone who may read the project's policies and their delivery counters may
-// see. It is served where the exporter runs (the exporter passes a
-// PolicyPreviewer), a few at once per project, each bounded in time and in
-// what it answers (src/exporter/preview).
+// see. It is served where a PolicyPreviewer is given: the all-in-one server
+// previews with its own exporter (src/serve/preview.ts), `--api-only` from the
+// store (--source-url) or by asking every live replica of the fleet
+// (src/fleet/preview.ts); a few at once per project, each bounded in time and
+// in what it answers (src/exporter/preview).
 import type { PreviewOutcome } from "../api/preview.js";
 import { API_VERSION, KIND, validateExportPolicy, type ExportPolicy } from "../api/index.js";
 import type { RequestContext, ServerContext } from "./context.js";
@@ -60,7 +62,7 @@ const running = new WeakMap<ServerContext, Map<string, number>>();
 export function previewNotServed(): ApiError {
   return new ApiError(
     "NotFound",
-    `${exportPolicies.plural}/${PREVIEW_SUBRESOURCE} is not served by this API server: no exporter runs in its process (preview against \`telex serve\` run all in one)`,
+    `${exportPolicies.plural}/${PREVIEW_SUBRESOURCE} is not served by this API server: it has no exporter and no fleet to ask (preview against \`telex serve\`, all in one or --api-only)`,
   );
 }
 

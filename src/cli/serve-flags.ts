@@ -47,6 +47,18 @@ const REPLICA_FLAGS = [
   ...Object.keys(DELIVERY_FLAG_OPTIONS),
 ];
 
+/** Replica flags --api-only takes too: its egress policy (test-sink) and where previews come from. */
+const API_ONLY_FLAGS = [
+  "endpoint-allow",
+  "endpoint-deny",
+  "source-url",
+  "pull-mode",
+  "pull-interval",
+  "tenant-label",
+  "ingest-token-file",
+  "lease-namespace",
+];
+
 /** Flags of a replica of a fleet: --join and the cluster roles. */
 const FLEET_FLAGS = ["replica-name", "lease-namespace", "lease-duration", "advertise-url"];
 const JOIN_FLAGS = ["join", "token-file", "join-ca-file", ...FLEET_FLAGS];
@@ -54,8 +66,9 @@ const CLUSTER_FLAGS = ["kubeconfig", "context", "in-cluster", "project", ...FLEE
 
 const ROLE_FLAGS: Readonly<Record<ServeRole, ReadonlySet<string>>> = {
   "all-in-one": new Set([...API_FLAGS, ...REPLICA_FLAGS]),
-  // The egress flags: `telex test-sink` is served by the API (src/serve/api-only.ts).
-  "api-only": new Set(["api-only", ...API_FLAGS, "endpoint-allow", "endpoint-deny"]),
+  // The egress flags: `telex test-sink` is served by the API; the pull, tenant, ingest token and Lease
+  // flags: where `telex preview` finds the fleet's series (src/serve/api-only.ts).
+  "api-only": new Set(["api-only", ...API_FLAGS, ...API_ONLY_FLAGS]),
   join: new Set([...JOIN_FLAGS, ...REPLICA_FLAGS]),
   cluster: new Set([...CLUSTER_FLAGS, ...REPLICA_FLAGS]),
 };

@@ -21,3 +21,10 @@ export {
   membersView,
   type HandoverOptions,
 } from "./handover.js";
+export {
+  FLEET_PREVIEW_DEFAULTS,
+  FleetPreviewError,
+  previewFleet,
+  type FleetPreviewOptions,
+} from "./preview.js";
+export { FleetView, type LiveReplica } from "./view.js";

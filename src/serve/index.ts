@@ -12,6 +12,7 @@ export { startJoinedReplica } from "./join.js";
 export { DEFAULT_DATA_DIR, DEFAULT_INGEST_LISTEN, PULL_DEFAULTS } from "./options.js";
 export { DEFAULT_METRICS_LISTEN } from "./metrics-server.js";
 export type {
+  ApiOnlyOptions,
   ApiRunOptions,
   ClusterOptions,
   FleetOptions,

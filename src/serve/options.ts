@@ -111,6 +111,20 @@ export interface ApiRunOptions {
   readonly logger?: Logger;
 }
 
+/** `telex serve --api-only`: the resource API alone, and where its previews come from (src/serve/api-only.ts). */
+export interface ApiOnlyOptions extends ApiRunOptions {
+  /** A pull fleet: the replicas' store (their --source-url, --pull-mode, --pull-interval), which previews read. */
+  readonly pull?: PullOptions;
+  /** The label naming a series' project, for pull previews (default DEFAULTS.tenantLabel). */
+  readonly tenantLabel?: string;
+  /** A push fleet: the replicas' shared ingest token, sent when asking them for their part of a preview. */
+  readonly ingestTokenFile?: string;
+  /** Where the replicas hold their Leases (default telex-system). */
+  readonly leaseNamespace?: string;
+  /** How long a replica has to answer a preview (default FLEET_PREVIEW_DEFAULTS.timeoutMs). Not a flag. */
+  readonly previewTimeoutMs?: number;
+}
+
 /** `telex serve`: everything in one process. */
 export type ServerOptions = ExporterRunOptions & ApiRunOptions;
 

@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { parseListenAddress } from "../apiserver/index.js";
+import { isLoopback, parseListenAddress } from "../apiserver/index.js";
 import { DEFAULTS } from "../api/index.js";
 import { Controller } from "../controller/controller.js";
 import { PLATFORM_NAMESPACE, type KubeClient } from "../kube/index.js";
@@ -35,6 +35,7 @@ import { HealthEndpoints } from "../metrics/health.js";
 import { writeBuildInfo, writeProcessMetrics } from "../metrics/process.js";
 import type { Components } from "./components.js";
 import { startMetricsServer } from "./metrics-server.js";
+import { replicaPreviewHandler } from "./preview.js";
 import { replicaReadiness, writeReadiness } from "./readiness.js";
 import { denyListener, denyPeer, portOf } from "./egress.js";
 import {
@@ -244,7 +245,21 @@ export async function startReplica(
     if (await controller.caughtUp()) exporter.pruneBacklogs(controller.policySinks());
     handover?.start();
     ingest = await startIngest(
-      { ...options, token: ingestToken, acceptForwarded: forwarder !== undefined, forwardOnly: false },
+      {
+        ...options,
+        token: ingestToken,
+        acceptForwarded: forwarder !== undefined,
+        forwardOnly: false,
+        // In a fleet the API server asks every replica for its part of a preview (src/fleet/preview.ts):
+        // only with the ingest token, or on loopback — open ingest elsewhere lets anyone push series,
+        // and must not let anyone read them.
+        preview:
+          fleet !== undefined &&
+          (ingestToken !== undefined ||
+            isLoopback(parseListenAddress(options.ingestListen ?? DEFAULT_INGEST_LISTEN).host))
+            ? replicaPreviewHandler(tenantLabel, exporter, systemClock)
+            : undefined,
+      },
       exporter.ingest,
       metricsParts,
       health,
@@ -267,7 +282,7 @@ export async function startReplica(
     // The replicas running this project's selecting policies are found on their Leases, as in push
     // mode; the listener takes nothing else (no pushes: the platform's series come from the store).
     ingest = await startIngest(
-      { ...options, token: ingestToken, acceptForwarded: true, forwardOnly: true },
+      { ...options, token: ingestToken, acceptForwarded: true, forwardOnly: true, preview: undefined },
       exporter.selfMetricsIntake,
       metricsParts,
       health,
@@ -351,6 +366,7 @@ async function startIngest(
     readonly token: string | undefined;
     readonly acceptForwarded: boolean;
     readonly forwardOnly: boolean;
+    readonly preview: ((request: unknown) => Promise<unknown>) | undefined;
   },
   processor: RequestProcessor,
   metrics: () => Exposition,
@@ -368,6 +384,7 @@ async function startIngest(
     ...(options.token === undefined ? {} : { token: options.token }),
     acceptForwarded: options.acceptForwarded,
     forwardOnly: options.forwardOnly,
+    ...(options.preview === undefined ? {} : { preview: options.preview }),
     logger,
     metrics,
     health,

@@ -39,6 +39,13 @@ The server answers with each selector scoped to the project by the tenant
 label, exactly as when the policy runs: from the series its ingest received
 in the last 5 minutes (push mode), or from the metrics store it reads (pull
 mode). Counts are exact up to a cap and marked "at least" beyond it.
+
+In a fleet the API server (telex serve --api-only) answers: in pull mode from
+the store given by its --source-url; in push mode it asks every live replica
+for the series ingested through it (with --ingest-token-file, the replicas'
+token) and merges them, a series seen by two replicas counted once. A replica
+that does not answer within 5 s is named in a "warning:" note, and the counts
+are then lower bounds ("at least").
 `;
 
 function count(item: Json): string {

@@ -171,7 +171,7 @@ describe("telex serve refuses bad combinations of roles", () => {
     for (const flags of [
       ["--ingest-listen", "127.0.0.1:0"],
       ["--demo"],
-      ["--source-url", "http://127.0.0.1:8428"],
+      ["--pull-lag", "1m"],
       ["--buffer", "memory"],
       ["--status-interval", "1s"],
     ]) {
@@ -183,6 +183,18 @@ describe("telex serve refuses bad combinations of roles", () => {
         ),
       );
     }
+  });
+
+  it("--api-only's preview flags: a store (pull fleet) or the replicas' ingest token (push fleet), not both", async () => {
+    await refused(
+      ["--api-only", "--source-url", "http://127.0.0.1:8428", "--ingest-token-file", "token"],
+      /--ingest-token-file and --lease-namespace are for previews in a push fleet/,
+    );
+    await refused(
+      ["--api-only", "--pull-mode", "federate"],
+      /--pull-interval, --pull-lag and --pull-mode need --source-url/,
+    );
+    await refused(["--api-only", "--lease-namespace", "Not_A_Label"], /--lease-namespace "Not_A_Label"/);
   });
 
   it("--join with the embedded API's flags", async () => {

@@ -30,6 +30,7 @@ import {
   startClusterExporter,
   startJoinedReplica,
   startServer,
+  type ApiOnlyOptions,
   type ApiRunOptions,
   DEFAULT_METRICS_LISTEN,
   type ExporterRunOptions,
@@ -92,6 +93,12 @@ API flags (all in one, --api-only):
   --tls-key-file FILE     PEM private key of the certificate
   --endpoint-allow, --endpoint-deny  with --api-only: the egress policy telex test-sink and the
                           endpoint warnings follow (give it the replicas'; see Replica flags)
+  With --api-only, where telex preview finds the fleet's series:
+  --source-url URL, --pull-mode MODE, --pull-interval D, --tenant-label NAME
+                          a pull fleet: the replicas' store and settings; previews read it
+  --ingest-token-file FILE  a push fleet (no --source-url): the replicas' ingest token, sent
+                          when asking each live replica for the series ingested through it
+  --lease-namespace NS    a push fleet: where the replicas hold their Leases (default telex-system)
 ${quotaFlagsHelp()}
 Replica flags (all in one, --join, --kubeconfig, --in-cluster):
   --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN});
@@ -282,7 +289,7 @@ function prepare(
 ): (stop: StopSignal) => Promise<number> {
   switch (role) {
     case "api-only": {
-      const api = apiOptions(values, logger);
+      const api = { ...apiOptions(values, logger), ...apiOnlyPreviewOptions(values) };
       return (stop) => runApiOnly(api, io, stop);
     }
     case "all-in-one": {
@@ -481,8 +488,29 @@ async function runAllInOne(
   return stopOnSignal(server, stop, api.logger);
 }
 
+/** --api-only: where `telex preview` finds the fleet's series (src/serve/api-only.ts). */
+function apiOnlyPreviewOptions(values: ServeValues): ApiOnlyOptions {
+  const pull = pullOptions(values);
+  const namespace = values["lease-namespace"];
+  if (namespace !== undefined) {
+    const problems = dnsLabelProblems(namespace);
+    if (problems.length > 0)
+      throw new UsageError(`--lease-namespace ${JSON.stringify(namespace)}: ${problems.join("; ")}`);
+  }
+  if (pull !== undefined && (values["ingest-token-file"] !== undefined || namespace !== undefined))
+    throw new UsageError(
+      "--ingest-token-file and --lease-namespace are for previews in a push fleet (asked of the replicas); with --source-url previews read the store",
+    );
+  return {
+    tenantLabel: values["tenant-label"],
+    ...(pull === undefined ? {} : { pull }),
+    ...(values["ingest-token-file"] === undefined ? {} : { ingestTokenFile: values["ingest-token-file"] }),
+    ...(namespace === undefined ? {} : { leaseNamespace: namespace }),
+  };
+}
+
 async function runApiOnly(
-  api: ApiRunOptions & { readonly logger: Logger },
+  api: ApiOnlyOptions & { readonly logger: Logger },
   io: CommandIO,
   stop: StopSignal,
 ): Promise<number> {

@@ -154,6 +154,13 @@ export class IngestProcessor implements WriteRequestScanner {
   /** Series the current request carried, routed or not. */
   private seriesSeen = 0;
 
+  /**
+   * The current request was forwarded by another replica: its samples are not
+   * counted in the series' activity (`telex preview`), which the replica that
+   * took them from the agent already did — so summed over a fleet, each
+   * sample counts once (src/exporter/preview/merge.ts).
+   */
+  private forwardedRequest = false;
   /** The current request's samples per replica they are forwarded to (fleet only). */
   private peerBatches = new Map<string, PeerBatch>();
   /** The current request has samples for a policy no live replica is known to run. */
@@ -193,6 +200,7 @@ export class IngestProcessor implements WriteRequestScanner {
    */
   apply(request: Uint8Array, forwarded = false): Promise<void> | undefined {
     this.count = 0;
+    this.forwardedRequest = forwarded;
     try {
       if (!scanWriteRequest(request, this)) {
         this.routes.fill(undefined, 0, this.count);
@@ -219,6 +227,7 @@ export class IngestProcessor implements WriteRequestScanner {
       this.routes.fill(undefined, 0, this.count);
       this.activities.fill(undefined, 0, this.count);
       this.currentActivity = undefined;
+      this.forwardedRequest = false;
       if (this.itemCount > 0) {
         this.items.fill(undefined, 0, this.count);
         this.itemCount = 0;
@@ -236,7 +245,7 @@ export class IngestProcessor implements WriteRequestScanner {
   series(bytes: Uint8Array, start: number, end: number): void {
     this.seriesSeen++;
     this.current = this.router.resolve(bytes, start, end);
-    this.currentActivity = this.router.resolvedActivity;
+    this.currentActivity = this.forwardedRequest ? undefined : this.router.resolvedActivity;
     if (this.current === "no-tenant") this.untenanted?.noteSeries(bytes, start, end);
   }
 

@@ -34,6 +34,19 @@ export const INGEST_PATH = "/api/v1/write";
  */
 export const FORWARD_PATH = "/internal/v1/forward";
 
+/**
+ * Where the API server of a fleet (`telex serve --api-only`) asks a replica
+ * what a policy's selectors match among the series ingested through it
+ * (`telex preview`, src/fleet/preview.ts): JSON `{project, policy}` in, the
+ * replica's PushPreviewParts out; the same token as ingest.
+ */
+export const PREVIEW_PATH = "/internal/v1/preview";
+
+/** Thrown by the preview handler for a request it cannot answer: 400 with the message. */
+export class PreviewRequestError extends Error {
+  override readonly name = "PreviewRequestError";
+}
+
 export const INGEST_DEFAULTS = {
   // The largest requests agents send by default: vmagent's blocks are at most
   // 8 MiB before compression (-remoteWrite.maxBlockSize), the OpenTelemetry
@@ -114,6 +127,8 @@ export interface IngestServerOptions {
    * metrics (Exporter.selfMetricsIntake).
    */
   readonly forwardOnly?: boolean;
+  /** In a fleet: the API server's preview requests to PREVIEW_PATH (JSON in, JSON out). */
+  readonly preview?: (request: unknown) => Promise<unknown>;
   /** /livez, /healthz and /readyz (no token needed); without it /readyz has no checks. */
   readonly health?: HealthEndpoints;
   /**
@@ -285,6 +300,42 @@ async function readBody(
   return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size);
 }
 
+/** A policy as the API stores it is at most 1.5 MiB: room for it and the project. */
+const MAX_PREVIEW_REQUEST_BYTES = 2 * 2 ** 20;
+/** Previews answered at once (429 beyond): as many as one API server runs at once in all. */
+const MAX_RUNNING_PREVIEWS = 16;
+
+/** POST PREVIEW_PATH: the token, a JSON body of bounded size, the handler's answer. */
+async function answerPreview(
+  request: IncomingMessage,
+  preview: (request: unknown) => Promise<unknown>,
+  token: Buffer | undefined,
+  budget: ByteBudget,
+): Promise<unknown> {
+  if (request.method !== "POST")
+    throw new RequestError(405, "method_not_allowed", "use POST", { Allow: "POST" });
+  checkToken(request, token);
+  const taken = { bytes: 0 };
+  let body: Buffer;
+  try {
+    body = await readBody(request, MAX_PREVIEW_REQUEST_BYTES, budget, taken);
+  } finally {
+    budget.give(taken.bytes);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new RequestError(400, "bad_request", "the preview request is not JSON");
+  }
+  try {
+    return await preview(parsed);
+  } catch (error: unknown) {
+    if (error instanceof PreviewRequestError) throw new RequestError(400, "bad_request", error.message);
+    throw error;
+  }
+}
+
 function drainable(request: IncomingMessage): boolean {
   const length = Number(request.headers["content-length"] ?? NaN);
   return length <= INGEST_DEFAULTS.maxDrainBytes;
@@ -325,11 +376,19 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   // reference to it), so two requests never share it.
   let scratch: Buffer = Buffer.alloc(0);
   let maxBlockingCpuMs = 0;
+  let runningPreviews = 0;
   const measureCpu = options.measureBlockingCpu === true;
   const handle = async (request: IncomingMessage): Promise<void> => {
     const path = (request.url ?? "").split("?")[0];
     const forwardOnly = options.forwardOnly === true;
     const forwarded = path === FORWARD_PATH && (options.acceptForwarded === true || forwardOnly);
+    if (forwardOnly && path === PREVIEW_PATH)
+      throw new RequestError(
+        409,
+        // Counted with requests sent to a replica that cannot take them.
+        "misdirected",
+        "this replica reads a metrics store (pull mode): previews come from the store, through telex serve --api-only --source-url",
+      );
     if (forwardOnly && !forwarded)
       throw new RequestError(
         404,
@@ -432,6 +491,36 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
           response.writeHead(answer.status, { "Content-Type": "text/plain; charset=utf-8" }).end(answer.body);
           return;
         }
+      }
+      if (path === PREVIEW_PATH && options.preview !== undefined) {
+        if (runningPreviews >= MAX_RUNNING_PREVIEWS) {
+          respond(response, 429, "too many previews at once; retry", {
+            "Retry-After": String(INGEST_DEFAULTS.retryAfterSeconds),
+            Connection: "close",
+          });
+          return;
+        }
+        runningPreviews++;
+        answerPreview(request, options.preview, token, budget)
+          .finally(() => {
+            runningPreviews--;
+          })
+          .then(
+            (answer) => {
+              response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(answer));
+            },
+            (error: unknown) => {
+              if (error instanceof AbortedError) return;
+              if (!request.complete) response.setHeader("Connection", "close");
+              if (error instanceof RequestError) {
+                respond(response, error.status, error.message, error.headers);
+                return;
+              }
+              logger.error("preview request failed", { error: errorField(error) });
+              respond(response, 500, "internal error");
+            },
+          );
+        return;
       }
       handle(request).then(
         () => {

@@ -19,15 +19,9 @@ import { compileSelector, print } from "../../metricsql/index.js";
 import { decodeLabelBytes } from "../../remotewrite/index.js";
 import type { PolicyPlan, SourcePlan } from "../plan.js";
 import { ACTIVITY_EPOCH_SECONDS, type Router, type SeriesActivity } from "../router/router.js";
-import {
-  PREVIEW_LIMITS,
-  SmallestStrings,
-  formatSeries,
-  roundRate,
-  type PolicyPreview,
-  type SinkPreview,
-  type SourcePreview,
-} from "./report.js";
+import { mergePushPreviews, type PushPreviewParts } from "./merge.js";
+import { PREVIEW_LIMITS, SmallestStrings, formatSeries, type PolicyPreview } from "./report.js";
+import { SketchBuilder, seriesHash } from "./sketch.js";
 
 /** What a preview needs of a policy: its project, scoped sources and which sink forwards which. */
 export interface PreviewPlan {
@@ -53,7 +47,16 @@ export function samplesPerMinute(activity: SeriesActivity, nowMs: number): numbe
   return (activity.samples + activity.previousSamples) / minutes;
 }
 
-export async function previewPush(router: Router, plan: PreviewPlan, nowMs: number): Promise<PolicyPreview> {
+/**
+ * The preview of this server's series alone, with what a fleet needs to merge
+ * it with the other replicas' (src/exporter/preview/merge.ts): unrounded rates
+ * and a sketch of each source's and sink's series.
+ */
+export async function previewPushParts(
+  router: Router,
+  plan: PreviewPlan,
+  nowMs: number,
+): Promise<PushPreviewParts> {
   const lookBackMinutes = PREVIEW_LIMITS.recentMinutes;
   const oldestMinute = Math.floor(nowMs / MINUTE_MS) - lookBackMinutes;
   const { series, truncated } = router.recentSeries(plan.project, PREVIEW_LIMITS.maxScannedSeries);
@@ -63,15 +66,15 @@ export async function previewPush(router: Router, plan: PreviewPlan, nowMs: numb
   const sources = plan.sources.map((source) => ({
     name: source.name,
     matcher: compileSelector(source.selector),
-    series: 0,
     perMinute: 0,
+    sketch: new SketchBuilder(),
     sample: new SmallestStrings(PREVIEW_LIMITS.sampleSeries),
   }));
   const sinks = plan.sinks.map((sink) => ({
     name: sink.name,
     sources: sink.sources,
     reads: sources.map((source) => sink.sources.includes(source.name)),
-    series: 0,
+    sketch: new SketchBuilder(),
     perMinute: 0,
   }));
   const matched = new Array<boolean>(sources.length).fill(false);
@@ -82,18 +85,21 @@ export async function previewPush(router: Router, plan: PreviewPlan, nowMs: numb
     const labels = decodeLabelBytes(labelBytes);
     const rate = samplesPerMinute(activity, nowMs);
     let printed: string | undefined;
+    let hash: number | undefined;
     sources.forEach((source, s) => {
       matched[s] = source.matcher.matches(labels);
       if (!matched[s]) return;
-      source.series++;
+      printed ??= formatSeries(labels);
+      hash ??= seriesHash(printed);
+      source.sketch.offer(hash);
       source.perMinute += rate;
-      source.sample.offer((printed ??= formatSeries(labels)));
+      source.sample.offer(printed);
     });
     for (const sink of sinks) {
       let times = 0;
       for (let s = 0; s < sources.length; s++) if (sink.reads[s] === true && matched[s] === true) times++;
-      if (times === 0) continue;
-      sink.series++;
+      if (times === 0 || hash === undefined) continue;
+      sink.sketch.offer(hash);
       // The router sends a series once per matching source the sink forwards.
       sink.perMinute += rate * times;
     }
@@ -112,21 +118,27 @@ export async function previewPush(router: Router, plan: PreviewPlan, nowMs: numb
   return {
     mode: "push",
     selectors: plan.sources.map((source) => ({ source: source.name, scoped: print(source.selector) })),
-    sources: sources.map((source): SourcePreview => ({
+    sources: sources.map((source) => ({
       name: source.name,
-      series: source.series,
+      sketch: source.sketch.sketch,
       atLeast,
-      samplesPerMinute: roundRate(source.perMinute),
+      perMinute: source.perMinute,
       sample: source.sample.values,
       sinks: plan.sinks.filter((sink) => sink.sources.includes(source.name)).map((sink) => sink.name),
     })),
-    sinks: sinks.map((sink): SinkPreview => ({
+    sinks: sinks.map((sink) => ({
       name: sink.name,
       sources: sink.sources,
-      series: sink.series,
+      sketch: sink.sketch.sketch,
       atLeast,
-      samplesPerMinute: roundRate(sink.perMinute),
+      perMinute: sink.perMinute,
     })),
     notes,
   };
+}
+
+export async function previewPush(router: Router, plan: PreviewPlan, nowMs: number): Promise<PolicyPreview> {
+  const parts = await previewPushParts(router, plan, nowMs);
+  const { mode, selectors, sources, sinks } = mergePushPreviews([parts]);
+  return { mode, selectors, sources, sinks, notes: parts.notes };
 }
