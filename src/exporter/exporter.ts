@@ -175,6 +175,8 @@ export class Exporter {
     );
     this.selfIngest = new IngestProcessor(this.router, options.log, undefined, options.fleet);
     this.logger = options.logger ?? silentLogger;
+    if (options.log !== undefined)
+      options.log.internSeries = (labelBytes) => this.router.cachedSeries(labelBytes);
   }
 
   /** Runs the plan: creates, keeps, replaces or removes the policy's sinks and recompiles its sources. */

@@ -72,6 +72,8 @@ export const SERIES_TABLE_CACHE_BYTES = 64 * 2 ** 20;
 export const SERIES_TABLE_CACHE_MIN = 2;
 /** What a table's entry costs beyond its label bytes: the reference object and its Uint8Array view. */
 export const SERIES_TABLE_BYTES_PER_SERIES = 128;
+/** A table's slot for a series it shares with the router. */
+export const POINTER_BYTES = 8;
 
 /** A record longer than this cannot be one the writer made: the scan treats its length as damage. */
 export const MAX_RECORD_BYTES = 2 ** 30;

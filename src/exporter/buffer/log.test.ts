@@ -243,6 +243,41 @@ describe("DurableLog", () => {
     await log.close();
   });
 
+  it("shares the router's refs of live series in the tables it loads, copies only the others", async () => {
+    const dir = await tempDir(dirs);
+    const first = await openLog(dir);
+    const expected = (await writeSpread(first, [first.sink("p1/a")], 60, 20)).get(first.sink("p1/a")) ?? [];
+    await first.close();
+    const log = await openLog(dir);
+    // The live series: those of even index, as a router's cache would hold them after a restart.
+    const live = new Map<string, SeriesRef>();
+    for (let i = 0; i < 50; i += 2) {
+      const ref = seriesNamed(`series_${i}{seed="1"}`);
+      live.set(nameOf(ref), ref);
+    }
+    log.internSeries = (labelBytes) => live.get(new TextDecoder().decode(labelBytes));
+    const batch = new SampleBatch<SeriesRef>(100_000);
+    assert.equal(await log.sink("p1/a").read(0, batch), expected.length);
+    let shared = 0;
+    let copied = 0;
+    for (const ref of batch.series.slice(0, batch.length)) {
+      const name = nameOf(ref);
+      if (live.has(name)) {
+        assert.equal(ref, live.get(name), `${name} is the live ref`);
+        shared++;
+      } else {
+        assert.ok(ref !== undefined && !Array.from(live.values()).includes(ref));
+        copied++;
+      }
+    }
+    assert.ok(shared > 0 && copied > 0, `${shared} shared, ${copied} copied`);
+    assert.deepEqual(
+      Array.from({ length: batch.length }, (_, i) => nameOf(batch.series[i])),
+      expected.map((sample) => sample.series),
+    );
+    await log.close();
+  });
+
   it("keeps the labels of a loaded series table in a few buffers, not one per series", async () => {
     const dir = await tempDir(dirs);
     const first = await openLog(dir);

@@ -38,6 +38,7 @@ import {
   type DiskFloor,
   READ_WINDOW_BYTES,
   READ_WINDOWS,
+  POINTER_BYTES,
   SERIES_TABLE_BYTES_PER_SERIES,
   SERIES_TABLE_CACHE_BYTES,
   SERIES_TABLE_CACHE_MIN,
@@ -531,7 +532,16 @@ export class DurableLog {
   private readonly dirtySlots = new Set<SinkState>();
   private positionsWriting: Promise<void> | undefined;
   private housekeepingScheduled = false;
+  /**
+   * Finds a live series with these label bytes (the router's cache): a table
+   * loaded for readers points at it instead of holding its own copy. The
+   * segments of a backlog define mostly the same series again and again; a
+   * thousand sinks draining one held a copy of every series per segment.
+   */
+  internSeries: ((labelBytes: Uint8Array) => SeriesRef | undefined) | undefined;
   private readonly tables = new Map<Segment, Promise<SeriesRef[]>>();
+  /** What a loaded table holds of its own (labels not shared, objects, views), for the cache's bound. */
+  private readonly loadedTableBytes = new WeakMap<readonly SeriesRef[], number>();
   /** What each loaded table of `tables` takes in memory (an estimate), and their sum. */
   private readonly tableBytes = new Map<Segment, number>();
   private cachedTableBytes = 0;
@@ -1625,7 +1635,7 @@ export class DurableLog {
       (table) => {
         // Evicted or deleted while it loaded: nothing to account for.
         if (this.tables.get(segment) !== loading) return;
-        this.setTableBytes(segment, tableBytesOf(table));
+        this.setTableBytes(segment, this.loadedTableBytes.get(table) ?? tableBytesOf(table));
         this.evictTables();
       },
       () => {
@@ -1658,6 +1668,7 @@ export class DurableLog {
   private async loadTable(segment: Segment): Promise<SeriesRef[]> {
     this.stats.tableLoads++;
     const table: SeriesRef[] = [];
+    let owned = 0;
     const { defOffsets, defLengths } = segment;
     segment.readers++;
     try {
@@ -1673,43 +1684,77 @@ export class DurableLog {
           end = nextEnd;
           j++;
         }
-        const buf = Buffer.allocUnsafe(end - start);
-        await readFully(handle, buf, buf.length, start);
-        // The labels of the group's series go into one buffer, each a view of it: ten thousand series
-        // were ten thousand small array buffers per table loaded, memory outside the V8 heap that only
-        // a full collection gives back.
-        const ids: number[] = [];
-        const labels: Buffer[] = [];
-        const bases: number[] = [];
-        let total = 0;
-        for (let k = i; k < j; k++) {
-          const at = (defOffsets[k] ?? 0) - start;
-          forEachDefinition(buf, at, defLengths[k] ?? 0, (id, bytes, baseId) => {
-            ids.push(id);
-            labels.push(bytes);
-            bases.push(baseId);
-            total += bytes.length;
-          });
+        // Read into a pooled window when it fits: tables are loaded while sinks drain, when garbage
+        // outside the heap is what RSS is made of.
+        const window = end - start <= READ_WINDOW_BYTES ? await this.takeWindow() : undefined;
+        try {
+          const buf = window?.subarray(0, end - start) ?? Buffer.allocUnsafe(end - start);
+          await readFully(handle, buf, buf.length, start);
+          owned += this.loadDefinitions(buf, start, i, j, segment, table);
+        } finally {
+          if (window !== undefined) this.giveWindow(window);
         }
-        const packed = new Uint8Array(total);
-        let offset = 0;
-        labels.forEach((bytes, n) => {
-          packed.set(bytes, offset);
-          const view = packed.subarray(offset, offset + bytes.length);
-          const baseId = bases[n] ?? -1;
-          const base = baseId < 0 ? undefined : table[baseId];
-          if (baseId >= 0 && base === undefined)
-            throw new RecordFormatError(`item definition ${ids[n]} refers to undefined series ${baseId}`);
-          table[ids[n] ?? 0] = base === undefined ? { labelBytes: view } : itemRef(base, view);
-          offset += bytes.length;
-        });
         i = j;
       }
     } finally {
       segment.readers--;
       if (segment.deleted && segment.readers === 0) await closeReadHandle(segment);
     }
+    this.loadedTableBytes.set(table, owned);
     return table;
+  }
+
+  /**
+   * Fills `table` from the definition areas i..j-1 of the segment, read into
+   * buf (file bytes from `start`); returns about what it holds of its own. A
+   * series the router holds is shared (internSeries); the labels of the
+   * others, and the items, are copied into one buffer, each a view of it: ten
+   * thousand series were ten thousand small array buffers per table loaded,
+   * memory outside the V8 heap that only a full collection gives back.
+   */
+  private loadDefinitions(
+    buf: Buffer,
+    start: number,
+    i: number,
+    j: number,
+    segment: Segment,
+    table: SeriesRef[],
+  ): number {
+    const { defOffsets, defLengths } = segment;
+    const ids: number[] = [];
+    const definitions: (Buffer | SeriesRef)[] = [];
+    const bases: number[] = [];
+    let total = 0;
+    for (let k = i; k < j; k++) {
+      const at = (defOffsets[k] ?? 0) - start;
+      forEachDefinition(buf, at, defLengths[k] ?? 0, (id, bytes, baseId) => {
+        const shared = baseId < 0 ? this.internSeries?.(bytes) : undefined;
+        ids.push(id);
+        definitions.push(shared ?? bytes);
+        bases.push(baseId);
+        if (shared === undefined) total += bytes.length;
+      });
+    }
+    const packed = new Uint8Array(total);
+    let offset = 0;
+    let owned = 0;
+    definitions.forEach((definition, n) => {
+      const id = ids[n] ?? 0;
+      if (!Buffer.isBuffer(definition)) {
+        table[id] = definition;
+        return;
+      }
+      packed.set(definition, offset);
+      const view = packed.subarray(offset, offset + definition.length);
+      const baseId = bases[n] ?? -1;
+      const base = baseId < 0 ? undefined : table[baseId];
+      if (baseId >= 0 && base === undefined)
+        throw new RecordFormatError(`item definition ${id} refers to undefined series ${baseId}`);
+      table[id] = base === undefined ? { labelBytes: view } : itemRef(base, view);
+      offset += definition.length;
+      owned += SERIES_TABLE_BYTES_PER_SERIES;
+    });
+    return owned + total + POINTER_BYTES * ids.length;
   }
 
   // ---- recovery --------------------------------------------------------------------------------
@@ -1967,7 +2012,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** About what a loaded series table takes in memory: its label bytes and an object and view per series. */
+/** An upper bound of what a series table takes in memory: its label bytes and an object and view per series. */
 function tableBytesOf(table: readonly (SeriesRef | undefined)[]): number {
   let bytes = 0;
   for (const ref of table)

@@ -41,6 +41,23 @@ describe("Router", () => {
     assert.equal(router.resolve(bytes({ __name__: "up", tenant: "p3" })), "not-selected");
   });
 
+  it("hands out the ref of a cached series by its label bytes, without routing anything new", () => {
+    const router = new Router({ tenantLabel: TENANT, maxCachedSeries: 100 });
+    router.setProject("p1", [source("p1", "{}", new Recorder())]);
+    const route = router.resolve(bytes({ __name__: "up", tenant: "p1" }));
+    assert.ok(typeof route === "object");
+    assert.equal(router.cachedSeries(bytes({ __name__: "up", tenant: "p1" })), route.series);
+    const misses = router.cacheMisses;
+    assert.equal(router.cachedSeries(bytes({ __name__: "down", tenant: "p1" })), undefined);
+    assert.equal(router.resolve(bytes({ __name__: "up", tenant: "p2" })), "not-selected");
+    assert.equal(
+      router.cachedSeries(bytes({ __name__: "up", tenant: "p2" })),
+      undefined,
+      "not routed: no ref",
+    );
+    assert.equal(router.cacheMisses, misses + 1, "only resolve() counts");
+  });
+
   it("sends a series matching two sources of one sink twice (no de-duplication)", () => {
     const router = new Router({ tenantLabel: TENANT, maxCachedSeries: 100 });
     const sink = new Recorder();

@@ -239,6 +239,20 @@ export class Router {
   }
 
   /**
+   * The ref of a cached series with exactly these label bytes, if any; no
+   * route is computed, nothing counted, no entry kept from expiring. The
+   * durable log shares it instead of copying the labels of every series a
+   * sealed segment defines (buffer/log.ts, internSeries).
+   */
+  cachedSeries(bytes: Uint8Array): SeriesRef | undefined {
+    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const route = this.cache.peek(buffer, 0, bytes.length, hashRange(view, bytes, 0, bytes.length))?.value
+      .route;
+    return typeof route === "object" ? route.series : undefined;
+  }
+
+  /**
    * The route of the series whose encoded label fields are bytes[start, end)
    * (by default all of bytes). Throws InvalidLabelsError or
    * WriteRequestDecodeError for a label set that is not acceptable, the first

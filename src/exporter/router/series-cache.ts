@@ -127,6 +127,13 @@ export class SeriesCache<V> {
     return this.currentSize + this.previous.size;
   }
 
+  /** The entry for the label bytes bytes[start, end), or undefined, without keeping an old one from expiring. */
+  peek(bytes: Buffer, start: number, end: number, hash: number): CacheEntry<V> | undefined {
+    return (
+      find(this.current.get(hash), bytes, start, end) ?? find(this.previous.get(hash), bytes, start, end)
+    );
+  }
+
   /** The entry for the label bytes bytes[start, end), or undefined. */
   get(bytes: Buffer, start: number, end: number, hash: number): CacheEntry<V> | undefined {
     const found = find(this.current.get(hash), bytes, start, end);
