@@ -5,8 +5,10 @@
 // argv: <receiver url> <projects> <policies per project> <single-policy: 0|1> [<buffer dir>]
 // With a buffer dir, ingest writes through a DurableLog there (telex serve's
 // default --buffer disk); without, it pushes straight to the sinks (--buffer memory).
+// INGEST_COMPRESS_THREADS: compression threads (default as telex serve's --compress-threads).
 import { DurableLog } from "../src/exporter/buffer/index.js";
 import { Exporter } from "../src/exporter/exporter.js";
+import { CompressPool, defaultCompressThreads } from "../src/exporter/sink/index.js";
 import { startIngestServer } from "../src/exporter/ingest/server.js";
 import { TENANT_LABEL } from "../test-support/platform-series.js";
 import { policyPlan } from "../test-support/policies.js";
@@ -15,8 +17,12 @@ import { BENCH_SELECTORS, SINGLE_POLICY } from "./ingest-workload.js";
 const [receiver = "", projectsArg = "100", perProjectArg = "10", singleArg = "0", bufferDir] =
   process.argv.slice(2);
 const log = bufferDir === undefined ? undefined : await DurableLog.open({ dir: bufferDir });
+const compressor = new CompressPool({
+  threads: Number(process.env.INGEST_COMPRESS_THREADS ?? defaultCompressThreads()),
+});
 const exporter = new Exporter({
   tenantLabel: TENANT_LABEL,
+  sinkRuntime: { compressor },
   maxCachedSeries: 1_000_000,
   ...(log === undefined ? {} : { log }),
 });

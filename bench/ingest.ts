@@ -10,7 +10,8 @@
 //
 // Knobs: INGEST_REQUESTS (measured requests per run, default 5000);
 // INGEST_CPU_PROF=<dir> runs the telex children under --cpu-prof into it;
-// INGEST_VMAGENT=0 skips the vmagent comparison.
+// INGEST_VMAGENT=0 skips the vmagent comparison; INGEST_COMPRESS_THREADS sets telex's
+// compression threads (default: as telex serve's --compress-threads).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -21,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { peerAvailability, freePort, waitForHttp } from "../test-support/peers.js";
 import { AGENT_HEADERS } from "../test-support/remote-write-client.js";
 import { SINGLE_POLICY, benchRequests, benchSeries } from "./ingest-workload.js";
+import { defaultCompressThreads } from "../src/exporter/sink/index.js";
 
 const PROJECTS = 100;
 const SERIES_PER_PROJECT = 100;
@@ -236,7 +238,7 @@ export async function runIngestBench(): Promise<void> {
   const series = benchSeries(PROJECTS, SERIES_PER_PROJECT);
   const bodies = benchRequests(series, SERIES_PER_REQUEST, 2);
   console.log(
-    `\n## ingest → route → deliver (${series.length} series of 11 labels in ${PROJECTS} projects, ${SERIES_PER_REQUEST} samples a request, ${(REQUESTS * SERIES_PER_REQUEST) / 1e6} M samples, ${CONCURRENCY} concurrent pushers)`,
+    `\n## ingest → route → deliver (${series.length} series of 11 labels in ${PROJECTS} projects, ${SERIES_PER_REQUEST} samples a request, ${(REQUESTS * SERIES_PER_REQUEST) / 1e6} M samples, ${CONCURRENCY} concurrent pushers; telex with ${process.env.INGEST_COMPRESS_THREADS ?? defaultCompressThreads()} compression threads)`,
   );
   const candidates = [
     telex(false, "memory"),

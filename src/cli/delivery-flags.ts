@@ -16,6 +16,7 @@ import {
   DEFAULT_MAX_INFLIGHT_REQUESTS,
   DEFAULT_SINK_MEMORY_BYTES,
   SINK_RUNTIME_DEFAULTS,
+  defaultCompressThreads,
 } from "../exporter/sink/index.js";
 import type { DeliveryOptions } from "../serve/index.js";
 import { bytesFlag, durationFlag, durationOrZeroFlag, integerFlag } from "./flag-values.js";
@@ -32,6 +33,7 @@ export const DELIVERY_FLAG_OPTIONS = {
   "max-inflight-requests": { type: "string" },
   "max-inflight-bytes": { type: "string" },
   "buffer-memory": { type: "string" },
+  "compress-threads": { type: "string" },
 } as const;
 
 const GIB = 2 ** 30;
@@ -56,6 +58,9 @@ export const DELIVERY_FLAGS_HELP = `  --buffer disk|memory    push mode: disk (d
   --buffer-memory SIZE    samples all sinks hold in memory together, beyond two batches each; past
                           it a sink reads back from the disk buffer, or without one drops its
                           oldest (default ${DEFAULT_SINK_MEMORY_BYTES / 2 ** 20}MiB)
+  --compress-threads N    threads that snappy-compress request bodies of 32 KiB or more, beside the
+                          event loop; 0 compresses on the event loop (default: cores − 1, at most 4;
+                          ${defaultCompressThreads()} here)
   Node 20 sizes its heap from the machine, not the container: in one, set
   NODE_OPTIONS=--max-old-space-size to half its memory limit in MiB (serve warns when it does not fit)
 `;
@@ -71,6 +76,7 @@ interface DeliveryFlagValues {
   readonly "max-inflight-requests"?: string | undefined;
   readonly "max-inflight-bytes"?: string | undefined;
   readonly "buffer-memory"?: string | undefined;
+  readonly "compress-threads"?: string | undefined;
 }
 
 export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
@@ -85,6 +91,7 @@ export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
   const minFreeDisk = diskFloorFlag("buffer-min-free-disk", values["buffer-min-free-disk"]);
   const maxShards = integerFlag("sink-max-shards", values["sink-max-shards"], 1, MAX_SHARDS);
   const memoryBytes = bytesFlag("buffer-memory", values["buffer-memory"]);
+  const compressThreads = integerFlag("compress-threads", values["compress-threads"], 0, 64);
   const maxInflightBytes = bytesFlag("max-inflight-bytes", values["max-inflight-bytes"]);
   const maxInflightRequests = integerFlag(
     "max-inflight-requests",
@@ -103,6 +110,7 @@ export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
     ...(maxInflightRequests === undefined ? {} : { maxInflightRequests }),
     ...(maxInflightBytes === undefined ? {} : { maxInflightBytes }),
     ...(memoryBytes === undefined ? {} : { memoryBytes }),
+    ...(compressThreads === undefined ? {} : { compressThreads }),
   };
 }
 

@@ -47,6 +47,8 @@ export interface DeliveryOptions {
   readonly maxInflightBytes?: number;
   /** Samples all sinks hold in memory together, in bytes (--buffer-memory). */
   readonly memoryBytes?: number;
+  /** Threads compressing request bodies (--compress-threads); default defaultCompressThreads(). */
+  readonly compressThreads?: number;
 }
 
 /** What every replica runs: the exporter, the controller and the sources. */

@@ -25,8 +25,10 @@ import {
   DEFAULT_MAX_INFLIGHT_BYTES,
   DEFAULT_MAX_INFLIGHT_REQUESTS,
   DEFAULT_SINK_MEMORY_BYTES,
+  CompressPool,
   DeliveryBudget,
   MemoryBudget,
+  defaultCompressThreads,
 } from "../exporter/sink/index.js";
 import { heapLimitWarning, systemClock } from "../util/index.js";
 import { silentLogger, type Logger } from "../util/index.js";
@@ -165,6 +167,12 @@ export async function startReplica(
     delivery.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES,
   );
   const memoryBudget = MemoryBudget.ofBytes(delivery.memoryBytes ?? DEFAULT_SINK_MEMORY_BYTES);
+  const compressor = new CompressPool({
+    threads: delivery.compressThreads ?? defaultCompressThreads(),
+    logger,
+  });
+  // Added before the exporter, so stopped after it: sinks draining at shutdown still compress.
+  components.add("compression threads", () => compressor.close());
   // Push mode in a fleet with the durable buffer (never pull mode, which has none): a policy's new
   // owner waits for its old one's backlog.
   const handover =
@@ -178,6 +186,7 @@ export async function startReplica(
       egress,
       budget: requestBudget,
       memory: memoryBudget,
+      compressor,
       ...(delivery.maxShards === undefined ? {} : { maxShards: delivery.maxShards }),
     },
     ...(options.routeCacheBytes === undefined ? {} : { maxCachedBytes: options.routeCacheBytes }),
@@ -224,6 +233,7 @@ export async function startReplica(
     if (log !== undefined) writeBufferMetrics(writer, log);
     requestBudget.writeMetrics(writer);
     memoryBudget.writeMetrics(writer);
+    compressor.writeMetrics(writer);
     controller.writeMetrics(writer);
     fleet?.membership.writeMetrics(writer);
     fleet?.positions?.writeMetrics(writer);

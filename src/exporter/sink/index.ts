@@ -12,6 +12,7 @@ import { DEFAULT_SINK_MEMORY_BYTES, MEMORY_BYTES_PER_SAMPLE, MemoryBudget } from
 import { HttpSender } from "./http-sender.js";
 import { SinkPipeline, seriesShardHash, type DownState } from "./pipeline.js";
 import { RemoteWriteEncoder } from "./request-builder.js";
+import type { CompressPool } from "./compress-pool.js";
 import type { SinkStats } from "./stats.js";
 
 export interface SinkRuntime {
@@ -32,6 +33,8 @@ export interface SinkRuntime {
   readonly memory?: MemoryBudget;
   /** Push ingest's metric metadata: the sink sends that of the families it carries. */
   readonly metadata?: MetadataBook;
+  /** The process' compression threads (--compress-threads); without it bodies are compressed inline. */
+  readonly compressor?: CompressPool;
 }
 
 /** Without a policy of its own a sink still refuses metadata, link-local and the like. */
@@ -82,7 +85,7 @@ export class RemoteWriteSink {
       },
       queueCapacity: config.batchMaxSize * (runtime.queueBatches ?? SINK_RUNTIME_DEFAULTS.queueBatches),
       sender: this.sender,
-      encoder: new RemoteWriteEncoder(this.metadata, clock),
+      encoder: new RemoteWriteEncoder(this.metadata, clock, runtime.compressor),
       shardOf: seriesShardHash,
       maxShards: runtime.maxShards ?? SINK_RUNTIME_DEFAULTS.maxShards,
       budget: runtime.budget ?? (defaultBudget ??= new DeliveryBudget()),
@@ -191,4 +194,5 @@ export {
   DEFAULT_MAX_INFLIGHT_REQUESTS,
 } from "./delivery-budget.js";
 export { DEFAULT_SINK_MEMORY_BYTES, MemoryBudget } from "./memory-budget.js";
+export { COMPRESS_DEFAULTS, CompressPool, defaultCompressThreads } from "./compress-pool.js";
 export type { SinkBacklog, ShardPositions } from "./backlog.js";

@@ -39,9 +39,12 @@ import { SeqRuns } from "./seq-runs.js";
 import { Shard } from "./shard.js";
 import { SinkStats, type DropReason } from "./stats.js";
 
-/** Encodes samples [start, end) of a batch as a request body. */
+/**
+ * Encodes samples [start, end) of a batch as a request body, at once or (compressed on a thread)
+ * later; the batch is not changed until the body is there.
+ */
 export interface BatchEncoder<S> {
-  encode(batch: SampleBatch<S>, start: number, end: number): Uint8Array;
+  encode(batch: SampleBatch<S>, start: number, end: number): Uint8Array | Promise<Uint8Array>;
 }
 
 /** The durable log's view of this sink (see backlog.ts), for any series type. */
@@ -844,7 +847,9 @@ export class SinkPipeline<S> {
     let size = shard.batch.length;
     while (shard.batch.length > 0) {
       const count = Math.min(size, shard.batch.length);
-      const body = this.options.encoder.encode(shard.batch, 0, count);
+      const encoded = this.options.encoder.encode(shard.batch, 0, count);
+      // Awaited only when it is a promise: an inline body costs no extra turn.
+      const body = encoded instanceof Uint8Array ? encoded : await encoded;
       // The permit was taken for an estimate: it holds the body's actual size while the body is held.
       permit.resize(body.length);
       if (count > 0) this.bytesPerSample = body.length / count;

@@ -22,7 +22,7 @@ import {
   type RunningVictoriaMetrics,
 } from "../../../test-support/victoriametrics.js";
 import type { SeriesRef } from "../series.js";
-import { RemoteWriteSink, type RemoteWriteSinkConfig, type SinkRuntime } from "./index.js";
+import { CompressPool, RemoteWriteSink, type RemoteWriteSinkConfig, type SinkRuntime } from "./index.js";
 
 const PROJECT_LABEL = "resourcemanager_datumapis_com_project_name";
 
@@ -119,6 +119,42 @@ describe("Remote Write sink → Prometheus", { skip: prometheusAvailability().sk
       );
     }
     assertBalanced(s);
+  });
+
+  it("delivers bodies compressed on a compression thread", async () => {
+    const compressor = new CompressPool({ threads: 1 });
+    try {
+      const s = sink(config(prometheus.remoteWriteUrl, { batchMaxSize: 500 }), { compressor });
+      const at = nowMs() - 30_000;
+      const refs = Array.from({ length: 1000 }, (_, i) =>
+        series("envoy_cluster_upstream_rq_total", {
+          [PROJECT_LABEL]: "test-threads",
+          gateway_name: `gateway-with-a-long-name-${i}`,
+          pod: `envoy-gateway-7f9c6d5b8-${i % 17}`,
+        }),
+      );
+      refs.forEach((ref, i) => {
+        s.push(ref, i + 0.25, at);
+      });
+      await eventually(() => s.stats.samplesSent === 1000, "all 1,000 samples sent");
+      assert.ok(compressor.counts.threads >= 1, JSON.stringify(compressor.counts));
+      const rows = await queryRawSamples(
+        prometheus,
+        `envoy_cluster_upstream_rq_total{${PROJECT_LABEL}="test-threads"}`,
+        300,
+      );
+      assert.equal(rows.length, 1000);
+      for (const row of rows) {
+        const i = Number((row.metric["gateway_name"] ?? "").split("-").pop());
+        assert.deepEqual(
+          row.values.map(([t, v]) => [Math.round(t * 1000), promValue(v)]),
+          [[at, i + 0.25]],
+        );
+      }
+      assertBalanced(s);
+    } finally {
+      await compressor.close();
+    }
   });
 });
 

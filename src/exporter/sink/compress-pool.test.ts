@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { WriteRequestBuilder, encodeLabels, snappyCompress } from "../../remotewrite/index.js";
+import type { SeriesRef } from "../series.js";
+import { CompressPool } from "./compress-pool.js";
+import { SampleBatch } from "./queue.js";
+import { RemoteWriteEncoder } from "./request-builder.js";
+
+/** A WriteRequest of n platform-like series, about 330 bytes a sample. */
+function body(n: number, seed = 0): Uint8Array {
+  const builder = new WriteRequestBuilder();
+  for (let i = 0; i < n; i++) builder.addSample(labelsOf(i, seed), i * 1.5, 1_700_000_000_000 + i * 15_000);
+  return builder.finish().slice();
+}
+
+function labelsOf(i: number, seed: number): Uint8Array {
+  return encodeLabels([
+    { name: "__name__", value: "envoy_cluster_upstream_rq_total" },
+    { name: "cluster", value: `cluster-${i % 50}` },
+    { name: "instance", value: `10.0.${i % 7}.${i % 251}:9901` },
+    { name: "pod", value: `gateway-${(i + seed) % 97}-abcde` },
+    { name: "resource_name", value: `gw-${i}` },
+    { name: "telemetry_datumapis_com_project", value: `project-${i % 100}` },
+  ]);
+}
+
+const pools: CompressPool[] = [];
+function pool(threads: number, maxQueuedPerThread?: number): CompressPool {
+  const created = new CompressPool({
+    threads,
+    ...(maxQueuedPerThread === undefined ? {} : { maxQueuedPerThread }),
+  });
+  pools.push(created);
+  return created;
+}
+after(() => Promise.all(pools.map((p) => p.close())));
+
+describe("CompressPool", () => {
+  it("compresses large bodies on a thread, byte for byte as inline, starting it on the first", async () => {
+    const threads = pool(1);
+    const input = body(500);
+    assert.ok(input.length > 100_000);
+    const first = threads.compress(input);
+    assert.ok(first instanceof Promise, "a large body goes to a thread");
+    // The caller's buffer may be reused at once: the thread has a copy.
+    const expected = snappyCompress(input);
+    input.fill(0);
+    assert.deepEqual(await first, expected);
+    const bodies = Array.from({ length: 6 }, (_, i) => body(300 + i, i));
+    const results = await Promise.all(bodies.map(async (b) => threads.compress(b)));
+    results.forEach((result, i) => {
+      assert.deepEqual(result, snappyCompress(bodies[i] as Uint8Array), `body ${i}`);
+    });
+    assert.ok(threads.counts.threads >= 1, JSON.stringify(threads.counts));
+  });
+
+  it("compresses small bodies inline, at once", () => {
+    const threads = pool(1);
+    const input = body(20);
+    assert.ok(input.length < 32 * 1024);
+    const result = threads.compress(input);
+    assert.ok(result instanceof Uint8Array, "no promise for a small body");
+    assert.deepEqual(result, snappyCompress(input));
+    assert.deepEqual(threads.counts, { threads: 0, inline: 1, busy: 0 });
+  });
+
+  it("compresses inline when every thread is busy, so the bodies held for threads stay bounded", async () => {
+    const threads = pool(1, 1);
+    const bodies = Array.from({ length: 5 }, (_, i) => body(400, i));
+    const results = bodies.map((b) => threads.compress(b));
+    assert.ok(results[0] instanceof Promise);
+    assert.equal(results.filter((r) => r instanceof Promise).length, 1, "one body waits for the one thread");
+    assert.equal(threads.counts.busy, 4);
+    const settled = await Promise.all(results.map((result) => Promise.resolve(result)));
+    settled.forEach((result, i) => {
+      assert.deepEqual(result, snappyCompress(bodies[i] as Uint8Array));
+    });
+  });
+
+  it("with 0 threads compresses everything inline", () => {
+    const inline = pool(0);
+    assert.ok(inline.compress(body(500)) instanceof Uint8Array);
+    assert.equal(inline.counts.inline, 1);
+  });
+});
+
+describe("RemoteWriteEncoder with compression threads", () => {
+  it("gives the same body as inline, and one compressed inline when the pool closes under it", async () => {
+    const series: SeriesRef[] = Array.from({ length: 400 }, (_, i) => ({ labelBytes: labelsOf(i, 3) }));
+    const batch = new SampleBatch<SeriesRef>(400);
+    series.forEach((ref, i) => {
+      batch.add(ref, i, 1000 + i, i);
+    });
+    const inline = new RemoteWriteEncoder().encode(batch, 0, 400);
+    assert.ok(inline instanceof Uint8Array);
+
+    const threads = pool(1);
+    const encoder = new RemoteWriteEncoder(undefined, undefined, threads);
+    const onThread = encoder.encode(batch, 0, 400);
+    assert.ok(onThread instanceof Promise);
+    assert.deepEqual(await onThread, inline);
+
+    const lost = encoder.encode(batch, 0, 400);
+    assert.ok(lost instanceof Promise);
+    await threads.close();
+    assert.deepEqual(await lost, inline, "compressed again inline");
+    const afterClose = encoder.encode(batch, 0, 400);
+    assert.ok(afterClose instanceof Uint8Array, "a closed pool compresses inline");
+  });
+});
