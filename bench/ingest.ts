@@ -10,6 +10,8 @@
 //
 // Knobs: INGEST_REQUESTS (measured requests per run, default 5000);
 // INGEST_CPU_PROF=<dir> runs the telex children under --cpu-prof into it;
+// INGEST_COLD_REQUESTS (default 1000, 0 skips): the short run, the first requests of a fresh
+// process measured with no warm-up pass (issue 16: warm-up);
 // INGEST_VMAGENT=0 skips the vmagent comparison; INGEST_COMPRESS_THREADS sets telex's
 // compression threads (default: as telex serve's --compress-threads).
 import { spawn, type ChildProcess } from "node:child_process";
@@ -28,6 +30,7 @@ const PROJECTS = 100;
 const SERIES_PER_PROJECT = 100;
 const SERIES_PER_REQUEST = 1000;
 const REQUESTS = Number(process.env.INGEST_REQUESTS ?? 5000);
+const COLD_REQUESTS = Number(process.env.INGEST_COLD_REQUESTS ?? 1000);
 const CONCURRENCY = 4;
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -198,22 +201,33 @@ interface Measurement {
   readonly fanOut: number | undefined;
 }
 
-async function measureCandidate(candidate: Candidate, bodies: readonly Buffer[]): Promise<Measurement> {
+/**
+ * Steady: after a warm-up pass (every series seen once), `requests` requests. Cold: the first
+ * `requests` requests of the fresh process, what a short run or a restart costs.
+ */
+async function measureCandidate(
+  candidate: Candidate,
+  bodies: readonly Buffer[],
+  requests: number,
+  cold = false,
+): Promise<Measurement> {
   const receiver = await nullReceiver();
   const started = await candidate.start(receiver.url);
   const { url, child } = started;
   const pid = child.pid ?? 0;
   try {
-    await push(url, bodies, bodies.length); // warm-up: every series seen once
-    await settle(receiver);
+    if (!cold) {
+      await push(url, bodies, bodies.length);
+      await settle(receiver);
+    }
     const requestsBefore = receiver.requests;
     const cpuBefore = cpuSeconds(pid);
     const pushStarted = performance.now();
-    await push(url, bodies, REQUESTS);
+    await push(url, bodies, requests);
     const seconds = (performance.now() - pushStarted) / 1000;
     await settle(receiver);
     const cpu = cpuSeconds(pid) - cpuBefore;
-    const samples = REQUESTS * SERIES_PER_REQUEST;
+    const samples = requests * SERIES_PER_REQUEST;
     child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));
     const counters = /routed (\d+) received (\d+)/.exec(started.output?.() ?? "");
@@ -251,7 +265,7 @@ export async function runIngestBench(): Promise<void> {
   if (vmagentInstalled) candidates.push(vmagent(true), vmagent(false));
   const results: Measurement[] = [];
   for (const candidate of candidates) {
-    const result = await measureCandidate(candidate, bodies);
+    const result = await measureCandidate(candidate, bodies, REQUESTS);
     results.push(result);
     console.log(
       `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million  (${result.requestsOut} requests out${result.fanOut === undefined ? "" : `, ${result.fanOut.toPrecision(3)} samples sent per sample in`})`,
@@ -279,6 +293,22 @@ export async function runIngestBench(): Promise<void> {
       : [forwarding, "forwarding everything"];
     console.log(
       `  ${result.name}: ${(result.cpuPerMillion / reference.cpuPerMillion).toFixed(2)}× the CPU per input sample of vmagent ${what}`,
+    );
+  }
+  if (COLD_REQUESTS > 0) await runColdRuns(bodies, vmagentInstalled);
+}
+
+/** The short run: each candidate's first COLD_REQUESTS requests from a fresh process, next to its steady cost. */
+async function runColdRuns(bodies: readonly Buffer[], withVmagent: boolean): Promise<void> {
+  console.log(
+    `  short run: the first ${(COLD_REQUESTS * SERIES_PER_REQUEST) / 1e6} M samples of a fresh process, no warm-up pass`,
+  );
+  const candidates = [telex(true, "memory"), telex(false, "memory")];
+  if (withVmagent) candidates.push(vmagent(true), vmagent(false));
+  for (const candidate of candidates) {
+    const result = await measureCandidate(candidate, bodies, COLD_REQUESTS, true);
+    console.log(
+      `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million (cold)`,
     );
   }
 }
