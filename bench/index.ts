@@ -15,6 +15,7 @@ import { runMetricsqlBench } from "./metricsql.js";
 import { runObservabilityBench } from "./observability.js";
 import { runPullBench } from "./pull.js";
 import { remoteWriteSuite } from "./remotewrite.js";
+import { runRestBench } from "./rest.js";
 
 interface Suite {
   readonly title: string;
@@ -33,6 +34,7 @@ const suites: Suite[] = [
   { title: "loss", run: runLossBench },
   { title: "buffer", run: runBufferBench },
   { title: "backlog", run: runBacklogBench },
+  { title: "rest", run: runRestBench },
   { title: "fleet", run: runFleetBench },
   { title: "self-metrics scrape", run: runMetricsBench },
   { title: "observability cost", run: runObservabilityBench },

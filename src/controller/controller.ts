@@ -12,7 +12,7 @@ import {
 } from "../util/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { Histogram } from "../metrics/histogram.js";
-import { Informer, type KubeClient, type KubeObject } from "../kube/index.js";
+import { Informer, stripManagedFields, type KubeClient, type KubeObject } from "../kube/index.js";
 import type { ControlPlaneLayout } from "./layout.js";
 import {
   FINALIZER,
@@ -91,6 +91,9 @@ export class Controller {
       client: options.client,
       path: options.layout.collectionPath(POLICIES),
       keyOf,
+      // The controller writes with merge patches: the cache needs neither managers' field trees
+      // nor the last-applied manifest (at 10,000 policies, most of what it held).
+      transform: stripManagedFields,
       clock: this.clock,
       logger: this.logger,
       handlers: {

@@ -25,6 +25,8 @@ export {
   type InformerOptions,
   type KubeObject,
   type ObjectMeta,
+  LAST_APPLIED_ANNOTATION,
+  stripManagedFields,
 } from "./informer.js";
 export { PLATFORM_NAMESPACE, microTime, type Lease, type LeaseSpec } from "./lease.js";
 export type { ConfigMap } from "./configmap.js";

@@ -41,7 +41,41 @@ export interface InformerOptions<T extends KubeObject> {
   /** Server-side watch timeout; the watch is then resumed. Default 300 s. */
   readonly watchTimeoutSeconds?: number;
   readonly maxBackoffMs?: number;
+  /**
+   * Applied to every object before it is cached and handed to the handlers
+   * (client-go's TransformFunc), e.g. stripManagedFields: what the cache keeps
+   * of 10,000 objects is what the process keeps at rest.
+   */
+  readonly transform?: (object: T) => T;
 }
+
+/**
+ * An object without metadata.managedFields and kubectl's last-applied
+ * annotation: neither is read by a controller that writes with merge patches,
+ * and together they were most of what a cached ExportPolicy takes (the field
+ * trees of two managers, and the applied manifest again as a string).
+ */
+export function stripManagedFields<T extends KubeObject>(object: T): T {
+  const metadata = object.metadata as ObjectMeta & { readonly managedFields?: unknown };
+  const withoutApplied = withoutLastApplied(metadata.annotations);
+  if (metadata.managedFields === undefined && withoutApplied === undefined) return object;
+  const { managedFields: _managed, ...rest } = metadata;
+  return {
+    ...object,
+    metadata: withoutApplied === undefined ? rest : { ...rest, annotations: withoutApplied },
+  };
+}
+
+/** The annotations without kubectl's last-applied one; undefined when they have none. */
+function withoutLastApplied(
+  annotations: Readonly<Record<string, string>> | undefined,
+): Record<string, string> | undefined {
+  if (annotations === undefined || !Object.hasOwn(annotations, LAST_APPLIED_ANNOTATION)) return undefined;
+  const { [LAST_APPLIED_ANNOTATION]: _applied, ...others } = annotations;
+  return others;
+}
+
+export const LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration";
 
 /** A list/watch that is failing: the last error, and since when (the informer's Clock). */
 export interface InformerFailure {
@@ -157,7 +191,8 @@ export class Informer<T extends KubeObject> {
       signal: this.abort.signal,
     });
     const seen = new Set<string>();
-    for (const object of response.items ?? []) {
+    for (const listed of response.items ?? []) {
+      const object = this.options.transform?.(listed) ?? listed;
       const key = this.options.keyOf(object);
       seen.add(key);
       this.upsert(key, object);
@@ -193,10 +228,11 @@ export class Informer<T extends KubeObject> {
         const status = event.object as { code?: number; message?: string };
         throw new KubeApiError(status.code ?? 500, status, "WATCH", this.options.path);
       }
-      const object = event.object as T;
-      const version = object.metadata.resourceVersion;
+      const received = event.object as T;
+      const version = received.metadata.resourceVersion;
       if (version !== undefined) this.resourceVersion = version;
       if (event.type === "BOOKMARK") continue;
+      const object = this.options.transform?.(received) ?? received;
       const key = this.options.keyOf(object);
       if (event.type === "DELETED") {
         const previous = this.cache.get(key);

@@ -7,12 +7,20 @@
 
 const INITIAL_SLOTS = 64;
 
+/**
+ * What an empty queue or batch holds: one array for all of them (length 0, so
+ * nothing is ever written to it; growing replaces it). Three arrays of its own
+ * per queue and batch were ten typed arrays and their buffers per idle sink,
+ * 15 MB at 10,000 policies.
+ */
+const EMPTY: Float64Array<ArrayBuffer> = new Float64Array(0);
+
 /** Samples taken from a queue for one request; reused from request to request. */
 export class SampleBatch<S> {
   series: (S | undefined)[] = [];
-  values = new Float64Array(0);
-  timestamps = new Float64Array(0);
-  seqs = new Float64Array(0);
+  values = EMPTY;
+  timestamps = EMPTY;
+  seqs = EMPTY;
   length = 0;
 
   constructor(readonly capacity: number) {}
@@ -60,9 +68,9 @@ export class SampleBatch<S> {
   /** Empties the batch and gives its arrays back: it grows again from nothing when next used. */
   release(): void {
     this.series = [];
-    this.values = new Float64Array(0);
-    this.timestamps = new Float64Array(0);
-    this.seqs = new Float64Array(0);
+    this.values = EMPTY;
+    this.timestamps = EMPTY;
+    this.seqs = EMPTY;
     this.length = 0;
   }
 }
@@ -75,9 +83,9 @@ function grow(array: Float64Array, size: number): Float64Array<ArrayBuffer> {
 
 export class SampleQueue<S> {
   private series: (S | undefined)[] = [];
-  private values = new Float64Array(0);
-  private timestamps = new Float64Array(0);
-  private seqs = new Float64Array(0);
+  private values = EMPTY;
+  private timestamps = EMPTY;
+  private seqs = EMPTY;
   private head = 0;
   private size = 0;
 
@@ -194,9 +202,9 @@ export class SampleQueue<S> {
   release(): number {
     const count = this.size;
     this.series = [];
-    this.values = new Float64Array(0);
-    this.timestamps = new Float64Array(0);
-    this.seqs = new Float64Array(0);
+    this.values = EMPTY;
+    this.timestamps = EMPTY;
+    this.seqs = EMPTY;
     this.head = 0;
     this.size = 0;
     return count;
