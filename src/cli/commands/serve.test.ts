@@ -185,11 +185,7 @@ describe("telex serve refuses bad combinations of roles", () => {
     }
   });
 
-  it("--api-only's preview flags: a store (pull fleet) or the replicas' ingest token (push fleet), not both", async () => {
-    await refused(
-      ["--api-only", "--source-url", "http://127.0.0.1:8428", "--ingest-token-file", "token"],
-      /--ingest-token-file and --lease-namespace are for previews in a push fleet/,
-    );
+  it("--api-only's fleet flags: the pull settings need --source-url, the Lease namespace is a DNS label", async () => {
     await refused(
       ["--api-only", "--pull-mode", "federate"],
       /--pull-interval, --pull-lag and --pull-mode need --source-url/,
