@@ -9,6 +9,9 @@
 //   killed owner is a clear 503 while its Lease is live, then the survivor's
 //   answer. A replica that never answers costs the timeout, and reads beyond
 //   the API's bound are 429s, never 500s.
+// - Handover: a policy whose owner changes as a replica joins still runs on
+//   its old owner, draining a backlog its down sink holds: the new owner's
+//   counters are served, and a note names the old owner and its backlog.
 // - Pull: a replica reading a real VictoriaMetrics, its forward-only
 //   listener answering; the down sink shows through the API server too.
 import assert from "node:assert/strict";
@@ -35,6 +38,7 @@ import {
 import { DELIVERY_PATH } from "../exporter/ingest/server.js";
 import { microTime } from "../kube/index.js";
 import { INGEST_URL_ANNOTATION, REPLICA_LABEL } from "./membership.js";
+import { rendezvousOwner } from "./rendezvous.js";
 
 process.env["TELEX_CONFIG"] = join(tmpdir(), "telex-test-no-config.yaml");
 
@@ -417,6 +421,123 @@ describe(
     });
   },
 );
+
+describe("the delivery subresource through telex serve --api-only, a push handover", () => {
+  let dir = "";
+  let api: TelexServe;
+  const replicas: TelexServe[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "telex-fleet-delivery-handover-"));
+    await writeTokens(dir);
+    api = await apiOnly(dir);
+    replicas.push(await startTelexServe(replicaArgs(api, dir, "replica-a")));
+  });
+
+  after(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+    await api.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("serves the new owner's counters and says the old one still drains its backlog", async () => {
+    const control = `${api.url}/apis/resourcemanager.miloapis.com/v1alpha1/projects/alpha/control-plane`;
+    // A policy replica-b will own once it joins (each uid does with ½; the API makes the uids).
+    let name = "";
+    for (let k = 0; k < 16 && name === ""; k++) {
+      const created = await apiRequest(control, "POST", POLICIES, {
+        token: ALPHA_TOKEN,
+        body: policyManifest({
+          name: `mover-${k}`,
+          sources: { m: METRIC },
+          sinks: [
+            {
+              name: "dead",
+              endpoint: DEAD_ENDPOINT,
+              sources: ["m"],
+              batch: { timeout: "200ms" },
+              retry: { maxAttempts: 1, backoffDuration: "100ms" },
+            },
+          ],
+        }),
+      });
+      assert.equal(created.status, 201, created.text);
+      const uid = String((created.json()["metadata"] as Json)["uid"]);
+      if (rendezvousOwner(uid, ["replica-a", "replica-b"]) === "replica-b") name = `mover-${k}`;
+    }
+    assert.notEqual(name, "", "a policy replica-b will own");
+    const read = () => apiRequest(control, "GET", `${POLICIES}/${name}/delivery`, { token: ALPHA_TOKEN });
+    const a = replicas[0];
+    assert.ok(a !== undefined);
+    await eventuallyValue(
+      async () => (await read()).json(),
+      (b) => b["replica"] === "replica-a",
+      "the policy running on replica-a alone",
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    // A backlog on replica-a: the sink is down and keeps what it got.
+    const now = Date.now();
+    await eventuallyValue(
+      () =>
+        pushSeries(
+          `${a.ingestUrl ?? ""}/api/v1/write`,
+          [1, 2, 3].map((id) => ({
+            labels: [
+              { name: "__name__", value: METRIC },
+              { name: "id", value: String(id) },
+              { name: TENANT_LABEL, value: "alpha" },
+            ],
+            samples: [{ value: id, timestampMs: now }],
+          })),
+          { Authorization: `Bearer ${INGEST_TOKEN}` },
+        ),
+      (r) => r.status === 204,
+      "the push accepted",
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    await eventuallyValue(
+      async () => (await read()).json(),
+      (b) => {
+        const dead = (b["sinks"] as Json[] | undefined)?.find((s) => s["name"] === "dead");
+        return dead !== undefined && dead["down"] !== undefined && dead["samplesBuffered"] === 3;
+      },
+      "3 samples held by the down sink on replica-a",
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+
+    replicas.push(await startTelexServe(replicaArgs(api, dir, "replica-b")));
+    const statuses = new Set<number>();
+    const handedOver = await eventuallyValue(
+      async () => {
+        const response = await read();
+        statuses.add(response.status);
+        return response;
+      },
+      (r) => r.status === 200 && r.json()["replica"] === "replica-b",
+      "the new owner's counters",
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    for (const status of statuses) assert.ok(status === 200 || status === 503, `status ${status}`);
+    assert.match(
+      String(handedOver.json()["message"]),
+      /the policy is being handed over: replica replica-a also runs it \(draining\) and holds 3 buffered samples of it; the counters shown are replica replica-b's, which owns it now/,
+    );
+    const described = await runCli([
+      "describe",
+      "exportpolicy",
+      name,
+      "--server",
+      api.url,
+      "--project",
+      "alpha",
+      "--token",
+      ALPHA_TOKEN,
+    ]);
+    assert.equal(described.code, 0, described.stderr);
+    assert.match(described.stdout, /^Running on: {3}replica replica-b$/m);
+    assert.match(described.stdout, /^Delivery note: the policy is being handed over: replica replica-a/m);
+  });
+});
 
 describe(
   "the delivery subresource through telex serve --api-only, a pull fleet",

@@ -47,9 +47,18 @@ export class ReplicaDelivery {
   /** The policy's report; undefined when no pipelines run for it here. */
   report(uid: string): PolicyDelivery | undefined {
     const health = this.exporter.health(uid);
-    return health === undefined
-      ? undefined
-      : deliveryReport(health, (sink) => this.history.rates(sinkHistoryKey(uid, sink)));
+    return health === undefined ? undefined : this.reportOf(uid, health);
+  }
+
+  /** In a fleet, a policy handed over to another replica: the report of the sinks still delivering its backlog here. */
+  drainingReport(uid: string): PolicyDelivery | undefined {
+    const health = this.exporter.drainingHealth(uid);
+    return health === undefined ? undefined : this.reportOf(uid, health);
+  }
+
+  private reportOf(uid: string, health: PolicyHealth): PolicyDelivery {
+    // Draining sinks are not in runningSinks(): they have no history, and say so by its absence.
+    return deliveryReport(health, (sink) => this.history.rates(sinkHistoryKey(uid, sink)));
   }
 }
 

@@ -241,12 +241,15 @@ export async function startReplica(
     fleet === undefined || !answersApi
       ? undefined
       : (uid: string): { readonly found: boolean; readonly answer: unknown } => {
-          const report = reports.report(uid);
           const replica = fleet.membership.identity;
+          const running = reports.report(uid);
+          // Handed over (push mode): the sinks still delivering this replica's backlog of the policy.
+          const report = running ?? reports.drainingReport(uid);
           if (report === undefined) return { found: false, answer: { replica, running: false } };
           const answer: ReplicaDeliveryAnswer = {
             replica,
-            draining: ownership !== undefined && !ownership.owns(uid),
+            // Still running a policy it no longer owns (until it reconciles), or only draining its backlog.
+            draining: running === undefined || (ownership !== undefined && !ownership.owns(uid)),
             delivery: report,
           };
           return { found: true, answer };
