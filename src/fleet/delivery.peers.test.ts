@@ -633,5 +633,34 @@ describe(
       });
       assert.equal(anonymous.status, 401);
     });
+
+    it("a replica whose listener is open on a non-loopback address answers no delivery reports", async () => {
+      const open = await startTelexServe([
+        "--join",
+        api.url,
+        "--token-file",
+        join(dir, "replica.token"),
+        "--replica-name",
+        "open",
+        "--data-dir",
+        join(dir, "open"),
+        "--source-url",
+        source.url,
+        "--ingest-listen",
+        "0.0.0.0:0",
+        "--ingest-allow-unauthenticated",
+      ]);
+      try {
+        const forward = FORWARD_LINE.exec(open.output())?.[1];
+        assert.ok(forward, "the replica printed its forward listener");
+        const url = new URL(`${DELIVERY_PATH}?uid=x`, forward);
+        url.hostname = "127.0.0.1";
+        const answer = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+        assert.equal(answer.status, 404);
+        assert.match(await answer.text(), /^no such endpoint/);
+      } finally {
+        await open.stop();
+      }
+    });
   },
 );
