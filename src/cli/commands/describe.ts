@@ -194,7 +194,7 @@ export function describePolicy(
   return `${lines.join("\n")}\n`;
 }
 
-/** 404: the server has no such subresource (a Kubernetes cluster, or the API without an exporter). */
+/** 404: the server has no such subresource (a Kubernetes cluster); 503 or 429: a fleet cannot tell now. */
 async function readDelivery(connection: Connection, name: string): Promise<DeliveryView> {
   try {
     return {
