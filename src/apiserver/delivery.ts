@@ -13,11 +13,18 @@
 // stored, nothing is watched, and a server without an exporter (the API
 // alone, or a Kubernetes cluster) simply does not serve it.
 //
-// The API server knows nothing of the exporter: whoever runs both passes a
-// DeliveryProvider that reads the counters by the policy's uid.
+// The API server knows nothing of the exporter: whoever runs it passes a
+// DeliveryProvider that reads the counters by the policy's uid — in the
+// same process (all in one), or, for `--api-only` in a fleet, by asking the
+// replica running the policy (src/fleet/delivery.ts). A provider that cannot
+// tell throws DeliveryUnavailableError: a 503 with its reason. Asking a fleet
+// holds a request to each replica for up to seconds, so reads are bounded:
+// MAX_DELIVERY_READS at once in all, MAX_DELIVERY_READS_PER_PROJECT per
+// project (the status page reads every open policy every 5 s), 429 beyond.
 import type { JsonObject } from "../store/index.js";
 import { timestamp } from "./clock.js";
 import type { RequestContext } from "./context.js";
+import type { ServerContext } from "./context.js";
 import { sendJson } from "./http-io.js";
 import { metadataOf } from "./metadata.js";
 import { apiVersionOf, exportPolicies, type ResourceType } from "./resources.js";
@@ -88,10 +95,59 @@ export interface PolicyDelivery {
   readonly generation: number;
   readonly sinks: readonly SinkDelivery[];
   readonly sources: readonly SourceDelivery[];
+  /** In a fleet: the replica that runs the policy and reported the counters. */
+  readonly replica?: string;
+  /** What a reader should know about the figures (a handover in progress), served as `message`. */
+  readonly notes?: readonly string[];
 }
 
-/** Reads a policy's live counters; undefined when no pipelines run for it. */
-export type DeliveryProvider = (policy: DeliveryPolicyRef) => PolicyDelivery | undefined;
+/** No report and why, e.g. a fleet where no replica runs the policy (notes served in `message`). */
+export interface NoDelivery {
+  readonly none: true;
+  readonly notes: readonly string[];
+}
+
+/**
+ * Reads a policy's live counters; undefined (or NoDelivery) when no pipelines
+ * run for it. Throws DeliveryUnavailableError when it cannot tell.
+ */
+export type DeliveryProvider = (
+  policy: DeliveryPolicyRef,
+) => PolicyDelivery | NoDelivery | undefined | Promise<PolicyDelivery | NoDelivery | undefined>;
+
+/** The counters cannot be read now (no replica of the fleet answers for the policy): a 503 with the reason. */
+export class DeliveryUnavailableError extends Error {
+  override readonly name = "DeliveryUnavailableError";
+}
+
+/** Delivery reads answered at once in all and per project (429 beyond; see the top of this file). */
+export const MAX_DELIVERY_READS = 32;
+export const MAX_DELIVERY_READS_PER_PROJECT = 16;
+const reading = new WeakMap<ServerContext, { total: number; perProject: Map<string, number> }>();
+
+function takeRead(server: ServerContext, project: string): () => void {
+  let counts = reading.get(server);
+  if (counts === undefined) {
+    counts = { total: 0, perProject: new Map() };
+    reading.set(server, counts);
+  }
+  const held = counts;
+  const mine = held.perProject.get(project) ?? 0;
+  if (mine >= MAX_DELIVERY_READS_PER_PROJECT || held.total >= MAX_DELIVERY_READS)
+    throw new ApiError(
+      "TooManyRequests",
+      `too many delivery reads are running${mine >= MAX_DELIVERY_READS_PER_PROJECT ? " in this project" : ""}; try again in a few seconds`,
+      { retryAfterSeconds: 2 },
+    );
+  held.total++;
+  held.perProject.set(project, mine + 1);
+  return () => {
+    held.total--;
+    const left = (held.perProject.get(project) ?? 1) - 1;
+    if (left <= 0) held.perProject.delete(project);
+    else held.perProject.set(project, left);
+  };
+}
 
 export const NO_PIPELINES_MESSAGE =
   "no delivery pipelines run for this policy: it is not reconciled yet, or its spec is invalid (see its conditions)";
@@ -162,27 +218,46 @@ function sinkJson(sink: SinkDelivery): JsonObject {
 }
 
 /** GET `…/exportpolicies/{name}/delivery`: 404 when the policy does not exist, else the counters. */
-export function handleDelivery(
+export async function handleDelivery(
   ctx: RequestContext,
   provider: DeliveryProvider,
   target: WriteTarget,
   name: string,
-): void {
+): Promise<void> {
   const found = ctx.server.registry.get(target, name);
   const meta = metadataOf(found.object);
   const namespace = target.namespace ?? "";
   const uid = meta.uid ?? "";
-  const report = provider({ project: target.project, namespace, name, uid });
+  const release = takeRead(ctx.server, target.project);
+  let report: PolicyDelivery | NoDelivery | undefined;
+  try {
+    report = await provider({ project: target.project, namespace, name, uid });
+  } catch (error: unknown) {
+    if (error instanceof DeliveryUnavailableError)
+      throw new ApiError("ServiceUnavailable", `cannot read the delivery counters: ${error.message}`, {
+        retryAfterSeconds: 5,
+      });
+    throw error;
+  } finally {
+    release();
+  }
+  const notes = report?.notes ?? [];
+  const message = (first: string | undefined) => {
+    const text = [...(first === undefined ? [] : [first]), ...notes].join("; ");
+    return text === "" ? {} : { message: text };
+  };
   const body: JsonObject = {
     kind: DELIVERY_KIND,
     apiVersion: apiVersionOf(target.resource),
     metadata: { name, namespace, uid },
     // When the counters were read, so clients compute ages against the server's clock.
     timestamp: timestamp(ctx.server.clock()),
-    ...(report === undefined
-      ? { sinks: [], sources: [], message: NO_PIPELINES_MESSAGE }
+    ...(report === undefined || "none" in report
+      ? { sinks: [], sources: [], ...message(NO_PIPELINES_MESSAGE) }
       : {
           observedGeneration: report.generation,
+          ...(report.replica === undefined ? {} : { replica: report.replica }),
+          ...message(undefined),
           sinks: report.sinks.map(sinkJson),
           sources: report.sources.map((s) => ({ name: s.name, samplesMatched: s.samplesMatched })),
         }),

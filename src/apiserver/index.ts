@@ -4,7 +4,13 @@ export { DEFAULT_API_LISTEN, isLoopback, parseListenAddress } from "./listen.js"
 export { ALL_PROJECTS, PLATFORM_NAMESPACE, PROJECTS_PREFIX, controlPlanePath } from "./paths.js";
 export { LEASE_GROUP } from "./lease.js";
 export { PROJECT_ANNOTATION } from "./render.js";
-export { DELIVERY_KIND, DELIVERY_SUBRESOURCE } from "./delivery.js";
+export {
+  DELIVERY_KIND,
+  DELIVERY_SUBRESOURCE,
+  DeliveryUnavailableError,
+  MAX_DELIVERY_READS,
+  MAX_DELIVERY_READS_PER_PROJECT,
+} from "./delivery.js";
 export { UI_PREFIX } from "./ui/ui.js";
 export { SINK_TEST_KIND, SINK_TEST_SUBRESOURCE } from "./sink-test.js";
 export {
@@ -20,6 +26,7 @@ export type {
   DeliveryPolicyRef,
   DeliveryRateHistory,
   DeliveryProvider,
+  NoDelivery,
   PolicyDelivery,
   SinkDelivery,
   SourceDelivery,

@@ -152,7 +152,12 @@ async function dispatch(
     throw new ApiError("NotFound", "the server could not find the requested resource");
   const target: Target = { resource, project: route.project, namespace: route.namespace };
   if (route.subresource === DELIVERY_SUBRESOURCE && hasDelivery(resource) && route.name !== undefined) {
-    serveDelivery({ ...base, format: negotiate(request.headers.accept).format }, verb, target, route.name);
+    await serveDelivery(
+      { ...base, format: negotiate(request.headers.accept).format },
+      verb,
+      target,
+      route.name,
+    );
     return;
   }
   if (
@@ -195,7 +200,7 @@ async function dispatch(
 }
 
 /** The read-only `delivery` subresource: get only, per project and namespace. */
-function serveDelivery(ctx: RequestContext, verb: string, target: Target, name: string): void {
+async function serveDelivery(ctx: RequestContext, verb: string, target: Target, name: string): Promise<void> {
   const provider = ctx.server.delivery;
   if (provider === undefined) throw deliveryNotServed();
   if (verb !== "get")
@@ -208,7 +213,7 @@ function serveDelivery(ctx: RequestContext, verb: string, target: Target, name: 
   if (target.namespace === undefined)
     throw new ApiError("NotFound", "the server could not find the requested resource");
   ctx.server.registry.ensureProject(target.project);
-  handleDelivery(ctx, provider, { ...target, project: target.project }, name);
+  await handleDelivery(ctx, provider, { ...target, project: target.project }, name);
 }
 
 /** The `sinktest` subresource: create only, per project and namespace (see sink-test.ts). */

@@ -456,6 +456,21 @@ export class Exporter {
     return { generation: running.plan.generation, sinks: running.sinks, sources: running.sources };
   }
 
+  /**
+   * A policy another replica runs now whose backlog this one still delivers
+   * (a fleet's handover): its draining sinks, no sources (it matches nothing
+   * here any more); undefined when none drains.
+   */
+  drainingHealth(uid: string): PolicyHealth | undefined {
+    const forwarded = this.forwarded.get(uid);
+    if (forwarded === undefined || forwarded.draining.size === 0) return undefined;
+    return {
+      generation: forwarded.plan.generation,
+      sinks: new Map([...forwarded.draining].map(([name, { sink }]) => [name, sink])),
+      sources: new Map(),
+    };
+  }
+
   /** Every sink of the policies this replica runs, with its policy's uid (for samplers that read them all). */
   *runningSinks(): Generator<readonly [uid: string, name: string, sink: RemoteWriteSink]> {
     for (const [uid, running] of this.policies) {

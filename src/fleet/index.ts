@@ -28,3 +28,10 @@ export {
   type FleetPreviewOptions,
 } from "./preview.js";
 export { FleetView, type LiveReplica } from "./view.js";
+export {
+  FLEET_DELIVERY_DEFAULTS,
+  FleetDeliveryError,
+  fleetDelivery,
+  parsePolicyDelivery,
+  type FleetDeliveryOptions,
+} from "./delivery.js";

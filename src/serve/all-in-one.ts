@@ -14,34 +14,11 @@ import { testSink } from "../exporter/sinktest/index.js";
 import { silentLogger, systemClock } from "../util/index.js";
 import { startEmbeddedApi } from "./api-server.js";
 import { Components } from "./components.js";
-import { DeliveryHistory, sinkHistoryKey, type SinkCounters } from "./delivery-history.js";
-import { deliveryReport } from "./delivery-report.js";
+import type { ReplicaDelivery } from "./delivery-report.js";
 import { denyListener, egressPolicy } from "./egress.js";
 import type { RunningServer, ServerOptions } from "./options.js";
 import { policyPreviewer } from "./preview.js";
 import { startReplica } from "./replica.js";
-
-/** Reads every sink's counters each interval; returns the stop. */
-function recordHistory(history: DeliveryHistory, exporter: Exporter): () => Promise<void> {
-  const timer = setInterval(() => {
-    history.record(Date.now(), sinkCounters(exporter));
-  }, history.intervalMs);
-  timer.unref();
-  return () => {
-    clearInterval(timer);
-    return Promise.resolve();
-  };
-}
-
-function* sinkCounters(exporter: Exporter): Generator<readonly [string, SinkCounters]> {
-  for (const [uid, name, sink] of exporter.runningSinks()) {
-    const { stats } = sink;
-    yield [
-      sinkHistoryKey(uid, name),
-      { samplesSent: stats.samplesSent, samplesDropped: stats.droppedTotal() },
-    ];
-  }
-}
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const components = new Components(options.logger ?? silentLogger);
@@ -50,20 +27,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const egress = egressPolicy(options, options.tokensFile !== undefined);
     const internalToken = randomBytes(32).toString("hex");
     // The exporter starts after the API (it needs the data directory the API creates).
-    const late: { exporter?: Exporter } = {};
-    const history = new DeliveryHistory(
-      options.deliveryHistoryIntervalMs === undefined
-        ? {}
-        : { intervalMs: options.deliveryHistoryIntervalMs },
-    );
+    const late: { exporter?: Exporter; delivery?: ReplicaDelivery } = {};
     const api = await startEmbeddedApi(options, {
       ...(options.tokensFile === undefined ? {} : { internalToken }),
-      delivery: ({ uid }) => {
-        const health = late.exporter?.health(uid);
-        return health === undefined
-          ? undefined
-          : deliveryReport(health, (sink) => history.rates(sinkHistoryKey(uid, sink)));
-      },
+      // The replica keeps its sinks' rate history (delivery-report.ts), as every replica of a fleet does.
+      delivery: ({ uid }) => late.delivery?.report(uid),
       // `telex test-sink`: from this process, through the sinks' egress policy and trust.
       sinkTest: (request) => testSink({ ...request, egress }),
       // `telex preview` and `apply --dry-run=server`: the policy's selectors on this exporter's series.
@@ -87,9 +55,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       components,
     );
     late.exporter = running.exporter;
+    late.delivery = running.delivery;
     // One process: the API listener's /readyz also says whether the exporter can do its work.
     api.addReadinessChecks(running.readiness);
-    components.add("delivery history", recordHistory(history, running.exporter));
     return { ...running, api };
   });
 }

@@ -1,8 +1,13 @@
 // `telex serve --api-only`: the resource API alone — every project's control
 // plane, the cross-project view and the platform plane where replicas hold
 // their Leases and ConfigMaps — for replicas that `--join` it. No exporter, controller,
-// ingest or pull: the ExportPolicy `delivery` subresource is not served
-// (404; the counters live in the replicas' /metrics).
+// ingest or pull.
+//
+// The ExportPolicy `delivery` subresource (`telex describe`, the /ui/ status
+// page) is read from the replica running the policy (src/fleet/delivery.ts):
+// every live replica, push or pull, is asked at DELIVERY_PATH on the listener
+// its Lease advertises, with --ingest-token-file's token; 503 when no replica
+// answers for the policy, 429 beyond MAX_DELIVERY_READS reads at once.
 //
 // `telex test-sink` (the `sinktest` subresource) and the endpoint warnings of
 // a create or update are served here, from this process, under its own egress
@@ -23,11 +28,23 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { DEFAULTS, type ExportPolicy } from "../api/index.js";
-import { ApiServerConfigError, PreviewUnavailableError, type PolicyPreviewer } from "../apiserver/index.js";
+import {
+  ApiServerConfigError,
+  DeliveryUnavailableError,
+  PreviewUnavailableError,
+  type DeliveryProvider,
+  type PolicyPreviewer,
+} from "../apiserver/index.js";
 import { endpointWarnings } from "../controller/endpoint-warnings.js";
 import { LEASES, platformPath } from "../controller/layout.js";
 import { testSink } from "../exporter/sinktest/index.js";
-import { FleetPreviewError, FleetView, previewFleet } from "../fleet/index.js";
+import {
+  FleetDeliveryError,
+  FleetPreviewError,
+  FleetView,
+  fleetDelivery,
+  previewFleet,
+} from "../fleet/index.js";
 import { KubeClient, PLATFORM_NAMESPACE } from "../kube/index.js";
 import { silentLogger, systemClock } from "../util/index.js";
 import { startEmbeddedApi } from "./api-server.js";
@@ -67,8 +84,23 @@ export async function startApiOnly(options: ApiOnlyOptions = {}): Promise<Runnin
               throw error;
             }
           };
+    const delivery: DeliveryProvider = async ({ uid }) => {
+      const view = late.view;
+      if (view === undefined) throw new DeliveryUnavailableError("the API server is still starting");
+      try {
+        return await fleetDelivery(uid, {
+          view,
+          ...(ingestToken === undefined ? {} : { token: ingestToken }),
+          ...(options.deliveryTimeoutMs === undefined ? {} : { timeoutMs: options.deliveryTimeoutMs }),
+        });
+      } catch (error: unknown) {
+        if (error instanceof FleetDeliveryError) throw new DeliveryUnavailableError(error.message);
+        throw error;
+      }
+    };
     const api = await startEmbeddedApi(options, {
       ...(options.tokensFile === undefined ? {} : { internalToken }),
+      delivery,
       sinkTest: (request) => testSink({ ...request, egress }),
       preview,
       // Called with the admitted object only: validation has made it an ExportPolicy.
@@ -76,25 +108,24 @@ export async function startApiOnly(options: ApiOnlyOptions = {}): Promise<Runnin
     });
     components.add("api", () => api.stop());
     await denyListener(egress, api.host, api.port, "Telex's API listener");
-    if (pull === undefined) {
-      const client = new KubeClient({
-        server: api.url,
-        tls: {
-          rejectUnauthorized: true,
-          ...(options.tls === undefined ? {} : { ca: readFileSync(options.tls.certFile, "utf8") }),
-        },
-        authorization: () => (options.tokensFile === undefined ? undefined : `Bearer ${internalToken}`),
-      });
-      components.add("api client", () => client.close());
-      const view = new FleetView({
-        client,
-        leasesPath: platformPath(LEASES, options.leaseNamespace ?? PLATFORM_NAMESPACE),
-        logger,
-      });
-      components.add("fleet view", () => view.stop());
-      await view.start();
-      late.view = view;
-    }
+    // Push and pull fleets alike: previews (push) and delivery reports (both) ask the replicas.
+    const client = new KubeClient({
+      server: api.url,
+      tls: {
+        rejectUnauthorized: true,
+        ...(options.tls === undefined ? {} : { ca: readFileSync(options.tls.certFile, "utf8") }),
+      },
+      authorization: () => (options.tokensFile === undefined ? undefined : `Bearer ${internalToken}`),
+    });
+    components.add("api client", () => client.close());
+    const view = new FleetView({
+      client,
+      leasesPath: platformPath(LEASES, options.leaseNamespace ?? PLATFORM_NAMESPACE),
+      logger,
+    });
+    components.add("fleet view", () => view.stop());
+    await view.start();
+    late.view = view;
     return { api, stop: () => components.stop() };
   });
 }

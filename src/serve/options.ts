@@ -8,6 +8,7 @@ import type { Exporter } from "../exporter/exporter.js";
 import type { IngestServer } from "../exporter/ingest/server.js";
 import type { HealthCheck } from "../metrics/health.js";
 import type { Logger } from "../util/index.js";
+import type { ReplicaDelivery } from "./delivery-report.js";
 
 export const DEFAULT_DATA_DIR = "./.telex";
 /** Where agents remote-write by default: Thanos Receive's well-known port, on loopback. */
@@ -80,6 +81,11 @@ export interface ExporterRunOptions {
    * 0 turns them off.
    */
   readonly selfMetricsIntervalMs?: number;
+  /**
+   * How often each sink's rate is recorded for the status page's chart
+   * (default 15 s; src/serve/delivery-history.ts). Not a flag: tests shorten it.
+   */
+  readonly deliveryHistoryIntervalMs?: number;
   /** CIDRs sinks may reach although a default denies them (--endpoint-allow; see src/exporter/egress). */
   readonly endpointAllow?: readonly string[];
   /** CIDRs sinks may never reach (--endpoint-deny). */
@@ -105,11 +111,6 @@ export interface ApiRunOptions {
    */
   readonly endpointAllow?: readonly string[];
   readonly endpointDeny?: readonly string[];
-  /**
-   * How often each sink's rate is recorded for the status page's chart
-   * (default 15 s; src/serve/delivery-history.ts). Not a flag: tests shorten it.
-   */
-  readonly deliveryHistoryIntervalMs?: number;
   readonly logger?: Logger;
 }
 
@@ -125,6 +126,8 @@ export interface ApiOnlyOptions extends ApiRunOptions {
   readonly leaseNamespace?: string;
   /** How long a replica has to answer a preview (default FLEET_PREVIEW_DEFAULTS.timeoutMs). Not a flag. */
   readonly previewTimeoutMs?: number;
+  /** How long a replica has to answer a delivery read (default FLEET_DELIVERY_DEFAULTS.timeoutMs). Not a flag. */
+  readonly deliveryTimeoutMs?: number;
 }
 
 /** `telex serve`: everything in one process. */
@@ -176,6 +179,8 @@ export interface RunningExporter {
   readonly metricsUrl: string | undefined;
   /** Prometheus exposition of every component's metrics. */
   metrics(): string;
+  /** The delivery reports of the policies it runs, with their sinks' rate history (the `delivery` subresource). */
+  readonly delivery: ReplicaDelivery;
   /** What the replica's /readyz checks (readiness.ts). */
   readonly readiness: readonly HealthCheck[];
   /** Stops every component, the most downstream first; idempotent. */

@@ -18,7 +18,12 @@ import { DurableLog, writeBufferMetrics } from "../exporter/buffer/index.js";
 import type { EgressPolicy } from "../exporter/egress/index.js";
 import { Exporter } from "../exporter/exporter.js";
 import { SELF_METRICS_DEFAULTS } from "../exporter/self-metrics.js";
-import { startIngestServer, type IngestServer, type RequestProcessor } from "../exporter/ingest/server.js";
+import {
+  startIngestServer,
+  type IngestServer,
+  type IngestServerOptions,
+  type RequestProcessor,
+} from "../exporter/ingest/server.js";
 import { FileCursorStore, PullSource, type CursorStore } from "../exporter/pull/index.js";
 import { ApiCursorStore, Forwarder, Handover, Membership, Ownership } from "../fleet/index.js";
 import {
@@ -37,6 +42,7 @@ import { HealthEndpoints } from "../metrics/health.js";
 import { writeBuildInfo, writeProcessMetrics } from "../metrics/process.js";
 import type { Components } from "./components.js";
 import { startMetricsServer } from "./metrics-server.js";
+import { ReplicaDelivery, type ReplicaDeliveryAnswer } from "./delivery-report.js";
 import { replicaPreviewHandler } from "./preview.js";
 import { replicaReadiness, writeReadiness } from "./readiness.js";
 import { denyListener, denyPeer, portOf } from "./egress.js";
@@ -220,6 +226,34 @@ export async function startReplica(
   components.add("controller", () => controller.stop());
   await controller.start();
   startSelfMetrics(exporter, options.selfMetricsIntervalMs ?? SELF_METRICS_DEFAULTS.intervalMs, components);
+  // Every replica keeps its sinks' rate history: its API (all in one) or the fleet's API server asks it.
+  const reports = new ReplicaDelivery(exporter, options.deliveryHistoryIntervalMs);
+  reports.start();
+  components.add("delivery history", () => reports.stop());
+  // In a fleet the API server asks the replicas for a policy's delivery report (src/fleet/delivery.ts)
+  // and its preview (src/fleet/preview.ts): only with the ingest token, or on loopback — open ingest
+  // elsewhere lets anyone push series, and must not let anyone read them.
+  const answersApi =
+    fleet !== undefined &&
+    (ingestToken !== undefined ||
+      isLoopback(parseListenAddress(options.ingestListen ?? DEFAULT_INGEST_LISTEN).host));
+  const deliveryHandler =
+    fleet === undefined || !answersApi
+      ? undefined
+      : (uid: string): { readonly found: boolean; readonly answer: unknown } => {
+          const replica = fleet.membership.identity;
+          const running = reports.report(uid);
+          // Handed over (push mode): the sinks still delivering this replica's backlog of the policy.
+          const report = running ?? reports.drainingReport(uid);
+          if (report === undefined) return { found: false, answer: { replica, running: false } };
+          const answer: ReplicaDeliveryAnswer = {
+            replica,
+            // Still running a policy it no longer owns (until it reconciles), or only draining its backlog.
+            draining: running === undefined || (ownership !== undefined && !ownership.owns(uid)),
+            delivery: report,
+          };
+          return { found: true, answer };
+        };
 
   // Both listeners answer the same checks.
   const readiness = replicaReadiness({ controller, log, membership: fleet?.membership, pull });
@@ -260,15 +294,8 @@ export async function startReplica(
         token: ingestToken,
         acceptForwarded: forwarder !== undefined,
         forwardOnly: false,
-        // In a fleet the API server asks every replica for its part of a preview (src/fleet/preview.ts):
-        // only with the ingest token, or on loopback — open ingest elsewhere lets anyone push series,
-        // and must not let anyone read them.
-        preview:
-          fleet !== undefined &&
-          (ingestToken !== undefined ||
-            isLoopback(parseListenAddress(options.ingestListen ?? DEFAULT_INGEST_LISTEN).host))
-            ? replicaPreviewHandler(tenantLabel, exporter, systemClock)
-            : undefined,
+        preview: answersApi ? replicaPreviewHandler(tenantLabel, exporter, systemClock) : undefined,
+        delivery: deliveryHandler,
       },
       exporter.ingest,
       metricsParts,
@@ -292,7 +319,14 @@ export async function startReplica(
     // The replicas running this project's selecting policies are found on their Leases, as in push
     // mode; the listener takes nothing else (no pushes: the platform's series come from the store).
     ingest = await startIngest(
-      { ...options, token: ingestToken, acceptForwarded: true, forwardOnly: true, preview: undefined },
+      {
+        ...options,
+        token: ingestToken,
+        acceptForwarded: true,
+        forwardOnly: true,
+        preview: undefined,
+        delivery: deliveryHandler,
+      },
       exporter.selfMetricsIntake,
       metricsParts,
       health,
@@ -319,6 +353,7 @@ export async function startReplica(
     forwardUrl,
     metricsUrl,
     metrics,
+    delivery: reports,
     readiness,
     stop: () => components.stop(),
   };
@@ -377,6 +412,7 @@ async function startIngest(
     readonly acceptForwarded: boolean;
     readonly forwardOnly: boolean;
     readonly preview: ((request: unknown) => Promise<unknown>) | undefined;
+    readonly delivery: IngestServerOptions["delivery"];
   },
   processor: RequestProcessor,
   metrics: () => Exposition,
@@ -395,6 +431,7 @@ async function startIngest(
     acceptForwarded: options.acceptForwarded,
     forwardOnly: options.forwardOnly,
     ...(options.preview === undefined ? {} : { preview: options.preview }),
+    ...(options.delivery === undefined ? {} : { delivery: options.delivery }),
     logger,
     metrics,
     health,

@@ -16,12 +16,15 @@ import { PROJECTS_PREFIX } from "../paths.js";
 export const UI_POLL_MS = 5000;
 /** Events shown, newest first. */
 export const UI_EVENTS_SHOWN = 20;
+/** Delivery reads the page sends at once: well under the server's per-project bound (MAX_DELIVERY_READS_PER_PROJECT). */
+export const UI_DELIVERY_READS_AT_ONCE = 6;
 
 export const UI_SCRIPT = `"use strict";
 (function () {
   var PROJECTS = ${JSON.stringify(PROJECTS_PREFIX)};
   var POLL_MS = ${UI_POLL_MS};
   var EVENTS_SHOWN = ${UI_EVENTS_SHOWN};
+  var DELIVERY_READS_AT_ONCE = ${UI_DELIVERY_READS_AT_ONCE};
   var POLICIES = "/apis/telemetry.miloapis.com/v1alpha1";
   var PROJECT_ANNOTATION = "telex.miloapis.com/project";
   var REVIEW = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
@@ -356,14 +359,20 @@ export const UI_SCRIPT = `"use strict";
 
     var poll = async function () {
       var names = Array.from(policies.values()).map(function (p) { return p.metadata; });
-      var read = await Promise.all(names.map(function (m) {
+      var readOne = function (m) {
         var path = base + POLICIES + "/namespaces/" + encodeURIComponent(m.namespace) + "/exportpolicies/" +
           encodeURIComponent(m.name) + "/delivery";
         return getJson(path, signal).then(function (r) { return [m, r]; }, function (failure) {
-          if (failure instanceof ApiFailure && failure.status === 404) return [m, { unavailable: failure.message }];
+          // Not served (404), no replica answers for it (503), the server busy (429): a note, and the next poll.
+          if (failure instanceof ApiFailure && [404, 429, 503].indexOf(failure.status) >= 0)
+            return [m, { unavailable: failure.message }];
           throw failure;
         });
-      }));
+      };
+      // A few at a time: each read may ask every replica of a fleet, and the server bounds reads per project.
+      var read = [];
+      for (var start = 0; start < names.length; start += DELIVERY_READS_AT_ONCE)
+        read = read.concat(await Promise.all(names.slice(start, start + DELIVERY_READS_AT_ONCE).map(readOne)));
       reports.clear();
       read.forEach(function (entry) { reports.set(entry[0].namespace + "/" + entry[0].name, entry[1]); });
       var body = await getJson(base + "/api/v1/events", signal);

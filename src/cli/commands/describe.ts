@@ -133,6 +133,18 @@ function deliveryLines(sinkName: unknown, delivery: DeliveryView, nowMs: number)
   return lines;
 }
 
+/** In a fleet: which replica reported the counters, and a handover in progress. */
+function fleetLines(delivery: DeliveryView): string[] {
+  if ("unavailable" in delivery) return [];
+  const replica = delivery.report["replica"];
+  if (typeof replica !== "string") return [];
+  const message = delivery.report["message"];
+  return [
+    `Running on:   replica ${replica}`,
+    ...(typeof message === "string" && message !== "" ? [`Delivery note: ${message}`] : []),
+  ];
+}
+
 export function describePolicy(
   policy: Json,
   events: readonly Json[],
@@ -149,6 +161,7 @@ export function describePolicy(
     `Project:      ${project}`,
     `Generation:   ${text(metadata["generation"], "")}`,
     `Created:      ${text(metadata["creationTimestamp"], "")}`,
+    ...fleetLines(delivery),
     "Sources:",
     ...list(spec["sources"]).map((s) => `  ${text(s["name"])}: ${text(record(s["metrics"])["metricsql"])}`),
     "Sinks:",
@@ -181,7 +194,7 @@ export function describePolicy(
   return `${lines.join("\n")}\n`;
 }
 
-/** 404: the server has no such subresource (a Kubernetes cluster, or the API without an exporter). */
+/** 404: the server has no such subresource (a Kubernetes cluster); 503 or 429: a fleet cannot tell now. */
 async function readDelivery(connection: Connection, name: string): Promise<DeliveryView> {
   try {
     return {
@@ -193,6 +206,10 @@ async function readDelivery(connection: Connection, name: string): Promise<Deliv
   } catch (error: unknown) {
     if (error instanceof KubeApiError && error.statusCode === 404) {
       return { unavailable: "not reported by this server" };
+    }
+    // A fleet's API server: no replica answered for the policy (503), or too many reads at once (429).
+    if (error instanceof KubeApiError && (error.statusCode === 503 || error.statusCode === 429)) {
+      return { unavailable: `unavailable now (${error.statusCode}): ${error.status.message ?? ""}` };
     }
     // A cluster's RBAC may grant the policy but not its subresources.
     if (error instanceof KubeApiError && error.statusCode === 403) {

@@ -93,12 +93,12 @@ API flags (all in one, --api-only):
   --tls-key-file FILE     PEM private key of the certificate
   --endpoint-allow, --endpoint-deny  with --api-only: the egress policy telex test-sink and the
                           endpoint warnings follow (give it the replicas'; see Replica flags)
-  With --api-only, where telex preview finds the fleet's series:
+  With --api-only, how it reaches the fleet (telex preview, the delivery counters):
   --source-url URL, --pull-mode MODE, --pull-interval D, --tenant-label NAME
                           a pull fleet: the replicas' store and settings; previews read it
-  --ingest-token-file FILE  a push fleet (no --source-url): the replicas' ingest token, sent
-                          when asking each live replica for the series ingested through it
-  --lease-namespace NS    a push fleet: where the replicas hold their Leases (default telex-system)
+  --ingest-token-file FILE  the replicas' ingest token, sent when asking each live replica for
+                          the series ingested through it (push) or a policy's delivery counters
+  --lease-namespace NS    where the replicas hold their Leases (default telex-system)
 ${quotaFlagsHelp()}
 Replica flags (all in one, --join, --kubeconfig, --in-cluster):
   --ingest-listen HOST:PORT  the Remote Write ingest endpoint and /metrics (default ${DEFAULT_INGEST_LISTEN});
@@ -488,7 +488,10 @@ async function runAllInOne(
   return stopOnSignal(server, stop, api.logger);
 }
 
-/** --api-only: where `telex preview` finds the fleet's series (src/serve/api-only.ts). */
+/**
+ * --api-only: where `telex preview` finds the fleet's series, and how the replicas are asked for
+ * previews (push) and delivery reports (push and pull) (src/serve/api-only.ts).
+ */
 function apiOnlyPreviewOptions(values: ServeValues): ApiOnlyOptions {
   const pull = pullOptions(values);
   const namespace = values["lease-namespace"];
@@ -497,10 +500,6 @@ function apiOnlyPreviewOptions(values: ServeValues): ApiOnlyOptions {
     if (problems.length > 0)
       throw new UsageError(`--lease-namespace ${JSON.stringify(namespace)}: ${problems.join("; ")}`);
   }
-  if (pull !== undefined && (values["ingest-token-file"] !== undefined || namespace !== undefined))
-    throw new UsageError(
-      "--ingest-token-file and --lease-namespace are for previews in a push fleet (asked of the replicas); with --source-url previews read the store",
-    );
   return {
     tenantLabel: values["tenant-label"],
     ...(pull === undefined ? {} : { pull }),

@@ -42,6 +42,19 @@ export const FORWARD_PATH = "/internal/v1/forward";
  */
 export const PREVIEW_PATH = "/internal/v1/preview";
 
+/**
+ * Where the API server of a fleet asks a replica for a policy's delivery
+ * report (the ExportPolicy `delivery` subresource, src/fleet/delivery.ts):
+ * `GET DELIVERY_PATH?uid=UID` with the ingest token; 200 with the report
+ * when the replica runs the policy, 404 with `{"running": false}` when it
+ * does not. Served on the push ingest listener and on a pull-mode replica's
+ * forward-only listener alike: both run policies.
+ */
+export const DELIVERY_PATH = "/internal/v1/delivery";
+
+/** A policy's uid as the API makes them (a UUID); anything longer is no uid. */
+const MAX_UID_LENGTH = 128;
+
 /** Thrown by the preview handler for a request it cannot answer: 400 with the message. */
 export class PreviewRequestError extends Error {
   override readonly name = "PreviewRequestError";
@@ -129,6 +142,11 @@ export interface IngestServerOptions {
   readonly forwardOnly?: boolean;
   /** In a fleet: the API server's preview requests to PREVIEW_PATH (JSON in, JSON out). */
   readonly preview?: (request: unknown) => Promise<unknown>;
+  /**
+   * In a fleet: the API server's delivery requests to DELIVERY_PATH: the
+   * report of the policy with this uid, undefined when it does not run here.
+   */
+  readonly delivery?: (uid: string) => { readonly found: boolean; readonly answer: unknown };
   /** /livez, /healthz and /readyz (no token needed); without it /readyz has no checks. */
   readonly health?: HealthEndpoints;
   /**
@@ -336,6 +354,22 @@ async function answerPreview(
   }
 }
 
+/** GET DELIVERY_PATH?uid=…: the token, then the handler's answer (synchronous: counters read in memory). */
+function answerDelivery(
+  request: IncomingMessage,
+  delivery: NonNullable<IngestServerOptions["delivery"]>,
+  token: Buffer | undefined,
+): { readonly status: number; readonly body: string } {
+  if (request.method !== "GET")
+    throw new RequestError(405, "method_not_allowed", "use GET", { Allow: "GET" });
+  checkToken(request, token);
+  const uid = new URL(request.url ?? "/", "http://replica").searchParams.get("uid") ?? "";
+  if (uid === "" || uid.length > MAX_UID_LENGTH)
+    throw new RequestError(400, "bad_request", `give the policy's uid: ${DELIVERY_PATH}?uid=UID`);
+  const { found, answer } = delivery(uid);
+  return { status: found ? 200 : 404, body: JSON.stringify(answer) };
+}
+
 function drainable(request: IncomingMessage): boolean {
   const length = Number(request.headers["content-length"] ?? NaN);
   return length <= INGEST_DEFAULTS.maxDrainBytes;
@@ -491,6 +525,25 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
           response.writeHead(answer.status, { "Content-Type": "text/plain; charset=utf-8" }).end(answer.body);
           return;
         }
+      }
+      if (path === DELIVERY_PATH && options.delivery !== undefined) {
+        // Nothing to read: a body (GET has none) is discarded or the connection closed.
+        if (!request.complete) {
+          if (drainable(request)) request.resume();
+          else response.setHeader("Connection", "close");
+        }
+        try {
+          const { status, body } = answerDelivery(request, options.delivery, token);
+          response.writeHead(status, { "Content-Type": "application/json" }).end(body);
+        } catch (error: unknown) {
+          if (error instanceof RequestError) {
+            respond(response, error.status, error.message, error.headers);
+            return;
+          }
+          logger.error("delivery request failed", { error: errorField(error) });
+          respond(response, 500, "internal error");
+        }
+        return;
       }
       if (path === PREVIEW_PATH && options.preview !== undefined) {
         if (runningPreviews >= MAX_RUNNING_PREVIEWS) {
