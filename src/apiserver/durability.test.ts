@@ -19,6 +19,17 @@ interface Ack {
   readonly resourceVersion: number;
 }
 
+// Writes are group-committed and fast: the writers may pass the default 100 policies a project
+// before the kill, which would fail them with the quota's 403 instead of the kill.
+const SERVE_ARGS = (dataDir: string): string[] => [
+  "--api-listen",
+  "127.0.0.1:0",
+  "--data-dir",
+  dataDir,
+  "--max-policies-per-project",
+  "100000",
+];
+
 describe("durability across kill -9", () => {
   let dataDir: string;
   let serve: TelexServe | undefined;
@@ -32,7 +43,7 @@ describe("durability across kill -9", () => {
   });
 
   it("keeps every acknowledged write and a monotonic resourceVersion", async (t) => {
-    serve = await startTelexServe(["--api-listen", "127.0.0.1:0", "--data-dir", dataDir]);
+    serve = await startTelexServe(SERVE_ARGS(dataDir));
     const base = `${serve.url}${controlPlanePath(PROJECT)}`;
     const acks: Ack[] = [];
     let next = 0;
@@ -68,7 +79,7 @@ describe("durability across kill -9", () => {
     t.diagnostic(`${acks.length} writes acknowledged before the kill`);
     assert.ok(acks.length > 20, `the loop acknowledged only ${acks.length} writes`);
 
-    serve = await startTelexServe(["--api-listen", "127.0.0.1:0", "--data-dir", dataDir]);
+    serve = await startTelexServe(SERVE_ARGS(dataDir));
     const after = `${serve.url}${controlPlanePath(PROJECT)}`;
     const list = await apiRequest(after, "GET", COLLECTION);
     assert.equal(list.status, 200);
@@ -104,7 +115,7 @@ describe("durability across kill -9", () => {
   });
 
   it("stops gracefully on SIGTERM", async () => {
-    serve ??= await startTelexServe(["--api-listen", "127.0.0.1:0", "--data-dir", dataDir]);
+    serve ??= await startTelexServe(SERVE_ARGS(dataDir));
     const exited = new Promise<number | null>((resolve) =>
       serve?.child.once("exit", (code) => {
         resolve(code);
