@@ -125,12 +125,15 @@ export class Lexer {
 
   private scanIdentifier(start: number): Token {
     let i = start;
-    let value = "";
+    // Joined once at the end: a value built with += is a rope of one string per character, and
+    // compiled selectors keep their label names (a thousand policies kept 20,000 such ropes).
+    const parts: string[] = [];
+    let escaped = false;
     for (;;) {
       const char = this.codePointText(i);
       if (char === "") break;
       if ((i === start ? IDENT_START : IDENT_PART).test(char)) {
-        value += char;
+        parts.push(char);
         i += char.length;
         continue;
       }
@@ -139,10 +142,12 @@ export class Lexer {
       if (escape === undefined) {
         throw this.syntaxError(`invalid escape sequence ${describeEscape(this.source, i)} in identifier`, i);
       }
-      value += escape.char;
+      parts.push(escape.char);
+      escaped = true;
       i += 1 + escape.length;
     }
-    return { kind: "ident", text: this.source.slice(start, i), value, start };
+    const text = this.source.slice(start, i);
+    return { kind: "ident", text, value: escaped ? parts.join("") : text, start };
   }
 
   // Numbers and durations (`42`, `1.5e3`, `0x1f`, `5m`) only ever end up in an
@@ -294,7 +299,8 @@ function decodeIdentifierEscape(
  */
 class StringValueBuilder {
   private static readonly utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  private value = "";
+  /** Joined in finish(): see scanIdentifier. */
+  private readonly parts: string[] = [];
   private bytes: number[] = [];
   private bytesStart = 0;
 
@@ -302,7 +308,7 @@ class StringValueBuilder {
 
   addText(text: string): void {
     this.flushBytes();
-    this.value += text;
+    this.parts.push(text);
   }
 
   addByte(byte: number, offset: number): void {
@@ -312,7 +318,7 @@ class StringValueBuilder {
 
   finish(): string {
     this.flushBytes();
-    return this.value;
+    return this.parts.join("");
   }
 
   private flushBytes(): void {
@@ -324,6 +330,6 @@ class StringValueBuilder {
       throw this.invalidUtf8(this.bytesStart);
     }
     this.bytes = [];
-    this.value += decoded;
+    this.parts.push(decoded);
   }
 }

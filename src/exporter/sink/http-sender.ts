@@ -39,7 +39,8 @@ export class HttpSender implements Sender {
   constructor(private readonly options: HttpSenderOptions) {
     const url = new URL(options.endpoint);
     this.path = `${url.pathname}${url.search}`;
-    this.origin = url.origin;
+    // Joined from its parts: URL's origin is a rope of pieces, and a sender keeps it for good.
+    this.origin = [url.protocol, "//", url.host].join("");
     this.ca = url.protocol === "https:" ? (options.ca ?? processTrustedCertificates()) : undefined;
     this.headers = { ...REMOTE_WRITE_HEADERS, ...options.headers };
     this.redact = redactorFor(
