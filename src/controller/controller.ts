@@ -57,6 +57,9 @@ export interface PolicyOwnership {
 /** A reconcile writes at most a status and a few Events: milliseconds, seconds when the API is slow. */
 const RECONCILE_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** How long the reconcile a sink's first delivery asks for waits for its policy's other sinks. */
+const FIRST_DELIVERY_DELAY_MS = 250;
+
 type SecretObject = Secret & KubeObject;
 type PolicyObject = ExportPolicy & KubeObject;
 
@@ -93,6 +96,9 @@ export class Controller {
       keyOf,
       clock: this.clock,
       logger: this.logger,
+      // managedFields are most of a policy's metadata and the controller never reads them:
+      // 10,000 cached policies held tens of MB of them.
+      transform: withoutManagedFields,
       handlers: {
         onUpsert: (key, policy, previous) => {
           this.indexSecrets(key, policy);
@@ -112,6 +118,7 @@ export class Controller {
       keyOf,
       clock: this.clock,
       logger: this.logger,
+      transform: withoutManagedFields,
       handlers: {
         onUpsert: (key) => {
           this.wakeUsersOf(key);
@@ -133,6 +140,14 @@ export class Controller {
       ...(options.ownership === undefined
         ? {}
         : { owns: (uid: string) => options.ownership?.owns(uid) ?? true }),
+    });
+    // A sink's first delivery makes its policy Ready now rather than at the next health
+    // pass (up to --status-interval later). Through the queue, after a short delay: the
+    // first deliveries of a policy's sinks share one reconcile, and 10,000 sinks going
+    // Ready at once cost one reconcile each, taken at the workers' pace.
+    options.exporter.onFirstDelivery?.((uid) => {
+      const key = this.reconciler.runningKey(uid);
+      if (key !== undefined) this.queue.addAfter(key, FIRST_DELIVERY_DELAY_MS);
     });
     options.ownership?.onChange(() => {
       this.ownersChanged();
@@ -389,6 +404,13 @@ export class Controller {
   private wakeUsersOf(secretKey: string): void {
     for (const policyKey of this.secretUsers.get(secretKey) ?? []) this.queue.add(policyKey);
   }
+}
+
+function withoutManagedFields<T extends KubeObject>(object: T): T {
+  const metadata: KubeObject["metadata"] & { managedFields?: unknown } = object.metadata;
+  if (metadata.managedFields === undefined) return object;
+  const { managedFields: _dropped, ...rest } = metadata;
+  return { ...object, metadata: rest };
 }
 
 /**

@@ -40,6 +40,11 @@ export interface InformerOptions<T extends KubeObject> {
   readonly logger: Logger;
   /** Server-side watch timeout; the watch is then resumed. Default 300 s. */
   readonly watchTimeoutSeconds?: number;
+  /**
+   * Applied to every object before it is cached and handed to the handlers,
+   * as client-go's SetTransform: e.g. dropping managedFields nobody reads.
+   */
+  readonly transform?: (object: T) => T;
   readonly maxBackoffMs?: number;
 }
 
@@ -157,7 +162,8 @@ export class Informer<T extends KubeObject> {
       signal: this.abort.signal,
     });
     const seen = new Set<string>();
-    for (const object of response.items ?? []) {
+    for (const item of response.items ?? []) {
+      const object = this.options.transform?.(item) ?? item;
       const key = this.options.keyOf(object);
       seen.add(key);
       this.upsert(key, object);
@@ -193,7 +199,7 @@ export class Informer<T extends KubeObject> {
         const status = event.object as { code?: number; message?: string };
         throw new KubeApiError(status.code ?? 500, status, "WATCH", this.options.path);
       }
-      const object = event.object as T;
+      const object = this.options.transform?.(event.object as T) ?? (event.object as T);
       const version = object.metadata.resourceVersion;
       if (version !== undefined) this.resourceVersion = version;
       if (event.type === "BOOKMARK") continue;
