@@ -22,8 +22,6 @@ import type { RemoteWriteSink, SinkStats } from "../exporter/sink/index.js";
 import type { PolicyPlan } from "../exporter/plan.js";
 import type { Logger } from "../util/index.js";
 import { compilePolicy, type SinkProblem } from "./compile.js";
-
-type ExportPolicyValidation = ReturnType<typeof validateExportPolicy>;
 import { findCondition, formatTime, setCondition } from "./conditions.js";
 import { KubeApiError, type KubeClient } from "../kube/index.js";
 import type { ControlPlaneLayout, ResourceRef } from "./layout.js";
@@ -96,8 +94,6 @@ interface Applied {
   readonly problems: readonly SinkProblem[];
   /** Per sink: `namespace/name` of the Secret its credentials come from; absent: none. */
   readonly secrets: ReadonlyMap<string, string>;
-  /** The policy as validated and defaulted, for the next reconcile of the same generation. */
-  readonly valid: ExportPolicy;
   /** The sinks' readiness as the last reconcile wrote it (see readinessKey). */
   written: string;
   /** Per sink: what readiness and the Events remember between refreshes. */
@@ -171,24 +167,49 @@ export class Reconciler {
       policy = await this.addFinalizer(parsed, policy);
     }
     const previous = this.applied.get(key);
-    const validation = this.validated(policy, previous);
+    // The same generation of a policy that names no Secret validates and compiles to what runs:
+    // the API server bumps the generation at every change of the spec, and the reconciles that
+    // first deliveries ask for (10,000 at once) need not do that work again.
+    const unchanged =
+      previous !== undefined &&
+      previous.secrets.size === 0 &&
+      previous.plan.uid === policy.metadata.uid &&
+      policy.metadata.generation !== undefined &&
+      previous.plan.generation === policy.metadata.generation &&
+      previous.plan.project === parsed.project;
+    const applied = unchanged ? previous : await this.applyPolicy(key, parsed, policy, previous);
+    if (applied === undefined) return;
+    this.applied.set(key, applied);
+    const sinks = this.sinkReadiness(applied);
+    // Before the write: the health pass must not queue a policy again while its status is being
+    // written (at 10,000 policies each pass caught dozens mid-write). A failed write is retried
+    // through the queue's backoff, not by the health pass.
+    applied.written = readinessKey(sinks);
+    await this.writeStatus(parsed, policy, policyReadiness(sinks), sinks);
+    for (const event of this.deliveryEvents(applied)) await this.recordEvent(parsed, policy, event);
+  }
+
+  /** Validates and compiles the policy, and runs it in the exporter when its plan changed; undefined when invalid. */
+  private async applyPolicy(
+    key: string,
+    parsed: PolicyKey,
+    policy: ExportPolicy,
+    previous: Applied | undefined,
+  ): Promise<Applied | undefined> {
+    const validation = validateExportPolicy(policy, { tenantLabel: this.deps.tenantLabel });
     if (!validation.valid) {
       await this.stopExporting(key);
       const message = validation.errors
         .map((e) => `${e.path.map(segmentName).join(".")}: ${e.detail}`)
         .join("; ");
       await this.writeStatus(parsed, policy, { status: "False", reason: "InvalidSpec", message }, []);
-      return;
+      return undefined;
     }
-    // The same generation of a policy that names no Secret compiles to the same plan.
-    const compiled =
-      previous !== undefined && validation.object === previous.valid && previous.secrets.size === 0
-        ? { plan: previous.plan, problems: previous.problems }
-        : compilePolicy(validation.object, {
-            project: parsed.project,
-            tenantLabel: this.deps.tenantLabel,
-            secret: (name) => this.deps.secret(parsed.project, parsed.namespace, name),
-          });
+    const compiled = compilePolicy(validation.object, {
+      project: parsed.project,
+      tenantLabel: this.deps.tenantLabel,
+      secret: (name) => this.deps.secret(parsed.project, parsed.namespace, name),
+    });
     if (previous === undefined || !isDeepStrictEqual(previous.plan, compiled.plan)) {
       if (previous !== undefined && previous.plan.uid !== compiled.plan.uid)
         await this.removeFromExporter(key, previous.plan.uid);
@@ -206,7 +227,7 @@ export class Reconciler {
     // Problems can change while the plan does not (a missing Secret turning
     // into an invalid one leaves the sink out either way).
     const names = validation.object.spec.sinks.map((sink) => sink.name);
-    const applied: Applied = {
+    return {
       plan: compiled.plan,
       sinks: names,
       problems: compiled.problems,
@@ -216,33 +237,9 @@ export class Reconciler {
           return secret === undefined ? [] : [[sink.name, `${parsed.namespace}/${secret}`] as const];
         }),
       ),
-      valid: slim(validation.object),
       written: previous?.written ?? "",
       memory: new Map(names.map((name) => [name, previous?.memory.get(name) ?? newSinkMemory()])),
     };
-    this.applied.set(key, applied);
-    const sinks = this.sinkReadiness(applied);
-    // Before the write: the health pass must not queue a policy again while its status is being
-    // written (at 10,000 policies each pass caught dozens mid-write). A failed write is retried
-    // through the queue's backoff, not by the health pass.
-    applied.written = readinessKey(sinks);
-    await this.writeStatus(parsed, policy, policyReadiness(sinks), sinks);
-    for (const event of this.deliveryEvents(applied)) await this.recordEvent(parsed, policy, event);
-  }
-
-  /**
-   * The policy validated, or what the last reconcile validated when its uid
-   * and generation are the same: the API server bumps the generation at every
-   * change of the spec, and the reconcile a first delivery asks for (10,000 of
-   * them at once) need not validate the spec again.
-   */
-  private validated(policy: ExportPolicy, previous: Applied | undefined): ExportPolicyValidation {
-    const { uid, generation } = policy.metadata;
-    const valid = previous?.valid;
-    if (valid !== undefined && uid !== undefined && generation !== undefined)
-      if (valid.metadata.uid === uid && valid.metadata.generation === generation)
-        return { valid: true, object: valid, errors: [] };
-    return validateExportPolicy(policy, { tenantLabel: this.deps.tenantLabel });
   }
 
   /** The key of the policy this replica runs under a uid, if it runs it. */
@@ -577,15 +574,6 @@ export class Reconciler {
       this.deps.logger.warn("could not record an event", { ...policyFields(key), error: String(error) });
     }
   }
-}
-
-/** What compiling needs of a validated policy: its status and managedFields stay out of memory. */
-function slim(policy: ExportPolicy): ExportPolicy {
-  const { status: _status, ...rest } = policy;
-  const { managedFields: _managed, ...metadata } = policy.metadata as ExportPolicy["metadata"] & {
-    managedFields?: unknown;
-  };
-  return { ...rest, metadata };
 }
 
 function newSinkMemory(): SinkMemory {
