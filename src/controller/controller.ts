@@ -79,6 +79,8 @@ export class Controller {
   private workers: Promise<void>[] = [];
   /** Keys of the policies this replica owns (all of them without a fleet). */
   private readonly owned = new Set<string>();
+  /** Policies whose sinks' first deliveries will be looked at shortly (see the constructor). */
+  private readonly firstDeliveries = new Set<string>();
   reconciles = 0;
   /** Reconciles that threw (retried with backoff). */
   reconcileErrors = 0;
@@ -142,12 +144,18 @@ export class Controller {
         : { owns: (uid: string) => options.ownership?.owns(uid) ?? true }),
     });
     // A sink's first delivery makes its policy Ready now rather than at the next health
-    // pass (up to --status-interval later). Through the queue, after a short delay: the
-    // first deliveries of a policy's sinks share one reconcile, and 10,000 sinks going
-    // Ready at once cost one reconcile each, taken at the workers' pace.
+    // pass (up to --status-interval later). After a short delay, so that the first
+    // deliveries of a policy's sinks share one reconcile, and only if its readiness still
+    // moved then (a health pass may have got there first); through the queue, so that
+    // 10,000 sinks going Ready at once cost one reconcile each, at the workers' pace.
     options.exporter.onFirstDelivery?.((uid) => {
       const key = this.reconciler.runningKey(uid);
-      if (key !== undefined) this.queue.addAfter(key, FIRST_DELIVERY_DELAY_MS);
+      if (key === undefined || this.firstDeliveries.has(key)) return;
+      this.firstDeliveries.add(key);
+      this.clock.setTimer(FIRST_DELIVERY_DELAY_MS, () => {
+        this.firstDeliveries.delete(key);
+        if (this.reconciler.readinessMoved(key)) this.queue.add(key);
+      });
     });
     options.ownership?.onChange(() => {
       this.ownersChanged();

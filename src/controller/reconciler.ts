@@ -161,11 +161,6 @@ export class Reconciler {
         await this.removeFinalizer(parsed, policy);
       return;
     }
-    if (policy.metadata.finalizers?.includes(FINALIZER) !== true) {
-      // Goes on with the object the API answered: the finalizer's own update,
-      // coming back through the watch, does not wake this key again (needsReconcile).
-      policy = await this.addFinalizer(parsed, policy);
-    }
     const previous = this.applied.get(key);
     // The same generation of a policy that names no Secret validates and compiles to what runs:
     // the API server bumps the generation at every change of the spec, and the reconciles that
@@ -177,9 +172,27 @@ export class Reconciler {
       policy.metadata.generation !== undefined &&
       previous.plan.generation === policy.metadata.generation &&
       previous.plan.project === parsed.project;
+    // Runs before the finalizer is added: samples pushed right after a create reach the
+    // policy one API round trip sooner (with the store's sync off the event loop that trip
+    // let the first pushes through unrouted). A policy deleted before its finalizer is set
+    // is stopped by the reconcile its deletion wakes.
     const applied = unchanged ? previous : await this.applyPolicy(key, parsed, policy, previous);
-    if (applied === undefined) return;
-    this.applied.set(key, applied);
+    // Recorded at once: should adding the finalizer fail, a deletion still finds what to stop.
+    if (typeof applied !== "string") this.applied.set(key, applied);
+    if (policy.metadata.finalizers?.includes(FINALIZER) !== true) {
+      // Goes on with the object the API answered: the finalizer's own update,
+      // coming back through the watch, does not wake this key again (needsReconcile).
+      policy = await this.addFinalizer(parsed, policy);
+    }
+    if (typeof applied === "string") {
+      await this.writeStatus(
+        parsed,
+        policy,
+        { status: "False", reason: "InvalidSpec", message: applied },
+        [],
+      );
+      return;
+    }
     const sinks = this.sinkReadiness(applied);
     // Before the write: the health pass must not queue a policy again while its status is being
     // written (at 10,000 policies each pass caught dozens mid-write). A failed write is retried
@@ -189,21 +202,17 @@ export class Reconciler {
     for (const event of this.deliveryEvents(applied)) await this.recordEvent(parsed, policy, event);
   }
 
-  /** Validates and compiles the policy, and runs it in the exporter when its plan changed; undefined when invalid. */
+  /** Validates and compiles the policy, and runs it in the exporter when its plan changed; when invalid, why. */
   private async applyPolicy(
     key: string,
     parsed: PolicyKey,
     policy: ExportPolicy,
     previous: Applied | undefined,
-  ): Promise<Applied | undefined> {
+  ): Promise<Applied | string> {
     const validation = validateExportPolicy(policy, { tenantLabel: this.deps.tenantLabel });
     if (!validation.valid) {
       await this.stopExporting(key);
-      const message = validation.errors
-        .map((e) => `${e.path.map(segmentName).join(".")}: ${e.detail}`)
-        .join("; ");
-      await this.writeStatus(parsed, policy, { status: "False", reason: "InvalidSpec", message }, []);
-      return undefined;
+      return validation.errors.map((e) => `${e.path.map(segmentName).join(".")}: ${e.detail}`).join("; ");
     }
     const compiled = compilePolicy(validation.object, {
       project: parsed.project,
@@ -256,11 +265,18 @@ export class Reconciler {
    */
   readinessChanged(): string[] {
     const changed: string[] = [];
-    for (const [key, applied] of this.applied) {
-      if (readinessKey(this.sinkReadiness(applied)) !== applied.written || this.hasNews(applied))
-        changed.push(key);
-    }
+    for (const [key, applied] of this.applied) if (this.moved(applied)) changed.push(key);
     return changed;
+  }
+
+  /** Whether the policy's readiness moved since its last reconcile (see readinessChanged). */
+  readinessMoved(key: string): boolean {
+    const applied = this.applied.get(key);
+    return applied !== undefined && this.moved(applied);
+  }
+
+  private moved(applied: Applied): boolean {
+    return readinessKey(this.sinkReadiness(applied)) !== applied.written || this.hasNews(applied);
   }
 
   private sinkReadiness(applied: Applied): { name: string; readiness: Readiness }[] {
