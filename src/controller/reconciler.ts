@@ -178,7 +178,15 @@ export class Reconciler {
     // is stopped by the reconcile its deletion wakes.
     const applied = unchanged ? previous : await this.applyPolicy(key, parsed, policy, previous);
     // Recorded at once: should adding the finalizer fail, a deletion still finds what to stop.
-    if (typeof applied !== "string") this.applied.set(key, applied);
+    // So is the readiness about to be written: the health pass must not queue the policy again
+    // while its finalizer and status are being written (at 10,000 policies each pass caught
+    // dozens mid-write). A failed write is retried through the queue's backoff.
+    let sinks: { name: string; readiness: Readiness }[] = [];
+    if (typeof applied !== "string") {
+      this.applied.set(key, applied);
+      sinks = this.sinkReadiness(applied);
+      applied.written = readinessKey(sinks);
+    }
     if (policy.metadata.finalizers?.includes(FINALIZER) !== true) {
       // Goes on with the object the API answered: the finalizer's own update,
       // coming back through the watch, does not wake this key again (needsReconcile).
@@ -193,11 +201,6 @@ export class Reconciler {
       );
       return;
     }
-    const sinks = this.sinkReadiness(applied);
-    // Before the write: the health pass must not queue a policy again while its status is being
-    // written (at 10,000 policies each pass caught dozens mid-write). A failed write is retried
-    // through the queue's backoff, not by the health pass.
-    applied.written = readinessKey(sinks);
     await this.writeStatus(parsed, policy, policyReadiness(sinks), sinks);
     for (const event of this.deliveryEvents(applied)) await this.recordEvent(parsed, policy, event);
   }
