@@ -12,6 +12,47 @@ import { nearestName } from "./suggest.js";
 export type FormatChecker = (value: string, path: FieldPath) => FieldError[];
 export type FormatCheckers = Readonly<Record<TelexFormat, FormatChecker>>;
 
+/**
+ * Where the walk is, as a chain to the root: made into a FieldPath only for
+ * a problem. Copying the path at every node (`[...path, key]`) was a good
+ * part of validating an object, and the API server validates on every write.
+ */
+type Where = { readonly up: Where; readonly key: string | number } | undefined;
+
+function step(where: Where, key: string | number): Where {
+  return { up: where, key };
+}
+
+function pathOf(where: Where): FieldPath {
+  const path: (string | number)[] = [];
+  for (let at = where; at !== undefined; at = at.up) path.push(at.key);
+  return path.reverse();
+}
+
+/** Schema patterns compiled once: a RegExp per string checked was a measurable part of every write. */
+const patterns = new Map<string, RegExp>();
+
+function patternOf(source: string): RegExp {
+  let pattern = patterns.get(source);
+  if (pattern === undefined) {
+    pattern = new RegExp(source, "u");
+    patterns.set(source, pattern);
+  }
+  return pattern;
+}
+
+/** Per schema node, the properties that have a default: most have none, and every object visited asked. */
+const defaulted = new WeakMap<SchemaNode, readonly (readonly [string, SchemaNode])[]>();
+
+function defaultedProperties(node: SchemaNode): readonly (readonly [string, SchemaNode])[] {
+  let list = defaulted.get(node);
+  if (list === undefined) {
+    list = Object.entries(node.properties ?? {}).filter(([, child]) => child.default !== undefined);
+    defaulted.set(node, list);
+  }
+  return list;
+}
+
 export interface StructuralResult {
   readonly value: unknown;
   readonly errors: FieldError[];
@@ -42,39 +83,41 @@ export function defaultAndValidate(
 ): StructuralResult {
   const errors: FieldError[] = [];
 
-  const visit = (value: unknown, node: SchemaNode, path: FieldPath): unknown => {
+  const visit = (value: unknown, node: SchemaNode, where: Where): unknown => {
     switch (node.type) {
       case "object":
-        return visitObject(value, node, path);
+        return visitObject(value, node, where);
       case "array":
-        return visitArray(value, node, path);
+        return visitArray(value, node, where);
       case "string":
-        if (typeof value !== "string") return wrongType(value, node.type, path);
-        checkString(value, node, path);
+        if (typeof value !== "string") return wrongType(value, node.type, where);
+        checkString(value, node, where);
         return value;
       case "integer":
-        if (typeof value !== "number" || !Number.isInteger(value)) return wrongType(value, node.type, path);
-        checkNumber(value, node, path);
+        if (typeof value !== "number" || !Number.isInteger(value)) return wrongType(value, node.type, where);
+        checkNumber(value, node, where);
         return value;
       case "number":
-        if (typeof value !== "number" || !Number.isFinite(value)) return wrongType(value, node.type, path);
-        checkNumber(value, node, path);
+        if (typeof value !== "number" || !Number.isFinite(value)) return wrongType(value, node.type, where);
+        checkNumber(value, node, where);
         return value;
       case "boolean":
-        if (typeof value !== "boolean") return wrongType(value, node.type, path);
+        if (typeof value !== "boolean") return wrongType(value, node.type, where);
         return value;
       case undefined:
         return structuredClone(value);
     }
   };
 
-  const wrongType = (value: unknown, expected: string, path: FieldPath): unknown => {
-    errors.push(fieldError.invalid(path, value, `must be of type ${expected}, not ${typeName(value)}`));
+  const wrongType = (value: unknown, expected: string, where: Where): unknown => {
+    errors.push(
+      fieldError.invalid(pathOf(where), value, `must be of type ${expected}, not ${typeName(value)}`),
+    );
     return value;
   };
 
-  const visitObject = (value: unknown, node: SchemaNode, path: FieldPath): unknown => {
-    if (!isPlainObject(value)) return wrongType(value, "object", path);
+  const visitObject = (value: unknown, node: SchemaNode, where: Where): unknown => {
+    if (!isPlainObject(value)) return wrongType(value, "object", where);
     if (node["x-kubernetes-preserve-unknown-fields"] === true && node.properties === undefined) {
       return structuredClone(value);
     }
@@ -84,55 +127,57 @@ export function defaultAndValidate(
       if (child === null) continue;
       const childNode = propertyOf(node, key);
       if (childNode !== undefined) {
-        setOwn(result, key, visit(child, childNode, [...path, key]));
+        setOwn(result, key, visit(child, childNode, step(where, key)));
       } else if (typeof node.additionalProperties === "object") {
-        setOwn(result, key, visit(child, node.additionalProperties, [...path, key]));
+        setOwn(result, key, visit(child, node.additionalProperties, step(where, key)));
       } else {
-        errors.push(fieldError.unknownField([...path, key], nearestName(key, Object.keys(properties))));
+        errors.push(
+          fieldError.unknownField(pathOf(step(where, key)), nearestName(key, Object.keys(properties))),
+        );
       }
     }
-    for (const [key, childNode] of Object.entries(properties)) {
-      if (result[key] === undefined && childNode.default !== undefined) {
-        result[key] = visit(structuredClone(childNode.default), childNode, [...path, key]);
+    for (const [key, childNode] of defaultedProperties(node)) {
+      if (result[key] === undefined) {
+        result[key] = visit(structuredClone(childNode.default), childNode, step(where, key));
       }
     }
     for (const key of node.required ?? []) {
-      if (result[key] === undefined) errors.push(fieldError.required([...path, key]));
+      if (result[key] === undefined) errors.push(fieldError.required(pathOf(step(where, key))));
     }
     return result;
   };
 
-  const visitArray = (value: unknown, node: SchemaNode, path: FieldPath): unknown => {
-    if (!Array.isArray(value)) return wrongType(value, "array", path);
+  const visitArray = (value: unknown, node: SchemaNode, where: Where): unknown => {
+    if (!Array.isArray(value)) return wrongType(value, "array", where);
     const items: unknown[] = value;
     if (node.minItems !== undefined && items.length < node.minItems) {
       errors.push(
         items.length === 0
           ? fieldError.required(
-              path,
+              pathOf(where),
               `must have at least ${node.minItems} item${node.minItems === 1 ? "" : "s"}`,
             )
-          : fieldError.invalid(path, items.length, `must have at least ${node.minItems} items`),
+          : fieldError.invalid(pathOf(where), items.length, `must have at least ${node.minItems} items`),
       );
     }
     if (node.maxItems !== undefined && items.length > node.maxItems) {
-      errors.push(fieldError.tooMany(path, items.length, node.maxItems));
+      errors.push(fieldError.tooMany(pathOf(where), items.length, node.maxItems));
     }
     const result =
       node.items === undefined
         ? structuredClone(items)
-        : items.map((item, i) => visit(item, node.items ?? {}, [...path, i]));
-    checkListUniqueness(result, node, path);
+        : items.map((item, i) => visit(item, node.items ?? {}, step(where, i)));
+    checkListUniqueness(result, node, where);
     return result;
   };
 
-  const checkListUniqueness = (items: readonly unknown[], node: SchemaNode, path: FieldPath): void => {
+  const checkListUniqueness = (items: readonly unknown[], node: SchemaNode, where: Where): void => {
     const listType = node["x-kubernetes-list-type"];
     if (listType === "set") {
       const seen = new Set<string>();
       items.forEach((item, i) => {
         const key = JSON.stringify(item);
-        if (seen.has(key)) errors.push(fieldError.duplicate([...path, i], item));
+        if (seen.has(key)) errors.push(fieldError.duplicate(pathOf(step(where, i)), item));
         seen.add(key);
       });
     } else if (listType === "map") {
@@ -145,48 +190,53 @@ export function defaultAndValidate(
         const key = JSON.stringify(tuple);
         const [first] = keys;
         if (seen.has(key)) {
-          const keyPath = keys.length === 1 && first !== undefined ? [...path, i, first] : [...path, i];
-          errors.push(fieldError.duplicate(keyPath, keys.length === 1 ? tuple[0] : tuple));
+          const keyPath =
+            keys.length === 1 && first !== undefined ? step(step(where, i), first) : step(where, i);
+          errors.push(fieldError.duplicate(pathOf(keyPath), keys.length === 1 ? tuple[0] : tuple));
         }
         seen.add(key);
       });
     }
   };
 
-  const checkString = (value: string, node: SchemaNode, path: FieldPath): void => {
+  const checkString = (value: string, node: SchemaNode, where: Where): void => {
     if (node.minLength !== undefined && value.length < node.minLength) {
       errors.push(
         value.length === 0
-          ? fieldError.required(path)
-          : fieldError.invalid(path, value, `must be at least ${node.minLength} characters`),
+          ? fieldError.required(pathOf(where))
+          : fieldError.invalid(pathOf(where), value, `must be at least ${node.minLength} characters`),
       );
       return;
     }
     if (node.maxLength !== undefined && value.length > node.maxLength) {
-      errors.push(fieldError.tooLong(path, node.maxLength));
+      errors.push(fieldError.tooLong(pathOf(where), node.maxLength));
       return;
     }
     if (node.enum !== undefined && !node.enum.includes(value)) {
-      errors.push(fieldError.unsupported(path, value, node.enum));
+      errors.push(fieldError.unsupported(pathOf(where), value, node.enum));
       return;
     }
     const format = node["x-telex-format"];
     if (format !== undefined) {
-      errors.push(...formats[format](value, path));
-    } else if (node.pattern !== undefined && !new RegExp(node.pattern, "u").test(value)) {
-      errors.push(fieldError.invalid(path, value, `must match the regular expression ${node.pattern}`));
+      errors.push(...formats[format](value, pathOf(where)));
+    } else if (node.pattern !== undefined && !patternOf(node.pattern).test(value)) {
+      errors.push(
+        fieldError.invalid(pathOf(where), value, `must match the regular expression ${node.pattern}`),
+      );
     }
   };
 
-  const checkNumber = (value: number, node: SchemaNode, path: FieldPath): void => {
+  const checkNumber = (value: number, node: SchemaNode, where: Where): void => {
     if (node.minimum !== undefined && value < node.minimum) {
-      errors.push(fieldError.invalid(path, value, `must be greater than or equal to ${node.minimum}`));
+      errors.push(
+        fieldError.invalid(pathOf(where), value, `must be greater than or equal to ${node.minimum}`),
+      );
     }
     if (node.maximum !== undefined && value > node.maximum) {
-      errors.push(fieldError.invalid(path, value, `must be less than or equal to ${node.maximum}`));
+      errors.push(fieldError.invalid(pathOf(where), value, `must be less than or equal to ${node.maximum}`));
     }
   };
 
-  const value = visit(input, schema, []);
+  const value = visit(input, schema, undefined);
   return { value, errors };
 }

@@ -199,11 +199,16 @@ describe("controller with the embedded API", { skip: victoriaMetricsAvailability
       (p) => sinkReason(p) === "Unauthorized",
       "Unauthorized",
     );
-    const events = await client.request<{ items: { reason: string; message: string }[] }>(
-      "GET",
-      `${BASE}/api/v1/namespaces/default/events`,
+    // The Event follows the status write that records the transition (one more request).
+    const events = await eventually(
+      () =>
+        client.request<{ items: { reason: string; message: string }[] }>(
+          "GET",
+          `${BASE}/api/v1/namespaces/default/events`,
+        ),
+      (list) => list.items.some((e) => e.reason === "NotReady" && e.message.includes("Unauthorized")),
+      "the NotReady Event",
     );
-    assert.ok(events.items.some((e) => e.reason === "NotReady" && e.message.includes("Unauthorized")));
     assert.ok(events.items.some((e) => e.reason === "Ready"));
     assert.ok(events.items.every((e) => !e.message.includes("wrong") && !e.message.includes("glc_token")));
   });

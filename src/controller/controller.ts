@@ -57,6 +57,9 @@ export interface PolicyOwnership {
 /** A reconcile writes at most a status and a few Events: milliseconds, seconds when the API is slow. */
 const RECONCILE_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** How long the reconcile a sink's first delivery asks for waits for its policy's other sinks. */
+const FIRST_DELIVERY_DELAY_MS = 250;
+
 type SecretObject = Secret & KubeObject;
 type PolicyObject = ExportPolicy & KubeObject;
 
@@ -76,6 +79,8 @@ export class Controller {
   private workers: Promise<void>[] = [];
   /** Keys of the policies this replica owns (all of them without a fleet). */
   private readonly owned = new Set<string>();
+  /** Policies whose sinks' first deliveries will be looked at shortly (see the constructor). */
+  private readonly firstDeliveries = new Set<string>();
   reconciles = 0;
   /** Reconciles that threw (retried with backoff). */
   reconcileErrors = 0;
@@ -115,6 +120,8 @@ export class Controller {
       keyOf,
       clock: this.clock,
       logger: this.logger,
+      // Nor a Secret's last-applied manifest: its credentials once more, in plain text.
+      transform: stripManagedFields,
       handlers: {
         onUpsert: (key) => {
           this.wakeUsersOf(key);
@@ -136,6 +143,20 @@ export class Controller {
       ...(options.ownership === undefined
         ? {}
         : { owns: (uid: string) => options.ownership?.owns(uid) ?? true }),
+    });
+    // A sink's first delivery makes its policy Ready now rather than at the next health
+    // pass (up to --status-interval later). After a short delay, so that the first
+    // deliveries of a policy's sinks share one reconcile, and only if its readiness still
+    // moved then (a health pass may have got there first); through the queue, so that
+    // 10,000 sinks going Ready at once cost one reconcile each, at the workers' pace.
+    options.exporter.onFirstDelivery?.((uid) => {
+      const key = this.reconciler.runningKey(uid);
+      if (key === undefined || this.firstDeliveries.has(key)) return;
+      this.firstDeliveries.add(key);
+      this.clock.setTimer(FIRST_DELIVERY_DELAY_MS, () => {
+        this.firstDeliveries.delete(key);
+        if (this.reconciler.readinessMoved(key)) this.queue.add(key);
+      });
     });
     options.ownership?.onChange(() => {
       this.ownersChanged();

@@ -47,7 +47,7 @@ const READY = "Ready";
 
 /** The exporter as the controller sees it: a narrow interface. */
 export type ExporterControl = Pick<Exporter, "apply" | "remove" | "health"> &
-  Partial<Pick<Exporter, "forwardTo" | "forwards" | "pulls">>;
+  Partial<Pick<Exporter, "forwardTo" | "forwards" | "pulls" | "onFirstDelivery">>;
 
 export interface PolicyKey {
   readonly project: string;
@@ -161,26 +161,67 @@ export class Reconciler {
         await this.removeFinalizer(parsed, policy);
       return;
     }
+    const previous = this.applied.get(key);
+    // The same generation of a policy that names no Secret validates and compiles to what runs:
+    // the API server bumps the generation at every change of the spec, and the reconciles that
+    // first deliveries ask for (10,000 at once) need not do that work again.
+    const unchanged =
+      previous !== undefined &&
+      previous.secrets.size === 0 &&
+      previous.plan.uid === policy.metadata.uid &&
+      policy.metadata.generation !== undefined &&
+      previous.plan.generation === policy.metadata.generation &&
+      previous.plan.project === parsed.project;
+    // Runs before the finalizer is added: samples pushed right after a create reach the
+    // policy one API round trip sooner (with the store's sync off the event loop that trip
+    // let the first pushes through unrouted). A policy deleted before its finalizer is set
+    // is stopped by the reconcile its deletion wakes.
+    const applied = unchanged ? previous : await this.applyPolicy(key, parsed, policy, previous);
+    // Recorded at once: should adding the finalizer fail, a deletion still finds what to stop.
+    // So is the readiness about to be written: the health pass must not queue the policy again
+    // while its finalizer and status are being written (at 10,000 policies each pass caught
+    // dozens mid-write). A failed write is retried through the queue's backoff.
+    let sinks: { name: string; readiness: Readiness }[] = [];
+    if (typeof applied !== "string") {
+      this.applied.set(key, applied);
+      sinks = this.sinkReadiness(applied);
+      applied.written = readinessKey(sinks);
+    }
     if (policy.metadata.finalizers?.includes(FINALIZER) !== true) {
       // Goes on with the object the API answered: the finalizer's own update,
       // coming back through the watch, does not wake this key again (needsReconcile).
       policy = await this.addFinalizer(parsed, policy);
     }
+    if (typeof applied === "string") {
+      await this.writeStatus(
+        parsed,
+        policy,
+        { status: "False", reason: "InvalidSpec", message: applied },
+        [],
+      );
+      return;
+    }
+    await this.writeStatus(parsed, policy, policyReadiness(sinks), sinks);
+    for (const event of this.deliveryEvents(applied)) await this.recordEvent(parsed, policy, event);
+  }
+
+  /** Validates and compiles the policy, and runs it in the exporter when its plan changed; when invalid, why. */
+  private async applyPolicy(
+    key: string,
+    parsed: PolicyKey,
+    policy: ExportPolicy,
+    previous: Applied | undefined,
+  ): Promise<Applied | string> {
     const validation = validateExportPolicy(policy, { tenantLabel: this.deps.tenantLabel });
     if (!validation.valid) {
       await this.stopExporting(key);
-      const message = validation.errors
-        .map((e) => `${e.path.map(segmentName).join(".")}: ${e.detail}`)
-        .join("; ");
-      await this.writeStatus(parsed, policy, { status: "False", reason: "InvalidSpec", message }, []);
-      return;
+      return validation.errors.map((e) => `${e.path.map(segmentName).join(".")}: ${e.detail}`).join("; ");
     }
     const compiled = compilePolicy(validation.object, {
       project: parsed.project,
       tenantLabel: this.deps.tenantLabel,
       secret: (name) => this.deps.secret(parsed.project, parsed.namespace, name),
     });
-    const previous = this.applied.get(key);
     if (previous === undefined || !isDeepStrictEqual(previous.plan, compiled.plan)) {
       if (previous !== undefined && previous.plan.uid !== compiled.plan.uid)
         await this.removeFromExporter(key, previous.plan.uid);
@@ -198,7 +239,7 @@ export class Reconciler {
     // Problems can change while the plan does not (a missing Secret turning
     // into an invalid one leaves the sink out either way).
     const names = validation.object.spec.sinks.map((sink) => sink.name);
-    const applied: Applied = {
+    return {
       plan: compiled.plan,
       sinks: names,
       problems: compiled.problems,
@@ -211,11 +252,12 @@ export class Reconciler {
       written: previous?.written ?? "",
       memory: new Map(names.map((name) => [name, previous?.memory.get(name) ?? newSinkMemory()])),
     };
-    this.applied.set(key, applied);
-    const sinks = this.sinkReadiness(applied);
-    await this.writeStatus(parsed, policy, policyReadiness(sinks), sinks);
-    applied.written = readinessKey(sinks);
-    for (const event of this.deliveryEvents(applied)) await this.recordEvent(parsed, policy, event);
+  }
+
+  /** The key of the policy this replica runs under a uid, if it runs it. */
+  runningKey(uid: string): string | undefined {
+    const key = this.owners.get(uid);
+    return key !== undefined && this.applied.has(key) ? key : undefined;
   }
 
   /**
@@ -226,11 +268,18 @@ export class Reconciler {
    */
   readinessChanged(): string[] {
     const changed: string[] = [];
-    for (const [key, applied] of this.applied) {
-      if (readinessKey(this.sinkReadiness(applied)) !== applied.written || this.hasNews(applied))
-        changed.push(key);
-    }
+    for (const [key, applied] of this.applied) if (this.moved(applied)) changed.push(key);
     return changed;
+  }
+
+  /** Whether the policy's readiness moved since its last reconcile (see readinessChanged). */
+  readinessMoved(key: string): boolean {
+    const applied = this.applied.get(key);
+    return applied !== undefined && this.moved(applied);
+  }
+
+  private moved(applied: Applied): boolean {
+    return readinessKey(this.sinkReadiness(applied)) !== applied.written || this.hasNews(applied);
   }
 
   private sinkReadiness(applied: Applied): { name: string; readiness: Readiness }[] {

@@ -153,6 +153,8 @@ export class Exporter {
   /** Push ingest's metric metadata, per project and family; sinks send that of their families. */
   readonly metadata = new MetadataBook();
 
+  private readonly firstDeliveryListeners: ((uid: string) => void)[] = [];
+
   constructor(private readonly options: ExporterOptions) {
     this.router = new Router({
       tenantLabel: options.tenantLabel,
@@ -237,6 +239,11 @@ export class Exporter {
       const stopped = this.retire(sink, "removed");
       // Once it has stopped, the log gives up its backlog.
       if (log !== undefined) void stopped.finally(() => log.removeSink(sinkKey(plan.uid, name)));
+    }
+    for (const sink of sinks.values()) {
+      sink.stats.onFirstSuccess = () => {
+        for (const listener of this.firstDeliveryListeners) listener(plan.uid);
+      };
     }
     const sources = new Map<string, SourceStats>();
     const compiled: CompiledSource[] = [];
@@ -448,6 +455,11 @@ export class Exporter {
     }
     forwarded.draining.clear();
     return sinks;
+  }
+
+  /** Hears the uid of a policy one of whose sinks delivered for the first time (the controller: Ready follows at once). */
+  onFirstDelivery(listener: (uid: string) => void): void {
+    this.firstDeliveryListeners.push(listener);
   }
 
   health(uid: string): PolicyHealth | undefined {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
+import fs, { fstatSync, statSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -126,5 +127,81 @@ describe("ObjectStore", () => {
       [36, 37, 38, 39, 40],
     );
     store.close();
+  });
+
+  it("acknowledges a write and tells watchers only once the WAL is synced, off the event loop; later writes share the next sync", async () => {
+    const path = join(dir, "sync.db");
+    const store = ObjectStore.open({ path });
+    // Holds each fdatasync of the store until the test lets it finish.
+    const original = fs.fdatasync;
+    const held: { fd: number; done: (error: NodeJS.ErrnoException | null) => void }[] = [];
+    fs.fdatasync = ((fd: number, done: (error: NodeJS.ErrnoException | null) => void) => {
+      held.push({ fd, done });
+    }) as typeof fs.fdatasync;
+    syncBuiltinESMExports();
+    try {
+      const heard: number[] = [];
+      store.subscribeDurable((event) => heard.push(event.resourceVersion));
+      let acknowledged = 0;
+      store.commit("ADDED", key("a"), object("a"));
+      store.commit("ADDED", key("b"), object("b"));
+      const first = store.settled().then(() => (acknowledged = 2));
+      await new Promise((resolve) => setImmediate(resolve));
+      // Committed, syncing: neither the writer nor a watcher has heard of it.
+      assert.equal(held.length, 1);
+      assert.equal(
+        fstatSync(held[0]?.fd ?? -1).ino,
+        statSync(`${path}-wal`).ino,
+        "the WAL is what is synced",
+      );
+      store.commit("ADDED", key("c"), object("c"));
+      const second = store.settled().then(() => (acknowledged = 3));
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual([acknowledged, heard, held.length], [0, [], 1], "one sync at a time");
+      held.shift()?.done(null);
+      await first;
+      assert.deepEqual([acknowledged, heard], [2, [1, 2]]);
+      assert.equal(held.length, 1, "the write made during the first sync gets the next one");
+      held.shift()?.done(null);
+      await second;
+      assert.deepEqual([acknowledged, heard], [3, [1, 2, 3]]);
+      // A read commits and syncs at once, on the loop: what it returns is durable, and watchers heard it first.
+      store.commit("MODIFIED", key("a"), object("a", { v: 2 }));
+      store.flush();
+      assert.deepEqual(heard, [1, 2, 3, 4]);
+      // A failed sync fails the store: the writer hears it, and nothing more is written.
+      store.commit("ADDED", key("d"), object("d"));
+      const failed = store.settled();
+      await new Promise((resolve) => setImmediate(resolve));
+      held.shift()?.done(Object.assign(new Error("EIO: i/o error"), { code: "EIO" }));
+      await assert.rejects(failed, /sync of the store's write-ahead log failed: EIO/);
+      assert.match(store.check() ?? "", /EIO/);
+      assert.throws(() => store.commit("ADDED", key("e"), object("e")), /EIO/);
+      assert.deepEqual(heard, [1, 2, 3, 4]);
+    } finally {
+      fs.fdatasync = original;
+      syncBuiltinESMExports();
+      store.close();
+    }
+    const reopened = ObjectStore.open({ path });
+    assert.deepEqual(
+      reopened.list({ resource: "things" }).map((o) => o.key.name),
+      ["a", "b", "c", "d"],
+      "what was committed before the failed sync is in the file (the writer of d was told it failed)",
+    );
+    reopened.close();
+  });
+
+  it("closes while a sync is running, and keeps what it committed", async () => {
+    const path = join(dir, "close.db");
+    const store = ObjectStore.open({ path });
+    store.commit("ADDED", key("a"), object("a"));
+    await new Promise((resolve) => setImmediate(resolve));
+    store.commit("ADDED", key("b"), object("b"));
+    store.close();
+    const reopened = ObjectStore.open({ path });
+    assert.equal(reopened.list({ resource: "things" }).length, 2);
+    reopened.close();
   });
 });

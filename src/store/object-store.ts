@@ -3,12 +3,18 @@
 // resourceVersion on the object and records the change in the log.
 //
 // Group commit (as etcd batches its raft entries): the writes of one turn of
-// the event loop share one SQLite transaction, committed (one fsync) at the
-// end of the turn. A burst of 16 concurrent API writes costs one fsync
-// instead of 16; at 10,000 ExportPolicies per-write fsyncs were most of the
-// control plane's time. Nothing leaves the process before its commit: API
-// responses wait for settled(), reads flush() first, and durable subscribers
-// (watches) hear a change only after the commit holding it.
+// the event loop share one SQLite transaction, committed at the end of the
+// turn. The fsync that makes it durable runs off the event loop: SQLite
+// commits with synchronous=NORMAL (WAL pages written, not synced) and the
+// store fdatasyncs the WAL in libuv's thread pool, while the loop goes on
+// taking the next writes; those share the next fsync. better-sqlite3 is
+// synchronous, so a FULL commit blocked the whole process for each fsync
+// (at 10,000 ExportPolicies a fifth of the control plane's time). Nothing
+// leaves the process before its fsync: API responses wait for settled(),
+// reads flush() first (committing and syncing at once), and durable
+// subscribers (watches) hear a change only after the sync holding it.
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import { ResourceExpiredError } from "./errors.js";
 import { openDatabase, type SqliteDatabase, type Synchronous } from "./sqlite.js";
 import type { ChangeType, JsonObject, ObjectKey, Scope, StoreEvent, StoredObject } from "./types.js";
@@ -38,6 +44,13 @@ export type StoreListener = (event: StoreEvent, previous: JsonObject | undefined
 interface Waiter {
   resolve(): void;
   reject(error: Error): void;
+}
+
+/** A committed batch waiting for the WAL sync that makes it durable. */
+interface Unsynced {
+  readonly seq: number;
+  readonly waiters: Waiter[];
+  readonly announced: [StoreEvent, JsonObject | undefined][];
 }
 
 /** A commit of the batch failed: the store takes no more writes (as etcd stops on a failed fsync); restart recovers from disk. */
@@ -75,11 +88,21 @@ export class ObjectStore {
   #resourceVersion: number;
   #compactedThrough: number;
 
+  /** The WAL the store syncs itself (FULL on a file); undefined: SQLite's own setting is all (NORMAL, `:memory:`). */
+  readonly #walPath: string | undefined;
+  #walFd: number | undefined;
+  /** Committed batches not yet synced, oldest first; #committed numbers them. */
+  #unsynced: Unsynced[] = [];
+  #committed = 0;
+  #syncing = false;
+  #closed = false;
+
   readonly #statements;
 
-  private constructor(db: SqliteDatabase, eventWindow: number) {
+  private constructor(db: SqliteDatabase, eventWindow: number, walPath: string | undefined) {
     this.#db = db;
     this.#eventWindow = eventWindow;
+    this.#walPath = walPath;
     this.#statements = {
       get: db.prepare<[string, string, string, string], ObjectRow>(
         "SELECT * FROM objects WHERE resource = ? AND project = ? AND namespace = ? AND name = ?",
@@ -130,8 +153,16 @@ export class ObjectStore {
   }
 
   static open(options: ObjectStoreOptions): ObjectStore {
-    const db = openDatabase(options.path, options.synchronous ?? "FULL");
-    return new ObjectStore(db, options.eventWindow ?? DEFAULT_EVENT_WINDOW);
+    const synchronous = options.synchronous ?? "FULL";
+    const onDisk = options.path !== ":memory:";
+    // FULL: SQLite writes the WAL without syncing and the store syncs it (see the top).
+    const db = openDatabase(options.path, onDisk ? "NORMAL" : synchronous);
+    const store = new ObjectStore(
+      db,
+      options.eventWindow ?? DEFAULT_EVENT_WINDOW,
+      onDisk && synchronous === "FULL" ? `${options.path}-wal` : undefined,
+    );
+    return store;
   }
 
   /** Why the store cannot serve now (a read of its database fails), or undefined: /readyz's `store`. */
@@ -265,7 +296,7 @@ export class ObjectStore {
     this.#batchOpen = true;
     setImmediate(() => {
       try {
-        this.flush();
+        this.#commitBatch();
       } catch {
         // Recorded in #failure: check() (/readyz) reports it, waiters were rejected.
       }
@@ -273,14 +304,26 @@ export class ObjectStore {
   }
 
   /**
-   * Commits the open batch now (one fsync) and tells durable listeners its
-   * changes. Reads call it first, so what they return is on disk.
+   * Commits the open batch now and syncs everything committed (one fsync on
+   * the event loop), telling durable listeners its changes. Reads call it
+   * first, so what they return is on disk.
    */
   flush(): void {
+    this.#commitBatch();
+    if (this.#unsynced.length === 0) return;
+    try {
+      fdatasyncSync(this.#wal());
+    } catch (error: unknown) {
+      this.#fail("a sync of the store's write-ahead log failed", error);
+    }
+    this.#release(this.#committed);
+  }
+
+  /** Commits the open batch (no fsync with a WAL the store syncs itself) and starts its sync. */
+  #commitBatch(): void {
     if (this.#failure !== undefined) throw this.#failure;
     if (!this.#batchOpen) return;
-    const waiters = this.#waiters;
-    const announced = this.#unannounced;
+    const batch: Unsynced = { seq: ++this.#committed, waiters: this.#waiters, announced: this.#unannounced };
     this.#waiters = [];
     this.#unannounced = [];
     this.#batchOpen = false;
@@ -288,22 +331,94 @@ export class ObjectStore {
       this.#db.exec("COMMIT");
     } catch (error: unknown) {
       if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
-      this.#failure = new StoreFailedError(
-        `a commit to the store's database failed: ${error instanceof Error ? error.message : String(error)}`,
-      );
-      for (const waiter of waiters) waiter.reject(this.#failure);
-      throw this.#failure;
+      for (const waiter of batch.waiters)
+        waiter.reject(this.#failed("a commit to the store's database failed", error));
+      this.#fail("a commit to the store's database failed", error);
     }
-    for (const [event, previous] of announced)
-      for (const listener of this.#durableListeners) listener(event, previous);
-    for (const waiter of waiters) waiter.resolve();
+    this.#unsynced.push(batch);
+    if (this.#walPath === undefined) this.#release(batch.seq);
+    else this.#startSync();
   }
 
-  /** Resolves once every write made so far is committed (at once when none waits); rejects when that commit fails. */
+  /** One fdatasync of the WAL in the thread pool at a time; it covers every batch committed before it started. */
+  #startSync(): void {
+    if (this.#syncing || this.#unsynced.length === 0) return;
+    let fd: number;
+    try {
+      fd = this.#wal();
+    } catch (error: unknown) {
+      this.#fail("the store's write-ahead log cannot be opened", error);
+    }
+    const through = this.#committed;
+    this.#syncing = true;
+    fdatasync(fd, (error) => {
+      this.#syncing = false;
+      if (this.#closed) {
+        closeSync(fd);
+        return;
+      }
+      if (error !== null) {
+        try {
+          this.#fail("a sync of the store's write-ahead log failed", error);
+        } catch {
+          // Recorded in #failure: check() (/readyz) reports it, waiters were rejected.
+        }
+        return;
+      }
+      this.#release(through);
+      this.#startSync();
+    });
+  }
+
+  /** The WAL's descriptor, opened at the first sync (the file exists once a commit wrote it). */
+  #wal(): number {
+    if (this.#walFd !== undefined) return this.#walFd;
+    const path = this.#walPath;
+    if (path === undefined) throw new Error("no write-ahead log to sync");
+    this.#walFd = openSync(path, "r");
+    // Its directory entry too, once (as SQLite does at the first sync of a new WAL).
+    const dir = openSync(dirname(path), "r");
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    return this.#walFd;
+  }
+
+  /** Batches up to seq are durable: durable listeners hear their changes, in order, then their writers. */
+  #release(seq: number): void {
+    while (this.#unsynced.length > 0 && (this.#unsynced[0]?.seq ?? Infinity) <= seq) {
+      const batch = this.#unsynced.shift();
+      if (batch === undefined) break;
+      for (const [event, previous] of batch.announced)
+        for (const listener of this.#durableListeners) listener(event, previous);
+      for (const waiter of batch.waiters) waiter.resolve();
+    }
+  }
+
+  #failed(what: string, error: unknown): StoreFailedError {
+    this.#failure ??= new StoreFailedError(
+      `${what}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return this.#failure;
+  }
+
+  /** The store takes no more writes; every writer still waiting hears why. */
+  #fail(what: string, error: unknown): never {
+    const failure = this.#failed(what, error);
+    for (const batch of this.#unsynced.splice(0)) for (const waiter of batch.waiters) waiter.reject(failure);
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+    throw failure;
+  }
+
+  /** Resolves once every write made so far is durable (at once when none waits); rejects when its commit or sync fails. */
   settled(): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (!this.#batchOpen) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (this.#batchOpen) return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    const last = this.#unsynced[this.#unsynced.length - 1];
+    if (last === undefined) return Promise.resolve();
+    return new Promise((resolve, reject) => last.waiters.push({ resolve, reject }));
   }
 
   /**
@@ -344,6 +459,9 @@ export class ObjectStore {
     try {
       if (this.#db.open && this.#failure === undefined) this.flush();
     } finally {
+      this.#closed = true;
+      // A sync still running in the pool closes the descriptor when it returns.
+      if (this.#walFd !== undefined && !this.#syncing) closeSync(this.#walFd);
       this.#listeners.clear();
       this.#durableListeners.clear();
       if (this.#db.open) this.#db.close();

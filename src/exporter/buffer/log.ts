@@ -171,6 +171,7 @@ export class DurableLogClosedError extends Error {
 
 const CLEAN_SHUTDOWN = "clean-shutdown";
 const REGISTRY_FILE = "sinks.json";
+const REGISTRY_FLUSH_INTERVAL_MS = 1000;
 const POSITIONS_FILE = "positions";
 
 /** Series memo stamps must differ between logs in one process (tests reopen logs with the same refs). */
@@ -532,6 +533,8 @@ export class DurableLog {
   private readonly dirtySlots = new Set<SinkState>();
   private positionsWriting: Promise<void> | undefined;
   private housekeepingScheduled = false;
+  private registryTimer: TimerHandle | undefined;
+  private lastRegistryFlushMs = 0;
   /**
    * Finds a live series with these label bytes (the router's cache): a table
    * loaded for readers points at it instead of holding its own copy. The
@@ -693,6 +696,7 @@ export class DurableLog {
     this.syncTimer?.cancel();
     this.sweepTimer?.cancel();
     this.diskTimer?.cancel();
+    this.registryTimer?.cancel();
     await this.diskChecking;
     await this.writeIdle().catch(() => undefined);
     await this.flushPositions();
@@ -1252,9 +1256,31 @@ export class DurableLog {
       if (this.closed) return;
       this.runRetention();
       void this.flushPositions();
-      if (this.registry.dirty)
-        this.registry.flush().catch((error: unknown) => {
+      this.scheduleRegistryFlush();
+    });
+  }
+
+  /**
+   * Writes sinks.json in the background at most once a second. It is
+   * rewritten whole (10,000 sinks: ~600 KB, JSON and two fsyncs), and a
+   * burst of new policies rewrote it hundreds of times. Nothing waits on
+   * this write: the first append of a new sink's samples flushes the
+   * registry itself (writeLoop) before the samples reach the file.
+   */
+  private scheduleRegistryFlush(): void {
+    if (this.registryTimer !== undefined || this.closed || !this.registry.dirty) return;
+    const wait = Math.max(0, this.lastRegistryFlushMs + REGISTRY_FLUSH_INTERVAL_MS - this.clock.now());
+    this.registryTimer = this.clock.setTimer(wait, () => {
+      this.registryTimer = undefined;
+      if (this.closed || !this.registry.dirty) return;
+      this.lastRegistryFlushMs = this.clock.now();
+      this.registry
+        .persist()
+        .catch((error: unknown) => {
           this.logger.error("durable log: cannot write the sink registry", { error: String(error) });
+        })
+        .finally(() => {
+          this.scheduleRegistryFlush();
         });
     });
   }

@@ -97,6 +97,25 @@ export class SinkRegistry {
     }
   }
 
+  /**
+   * Writes what the registry holds now, once (after a write in flight).
+   * flush() writes until nothing is dirty: while new sinks keep coming (a
+   * burst of new policies) that is one rewrite after another.
+   */
+  async persist(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+    if (!this.dirty) return;
+    this.writing = this.writeOnce().finally(() => {
+      this.writing = undefined;
+    });
+    await this.writing;
+    if (this.failure !== undefined) {
+      const failure = this.failure;
+      this.failure = undefined;
+      throw failure;
+    }
+  }
+
   private async writeOnce(): Promise<void> {
     const generation = this.generation;
     const text = `${JSON.stringify({ version: FORMAT_VERSION, nextIndex: this.nextIndex, sinks: Object.fromEntries(this.sinks) })}\n`;

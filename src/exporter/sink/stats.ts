@@ -109,6 +109,12 @@ export class SinkStats {
    */
   expiredOldestMs: number | undefined;
   expiredNewestMs: number | undefined;
+  /**
+   * Called at the sink's first delivery (the exporter points it at the
+   * controller): readiness follows data at once instead of at the next
+   * health pass. Must be cheap: it runs inside the delivery's bookkeeping.
+   */
+  onFirstSuccess: (() => void) | undefined;
 
   droppedTotal(): number {
     let total = 0;
@@ -127,8 +133,10 @@ export class SinkStats {
     this.samplesSent += samples;
     this.bytesSent += bytes;
     this.latency.observe(seconds);
+    const first = this.lastSuccessMs === undefined;
     this.lastSuccessMs = atMs;
     this.consecutiveFailures = 0;
+    if (first) this.onFirstSuccess?.();
   }
 
   recordFailure(atMs: number, reason: FailureReason, message: string, seconds: number | undefined): void {
