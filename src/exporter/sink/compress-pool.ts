@@ -155,10 +155,12 @@ export class CompressPool {
     });
     const failed = (error: Error) => {
       if (this.closed) return;
+      // A failing thread reports an error and then its exit: logged once, its bodies rejected either way.
+      if (!this.broken)
+        this.logger.error("a compression thread failed: compressing on the event loop from now on", {
+          error: errorField(error),
+        });
       this.broken = true;
-      this.logger.error("a compression thread failed: compressing on the event loop from now on", {
-        error: errorField(error),
-      });
       this.fail(thread, new CompressThreadError(`a compression thread failed: ${error.message}`));
     };
     worker.on("error", failed);
