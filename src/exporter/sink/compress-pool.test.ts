@@ -25,10 +25,10 @@ function labelsOf(i: number, seed: number): Uint8Array {
 }
 
 const pools: CompressPool[] = [];
-function pool(threads: number, maxQueuedPerThread?: number): CompressPool {
+function pool(threads: number, maxQueuedBytesPerThread?: number): CompressPool {
   const created = new CompressPool({
     threads,
-    ...(maxQueuedPerThread === undefined ? {} : { maxQueuedPerThread }),
+    ...(maxQueuedBytesPerThread === undefined ? {} : { maxQueuedBytesPerThread }),
   });
   pools.push(created);
   return created;
@@ -64,17 +64,21 @@ describe("CompressPool", () => {
     assert.deepEqual(threads.counts, { threads: 0, inline: 1, busy: 0 });
   });
 
-  it("compresses inline when every thread is busy, so the bodies held for threads stay bounded", async () => {
-    const threads = pool(1, 1);
+  it("compresses inline when the thread has its bound of bytes waiting, and hands it bodies again once answered", async () => {
     const bodies = Array.from({ length: 5 }, (_, i) => body(400, i));
+    const size = bodies[0]?.length ?? 0;
+    assert.ok(size > 32 * 1024, `${size} bytes: worth a thread`);
+    // Room for two bodies waiting.
+    const threads = pool(1, 2 * size + 1000);
     const results = bodies.map((b) => threads.compress(b));
-    assert.ok(results[0] instanceof Promise);
-    assert.equal(results.filter((r) => r instanceof Promise).length, 1, "one body waits for the one thread");
-    assert.equal(threads.counts.busy, 4);
+    assert.ok(results[0] instanceof Promise && results[1] instanceof Promise);
+    assert.equal(results.filter((r) => r instanceof Promise).length, 2, "two bodies wait for the one thread");
+    assert.equal(threads.counts.busy, 3);
     const settled = await Promise.all(results.map((result) => Promise.resolve(result)));
     settled.forEach((result, i) => {
       assert.deepEqual(result, snappyCompress(bodies[i] as Uint8Array));
     });
+    assert.ok(threads.compress(bodies[0] as Uint8Array) instanceof Promise, "the thread takes bodies again");
   });
 
   it("with 0 threads compresses everything inline", () => {

@@ -9,9 +9,11 @@
 // 250–410 µs to compress and about 60 µs to hand to a thread and take back
 // (copy, transfer, promise). Bodies under MIN_OFFLOAD_BYTES are compressed
 // inline, where the hand-over would cost more than the work. When every
-// thread already has MAX_QUEUED_PER_THREAD bodies waiting, the event loop
-// compresses the body itself: it works instead of queueing, and the bodies
-// held for threads stay bounded.
+// thread already has maxQueuedBytesPerThread of bodies waiting (4 MiB, about
+// 7 ms of work at 600 MB/s), the event loop compresses the body itself: it
+// works instead of queueing, and the bodies held for threads stay bounded.
+// (A bound of two bodies left the thread 99 % idle: a thousand sinks' batches
+// fall due in the same turn, before any answer comes back.)
 //
 // Threads start on the first body worth sending them, so a process whose
 // sinks send small batches (tests, a quiet demo) never starts one. A thread
@@ -27,7 +29,7 @@ import { snappyCompress } from "../../remotewrite/index.js";
 export const COMPRESS_DEFAULTS = {
   /** 32 KiB: about 100 samples of platform-like series, where the hand-over costs as much as compressing. */
   minOffloadBytes: 32 * 1024,
-  maxQueuedPerThread: 2,
+  maxQueuedBytesPerThread: 4 * 2 ** 20,
 } as const;
 
 /** One thread per core beyond the event loop's, up to 4 (sending needs the event loop too). */
@@ -43,25 +45,29 @@ export class CompressThreadError extends Error {
 interface Waiting {
   readonly resolve: (body: Buffer) => void;
   readonly reject: (error: Error) => void;
+  /** The uncompressed body's size, counted in its thread's queuedBytes until answered. */
+  readonly bytes: number;
 }
 
 interface Thread {
   readonly worker: Worker;
   readonly waiting: Map<number, Waiting>;
+  queuedBytes: number;
 }
 
 export interface CompressPoolOptions {
   /** Threads at most; 0 compresses everything on the event loop. */
   readonly threads: number;
   readonly minOffloadBytes?: number;
-  readonly maxQueuedPerThread?: number;
+  /** Bytes of uncompressed bodies waiting for one thread, beyond which the event loop compresses. */
+  readonly maxQueuedBytesPerThread?: number;
   readonly logger?: Logger;
 }
 
 export class CompressPool {
   private readonly threads: Thread[] = [];
   private readonly minOffloadBytes: number;
-  private readonly maxQueued: number;
+  private readonly maxQueuedBytes: number;
   private readonly logger: Logger;
   private nextId = 0;
   private broken = false;
@@ -73,7 +79,7 @@ export class CompressPool {
     if (!Number.isInteger(options.threads) || options.threads < 0)
       throw new RangeError(`threads must be an integer ≥ 0, got ${options.threads}`);
     this.minOffloadBytes = options.minOffloadBytes ?? COMPRESS_DEFAULTS.minOffloadBytes;
-    this.maxQueued = options.maxQueuedPerThread ?? COMPRESS_DEFAULTS.maxQueuedPerThread;
+    this.maxQueuedBytes = options.maxQueuedBytesPerThread ?? COMPRESS_DEFAULTS.maxQueuedBytesPerThread;
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -87,7 +93,7 @@ export class CompressPool {
       this.counts.inline++;
       return snappyCompress(body);
     }
-    const thread = this.leastBusy();
+    const thread = this.leastBusy(body.length);
     if (thread === undefined) {
       this.counts.busy++;
       return snappyCompress(body);
@@ -95,8 +101,9 @@ export class CompressPool {
     this.counts.threads++;
     const id = this.nextId++;
     const input = body.slice().buffer;
+    thread.queuedBytes += body.length;
     return new Promise<Buffer>((resolve, reject) => {
-      thread.waiting.set(id, { resolve, reject });
+      thread.waiting.set(id, { resolve, reject, bytes: body.length });
       const job: CompressJob = { id, input };
       thread.worker.postMessage(job, [input]);
     });
@@ -133,25 +140,31 @@ export class CompressPool {
     );
   }
 
-  /** The thread with the fewest bodies waiting, starting one while under the limit; undefined when all are full. */
-  private leastBusy(): Thread | undefined {
+  /**
+   * The thread with the fewest bytes waiting, starting one while under the limit; undefined when
+   * the body would take it past maxQueuedBytes (an idle thread takes any body).
+   */
+  private leastBusy(bytes: number): Thread | undefined {
     let best: Thread | undefined;
     for (const thread of this.threads)
-      if (best === undefined || thread.waiting.size < best.waiting.size) best = thread;
-    if ((best === undefined || best.waiting.size > 0) && this.threads.length < this.options.threads)
+      if (best === undefined || thread.queuedBytes < best.queuedBytes) best = thread;
+    if ((best === undefined || best.queuedBytes > 0) && this.threads.length < this.options.threads)
       return this.start();
-    return best !== undefined && best.waiting.size < this.maxQueued ? best : undefined;
+    if (best === undefined) return undefined;
+    return best.queuedBytes === 0 || best.queuedBytes + bytes <= this.maxQueuedBytes ? best : undefined;
   }
 
   private start(): Thread {
     const worker = new Worker(new URL("./compress-worker.js", import.meta.url));
     // Never what keeps the process alive: close() stops them on shutdown.
     worker.unref();
-    const thread: Thread = { worker, waiting: new Map() };
+    const thread: Thread = { worker, waiting: new Map(), queuedBytes: 0 };
     worker.on("message", (answer: CompressAnswer) => {
       const waiting = thread.waiting.get(answer.id);
+      if (waiting === undefined) return;
       thread.waiting.delete(answer.id);
-      waiting?.resolve(Buffer.from(answer.output, 0, answer.length));
+      thread.queuedBytes -= waiting.bytes;
+      waiting.resolve(Buffer.from(answer.output, 0, answer.length));
     });
     const failed = (error: Error) => {
       if (this.closed) return;
@@ -174,6 +187,7 @@ export class CompressPool {
   private fail(thread: Thread, error: CompressThreadError): void {
     const waiting = [...thread.waiting.values()];
     thread.waiting.clear();
+    thread.queuedBytes = 0;
     for (const { reject } of waiting) reject(error);
   }
 }
