@@ -27,6 +27,13 @@ import type {
 } from "../apiserver/index.js";
 import { DELIVERY_PATH } from "../exporter/ingest/server.js";
 import { rendezvousOwner } from "./rendezvous.js";
+import {
+  ReplicaAnswerError,
+  readCapped,
+  replicaHeaders,
+  replicaRefusal,
+  unanswered,
+} from "./replica-call.js";
 import type { FleetView, LiveReplica } from "./view.js";
 
 export const FLEET_DELIVERY_DEFAULTS = {
@@ -53,35 +60,13 @@ export class FleetDeliveryError extends Error {
   override readonly name = "FleetDeliveryError";
 }
 
-/** A replica's answer that is not a delivery report. */
-class AnswerError extends Error {}
-
 type Asked =
   | { readonly kind: "running"; readonly draining: boolean; readonly delivery: PolicyDelivery }
   | { readonly kind: "not running" }
   | { readonly kind: "failed"; readonly problem: string };
 
-async function readCapped(response: Response, limit: number): Promise<string> {
-  if (response.body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  // Leaving the loop early cancels the stream (and the connection).
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    size += chunk.length;
-    if (size > limit) throw new AnswerError(`its answer exceeds ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function refusal(status: number, text: string): string {
-  const body = text.trim().slice(0, 200);
-  if (status === 401)
-    return `refused the request (401 ${body}): give telex serve --api-only the replicas' --ingest-token-file`;
-  if (status === 404)
-    return "does not serve delivery reports (404): a replica of an older Telex, or one whose listener is open (no --ingest-token-file) on a non-loopback address, where it answers none";
-  return `answered HTTP ${status}: ${body}`;
-}
+const NOT_SERVED =
+  "does not serve delivery reports (404): a replica of an older Telex, or one whose listener is open (no --ingest-token-file) on a non-loopback address, where it answers none";
 
 async function ask(
   replica: LiveReplica & { readonly ingestUrl: string },
@@ -89,8 +74,7 @@ async function ask(
   options: FleetDeliveryOptions,
 ): Promise<Asked> {
   const timeoutMs = options.timeoutMs ?? FLEET_DELIVERY_DEFAULTS.timeoutMs;
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (options.token !== undefined) headers["Authorization"] = `Bearer ${options.token}`;
+  const headers = replicaHeaders(options.token);
   const url = new URL(DELIVERY_PATH, replica.ingestUrl);
   url.searchParams.set("uid", uid);
   try {
@@ -100,11 +84,12 @@ async function ask(
       // The endpoint's own "not running here" is JSON; any other 404 is a listener without it.
       const parsed = parseJson(text);
       if (isRecord(parsed) && parsed["running"] === false) return { kind: "not running" };
-      return { kind: "failed", problem: refusal(404, text) };
+      return { kind: "failed", problem: replicaRefusal(404, text, NOT_SERVED) };
     }
-    if (response.status !== 200) return { kind: "failed", problem: refusal(response.status, text) };
+    if (response.status !== 200)
+      return { kind: "failed", problem: replicaRefusal(response.status, text, NOT_SERVED) };
     const answer = parseJson(text);
-    if (!isRecord(answer)) throw new AnswerError("not a JSON object");
+    if (!isRecord(answer)) throw new ReplicaAnswerError("not a JSON object");
     return {
       kind: "running",
       draining: answer["draining"] === true,
@@ -112,13 +97,9 @@ async function ask(
       delivery: { ...parsePolicyDelivery(answer["delivery"]), replica: replica.name },
     };
   } catch (error: unknown) {
-    if (error instanceof DOMException && error.name === "TimeoutError")
-      return { kind: "failed", problem: `did not answer within ${timeoutMs} ms` };
-    if (error instanceof AnswerError)
+    if (error instanceof ReplicaAnswerError)
       return { kind: "failed", problem: `answered no report: ${error.message}` };
-    const cause = (error as { cause?: { code?: unknown } }).cause?.code;
-    const reason = typeof cause === "string" ? cause : error instanceof Error ? error.message : String(error);
-    return { kind: "failed", problem: `could not be asked (${reason})` };
+    return { kind: "failed", problem: unanswered(error, timeoutMs) };
   }
 }
 
@@ -188,7 +169,7 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new AnswerError("not JSON");
+    throw new ReplicaAnswerError("not JSON");
   }
 }
 
@@ -198,19 +179,20 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function num(object: Record<string, unknown>, key: string): number {
   const value = object[key];
-  if (typeof value !== "number" || !Number.isFinite(value)) throw new AnswerError(`${key} is not a number`);
+  if (typeof value !== "number" || !Number.isFinite(value))
+    throw new ReplicaAnswerError(`${key} is not a number`);
   return value;
 }
 
 function str(object: Record<string, unknown>, key: string): string {
   const value = object[key];
-  if (typeof value !== "string") throw new AnswerError(`${key} is not a string`);
+  if (typeof value !== "string") throw new ReplicaAnswerError(`${key} is not a string`);
   return value;
 }
 
 function rec(object: Record<string, unknown>, key: string): Record<string, unknown> {
   const value = object[key];
-  if (!isRecord(value)) throw new AnswerError(`${key} is not an object`);
+  if (!isRecord(value)) throw new ReplicaAnswerError(`${key} is not an object`);
   return value;
 }
 
@@ -221,18 +203,19 @@ function counts(object: Record<string, unknown>, key: string): Record<string, nu
 
 function numbers(object: Record<string, unknown>, key: string): number[] {
   const value = object[key];
-  if (!Array.isArray(value)) throw new AnswerError(`${key} is not a list`);
+  if (!Array.isArray(value)) throw new ReplicaAnswerError(`${key} is not a list`);
   return value.map((v: unknown) => {
-    if (typeof v !== "number" || !Number.isFinite(v)) throw new AnswerError(`${key} holds a non-number`);
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw new ReplicaAnswerError(`${key} holds a non-number`);
     return v;
   });
 }
 
 function list(object: Record<string, unknown>, key: string): Record<string, unknown>[] {
   const value = object[key];
-  if (!Array.isArray(value)) throw new AnswerError(`${key} is not a list`);
+  if (!Array.isArray(value)) throw new ReplicaAnswerError(`${key} is not a list`);
   return value.map((v: unknown) => {
-    if (!isRecord(v)) throw new AnswerError(`${key} holds a non-object`);
+    if (!isRecord(v)) throw new ReplicaAnswerError(`${key} holds a non-object`);
     return v;
   });
 }
@@ -290,7 +273,7 @@ function parseSink(sink: Record<string, unknown>): SinkDelivery {
 
 /** A replica's report as served (src/serve/delivery-report.ts), checked field by field. */
 export function parsePolicyDelivery(value: unknown): PolicyDelivery {
-  if (!isRecord(value)) throw new AnswerError("delivery is not an object");
+  if (!isRecord(value)) throw new ReplicaAnswerError("delivery is not an object");
   const sources: SourceDelivery[] = list(value, "sources").map((s) => ({
     name: str(s, "name"),
     samplesMatched: num(s, "samplesMatched"),

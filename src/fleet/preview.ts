@@ -23,6 +23,13 @@ import {
   type PolicyPreview,
   type PushPreviewParts,
 } from "../exporter/preview/index.js";
+import {
+  ReplicaAnswerError,
+  readCapped,
+  replicaHeaders,
+  replicaRefusal,
+  unanswered,
+} from "./replica-call.js";
 import type { FleetView, LiveReplica } from "./view.js";
 
 export const FLEET_PREVIEW_DEFAULTS = {
@@ -53,28 +60,8 @@ type Asked =
   | { readonly ok: true; readonly parts: PushPreviewParts }
   | { readonly ok: false; readonly problem: string; readonly pullMode?: true };
 
-async function readCapped(response: Response, limit: number): Promise<string> {
-  if (response.body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  // Leaving the loop early cancels the stream (and the connection).
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    size += chunk.length;
-    if (size > limit) throw new FleetPreviewError(`its answer exceeds ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-/** Why a replica's HTTP answer is not a preview, with what to do about the usual ones. */
-function refusal(status: number, text: string): string {
-  const body = text.trim().slice(0, 200);
-  if (status === 401)
-    return `refused the request (401 ${body}): give telex serve --api-only the replicas' --ingest-token-file`;
-  if (status === 404)
-    return "does not serve previews (404): a replica of an older Telex, or one whose ingest is open (no --ingest-token-file) on a non-loopback address, where it answers no preview";
-  return `answered HTTP ${status}: ${body}`;
-}
+const NOT_SERVED =
+  "does not serve previews (404): a replica of an older Telex, or one whose ingest is open (no --ingest-token-file) on a non-loopback address, where it answers no preview";
 
 async function ask(
   replica: LiveReplica & { readonly ingestUrl: string },
@@ -83,8 +70,7 @@ async function ask(
   options: FleetPreviewOptions,
 ): Promise<Asked> {
   const timeoutMs = options.timeoutMs ?? FLEET_PREVIEW_DEFAULTS.timeoutMs;
-  const headers: Record<string, string> = { "Content-Type": "application/json", Accept: "application/json" };
-  if (options.token !== undefined) headers["Authorization"] = `Bearer ${options.token}`;
+  const headers = replicaHeaders(options.token, { "Content-Type": "application/json" });
   try {
     const response = await fetch(new URL(PREVIEW_PATH, replica.ingestUrl), {
       method: "POST",
@@ -96,20 +82,17 @@ async function ask(
     // A pull-mode replica's listener takes its peers' delivery metrics only (409 there).
     if (response.status === 409)
       return { ok: false, problem: "reads a metrics store (pull mode)", pullMode: true };
-    if (response.status !== 200) return { ok: false, problem: refusal(response.status, text) };
+    if (response.status !== 200)
+      return { ok: false, problem: replicaRefusal(response.status, text, NOT_SERVED) };
     return { ok: true, parts: parsePushPreviewParts(JSON.parse(text) as unknown, plan) };
   } catch (error: unknown) {
-    if (error instanceof DOMException && error.name === "TimeoutError")
-      return { ok: false, problem: `did not answer within ${timeoutMs} ms` };
     if (
-      error instanceof FleetPreviewError ||
+      error instanceof ReplicaAnswerError ||
       error instanceof PreviewAnswerError ||
       error instanceof SyntaxError
     )
       return { ok: false, problem: `answered no preview: ${error.message}` };
-    const cause = (error as { cause?: { code?: unknown } }).cause?.code;
-    const reason = typeof cause === "string" ? cause : error instanceof Error ? error.message : String(error);
-    return { ok: false, problem: `could not be asked (${reason})` };
+    return { ok: false, problem: unanswered(error, timeoutMs) };
   }
 }
 
