@@ -2,7 +2,8 @@
 // Secrets, printing `TYPE/NAME created|configured|unchanged` per object.
 // Manifests are validated first; if any is invalid nothing is sent.
 import { isDeepStrictEqual, parseArgs } from "node:util";
-import { formatFieldError, validateObject } from "../../api/index.js";
+import { validateObject } from "../../api/index.js";
+import { invalidReport, problemReport } from "../manifest-errors.js";
 import { KubeApiError } from "../../kube/client.js";
 import { CONNECTION_FLAGS, FIELD_MANAGER, withConnection } from "../connection.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
@@ -186,9 +187,7 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
     let invalid = false;
     for (const entry of entries) {
       if (entry.type === "problem") {
-        io.stderr.write(
-          `error: ${entry.source}${entry.position ? `:${entry.position.line}:${entry.position.column}` : ""}: ${entry.message}\n`,
-        );
+        io.stderr.write(problemReport(entry));
         invalid = true;
         continue;
       }
@@ -196,12 +195,12 @@ export async function run(args: readonly string[], io: CommandIO): Promise<numbe
       if (!result.valid || kind === "unknown") {
         const name = ((entry.object as Json)["metadata"] as Json | undefined)?.["name"];
         io.stderr.write(
-          `error: ${entry.source}: ${text((entry.object as Json)["kind"], "object")} ${JSON.stringify(name ?? "")} is invalid:\n`,
+          invalidReport(
+            entry,
+            `${text((entry.object as Json)["kind"], "object")} ${JSON.stringify(name ?? "")}`,
+            result.errors,
+          ),
         );
-        for (const error of result.errors) {
-          const at = entry.locate(error.path);
-          io.stderr.write(`  ${entry.source}:${at.line}:${at.column}: ${formatFieldError(error)}\n`);
-        }
         invalid = true;
         continue;
       }

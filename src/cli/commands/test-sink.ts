@@ -12,9 +12,10 @@
 // laptop would prove the laptop's network and trust, not the sink's.
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { API_VERSION, formatFieldError, validateObject } from "../../api/index.js";
+import { API_VERSION, validateObject } from "../../api/index.js";
 import { SINK_TEST_KIND, SINK_TEST_SUBRESOURCE } from "../../apiserver/index.js";
 import { CONNECTION_FLAGS, withConnection } from "../connection.js";
+import { invalidReport, problemReport } from "../manifest-errors.js";
 import { policyArgs } from "../policy-args.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
 import { loadManifests, type ManifestDocument } from "../manifests.js";
@@ -107,9 +108,7 @@ async function fromFile(
   let invalid = false;
   for (const entry of entries) {
     if (entry.type === "problem") {
-      io.stderr.write(
-        `error: ${entry.source}${entry.position ? `:${entry.position.line}:${entry.position.column}` : ""}: ${entry.message}\n`,
-      );
+      io.stderr.write(problemReport(entry));
       invalid = true;
       continue;
     }
@@ -124,12 +123,8 @@ async function fromFile(
     const { result } = validateObject(entry.object);
     if (!result.valid) {
       io.stderr.write(
-        `error: ${entry.source}: ExportPolicy ${JSON.stringify(metadata["name"] ?? "")} is invalid:\n`,
+        invalidReport(entry, `ExportPolicy ${JSON.stringify(metadata["name"] ?? "")}`, result.errors),
       );
-      for (const error of result.errors) {
-        const at = entry.locate(error.path);
-        io.stderr.write(`  ${entry.source}:${at.line}:${at.column}: ${formatFieldError(error)}\n`);
-      }
       invalid = true;
       continue;
     }
