@@ -27,6 +27,7 @@ import { TENANT_LABEL } from "../../test-support/platform-series.js";
 import { policyManifest } from "../../test-support/policies.js";
 import { pushSeries } from "../../test-support/remote-write-client.js";
 import { apiRequest, type ApiResponse } from "../../test-support/telex-api.js";
+import { expositionValue } from "../../test-support/exposition.js";
 import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
 import {
   forceFlush,
@@ -52,11 +53,6 @@ const DEAD_ENDPOINT = "http://127.0.0.1:9/api/v1/write";
 const FORWARD_LINE = /^forward: listening on (http:\/\/\S+)\/internal\/v1\/forward$/m;
 
 type Json = Record<string, unknown>;
-
-function valueOf(text: string, line: string): number {
-  const found = text.split("\n").find((l) => l.startsWith(`${line} `));
-  return found === undefined ? 0 : Number(found.slice(line.length + 1));
-}
 
 function sinkOf(body: Json, name: string): Json {
   const sinks = body["sinks"] as Json[] | undefined;
@@ -179,8 +175,8 @@ describe(
             [...replicas.values()].map(async (r) => (await fetch(`${r.ingestUrl ?? ""}/metrics`)).text()),
           ),
         (texts) =>
-          texts.every((t) => valueOf(t, "telex_replica_members") === 2) &&
-          texts.reduce((sum, t) => sum + valueOf(t, "telex_replica_policies"), 0) === 1,
+          texts.every((t) => expositionValue(t, "telex_replica_members", 0) === 2) &&
+          texts.reduce((sum, t) => sum + expositionValue(t, "telex_replica_policies", 0), 0) === 1,
         "two members, the policy owned by one",
         { timeoutMs: 20_000, intervalMs: 200 },
       );

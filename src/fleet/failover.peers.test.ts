@@ -16,6 +16,7 @@ import { stringify } from "yaml";
 import { eventuallyValue } from "../../test-support/eventually.js";
 import { TENANT_LABEL } from "../../test-support/platform-series.js";
 import { apiRequest } from "../../test-support/telex-api.js";
+import { expositionValue } from "../../test-support/exposition.js";
 import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
 import {
   exportSamples,
@@ -37,12 +38,6 @@ const WRITE_EVERY_MS = 500;
 type Json = Record<string, unknown>;
 
 const metricOf = (k: number): string => `fleet_failover_${k}`;
-
-/** The sum of a gauge in a Prometheus exposition; NaN when absent. */
-function gauge(text: string, name: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.slice(name.length + 1));
-}
 
 describe(
   "a fleet of three replicas: shares, kill -9, a fourth, a graceful stop",
@@ -99,7 +94,7 @@ describe(
 
     const owned = async (replica: TelexServe): Promise<number> => {
       const text = await (await fetch(`${replica.metricsUrl ?? ""}/metrics`)).text();
-      return gauge(text, "telex_replica_policies");
+      return expositionValue(text, "telex_replica_policies");
     };
 
     const shares = async (): Promise<Map<string, number>> =>

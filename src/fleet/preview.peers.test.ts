@@ -21,6 +21,7 @@ import { policyManifest } from "../../test-support/policies.js";
 import { TENANT_LABEL } from "../../test-support/platform-series.js";
 import { pushSeries } from "../../test-support/remote-write-client.js";
 import { apiRequest } from "../../test-support/telex-api.js";
+import { expositionValue } from "../../test-support/exposition.js";
 import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
 import {
   forceFlush,
@@ -93,12 +94,6 @@ const series = (project: string, id: number, at: number) => ({
   ],
   samples: [{ value: id, timestampMs: at }],
 });
-
-/** The value of a series in a Prometheus exposition (0 when absent). */
-function valueOf(text: string, line: string): number {
-  const found = text.split("\n").find((l) => l.startsWith(`${line} `));
-  return found === undefined ? 0 : Number(found.slice(line.length + 1));
-}
 
 describe("telex preview through telex serve --api-only, a push fleet of two replicas", () => {
   let dir = "";
@@ -202,8 +197,8 @@ describe("telex preview through telex serve --api-only, a push fleet of two repl
       async () =>
         Promise.all(replicas.map(async (r) => (await fetch(`${r.ingestUrl ?? ""}/metrics`)).text())),
       (texts) =>
-        texts.every((t) => valueOf(t, "telex_replica_members") === 2) &&
-        texts.reduce((sum, t) => sum + valueOf(t, "telex_replica_policies"), 0) === 1,
+        texts.every((t) => expositionValue(t, "telex_replica_members", 0) === 2) &&
+        texts.reduce((sum, t) => sum + expositionValue(t, "telex_replica_policies", 0), 0) === 1,
       "two members, the policy owned by one",
       { timeoutMs: 20_000, intervalMs: 200 },
     );
@@ -231,7 +226,7 @@ describe("telex preview through telex serve --api-only, a push fleet of two repl
       replicas.map(async (r) => (await fetch(`${r.ingestUrl ?? ""}/metrics`)).text()),
     );
     assert.ok(
-      forwarded.some((t) => valueOf(t, 'telex_fleet_forward_requests_total{outcome="ok"}') > 0),
+      forwarded.some((t) => expositionValue(t, 'telex_fleet_forward_requests_total{outcome="ok"}', 0) > 0),
       "alpha's series went on to the policy's owner",
     );
 

@@ -16,6 +16,7 @@ import { eventuallyValue } from "../../test-support/eventually.js";
 import { TENANT_LABEL } from "../../test-support/platform-series.js";
 import { policyManifest } from "../../test-support/policies.js";
 import { apiRequest } from "../../test-support/telex-api.js";
+import { expositionValue } from "../../test-support/exposition.js";
 import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
 import {
   exportSamples,
@@ -34,12 +35,6 @@ const HEALTH = '{__name__=~"telex_export_.*"}';
 const FORWARD_LINE = /^forward: listening on (http:\/\/\S+)$/m;
 
 type Json = Record<string, unknown>;
-
-/** The value of a sample line in a Prometheus exposition (exact name and labels); NaN when absent. */
-function sample(text: string, series: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? NaN : Number(line.slice(series.length + 1));
-}
 
 describe(
   "tenants' delivery metrics in a pull-mode fleet of two replicas",
@@ -215,9 +210,9 @@ describe(
       // The generator counted what it sent, the receiver what it got.
       const sent = await metricsOf(gwOwner);
       const received = await metricsOf(healthOwner);
-      assert.ok(sample(sent, "telex_self_metrics_samples_forwarded_total") > 0, "forwarded");
-      assert.ok(sample(received, "telex_self_metrics_samples_received_total") > 0, "received");
-      assert.ok(sample(sent, 'telex_fleet_forward_requests_total{outcome="ok"}') > 0);
+      assert.ok(expositionValue(sent, "telex_self_metrics_samples_forwarded_total") > 0, "forwarded");
+      assert.ok(expositionValue(received, "telex_self_metrics_samples_received_total") > 0, "received");
+      assert.ok(expositionValue(sent, 'telex_fleet_forward_requests_total{outcome="ok"}') > 0);
 
       // The hop takes only delivery metrics, only with the token, only on its path.
       const forward = FORWARD_LINE.exec(replicas.get(healthOwner)?.output() ?? "")?.[1];

@@ -21,6 +21,7 @@ import { TENANT_LABEL } from "../../test-support/platform-series.js";
 import { pushSeries } from "../../test-support/remote-write-client.js";
 import { apiRequest } from "../../test-support/telex-api.js";
 import { decodeToObjects, snappyUncompress } from "../remotewrite/index.js";
+import { expositionValue } from "../../test-support/exposition.js";
 import { startTelexServe, type TelexServe } from "../../test-support/telex-serve.js";
 import {
   exportSamples,
@@ -42,12 +43,6 @@ const WRITE_EVERY_MS = 250;
 type Json = Record<string, unknown>;
 
 const metricOf = (k: number): string => `fleet_push_${k}`;
-
-/** The value of an unlabelled series in a Prometheus exposition; NaN when absent. */
-function value(text: string, name: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.slice(name.length + 1));
-}
 
 describe(
   "a fleet in push mode: any replica takes ingest, sinks run on their owner",
@@ -118,7 +113,8 @@ describe(
       new Map(
         await Promise.all(
           [...replicas].map(
-            async ([name, r]) => [name, value(await metricsOf(r), "telex_replica_policies")] as const,
+            async ([name, r]) =>
+              [name, expositionValue(await metricsOf(r), "telex_replica_policies")] as const,
           ),
         ),
       );
@@ -235,7 +231,7 @@ describe(
 
     const drainingSinks = async (): Promise<number> =>
       (await Promise.all([...replicas.values()].map(async (r) => metricsOf(r)))).reduce(
-        (sum, text) => sum + value(text, "telex_exporter_draining_sinks"),
+        (sum, text) => sum + expositionValue(text, "telex_exporter_draining_sinks"),
         0,
       );
 
@@ -319,7 +315,7 @@ describe(
       });
 
       const forwarded = (await Promise.all([...replicas.values()].map(async (r) => metricsOf(r)))).reduce(
-        (sum, text) => sum + value(text, "telex_ingest_samples_forwarded_total"),
+        (sum, text) => sum + expositionValue(text, "telex_ingest_samples_forwarded_total"),
         0,
       );
       assert.ok(forwarded > 0, `samples forwarded between replicas: ${forwarded}`);
