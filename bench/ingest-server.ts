@@ -6,6 +6,7 @@
 // With a buffer dir, ingest writes through a DurableLog there (telex serve's
 // default --buffer disk); without, it pushes straight to the sinks (--buffer memory).
 // INGEST_COMPRESS_THREADS: compression threads (default as telex serve's --compress-threads).
+import { PerformanceObserver, constants as perfConstants, type PerformanceEntry } from "node:perf_hooks";
 import { DurableLog } from "../src/exporter/buffer/index.js";
 import { Exporter } from "../src/exporter/exporter.js";
 import { CompressPool, defaultCompressThreads } from "../src/exporter/sink/index.js";
@@ -51,11 +52,34 @@ if (singleArg === "1") {
     }
   }
 }
+// Garbage collections by kind, printed on exit: what the buffer mode costs in GC shows here.
+const gc = { major: 0, minor: 0, ms: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const { detail } = entry as PerformanceEntry & { detail?: { kind?: number } };
+    const kind = detail?.kind;
+    if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gc.major++;
+    else gc.minor++;
+    gc.ms += entry.duration;
+  }
+}).observe({ entryTypes: ["gc"] });
 const ingest = await startIngestServer({ host: "127.0.0.1", port: 0, processor: exporter.ingest });
 console.log(`ready ${ingest.url}/api/v1/write`);
 process.on("SIGTERM", () => {
+  let sent = 0;
+  let dropped = 0;
+  for (const uid of exporter.runningPolicies()) {
+    for (const sink of exporter.health(uid)?.sinks.values() ?? []) {
+      sent += sink.stats.samplesSent;
+      dropped += sink.stats.droppedTotal();
+    }
+  }
   console.log(
-    `routed ${exporter.ingest.stats.samplesRouted} received ${exporter.ingest.stats.samplesReceived} cache-misses ${exporter.router.cacheMisses}`,
+    `routed ${exporter.ingest.stats.samplesRouted} received ${exporter.ingest.stats.samplesReceived} cache-misses ${exporter.router.cacheMisses}` +
+      (log === undefined ? "" : ` log-reads ${log.stats.reads} table-loads ${log.stats.tableLoads}`) +
+      ` gc-major ${gc.major} gc-minor ${gc.minor} gc-ms ${Math.round(gc.ms)}` +
+      ` sent ${sent} dropped ${dropped}` +
+      ` compressed-thread ${compressor.counts.threads} inline ${compressor.counts.inline} busy ${compressor.counts.busy}`,
   );
   process.exit(0);
 });

@@ -14,8 +14,10 @@
 // process measured with no warm-up pass (issue 16: warm-up);
 // INGEST_VMAGENT=0 skips the vmagent comparison; INGEST_COMPRESS_THREADS sets telex's
 // compression threads (default: as telex serve's --compress-threads).
+// INGEST_THREAD_CPU=1 prints each candidate's CPU per thread (main, libuv pool, GC, compression) and
+// its garbage collections; INGEST_ONLY=<text> runs only the telex candidates whose name has it.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +35,7 @@ const REQUESTS = Number(process.env.INGEST_REQUESTS ?? 5000);
 const COLD_REQUESTS = Number(process.env.INGEST_COLD_REQUESTS ?? 1000);
 const CONCURRENCY = 4;
 const CLOCK_TICKS_PER_SECOND = 100;
+const THREAD_CPU = process.env.INGEST_THREAD_CPU === "1";
 
 interface Receiver {
   readonly url: string;
@@ -73,6 +76,37 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** CPU seconds (user, system) per thread, keyed "name/tid": which threads a candidate's CPU goes to (INGEST_THREAD_CPU=1). */
+function threadCpu(pid: number): Map<string, [number, number]> {
+  const byName = new Map<string, [number, number]>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const name = `${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}/${tid}`;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const [user, system] = byName.get(name) ?? [0, 0];
+    byName.set(name, [
+      user + Number(fields[11]) / CLOCK_TICKS_PER_SECOND,
+      system + Number(fields[12]) / CLOCK_TICKS_PER_SECOND,
+    ]);
+  }
+  return byName;
+}
+
+function printThreadCpu(before: Map<string, [number, number]>, after: Map<string, [number, number]>): void {
+  for (const [name, [user, system]] of after) {
+    const [userBefore, systemBefore] = before.get(name) ?? [0, 0];
+    if (user + system - userBefore - systemBefore < 0.05) continue;
+    console.log(
+      `    thread ${name.padEnd(16)} user ${(user - userBefore).toFixed(2)} s  system ${(system - systemBefore).toFixed(2)} s`,
+    );
+  }
 }
 
 async function push(url: string, bodies: readonly Buffer[], count: number): Promise<void> {
@@ -199,6 +233,10 @@ interface Measurement {
   readonly requestsOut: number;
   /** Samples sent per sample received (telex: one per matching source and sink). */
   readonly fanOut: number | undefined;
+  /** Reads of the durable log (disk mode): sinks that fell behind their memory ring read back from disk. */
+  readonly logReads: number | undefined;
+  /** Garbage collections over the process's life (warm-up included): telex only. */
+  readonly gc: string | undefined;
 }
 
 /**
@@ -222,21 +260,28 @@ async function measureCandidate(
     }
     const requestsBefore = receiver.requests;
     const cpuBefore = cpuSeconds(pid);
+    const threadsBefore = THREAD_CPU ? threadCpu(pid) : undefined;
     const pushStarted = performance.now();
     await push(url, bodies, requests);
     const seconds = (performance.now() - pushStarted) / 1000;
     await settle(receiver);
     const cpu = cpuSeconds(pid) - cpuBefore;
+    if (threadsBefore !== undefined) printThreadCpu(threadsBefore, threadCpu(pid));
     const samples = requests * SERIES_PER_REQUEST;
     child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));
-    const counters = /routed (\d+) received (\d+)/.exec(started.output?.() ?? "");
+    const output = started.output?.() ?? "";
+    const counters = /routed (\d+) received (\d+)/.exec(output);
+    const logReads = /log-reads (\d+)/.exec(output);
+    const gc = /gc-major (\d+) gc-minor (\d+) gc-ms (\d+)/.exec(output);
     return {
       name: candidate.name,
       samplesPerSecond: samples / seconds,
       cpuPerMillion: cpu / (samples / 1e6),
       requestsOut: receiver.requests - requestsBefore,
       fanOut: counters === null ? undefined : Number(counters[1]) / Number(counters[2]),
+      logReads: logReads === null ? undefined : Number(logReads[1]),
+      gc: gc === null ? undefined : `${gc[1]} major and ${gc[2]} minor GCs in the run, ${gc[3]} ms`,
     };
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
@@ -254,12 +299,13 @@ export async function runIngestBench(): Promise<void> {
   console.log(
     `\n## ingest → route → deliver (${series.length} series of 11 labels in ${PROJECTS} projects, ${SERIES_PER_REQUEST} samples a request, ${(REQUESTS * SERIES_PER_REQUEST) / 1e6} M samples, ${CONCURRENCY} concurrent pushers; telex with ${process.env.INGEST_COMPRESS_THREADS ?? defaultCompressThreads()} compression threads)`,
   );
+  const only = process.env.INGEST_ONLY;
   const candidates = [
     telex(false, "memory"),
     telex(false, "disk"),
     telex(true, "memory"),
     telex(true, "disk"),
-  ];
+  ].filter((candidate) => only === undefined || candidate.name.includes(only));
   const vmagentInstalled =
     process.env.INGEST_VMAGENT !== "0" && peerAvailability("vmagent", "").path !== undefined;
   if (vmagentInstalled) candidates.push(vmagent(true), vmagent(false));
@@ -268,7 +314,7 @@ export async function runIngestBench(): Promise<void> {
     const result = await measureCandidate(candidate, bodies, REQUESTS);
     results.push(result);
     console.log(
-      `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million  (${result.requestsOut} requests out${result.fanOut === undefined ? "" : `, ${result.fanOut.toPrecision(3)} samples sent per sample in`})`,
+      `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million  (${result.requestsOut} requests out${result.fanOut === undefined ? "" : `, ${result.fanOut.toPrecision(3)} samples sent per sample in`}${result.logReads === undefined ? "" : `, ${result.logReads} log reads`}${result.gc === undefined || !THREAD_CPU ? "" : `; ${result.gc}`})`,
     );
   }
   for (const disk of results.filter((r) => r.name.endsWith(", disk"))) {

@@ -64,7 +64,7 @@ import {
   writeCheckpoint,
   writeDefinition,
   writeItemDefinition,
-  writeSample,
+  writeSampleAt,
   writeSamplesHead,
   writeSectionEntry,
 } from "./record.js";
@@ -163,6 +163,12 @@ export interface LogRecord {
    * counted nothing: the caller answers 503. An empty record resolves at once.
    */
   commit(): Promise<void>;
+  /**
+   * The caller is done with the record (its commit settled and its samples
+   * were read back): the log reuses it for a later record. Not to be touched
+   * after.
+   */
+  release(): void;
 }
 
 export class DurableLogClosedError extends Error {
@@ -384,21 +390,58 @@ interface Waiter {
 }
 
 /** Records encoded into one buffer for one write; all in one segment. */
-interface Batch {
-  readonly segment: Segment;
-  readonly fileOffset: number;
-  buf: Buffer;
-  length: number;
-  inFlight: boolean;
-  readonly waiters: Waiter[];
-  readonly appendTimes: number[];
+/**
+ * The records of one turn, encoded into one buffer and written with one
+ * write(2). Reused once written (see DurableLog.spareBatches): a thousand
+ * sinks' sections made each batch tens of kilobytes of arrays.
+ */
+class Batch {
+  segment!: Segment;
+  fileOffset = 0;
+  buf!: Buffer;
+  /** Over buf, for the samples (DataView writes are cheaper than Buffer's checked ones). */
+  view!: DataView;
+  length = 0;
+  inFlight = false;
+  readonly waiters: Waiter[] = [];
+  readonly appendTimes: number[] = [];
   /** File offset of each record, parallel to appendTimes. */
-  readonly recordStarts: number[];
-  readonly sectionSinks: SinkState[];
-  /** Per section: firstSeq, count, file offset. */
-  readonly sections: number[];
-  readonly defAreas: number[];
-  lastLsn: number;
+  readonly recordStarts: number[] = [];
+  /** The sink of each section, and per section its firstSeq, count and file offset (3 numbers). */
+  readonly sectionSinks: (SinkState | undefined)[] = [];
+  sections = new Float64Array(3 * 1024);
+  sectionCount = 0;
+  readonly defAreas: number[] = [];
+  lastLsn = 0;
+
+  reset(segment: Segment, fileOffset: number, buf: Buffer): void {
+    this.segment = segment;
+    this.fileOffset = fileOffset;
+    this.buf = buf;
+    this.view = viewOf(buf);
+    this.length = 0;
+    this.inFlight = false;
+    this.waiters.length = 0;
+    this.appendTimes.length = 0;
+    this.recordStarts.length = 0;
+    this.sectionSinks.fill(undefined, 0, this.sectionCount);
+    this.sectionCount = 0;
+    this.defAreas.length = 0;
+    this.lastLsn = 0;
+  }
+
+  addSection(sink: SinkState, firstSeq: number, count: number, offset: number): void {
+    const at = this.sectionCount++;
+    this.sectionSinks[at] = sink;
+    if (3 * at + 3 > this.sections.length) {
+      const grown = new Float64Array(this.sections.length * 2);
+      grown.set(this.sections);
+      this.sections = grown;
+    }
+    this.sections[3 * at] = firstSeq;
+    this.sections[3 * at + 1] = count;
+    this.sections[3 * at + 2] = offset;
+  }
 }
 
 /** A sink waiting for its turn to read, and the segment its read starts in. */
@@ -420,53 +463,98 @@ interface SyncWaiter extends Waiter {
   readonly end: number;
 }
 
-/** A record being built: the samples in parallel lists, values and timestamps in typed arrays. */
+/**
+ * A record being built: the samples in parallel arrays, values and
+ * timestamps in typed arrays. Records are reused (see DurableLog.record and
+ * release()): one per request was megabytes a second of arrays for the
+ * garbage collector at 1,000 policies.
+ */
 class PendingRecord implements LogRecord {
-  readonly sinks: SinkState[] = [];
-  readonly series: SeriesRef[] = [];
-  readonly values: Float64List;
-  readonly timestamps: Float64List;
+  readonly sinks: (SinkState | undefined)[] = [];
+  readonly series: (SeriesRef | undefined)[] = [];
+  values: Float64Array;
+  timestamps: Float64Array;
+  length = 0;
   /** Filled by DurableLog.append when the record is encoded. */
   readonly firstEntries: number[] = [];
 
   constructor(
     private readonly log: DurableLog,
-    sizeHint: number,
+    capacity: number,
   ) {
-    this.values = new Float64List(sizeHint);
-    this.timestamps = new Float64List(sizeHint);
+    this.values = new Float64Array(Math.max(16, capacity));
+    this.timestamps = new Float64Array(Math.max(16, capacity));
   }
 
   get size(): number {
-    return this.sinks.length;
+    return this.length;
   }
 
   seriesAt(index: number): SeriesRef {
-    const series = this.series[index];
+    const series = index < this.length ? this.series[index] : undefined;
     if (series === undefined) throw new RangeError(`no sample ${index} in the record`);
     return series;
   }
 
   valueAt(index: number): number {
-    return this.values.at(index);
+    return index < this.length ? (this.values[index] ?? NaN) : NaN;
   }
 
   timestampAt(index: number): number {
-    return this.timestamps.at(index);
+    return index < this.length ? (this.timestamps[index] ?? NaN) : NaN;
   }
 
   add(sink: SinkLog, series: SeriesRef, value: number, timestampMs: number): void {
-    this.sinks.push(sink.state);
-    this.series.push(series);
-    this.values.push(value);
-    this.timestamps.push(timestampMs);
+    const at = this.length;
+    if (at === this.values.length) this.grow();
+    this.sinks[at] = sink.state;
+    this.series[at] = series;
+    this.values[at] = value;
+    this.timestamps[at] = timestampMs;
+    this.length = at + 1;
   }
 
   commit(): Promise<void> {
-    if (this.sinks.length === 0) return Promise.resolve();
+    if (this.length === 0) return Promise.resolve();
     return this.log.append(this);
   }
+
+  release(): void {
+    this.log.recycle(this);
+  }
+
+  /** Empties the record for its next use; its arrays stay. */
+  reset(): void {
+    this.sinks.fill(undefined, 0, this.length);
+    this.series.fill(undefined, 0, this.length);
+    this.length = 0;
+    this.firstEntries.length = 0;
+  }
+
+  private grow(): void {
+    const values = new Float64Array(this.values.length * 2);
+    values.set(this.values);
+    this.values = values;
+    const timestamps = new Float64Array(this.timestamps.length * 2);
+    timestamps.set(this.timestamps);
+    this.timestamps = timestamps;
+  }
 }
+
+function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/** Records kept for reuse: about as many as requests are written at once. */
+const SPARE_RECORDS = 16;
+/** A record grown beyond this many samples is not kept (its arrays would stay that large). */
+const SPARE_RECORD_MAX_SAMPLES = 65_536;
+/** Written batches kept for reuse (their arrays). */
+const SPARE_BATCHES = 4;
+/** Batch buffers kept for reuse once written, and the largest kept. */
+const SPARE_BUFFERS = 4;
+const SPARE_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
+const BATCH_MIN_BYTES = 64 * 1024;
 
 export class DurableLog {
   readonly stats: LogStats = {
@@ -521,6 +609,14 @@ export class DurableLog {
   private encodeMark = 0;
   private pending = 0;
   private readonly queue: Batch[] = [];
+  private readonly spareRecords: PendingRecord[] = [];
+  private readonly spareBatches: Batch[] = [];
+  /** Scratch of append: the series a record defines in its segment. */
+  private readonly freshRefs: SeriesRef[] = [];
+  /** Scratch of append: the record's sinks, in order of first sample (stale past the record's count). */
+  private readonly recordSinks: SinkState[] = [];
+  /** Written batches' buffers, for the next batches (see SPARE_BUFFERS). */
+  private readonly spareBuffers: Buffer[] = [];
   private writing: Promise<void> | undefined;
   private writeScheduled = false;
   private rollNeeded = false;
@@ -668,9 +764,19 @@ export class DurableLog {
     return givenUp;
   }
 
-  /** One per ingest request; sizeHint: the samples it will likely hold (its arrays start that large). */
+  /**
+   * One per ingest request; sizeHint: the samples it will likely hold (its
+   * arrays start that large). The caller releases it once done with it.
+   */
   record(sizeHint = 16): LogRecord {
-    return new PendingRecord(this, sizeHint);
+    return this.spareRecords.pop() ?? new PendingRecord(this, sizeHint);
+  }
+
+  /** LogRecord.release(): the record's arrays serve the next one. */
+  recycle(record: PendingRecord): void {
+    const keep = record.values.length <= SPARE_RECORD_MAX_SAMPLES && this.spareRecords.length < SPARE_RECORDS;
+    record.reset();
+    if (keep && !this.spareRecords.includes(record)) this.spareRecords.push(record);
   }
 
   /** Encoded bytes not yet written. */
@@ -736,17 +842,20 @@ export class DurableLog {
     if (this.broken !== undefined) return Promise.reject(this.broken);
     if (this.rollNeeded) this.rollEncoding();
     const mark = ++this.encodeMark;
-    const sinks: SinkState[] = [];
+    // Reused across records, with its own count: emptying an array (length = 0) gives its storage up.
+    const sinks = this.recordSinks;
+    let sinkCount = 0;
     const firstEntries = record.firstEntries;
     firstEntries.length = 0;
     let samples = 0;
-    for (let i = 0; i < record.sinks.length; i++) {
+    const count = record.length;
+    for (let i = 0; i < count; i++) {
       const sink = record.sinks[i];
       if (sink === undefined || sink.removed) continue;
       if (sink.mark !== mark) {
         sink.mark = mark;
         sink.pendingCount = 0;
-        sinks.push(sink);
+        sinks[sinkCount++] = sink;
         // The seq goes in below, once the sections are laid out.
         firstEntries.push(i, 0);
       }
@@ -754,17 +863,17 @@ export class DurableLog {
       samples++;
     }
     if (samples === 0) return Promise.resolve();
-    sinks.sort((a, b) => a.index - b.index);
 
     let segment = this.currentEncoding();
-    let fresh = this.defineSeries(segment, record);
-    let bodyLength = samplesBodyBytes(sinks.length, fresh.bytes, samples);
+    let defBytes = this.defineSeries(segment, record);
+    let bodyLength = samplesBodyBytes(sinkCount, defBytes, samples);
     if (segment.encodedBytes + FRAME_BYTES + bodyLength > this.segmentBytes && segment.encodedRecords > 1) {
       this.rollEncoding();
       segment = this.currentEncoding();
-      fresh = this.defineSeries(segment, record);
-      bodyLength = samplesBodyBytes(sinks.length, fresh.bytes, samples);
+      defBytes = this.defineSeries(segment, record);
+      bodyLength = samplesBodyBytes(sinkCount, defBytes, samples);
     }
+    const fresh = this.freshRefs;
     const recordBytes = FRAME_BYTES + bodyLength;
     const batch = this.batchFor(segment, recordBytes);
     const start = batch.length;
@@ -772,39 +881,37 @@ export class DurableLog {
     const buf = batch.buf;
     const lsn = this.nextLsn++;
     const appendTime = this.appendTime();
-    writeSamplesHead(buf, body, sinks.length, lsn, appendTime, fresh.refs.length, fresh.bytes);
+    writeSamplesHead(buf, body, sinkCount, lsn, appendTime, fresh.length, defBytes);
 
-    const defStart = body + SAMPLES_HEAD_BYTES + sinks.length * SECTION_ENTRY_BYTES;
+    const defStart = body + SAMPLES_HEAD_BYTES + sinkCount * SECTION_ENTRY_BYTES;
     let at = defStart;
-    for (const ref of fresh.refs) {
+    for (const ref of fresh) {
       at =
         ref.item === undefined || ref.base === undefined
           ? writeDefinition(buf, at, ref.logId ?? 0, ref.labelBytes)
           : writeItemDefinition(buf, at, ref.logId ?? 0, ref.base.logId ?? 0, ref.item);
     }
-    if (fresh.refs.length > 0) batch.defAreas.push(batch.fileOffset + defStart, fresh.bytes);
-    for (let index = 0; index < sinks.length; index++) {
+    if (fresh.length > 0) batch.defAreas.push(batch.fileOffset + defStart, defBytes);
+    for (let index = 0; index < sinkCount; index++) {
       const sink = sinks[index] as SinkState;
       const firstSeq = sink.assignedSeq;
       sink.recordFirstSeq = firstSeq;
       writeSectionEntry(buf, body, index, sink.index, sink.pendingCount, firstSeq);
       sink.assignedSeq += sink.pendingCount;
       sink.cursor = at;
-      batch.sectionSinks.push(sink);
-      batch.sections.push(firstSeq, sink.pendingCount, batch.fileOffset + at);
+      batch.addSection(sink, firstSeq, sink.pendingCount, batch.fileOffset + at);
       at += sink.pendingCount * SAMPLE_BYTES;
     }
     for (let k = 0; k < firstEntries.length; k += 2) {
       firstEntries[k + 1] = (record.sinks[firstEntries[k] ?? 0] as SinkState).recordFirstSeq;
     }
-    const { series } = record;
-    const values = record.values.data;
-    const timestamps = record.timestamps.data;
-    for (let i = 0; i < record.sinks.length; i++) {
+    const { series, values, timestamps } = record;
+    const view = batch.view;
+    for (let i = 0; i < count; i++) {
       const sink = record.sinks[i];
       const ref = series[i];
       if (sink === undefined || ref === undefined || sink.removed) continue;
-      writeSample(buf, sink.cursor, ref.logId ?? 0, timestamps[i] ?? 0, values[i] ?? 0);
+      writeSampleAt(view, sink.cursor, ref.logId ?? 0, timestamps[i] ?? 0, values[i] ?? 0);
       sink.cursor += SAMPLE_BYTES;
     }
     sealFrame(buf, start, bodyLength);
@@ -822,29 +929,33 @@ export class DurableLog {
     return done;
   }
 
-  /** Gives the record's new series ids in the segment; returns them and the bytes of their definitions. */
-  private defineSeries(segment: Segment, record: PendingRecord): { refs: SeriesRef[]; bytes: number } {
+  /**
+   * Gives the record's series not yet defined in the segment their ids there,
+   * listing them in freshRefs; returns the bytes of their definitions.
+   */
+  private defineSeries(segment: Segment, record: PendingRecord): number {
     const table = segment.writerTable ?? [];
     segment.writerTable = table;
-    const refs: SeriesRef[] = [];
+    this.freshRefs.length = 0;
+    const tableId = segment.tableId;
     let bytes = 0;
-    const define = (ref: SeriesRef): void => {
-      ref.logSegment = segment.tableId;
-      ref.logId = table.length;
-      table.push(ref);
-      refs.push(ref);
-      bytes += definitionBytes(ref);
-    };
-    for (let i = 0; i < record.series.length; i++) {
+    for (let i = 0; i < record.length; i++) {
       const ref = record.series[i];
-      if (ref === undefined || ref.logSegment === segment.tableId || record.sinks[i]?.removed === true)
-        continue;
+      if (ref === undefined || ref.logSegment === tableId || record.sinks[i]?.removed === true) continue;
       // An item is stored by reference to its series, defined first (even without a float sample here).
       const base = ref.base;
-      if (base !== undefined && base.logSegment !== segment.tableId) define(base);
-      define(ref);
+      if (base !== undefined && base.logSegment !== tableId) bytes += this.define(segment, table, base);
+      bytes += this.define(segment, table, ref);
     }
-    return { refs, bytes };
+    return bytes;
+  }
+
+  private define(segment: Segment, table: SeriesRef[], ref: SeriesRef): number {
+    ref.logSegment = segment.tableId;
+    ref.logId = table.length;
+    table.push(ref);
+    this.freshRefs.push(ref);
+    return definitionBytes(ref);
   }
 
   private currentEncoding(): Segment {
@@ -888,9 +999,11 @@ export class DurableLog {
     const last = this.queue[this.queue.length - 1];
     if (last !== undefined && !last.inFlight && last.segment === segment) {
       if (last.length + bytes > last.buf.length) {
-        const grown = Buffer.allocUnsafe(Math.max(last.length + bytes, last.buf.length * 2));
+        const grown = this.batchBuffer(Math.max(last.length + bytes, last.buf.length * 2));
         last.buf.copy(grown, 0, 0, last.length);
+        this.spareBuffer(last.buf);
         last.buf = grown;
+        last.view = viewOf(grown);
       }
       return last;
     }
@@ -898,22 +1011,38 @@ export class DurableLog {
   }
 
   private newBatch(segment: Segment, fileOffset: number, bytes: number): Batch {
-    const batch: Batch = {
-      segment,
-      fileOffset,
-      buf: Buffer.allocUnsafe(Math.max(bytes, 64 * 1024)),
-      length: 0,
-      inFlight: false,
-      waiters: [],
-      appendTimes: [],
-      recordStarts: [],
-      sectionSinks: [],
-      sections: [],
-      defAreas: [],
-      lastLsn: 0,
-    };
+    const batch = this.spareBatches.pop() ?? new Batch();
+    batch.reset(segment, fileOffset, this.batchBuffer(bytes));
     this.queue.push(batch);
     return batch;
+  }
+
+  /** A buffer of at least `bytes` for a batch: a spare one when one is large enough. */
+  private batchBuffer(bytes: number): Buffer {
+    const spares = this.spareBuffers;
+    for (let i = spares.length - 1; i >= 0; i--) {
+      const spare = spares[i];
+      if (spare !== undefined && spare.length >= bytes) {
+        spares.splice(i, 1);
+        return spare;
+      }
+    }
+    return Buffer.allocUnsafe(Math.max(bytes, BATCH_MIN_BYTES));
+  }
+
+  /** Keeps a batch buffer no longer needed for the next batches (see SPARE_BUFFERS). */
+  private spareBuffer(buf: Buffer): void {
+    if (buf.length > SPARE_BUFFER_MAX_BYTES) return;
+    if (this.spareBuffers.length >= SPARE_BUFFERS) {
+      // The smallest goes: the larger ones fit more batches.
+      let smallest = 0;
+      for (let i = 1; i < this.spareBuffers.length; i++) {
+        if ((this.spareBuffers[i]?.length ?? 0) < (this.spareBuffers[smallest]?.length ?? 0)) smallest = i;
+      }
+      if ((this.spareBuffers[smallest]?.length ?? 0) >= buf.length) return;
+      this.spareBuffers.splice(smallest, 1);
+    }
+    this.spareBuffers.push(buf);
   }
 
   /** Append times only grow, so expiry can binary-search them even if the wall clock steps back. */
@@ -1002,6 +1131,7 @@ export class DurableLog {
 
   private applyBatch(batch: Batch): void {
     const segment = batch.segment;
+    this.spareBuffer(batch.buf);
     segment.size = batch.fileOffset + batch.length;
     this.pending -= batch.length;
     this.stats.appendedBytes += batch.length;
@@ -1014,26 +1144,31 @@ export class DurableLog {
       segment.defOffsets.push(batch.defAreas[i] ?? 0);
       segment.defLengths.push(batch.defAreas[i + 1] ?? 0);
     }
-    const touched = new Set<SinkState>();
-    batch.sectionSinks.forEach((sink, index) => {
-      if (sink.removed) return;
-      const s = index * 3;
-      const firstSeq = batch.sections[s] ?? 0;
-      const count = batch.sections[s + 1] ?? 0;
-      sink.lastSegment(segment, firstSeq).add(firstSeq, count, batch.sections[s + 2] ?? 0);
+    const { sections, sectionSinks, sectionCount } = batch;
+    for (let index = 0; index < sectionCount; index++) {
+      const sink = sectionSinks[index];
+      if (sink === undefined || sink.removed) continue;
+      const firstSeq = sections[3 * index] ?? 0;
+      const count = sections[3 * index + 1] ?? 0;
+      sink.lastSegment(segment, firstSeq).add(firstSeq, count, sections[3 * index + 2] ?? 0);
       sink.endSeq = firstSeq + count;
-      touched.add(sink);
-    });
+    }
     if (this.syncIntervalMs === 0) {
       for (const waiter of batch.waiters) this.syncWaiters.push({ ...waiter, segment, end: segment.size });
       this.requestSync();
     } else {
       for (const waiter of batch.waiters) waiter.resolve();
     }
-    for (const sink of touched) {
+    // Each sink the batch wrote to is checked against its bound once (marked at its last section).
+    const checked = ++this.encodeMark;
+    for (let index = sectionCount - 1; index >= 0; index--) {
+      const sink = sectionSinks[index];
+      if (sink === undefined || sink.removed || sink.mark === checked) continue;
+      sink.mark = checked;
       if (sink.endSeq - sink.lowWatermark() > this.sinkMaxSamples)
         this.trim(sink, sink.endSeq - this.sinkMaxSamples, "buffer_full");
     }
+    if (this.spareBatches.length < SPARE_BATCHES) this.spareBatches.push(batch);
     this.enforceTotal();
     this.stats.segments = this.segments.length;
   }

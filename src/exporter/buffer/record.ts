@@ -148,6 +148,19 @@ export function writeSample(
   buf.writeDoubleLE(value, at + 12);
 }
 
+/** writeSample through a DataView over the same bytes: the writer's hot loop (no per-call checks). */
+export function writeSampleAt(
+  view: DataView,
+  at: number,
+  seriesId: number,
+  timestampMs: number,
+  value: number,
+): void {
+  view.setUint32(at, seriesId, true);
+  view.setFloat64(at + 4, timestampMs, true);
+  view.setFloat64(at + 12, value, true);
+}
+
 export function checkpointBodyBytes(entries: number): number {
   return CHECKPOINT_HEAD_BYTES + entries * CHECKPOINT_ENTRY_BYTES;
 }

@@ -114,6 +114,8 @@ const INITIAL_SCRATCH = 1024;
  * are given back afterwards: a single 32 MiB body can hold ~2.5 M samples.
  */
 const MAX_KEPT_SCRATCH = 65_536;
+/** Targets lists kept for durable writes: about as many as requests are written at once. */
+const SPARE_TARGET_LISTS = 16;
 
 export class IngestProcessor implements WriteRequestScanner {
   readonly stats = new IngestStats();
@@ -125,6 +127,7 @@ export class IngestProcessor implements WriteRequestScanner {
   private items: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(INITIAL_SCRATCH);
   private itemCount = 0;
   private values = new Float64Array(INITIAL_SCRATCH);
+  private readonly spareTargets: (SampleTarget | undefined)[][] = [];
   private timestamps = new Float64Array(INITIAL_SCRATCH);
   private count = 0;
   private current: Route | Unrouted = "not-selected";
@@ -408,7 +411,8 @@ export class IngestProcessor implements WriteRequestScanner {
     stats.samplesReceived += count;
     const minute = this.router.currentMinute();
     const record = log.record(count);
-    const targets: SampleTarget[] = [];
+    const targets = this.spareTargets.pop() ?? [];
+    let targetCount = 0;
     // Targets without a log (none in telex serve) get their samples after the write, too.
     let memoryOnly: MemoryPushes | undefined;
     for (let i = 0; i < count; i++) {
@@ -432,26 +436,47 @@ export class IngestProcessor implements WriteRequestScanner {
         stats.samplesRouted++;
         if (target.durable !== undefined) {
           record.add(target.durable, series, value, timestamp);
-          targets.push(target);
+          targets[targetCount++] = target;
         } else {
           (memoryOnly ??= new MemoryPushes()).add(target, series, value, timestamp);
         }
       }
     }
-    if (targets.length === 0 && memoryOnly === undefined) return Promise.resolve();
-    return record.commit().then(() => {
-      const firsts = record.firstEntries;
-      let nextFirst = 0;
-      for (let i = 0; i < targets.length; i++) {
-        const target = targets[i] as SampleTarget;
-        if (firsts[nextFirst] === i) {
-          target.expectSeq?.(firsts[nextFirst + 1] ?? 0);
-          nextFirst += 2;
+    if (targetCount === 0 && memoryOnly === undefined) {
+      record.release();
+      this.spareTarget(targets);
+      return Promise.resolve();
+    }
+    return record.commit().then(
+      () => {
+        const firsts = record.firstEntries;
+        let nextFirst = 0;
+        for (let i = 0; i < targetCount; i++) {
+          const target = targets[i] as SampleTarget;
+          if (firsts[nextFirst] === i) {
+            target.expectSeq?.(firsts[nextFirst + 1] ?? 0);
+            nextFirst += 2;
+          }
+          target.push(record.seriesAt(i), record.valueAt(i), record.timestampAt(i));
         }
-        target.push(record.seriesAt(i), record.valueAt(i), record.timestampAt(i));
-      }
-      memoryOnly?.flush();
-    });
+        record.release();
+        targets.fill(undefined, 0, targetCount);
+        this.spareTarget(targets);
+        memoryOnly?.flush();
+      },
+      (error: unknown) => {
+        record.release();
+        targets.fill(undefined, 0, targetCount);
+        this.spareTarget(targets);
+        throw error;
+      },
+    );
+  }
+
+  /** Keeps a targets list for the next durable write (as the log keeps its records). */
+  private spareTarget(targets: (SampleTarget | undefined)[]): void {
+    if (targets.length <= MAX_KEPT_SCRATCH && this.spareTargets.length < SPARE_TARGET_LISTS)
+      this.spareTargets.push(targets);
   }
 
   private shrink(): void {
