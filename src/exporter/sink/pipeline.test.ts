@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { ManualClock } from "../../../test-support/manual-clock.js";
 import { memoryLogger } from "../../../test-support/memory-logger.js";
 import type { DeliveryOutcome, Sender } from "./outcome.js";
-import { SinkPipeline, type BatchEncoder, type SinkPipelineOptions } from "./pipeline.js";
+import { IDLE_SHRINK_MS, SinkPipeline, type BatchEncoder, type SinkPipelineOptions } from "./pipeline.js";
 import type { SampleBatch } from "./queue.js";
 
 /** Encodes a range as JSON [[series, value, ts], …] so tests can read what was sent. */
@@ -95,6 +95,10 @@ describe("SinkPipeline", () => {
     assert.equal(sender.requests.length, 0);
     await clock.advance(1);
     assert.deepEqual(sender.sentValues(), [1]);
+    assert.ok(sink.slots > 0, "an idle shard keeps its arrays for a while");
+    assert.equal(clock.pendingTimers(), 1, "the idle shard's timer to give its arrays back");
+    await clock.advance(IDLE_SHRINK_MS);
+    assert.equal(sink.slots, 0, "then gives them back");
     assert.equal(clock.pendingTimers(), 0, "no timer while idle");
     assertBalanced(sink);
   });

@@ -79,6 +79,13 @@ export const INITIAL_BYTES_PER_SAMPLE = 100;
  */
 export const PROBE_SAMPLES = OWN_BATCH_SAMPLES;
 
+/**
+ * A shard idle this long gives its arrays back (see Shard.shrink): longer
+ * than the default batch timeout (5 s), so a sink that sends steadily keeps
+ * them, and short enough that a burst's arrays do not outlive it by much.
+ */
+export const IDLE_SHRINK_MS = 10_000;
+
 export interface SinkPipelineOptions<S> {
   readonly batchMaxSize: number;
   readonly batchTimeoutMs: number;
@@ -325,6 +332,13 @@ export class SinkPipeline<S> {
       this.ring.length + (this.readBuffer === undefined ? 0 : this.readBuffer.length - this.readIndex);
     for (const shard of this.shards) held += shard.pending;
     return held;
+  }
+
+  /** Sample slots of the ring's and the shards' arrays: what the sink keeps allocated, used or not. */
+  get slots(): number {
+    let slots = this.ring.slots;
+    for (const shard of this.shards) slots += shard.queue.slots + shard.batch.slots;
+    return slots;
   }
 
   /** Samples waiting in memory for a shard (not yet in a shard's queue). */
@@ -767,6 +781,15 @@ export class SinkPipeline<S> {
   }
 
   /** Starts the shard's send loop if it has something to send and the sink may send. */
+  /** Gives an idle shard's arrays back once it has stayed idle for IDLE_SHRINK_MS (see Shard.shrink). */
+  private shrinkWhenIdle(shard: Shard<S>): void {
+    if (shard.idleTimer !== undefined) return;
+    shard.idleTimer = this.clock.setTimer(IDLE_SHRINK_MS, () => {
+      shard.idleTimer = undefined;
+      if (shard.idle && this.shards.includes(shard)) shard.shrink();
+    });
+  }
+
   private kick(shard: Shard<S>): void {
     if (shard.sending || this.downState !== undefined || this.abort.signal.aborted) return;
     if (!this.readyToSend(shard)) return;
@@ -786,7 +809,7 @@ export class SinkPipeline<S> {
         this.releaseKept();
         if (!this.shards.includes(shard)) return;
         if (this.readyToSend(shard)) this.kick(shard);
-        else if (shard.idle) shard.shrink();
+        else if (shard.idle) this.shrinkWhenIdle(shard);
         else this.armTimer(shard);
       });
   }

@@ -25,6 +25,11 @@ export class SampleBatch<S> {
 
   constructor(readonly capacity: number) {}
 
+  /** Samples the arrays have room for now (they grow up to capacity). */
+  get slots(): number {
+    return this.values.length;
+  }
+
   /** Makes room for `size` samples, keeping those already in the batch. */
   reserve(size: number): void {
     if (size <= this.values.length) return;
@@ -100,6 +105,11 @@ export class SampleQueue<S> {
 
   get full(): boolean {
     return this.size >= this.capacity;
+  }
+
+  /** Samples the ring has room for now (it grows up to capacity). */
+  get slots(): number {
+    return this.values.length;
   }
 
   /** The sequence number of the oldest sample; undefined when empty. */
