@@ -15,7 +15,8 @@
 // INGEST_VMAGENT=0 skips the vmagent comparison; INGEST_COMPRESS_THREADS sets telex's
 // compression threads (default: as telex serve's --compress-threads).
 // INGEST_THREAD_CPU=1 prints each candidate's CPU per thread (main, libuv pool, GC, compression) and
-// its garbage collections; INGEST_ONLY=<text> runs only the telex candidates whose name has it.
+// its garbage collections; INGEST_ONLY=<text> runs only the telex candidates whose name has it;
+// INGEST_YOUNG_GENERATION=0 runs telex without --min-semi-space-size=16.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -27,6 +28,7 @@ import { peerAvailability, freePort, waitForHttp } from "../test-support/peers.j
 import { AGENT_HEADERS } from "../test-support/remote-write-client.js";
 import { SINGLE_POLICY, benchRequests, benchSeries } from "./ingest-workload.js";
 import { defaultCompressThreads } from "../src/exporter/sink/index.js";
+import { YOUNG_GENERATION_FLAG } from "../src/serve/index.js";
 
 const PROJECTS = 100;
 const SERIES_PER_PROJECT = 100;
@@ -161,6 +163,8 @@ function telex(single: boolean, buffer: BufferMode): Candidate {
       const child = spawn(
         process.execPath,
         [
+          // As npm start and the image run telex serve (see src/serve/young-generation.ts).
+          ...(process.env.INGEST_YOUNG_GENERATION === "0" ? [] : [YOUNG_GENERATION_FLAG]),
           ...(profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profile}`]),
           script,
           receiverUrl,

@@ -132,7 +132,8 @@ describe("Dockerfile", () => {
     const entrypoint = runtime?.instructions.find((i) => i.keyword === "ENTRYPOINT")?.args ?? "[]";
     const command = JSON.parse(entrypoint) as string[];
     assert.equal(command[0], "node");
-    const script = command[1] ?? "";
+    // node's own flags come first (the young generation's size: src/serve/young-generation.ts).
+    const script = command.slice(1).find((argument) => !argument.startsWith("--")) ?? "";
     const copied = (runtime?.instructions ?? [])
       .filter((i) => i.keyword === "COPY")
       .map((i) => i.args.split(/\s+/).at(-1) ?? "");

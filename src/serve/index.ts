@@ -11,6 +11,7 @@ export { deliveryReport } from "./delivery-report.js";
 export { startJoinedReplica } from "./join.js";
 export { DEFAULT_DATA_DIR, DEFAULT_INGEST_LISTEN, PULL_DEFAULTS } from "./options.js";
 export { DEFAULT_METRICS_LISTEN } from "./metrics-server.js";
+export { YOUNG_GENERATION_FLAG, youngGenerationHint } from "./young-generation.js";
 export type {
   ApiOnlyOptions,
   ApiRunOptions,

@@ -37,6 +37,7 @@ import {
   type FleetOptions,
   type JoinOptions,
   type RunningExporter,
+  youngGenerationHint,
 } from "../../serve/index.js";
 import { DatabaseLockedError } from "../../store/index.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
@@ -354,6 +355,8 @@ function replicaOptions(
       : durationFlag("self-metrics-interval", selfMetricsText);
   const endpointAllow = cidrFlag("endpoint-allow", values["endpoint-allow"]);
   const endpointDeny = cidrFlag("endpoint-deny", values["endpoint-deny"]);
+  const youngGeneration = youngGenerationHint();
+  if (youngGeneration !== undefined) logger.info(youngGeneration);
   if (values["ingest-allow-unauthenticated"] && values["ingest-token-file"] === undefined && !pull) {
     logger.warn(
       "unauthenticated ingest (--ingest-allow-unauthenticated): anyone who can reach the ingest listener can push series for every project",
