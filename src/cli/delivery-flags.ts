@@ -59,7 +59,7 @@ export const DELIVERY_FLAGS_HELP = `  --buffer disk|memory    push mode: disk (d
                           it a sink reads back from the disk buffer, or without one drops its
                           oldest (default ${DEFAULT_SINK_MEMORY_BYTES / 2 ** 20}MiB)
   --compress-threads N    threads that snappy-compress request bodies of 32 KiB or more, beside the
-                          event loop; 0 compresses on the event loop (default: cores − 1, at most 4;
+                          event loop; 0 compresses on the event loop (default: cores − 2, at most 4;
                           ${defaultCompressThreads()} here)
   Node 20 sizes its heap from the machine, not the container: in one, set
   NODE_OPTIONS=--max-old-space-size to half its memory limit in MiB (serve warns when it does not fit)

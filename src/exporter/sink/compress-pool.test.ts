@@ -81,6 +81,31 @@ describe("CompressPool", () => {
     assert.ok(threads.compress(bodies[0] as Uint8Array) instanceof Promise, "the thread takes bodies again");
   });
 
+  it("sees the thread's progress within one turn of the event loop: the thread counts in shared memory", async () => {
+    const bodies = Array.from({ length: 3 }, (_, i) => body(400, i));
+    const size = bodies[0]?.length ?? 0;
+    const threads = pool(1, 2 * size + 1000);
+    const waiting = [threads.compress(bodies[0] as Uint8Array), threads.compress(bodies[1] as Uint8Array)];
+    assert.ok(waiting.every((result) => result instanceof Promise));
+    // No await from here on: the thread's answers cannot be read, only its own count can tell it is done.
+    let third: Uint8Array | Promise<Uint8Array> | undefined;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const spinUntil = Date.now() + 5;
+      while (Date.now() < spinUntil);
+      third = threads.compress(bodies[2] as Uint8Array);
+      if (third instanceof Promise) break;
+    }
+    assert.ok(
+      third instanceof Promise,
+      `the thread took the third body in the same turn: ${JSON.stringify(threads.counts)}`,
+    );
+    const settled = await Promise.all([...waiting, third]);
+    settled.forEach((result, i) => {
+      assert.deepEqual(result, snappyCompress(bodies[i] as Uint8Array));
+    });
+  });
+
   it("with 0 threads compresses everything inline", () => {
     const inline = pool(0);
     assert.ok(inline.compress(body(500)) instanceof Uint8Array);
