@@ -24,6 +24,11 @@ export class Float64List {
     return this.data[index] ?? NaN;
   }
 
+  /** Empties the list and keeps its room, for a list reused again and again. */
+  clear(): void {
+    this.length = 0;
+  }
+
   last(): number {
     return this.data[this.length - 1] ?? NaN;
   }

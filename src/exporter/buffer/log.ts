@@ -389,7 +389,6 @@ interface Waiter {
   readonly reject: (error: unknown) => void;
 }
 
-/** Records encoded into one buffer for one write; all in one segment. */
 /**
  * The records of one turn, encoded into one buffer and written with one
  * write(2). Reused once written (see DurableLog.spareBatches): a thousand
@@ -409,7 +408,7 @@ class Batch {
   readonly recordStarts: number[] = [];
   /** The sink of each section, and per section its firstSeq, count and file offset (3 numbers). */
   readonly sectionSinks: (SinkState | undefined)[] = [];
-  sections = new Float64Array(3 * 1024);
+  readonly sections = new Float64List(3 * 1024);
   sectionCount = 0;
   readonly defAreas: number[] = [];
   lastLsn = 0;
@@ -426,6 +425,7 @@ class Batch {
     this.recordStarts.length = 0;
     this.sectionSinks.fill(undefined, 0, this.sectionCount);
     this.sectionCount = 0;
+    this.sections.clear();
     this.defAreas.length = 0;
     this.lastLsn = 0;
   }
@@ -433,14 +433,9 @@ class Batch {
   addSection(sink: SinkState, firstSeq: number, count: number, offset: number): void {
     const at = this.sectionCount++;
     this.sectionSinks[at] = sink;
-    if (3 * at + 3 > this.sections.length) {
-      const grown = new Float64Array(this.sections.length * 2);
-      grown.set(this.sections);
-      this.sections = grown;
-    }
-    this.sections[3 * at] = firstSeq;
-    this.sections[3 * at + 1] = count;
-    this.sections[3 * at + 2] = offset;
+    this.sections.push(firstSeq);
+    this.sections.push(count);
+    this.sections.push(offset);
   }
 }
 
@@ -472,8 +467,8 @@ interface SyncWaiter extends Waiter {
 class PendingRecord implements LogRecord {
   readonly sinks: (SinkState | undefined)[] = [];
   readonly series: (SeriesRef | undefined)[] = [];
-  values: Float64Array;
-  timestamps: Float64Array;
+  readonly values: Float64List;
+  readonly timestamps: Float64List;
   length = 0;
   /** Filled by DurableLog.append when the record is encoded. */
   readonly firstEntries: number[] = [];
@@ -482,8 +477,8 @@ class PendingRecord implements LogRecord {
     private readonly log: DurableLog,
     capacity: number,
   ) {
-    this.values = new Float64Array(Math.max(16, capacity));
-    this.timestamps = new Float64Array(Math.max(16, capacity));
+    this.values = new Float64List(capacity);
+    this.timestamps = new Float64List(capacity);
   }
 
   get size(): number {
@@ -497,20 +492,19 @@ class PendingRecord implements LogRecord {
   }
 
   valueAt(index: number): number {
-    return index < this.length ? (this.values[index] ?? NaN) : NaN;
+    return index < this.length ? this.values.at(index) : NaN;
   }
 
   timestampAt(index: number): number {
-    return index < this.length ? (this.timestamps[index] ?? NaN) : NaN;
+    return index < this.length ? this.timestamps.at(index) : NaN;
   }
 
   add(sink: SinkLog, series: SeriesRef, value: number, timestampMs: number): void {
     const at = this.length;
-    if (at === this.values.length) this.grow();
     this.sinks[at] = sink.state;
     this.series[at] = series;
-    this.values[at] = value;
-    this.timestamps[at] = timestampMs;
+    this.values.push(value);
+    this.timestamps.push(timestampMs);
     this.length = at + 1;
   }
 
@@ -528,16 +522,9 @@ class PendingRecord implements LogRecord {
     this.sinks.fill(undefined, 0, this.length);
     this.series.fill(undefined, 0, this.length);
     this.length = 0;
+    this.values.clear();
+    this.timestamps.clear();
     this.firstEntries.length = 0;
-  }
-
-  private grow(): void {
-    const values = new Float64Array(this.values.length * 2);
-    values.set(this.values);
-    this.values = values;
-    const timestamps = new Float64Array(this.timestamps.length * 2);
-    timestamps.set(this.timestamps);
-    this.timestamps = timestamps;
   }
 }
 
@@ -774,7 +761,8 @@ export class DurableLog {
 
   /** LogRecord.release(): the record's arrays serve the next one. */
   recycle(record: PendingRecord): void {
-    const keep = record.values.length <= SPARE_RECORD_MAX_SAMPLES && this.spareRecords.length < SPARE_RECORDS;
+    const keep =
+      record.values.data.length <= SPARE_RECORD_MAX_SAMPLES && this.spareRecords.length < SPARE_RECORDS;
     record.reset();
     if (keep && !this.spareRecords.includes(record)) this.spareRecords.push(record);
   }
@@ -905,7 +893,9 @@ export class DurableLog {
     for (let k = 0; k < firstEntries.length; k += 2) {
       firstEntries[k + 1] = (record.sinks[firstEntries[k] ?? 0] as SinkState).recordFirstSeq;
     }
-    const { series, values, timestamps } = record;
+    const { series } = record;
+    const values = record.values.data;
+    const timestamps = record.timestamps.data;
     const view = batch.view;
     for (let i = 0; i < count; i++) {
       const sink = record.sinks[i];
@@ -1144,7 +1134,8 @@ export class DurableLog {
       segment.defOffsets.push(batch.defAreas[i] ?? 0);
       segment.defLengths.push(batch.defAreas[i + 1] ?? 0);
     }
-    const { sections, sectionSinks, sectionCount } = batch;
+    const { sectionSinks, sectionCount } = batch;
+    const sections = batch.sections.data;
     for (let index = 0; index < sectionCount; index++) {
       const sink = sectionSinks[index];
       if (sink === undefined || sink.removed) continue;
