@@ -30,7 +30,7 @@ import {
   type UnsupportedKind,
   type WriteRequestScanner,
 } from "../../remotewrite/index.js";
-import type { DurableLog } from "../buffer/index.js";
+import type { DurableLog, LogRecord } from "../buffer/index.js";
 import type { MetadataBook } from "../metadata.js";
 import { itemRef, type SeriesRef } from "../series.js";
 import {
@@ -443,12 +443,12 @@ export class IngestProcessor implements WriteRequestScanner {
       }
     }
     if (targetCount === 0 && memoryOnly === undefined) {
-      record.release();
-      this.spareTarget(targets);
+      this.recycle(record, targets, targetCount);
       return Promise.resolve();
     }
-    return record.commit().then(
-      () => {
+    return record
+      .commit()
+      .then(() => {
         const firsts = record.firstEntries;
         let nextFirst = 0;
         for (let i = 0; i < targetCount; i++) {
@@ -459,22 +459,17 @@ export class IngestProcessor implements WriteRequestScanner {
           }
           target.push(record.seriesAt(i), record.valueAt(i), record.timestampAt(i));
         }
-        record.release();
-        targets.fill(undefined, 0, targetCount);
-        this.spareTarget(targets);
         memoryOnly?.flush();
-      },
-      (error: unknown) => {
-        record.release();
-        targets.fill(undefined, 0, targetCount);
-        this.spareTarget(targets);
-        throw error;
-      },
-    );
+      })
+      .finally(() => {
+        this.recycle(record, targets, targetCount);
+      });
   }
 
-  /** Keeps a targets list for the next durable write (as the log keeps its records). */
-  private spareTarget(targets: (SampleTarget | undefined)[]): void {
+  /** Gives the record back to the log and keeps the targets list for the next durable write. */
+  private recycle(record: LogRecord, targets: (SampleTarget | undefined)[], count: number): void {
+    record.release();
+    targets.fill(undefined, 0, count);
     if (targets.length <= MAX_KEPT_SCRATCH && this.spareTargets.length < SPARE_TARGET_LISTS)
       this.spareTargets.push(targets);
   }

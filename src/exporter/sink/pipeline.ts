@@ -781,7 +781,7 @@ export class SinkPipeline<S> {
   }
 
   /** Starts the shard's send loop if it has something to send and the sink may send. */
-  /** Gives an idle shard's arrays back once it has stayed idle for IDLE_SHRINK_MS (see Shard.shrink). */
+  /** Gives an idle shard's arrays back IDLE_SHRINK_MS later if it is idle then (see Shard.shrink). */
   private shrinkWhenIdle(shard: Shard<S>): void {
     if (shard.idleTimer !== undefined) return;
     shard.idleTimer = this.clock.setTimer(IDLE_SHRINK_MS, () => {
