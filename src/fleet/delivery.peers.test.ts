@@ -114,20 +114,25 @@ function replicaArgs(api: TelexServe, dir: string, name: string): string[] {
   ];
 }
 
-/** A policy of alpha: one sink to the store, one to a closed port (down after its one attempt). */
-function shippingPolicy(storeWrite: string): Json {
+/** A sink to a closed port: down after its one attempt. */
+const DEAD_SINK = {
+  name: "dead",
+  endpoint: DEAD_ENDPOINT,
+  sources: ["m"],
+  batch: { timeout: "200ms" },
+  retry: { maxAttempts: 1, backoffDuration: "100ms" },
+};
+
+/** A policy of alpha: one sink to the store (when given), and DEAD_SINK. */
+function shippingPolicy(storeWrite: string | undefined, name = "shipping"): Json {
   return policyManifest({
-    name: "shipping",
+    name,
     sources: { m: METRIC },
     sinks: [
-      { name: "store", endpoint: storeWrite, sources: ["m"], batch: { timeout: "200ms" } },
-      {
-        name: "dead",
-        endpoint: DEAD_ENDPOINT,
-        sources: ["m"],
-        batch: { timeout: "200ms" },
-        retry: { maxAttempts: 1, backoffDuration: "100ms" },
-      },
+      ...(storeWrite === undefined
+        ? []
+        : [{ name: "store", endpoint: storeWrite, sources: ["m"], batch: { timeout: "200ms" } }]),
+      DEAD_SINK,
     ],
   });
 }
@@ -443,19 +448,7 @@ describe("the delivery subresource through telex serve --api-only, a push handov
     for (let k = 0; k < 16 && name === ""; k++) {
       const created = await apiRequest(control, "POST", POLICIES, {
         token: ALPHA_TOKEN,
-        body: policyManifest({
-          name: `mover-${k}`,
-          sources: { m: METRIC },
-          sinks: [
-            {
-              name: "dead",
-              endpoint: DEAD_ENDPOINT,
-              sources: ["m"],
-              batch: { timeout: "200ms" },
-              retry: { maxAttempts: 1, backoffDuration: "100ms" },
-            },
-          ],
-        }),
+        body: shippingPolicy(undefined, `mover-${k}`),
       });
       assert.equal(created.status, 201, created.text);
       const uid = String((created.json()["metadata"] as Json)["uid"]);
@@ -574,19 +567,7 @@ describe(
         POLICIES,
         {
           token: ALPHA_TOKEN,
-          body: policyManifest({
-            name: "shipping",
-            sources: { m: METRIC },
-            sinks: [
-              {
-                name: "dead",
-                endpoint: DEAD_ENDPOINT,
-                sources: ["m"],
-                batch: { timeout: "200ms" },
-                retry: { maxAttempts: 1, backoffDuration: "100ms" },
-              },
-            ],
-          }),
+          body: shippingPolicy(undefined),
         },
       );
       assert.equal(created.status, 201, created.text);
