@@ -76,14 +76,21 @@ function setOwn(object: Record<string, unknown>, key: string, value: unknown): v
   else object[key] = value;
 }
 
+/**
+ * `trusted`: a node whose value is kept as given, neither walked nor
+ * defaulted: a part of a stored object that an update left as it was (see
+ * ValidationOptions.specUnchanged).
+ */
 export function defaultAndValidate(
   input: unknown,
   schema: SchemaNode,
   formats: FormatCheckers,
+  trusted?: SchemaNode,
 ): StructuralResult {
   const errors: FieldError[] = [];
 
   const visit = (value: unknown, node: SchemaNode, where: Where): unknown => {
+    if (node === trusted) return value;
     switch (node.type) {
       case "object":
         return visitObject(value, node, where);

@@ -3,7 +3,7 @@
 // status subresource, defaulting and validation from the api module,
 // generation, managedFields and the size limit.
 import { randomUUID } from "node:crypto";
-import { formatPath, type FieldError } from "../api/index.js";
+import { formatPath, type FieldError, type SchemaNode } from "../api/index.js";
 import type { JsonObject } from "../store/index.js";
 import { timestamp } from "./clock.js";
 import { leafMap, type FieldScope } from "./field-paths.js";
@@ -73,7 +73,8 @@ export function admit(request: AdmissionRequest): JsonObject {
   candidate["kind"] = resource.kind;
   candidate["metadata"] = serverMetadata(request, metadataOf(candidate));
 
-  const validation = resource.validate(candidate);
+  const specUnchanged = old !== undefined && deepEqual(old["spec"], candidate["spec"]);
+  const validation = resource.validate(candidate, { specUnchanged });
   // As kube's Validate…Update: what the update may not change first, then what any object may not be.
   const frozen =
     old !== undefined && request.subresource === undefined && resource.validateUpdate !== undefined
@@ -115,6 +116,30 @@ export function admit(request: AdmissionRequest): JsonObject {
   if (size > MAX_OBJECT_BYTES)
     throw errors.tooLarge(`the ${resource.kind} (${size} bytes)`, MAX_OBJECT_BYTES);
   return object;
+}
+
+/**
+ * The admitted object with `finalizer` added in the name of `writer` (its
+ * managedFields say so); unchanged when it is there already. Only the
+ * finalizers are compared: nothing else changes hands.
+ */
+export function withFinalizer(
+  object: JsonObject,
+  finalizer: string,
+  schema: SchemaNode,
+  writer: Writer,
+): JsonObject {
+  const meta = metadataOf(object);
+  const before = meta.finalizers ?? [];
+  if (before.includes(finalizer)) return object;
+  const after = [...before, finalizer];
+  const owners = recordUpdate(
+    parseManagedFields(meta.managedFields),
+    leafMap({ metadata: { finalizers: before } }, schema, "main"),
+    leafMap({ metadata: { finalizers: after } }, schema, "main"),
+    writer,
+  );
+  return { ...object, metadata: { ...meta, finalizers: after, managedFields: encodeManagedFields(owners) } };
 }
 
 /**

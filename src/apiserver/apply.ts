@@ -17,7 +17,7 @@ import {
   type PathKey,
 } from "./field-paths.js";
 import { isObject, removeKey } from "./json.js";
-import { sameOwner, type Ownership, type Writer } from "./managed-fields.js";
+import { sameOwner, withFields, type Ownership, type Writer } from "./managed-fields.js";
 
 export interface ApplyConflict {
   readonly manager: string;
@@ -79,7 +79,7 @@ export function serverSideApply(request: ApplyRequest): ApplyResult {
   const previous = request.owners.find((o) => sameOwner(o, self))?.fields ?? new Set<PathKey>();
   const others = request.owners
     .filter((o) => !sameOwner(o, self))
-    .map((o) => ({ ...o, fields: new Set([...o.fields].filter((p) => !taken.has(p))) }));
+    .map((o) => withFields(o, new Set([...o.fields].filter((p) => !taken.has(p)))));
   const ownedByOthers = new Set(others.flatMap((o) => [...o.fields]));
 
   let merged = mergeApplied(live, applied, schema) as JsonObject;

@@ -14,6 +14,11 @@ export interface Ownership {
   readonly apiVersion: string;
   readonly time: string;
   readonly fields: Set<PathKey>;
+  /**
+   * The entry's FieldsV1 as stored, while `fields` is still the set read from it: written
+   * back as it was. Encoding every manager's set again was a tenth of a status write.
+   */
+  readonly fieldsV1?: JsonObject;
 }
 
 export function sameOwner(a: Pick<Ownership, "manager" | "operation" | "subresource">, b: typeof a): boolean {
@@ -37,6 +42,7 @@ export function parseManagedFields(value: unknown): Ownership[] {
       apiVersion: stringAt(entry, "apiVersion") ?? "",
       time: stringAt(entry, "time") ?? "",
       fields: fromFieldsV1(entry["fieldsV1"]),
+      ...(isObject(entry["fieldsV1"]) ? { fieldsV1: entry["fieldsV1"] } : {}),
     });
   }
   return out;
@@ -51,7 +57,7 @@ export function encodeManagedFields(owners: readonly Ownership[]): JsonObject[] 
       apiVersion: o.apiVersion,
       time: o.time,
       fieldsType: "FieldsV1",
-      fieldsV1: toFieldsV1(o.fields),
+      fieldsV1: o.fieldsV1 ?? toFieldsV1(o.fields),
       ...(o.subresource === undefined ? {} : { subresource: o.subresource }),
     }));
 }
@@ -82,12 +88,9 @@ export function recordUpdate(
   let mine: Ownership | undefined;
   for (const owner of owners) {
     const fields = new Set([...owner.fields].filter((p) => !removed.has(p) && !changed.has(p)));
-    if (sameOwner(owner, self)) {
-      mine = { ...owner, fields };
-      out.push(mine);
-    } else {
-      out.push({ ...owner, fields });
-    }
+    const kept = withFields(owner, fields);
+    if (sameOwner(owner, self)) mine = kept;
+    out.push(kept);
   }
   if (changed.size === 0) return out.filter((o) => o.fields.size > 0);
   if (mine === undefined) {
@@ -101,8 +104,23 @@ export function recordUpdate(
     };
     out.push(mine);
   }
-  for (const path of changed) mine.fields.add(path);
   const index = out.indexOf(mine);
-  out[index] = { ...mine, time: writer.time, apiVersion: writer.apiVersion };
+  const grown = new Set(mine.fields);
+  for (const path of changed) grown.add(path);
+  out[index] = {
+    ...withFields(mine, grown),
+    time: writer.time,
+    apiVersion: writer.apiVersion,
+  };
   return out.filter((o) => o.fields.size > 0);
+}
+
+/**
+ * The owner with `fields`, a subset or superset of its own: the stored encoding stays when
+ * the set is the same (same size), and goes when it is not.
+ */
+export function withFields(owner: Ownership, fields: Set<PathKey>): Ownership {
+  if (fields.size === owner.fields.size) return { ...owner, fields };
+  const { fieldsV1: _stale, ...rest } = owner;
+  return { ...rest, fields };
 }

@@ -65,8 +65,11 @@ export interface ResourceType {
   readonly table: TablePrinter;
   /** Field selector labels besides metadata.name and metadata.namespace, mapped to the object's path. */
   readonly fieldLabels: Readonly<Record<string, string>>;
-  /** Defaulting and validation of a whole object. */
-  validate(object: JsonObject): Validation;
+  /**
+   * Defaulting and validation of a whole object; `specUnchanged`: its spec is the stored
+   * object's (see ValidationOptions.specUnchanged), which a resource may skip.
+   */
+  validate(object: JsonObject, options?: { readonly specUnchanged: boolean }): Validation;
   /**
    * What an update may not change, beside what validate finds (ConfigMaps:
    * nothing of the data once immutable). `next` is the object as written
@@ -116,7 +119,8 @@ export const exportPolicies: ResourceType = {
   schema: schemaNode(ExportPolicySchema),
   table: exportPolicyTable,
   fieldLabels: {},
-  validate: (object) => fromResult(validateExportPolicy(object)),
+  validate: (object, options) =>
+    fromResult(validateExportPolicy(object, { specUnchanged: options?.specUnchanged === true })),
   warnings: unusedSourceWarnings,
   normalize: identity,
 };

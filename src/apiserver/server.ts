@@ -27,6 +27,7 @@ import {
 import { controlPlanePath } from "./paths.js";
 import { DEFAULT_PROJECT_QUOTAS, QuotaLedger, WatchQuota, type ProjectQuotas } from "./quota.js";
 import { Registry } from "./registry.js";
+import { exportPolicies } from "./resources.js";
 import { handleRequest } from "./router.js";
 import { WatchHub } from "./watch-hub.js";
 import { Writes } from "./writes.js";
@@ -81,6 +82,12 @@ export interface ApiServerOptions {
   readonly maxWatchBytesQueued?: number;
   /** Per-project quotas; unset ones take DEFAULT_PROJECT_QUOTAS (src/apiserver/quota.ts). */
   readonly quotas?: Partial<ProjectQuotas>;
+  /**
+   * The finalizer of a controller in this process that runs every ExportPolicy: added at
+   * create in its field manager's name (see CreateFinalizer in writes.ts). Absent (the API
+   * alone, `--api-only`): the controllers that join add it themselves.
+   */
+  readonly policyFinalizer?: { readonly finalizer: string; readonly manager: string };
 }
 
 export interface ApiServer {
@@ -137,7 +144,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const readiness: HealthCheck[] = [{ name: "store", check: () => store.check() }];
   const context: ServerContext = {
     registry,
-    writes: new Writes(registry, quota),
+    writes: new Writes(
+      registry,
+      quota,
+      options.policyFinalizer === undefined ? [] : [{ resource: exportPolicies, ...options.policyFinalizer }],
+    ),
     hub: new WatchHub(store),
     openapi: buildOpenApiDocuments(),
     tokens,

@@ -6,6 +6,7 @@ import { DEFAULTS, type FieldError } from "../api/index.js";
 import type { JsonObject, StoredObject } from "../store/index.js";
 import {
   admit,
+  withFinalizer,
   checkObjectBounds,
   dropUnknownFields,
   fieldScope,
@@ -26,7 +27,7 @@ import { applyStrategicMergePatch } from "./patch/strategic-merge-patch.js";
 import { PatchError, PatchTooLargeError } from "./patch/errors.js";
 import type { QuotaLedger } from "./quota.js";
 import type { ListOptions, Registry } from "./registry.js";
-import { RESOURCES, apiVersionOf, events, namespaces } from "./resources.js";
+import { RESOURCES, apiVersionOf, events, namespaces, type ResourceType } from "./resources.js";
 import { ApiError, errors } from "./status.js";
 import { objectKey, refOf, type WriteTarget } from "./target.js";
 
@@ -59,12 +60,27 @@ function generatedName(prefix: string): string {
   return `${prefix}${suffix}`;
 }
 
+/**
+ * A finalizer the server adds to every new object of a resource on behalf of
+ * a controller in its own process, owned in managedFields by that
+ * controller's field manager, as kube-apiserver's admission adds
+ * `kubernetes.io/pvc-protection` for its built-in controller. It saves the
+ * controller's first write of every new object (10,000 policies: 10,000
+ * writes, a third of what creating them cost).
+ */
+export interface CreateFinalizer {
+  readonly resource: ResourceType;
+  readonly finalizer: string;
+  readonly manager: string;
+}
+
 export class Writes {
   private eventsRecorded = 0;
 
   constructor(
     private readonly registry: Registry,
     private readonly quota: QuotaLedger,
+    private readonly createFinalizers: readonly CreateFinalizer[] = [],
   ) {}
 
   private get store() {
@@ -87,18 +103,22 @@ export class Writes {
     checkNamespaceOpen(this.store, target);
     if (this.registry.find(target, name) !== undefined) throw errors.alreadyExists(refOf(target, name));
     const warnings: string[] = [];
-    const object = admit({
-      resource: target.resource,
-      name,
-      namespace: target.namespace ?? "",
-      old: undefined,
-      incoming: body,
-      subresource: undefined,
-      fieldValidation: options.fieldValidation,
-      writer: this.writer(target, options),
-      now: this.registry.clock(),
-      warnings,
-    });
+    const object = this.withCreateFinalizers(
+      target,
+      options,
+      admit({
+        resource: target.resource,
+        name,
+        namespace: target.namespace ?? "",
+        old: undefined,
+        incoming: body,
+        subresource: undefined,
+        fieldValidation: options.fieldValidation,
+        writer: this.writer(target, options),
+        now: this.registry.clock(),
+        warnings,
+      }),
+    );
     const stored = this.finish(target, name, undefined, object, options);
     if (target.resource === events && !options.dryRun && ++this.eventsRecorded % SWEEP_EVERY === 0) {
       expireEvents(this.store, target.project, this.registry.clock());
@@ -272,7 +292,7 @@ export class Writes {
       }
       throw error;
     }
-    const object = admit({
+    let object = admit({
       resource: target.resource,
       name,
       namespace: target.namespace ?? "",
@@ -285,6 +305,7 @@ export class Writes {
       now: this.registry.clock(),
       warnings,
     });
+    if (current === undefined) object = this.withCreateFinalizers(target, options, object);
     return {
       object: this.finish(target, name, current, object, options),
       created: current === undefined,
@@ -418,6 +439,16 @@ export class Writes {
         "the namespace of the provided object does not match the namespace sent on the request",
       );
     }
+  }
+
+  /** A new object with the finalizers the server adds at create (CreateFinalizer). */
+  private withCreateFinalizers(target: WriteTarget, options: WriteOptions, object: JsonObject): JsonObject {
+    let added = object;
+    for (const { resource, finalizer, manager } of this.createFinalizers) {
+      if (resource !== target.resource) continue;
+      added = withFinalizer(added, finalizer, resource.schema, { ...this.writer(target, options), manager });
+    }
+    return added;
   }
 
   private writer(target: WriteTarget, options: WriteOptions): Writer {

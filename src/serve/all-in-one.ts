@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { ExportPolicy } from "../api/index.js";
 import { endpointWarnings } from "../controller/endpoint-warnings.js";
+import { FIELD_MANAGER, FINALIZER } from "../controller/reconciler.js";
 import { KubeClient } from "../kube/index.js";
 import { embeddedLayout } from "../controller/layout.js";
 import type { Exporter } from "../exporter/exporter.js";
@@ -38,6 +39,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       preview: policyPreviewer(options, () => late.exporter, systemClock),
       // Called with the admitted object only: validation has made it an ExportPolicy.
       policyWarnings: (policy) => endpointWarnings(egress, policy as unknown as ExportPolicy),
+      // The replica below runs every policy: the API sets its finalizer at create.
+      policyFinalizer: { finalizer: FINALIZER, manager: FIELD_MANAGER },
     });
     components.add("api", () => api.stop());
     await denyListener(egress, api.host, api.port, "Telex's API listener");

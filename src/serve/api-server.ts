@@ -12,7 +12,7 @@ import { DEFAULT_DATA_DIR, type ApiRunOptions } from "./options.js";
 
 export type ApiExtras = Pick<
   ApiServerOptions,
-  "internalToken" | "delivery" | "sinkTest" | "preview" | "policyWarnings"
+  "internalToken" | "delivery" | "sinkTest" | "preview" | "policyWarnings" | "policyFinalizer"
 >;
 
 export function startEmbeddedApi(options: ApiRunOptions, extras: ApiExtras = {}): Promise<ApiServer> {
