@@ -14,6 +14,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { writeHeapSnapshot } from "node:v8";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { startServer } from "../src/serve/index.js";
@@ -24,6 +25,7 @@ const PER_PROJECT = 10;
 /** CONTROL_POLICIES=2000 for a quicker look while profiling; the figures the README quotes are at 10,000. */
 const PROJECTS = Math.max(1, Math.round(Number(process.env["CONTROL_POLICIES"] ?? 10_000) / PER_PROJECT));
 const CONCURRENCY = 16;
+const REST_MS = 15_000;
 
 /** The client process (bench/controller-client.ts): resolves each milestone it prints as it arrives. */
 function startClient(
@@ -123,7 +125,15 @@ export async function runControllerBench(): Promise<void> {
     const reconcilesAtRest = server.controller.reconciles;
     const errorsAtRest = server.controller.reconcileErrors;
     const writesAtRest = server.controller.reconciler.status.writes;
-    const rssAtRest = process.memoryUsage().rss;
+    const justReconciled = process.memoryUsage().rss;
+    // At rest: the burst over, V8's memory reducer has had its turn (it collects a few seconds
+    // after allocation slows down) and the status refresh of every 10 s has run.
+    await new Promise((resolve) => setTimeout(resolve, REST_MS));
+    const atRest = process.memoryUsage();
+    const rssAtRest = atRest.rss;
+    // CONTROL_HEAP_SNAPSHOT=1: what the memory at rest is made of (open it in Chrome's DevTools).
+    if (process.env["CONTROL_HEAP_SNAPSHOT"] === "1")
+      console.log(`  heap snapshot at rest: ${writeHeapSnapshot(join(tmpdir(), "telex-control.heapsnapshot"))}`);
 
     const ingestUrl = `${server.ingest?.url ?? ""}/api/v1/write`;
     const series = Array.from({ length: PROJECTS }, (_, p) => ({
@@ -193,7 +203,12 @@ export async function runControllerBench(): Promise<void> {
     line("receiver saw", await receiver.stop());
     line(
       "process memory (RSS)",
-      `${(rssAtRest / 2 ** 20).toFixed(0)} MB at rest (${((rssAtRest - rssBefore) / 2 ** 20).toFixed(0)} MB for the policies), ${(rss / 2 ** 20).toFixed(0)} MB with ${total.toLocaleString("en-US")} open sink connections; JS heap ${(heap / 2 ** 20).toFixed(0)} MB`,
+      `${(rssAtRest / 2 ** 20).toFixed(0)} MB at rest, ${REST_MS / 1000} s after (${(justReconciled / 2 ** 20).toFixed(0)} MB when all were reconciled; ${((rssAtRest - rssBefore) / 2 ** 20).toFixed(0)} MB for the policies), ${(rss / 2 ** 20).toFixed(0)} MB with ${total.toLocaleString("en-US")} open sink connections; JS heap ${(heap / 2 ** 20).toFixed(0)} MB`,
+    );
+    const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+    line(
+      "at rest, of the RSS",
+      `JS heap ${mb(atRest.heapUsed)} used of ${mb(atRest.heapTotal)}, ${mb(atRest.external)} outside it (buffers, SQLite's is not counted)`,
     );
   } finally {
     await client.stop();

@@ -12,7 +12,13 @@ import {
 } from "../util/index.js";
 import type { ExpositionWriter } from "../metrics/exposition.js";
 import { Histogram } from "../metrics/histogram.js";
-import { Informer, stripManagedFields, type KubeClient, type KubeObject } from "../kube/index.js";
+import {
+  Informer,
+  StringInterner,
+  stripManagedFields,
+  type KubeClient,
+  type KubeObject,
+} from "../kube/index.js";
 import type { ControlPlaneLayout } from "./layout.js";
 import {
   FINALIZER,
@@ -92,13 +98,15 @@ export class Controller {
     this.logger = options.logger ?? silentLogger;
     this.queue = new WorkQueue({ clock: this.clock });
     const keyOf = (object: KubeObject): string => this.keyOf(object);
+    const strings = new StringInterner();
     this.policies = new Informer<PolicyObject>({
       client: options.client,
       path: options.layout.collectionPath(POLICIES),
       keyOf,
       // The controller writes with merge patches: the cache needs neither managers' field trees
-      // nor the last-applied manifest (at 10,000 policies, most of what it held).
-      transform: stripManagedFields,
+      // nor the last-applied manifest (at 10,000 policies, most of what it held); what it keeps
+      // shares its strings (intern.ts).
+      transform: (policy) => strings.internObject(stripManagedFields(policy)),
       clock: this.clock,
       logger: this.logger,
       handlers: {

@@ -243,12 +243,7 @@ export class Reconciler {
       plan: compiled.plan,
       sinks: names,
       problems: compiled.problems,
-      secrets: new Map(
-        validation.object.spec.sinks.flatMap((sink) => {
-          const secret = sink.target.prometheusRemoteWrite?.authentication?.basicAuth?.secretRef.name;
-          return secret === undefined ? [] : [[sink.name, `${parsed.namespace}/${secret}`] as const];
-        }),
-      ),
+      secrets: secretsOf(validation.object, parsed.namespace),
       written: previous?.written ?? "",
       memory: new Map(names.map((name) => [name, previous?.memory.get(name) ?? newSinkMemory()])),
     };
@@ -593,6 +588,17 @@ export class Reconciler {
       this.deps.logger.warn("could not record an event", { ...policyFields(key), error: String(error) });
     }
   }
+}
+
+/** What most policies name: kept once, not as an empty Map per policy. */
+const NO_SECRETS: ReadonlyMap<string, string> = new Map();
+
+function secretsOf(policy: ExportPolicy, namespace: string): ReadonlyMap<string, string> {
+  const named = policy.spec.sinks.flatMap((sink) => {
+    const secret = sink.target.prometheusRemoteWrite?.authentication?.basicAuth?.secretRef.name;
+    return secret === undefined ? [] : [[sink.name, `${namespace}/${secret}`] as const];
+  });
+  return named.length === 0 ? NO_SECRETS : new Map(named);
 }
 
 function newSinkMemory(): SinkMemory {

@@ -30,3 +30,4 @@ export {
 } from "./informer.js";
 export { PLATFORM_NAMESPACE, microTime, type Lease, type LeaseSpec } from "./lease.js";
 export type { ConfigMap } from "./configmap.js";
+export { StringInterner } from "./intern.js";
