@@ -133,7 +133,9 @@ export async function runControllerBench(): Promise<void> {
     const rssAtRest = atRest.rss;
     // CONTROL_HEAP_SNAPSHOT=1: what the memory at rest is made of (open it in Chrome's DevTools).
     if (process.env["CONTROL_HEAP_SNAPSHOT"] === "1")
-      console.log(`  heap snapshot at rest: ${writeHeapSnapshot(join(tmpdir(), "telex-control.heapsnapshot"))}`);
+      console.log(
+        `  heap snapshot at rest: ${writeHeapSnapshot(join(tmpdir(), "telex-control.heapsnapshot"))}`,
+      );
 
     const ingestUrl = `${server.ingest?.url ?? ""}/api/v1/write`;
     const series = Array.from({ length: PROJECTS }, (_, p) => ({
