@@ -5,7 +5,7 @@
 // routed per project by the router.
 import { isDeepStrictEqual } from "node:util";
 import type { DurableLog } from "./buffer/index.js";
-import { errorField, silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
+import { errorField, lazyChild, silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
 import { compileSelector, print, type Selector } from "../metricsql/index.js";
 import {
   ITEM_KINDS,
@@ -761,7 +761,7 @@ export class Exporter {
 
   /** A sink's runtime: its log lines carry the project, policy and sink they are about. */
   private sinkRuntime(plan: PolicyPlan, sink: string): SinkRuntime {
-    const logger = this.logger.child({
+    const logger = lazyChild(this.logger, {
       project: plan.project,
       namespace: plan.namespace,
       policy: plan.name,

@@ -52,6 +52,36 @@ describe("DeliveryHistory", () => {
     assert.deepEqual(history.rates(kept)?.samplesSentPerSecond, [1]);
   });
 
+  it("holds no array for a sink that has moved no samples; its past then reads as zeros", () => {
+    const history = new DeliveryHistory({ intervalMs: 1000, points: 4 });
+    const idle = sinkHistoryKey("uid-1", "idle");
+    const busy = sinkHistoryKey("uid-1", "busy");
+    for (let tick = 0; tick < 3; tick++) {
+      history.record(tick * 1000, [
+        [idle, counters(7)],
+        [busy, counters(7)],
+      ]);
+    }
+    assert.equal(history.arrays, 0, "counts that do not move need no array");
+    assert.deepEqual(history.rates(busy)?.samplesSentPerSecond, [0, 0]);
+    history.record(3000, [
+      [idle, counters(7)],
+      [busy, counters(10, 2)],
+    ]);
+    history.record(4000, [
+      [idle, counters(7)],
+      [busy, counters(15, 2)],
+    ]);
+    assert.equal(history.arrays, 1);
+    assert.deepEqual(history.rates(busy), {
+      intervalSeconds: 1,
+      endMs: 4000,
+      samplesSentPerSecond: [0, 0, 3, 5],
+      samplesDroppedPerSecond: [0, 0, 2, 0],
+    });
+    assert.deepEqual(history.rates(idle)?.samplesSentPerSecond, [0, 0, 0, 0]);
+  });
+
   it("refuses a zero interval or no points", () => {
     assert.throws(() => new DeliveryHistory({ intervalMs: 0 }), RangeError);
     assert.throws(() => new DeliveryHistory({ points: 0 }), RangeError);

@@ -9,6 +9,7 @@ export {
   LOG_LEVELS,
   createLogger,
   errorField,
+  lazyChild,
   silentLogger,
   streamLogger,
   type LogFields,

@@ -2,7 +2,7 @@
 // it, an Error's stack kept, levels filtered, credentials never written.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createLogger, errorField, type LogFormat } from "./log.js";
+import { createLogger, errorField, lazyChild, type LogFormat } from "./log.js";
 
 function capture(format: LogFormat, level: "debug" | "info" | "warn" = "info") {
   const lines: string[] = [];
@@ -25,6 +25,32 @@ describe("logs", () => {
     assert.equal(event["sink"], "vm");
     assert.equal(event["failures"], 3);
     assert.ok(!Number.isNaN(Date.parse(String(event["time"]))), "an ISO time");
+  });
+
+  it("a lazy child writes what a child writes, its own children too, and makes it only when it logs", () => {
+    for (const format of ["json", "text"] as const) {
+      const eager = capture(format);
+      const lazy = capture(format);
+      let made = 0;
+      const counting = {
+        ...lazy.logger,
+        child: (bindings: Parameters<typeof lazy.logger.child>[0]) => {
+          made++;
+          return lazy.logger.child(bindings);
+        },
+      };
+      const bindings = { project: "p1", policy: "gateways", sink: "vm" };
+      const sink = lazyChild(counting, bindings);
+      const probe = sink.child({ probe: 2 });
+      assert.equal(made, 0, "nothing is made before a line");
+      eager.logger.child(bindings).warn("down", { failures: 3 });
+      sink.warn("down", { failures: 3 });
+      eager.logger.child(bindings).child({ probe: 2 }).info("probing");
+      probe.info("probing");
+      const withoutTime = (line: string) => line.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/, "T");
+      assert.deepEqual(lazy.lines.map(withoutTime), eager.lines.map(withoutTime));
+      assert.equal(made, 2, "one per logger that wrote");
+    }
   });
 
   it("keeps an unexpected error's type and stack, on one line in both formats", () => {

