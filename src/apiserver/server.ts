@@ -27,6 +27,8 @@ import {
 import { controlPlanePath } from "./paths.js";
 import { DEFAULT_PROJECT_QUOTAS, QuotaLedger, WatchQuota, type ProjectQuotas } from "./quota.js";
 import { Registry } from "./registry.js";
+import { localRequests, type LocalRequests } from "./local.js";
+import { OPEN_ACCESS } from "./auth/authorizer.js";
 import { exportPolicies } from "./resources.js";
 import { handleRequest } from "./router.js";
 import { WatchHub } from "./watch-hub.js";
@@ -101,6 +103,11 @@ export interface ApiServer {
   projectUrl(project: string): string;
   /** More /readyz checks, after the server's own (store): the rest of the process. */
   addReadinessChecks(checks: readonly HealthCheck[]): void;
+  /**
+   * Writes of the controller in this process, without HTTP, as its principal (open access, or
+   * the internal token's); undefined with a tokens file and no internal token.
+   */
+  readonly inProcess: LocalRequests | undefined;
   stop(): Promise<void>;
 }
 
@@ -167,6 +174,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     watchBytes: new ByteBudget(options.maxWatchBytesQueued ?? MAX_WATCH_BYTES_QUEUED),
     health: new HealthEndpoints({ readiness, logger }),
   };
+  const inProcessPrincipal =
+    tokens === undefined
+      ? OPEN_ACCESS
+      : options.internalToken === undefined
+        ? undefined
+        : tokens.authenticate(`Bearer ${options.internalToken}`);
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     void handleRequest(context, request, response);
   };
@@ -218,6 +231,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     addReadinessChecks: (checks) => {
       readiness.push(...checks);
     },
+    inProcess: inProcessPrincipal === undefined ? undefined : localRequests(context, inProcessPrincipal),
     stop,
   };
 }

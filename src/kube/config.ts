@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { parse } from "yaml";
+import type { KubeStatus } from "./client.js";
 
 export interface TlsSettings {
   readonly ca?: string;
@@ -29,7 +30,34 @@ export interface ClusterConnection {
   readonly namespace?: string;
   /** Told each `Warning` header text an answer carries (kubectl prints them as `Warning: …`). */
   readonly onWarning?: (text: string) => void;
+  /**
+   * The API server when it runs in this process: it answers the writes it
+   * can without HTTP (see apiserver/local.ts); everything else, and every
+   * write it declines, goes to `server`.
+   */
+  readonly inProcess?: InProcessRequests;
 }
+
+/** One request to an API server in this process: the path is the one an HTTP request would have. */
+export interface InProcessRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+  readonly contentType: string | undefined;
+}
+
+export type InProcessAnswer =
+  | {
+      readonly ok: true;
+      readonly code: number;
+      readonly object: unknown;
+      readonly warnings: readonly string[];
+    }
+  | { readonly ok: false; readonly code: number; readonly status: KubeStatus };
+
+/** Answers a request in this process, or undefined: it goes over HTTP. */
+export type InProcessRequests = (request: InProcessRequest) => Promise<InProcessAnswer | undefined>;
 
 export class KubeconfigError extends Error {
   override readonly name = "KubeconfigError";

@@ -51,6 +51,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         ...(options.tls === undefined ? {} : { ca: readFileSync(options.tls.certFile, "utf8") }),
       },
       authorization: () => (options.tokensFile === undefined ? undefined : `Bearer ${internalToken}`),
+      // The controller's writes reach the API without HTTP (apiserver/local.ts); its informers use HTTP.
+      ...(api.inProcess === undefined ? {} : { inProcess: api.inProcess }),
     });
     const running = await startReplica(
       options,
