@@ -236,8 +236,11 @@ function serverMetadata(request: AdmissionRequest, given: Metadata): Metadata {
     else meta[key] = previous[key];
   }
   if (request.subresource === "status") {
+    // Without the old managedFields: admit records them anew below, and validating the old
+    // ones' field trees (copied node by node) was a tenth of a status write.
+    const { managedFields: _recorded, ...kept } = previous;
     return {
-      ...previous,
+      ...kept,
       name: request.name,
       ...(request.resource.namespaced ? { namespace: request.namespace } : {}),
     };
