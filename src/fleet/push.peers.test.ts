@@ -344,7 +344,18 @@ describe(
         (holes) => holes.length === 0,
         "every acknowledged sample delivered",
         { timeoutMs: 40_000, intervalMs: 1_000 },
-      );
+      ).catch(async (error: unknown) => {
+        // What the replicas counted as dropped (since their last start): a loss they told of, or a silent one.
+        const counted = await Promise.all(
+          [...replicas.entries()].map(async ([name, replica]) => {
+            const lines = (await metricsOf(replica))
+              .split("\n")
+              .filter((l) => /^telex_(sink|ingest)_samples_dropped_total\{/.test(l) && !/ 0$/.test(l));
+            return `${name}: ${lines.length === 0 ? "none dropped" : lines.join("; ")}`;
+          }),
+        );
+        throw new Error(`${String(error)}\n${counted.join("\n")}`);
+      });
       assert.deepEqual(missing, []);
     });
   },
