@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import type { LabelFilter, Labels, MatchOp, Selector } from "./ast.js";
 import { MetricsqlError } from "./errors.js";
-import { compileSelector } from "./matcher.js";
+import { compileSelector, sharedFilterCount } from "./matcher.js";
 import { compileEngine, compileRegex } from "./regex.js";
 import type { RegexStrategy } from "./regex.js";
 import { labelsFromRecord } from "../../test-support/platform-series.js";
@@ -403,5 +403,22 @@ describe("pathological regexes run in linear time", () => {
       assert.equal(regexMatches(alternation, "v1699"), true);
       assert.equal(regexMatches(`(?:${alternation})x`, "v1699"), false);
     });
+  });
+});
+
+describe("compiled filters", () => {
+  it("are shared by equal filters, and an equal filter matches the same", () => {
+    const unique = `v-${Math.random()}`;
+    const group: FilterTuple[] = [
+      ["service", "=", unique],
+      ["kind", "=~", "Gate(way|keeper)s?"],
+      ["project", "!=", unique],
+    ];
+    const before = sharedFilterCount();
+    const matchers = Array.from({ length: 100 }, () => compileSelector(selector(group)));
+    assert.equal(sharedFilterCount() - before, 3, "three distinct filters, compiled once each");
+    const series = labelsFromRecord({ service: unique, kind: "Gateways", project: "p" });
+    const other = labelsFromRecord({ service: unique, kind: "Gatex", project: "p" });
+    assert.ok(matchers.every((m) => m.matches(series) && !m.matches(other)));
   });
 });

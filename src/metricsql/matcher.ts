@@ -55,7 +55,35 @@ function labelValue(labels: Labels, name: string): string {
 
 function compileGroup(filters: readonly LabelFilter[]): CompiledFilter[] {
   // A group is a conjunction of pure predicates, so any order gives the same answer.
-  return filters.map(compileFilter).sort((a, b) => a.cost - b.cost);
+  return filters.map(sharedFilter).sort((a, b) => a.cost - b.cost);
+}
+
+/**
+ * Compiled filters shared by equal filters: they are pure, and 10,000 policies
+ * scoped to their projects repeat the same few (a regex's RE2 program is ~2
+ * KiB; at 10,000 policies the copies held ~10 MB). Held weakly: a filter no
+ * selector uses any more is collected, and its entry with it.
+ */
+const compiledFilters = new Map<string, WeakRef<CompiledFilter>>();
+const forgetFilter = new FinalizationRegistry<string>((key) => {
+  if (compiledFilters.get(key)?.deref() === undefined) compiledFilters.delete(key);
+});
+
+function sharedFilter(filter: LabelFilter): CompiledFilter {
+  const key = `${filter.op}\u0000${filter.label}\u0000${filter.value}`;
+  const held = compiledFilters.get(key)?.deref();
+  if (held !== undefined) return held;
+  const compiled = compileFilter(filter);
+  compiledFilters.set(key, new WeakRef(compiled));
+  forgetFilter.register(compiled, key);
+  return compiled;
+}
+
+/** Distinct compiled filters alive now (for tests). */
+export function sharedFilterCount(): number {
+  let alive = 0;
+  for (const ref of compiledFilters.values()) if (ref.deref() !== undefined) alive++;
+  return alive;
 }
 
 const STRATEGY_COST: Readonly<Record<RegexStrategy, number>> = {
