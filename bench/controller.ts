@@ -205,9 +205,9 @@ export async function runControllerBench(): Promise<void> {
     line("receiver saw", await receiver.stop());
     line(
       "process memory (RSS)",
-      `${(rssAtRest / 2 ** 20).toFixed(0)} MB at rest, ${REST_MS / 1000} s after (${(justReconciled / 2 ** 20).toFixed(0)} MB when all were reconciled; ${((rssAtRest - rssBefore) / 2 ** 20).toFixed(0)} MB for the policies), ${(rss / 2 ** 20).toFixed(0)} MB with ${total.toLocaleString("en-US")} open sink connections; JS heap ${(heap / 2 ** 20).toFixed(0)} MB`,
+      `${(rssAtRest / 2 ** 20).toFixed(0)} MiB at rest, ${REST_MS / 1000} s after (${(justReconciled / 2 ** 20).toFixed(0)} MiB when all were reconciled; ${((rssAtRest - rssBefore) / 2 ** 20).toFixed(0)} MiB for the policies), ${(rss / 2 ** 20).toFixed(0)} MiB with ${total.toLocaleString("en-US")} open sink connections; JS heap ${(heap / 2 ** 20).toFixed(0)} MiB`,
     );
-    const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+    const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
     line(
       "at rest, of the RSS",
       `JS heap ${mb(atRest.heapUsed)} used of ${mb(atRest.heapTotal)}, ${mb(atRest.external)} outside it (buffers, SQLite's is not counted)`,
