@@ -5,7 +5,15 @@
 // routed per project by the router.
 import { isDeepStrictEqual } from "node:util";
 import type { DurableLog } from "./buffer/index.js";
-import { errorField, lazyChild, silentLogger, systemClock, type Logger, type Clock } from "../util/index.js";
+import {
+  errorField,
+  lazyChild,
+  silentLogger,
+  sleep,
+  systemClock,
+  type Logger,
+  type Clock,
+} from "../util/index.js";
 import { compileSelector, print, type Selector } from "../metricsql/index.js";
 import {
   ITEM_KINDS,
@@ -431,7 +439,7 @@ export class Exporter {
   private drain(uid: string, name: string, sink: RemoteWriteSink): DrainingSink {
     const watch = new AbortController();
     const draining = { sink, watch };
-    sink.settled(watch.signal).then(
+    this.drained(sinkKey(uid, name), sink, watch.signal).then(
       () => {
         const forwarded = this.forwarded.get(uid);
         if (forwarded?.draining.get(name) !== draining) return;
@@ -442,6 +450,28 @@ export class Exporter {
       () => undefined,
     );
     return draining;
+  }
+
+  /**
+   * Resolves once a draining sink has delivered everything routed to it,
+   * including what was still on its way into the log when its policy moved
+   * away: a record routed before the move is written, then its samples
+   * pushed, turns later. Forgetting the sink when the samples it had then
+   * were delivered lost those, acknowledged (the push-fleet test saw one
+   * sample of nine series go so).
+   */
+  private async drained(key: string, sink: RemoteWriteSink, signal: AbortSignal): Promise<void> {
+    const log = this.options.log;
+    for (;;) {
+      await sink.settled(signal);
+      if (log === undefined) return;
+      await log.written();
+      // A written record's samples reach its sinks when its write resolves (after its sync, with
+      // a sync on every write): a turn later at the earliest.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (log.backlogOf(key) === 0) return;
+      await sleep(this.options.clock ?? systemClock, DRAIN_RECHECK_MS, signal);
+    }
   }
 
   /** Stops watching the policy's draining sinks and hands them to the caller (apply or remove). */
@@ -1007,6 +1037,8 @@ interface PeerSelfBatch {
 }
 
 const EXPIRED = { reason: "expired" };
+/** How often a drained sink whose log still holds samples (their delivery not yet recorded) looks again. */
+const DRAIN_RECHECK_MS = 50;
 
 /** A source's matchers: all its groups, and those that may select Telex's own metrics. */
 function compileSource(selector: Selector): Pick<CompiledSource, "matcher" | "selfMatcher"> {

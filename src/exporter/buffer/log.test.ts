@@ -134,6 +134,27 @@ describe("DurableLog", () => {
     await reopened.close();
   });
 
+  it("tells when every record appended so far is written and in its sinks' backlogs", async () => {
+    const log = await openLog(await tempDir(dirs));
+    const sink = log.sink("uid/out");
+    await log.written();
+    const record = log.record();
+    record.add(sink, seriesNamed("a"), 1, 1);
+    record.add(sink, seriesNamed("a"), 2, 2);
+    const committed = record.commit();
+    assert.equal(log.backlogOf("uid/out"), 0, "appended, not written yet");
+    let written = false;
+    const told = log.written().then(() => {
+      written = true;
+    });
+    await Promise.resolve();
+    assert.equal(written, false, "it waits for the write");
+    await told;
+    assert.equal(log.backlogOf("uid/out"), 2);
+    await committed;
+    await log.close();
+  });
+
   it("makes room in the reader's batch only once the data is there, not while the read waits", async () => {
     const dir = await tempDir(dirs);
     const log = await openLog(dir);

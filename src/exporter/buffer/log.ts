@@ -592,6 +592,8 @@ export class DurableLog {
   private encoding: Segment | undefined;
   private nextLsn = 1;
   private lastWrittenLsn = 0;
+  /** written() callers, by the LSN of the last record appended before their call. */
+  private writtenWaiters: { readonly lsn: number; readonly resolve: () => void }[] = [];
   private lastAppendTime = 0;
   private encodeMark = 0;
   private pending = 0;
@@ -730,6 +732,30 @@ export class DurableLog {
     return state === undefined ? 0 : Math.max(0, state.endSeq - state.lowWatermark());
   }
 
+  /**
+   * Resolves once every record appended before the call is written and its
+   * sections are in their sinks' backlogs (not necessarily synced), or has
+   * failed (its append rejected: nothing of it was acknowledged). A fleet's
+   * draining sink waits for it before it is forgotten: a record routed to it
+   * before its policy moved away may still be on its way.
+   */
+  written(): Promise<void> {
+    const lsn = this.nextLsn - 1;
+    if (lsn <= this.lastWrittenLsn || this.closed || this.broken !== undefined) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.writtenWaiters.push({ lsn, resolve });
+    });
+  }
+
+  private resolveWritten(all: boolean): void {
+    if (this.writtenWaiters.length === 0) return;
+    const written = this.lastWrittenLsn;
+    const done = all ? this.writtenWaiters : this.writtenWaiters.filter((w) => w.lsn <= written);
+    if (done.length === 0) return;
+    this.writtenWaiters = all ? [] : this.writtenWaiters.filter((w) => w.lsn > written);
+    for (const waiter of done) waiter.resolve();
+  }
+
   /** Keys of every sink the log holds: those in use, and those a previous run left. */
   get sinkKeys(): string[] {
     return [...this.sinksByKey.keys()];
@@ -793,6 +819,7 @@ export class DurableLog {
     this.registryTimer?.cancel();
     await this.diskChecking;
     await this.writeIdle().catch(() => undefined);
+    this.resolveWritten(true);
     await this.flushPositions();
     await this.syncNow().catch(() => undefined);
     await this.activeHandle?.close();
@@ -1162,6 +1189,7 @@ export class DurableLog {
     if (this.spareBatches.length < SPARE_BATCHES) this.spareBatches.push(batch);
     this.enforceTotal();
     this.stats.segments = this.segments.length;
+    this.resolveWritten(false);
   }
 
   /**
@@ -1194,6 +1222,7 @@ export class DurableLog {
     }
     this.logger.warn("durable log: write failed; its records are refused", { error: String(error) });
     for (const batch of failed) for (const waiter of batch.waiters) waiter.reject(error);
+    this.resolveWritten(true);
 
     if (active !== undefined && handle !== undefined) {
       try {

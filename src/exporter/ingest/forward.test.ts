@@ -217,6 +217,34 @@ describe("forwarding to the replica that runs a policy", () => {
     assert.equal(exporter.ingest.stats.samplesReceived, 0);
   });
 
+  it("delivers what was on its way into the log when its policy moved away, then forgets the sink", async () => {
+    const { exporter, log } = running();
+    const plan = policyPlan("p1", policy("local", `{__name__="a"}`, receiver.url));
+    exporter.apply(plan);
+    const key = `${plan.uid}/out`;
+    const sent = () =>
+      receiver.requests.reduce(
+        (sum, r) =>
+          sum +
+          decodeToObjects(snappyUncompress(r.body, 2 ** 20)).timeseries.reduce(
+            (n, series) => n + series.samples.length,
+            0,
+          ),
+        0,
+      );
+    const before = sent();
+    // Routed to the sink now, written to the log on a later turn; the policy moves in between.
+    const acknowledged = exporter.ingest.apply(request("a", "a"));
+    peers.owners.set(plan.uid, "replica-x");
+    exporter.forwardTo(plan);
+    await acknowledged;
+    await eventually(() => !log.sinkKeys.includes(key), "the drained sink is forgotten", {
+      timeoutMs: 10_000,
+    });
+    assert.equal(sent() - before, 2, "both acknowledged samples reached the endpoint");
+    assert.equal(log.stats.abandonedSamples, 0);
+  });
+
   it("keeps delivering the backlog of a policy that moved away, then forgets it; taken back, it runs on", async () => {
     const { exporter, log } = running();
     const plan = policyPlan("p1", policy("local", `{__name__="a"}`, receiver.url));
