@@ -38,7 +38,7 @@ export interface ClusterConnection {
   readonly inProcess?: InProcessRequests;
 }
 
-/** One request to an API server in this process: the path is the one an HTTP request would have. */
+/** One request to an API server in this process: the path below the server URL, as over HTTP. */
 export interface InProcessRequest {
   readonly method: string;
   readonly path: string;
