@@ -1,6 +1,8 @@
 // `telex serve`: the resource API (SQLite) and a replica over it in one
-// process. The replica speaks to the API over HTTP like any client, with a
-// platform token that lives only in this process; the API serves the live
+// process. The replica reads and watches the API over HTTP like any client,
+// with a platform token that lives only in this process, and writes to it in
+// process (apiserver/local.ts), as that token; the API sets the controller's
+// finalizer at create and serves the live
 // delivery counters, endpoint warnings and sink tests, which need the
 // exporter (its egress policy) here.
 import { randomBytes } from "node:crypto";
