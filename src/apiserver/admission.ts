@@ -95,8 +95,13 @@ export function admit(request: AdmissionRequest): JsonObject {
   const meta = withoutEmptyCollections(metadataOf(object));
   if (resource.tracksGeneration) {
     const previous = old === undefined ? 0 : (metadataOf(old).generation ?? 1);
+    // An unchanged spec was kept as stored (validation does not walk it): the same generation.
     meta.generation =
-      old === undefined ? 1 : deepEqual(old["spec"], object["spec"]) ? previous : previous + 1;
+      old === undefined
+        ? 1
+        : specUnchanged || deepEqual(old["spec"], object["spec"])
+          ? previous
+          : previous + 1;
   }
   const scope = fieldScope(resource, request.subresource);
   const owners =

@@ -6,16 +6,16 @@
 // quarter of the control plane's CPU. Reads, lists and watches still go over
 // HTTP: the informers' list-then-watch is the same code against a real cluster.
 import type { Principal } from "./auth/tokens.js";
-import { authorize, forbiddenMessage, type ResourceAttributes } from "./auth/authorizer.js";
 import type { ServerContext } from "./context.js";
-import { dryRunOf, fieldManagerOf, fieldValidationOf } from "./handlers/options.js";
-import { PATCH_MEDIA_TYPES, mediaType, queryBool } from "./http-io.js";
+import { checkPatchShape, patchTypeOf, writeOptionsOf } from "./handlers/options.js";
+import { queryBool } from "./http-io.js";
 import { isObject } from "./json.js";
 import { PLATFORM, parseRoute } from "./paths.js";
 import { findResource } from "./resources.js";
+import { authorizeRoute } from "./router.js";
 import { ApiError, errors } from "./status.js";
 import type { WriteTarget } from "./target.js";
-import type { PatchType, WriteOptions, WriteOutcome } from "./writes.js";
+import type { WriteOutcome } from "./writes.js";
 import type { JsonObject } from "../store/index.js";
 
 export interface LocalRequest {
@@ -58,17 +58,7 @@ export function localRequests(server: ServerContext, principal: Principal): Loca
     if (resource === undefined || (route.subresource === "status" && !resource.hasStatus)) return undefined;
     if (resource.namespaced !== (route.namespace !== undefined)) return undefined;
     try {
-      const attributes: ResourceAttributes = {
-        project: route.project,
-        verb,
-        group: route.group,
-        resource: route.plural,
-        ...(route.subresource === undefined ? {} : { subresource: route.subresource }),
-        ...(route.namespace === undefined ? {} : { namespace: route.namespace }),
-        ...(route.name === undefined ? {} : { name: route.name }),
-      };
-      if (!authorize(principal, attributes).allowed)
-        throw errors.forbidden(forbiddenMessage(principal, attributes));
+      authorizeRoute(principal, route, verb);
       if (route.project !== PLATFORM) server.registry.ensureProject(route.project);
       const target: WriteTarget = { resource, project: route.project, namespace: route.namespace };
       const subresource = route.subresource === "status" ? "status" : undefined;
@@ -96,21 +86,10 @@ function write(
   request: LocalRequest,
 ): WriteOutcome {
   const { query, body } = request;
-  const type: PatchType | undefined =
-    verb === "patch"
-      ? (PATCH_MEDIA_TYPES as Record<string, PatchType>)[mediaType(request.contentType)]
-      : undefined;
-  const options: WriteOptions = {
-    dryRun: dryRunOf(query),
-    fieldValidation: fieldValidationOf(query),
-    fieldManager: fieldManagerOf(query, undefined, type === "apply"),
-    subresource,
-  };
-  if (verb === "patch") {
-    if (type === undefined)
-      throw errors.unsupportedMediaType(mediaType(request.contentType), Object.keys(PATCH_MEDIA_TYPES));
-    if (type === "json" && !Array.isArray(body))
-      throw errors.badRequest("a JSON patch must be an array of operations");
+  const type = verb === "patch" ? patchTypeOf(request.contentType) : undefined;
+  const options = writeOptionsOf(query, undefined, subresource, type === "apply");
+  if (type !== undefined) {
+    checkPatchShape(type, body);
     return server.writes.patch(target, name, type, body, { ...options, force: queryBool(query, "force") });
   }
   if (!isObject(body)) throw errors.badRequest("the request body must be an object");

@@ -134,17 +134,7 @@ async function dispatch(
     return;
   }
   const verb = verbOf(request.method ?? "", route, queryBool(url.searchParams, "watch"));
-  const attributes: ResourceAttributes = {
-    project: route.project,
-    verb,
-    group: route.group,
-    resource: route.plural,
-    ...(route.subresource === undefined ? {} : { subresource: route.subresource }),
-    ...(route.namespace === undefined ? {} : { namespace: route.namespace }),
-    ...(route.name === undefined ? {} : { name: route.name }),
-  };
-  if (!authorize(principal, attributes).allowed)
-    throw errors.forbidden(forbiddenMessage(principal, attributes));
+  authorizeRoute(principal, route, verb);
   const resource = findResource(route.project, route.group, route.version, route.plural);
   if (resource === undefined)
     throw new ApiError("NotFound", "the server could not find the requested resource");
@@ -289,6 +279,21 @@ async function runVerb(
     default:
       throw errors.methodNotAllowed(ctx.request.method ?? "", target.resource.plural);
   }
+}
+
+/** 403 unless the principal may use the verb on what the route names (before anything is looked up). */
+export function authorizeRoute(principal: Principal, route: ResourceRoute, verb: string): void {
+  const attributes: ResourceAttributes = {
+    project: route.project,
+    verb,
+    group: route.group,
+    resource: route.plural,
+    ...(route.subresource === undefined ? {} : { subresource: route.subresource }),
+    ...(route.namespace === undefined ? {} : { namespace: route.namespace }),
+    ...(route.name === undefined ? {} : { name: route.name }),
+  };
+  if (!authorize(principal, attributes).allowed)
+    throw errors.forbidden(forbiddenMessage(principal, attributes));
 }
 
 function verbOf(method: string, route: ResourceRoute, watch: boolean): string {

@@ -11,8 +11,9 @@
 // sink that has moved samples, ~700 bytes with its key and map entry; a sink
 // that never has holds no array (its past is all zeros), ~200 bytes (measured
 // at 10,000 idle sinks: 10 MB before, when every sink had its arrays); at the
-// API's default quota of 200 sinks per project that is ≤ ~140 KiB per project. Float32 keeps counts exact up to 16 million per
-// interval and within 0.00001 % beyond: plenty for a chart. A sink that stops running is
+// API's default quota of 200 sinks per project that is ≤ ~140 KiB per
+// project. Float32 keeps counts exact up to 16 million per interval and
+// within 0.00001 % beyond: plenty for a chart. A sink that stops running is
 // forgotten at the next tick; a counter that goes down (the sink was rebuilt
 // with a new endpoint) counts as a reset, as Prometheus' rate() does.
 

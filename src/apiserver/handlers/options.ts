@@ -1,7 +1,8 @@
 // Query parameters shared by the write verbs.
 import type { FieldValidation } from "../admission.js";
-import { queryString, type Query } from "../http-io.js";
+import { PATCH_MEDIA_TYPES, mediaType, queryString, type Query } from "../http-io.js";
 import { errors } from "../status.js";
+import type { PatchType, WriteOptions } from "../writes.js";
 
 const MAX_FIELD_MANAGER_LENGTH = 128;
 
@@ -32,4 +33,33 @@ export function fieldManagerOf(query: Query, userAgent: string | undefined, requ
   if (required) return "";
   const product = (userAgent ?? "").split("/")[0]?.trim() ?? "";
   return product === "" ? "unknown" : product.slice(0, MAX_FIELD_MANAGER_LENGTH);
+}
+
+/** The options of a write from its query (and the client's User-Agent, for the field manager). */
+export function writeOptionsOf(
+  query: Query,
+  userAgent: string | undefined,
+  subresource: "status" | undefined,
+  apply = false,
+): WriteOptions {
+  return {
+    dryRun: dryRunOf(query),
+    fieldValidation: fieldValidationOf(query),
+    fieldManager: fieldManagerOf(query, userAgent, apply),
+    subresource,
+  };
+}
+
+/** The patch type a Content-Type names; 415 for any other. */
+export function patchTypeOf(contentType: string | undefined): PatchType {
+  const media = mediaType(contentType);
+  const type: PatchType | undefined = (PATCH_MEDIA_TYPES as Record<string, PatchType>)[media];
+  if (type === undefined) throw errors.unsupportedMediaType(media, Object.keys(PATCH_MEDIA_TYPES));
+  return type;
+}
+
+/** A JSON patch is a list of operations; other patches are objects (decoding checks those). */
+export function checkPatchShape(type: PatchType, patch: unknown): void {
+  if (type === "json" && !Array.isArray(patch))
+    throw errors.badRequest("a JSON patch must be an array of operations");
 }

@@ -1,32 +1,18 @@
 // POST, PUT, PATCH and DELETE on resources.
 import type { RequestContext } from "../context.js";
-import {
-  PATCH_MEDIA_TYPES,
-  bodyFormat,
-  decodeBody,
-  mediaType,
-  queryBool,
-  readBody,
-  sendJson,
-} from "../http-io.js";
+import { bodyFormat, decodeBody, queryBool, readBody, sendJson } from "../http-io.js";
 import { isObject, stringAt } from "../json.js";
 import { renderObject } from "../render.js";
 import { validateExportPolicy } from "../../api/index.js";
 import { previewSummary, runPreview } from "../preview.js";
 import { exportPolicies } from "../resources.js";
-import { errors } from "../status.js";
 import type { WriteTarget } from "../target.js";
-import type { DeleteOptions, PatchType, WriteOptions, WriteOutcome } from "../writes.js";
-import { dryRunOf, fieldManagerOf, fieldValidationOf } from "./options.js";
+import type { DeleteOptions, WriteOptions, WriteOutcome } from "../writes.js";
+import { checkPatchShape, dryRunOf, patchTypeOf, writeOptionsOf } from "./options.js";
 import { handleList, renderOptions, selectorOptions } from "./read.js";
 
 function writeOptions(ctx: RequestContext, subresource: "status" | undefined, apply = false): WriteOptions {
-  return {
-    dryRun: dryRunOf(ctx.query),
-    fieldValidation: fieldValidationOf(ctx.query),
-    fieldManager: fieldManagerOf(ctx.query, ctx.request.headers["user-agent"], apply),
-    subresource,
-  };
+  return writeOptionsOf(ctx.query, ctx.request.headers["user-agent"], subresource, apply);
 }
 
 /**
@@ -102,13 +88,10 @@ export async function handlePatch(
   name: string,
   subresource: "status" | undefined,
 ): Promise<void> {
-  const media = mediaType(ctx.request.headers["content-type"]);
-  const type: PatchType | undefined = (PATCH_MEDIA_TYPES as Record<string, PatchType>)[media];
-  if (type === undefined) throw errors.unsupportedMediaType(media, Object.keys(PATCH_MEDIA_TYPES));
+  const type = patchTypeOf(ctx.request.headers["content-type"]);
   const raw = await readBody(ctx.request, ctx.response, ctx.server.bodyBudget);
   const patch = decodeBody(raw, type === "apply" ? "yaml" : "json", { allowArray: type === "json" });
-  if (type === "json" && !Array.isArray(patch))
-    throw errors.badRequest("a JSON patch must be an array of operations");
+  checkPatchShape(type, patch);
   const outcome = ctx.server.writes.patch(target, name, type, patch, {
     ...writeOptions(ctx, subresource, type === "apply"),
     force: queryBool(ctx.query, "force"),
