@@ -2,7 +2,10 @@
 // time can be read from /proc: an Exporter with the benchmark's policies and
 // the ingest endpoint. Prints `ready <ingest url>` and runs until killed.
 //
-// argv: <receiver url> <projects> <policies per project> <single-policy: 0|1> [<buffer dir>]
+// argv: <receiver url> <projects> <shape> [<buffer dir>], shape one of
+//   single       one policy (SINGLE_POLICY), ~1 % of the series;
+//   per-project  one `{}` policy per project: every sample leaves once;
+//   overlapping  ten policies per project (BENCH_SELECTORS): samples leave ≈2.8 times.
 // With a buffer dir, ingest writes through a DurableLog there (telex serve's
 // default --buffer disk); without, it pushes straight to the sinks (--buffer memory).
 // INGEST_COMPRESS_THREADS: compression threads (default as telex serve's --compress-threads).
@@ -15,8 +18,7 @@ import { TENANT_LABEL } from "../test-support/platform-series.js";
 import { policyPlan } from "../test-support/policies.js";
 import { BENCH_SELECTORS, SINGLE_POLICY } from "./ingest-workload.js";
 
-const [receiver = "", projectsArg = "100", perProjectArg = "10", singleArg = "0", bufferDir] =
-  process.argv.slice(2);
+const [receiver = "", projectsArg = "100", shape = "overlapping", bufferDir] = process.argv.slice(2);
 const log = bufferDir === undefined ? undefined : await DurableLog.open({ dir: bufferDir });
 const compressor = new CompressPool({
   threads: Number(process.env.INGEST_COMPRESS_THREADS ?? defaultCompressThreads()),
@@ -34,7 +36,7 @@ const sink = (name: string) => ({
   batch: { maxSize: 5000, timeout: "1s" },
 });
 
-if (singleArg === "1") {
+if (shape === "single") {
   exporter.apply(
     policyPlan(SINGLE_POLICY.project, {
       name: "one",
@@ -42,15 +44,20 @@ if (singleArg === "1") {
       sinks: [sink("k")],
     }),
   );
-} else {
+} else if (shape === "per-project") {
   for (let p = 0; p < Number(projectsArg); p++) {
-    for (let i = 0; i < Number(perProjectArg); i++) {
-      const selector = BENCH_SELECTORS[i % BENCH_SELECTORS.length] ?? "{}";
+    exporter.apply(policyPlan(`project-${p}`, { name: "all", sources: { s: "{}" }, sinks: [sink("k")] }));
+  }
+} else if (shape === "overlapping") {
+  for (let p = 0; p < Number(projectsArg); p++) {
+    BENCH_SELECTORS.forEach((selector, i) => {
       exporter.apply(
         policyPlan(`project-${p}`, { name: `policy-${i}`, sources: { s: selector }, sinks: [sink("k")] }),
       );
-    }
+    });
   }
+} else {
+  throw new Error(`unknown shape ${shape}: single, per-project or overlapping`);
 }
 // Garbage collections by kind, printed on exit: what the buffer mode costs in GC shows here.
 const gc = { major: 0, minor: 0, ms: 0 };

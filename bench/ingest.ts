@@ -1,9 +1,17 @@
 // Ingest → route → deliver, end to end over loopback HTTP: the same
-// pre-encoded Remote Write requests are pushed into telex (1,000 policies in
-// 100 projects, and a single policy) and into vmagent (one remote-write URL
-// with an equivalent keep filter, and forwarding everything), each running
-// as its own process. Reported: accepted samples/s and CPU seconds the
-// process spent per million input samples (from /proc, 100 ticks/s).
+// pre-encoded Remote Write requests are pushed into telex and into vmagent,
+// each running as its own process, in the shapes of issue 16:
+//   - one policy, against vmagent with one remote-write URL and an equivalent keep filter;
+//   - one `{}` policy per project (every sample leaves once, to its project's
+//     endpoint), against vmagent doing the same job (one remote-write URL with
+//     a keep filter on the tenant label per project) and against vmagent
+//     forwarding everything to one URL (the cost floor of relaying);
+//   - ten overlapping policies per project (1,000 policies; a sample leaves
+//     ≈2.8 times), against vmagent forwarding everything.
+// Reported per process: accepted samples/s; relayed samples/s (input samples
+// over the time until the receiver's last request); CPU seconds per million
+// input samples (from /proc, 100 ticks/s); peak RSS (VmHWM: what a container
+// memory limit must allow). Then the ratios against the goals of issue 16.
 // telex runs twice per case: with --buffer memory (straight to the sinks) and
 // with the default disk buffer (a DurableLog in its own temp dir), and the
 // ratio of their CPU is printed (issue 12: at most +20 %).
@@ -27,6 +35,7 @@ import { fileURLToPath } from "node:url";
 import { peerAvailability, freePort, waitForHttp } from "../test-support/peers.js";
 import { AGENT_HEADERS } from "../test-support/remote-write-client.js";
 import { SINGLE_POLICY, benchRequests, benchSeries } from "./ingest-workload.js";
+import { TENANT_LABEL } from "../test-support/platform-series.js";
 import { defaultCompressThreads } from "../src/exporter/sink/index.js";
 import { YOUNG_GENERATION_FLAG } from "../src/serve/index.js";
 
@@ -42,6 +51,8 @@ const THREAD_CPU = process.env.INGEST_THREAD_CPU === "1";
 interface Receiver {
   readonly url: string;
   requests: number;
+  /** performance.now() of the last request answered. */
+  lastRequestMs: number;
   bytes: number;
   close(): Promise<void>;
 }
@@ -53,6 +64,7 @@ async function nullReceiver(): Promise<Receiver> {
     });
     req.on("end", () => {
       receiver.requests++;
+      receiver.lastRequestMs = performance.now();
       res.writeHead(204).end();
     });
   });
@@ -62,6 +74,7 @@ async function nullReceiver(): Promise<Receiver> {
   const receiver: Receiver = {
     url: `http://127.0.0.1:${port}/api/v1/write`,
     requests: 0,
+    lastRequestMs: 0,
     bytes: 0,
     close: () =>
       new Promise<void>((resolve) => {
@@ -72,6 +85,13 @@ async function nullReceiver(): Promise<Receiver> {
       }),
   };
   return receiver;
+}
+
+/** The process's peak resident memory so far in MiB (VmHWM), what a container's memory limit must allow. */
+function peakRssMib(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(status);
+  return match?.[1] === undefined ? Number.NaN : Number(match[1]) / 1024;
 }
 
 function cpuSeconds(pid: number): number {
@@ -152,8 +172,16 @@ interface Started {
 
 type BufferMode = "memory" | "disk";
 
-function telex(single: boolean, buffer: BufferMode): Candidate {
-  const what = single ? "telex, 1 policy" : `telex, ${PROJECTS * 10} policies in ${PROJECTS} projects`;
+type TelexShape = "single" | "per-project" | "overlapping";
+
+const TELEX_SHAPES: Record<TelexShape, string> = {
+  single: "telex, 1 policy",
+  "per-project": `telex, one {} policy per project (${PROJECTS})`,
+  overlapping: `telex, ${PROJECTS * 10} policies in ${PROJECTS} projects`,
+};
+
+function telex(shape: TelexShape, buffer: BufferMode): Candidate {
+  const what = TELEX_SHAPES[shape];
   return {
     name: `${what}, ${buffer}`,
     async start(receiverUrl) {
@@ -169,8 +197,7 @@ function telex(single: boolean, buffer: BufferMode): Candidate {
           script,
           receiverUrl,
           String(PROJECTS),
-          "10",
-          single ? "1" : "0",
+          shape,
           ...(dir === undefined ? [] : [dir]),
         ],
         {
@@ -200,22 +227,52 @@ function telex(single: boolean, buffer: BufferMode): Candidate {
   };
 }
 
-function vmagent(filter: boolean): Candidate {
+/**
+ * filter: one URL with SINGLE_POLICY's keep filter; per-tenant: one URL per project, each with a keep
+ * filter on the tenant label (what telex's one-policy-per-project does, configured in vmagent);
+ * unsplit: one URL, everything forwarded.
+ */
+type VmagentShape = "filter" | "per-tenant" | "unsplit";
+
+const VMAGENT_SHAPES: Record<VmagentShape, string> = {
+  filter: "vmagent, 1 keep filter",
+  "per-tenant": `vmagent, ${PROJECTS} URLs, a keep filter each`,
+  unsplit: "vmagent, forwarding everything",
+};
+
+function vmagent(shape: VmagentShape): Candidate {
   return {
-    name: filter ? "vmagent, 1 keep filter" : "vmagent, forwarding everything",
+    name: VMAGENT_SHAPES[shape],
     async start(receiverUrl) {
       const binary = peerAvailability("vmagent", "apt-get install victoria-metrics").requirePath();
       const dir = mkdtempSync(join(tmpdir(), "telex-bench-vmagent-"));
       const port = await freePort();
       const args = [
         `-httpListenAddr=127.0.0.1:${port}`,
-        `-remoteWrite.url=${receiverUrl}`,
         `-remoteWrite.tmpDataPath=${dir}`,
         "-loggerLevel=ERROR",
       ];
-      if (filter) {
-        writeFileSync(join(dir, "relabel.yml"), SINGLE_POLICY.relabel);
-        args.push(`-remoteWrite.urlRelabelConfig=${join(dir, "relabel.yml")}`);
+      if (shape === "per-tenant") {
+        for (let p = 0; p < PROJECTS; p++) {
+          const relabel = join(dir, `relabel-${p}.yml`);
+          writeFileSync(
+            relabel,
+            ["- action: keep", `  source_labels: [${TENANT_LABEL}]`, `  regex: "project-${p}"`, ""].join(
+              "\n",
+            ),
+          );
+          // A URL of its own per project (the receiver ignores the path), as tenants' endpoints differ.
+          args.push(
+            `-remoteWrite.url=${receiverUrl}/project-${p}`,
+            `-remoteWrite.urlRelabelConfig=${relabel}`,
+          );
+        }
+      } else {
+        args.push(`-remoteWrite.url=${receiverUrl}`);
+        if (shape === "filter") {
+          writeFileSync(join(dir, "relabel.yml"), SINGLE_POLICY.relabel);
+          args.push(`-remoteWrite.urlRelabelConfig=${join(dir, "relabel.yml")}`);
+        }
       }
       const child = spawn(binary, args, { stdio: "ignore" });
       await waitForHttp(`http://127.0.0.1:${port}/health`);
@@ -233,6 +290,11 @@ function vmagent(filter: boolean): Candidate {
 interface Measurement {
   readonly name: string;
   readonly samplesPerSecond: number;
+  /**
+   * Input samples over the time from the first push to the receiver's last request: how fast the
+   * input was carried through to the receiver (for a shape that sends each sample once, delivered samples/s).
+   */
+  readonly relayedPerSecond: number;
   readonly cpuPerMillion: number;
   readonly requestsOut: number;
   /** Samples sent per sample received (telex: one per matching source and sink). */
@@ -241,6 +303,8 @@ interface Measurement {
   readonly logReads: number | undefined;
   /** Garbage collections over the process's life (warm-up included): telex only. */
   readonly gc: string | undefined;
+  /** Peak RSS of the process over its life (warm-up included), MiB. */
+  readonly peakRssMib: number;
 }
 
 /**
@@ -267,11 +331,13 @@ async function measureCandidate(
     const threadsBefore = THREAD_CPU ? threadCpu(pid) : undefined;
     const pushStarted = performance.now();
     await push(url, bodies, requests);
-    const seconds = (performance.now() - pushStarted) / 1000;
+    const pushEnded = performance.now();
+    const seconds = (pushEnded - pushStarted) / 1000;
     await settle(receiver);
     const cpu = cpuSeconds(pid) - cpuBefore;
     if (threadsBefore !== undefined) printThreadCpu(threadsBefore, threadCpu(pid));
     const samples = requests * SERIES_PER_REQUEST;
+    const peakRss = peakRssMib(pid);
     child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));
     const output = started.output?.() ?? "";
@@ -281,11 +347,13 @@ async function measureCandidate(
     return {
       name: candidate.name,
       samplesPerSecond: samples / seconds,
+      relayedPerSecond: samples / ((Math.max(receiver.lastRequestMs, pushEnded) - pushStarted) / 1000),
       cpuPerMillion: cpu / (samples / 1e6),
       requestsOut: receiver.requests - requestsBefore,
       fanOut: counters === null ? undefined : Number(counters[1]) / Number(counters[2]),
       logReads: logReads === null ? undefined : Number(logReads[1]),
       gc: gc === null ? undefined : `${gc[1]} major and ${gc[2]} minor GCs in the run, ${gc[3]} ms`,
+      peakRssMib: peakRss,
     };
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
@@ -304,21 +372,19 @@ export async function runIngestBench(): Promise<void> {
     `\n## ingest → route → deliver (${series.length} series of 11 labels in ${PROJECTS} projects, ${SERIES_PER_REQUEST} samples a request, ${(REQUESTS * SERIES_PER_REQUEST) / 1e6} M samples, ${CONCURRENCY} concurrent pushers; telex with ${process.env.INGEST_COMPRESS_THREADS ?? defaultCompressThreads()} compression threads)`,
   );
   const only = process.env.INGEST_ONLY;
-  const candidates = [
-    telex(false, "memory"),
-    telex(false, "disk"),
-    telex(true, "memory"),
-    telex(true, "disk"),
-  ].filter((candidate) => only === undefined || candidate.name.includes(only));
+  const shapes: TelexShape[] = ["overlapping", "per-project", "single"];
+  const candidates = shapes
+    .flatMap((shape) => [telex(shape, "memory"), telex(shape, "disk")])
+    .filter((candidate) => only === undefined || candidate.name.includes(only));
   const vmagentInstalled =
     process.env.INGEST_VMAGENT !== "0" && peerAvailability("vmagent", "").path !== undefined;
-  if (vmagentInstalled) candidates.push(vmagent(true), vmagent(false));
+  if (vmagentInstalled) candidates.push(vmagent("filter"), vmagent("per-tenant"), vmagent("unsplit"));
   const results: Measurement[] = [];
   for (const candidate of candidates) {
     const result = await measureCandidate(candidate, bodies, REQUESTS);
     results.push(result);
     console.log(
-      `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million  (${result.requestsOut} requests out${result.fanOut === undefined ? "" : `, ${result.fanOut.toPrecision(3)} samples sent per sample in`}${result.logReads === undefined ? "" : `, ${result.logReads} log reads`}${result.gc === undefined || !THREAD_CPU ? "" : `; ${result.gc}`})`,
+      `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s in, ${(result.relayedPerSecond / 1e6).toFixed(2).padStart(5)} M/s relayed  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million  peak RSS ${result.peakRssMib.toFixed(0).padStart(4)} MiB  (${result.requestsOut} requests out${result.fanOut === undefined ? "" : `, ${result.fanOut.toPrecision(3)} samples sent per sample in`}${result.logReads === undefined ? "" : `, ${result.logReads} log reads`}${result.gc === undefined || !THREAD_CPU ? "" : `; ${result.gc}`})`,
     );
   }
   for (const disk of results.filter((r) => r.name.endsWith(", disk"))) {
@@ -329,23 +395,51 @@ export async function runIngestBench(): Promise<void> {
       `  ${disk.name.replace(/, disk$/, "")}: disk buffer ${ratio.toFixed(2)}× the CPU of memory (${ratio <= 1.2 ? "within" : "over"} the +20 % of issue 12)`,
     );
   }
-  const filtering = results.find((r) => r.name.startsWith("vmagent, 1"));
-  const forwarding = results.find((r) => r.name.startsWith("vmagent, forwarding"));
-  if (filtering === undefined || forwarding === undefined) {
+  if (!vmagentInstalled) {
     console.log("  vmagent not installed (apt-get install victoria-metrics): no comparison");
-    return;
-  }
-  // One policy compares with vmagent keeping the same series; 1,000 policies, where every
-  // sample leaves (≈3 times), with vmagent forwarding everything.
-  for (const result of results.filter((r) => r.name.startsWith("telex"))) {
-    const [reference, what] = result.name.includes("1 policy")
-      ? [filtering, "filtering to the same policy"]
-      : [forwarding, "forwarding everything"];
-    console.log(
-      `  ${result.name}: ${(result.cpuPerMillion / reference.cpuPerMillion).toFixed(2)}× the CPU per input sample of vmagent ${what}`,
-    );
+  } else {
+    printRatios(results);
   }
   if (COLD_REQUESTS > 0) await runColdRuns(bodies, vmagentInstalled);
+}
+
+/** Telex against vmagent in the same run, each shape against the goals of issue 16. */
+function printRatios(results: readonly Measurement[]): void {
+  const vm = (shape: VmagentShape) => results.find((r) => r.name === VMAGENT_SHAPES[shape]);
+  const [filter, perTenant, unsplit] = [vm("filter"), vm("per-tenant"), vm("unsplit")];
+  const cpu = (telexRun: Measurement, reference: Measurement | undefined, what: string, goal?: number) => {
+    if (reference === undefined) return;
+    const ratio = telexRun.cpuPerMillion / reference.cpuPerMillion;
+    const verdict = goal === undefined ? "" : ` (goal ≤ ${goal}×: ${ratio <= goal ? "met" : "not met"})`;
+    console.log(`  ${telexRun.name}: ${ratio.toFixed(2)}× the CPU per input sample of ${what}${verdict}`);
+  };
+  for (const run of results.filter((r) => r.name.startsWith("telex"))) {
+    if (run.name.startsWith(TELEX_SHAPES.single)) {
+      cpu(run, filter, "vmagent filtering to the same policy", 0.5);
+    } else if (run.name.startsWith(TELEX_SHAPES["per-project"])) {
+      cpu(run, perTenant, "vmagent doing the same job (a URL and keep filter per project)", 0.25);
+      cpu(run, unsplit, "vmagent forwarding everything", 1);
+      if (unsplit !== undefined) {
+        const ratio = run.relayedPerSecond / unsplit.relayedPerSecond;
+        console.log(
+          `  ${run.name}: relays ${ratio.toFixed(2)}× the samples/s of vmagent forwarding everything (goal ≥ 1×: ${ratio >= 1 ? "met" : "not met"})`,
+        );
+      }
+    } else {
+      cpu(run, unsplit, "vmagent forwarding everything (telex sends each sample ≈2.8 times)");
+    }
+  }
+  for (const run of results) {
+    const reference = run.name.startsWith(TELEX_SHAPES.single)
+      ? filter
+      : run.name.startsWith("telex")
+        ? unsplit
+        : undefined;
+    if (reference === undefined) continue;
+    console.log(
+      `  ${run.name}: peak RSS ${(run.peakRssMib / reference.peakRssMib).toFixed(2)}× ${reference.name}'s`,
+    );
+  }
 }
 
 /** The short run: each candidate's first COLD_REQUESTS requests from a fresh process, next to its steady cost. */
@@ -353,12 +447,16 @@ async function runColdRuns(bodies: readonly Buffer[], withVmagent: boolean): Pro
   console.log(
     `  short run: the first ${(COLD_REQUESTS * SERIES_PER_REQUEST) / 1e6} M samples of a fresh process, no warm-up pass`,
   );
-  const candidates = [telex(true, "memory"), telex(false, "memory")];
-  if (withVmagent) candidates.push(vmagent(true), vmagent(false));
+  const candidates = [
+    telex("single", "memory"),
+    telex("per-project", "memory"),
+    telex("overlapping", "memory"),
+  ];
+  if (withVmagent) candidates.push(vmagent("filter"), vmagent("per-tenant"), vmagent("unsplit"));
   for (const candidate of candidates) {
     const result = await measureCandidate(candidate, bodies, COLD_REQUESTS, true);
     console.log(
-      `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million (cold)`,
+      `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million (cold)  peak RSS ${result.peakRssMib.toFixed(0).padStart(4)} MiB`,
     );
   }
 }
