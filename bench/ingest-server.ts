@@ -9,16 +9,25 @@
 // With a buffer dir, ingest writes through a DurableLog there (telex serve's
 // default --buffer disk); without, it pushes straight to the sinks (--buffer memory).
 // INGEST_COMPRESS_THREADS: compression threads (default as telex serve's --compress-threads).
+// INGEST_WARM_UP_SAMPLES: the warm-up pass before the first request, as telex serve's
+// --warm-up-samples (default as there; 0: none).
 import { PerformanceObserver, constants as perfConstants, type PerformanceEntry } from "node:perf_hooks";
 import { DurableLog } from "../src/exporter/buffer/index.js";
 import { Exporter } from "../src/exporter/exporter.js";
 import { CompressPool, defaultCompressThreads } from "../src/exporter/sink/index.js";
 import { startIngestServer } from "../src/exporter/ingest/server.js";
+import { DEFAULT_WARM_UP_SAMPLES, warmUp } from "../src/serve/warm-up.js";
 import { TENANT_LABEL } from "../test-support/platform-series.js";
 import { policyPlan } from "../test-support/policies.js";
 import { BENCH_SELECTORS, SINGLE_POLICY } from "./ingest-workload.js";
 
 const [receiver = "", projectsArg = "100", shape = "overlapping", bufferDir] = process.argv.slice(2);
+// As telex serve does before it takes traffic, with its own log directory beside the buffer's.
+await warmUp({
+  tenantLabel: TENANT_LABEL,
+  samples: Number(process.env.INGEST_WARM_UP_SAMPLES ?? DEFAULT_WARM_UP_SAMPLES),
+  ...(bufferDir === undefined ? {} : { logDir: `${bufferDir}-warm-up` }),
+});
 const log = bufferDir === undefined ? undefined : await DurableLog.open({ dir: bufferDir });
 const compressor = new CompressPool({
   threads: Number(process.env.INGEST_COMPRESS_THREADS ?? defaultCompressThreads()),

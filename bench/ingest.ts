@@ -19,7 +19,7 @@
 // Knobs: INGEST_REQUESTS (measured requests per run, default 5000);
 // INGEST_CPU_PROF=<dir> runs the telex children under --cpu-prof into it;
 // INGEST_COLD_REQUESTS (default 1000, 0 skips): the short run, the first requests of a fresh
-// process measured with no warm-up pass (issue 16: warm-up);
+// process (issue 16: warm-up), telex after its warm-up pass as telex serve runs it and without it;
 // INGEST_VMAGENT=0 skips the vmagent comparison; INGEST_COMPRESS_THREADS sets telex's
 // compression threads (default: as telex serve's --compress-threads).
 // INGEST_THREAD_CPU=1 prints each candidate's CPU per thread (main, libuv pool, GC, compression) and
@@ -180,10 +180,11 @@ const TELEX_SHAPES: Record<TelexShape, string> = {
   overlapping: `telex, ${PROJECTS * 10} policies in ${PROJECTS} projects`,
 };
 
-function telex(shape: TelexShape, buffer: BufferMode): Candidate {
+/** warmUp false: the process starts without telex serve's warm-up pass (src/serve/warm-up.ts). */
+function telex(shape: TelexShape, buffer: BufferMode, warmUp = true): Candidate {
   const what = TELEX_SHAPES[shape];
   return {
-    name: `${what}, ${buffer}`,
+    name: `${what}, ${buffer}${warmUp ? "" : ", no warm-up pass"}`,
     async start(receiverUrl) {
       const script = fileURLToPath(new URL("./ingest-server.js", import.meta.url));
       const dir = buffer === "disk" ? mkdtempSync(join(tmpdir(), "telex-bench-buffer-")) : undefined;
@@ -202,6 +203,7 @@ function telex(shape: TelexShape, buffer: BufferMode): Candidate {
         ],
         {
           stdio: ["ignore", "pipe", "inherit"],
+          env: warmUp ? process.env : { ...process.env, INGEST_WARM_UP_SAMPLES: "0" },
         },
       );
       let output = "";
@@ -384,7 +386,7 @@ export async function runIngestBench(): Promise<void> {
     const result = await measureCandidate(candidate, bodies, REQUESTS);
     results.push(result);
     console.log(
-      `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s in, ${(result.relayedPerSecond / 1e6).toFixed(2).padStart(5)} M/s relayed  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million  peak RSS ${result.peakRssMib.toFixed(0).padStart(4)} MiB  (${result.requestsOut} requests out${result.fanOut === undefined ? "" : `, ${result.fanOut.toPrecision(3)} samples sent per sample in`}${result.logReads === undefined ? "" : `, ${result.logReads} log reads`}${result.gc === undefined || !THREAD_CPU ? "" : `; ${result.gc}`})`,
+      `  ${result.name.padEnd(64)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s in, ${(result.relayedPerSecond / 1e6).toFixed(2).padStart(5)} M/s relayed  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million  peak RSS ${result.peakRssMib.toFixed(0).padStart(4)} MiB  (${result.requestsOut} requests out${result.fanOut === undefined ? "" : `, ${result.fanOut.toPrecision(3)} samples sent per sample in`}${result.logReads === undefined ? "" : `, ${result.logReads} log reads`}${result.gc === undefined || !THREAD_CPU ? "" : `; ${result.gc}`})`,
     );
   }
   for (const disk of results.filter((r) => r.name.endsWith(", disk"))) {
@@ -445,18 +447,15 @@ function printRatios(results: readonly Measurement[]): void {
 /** The short run: each candidate's first COLD_REQUESTS requests from a fresh process, next to its steady cost. */
 async function runColdRuns(bodies: readonly Buffer[], withVmagent: boolean): Promise<void> {
   console.log(
-    `  short run: the first ${(COLD_REQUESTS * SERIES_PER_REQUEST) / 1e6} M samples of a fresh process, no warm-up pass`,
+    `  short run: the first ${(COLD_REQUESTS * SERIES_PER_REQUEST) / 1e6} M samples of a fresh process (after telex's warm-up pass, and without it)`,
   );
-  const candidates = [
-    telex("single", "memory"),
-    telex("per-project", "memory"),
-    telex("overlapping", "memory"),
-  ];
+  const shapes: TelexShape[] = ["single", "per-project", "overlapping"];
+  const candidates = shapes.flatMap((shape) => [telex(shape, "memory"), telex(shape, "memory", false)]);
   if (withVmagent) candidates.push(vmagent("filter"), vmagent("per-tenant"), vmagent("unsplit"));
   for (const candidate of candidates) {
     const result = await measureCandidate(candidate, bodies, COLD_REQUESTS, true);
     console.log(
-      `  ${result.name.padEnd(48)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million (cold)  peak RSS ${result.peakRssMib.toFixed(0).padStart(4)} MiB`,
+      `  ${result.name.padEnd(64)} ${(result.samplesPerSecond / 1e6).toFixed(2).padStart(6)} M samples/s  ${result.cpuPerMillion.toFixed(2).padStart(5)} CPU-s per million (cold)  peak RSS ${result.peakRssMib.toFixed(0).padStart(4)} MiB`,
     );
   }
 }

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DEFAULT_MAX_INFLIGHT_BYTES } from "../exporter/sink/index.js";
+import { DEFAULT_WARM_UP_SAMPLES } from "../serve/warm-up.js";
 import { DELIVERY_FLAGS_HELP, DELIVERY_FLAG_OPTIONS, deliveryOptions } from "./delivery-flags.js";
 import { UsageError } from "./io.js";
 
@@ -25,5 +26,17 @@ describe("delivery flags", () => {
     assert.match(DELIVERY_FLAGS_HELP, /--buffer-min-free-disk SIZE\|N%[^]*default 10%/);
     for (const bad of ["100%", "-1%", "half", "5 %"])
       assert.throws(() => deliveryOptions({ "buffer-min-free-disk": bad }), UsageError, bad);
+  });
+
+  it("--warm-up-samples takes a count, 0 for none, and documents its default", () => {
+    assert.equal(deliveryOptions({ "warm-up-samples": "0" }).warmUpSamples, 0);
+    assert.equal(deliveryOptions({ "warm-up-samples": "200000" }).warmUpSamples, 200_000);
+    assert.equal(deliveryOptions({}).warmUpSamples, undefined, "the default is warm-up.ts's own");
+    assert.match(
+      DELIVERY_FLAGS_HELP,
+      new RegExp(`--warm-up-samples N[^]*default ${DEFAULT_WARM_UP_SAMPLES}`),
+    );
+    for (const bad of ["-1", "many", "1.5", "20000000"])
+      assert.throws(() => deliveryOptions({ "warm-up-samples": bad }), UsageError, bad);
   });
 });

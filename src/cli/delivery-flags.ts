@@ -19,6 +19,7 @@ import {
   defaultCompressThreads,
 } from "../exporter/sink/index.js";
 import type { DeliveryOptions } from "../serve/index.js";
+import { DEFAULT_WARM_UP_SAMPLES } from "../serve/warm-up.js";
 import { bytesFlag, durationFlag, durationOrZeroFlag, integerFlag } from "./flag-values.js";
 import { UsageError } from "./io.js";
 
@@ -34,6 +35,7 @@ export const DELIVERY_FLAG_OPTIONS = {
   "max-inflight-bytes": { type: "string" },
   "buffer-memory": { type: "string" },
   "compress-threads": { type: "string" },
+  "warm-up-samples": { type: "string" },
 } as const;
 
 const GIB = 2 ** 30;
@@ -61,6 +63,10 @@ export const DELIVERY_FLAGS_HELP = `  --buffer disk|memory    push mode: disk (d
   --compress-threads N    threads that snappy-compress request bodies of 32 KiB or more, beside the
                           event loop; 0 compresses on the event loop (default: cores − 2, at most 4;
                           ${defaultCompressThreads()} here)
+  --warm-up-samples N     push mode: synthetic samples relayed through a throwaway pipeline to a null
+                          receiver on loopback before ingest opens, so that V8 has compiled the hot
+                          path when the first request comes (default ${DEFAULT_WARM_UP_SAMPLES}, a few tenths of a
+                          second; 0: none)
   Node 20 sizes its heap from the machine, not the container: in one, set
   NODE_OPTIONS=--max-old-space-size to half its memory limit in MiB (serve warns when it does not fit)
 `;
@@ -77,6 +83,7 @@ interface DeliveryFlagValues {
   readonly "max-inflight-bytes"?: string | undefined;
   readonly "buffer-memory"?: string | undefined;
   readonly "compress-threads"?: string | undefined;
+  readonly "warm-up-samples"?: string | undefined;
 }
 
 export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
@@ -92,6 +99,7 @@ export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
   const maxShards = integerFlag("sink-max-shards", values["sink-max-shards"], 1, MAX_SHARDS);
   const memoryBytes = bytesFlag("buffer-memory", values["buffer-memory"]);
   const compressThreads = integerFlag("compress-threads", values["compress-threads"], 0, 64);
+  const warmUpSamples = integerFlag("warm-up-samples", values["warm-up-samples"], 0, 10_000_000);
   const maxInflightBytes = bytesFlag("max-inflight-bytes", values["max-inflight-bytes"]);
   const maxInflightRequests = integerFlag(
     "max-inflight-requests",
@@ -111,6 +119,7 @@ export function deliveryOptions(values: DeliveryFlagValues): DeliveryOptions {
     ...(maxInflightBytes === undefined ? {} : { maxInflightBytes }),
     ...(memoryBytes === undefined ? {} : { memoryBytes }),
     ...(compressThreads === undefined ? {} : { compressThreads }),
+    ...(warmUpSamples === undefined ? {} : { warmUpSamples }),
   };
 }
 

@@ -134,6 +134,10 @@ describe("telex serve --log-format json", () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
 
     const all = events();
+    // The warm-up pass (warm-up.ts) ran once before ingest opened, and relayed what it selected.
+    const warmed = all.filter((event) => event["msg"] === "warmed up the relaying path");
+    assert.equal(warmed.length, 1, JSON.stringify(warmed));
+    assert.ok(Number(warmed[0]?.["sent"]) > 0, JSON.stringify(warmed));
     const down = all.filter(
       (event) => event["msg"] === "sink endpoint down: keeping its samples and probing",
     );

@@ -50,6 +50,8 @@ export interface DeliveryOptions {
   readonly memoryBytes?: number;
   /** Threads compressing request bodies (--compress-threads); default defaultCompressThreads(). */
   readonly compressThreads?: number;
+  /** Push mode: samples of the warm-up pass before ingest starts (--warm-up-samples; see warm-up.ts); 0: none. */
+  readonly warmUpSamples?: number;
 }
 
 /** What every replica runs: the exporter, the controller and the sources. */

@@ -45,6 +45,7 @@ import { startMetricsServer } from "./metrics-server.js";
 import { ReplicaDelivery, type ReplicaDeliveryAnswer } from "./delivery-report.js";
 import { replicaPreviewHandler } from "./preview.js";
 import { replicaReadiness, writeReadiness } from "./readiness.js";
+import { warmUp } from "./warm-up.js";
 import { denyListener, denyPeer, portOf } from "./egress.js";
 import {
   DEFAULT_DATA_DIR,
@@ -179,6 +180,15 @@ export async function startReplica(
   });
   // Added before the exporter, so stopped after it: sinks draining at shutdown still compress.
   components.add("compression threads", () => compressor.close());
+  if (pull === undefined) {
+    // Before ingest opens, so that the first requests find the relaying path compiled (warm-up.ts).
+    await warmUp({
+      tenantLabel,
+      ...(delivery.warmUpSamples === undefined ? {} : { samples: delivery.warmUpSamples }),
+      ...(log === undefined ? {} : { logDir: join(dataDir, "warm-up") }),
+      logger,
+    });
+  }
   // Push mode in a fleet with the durable buffer (never pull mode, which has none): a policy's new
   // owner waits for its old one's backlog.
   const handover =
