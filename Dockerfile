@@ -43,6 +43,6 @@ USER 1000:1000
 # `telex serve`'s default --data-dir ./.telex lands in the volume.
 WORKDIR /var/lib/telex
 EXPOSE 19291 6443
-# A young generation fixed at its largest: see src/serve/young-generation.ts.
-ENTRYPOINT ["node", "--min-semi-space-size=16", "/app/bin/telex.js"]
+# The heap's sizes: see src/serve/heap-flags.ts.
+ENTRYPOINT ["node", "--min-semi-space-size=16", "--initial-old-space-size=64", "/app/bin/telex.js"]
 CMD ["serve", "--help"]

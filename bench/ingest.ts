@@ -24,7 +24,7 @@
 // compression threads (default: as telex serve's --compress-threads).
 // INGEST_THREAD_CPU=1 prints each candidate's CPU per thread (main, libuv pool, GC, compression) and
 // its garbage collections; INGEST_ONLY=<text> runs only the telex candidates whose name has it;
-// INGEST_YOUNG_GENERATION=0 runs telex without --min-semi-space-size=16.
+// INGEST_HEAP_FLAGS=0 runs telex without the heap flags of telex serve (src/serve/heap-flags.ts).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -37,7 +37,7 @@ import { AGENT_HEADERS } from "../test-support/remote-write-client.js";
 import { SINGLE_POLICY, benchRequests, benchSeries } from "./ingest-workload.js";
 import { TENANT_LABEL } from "../test-support/platform-series.js";
 import { defaultCompressThreads } from "../src/exporter/sink/index.js";
-import { YOUNG_GENERATION_FLAG } from "../src/serve/index.js";
+import { HEAP_FLAGS } from "../src/serve/index.js";
 
 const PROJECTS = 100;
 const SERIES_PER_PROJECT = 100;
@@ -192,8 +192,8 @@ function telex(shape: TelexShape, buffer: BufferMode, warmUp = true): Candidate 
       const child = spawn(
         process.execPath,
         [
-          // As npm start and the image run telex serve (see src/serve/young-generation.ts).
-          ...(process.env.INGEST_YOUNG_GENERATION === "0" ? [] : [YOUNG_GENERATION_FLAG]),
+          // As npm start and the image run telex serve (see src/serve/heap-flags.ts).
+          ...(process.env.INGEST_HEAP_FLAGS === "0" ? [] : HEAP_FLAGS),
           ...(profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profile}`]),
           script,
           receiverUrl,

@@ -15,7 +15,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { apiRequest } from "../test-support/telex-api.js";
-import { YOUNG_GENERATION_FLAG } from "../src/serve/index.js";
+import { HEAP_FLAGS } from "../src/serve/index.js";
 import { startTelexServe } from "../test-support/telex-serve.js";
 import { startNullReceiver } from "./controller.js";
 import { BENCH_SELECTORS } from "./ingest-workload.js";
@@ -101,7 +101,7 @@ export async function runRestBench(): Promise<void> {
     {
       // As npm start and the image run it.
       nodeArgs: [
-        YOUNG_GENERATION_FLAG,
+        ...HEAP_FLAGS,
         ...(snapshots === undefined
           ? []
           : ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshots}`]),

@@ -132,7 +132,7 @@ describe("Dockerfile", () => {
     const entrypoint = runtime?.instructions.find((i) => i.keyword === "ENTRYPOINT")?.args ?? "[]";
     const command = JSON.parse(entrypoint) as string[];
     assert.equal(command[0], "node");
-    // node's own flags come first (the young generation's size: src/serve/young-generation.ts).
+    // node's own flags come first (the heap's sizes: src/serve/heap-flags.ts).
     const script = command.slice(1).find((argument) => !argument.startsWith("--")) ?? "";
     const copied = (runtime?.instructions ?? [])
       .filter((i) => i.keyword === "COPY")

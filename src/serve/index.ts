@@ -11,7 +11,7 @@ export { deliveryReport } from "./delivery-report.js";
 export { startJoinedReplica } from "./join.js";
 export { DEFAULT_DATA_DIR, DEFAULT_INGEST_LISTEN, PULL_DEFAULTS } from "./options.js";
 export { DEFAULT_METRICS_LISTEN } from "./metrics-server.js";
-export { YOUNG_GENERATION_FLAG, youngGenerationHint } from "./young-generation.js";
+export { HEAP_FLAGS, heapFlagsHint } from "./heap-flags.js";
 export type {
   ApiOnlyOptions,
   ApiRunOptions,

@@ -37,7 +37,7 @@ import {
   type FleetOptions,
   type JoinOptions,
   type RunningExporter,
-  youngGenerationHint,
+  heapFlagsHint,
 } from "../../serve/index.js";
 import { DatabaseLockedError } from "../../store/index.js";
 import { EXIT, UsageError, type CommandIO } from "../io.js";
@@ -355,8 +355,8 @@ function replicaOptions(
       : durationFlag("self-metrics-interval", selfMetricsText);
   const endpointAllow = cidrFlag("endpoint-allow", values["endpoint-allow"]);
   const endpointDeny = cidrFlag("endpoint-deny", values["endpoint-deny"]);
-  const youngGeneration = youngGenerationHint();
-  if (youngGeneration !== undefined) logger.info(youngGeneration);
+  const heapHint = heapFlagsHint();
+  if (heapHint !== undefined) logger.info(heapHint);
   if (values["ingest-allow-unauthenticated"] && values["ingest-token-file"] === undefined && !pull) {
     logger.warn(
       "unauthenticated ingest (--ingest-allow-unauthenticated): anyone who can reach the ingest listener can push series for every project",
