@@ -38,6 +38,11 @@ describe("warm-up pass", () => {
     );
   });
 
+  it("works with a tenant label named like one of its own labels", async () => {
+    const report = await warmUp({ tenantLabel: "instance", samples: 2_000 });
+    assert.ok(report !== undefined && report.sent > 0, JSON.stringify(report));
+  });
+
   it("does nothing for 0 samples", async () => {
     const logger = memoryLogger();
     assert.equal(await warmUp({ tenantLabel: TENANT_LABEL, samples: 0, logger }), undefined);

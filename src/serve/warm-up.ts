@@ -170,7 +170,7 @@ function requests(tenantLabel: string): Uint8Array[] {
   const kinds = ["Gateway", "HTTPProxy", "Instance"];
   for (let p = 0; p < PROJECTS; p++) {
     for (let s = 0; s < SERIES_PER_PROJECT; s++) {
-      series.push([
+      const labels: Label[] = [
         { name: "__name__", value: metrics[s % metrics.length] ?? "warm_up" },
         { name: "code", value: ["200", "404", "503"][s % 3] ?? "200" },
         { name: "instance", value: `10.255.${p}.${s % 250}:9090` },
@@ -178,6 +178,10 @@ function requests(tenantLabel: string): Uint8Array[] {
         { name: "resource_kind", value: kinds[s % kinds.length] ?? "Gateway" },
         { name: "resource_name", value: `warm-up-${s % 40}` },
         { name: "service_name", value: s % 2 === 0 ? "networking.miloapis.com" : "compute.miloapis.com" },
+      ];
+      // A --tenant-label named like one of the labels above replaces it: a repeated name is a bad series.
+      series.push([
+        ...labels.filter((label) => label.name !== tenantLabel),
         { name: tenantLabel, value: projectName(p) },
       ]);
     }
